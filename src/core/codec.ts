@@ -1,0 +1,105 @@
+/**
+ * queue.json ⇄ QueueState. Serialisation reuses each unchanged job's cached JSON text, so a commit
+ * on a large topic costs a string join, not a full JSON.stringify. Parsing validates the shape,
+ * upgrades older formats and refuses newer ones: a file we do not understand is never overwritten.
+ */
+import { QueueError } from '../errors.js';
+import { createState, defaultSettings, emptyCounters, FORMAT_VERSION, insertJob, jobJson, type QueueState } from './state.js';
+import type { DeadEntry, JobRecord } from './types.js';
+
+export function serializeState(s: QueueState): string {
+  const head = JSON.stringify({
+    format: s.format,
+    topic: s.topic,
+    seq: s.seq,
+    writer: s.writer,
+    time: s.time,
+    broker: s.broker,
+    settings: s.settings,
+    nextOrder: s.nextOrder,
+    counters: s.counters,
+    dead: Object.fromEntries(s.dead),
+  });
+  const jobs: string[] = [];
+  for (const job of s.jobs.values()) jobs.push(jobJson(job));
+  const done: string[] = [];
+  for (const job of s.done) done.push(jobJson(job));
+  return `${head.slice(0, -1)},"done":[${done.join(',')}],"jobs":[\n${jobs.join(',\n')}\n]}`;
+}
+
+function corrupt(where: string, why: string): QueueError {
+  return new QueueError('CORRUPT_STATE', `${where}: ${why}; bucketq refuses to use or overwrite it`, { details: { object: where } });
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const LIVE = new Set(['pending', 'delayed', 'claimed']);
+
+function checkJob(j: unknown, where: string, live: boolean): JobRecord {
+  if (!isObj(j) || typeof j.id !== 'string' || typeof j.state !== 'string') throw corrupt(where, 'a job lacks id or state');
+  if (live && !LIVE.has(j.state)) throw corrupt(where, `job ${j.id} has state ${j.state} in the live list`);
+  for (const f of ['priority', 'order', 'runAt', 'attempts', 'maxAttempts', 'createdAt', 'updatedAt'] as const) {
+    if (!isNum(j[f])) throw corrupt(where, `job ${j.id} has a bad ${f}`);
+  }
+  if (j.state === 'claimed' && (!isObj(j.lease) || typeof j.lease.token !== 'string' || !isNum(j.lease.until))) {
+    throw corrupt(where, `claimed job ${j.id} has no valid lease`);
+  }
+  return j as unknown as JobRecord;
+}
+
+/**
+ * Parses queue.json text. `where` names the object in error messages. `now` only decides whether a
+ * pending job is due or delayed when indexing (it does not change the stored state).
+ */
+export function parseState(text: string, where: string, now: number): QueueState {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw corrupt(where, `not valid JSON (${(err as Error).message})`);
+  }
+  if (!isObj(raw)) throw corrupt(where, 'not a JSON object');
+  if (!isNum(raw.format)) throw corrupt(where, 'no format version');
+  if (raw.format > FORMAT_VERSION) {
+    throw new QueueError('CORRUPT_STATE', `${where}: written by a newer bucketq (format ${raw.format}, this one knows ${FORMAT_VERSION}); upgrade bucketq, the object is left untouched`, {
+      details: { object: where, format: raw.format },
+    });
+  }
+  // Format upgrades go here, one step per version: if (raw.format === 1) raw = upgrade1to2(raw) ...
+  if (typeof raw.topic !== 'string' || !isNum(raw.seq) || !isNum(raw.nextOrder) || !Array.isArray(raw.jobs)) {
+    throw corrupt(where, 'missing topic, seq, nextOrder or jobs');
+  }
+  const s = createState(raw.topic);
+  s.seq = raw.seq;
+  s.writer = typeof raw.writer === 'string' ? raw.writer : '';
+  s.time = isNum(raw.time) ? raw.time : 0;
+  s.nextOrder = raw.nextOrder;
+  if (raw.broker !== null && raw.broker !== undefined) {
+    const b = raw.broker;
+    if (!isObj(b) || typeof b.id !== 'string' || !isNum(b.epoch) || !isNum(b.leaseUntil)) throw corrupt(where, 'bad broker lease');
+    s.broker = { id: b.id, url: typeof b.url === 'string' ? b.url : '', epoch: b.epoch, leaseUntil: b.leaseUntil };
+  }
+  s.settings = { ...defaultSettings(), ...(isObj(raw.settings) ? (raw.settings as object) : {}) };
+  s.counters = { ...emptyCounters(), ...(isObj(raw.counters) ? (raw.counters as object) : {}) };
+  if (isObj(raw.dead)) for (const [id, e] of Object.entries(raw.dead)) s.dead.set(id, e as DeadEntry);
+  if (Array.isArray(raw.done)) for (const j of raw.done) s.done.push(checkJob(j, where, false));
+
+  const jobs = raw.jobs.map((j) => checkJob(j, where, true));
+  // The ready FIFOs must be rebuilt in enqueue order, whatever order the array was written in.
+  jobs.sort((a, b) => a.order - b.order);
+  for (const job of jobs) {
+    if (s.jobs.has(job.id)) throw corrupt(where, `job ${job.id} appears twice`);
+    if (job.state === 'claimed') {
+      s.jobs.set(job.id, job);
+      s.idx.counts.claimed++;
+      s.idx.leases.push({ job, at: job.lease!.until, order: job.order });
+    } else {
+      // A stored 'pending' job stays pending even if runAt is in the future (it was promoted).
+      const runAt = job.runAt;
+      if (job.state === 'pending') job.runAt = Math.min(runAt, now);
+      insertJob(s, job, now);
+      job.runAt = runAt;
+    }
+  }
+  return s;
+}

@@ -1,0 +1,11 @@
+export { apply, beginCommit, OP_NAMES, type OpInput, type OpName, type OpOutput, type OpResult, type OpTable } from './apply.js';
+export { serializeState, parseState } from './codec.js';
+export { createState, nextDueAt, FORMAT_VERSION, type QueueState } from './state.js';
+export { assertInvariants } from './invariants.js';
+export { backoffDelay } from './backoff.js';
+export * from './keys.js';
+export type * from './types.js';
+export type { ClaimedJob, ClaimInput, ClaimOutput } from './ops/claim.js';
+export type { PushJob, PushInput, PushOutcome, PushOutput } from './ops/push.js';
+export type { NackOutput } from './ops/lease-ops.js';
+export type { ConfigureInput } from './ops/admin-ops.js';

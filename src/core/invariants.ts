@@ -1,0 +1,50 @@
+/**
+ * Checks everything the core promises about a state. Used by property tests after every step and
+ * by fuzzing; cheap enough to run on small states, not meant for the hot path.
+ */
+import { JSON_CACHE, type QueueState } from './state.js';
+
+function fail(msg: string): never {
+  throw new Error(`invariant broken: ${msg}`);
+}
+
+export function assertInvariants(s: QueueState, now: number): void {
+  const counts = { pending: 0, delayed: 0, claimed: 0 };
+  const tokens = new Set<string>();
+  for (const [id, job] of s.jobs) {
+    if (job.id !== id) fail(`job stored under ${id} has id ${job.id}`);
+    if (job.state !== 'pending' && job.state !== 'delayed' && job.state !== 'claimed') fail(`live job ${id} is ${job.state}`);
+    counts[job.state]++;
+    if (job.attempts > job.maxAttempts) fail(`job ${id} has ${job.attempts} attempts > max ${job.maxAttempts}`);
+    if (job.attempts < 0 || !Number.isInteger(job.attempts)) fail(`job ${id} has bad attempts ${job.attempts}`);
+    if (job.order >= s.nextOrder) fail(`job ${id} order ${job.order} >= nextOrder ${s.nextOrder}`);
+    if (job.state === 'claimed') {
+      if (!job.lease || !job.lease.token || !job.lease.worker) fail(`claimed job ${id} has no lease`);
+      if (tokens.has(job.lease.token)) fail(`lease token ${job.lease.token} is held twice`);
+      tokens.add(job.lease.token);
+      if (job.attempts < 1) fail(`claimed job ${id} has 0 attempts`);
+    } else if (job.lease) {
+      fail(`${job.state} job ${id} still has a lease`);
+    }
+    if (s.dead.has(id)) fail(`job ${id} is both live and dead`);
+    if ((job.payload === undefined) === (job.payloadRef === undefined)) fail(`job ${id} must have exactly one of payload and payloadRef`);
+    const cached = (job as { [JSON_CACHE]?: string })[JSON_CACHE];
+    if (cached !== undefined && cached !== JSON.stringify(job)) fail(`job ${id} changed without touch(): stale JSON cache`);
+  }
+  for (const k of ['pending', 'delayed', 'claimed'] as const) {
+    if (counts[k] !== s.idx.counts[k]) fail(`count of ${k} is ${s.idx.counts[k]}, recount gives ${counts[k]}`);
+  }
+  for (const job of s.done) {
+    if (job.state !== 'completed' && job.state !== 'dead' && job.state !== 'cancelled') fail(`done job ${job.id} is ${job.state}`);
+    if (!job.archive) fail(`done job ${job.id} has no archive key`);
+    if (job.lease) fail(`done job ${job.id} still has a lease`);
+    if (job.attempts > job.maxAttempts) fail(`done job ${job.id} has too many attempts`);
+  }
+  for (const [id, e] of s.dead) {
+    if (!e.archive) fail(`dead entry ${id} has no archive key`);
+  }
+  if (s.broker && s.broker.epoch < 1) fail('broker epoch below 1');
+  // A claimed job whose lease has passed `now` is still owned until a sweep requeues it;
+  // the lease ops refuse it (LEASE_LOST), so it can never be acked twice.
+  void now;
+}

@@ -1,0 +1,32 @@
+/**
+ * Storage keys of a topic. Pure functions: ops compute archive keys without I/O.
+ *
+ *   topics/<topic>/queue.json                          the state, CAS-updated
+ *   topics/<topic>/archive/<YYYY-MM-DDTHH>/<seq>.json  finished jobs, one object per commit
+ *   topics/<topic>/payloads/<key>.json                 large payloads, write-once
+ */
+export const TOPIC_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
+
+export function queueKey(topic: string): string {
+  return `topics/${topic}/queue.json`;
+}
+
+export function archivePrefix(topic: string): string {
+  return `topics/${topic}/archive/`;
+}
+
+/** The hour bucket makes retention a matter of deleting whole old prefixes. */
+export function archiveKey(topic: string, now: number, seq: number): string {
+  const hour = new Date(now).toISOString().slice(0, 13);
+  return `${archivePrefix(topic)}${hour}/${String(seq).padStart(12, '0')}.json`;
+}
+
+/** Parses the hour bucket of an archive key back to epoch ms (start of the hour), or undefined. */
+export function archiveBucketTime(key: string): number | undefined {
+  const m = /\/archive\/(\d{4}-\d{2}-\d{2}T\d{2})\//.exec(key);
+  return m ? Date.parse(`${m[1]}:00:00Z`) : undefined;
+}
+
+export function payloadKey(topic: string, ref: string): string {
+  return `topics/${topic}/payloads/${ref}.json`;
+}

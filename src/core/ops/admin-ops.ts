@@ -1,0 +1,123 @@
+/** Ops on jobs by id that need no lease: cancel, retry a dead job, get, stats, configure. */
+import { QueueError } from '../../errors.js';
+import { archiveKey } from '../keys.js';
+import { finishJob, insertJob, touch } from '../state.js';
+import type { Backoff, JobRecord, JobStats } from '../types.js';
+import { snapshot, type OpHandler } from './_context.js';
+
+export const cancel: OpHandler<{ id: string }, { id: string; state: 'cancelled' }> = (s, input, now, ctx) => {
+  const job = s.jobs.get(input.id);
+  if (!job) {
+    if (s.dead.has(input.id) || s.done.some((j) => j.id === input.id)) {
+      throw new QueueError('FAILED_PRECONDITION', `job ${input.id} has already finished`, { details: { id: input.id } });
+    }
+    throw new QueueError('NOT_FOUND', `no job ${input.id}`, { details: { id: input.id } });
+  }
+  if (job.state === 'claimed') {
+    throw new QueueError('FAILED_PRECONDITION', `job ${input.id} is claimed by a worker; only pending or delayed jobs can be cancelled`, { details: { id: input.id } });
+  }
+  finishJob(s, job, 'cancelled', archiveKey(s.topic, now, s.seq), now);
+  s.counters.cancelled++;
+  ctx.changed = true;
+  return { id: job.id, state: 'cancelled' };
+};
+
+export interface RetryInput {
+  id: string;
+  /**
+   * The dead job's full record, read by the broker from its archive object before apply
+   * (or found in `done` when it died in a commit not yet archived).
+   */
+  record?: JobRecord;
+}
+
+export const retry: OpHandler<RetryInput, { id: string; state: JobRecord['state'] }> = (s, input, now, ctx) => {
+  const entry = s.dead.get(input.id);
+  if (!entry) {
+    const live = s.jobs.get(input.id);
+    if (live) throw new QueueError('FAILED_PRECONDITION', `job ${input.id} is ${live.state}, not dead`, { details: { id: input.id } });
+    throw new QueueError('NOT_FOUND', `no dead job ${input.id}`, { details: { id: input.id } });
+  }
+  const rec = input.record ?? s.done.find((j) => j.id === input.id && j.state === 'dead');
+  if (!rec || rec.id !== input.id || rec.archive !== entry.archive) {
+    throw new QueueError('UNAVAILABLE', `the archived record of dead job ${input.id} is not available yet`, { details: { id: input.id } });
+  }
+  const job: JobRecord = {
+    id: rec.id,
+    state: 'pending',
+    priority: rec.priority,
+    order: s.nextOrder++,
+    runAt: now,
+    attempts: 0,
+    maxAttempts: rec.maxAttempts,
+    createdAt: rec.createdAt,
+    updatedAt: now,
+  };
+  if (rec.payloadRef !== undefined) job.payloadRef = rec.payloadRef;
+  else job.payload = rec.payload ?? null;
+  if (rec.backoff) job.backoff = rec.backoff;
+  if (rec.lastError !== undefined) job.lastError = rec.lastError;
+  s.dead.delete(input.id);
+  // A dead job still waiting in `done` to be archived keeps its archive entry; the retried job is a new live record.
+  insertJob(s, job, now);
+  touch(job, now);
+  s.counters.retried++;
+  ctx.changed = true;
+  return { id: job.id, state: job.state };
+};
+
+/**
+ * A job by id from the state: live jobs, finished jobs not yet archived, and dead-letter index
+ * entries (marked `archive`; the broker completes them from the archive object).
+ */
+export const get: OpHandler<{ id: string }, JobRecord> = (s, input) => {
+  const job = s.jobs.get(input.id) ?? s.done.findLast((j) => j.id === input.id);
+  if (job) return snapshot(job);
+  const dead = s.dead.get(input.id);
+  if (dead) {
+    return { id: input.id, state: 'dead', priority: 0, order: 0, runAt: dead.at, attempts: dead.attempts, maxAttempts: dead.attempts, createdAt: dead.at, updatedAt: dead.at, finishedAt: dead.at, archive: dead.archive, ...(dead.lastError ? { lastError: dead.lastError } : {}) };
+  }
+  throw new QueueError('NOT_FOUND', `no job ${input.id} (completed jobs leave the queue once archived)`, { details: { id: input.id } });
+};
+
+export const stats: OpHandler<Record<string, never>, JobStats> = (s, _input, now) => {
+  let oldest = 0;
+  for (const p of s.idx.priorities) {
+    const q = s.idx.ready.get(p);
+    const head = q?.peek();
+    if (head && head.job.state === 'pending') oldest = Math.max(oldest, now - head.job.runAt);
+  }
+  return {
+    ...s.idx.counts,
+    dead: s.dead.size,
+    archiving: s.done.length,
+    oldestPendingMs: oldest,
+    counters: { ...s.counters },
+    paused: s.settings.paused,
+    seq: s.seq,
+    broker: s.broker ? { ...s.broker } : null,
+  };
+};
+
+export interface ConfigureInput {
+  maxAttempts?: number;
+  backoff?: Backoff;
+  paused?: boolean;
+}
+
+export const configure: OpHandler<ConfigureInput, ConfigureInput> = (s, input, _now, ctx) => {
+  if (input.maxAttempts !== undefined) {
+    if (!Number.isInteger(input.maxAttempts) || input.maxAttempts < 1) throw new QueueError('INVALID_ARGUMENT', 'maxAttempts must be an integer >= 1');
+    if (s.settings.maxAttempts !== input.maxAttempts) ctx.changed = true;
+    s.settings.maxAttempts = input.maxAttempts;
+  }
+  if (input.backoff !== undefined) {
+    if (JSON.stringify(s.settings.backoff) !== JSON.stringify(input.backoff)) ctx.changed = true;
+    s.settings.backoff = input.backoff;
+  }
+  if (input.paused !== undefined) {
+    if (s.settings.paused !== input.paused) ctx.changed = true;
+    s.settings.paused = input.paused;
+  }
+  return { ...s.settings };
+};

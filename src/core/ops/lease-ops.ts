@@ -1,0 +1,73 @@
+/** The three ops a lease holder may perform: heartbeat, ack, nack. Each checks ownership first. */
+import { QueueError } from '../../errors.js';
+import { backoffDelay } from '../backoff.js';
+import { archiveKey } from '../keys.js';
+import { extendLease, finishJob, requeue } from '../state.js';
+import type { JobState } from '../types.js';
+import { ownedJob, type OpHandler } from './_context.js';
+
+export interface LeaseRef {
+  id: string;
+  worker: string;
+  /** The lease token handed out by claim. */
+  token: string;
+}
+
+export interface HeartbeatInput extends LeaseRef {
+  leaseMs: number;
+}
+
+export const heartbeat: OpHandler<HeartbeatInput, { leaseUntil: number }> = (s, input, now, ctx) => {
+  if (!(input.leaseMs >= 1)) throw new QueueError('INVALID_ARGUMENT', 'heartbeat needs leaseMs >= 1');
+  const job = ownedJob(s, input.id, input.worker, input.token, now);
+  const until = Math.max(job.lease!.until, now + input.leaseMs);
+  if (until !== job.lease!.until) {
+    extendLease(s, job, until, now);
+    ctx.changed = true;
+  }
+  return { leaseUntil: until };
+};
+
+export interface AckInput extends LeaseRef {
+  result?: unknown;
+}
+
+export const ack: OpHandler<AckInput, { id: string }> = (s, input, now, ctx) => {
+  const job = ownedJob(s, input.id, input.worker, input.token, now);
+  if (input.result !== undefined) job.result = input.result;
+  delete job.lastError;
+  finishJob(s, job, 'completed', archiveKey(s.topic, now, s.seq), now);
+  s.counters.completed++;
+  ctx.changed = true;
+  return { id: job.id };
+};
+
+export interface NackInput extends LeaseRef {
+  error?: string;
+  /** Explicit delay before the retry; without it the job's (or topic's) backoff decides. */
+  delayMs?: number;
+  /** Random in [0,1) for backoff jitter, made before apply. */
+  rand: number;
+}
+
+export interface NackOutput {
+  id: string;
+  state: JobState;
+  /** When the job will be due again (retries only). */
+  runAt?: number;
+}
+
+export const nack: OpHandler<NackInput, NackOutput> = (s, input, now, ctx) => {
+  const job = ownedJob(s, input.id, input.worker, input.token, now);
+  job.lastError = (input.error ?? 'failed').slice(0, 4096);
+  s.counters.nacked++;
+  ctx.changed = true;
+  if (job.attempts >= job.maxAttempts) {
+    finishJob(s, job, 'dead', archiveKey(s.topic, now, s.seq), now);
+    s.counters.dead++;
+    return { id: job.id, state: 'dead' };
+  }
+  const delay = input.delayMs ?? backoffDelay(job.backoff ?? s.settings.backoff, job.attempts, input.rand);
+  requeue(s, job, now + Math.max(0, delay), now);
+  return { id: job.id, state: job.state, runAt: job.runAt };
+};

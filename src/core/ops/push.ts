@@ -1,0 +1,79 @@
+import { QueueError } from '../../errors.js';
+import { insertJob, type QueueState } from '../state.js';
+import type { Backoff, JobRecord, JobState } from '../types.js';
+import { snapshot, type OpHandler } from './_context.js';
+
+export interface PushJob {
+  /** Made before apply (client-supplied or generated), so a replayed batch makes the same job. */
+  id: string;
+  payload?: unknown;
+  payloadRef?: string;
+  priority?: number;
+  /** Absolute due time (epoch ms); wins over delayMs. */
+  runAt?: number;
+  delayMs?: number;
+  maxAttempts?: number;
+  backoff?: Backoff;
+}
+
+export interface PushInput {
+  jobs: PushJob[];
+}
+
+export interface PushOutcome {
+  id: string;
+  /** false when a job with this id already existed: nothing was duplicated. */
+  created: boolean;
+  state: JobState;
+  /** The existing job, when not created. */
+  existing?: JobRecord;
+}
+
+export interface PushOutput {
+  jobs: PushOutcome[];
+}
+
+function existingJob(s: QueueState, id: string): JobRecord | undefined {
+  const live = s.jobs.get(id);
+  if (live) return live;
+  const done = s.done.find((j) => j.id === id);
+  if (done) return done;
+  const dead = s.dead.get(id);
+  if (dead) {
+    // The full record is in the archive; the index entry is enough to refuse a duplicate.
+    return { id, state: 'dead', priority: 0, order: 0, runAt: dead.at, attempts: dead.attempts, maxAttempts: dead.attempts, createdAt: dead.at, updatedAt: dead.at, archive: dead.archive, ...(dead.lastError ? { lastError: dead.lastError } : {}) };
+  }
+  return undefined;
+}
+
+export const push: OpHandler<PushInput, PushOutput> = (s, input, now, ctx) => {
+  if (!Array.isArray(input.jobs) || input.jobs.length === 0) throw new QueueError('INVALID_ARGUMENT', 'push needs at least one job');
+  const out: PushOutcome[] = [];
+  for (const j of input.jobs) {
+    const found = existingJob(s, j.id);
+    if (found) {
+      out.push({ id: j.id, created: false, state: found.state, existing: snapshot(found) });
+      continue;
+    }
+    const runAt = j.runAt ?? now + Math.max(0, j.delayMs ?? 0);
+    const job: JobRecord = {
+      id: j.id,
+      state: 'pending',
+      priority: j.priority ?? 0,
+      order: s.nextOrder++,
+      runAt,
+      attempts: 0,
+      maxAttempts: j.maxAttempts ?? s.settings.maxAttempts,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (j.payloadRef !== undefined) job.payloadRef = j.payloadRef;
+    else job.payload = j.payload ?? null;
+    if (j.backoff) job.backoff = j.backoff;
+    insertJob(s, job, now);
+    s.counters.pushed++;
+    ctx.changed = true;
+    out.push({ id: j.id, created: true, state: job.state });
+  }
+  return { jobs: out };
+};

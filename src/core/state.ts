@@ -1,0 +1,270 @@
+/**
+ * The in-memory queue state: the serialisable fields of queue.json plus indexes rebuilt on load.
+ * Ops mutate a state through the transition helpers below, which keep the indexes and counts in
+ * step and drop the per-job JSON cache, so a commit re-serialises only the jobs that changed.
+ */
+import { Deque, MinHeap } from './heap.js';
+import {
+  DEFAULT_BACKOFF,
+  DEFAULT_MAX_ATTEMPTS,
+  type BrokerLease,
+  type Counters,
+  type DeadEntry,
+  type JobRecord,
+  type StateCounts,
+  type TopicSettings,
+} from './types.js';
+
+/** The queue.json format this code writes. Older formats are upgraded on load; newer ones refused. */
+export const FORMAT_VERSION = 1;
+
+interface ReadyEntry {
+  job: JobRecord;
+  order: number;
+}
+interface TimedEntry {
+  job: JobRecord;
+  at: number;
+  order: number;
+}
+
+export interface Indexes {
+  /** Due pending jobs, one FIFO per priority. */
+  ready: Map<number, Deque<ReadyEntry>>;
+  /** Priorities present in `ready`, highest first. */
+  priorities: number[];
+  /** Delayed jobs by runAt. */
+  delayed: MinHeap<TimedEntry>;
+  /** Claimed jobs by lease expiry. */
+  leases: MinHeap<TimedEntry>;
+  counts: StateCounts;
+}
+
+export interface QueueState {
+  format: number;
+  topic: string;
+  /** Commit sequence: strictly increasing, so the bytes of two commits are never equal. */
+  seq: number;
+  /** Id of the broker instance that wrote this commit; with `seq` it resolves ambiguous writes. */
+  writer: string;
+  /** Broker clock at the commit. */
+  time: number;
+  broker: BrokerLease | null;
+  settings: TopicSettings;
+  nextOrder: number;
+  counters: Counters;
+  jobs: Map<string, JobRecord>;
+  dead: Map<string, DeadEntry>;
+  /** Jobs finished (completed, dead, cancelled) and not yet archived; they leave after archiving. */
+  done: JobRecord[];
+  idx: Indexes;
+}
+
+/** Symbol-keyed, so JSON.stringify ignores it: the cached JSON text of an unchanged job. */
+export const JSON_CACHE: unique symbol = Symbol('bucketq.json');
+type Cached = JobRecord & { [JSON_CACHE]?: string };
+
+export function emptyCounters(): Counters {
+  return { pushed: 0, claimed: 0, completed: 0, nacked: 0, dead: 0, cancelled: 0, retried: 0, leasesExpired: 0, deadExpired: 0 };
+}
+
+export function defaultSettings(): TopicSettings {
+  return { maxAttempts: DEFAULT_MAX_ATTEMPTS, backoff: { ...DEFAULT_BACKOFF }, paused: false };
+}
+
+function emptyIndexes(): Indexes {
+  const byTime = (a: TimedEntry, b: TimedEntry) => a.at < b.at || (a.at === b.at && a.order < b.order);
+  return {
+    ready: new Map(),
+    priorities: [],
+    delayed: new MinHeap(byTime),
+    leases: new MinHeap(byTime),
+    counts: { pending: 0, delayed: 0, claimed: 0 },
+  };
+}
+
+export function createState(topic: string): QueueState {
+  return {
+    format: FORMAT_VERSION,
+    topic,
+    seq: 0,
+    writer: '',
+    time: 0,
+    broker: null,
+    settings: defaultSettings(),
+    nextOrder: 1,
+    counters: emptyCounters(),
+    jobs: new Map(),
+    dead: new Map(),
+    done: [],
+    idx: emptyIndexes(),
+  };
+}
+
+/** Marks a job changed: its cached JSON is stale. Every mutation of a JobRecord goes through here. */
+export function touch(job: JobRecord, now: number): void {
+  job.updatedAt = now;
+  delete (job as Cached)[JSON_CACHE];
+}
+
+export function jobJson(job: JobRecord): string {
+  const c = job as Cached;
+  return (c[JSON_CACHE] ??= JSON.stringify(job));
+}
+
+function countKey(state: JobRecord['state']): keyof StateCounts | null {
+  return state === 'pending' || state === 'delayed' || state === 'claimed' ? state : null;
+}
+
+/** Moves a job (already in `jobs`) to a new live state, keeping counts right. */
+function setLiveState(s: QueueState, job: JobRecord, next: 'pending' | 'delayed' | 'claimed'): void {
+  const prev = countKey(job.state);
+  if (prev) s.idx.counts[prev]--;
+  job.state = next;
+  s.idx.counts[next]++;
+}
+
+/** Adds a brand-new job to the state as pending or delayed depending on runAt. */
+export function insertJob(s: QueueState, job: JobRecord, now: number): void {
+  s.jobs.set(job.id, job);
+  job.state = job.runAt > now ? 'delayed' : 'pending';
+  s.idx.counts[job.state]++;
+  if (job.state === 'delayed') indexDelayed(s, job);
+  else indexReady(s, job);
+}
+
+function indexReady(s: QueueState, job: JobRecord): void {
+  let q = s.idx.ready.get(job.priority);
+  if (!q) {
+    q = new Deque();
+    s.idx.ready.set(job.priority, q);
+    const ps = s.idx.priorities;
+    let i = 0;
+    while (i < ps.length && ps[i]! > job.priority) i++;
+    ps.splice(i, 0, job.priority);
+  }
+  q.push({ job, order: job.order });
+}
+
+function indexDelayed(s: QueueState, job: JobRecord): void {
+  s.idx.delayed.push({ job, at: job.runAt, order: job.order });
+}
+
+/** Puts a live job back in line: pending now (new FIFO position) or delayed until runAt. */
+export function requeue(s: QueueState, job: JobRecord, runAt: number, now: number): void {
+  job.runAt = runAt;
+  job.order = s.nextOrder++;
+  delete job.lease;
+  if (runAt > now) {
+    setLiveState(s, job, 'delayed');
+    indexDelayed(s, job);
+  } else {
+    setLiveState(s, job, 'pending');
+    indexReady(s, job);
+  }
+  touch(job, now);
+}
+
+export function markClaimed(s: QueueState, job: JobRecord, worker: string, token: string, until: number, now: number): void {
+  setLiveState(s, job, 'claimed');
+  job.attempts++;
+  job.lease = { worker, token, until };
+  s.idx.leases.push({ job, at: until, order: job.order });
+  touch(job, now);
+}
+
+export function extendLease(s: QueueState, job: JobRecord, until: number, now: number): void {
+  if (!job.lease) return;
+  job.lease.until = until;
+  s.idx.leases.push({ job, at: until, order: job.order });
+  touch(job, now);
+}
+
+/**
+ * Takes a job out of the live set for good. It stays in `done` (and in queue.json) until the
+ * broker has written it to its archive object after the commit; dead jobs also get an index entry
+ * so they can be found and retried.
+ */
+export function finishJob(s: QueueState, job: JobRecord, final: 'completed' | 'dead' | 'cancelled', archive: string, now: number): void {
+  const prev = countKey(job.state);
+  if (prev) s.idx.counts[prev]--;
+  s.jobs.delete(job.id);
+  job.state = final;
+  job.finishedAt = now;
+  job.archive = archive;
+  delete job.lease;
+  touch(job, now);
+  s.done.push(job);
+  if (final === 'dead') {
+    const entry: DeadEntry = { archive, at: now, attempts: job.attempts };
+    if (job.lastError !== undefined) entry.lastError = job.lastError.slice(0, 200);
+    s.dead.set(job.id, entry);
+  }
+}
+
+function liveIn(s: QueueState, job: JobRecord, state: JobRecord['state'], order: number): boolean {
+  return job.state === state && job.order === order && s.jobs.get(job.id) === job;
+}
+
+/** Moves due delayed jobs to pending. Returns how many moved. */
+export function promoteDue(s: QueueState, now: number): number {
+  let moved = 0;
+  const h = s.idx.delayed;
+  for (let top = h.peek(); top && top.at <= now; top = h.peek()) {
+    h.pop();
+    const job = top.job;
+    if (!liveIn(s, job, 'delayed', top.order) || job.runAt !== top.at) continue;
+    setLiveState(s, job, 'pending');
+    job.order = s.nextOrder++;
+    indexReady(s, job);
+    touch(job, now);
+    moved++;
+  }
+  return moved;
+}
+
+/** Claimed jobs whose lease has expired by `now`, earliest first. Removes them from the lease index. */
+export function takeExpiredLeases(s: QueueState, now: number): JobRecord[] {
+  const out: JobRecord[] = [];
+  const h = s.idx.leases;
+  for (let top = h.peek(); top && top.at <= now; top = h.peek()) {
+    h.pop();
+    const job = top.job;
+    if (job.state !== 'claimed' || s.jobs.get(job.id) !== job || job.lease?.until !== top.at) continue;
+    out.push(job);
+  }
+  return out;
+}
+
+/** Removes and returns the next due pending job in priority, then FIFO, order. */
+export function takeNextReady(s: QueueState): JobRecord | undefined {
+  const ps = s.idx.priorities;
+  while (ps.length > 0) {
+    const p = ps[0]!;
+    const q = s.idx.ready.get(p)!;
+    for (let e = q.shift(); e; e = q.shift()) {
+      if (liveIn(s, e.job, 'pending', e.order)) return e.job;
+    }
+    s.idx.ready.delete(p);
+    ps.shift();
+  }
+  return undefined;
+}
+
+/** Earliest time something becomes due (a delayed job or a lease expiry), or undefined. */
+export function nextDueAt(s: QueueState): number | undefined {
+  const skipStale = (h: MinHeap<TimedEntry>, st: JobRecord['state'], valid: (e: TimedEntry) => boolean) => {
+    for (let top = h.peek(); top; top = h.peek()) {
+      if (top.job.state === st && s.jobs.get(top.job.id) === top.job && valid(top)) return top.at;
+      h.pop();
+    }
+    return undefined;
+  };
+  const d = skipStale(s.idx.delayed, 'delayed', (e) => e.job.runAt === e.at && e.job.order === e.order);
+  const l = skipStale(s.idx.leases, 'claimed', (e) => e.job.lease?.until === e.at);
+  if (d === undefined) return l;
+  if (l === undefined) return d;
+  return Math.min(d, l);
+}
+
+export { emptyIndexes };

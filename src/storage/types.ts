@@ -1,0 +1,43 @@
+/**
+ * The storage contract every driver implements. It is deliberately tiny: bucketq needs one
+ * object per topic updated by compare-and-swap, plus write-once objects (archives, large payloads).
+ *
+ * Errors: drivers throw {@link QueueError} with
+ * - `STORE_CONFLICT` when a condition fails (etag mismatch, key already exists, key missing for ifMatch);
+ * - `STORE_UNAVAILABLE` when a transient failure happened and the call certainly did not take effect;
+ * - `STORE_AMBIGUOUS` when a write may or may not have landed (timeout after sending, dropped connection).
+ * Not-found on read returns `null`, never throws.
+ */
+export interface StoredObject {
+  body: Uint8Array;
+  /** Opaque version tag. Never repeats for a key, even across delete and re-create, and never a content hash. */
+  etag: string;
+}
+
+export type WriteCondition =
+  /** Replace only if the current version carries this etag. */
+  | { ifMatch: string }
+  /** Create only if the key does not exist. */
+  | { ifNoneMatch: '*' };
+
+export interface StorageDriver {
+  /** Short driver name for logs and `doctor`, e.g. `memory`, `file`. */
+  readonly name: string;
+  /**
+   * Minimum milliseconds between two writes to the same key that the backend tolerates
+   * (GCS: about one per second per object). The commit loop waits this long; batches grow meanwhile.
+   */
+  readonly minWriteIntervalMs: number;
+  read(key: string): Promise<StoredObject | null>;
+  /** Writes `body` at `key`; with a condition, atomically. Returns the new etag. */
+  write(key: string, body: Uint8Array | string, condition?: WriteCondition): Promise<{ etag: string }>;
+  /** Keys starting with `prefix`, sorted ascending. */
+  list(prefix: string): Promise<string[]>;
+  /** Removes `key`; removing a missing key is not an error. */
+  delete(key: string): Promise<void>;
+  /** Releases connections, timers, child resources. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Keys are `/`-separated paths of safe segments; drivers may rely on this. */
+export const KEY_PATTERN = /^(?:[A-Za-z0-9_.=-]+\/)*[A-Za-z0-9_.=-]+$/;

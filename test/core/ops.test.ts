@@ -1,0 +1,246 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelay } from '../../src/core/backoff.js';
+import { assertInvariants } from '../../src/core/invariants.js';
+import { CoreHarness } from './harness.js';
+
+const W = 'w1';
+
+function pushOne(h: CoreHarness, id: string, extra: Record<string, unknown> = {}) {
+  return h.ok('push', { jobs: [{ id, payload: { n: id }, ...extra }] }).jobs[0]!;
+}
+
+describe('push', () => {
+  it('creates jobs and refuses duplicates without duplicating', () => {
+    const h = new CoreHarness();
+    expect(pushOne(h, 'a').created).toBe(true);
+    const again = pushOne(h, 'a');
+    expect(again.created).toBe(false);
+    expect(again.existing?.payload).toEqual({ n: 'a' });
+    expect(h.ok('stats', {}).pending).toBe(1);
+    assertInvariants(h.state, h.now);
+  });
+
+  it('a batch with a duplicate inside creates the first only', () => {
+    const h = new CoreHarness();
+    const r = h.ok('push', { jobs: [{ id: 'x', payload: 1 }, { id: 'x', payload: 2 }] });
+    expect(r.jobs.map((j) => j.created)).toEqual([true, false]);
+    expect(h.ok('get', { id: 'x' }).payload).toBe(1);
+  });
+
+  it('delayed jobs are not claimable until due', () => {
+    const h = new CoreHarness();
+    pushOne(h, 'later', { delayMs: 1000 });
+    expect(h.ok('stats', {}).delayed).toBe(1);
+    expect(h.ok('claim', { worker: W, max: 5, leaseMs: 100, nonce: 'n1' }).jobs).toEqual([]);
+    h.now += 1000;
+    expect(h.ok('claim', { worker: W, max: 5, leaseMs: 100, nonce: 'n2' }).jobs.map((j) => j.id)).toEqual(['later']);
+  });
+
+  it('an empty push is INVALID_ARGUMENT and changes nothing', () => {
+    const h = new CoreHarness();
+    const r = h.run('push', { jobs: [] });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.code).toBe('INVALID_ARGUMENT');
+  });
+});
+
+describe('claim', () => {
+  it('claims by priority, then FIFO', () => {
+    const h = new CoreHarness();
+    pushOne(h, 'low1', { priority: 0 });
+    pushOne(h, 'high', { priority: 5 });
+    pushOne(h, 'low2', { priority: 0 });
+    pushOne(h, 'mid', { priority: 1 });
+    const ids = h.ok('claim', { worker: W, max: 10, leaseMs: 1000, nonce: 'n' }).jobs.map((j) => j.id);
+    expect(ids).toEqual(['high', 'mid', 'low1', 'low2']);
+    assertInvariants(h.state, h.now);
+  });
+
+  it('claims up to max and counts attempts', () => {
+    const h = new CoreHarness();
+    for (let i = 0; i < 5; i++) pushOne(h, `j${i}`);
+    const r = h.ok('claim', { worker: W, max: 3, leaseMs: 1000, nonce: 'n' });
+    expect(r.jobs).toHaveLength(3);
+    expect(r.jobs[0]!.attempt).toBe(1);
+    expect(new Set(r.jobs.map((j) => j.lease)).size).toBe(3);
+    expect(h.ok('stats', {})).toMatchObject({ pending: 2, claimed: 3 });
+  });
+
+  it('an empty claim changes nothing', () => {
+    const h = new CoreHarness();
+    const r = h.run('claim', { worker: W, max: 3, leaseMs: 1000, nonce: 'n' });
+    expect(r.ok && r.changed).toBe(false);
+  });
+
+  it('a paused topic hands out nothing but accepts pushes', () => {
+    const h = new CoreHarness();
+    h.ok('configure', { paused: true });
+    pushOne(h, 'a');
+    expect(h.ok('claim', { worker: W, max: 3, leaseMs: 1000, nonce: 'n' }).jobs).toEqual([]);
+    h.ok('configure', { paused: false });
+    expect(h.ok('claim', { worker: W, max: 3, leaseMs: 1000, nonce: 'n' }).jobs).toHaveLength(1);
+  });
+});
+
+describe('leases', () => {
+  function claimed(h: CoreHarness, id = 'a') {
+    pushOne(h, id);
+    return h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: `n-${id}` }).jobs[0]!;
+  }
+
+  it('ack with the right lease completes the job; a second ack is LEASE_LOST', () => {
+    const h = new CoreHarness();
+    const c = claimed(h);
+    h.ok('ack', { id: 'a', worker: W, token: c.lease, result: { ok: 1 } });
+    const again = h.run('ack', { id: 'a', worker: W, token: c.lease });
+    expect(again.ok ? 'ok' : again.error.code).toBe('LEASE_LOST');
+    expect(h.ok('get', { id: 'a' })).toMatchObject({ state: 'completed', result: { ok: 1 } });
+    expect(h.state.counters.completed).toBe(1);
+  });
+
+  it('wrong worker, wrong token and expired lease are all LEASE_LOST', () => {
+    const h = new CoreHarness();
+    const c = claimed(h);
+    for (const [worker, token] of [['other', c.lease], [W, 'bogus']] as const) {
+      for (const op of ['ack', 'heartbeat', 'nack'] as const) {
+        const r = h.run(op, { id: 'a', worker, token, leaseMs: 10, rand: 0 });
+        expect(r.ok ? 'ok' : r.error.code).toBe('LEASE_LOST');
+      }
+    }
+    h.now += 1000;
+    const r = h.run('ack', { id: 'a', worker: W, token: c.lease });
+    expect(r.ok ? 'ok' : r.error.code).toBe('LEASE_LOST');
+  });
+
+  it('heartbeat extends the lease so a sweep leaves the job alone', () => {
+    const h = new CoreHarness();
+    const c = claimed(h);
+    h.now += 900;
+    expect(h.ok('heartbeat', { id: 'a', worker: W, token: c.lease, leaseMs: 1000 }).leaseUntil).toBe(h.now + 1000);
+    h.now += 500;
+    expect(h.ok('sweep', {})).toEqual({ promoted: 0, requeued: 0, dead: 0 });
+    h.ok('ack', { id: 'a', worker: W, token: c.lease });
+  });
+
+  it('an expired lease goes back to pending, then dead once attempts are spent', () => {
+    const h = new CoreHarness();
+    pushOne(h, 'a', { maxAttempts: 2 });
+    h.ok('claim', { worker: W, max: 1, leaseMs: 100, nonce: 'n1' });
+    h.now += 100;
+    expect(h.ok('sweep', {}).requeued).toBe(1);
+    h.ok('claim', { worker: W, max: 1, leaseMs: 100, nonce: 'n2' });
+    h.now += 100;
+    expect(h.ok('sweep', {}).dead).toBe(1);
+    expect(h.ok('get', { id: 'a' })).toMatchObject({ state: 'dead', attempts: 2 });
+    expect(h.ok('get', { id: 'a' }).lastError).toMatch(/lease expired/);
+    assertInvariants(h.state, h.now);
+  });
+
+  it('nack retries with backoff, then dead-letters with the last error', () => {
+    const h = new CoreHarness();
+    pushOne(h, 'a', { maxAttempts: 2, backoff: { type: 'fixed', delayMs: 500 } });
+    let c = h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: 'n1' }).jobs[0]!;
+    const r1 = h.ok('nack', { id: 'a', worker: W, token: c.lease, error: 'boom 1', rand: 0.5 });
+    expect(r1).toMatchObject({ state: 'delayed', runAt: h.now + 500 });
+    h.now += 500;
+    c = h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: 'n2' }).jobs[0]!;
+    expect(c.attempt).toBe(2);
+    expect(h.ok('nack', { id: 'a', worker: W, token: c.lease, error: 'boom 2', rand: 0.5 }).state).toBe('dead');
+    expect(h.state.dead.get('a')).toMatchObject({ attempts: 2, lastError: 'boom 2' });
+  });
+
+  it('nack with delayMs 0 makes the job claimable at once', () => {
+    const h = new CoreHarness();
+    const c = claimed(h);
+    h.ok('nack', { id: 'a', worker: W, token: c.lease, delayMs: 0, rand: 0 });
+    expect(h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: 'n3' }).jobs[0]!.attempt).toBe(2);
+  });
+});
+
+describe('cancel, retry, get', () => {
+  it('cancels pending and delayed jobs, not claimed ones', () => {
+    const h = new CoreHarness();
+    pushOne(h, 'p');
+    pushOne(h, 'd', { delayMs: 1000 });
+    pushOne(h, 'c');
+    h.ok('cancel', { id: 'p' });
+    h.ok('cancel', { id: 'd' });
+    h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: 'n' });
+    const r = h.run('cancel', { id: 'c' });
+    expect(r.ok ? 'ok' : r.error.code).toBe('FAILED_PRECONDITION');
+    const missing = h.run('cancel', { id: 'nope' });
+    expect(missing.ok ? 'ok' : missing.error.code).toBe('NOT_FOUND');
+    expect(h.ok('stats', {})).toMatchObject({ pending: 0, delayed: 0, claimed: 1 });
+  });
+
+  it('retries a dead job from its archived record, with attempts reset', () => {
+    const h = new CoreHarness();
+    pushOne(h, 'a', { maxAttempts: 1 });
+    const c = h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: 'n' }).jobs[0]!;
+    h.ok('nack', { id: 'a', worker: W, token: c.lease, error: 'bad', rand: 0 });
+    h.commit();
+    expect(h.state.done).toHaveLength(0);
+    const live = h.run('retry', { id: 'a' });
+    expect(live.ok ? 'ok' : live.error.code).toBe('UNAVAILABLE');
+    h.ok('retry', { id: 'a', record: h.archivedRecord('a')! });
+    expect(h.ok('get', { id: 'a' })).toMatchObject({ state: 'pending', attempts: 0, payload: { n: 'a' } });
+    const again = h.run('retry', { id: 'a' });
+    expect(again.ok ? 'ok' : again.error.code).toBe('FAILED_PRECONDITION');
+  });
+
+  it('completed jobs leave the state once archived', () => {
+    const h = new CoreHarness();
+    pushOne(h, 'a');
+    const c = h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: 'n' }).jobs[0]!;
+    h.ok('ack', { id: 'a', worker: W, token: c.lease });
+    expect(h.ok('get', { id: 'a' }).state).toBe('completed');
+    h.commit();
+    const r = h.run('get', { id: 'a' });
+    expect(r.ok ? 'ok' : r.error.code).toBe('NOT_FOUND');
+    expect(h.state.counters.completed).toBe(1);
+  });
+});
+
+describe('election', () => {
+  it('takes a free or stale lease with a new epoch, refuses a live one', () => {
+    const h = new CoreHarness();
+    expect(h.ok('elect', { id: 'b1', url: 'u1', leaseMs: 1000 }).epoch).toBe(1);
+    expect(h.ok('elect', { id: 'b1', url: 'u1', leaseMs: 1000 }).epoch).toBe(1);
+    const r = h.run('elect', { id: 'b2', url: 'u2', leaseMs: 1000 });
+    expect(r.ok ? 'ok' : r.error.details).toMatchObject({ leader: 'u1' });
+    h.now += 1000;
+    expect(h.ok('elect', { id: 'b2', url: 'u2', leaseMs: 1000 }).epoch).toBe(2);
+  });
+
+  it('release lets another broker in at once', () => {
+    const h = new CoreHarness();
+    h.ok('elect', { id: 'b1', url: 'u1', leaseMs: 1000 });
+    h.ok('release', { id: 'b1' });
+    expect(h.ok('elect', { id: 'b2', url: 'u2', leaseMs: 1000 }).epoch).toBe(2);
+  });
+});
+
+describe('codec', () => {
+  it('round-trips a state with every kind of job', () => {
+    const h = new CoreHarness();
+    pushOne(h, 'p');
+    pushOne(h, 'd', { delayMs: 500 });
+    pushOne(h, 'c', { priority: 3 });
+    h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: 'n' });
+    h.reload();
+    assertInvariants(h.state, h.now);
+    expect(h.ok('stats', {})).toMatchObject({ pending: 1, delayed: 1, claimed: 1 });
+    expect(h.ok('claim', { worker: W, max: 5, leaseMs: 1000, nonce: 'm' }).jobs.map((j) => j.id)).toEqual(['p']);
+  });
+});
+
+describe('backoff', () => {
+  it('grows exponentially, caps, and jitters within bounds', () => {
+    const b = { type: 'exponential' as const, baseMs: 100, maxMs: 1000, jitter: 0.5 };
+    expect(backoffDelay(b, 1, 1)).toBe(100);
+    expect(backoffDelay(b, 1, 0)).toBe(50);
+    expect(backoffDelay(b, 3, 1)).toBe(400);
+    expect(backoffDelay(b, 10, 1)).toBe(1000);
+    expect(backoffDelay({ type: 'fixed', delayMs: 7 }, 9, 0.3)).toBe(7);
+  });
+});
