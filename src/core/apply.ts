@@ -11,7 +11,7 @@ import { isQueueError, QueueError } from '../errors.js';
 import { claim, type ClaimInput, type ClaimOutput } from './ops/claim.js';
 import { cancel, configure, get, retry, stats, type ConfigureInput, type RetryInput } from './ops/admin-ops.js';
 import { archived, elect, expireDead, release, type ElectInput } from './ops/housekeeping.js';
-import { ack, heartbeat, nack, type AckInput, type HeartbeatInput, type NackInput, type NackOutput } from './ops/lease-ops.js';
+import { ack, heartbeat, nack, unclaim, type AckInput, type HeartbeatInput, type NackInput, type NackOutput, type UnclaimInput } from './ops/lease-ops.js';
 import { push, type PushInput, type PushOutput } from './ops/push.js';
 import { sweep, type SweepOutput } from './ops/sweep.js';
 import type { OpContext, OpHandler } from './ops/_context.js';
@@ -25,6 +25,7 @@ export interface OpTable {
   heartbeat: [HeartbeatInput, { leaseUntil: number }];
   ack: [AckInput, { id: string }];
   nack: [NackInput, NackOutput];
+  unclaim: [UnclaimInput, { returned: number }];
   cancel: [{ id: string }, { id: string; state: 'cancelled' }];
   retry: [RetryInput, { id: string; state: JobRecord['state'] }];
   get: [{ id: string }, JobRecord];
@@ -42,7 +43,7 @@ export type OpInput<K extends OpName> = OpTable[K][0];
 export type OpOutput<K extends OpName> = OpTable[K][1];
 
 const HANDLERS: { [K in OpName]: OpHandler<OpInput<K>, OpOutput<K>> } = {
-  push, claim, heartbeat, ack, nack, cancel, retry, get, stats, sweep, configure, elect, release, archived, expireDead,
+  push, claim, heartbeat, ack, nack, unclaim, cancel, retry, get, stats, sweep, configure, elect, release, archived, expireDead,
 };
 
 export const OP_NAMES = Object.keys(HANDLERS) as OpName[];

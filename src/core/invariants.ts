@@ -37,7 +37,7 @@ export function assertInvariants(s: QueueState, now: number): void {
   for (const job of s.done) {
     if (job.state !== 'completed' && job.state !== 'dead' && job.state !== 'cancelled') fail(`done job ${job.id} is ${job.state}`);
     if (!job.archive) fail(`done job ${job.id} has no archive key`);
-    if (job.lease) fail(`done job ${job.id} still has a lease`);
+    if (job.lease && job.state !== 'completed') fail(`${job.state} job ${job.id} still has a lease`);
     if (job.attempts > job.maxAttempts) fail(`done job ${job.id} has too many attempts`);
   }
   for (const [id, e] of s.dead) {

@@ -192,7 +192,9 @@ export function finishJob(s: QueueState, job: JobRecord, final: 'completed' | 'd
   job.state = final;
   job.finishedAt = now;
   job.archive = archive;
-  delete job.lease;
+  // A completed job keeps its lease as the record of who finished it, which also makes a replayed
+  // ack (after an ambiguous write) idempotent while the job waits to be archived.
+  if (final !== 'completed') delete job.lease;
   touch(job, now);
   s.done.push(job);
   if (final === 'dead') {

@@ -88,14 +88,27 @@ describe('leases', () => {
     return h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: `n-${id}` }).jobs[0]!;
   }
 
-  it('ack with the right lease completes the job; a second ack is LEASE_LOST', () => {
+  it('ack with the right lease completes the job; a replay is idempotent until archived, then LEASE_LOST', () => {
     const h = new CoreHarness();
     const c = claimed(h);
     h.ok('ack', { id: 'a', worker: W, token: c.lease, result: { ok: 1 } });
-    const again = h.run('ack', { id: 'a', worker: W, token: c.lease });
-    expect(again.ok ? 'ok' : again.error.code).toBe('LEASE_LOST');
+    const replay = h.run('ack', { id: 'a', worker: W, token: c.lease });
+    expect(replay.ok && replay.changed).toBe(false);
+    expect(replay.ok).toBe(true);
+    const foreign = h.run('ack', { id: 'a', worker: 'other', token: c.lease });
+    expect(foreign.ok ? 'ok' : foreign.error.code).toBe('LEASE_LOST');
     expect(h.ok('get', { id: 'a' })).toMatchObject({ state: 'completed', result: { ok: 1 } });
     expect(h.state.counters.completed).toBe(1);
+    h.commit();
+    const late = h.run('ack', { id: 'a', worker: W, token: c.lease });
+    expect(late.ok ? 'ok' : late.error.code).toBe('LEASE_LOST');
+  });
+
+  it('unclaim hands jobs back without counting the attempt', () => {
+    const h = new CoreHarness();
+    const c = claimed(h);
+    expect(h.ok('unclaim', { jobs: [{ id: 'a', worker: W, token: c.lease }] }).returned).toBe(1);
+    expect(h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: 'again' }).jobs[0]!.attempt).toBe(1);
   });
 
   it('wrong worker, wrong token and expired lease are all LEASE_LOST', () => {

@@ -33,6 +33,12 @@ export interface AckInput extends LeaseRef {
 }
 
 export const ack: OpHandler<AckInput, { id: string }> = (s, input, now, ctx) => {
+  // The same ack replayed (its first try's outcome was unknown to the caller) succeeds again, once
+  // more and without effect, as long as the job has not been archived yet.
+  const done = s.done.findLast((j) => j.id === input.id);
+  if (done?.state === 'completed' && done.lease?.token === input.token && done.lease.worker === input.worker && !s.jobs.has(input.id)) {
+    return { id: done.id };
+  }
   const job = ownedJob(s, input.id, input.worker, input.token, now);
   if (input.result !== undefined) job.result = input.result;
   delete job.lastError;
@@ -70,4 +76,25 @@ export const nack: OpHandler<NackInput, NackOutput> = (s, input, now, ctx) => {
   const delay = input.delayMs ?? backoffDelay(job.backoff ?? s.settings.backoff, job.attempts, input.rand);
   requeue(s, job, now + Math.max(0, delay), now);
   return { id: job.id, state: job.state, runAt: job.runAt };
+};
+
+export interface UnclaimInput {
+  jobs: Array<{ id: string; worker: string; token: string }>;
+}
+
+/**
+ * Hands claimed jobs back untouched, e.g. when the long-polling client that claimed them hung up
+ * before it could receive them: they go back to the head of pending and the attempt is not counted.
+ */
+export const unclaim: OpHandler<UnclaimInput, { returned: number }> = (s, input, now, ctx) => {
+  let returned = 0;
+  for (const ref of input.jobs) {
+    const job = s.jobs.get(ref.id);
+    if (!job || job.state !== 'claimed' || job.lease?.token !== ref.token || job.lease.worker !== ref.worker) continue;
+    job.attempts = Math.max(0, job.attempts - 1);
+    requeue(s, job, now, now);
+    returned++;
+  }
+  if (returned > 0) ctx.changed = true;
+  return { returned };
 };
