@@ -2,8 +2,11 @@
  * Storage keys of a topic. Pure functions: ops compute archive keys without I/O.
  *
  *   topics/<topic>/queue.json                          the state, CAS-updated
- *   topics/<topic>/archive/<YYYY-MM-DDTHH>/<seq>.json  finished jobs, one object per commit
- *   topics/<topic>/payloads/<key>.json                 large payloads, write-once
+ *   archive/<topic>/<YYYY-MM-DDTHH>/<seq>.json         finished jobs, one object per commit
+ *   payloads/<topic>/<ref>.json                        large payloads, write-once
+ *
+ * Archives and payloads live outside `topics/` so listing topics never walks them, and the hour
+ * bucket lets retention delete by listing one hour at a time.
  */
 export const TOPIC_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 
@@ -12,7 +15,7 @@ export function queueKey(topic: string): string {
 }
 
 export function archivePrefix(topic: string): string {
-  return `topics/${topic}/archive/`;
+  return `archive/${topic}/`;
 }
 
 /** The hour bucket makes retention a matter of deleting whole old prefixes. */
@@ -23,10 +26,16 @@ export function archiveKey(topic: string, now: number, seq: number): string {
 
 /** Parses the hour bucket of an archive key back to epoch ms (start of the hour), or undefined. */
 export function archiveBucketTime(key: string): number | undefined {
-  const m = /\/archive\/(\d{4}-\d{2}-\d{2}T\d{2})\//.exec(key);
+  const m = /^archive\/[^/]+\/(\d{4}-\d{2}-\d{2}T\d{2})\//.exec(key);
   return m ? Date.parse(`${m[1]}:00:00Z`) : undefined;
 }
 
 export function payloadKey(topic: string, ref: string): string {
-  return `topics/${topic}/payloads/${ref}.json`;
+  return `payloads/${topic}/${ref}.json`;
+}
+
+/** The topic of a `topics/<topic>/queue.json` key, else undefined. */
+export function topicOfQueueKey(key: string): string | undefined {
+  const m = /^topics\/([^/]+)\/queue\.json$/.exec(key);
+  return m?.[1];
 }

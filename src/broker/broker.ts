@@ -1,0 +1,342 @@
+/**
+ * The broker: one commit loop per topic over one store, plus what must happen outside the pure
+ * core: ids, lease nonces and jitter are made here (before apply), large payloads are written to
+ * their own objects before the push and read back when a job is handed out, dead jobs are fetched
+ * from their archive for retry, and finished jobs are archived after their commit.
+ *
+ * Every transport (embedded API, HTTP, gRPC, RESP) calls these methods; none talks to storage.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { OpInput, OpName, OpOutput } from '../core/apply.js';
+import { queueKey, topicOfQueueKey } from '../core/keys.js';
+import type { ClaimedJob } from '../core/ops/claim.js';
+import type { ConfigureInput } from '../core/ops/admin-ops.js';
+import type { PushJob, PushOutcome } from '../core/ops/push.js';
+import type { JobRecord, JobStats } from '../core/types.js';
+import { isQueueError, QueueError } from '../errors.js';
+import {
+  checkBackoff,
+  checkClaim,
+  checkDelayMs,
+  checkErrorText,
+  checkId,
+  checkLease,
+  checkLeaseMs,
+  checkPushBatch,
+  checkTopic,
+  DEFAULT_LEASE_MS,
+  DEFAULT_LIMITS,
+  type AckRequest,
+  type ClaimRequest,
+  type HeartbeatRequest,
+  type Limits,
+  type NackRequest,
+  type PushJobRequest,
+} from '../protocol.js';
+import type { StorageDriver } from '../storage/types.js';
+import { Archiver } from './archiver.js';
+import { systemClock, type Clock } from './clock.js';
+import { deletePayload, inlinePayloads, writePayload } from './payloads.js';
+import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
+import { TopicLoop } from './topic-loop.js';
+
+export interface BrokerOptions {
+  store: StorageDriver;
+  /** This broker instance's id (default: random). Must be unique per running process. */
+  id?: string;
+  /** The URL other brokers and clients should use to reach this one; written into the lease. */
+  url?: string;
+  clock?: Clock;
+  /** Leadership lease per topic (default 10 s). A crashed leader is replaced after at most this long. */
+  leaseMs?: number;
+  /**
+   * When another broker leads a topic: `reject` answers NOT_LEADER at once (network brokers,
+   * clients follow the leader); `wait` holds requests until that lease goes stale and takes over
+   * (embedded use after a crash). Default `reject`.
+   */
+  standby?: 'wait' | 'reject';
+  /** Payloads larger than this many bytes (as JSON) go to their own object (default 64 KiB). */
+  payloadThreshold?: number;
+  /** How long archive objects (completed and dead jobs) are kept (default 7 days). */
+  retentionMs?: number;
+  limits?: Partial<Limits>;
+  retry?: Partial<RetryPolicy>;
+  /** Source of randomness for jitter (default Math.random). */
+  random?: () => number;
+  /** Id generator for jobs, lease nonces and payload objects (default 16 random url-safe chars). */
+  newId?: () => string;
+}
+
+const HOUR = 3_600_000;
+
+export function randomId(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+export class Broker {
+  readonly id: string;
+  readonly url: string;
+  readonly store: StorageDriver;
+  readonly events = new EventEmitter();
+  readonly limits: Limits;
+  private readonly clock: Clock;
+  private readonly loops = new Map<string, TopicLoop>();
+  private readonly archiver: Archiver;
+  private readonly janitors = new Map<string, () => void>();
+  private readonly o: Required<Pick<BrokerOptions, 'leaseMs' | 'standby' | 'payloadThreshold' | 'retentionMs' | 'random' | 'newId'>> & { retry: RetryPolicy };
+  private stopped = false;
+
+  constructor(options: BrokerOptions) {
+    this.store = options.store;
+    this.id = options.id ?? `b-${randomId()}`;
+    this.url = options.url ?? '';
+    this.clock = options.clock ?? systemClock;
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.o = {
+      leaseMs: options.leaseMs ?? 10_000,
+      standby: options.standby ?? 'reject',
+      payloadThreshold: options.payloadThreshold ?? 64 * 1024,
+      retentionMs: options.retentionMs ?? 7 * 24 * HOUR,
+      random: options.random ?? Math.random,
+      newId: options.newId ?? randomId,
+      retry: { ...DEFAULT_RETRY, ...options.retry },
+    };
+    this.events.on('error', () => {}); // an 'error' event must never crash the process
+    this.archiver = new Archiver({
+      store: this.store,
+      clock: this.clock,
+      retry: this.o.retry,
+      random: this.o.random,
+      retentionMs: this.o.retentionMs,
+      onError: (topic, what, error) => this.events.emit('internal-error', { topic, op: what, error }),
+    });
+  }
+
+  /** The commit loop of a topic, created on first use. */
+  loop(topic: string): TopicLoop {
+    checkTopic(topic);
+    let loop = this.loops.get(topic);
+    if (!loop) {
+      if (this.stopped) throw new QueueError('CLOSED', 'the broker is stopped');
+      const created: TopicLoop = new TopicLoop({
+        topic,
+        store: this.store,
+        clock: this.clock,
+        brokerId: this.id,
+        url: this.url,
+        leaseMs: this.o.leaseMs,
+        standby: this.o.standby,
+        retry: this.o.retry,
+        random: this.o.random,
+        events: this.events,
+        afterCommit: (state) => this.archiver.schedule(topic, state, created),
+        onLeading: () => this.startJanitor(topic, created),
+      });
+      loop = created;
+      this.loops.set(topic, loop);
+    }
+    return loop;
+  }
+
+  /** Low-level: submit a core op to a topic's commit loop. */
+  call<K extends OpName>(topic: string, op: K, input: OpInput<K>, extra?: { deadline?: number; signal?: AbortSignal }): Promise<OpOutput<K>> {
+    return this.loop(topic).submit(op, input, extra);
+  }
+
+  async push(topic: string, jobs: PushJobRequest[]): Promise<PushOutcome[]> {
+    checkTopic(topic);
+    const checked = checkPushBatch(jobs, this.limits);
+    const written: string[] = [];
+    const coreJobs: PushJob[] = [];
+    try {
+      for (const c of checked) {
+        const { payloadJson, ...rest } = c;
+        const job: PushJob = { ...rest, id: c.id ?? this.o.newId() };
+        if (Buffer.byteLength(payloadJson) > this.o.payloadThreshold) {
+          const ref = this.o.newId();
+          await withRetry('write payload', this.o.retry, this.clock, this.o.random, () => writePayload(this.store, topic, ref, payloadJson));
+          written.push(ref);
+          job.payloadRef = ref;
+        } else {
+          // Parsed from our own serialisation: the state never shares objects with the caller.
+          job.payload = JSON.parse(payloadJson) as unknown;
+        }
+        coreJobs.push(job);
+      }
+      const out = await this.call(topic, 'push', { jobs: coreJobs });
+      // A duplicate id kept the existing job: its freshly written payload object is garbage.
+      const unused = coreJobs.filter((j, i) => j.payloadRef !== undefined && !out.jobs[i]!.created).map((j) => j.payloadRef!);
+      this.cleanupPayloads(topic, unused);
+      return out.jobs;
+    } catch (err) {
+      this.cleanupPayloads(topic, written);
+      throw err;
+    }
+  }
+
+  async claim(topic: string, req: ClaimRequest, signal?: AbortSignal): Promise<ClaimedJob[]> {
+    checkTopic(topic);
+    const c = checkClaim(req, this.limits);
+    const extra: { deadline?: number; signal?: AbortSignal } = {};
+    if (c.waitMs > 0) extra.deadline = this.clock.now() + c.waitMs;
+    if (signal) extra.signal = signal;
+    const out = await this.call(topic, 'claim', { worker: c.worker, max: c.max, leaseMs: c.leaseMs, nonce: this.o.newId() }, extra);
+    if (out.jobs.some((j) => j.payloadRef !== undefined)) await inlinePayloads(this.store, topic, out.jobs);
+    return out.jobs;
+  }
+
+  heartbeat(topic: string, req: HeartbeatRequest): Promise<{ leaseUntil: number }> {
+    checkTopic(topic);
+    const l = checkLease(req);
+    return this.call(topic, 'heartbeat', { ...l, leaseMs: checkLeaseMs(req.leaseMs, this.limits) ?? DEFAULT_LEASE_MS });
+  }
+
+  ack(topic: string, req: AckRequest): Promise<{ id: string }> {
+    checkTopic(topic);
+    const l = checkLease(req);
+    let result: unknown;
+    if (req.result !== undefined) {
+      const json = JSON.stringify(req.result);
+      if (json !== undefined && Buffer.byteLength(json) > this.o.payloadThreshold) {
+        throw new QueueError('PAYLOAD_TOO_LARGE', `an ack result may be at most ${this.o.payloadThreshold} bytes as JSON`);
+      }
+      result = json === undefined ? undefined : JSON.parse(json);
+    }
+    return this.call(topic, 'ack', result === undefined ? l : { ...l, result });
+  }
+
+  nack(topic: string, req: NackRequest): Promise<OpOutput<'nack'>> {
+    checkTopic(topic);
+    const l = checkLease(req);
+    const input: OpInput<'nack'> = { ...l, rand: this.o.random() };
+    const error = checkErrorText(req.error);
+    if (error !== undefined) input.error = error;
+    const delayMs = checkDelayMs(req.delayMs);
+    if (delayMs !== undefined) input.delayMs = delayMs;
+    return this.call(topic, 'nack', input);
+  }
+
+  cancel(topic: string, id: string): Promise<OpOutput<'cancel'>> {
+    return this.call(checkTopic(topic), 'cancel', { id: checkId(id) });
+  }
+
+  /** A job by id, with its payload; dead jobs are read back from their archive object. */
+  async get(topic: string, id: string): Promise<JobRecord> {
+    const job = await this.call(checkTopic(topic), 'get', { id: checkId(id) });
+    const full = job.state === 'dead' && job.payload === undefined && job.payloadRef === undefined ? await this.fromArchive(topic, job) : job;
+    if (full.payloadRef !== undefined) await inlinePayloads(this.store, topic, [full]);
+    return full;
+  }
+
+  /** Sends a dead job back to pending with its attempts reset. */
+  async retry(topic: string, id: string): Promise<OpOutput<'retry'>> {
+    checkTopic(topic);
+    checkId(id);
+    const job = await this.call(topic, 'get', { id });
+    if (job.state !== 'dead') throw new QueueError('FAILED_PRECONDITION', `job ${id} is ${job.state}, not dead`, { details: { id } });
+    const stub = job.payload === undefined && job.payloadRef === undefined;
+    const record = stub ? await this.fromArchive(topic, job) : job;
+    if (stub) {
+      const json = JSON.stringify(record.payload ?? null);
+      if (Buffer.byteLength(json) > this.o.payloadThreshold) {
+        const ref = this.o.newId();
+        await withRetry('write payload', this.o.retry, this.clock, this.o.random, () => writePayload(this.store, topic, ref, json));
+        delete record.payload;
+        record.payloadRef = ref;
+      }
+    }
+    return this.call(topic, 'retry', { id, record });
+  }
+
+  stats(topic: string): Promise<JobStats> {
+    return this.call(checkTopic(topic), 'stats', {});
+  }
+
+  configure(topic: string, settings: ConfigureInput): Promise<ConfigureInput> {
+    checkTopic(topic);
+    const input: ConfigureInput = {};
+    if (settings.maxAttempts !== undefined) input.maxAttempts = settings.maxAttempts;
+    const backoff = checkBackoff(settings.backoff);
+    if (backoff) input.backoff = backoff;
+    if (settings.paused !== undefined) input.paused = !!settings.paused;
+    return this.call(topic, 'configure', input);
+  }
+
+  /** Every topic in the store (those with a queue.json). */
+  async topics(): Promise<string[]> {
+    const keys = await withRetry('list topics', this.o.retry, this.clock, this.o.random, () => this.store.list('topics/'));
+    return keys.map(topicOfQueueKey).filter((t): t is string => t !== undefined);
+  }
+
+  /** Runs the retention janitor of a topic now (it also runs hourly while leading). */
+  janitor(topic: string): Promise<{ deleted: number }> {
+    return this.archiver.janitor(topic, this.loop(topic));
+  }
+
+  /** Waits until every topic's loop is idle and every archive write has finished. */
+  async flush(): Promise<void> {
+    for (let i = 0; i < 5; i++) {
+      await Promise.all([...this.loops.values()].map((l) => l.idle()));
+      await this.archiver.drain();
+    }
+  }
+
+  /**
+   * Drains and stops: finishes the commits in flight and queued, lets archives finish, gives up
+   * every lease so a standby takes over at once, and refuses later calls with CLOSED.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const cancel of this.janitors.values()) cancel();
+    await this.flush();
+    await Promise.all([...this.loops.values()].map((l) => l.stop(true)));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private async fromArchive(topic: string, stub: JobRecord): Promise<JobRecord> {
+    if (!stub.archive) throw new QueueError('NOT_FOUND', `no archive for job ${stub.id}`);
+    const key = stub.archive;
+    const obj = await withRetry(`read ${key}`, this.o.retry, this.clock, this.o.random, () => this.store.read(key));
+    if (!obj) throw new QueueError('UNAVAILABLE', `the archive ${key} of job ${stub.id} is not written yet`, { details: { id: stub.id } });
+    const { jobs } = JSON.parse(Buffer.from(obj.body).toString('utf8')) as { jobs: JobRecord[] };
+    const rec = jobs.findLast((j) => j.id === stub.id);
+    if (!rec) throw new QueueError('NOT_FOUND', `job ${stub.id} is not in its archive ${key}`);
+    return rec;
+  }
+
+  private cleanupPayloads(topic: string, refs: string[]): void {
+    for (const ref of refs) {
+      this.archiver.track(
+        deletePayload(this.store, topic, ref).catch((error: unknown) => {
+          this.events.emit('internal-error', { topic, op: 'delete payload', error });
+        }),
+      );
+    }
+  }
+
+  private startJanitor(topic: string, loop: TopicLoop): void {
+    if (this.janitors.has(topic)) return;
+    const run = () => {
+      if (!loop.isLeading || this.stopped) return;
+      this.archiver.track(
+        this.archiver
+          .janitor(topic, loop)
+          .then(() => undefined)
+          .catch((error: unknown) => {
+            if (!isQueueError(error, 'CLOSED')) this.events.emit('internal-error', { topic, op: 'janitor', error });
+          }),
+      );
+      this.janitors.set(topic, this.clock.setTimer(HOUR, run));
+    };
+    this.janitors.set(topic, this.clock.setTimer(0, run));
+  }
+}
+
+export function createBroker(options: BrokerOptions): Broker {
+  return new Broker(options);
+}
+
+export { queueKey };

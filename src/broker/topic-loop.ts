@@ -1,0 +1,462 @@
+/**
+ * The commit loop of one topic: group commit, leadership and fencing.
+ *
+ * Modes
+ * - unloaded: no state in memory. The next batch reads queue.json (or creates it) first.
+ * - leading: this broker holds the lease in the object. It caches state + etag and reads again
+ *   only after a conflict. Every batch becomes at most one conditional write.
+ * - standby: another broker holds a live lease. In `reject` mode requests fail fast with
+ *   NOT_LEADER naming it; in `wait` mode (embedded use) they wait until that lease is stale and
+ *   this broker takes over, bumping the epoch.
+ * - stopped: closed; every request fails with CLOSED.
+ *
+ * The loop
+ *   Requests queue up in `queue`. `run()` is the only writer and runs one batch at a time, so one
+ *   CAS write is in flight per topic, ever. Requests arriving while a write is in flight form the
+ *   next batch, taken the moment the current one settles: no interval timer. A batch:
+ *     1. stamps the draft (seq + 1, writer id, time) and, unless leading, applies `elect` first;
+ *     2. sweeps if something is due, then applies every request (one op's error fails only it);
+ *     3. writes nothing if nothing changed and the lease is fresh; answers at once;
+ *     4. otherwise renews the lease in the draft, serialises and writes with ifMatch;
+ *     5. on success settles every request, then runs side effects (archiving, waking pollers);
+ *     6. on a conflict reloads and re-applies the whole batch from scratch (results reset); if the
+ *        reload shows another live leader, `elect` fails and the batch gets NOT_LEADER (fenced);
+ *     7. on an ambiguous write re-reads: seq and writer tell whether it landed; if not, as 6;
+ *     8. on storage failure past the retries, drops the draft (reloaded next time) and answers
+ *        UNAVAILABLE: nothing was acknowledged, nothing is lost.
+ *   An idle leader renews its lease at a third of its length; long-polling claims are parked and
+ *   re-run after a commit that changed something or when a delayed job or lease comes due.
+ */
+import { EventEmitter } from 'node:events';
+import { apply, beginCommit, type OpInput, type OpName, type OpOutput, type OpResult } from '../core/apply.js';
+import { parseState, serializeState } from '../core/codec.js';
+import { queueKey } from '../core/keys.js';
+import { createState, nextDueAt, type QueueState } from '../core/state.js';
+import type { BrokerLease } from '../core/types.js';
+import { isQueueError, QueueError } from '../errors.js';
+import type { StorageDriver } from '../storage/types.js';
+import type { Clock } from './clock.js';
+import { withRetry, type RetryPolicy } from './retry.js';
+
+export interface TopicRequest<K extends OpName = OpName> {
+  op: K;
+  input: OpInput<K>;
+  resolve(value: OpOutput<K>): void;
+  reject(err: QueueError): void;
+  /** Long-poll claims: park an empty result until this time. */
+  deadline?: number;
+  signal?: AbortSignal;
+  /** Enqueue time, for the standby wait limit. */
+  since: number;
+}
+
+export interface TopicLoopOptions {
+  topic: string;
+  store: StorageDriver;
+  clock: Clock;
+  /** This broker instance: lease holder id and commit writer id. */
+  brokerId: string;
+  url: string;
+  leaseMs: number;
+  standby: 'wait' | 'reject';
+  retry: RetryPolicy;
+  random: () => number;
+  events: EventEmitter;
+  /** Runs after every landed commit that changed the state (archiving, payload clean-up). */
+  afterCommit(state: QueueState, requests: readonly TopicRequest[], results: readonly OpResult<OpName>[]): void;
+  /** Called when this broker takes the lease of the topic. */
+  onLeading?(): void;
+}
+
+export interface CommitEvent {
+  topic: string;
+  seq: number;
+  requests: number;
+  bytes: number;
+  /** Time from taking the batch to the write landing, conflicts included. */
+  ms: number;
+  conflicts: number;
+}
+
+type Mode = 'unloaded' | 'leading' | 'standby' | 'stopped';
+
+const MAX_CONFLICT_ROUNDS = 20;
+
+export class TopicLoop {
+  private queue: TopicRequest[] = [];
+  private parked: TopicRequest[] = [];
+  private running = false;
+  private mode: Mode = 'unloaded';
+  private state: QueueState | null = null;
+  private etag: string | null = null;
+  private leader: BrokerLease | null = null;
+  private wantWrite = false;
+  private lastWriteAt = -Infinity;
+  private cancelRenew: (() => void) | null = null;
+  private cancelDue: (() => void) | null = null;
+  private cancelStandby: (() => void) | null = null;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly o: TopicLoopOptions) {}
+
+  get isLeading(): boolean {
+    return this.mode === 'leading';
+  }
+
+  /** The last known leader lease (ours when leading). */
+  get leaderLease(): BrokerLease | null {
+    return this.mode === 'leading' ? (this.state?.broker ?? null) : this.leader;
+  }
+
+  /** The committed state, read-only, when leading (for dashboards and tests). */
+  get committed(): QueueState | null {
+    return this.mode === 'leading' && !this.running ? this.state : null;
+  }
+
+  submit<K extends OpName>(op: K, input: OpInput<K>, extra: { deadline?: number; signal?: AbortSignal } = {}): Promise<OpOutput<K>> {
+    return new Promise<OpOutput<K>>((resolve, reject) => {
+      if (this.mode === 'stopped') return reject(new QueueError('CLOSED', `the broker stopped serving topic ${this.o.topic}`));
+      if (extra.signal?.aborted) return reject(new QueueError('CLOSED', 'request aborted by the caller'));
+      const notLeader = this.failFast();
+      if (notLeader) return reject(notLeader);
+      const req = { op, input, resolve, reject, since: this.o.clock.now(), ...extra } as TopicRequest;
+      extra.signal?.addEventListener('abort', () => this.abort(req), { once: true });
+      this.queue.push(req);
+      this.kick();
+    });
+  }
+
+  /** Internal ops (archived, expireDead, release): same batching, errors only logged as events. */
+  submitInternal<K extends OpName>(op: K, input: OpInput<K>): Promise<OpOutput<K> | undefined> {
+    return this.submit(op, input).catch((err: unknown) => {
+      this.o.events.emit('internal-error', { topic: this.o.topic, op, error: err });
+      return undefined;
+    });
+  }
+
+  /** Resolves once no batch runs and none is queued. */
+  idle(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /**
+   * Stops the loop: waits for the batch in flight, commits what is queued, gives the lease up
+   * (when `release`) so a standby can take over at once, then refuses everything.
+   */
+  async stop(release = true): Promise<void> {
+    if (this.mode === 'stopped') return;
+    for (const p of this.parked.splice(0)) p.resolve({ jobs: [] } as never);
+    await this.idle();
+    if (release && this.mode === 'leading') await this.submitInternal('release', { id: this.o.brokerId });
+    await this.idle();
+    this.mode = 'stopped';
+    this.clearTimers();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private failFast(): QueueError | null {
+    if (this.mode !== 'standby' || this.o.standby !== 'reject' || !this.leader) return null;
+    if (this.leader.leaseUntil <= this.o.clock.now()) return null; // looks stale: try to take over
+    return notLeaderError(this.o.topic, this.leader);
+  }
+
+  private abort(req: TopicRequest): void {
+    for (const list of [this.queue, this.parked]) {
+      const i = list.indexOf(req);
+      if (i >= 0) {
+        list.splice(i, 1);
+        req.reject(new QueueError('CLOSED', 'request aborted by the caller'));
+      }
+    }
+  }
+
+  private kick(): void {
+    if (!this.running) void this.run();
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while ((this.queue.length > 0 || this.wantWrite) && this.mode !== 'stopped') {
+        if (this.mode === 'standby' && this.o.standby === 'wait' && this.leader && this.leader.leaseUntil > this.o.clock.now()) {
+          this.waitForStaleLease();
+          break;
+        }
+        const gap = this.lastWriteAt + this.o.store.minWriteIntervalMs - this.o.clock.now();
+        if (gap > 0) await this.o.clock.sleep(gap); // batches grow meanwhile
+        const batch = this.queue.splice(0);
+        this.wantWrite = false;
+        await this.commit(batch);
+      }
+    } catch (err) {
+      this.o.events.emit('internal-error', { topic: this.o.topic, op: 'run', error: err });
+    } finally {
+      this.running = false;
+      if (this.queue.length > 0 && this.mode !== 'stopped' && !this.cancelStandby) queueMicrotask(() => this.kick());
+      else for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private async load(): Promise<void> {
+    const key = queueKey(this.o.topic);
+    const obj = await withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.read(key));
+    this.adopt(obj);
+  }
+
+  private adopt(obj: { body: Uint8Array; etag: string } | null): void {
+    const key = queueKey(this.o.topic);
+    if (!obj) {
+      this.state = createState(this.o.topic);
+      this.etag = null;
+      return;
+    }
+    const state = parseState(Buffer.from(obj.body).toString('utf8'), key, this.o.clock.now());
+    if (state.topic !== this.o.topic) {
+      throw new QueueError('CORRUPT_STATE', `${key} names topic ${JSON.stringify(state.topic)}; refusing to use or overwrite it`, { details: { object: key } });
+    }
+    this.state = state;
+    this.etag = obj.etag;
+  }
+
+  private async commit(batch: TopicRequest[]): Promise<void> {
+    const started = this.o.clock.now();
+    let conflicts = 0;
+    for (;;) {
+      if (!this.state) {
+        try {
+          await this.load();
+        } catch (err) {
+          return this.failAll(batch, asQueueError(err));
+        }
+      }
+      const s = this.state!;
+      const now = this.o.clock.now();
+      const before = { seq: s.seq, writer: s.writer, time: s.time };
+      beginCommit(s, this.o.brokerId, now);
+
+      const leading = this.mode === 'leading' && s.broker?.id === this.o.brokerId;
+      let changed = false;
+      if (!leading) {
+        const e = apply(s, 'elect', { id: this.o.brokerId, url: this.o.url, leaseMs: this.o.leaseMs }, now);
+        if (!e.ok) {
+          Object.assign(s, before);
+          return this.becomeStandby(batch, e.error, s.broker);
+        }
+        changed = true;
+      }
+      const due = nextDueAt(s);
+      if (due !== undefined && due <= now) {
+        const r = apply(s, 'sweep', {}, now);
+        changed ||= r.ok && r.changed;
+      }
+      const results: OpResult<OpName>[] = [];
+      for (const req of batch) {
+        const r = apply(s, req.op, req.input, now);
+        results.push(r);
+        changed ||= r.ok && r.changed;
+      }
+      const lease = s.broker!;
+      const renewDue = lease.leaseUntil - now < (this.o.leaseMs * 2) / 3;
+      if (!changed && !renewDue) {
+        Object.assign(s, before);
+        this.settle(batch, results, now);
+        return;
+      }
+      // Commits renew the lease; a release keeps it at 0 so a standby takes over at once.
+      if (!batch.some((r) => r.op === 'release')) lease.leaseUntil = now + this.o.leaseMs;
+      const body = serializeState(s);
+      const outcome = await this.write(s, body);
+      if (outcome === 'landed') {
+        const wasLeading = this.mode === 'leading';
+        this.mode = 'leading';
+        this.leader = null;
+        this.lastWriteAt = this.o.clock.now();
+        if (!wasLeading) {
+          this.o.events.emit('leader', { topic: this.o.topic, broker: this.o.brokerId, epoch: s.broker!.epoch });
+          this.o.onLeading?.();
+        }
+        this.o.events.emit('commit', { topic: this.o.topic, seq: s.seq, requests: batch.length, bytes: body.length, ms: this.o.clock.now() - started, conflicts } satisfies CommitEvent);
+        this.settle(batch, results, now);
+        this.o.afterCommit(s, batch, results);
+        this.wakeParked();
+        this.scheduleTimers();
+        return;
+      }
+      if (outcome instanceof QueueError) return this.failAll(batch, outcome);
+      // 'conflict': the state was reloaded (or dropped); re-apply everything from scratch.
+      conflicts++;
+      this.o.events.emit('conflict', { topic: this.o.topic, round: conflicts });
+      if (conflicts >= MAX_CONFLICT_ROUNDS) {
+        this.state = null;
+        return this.failAll(batch, new QueueError('UNAVAILABLE', `topic ${this.o.topic}: ${conflicts} write conflicts in a row`));
+      }
+    }
+  }
+
+  /** One conditional write, with transient retries and ambiguity resolved by re-reading. */
+  private async write(s: QueueState, body: string): Promise<'landed' | 'conflict' | QueueError> {
+    const key = queueKey(this.o.topic);
+    const cond = this.etag === null ? ({ ifNoneMatch: '*' } as const) : { ifMatch: this.etag };
+    try {
+      const { etag } = await withRetry(`write ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.write(key, body, cond));
+      this.etag = etag;
+      return 'landed';
+    } catch (err) {
+      if (isQueueError(err, 'STORE_CONFLICT')) {
+        this.state = null;
+        return 'conflict';
+      }
+      if (isQueueError(err, 'STORE_AMBIGUOUS')) return this.resolveAmbiguous(s);
+      this.state = null;
+      return asQueueError(err);
+    }
+  }
+
+  /**
+   * A write that may have landed. The commit carries our writer id and its seq, so a re-read tells:
+   * the same pair means ours landed (and nobody wrote since); anything else means re-apply on what
+   * is there now.
+   */
+  private async resolveAmbiguous(s: QueueState): Promise<'landed' | 'conflict' | QueueError> {
+    const key = queueKey(this.o.topic);
+    let obj;
+    try {
+      obj = await withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.read(key));
+    } catch (err) {
+      this.state = null;
+      return asQueueError(err);
+    }
+    if (obj) {
+      const text = Buffer.from(obj.body).toString('utf8');
+      const head = peekCommit(text);
+      if (head && head.seq === s.seq && head.writer === this.o.brokerId) {
+        this.etag = obj.etag;
+        this.o.events.emit('ambiguous', { topic: this.o.topic, landed: true });
+        return 'landed';
+      }
+    }
+    this.o.events.emit('ambiguous', { topic: this.o.topic, landed: false });
+    try {
+      this.adopt(obj);
+    } catch (err) {
+      this.state = null;
+      return asQueueError(err);
+    }
+    return 'conflict';
+  }
+
+  private settle(batch: TopicRequest[], results: OpResult<OpName>[], now: number): void {
+    batch.forEach((req, i) => {
+      const r = results[i]!;
+      if (!r.ok) return req.reject(r.error);
+      if (req.op === 'claim' && req.deadline !== undefined && req.deadline > now && (r.value as OpOutput<'claim'>).jobs.length === 0) {
+        this.park(req);
+        return;
+      }
+      if (req.signal?.aborted && req.op === 'claim') {
+        // The caller hung up while its claim was being committed: hand the jobs back untouched.
+        const { jobs } = r.value as OpOutput<'claim'>;
+        const worker = (req.input as OpInput<'claim'>).worker;
+        if (jobs.length > 0) void this.submitInternal('unclaim', { jobs: jobs.map((j) => ({ id: j.id, worker, token: j.lease })) });
+        return req.reject(new QueueError('CLOSED', 'request aborted by the caller'));
+      }
+      req.resolve(r.value as never);
+    });
+  }
+
+  private park(req: TopicRequest): void {
+    this.parked.push(req);
+    this.o.clock.setTimer(req.deadline! - this.o.clock.now(), () => {
+      const i = this.parked.indexOf(req);
+      if (i < 0) return;
+      this.parked.splice(i, 1);
+      req.resolve({ jobs: [] } as never);
+    });
+    this.scheduleTimers();
+  }
+
+  /** After a commit that changed something, parked long-polls try again in the next batch. */
+  private wakeParked(): void {
+    if (this.parked.length === 0 || !this.state) return;
+    const c = this.state.idx.counts;
+    if (c.pending === 0) return;
+    this.queue.push(...this.parked.splice(0));
+  }
+
+  private scheduleTimers(): void {
+    if (this.mode !== 'leading') return;
+    this.cancelRenew?.();
+    this.cancelRenew = this.o.clock.setTimer(this.o.leaseMs / 3, () => {
+      this.cancelRenew = null;
+      this.wantWrite = true;
+      this.kick();
+    });
+    this.cancelDue?.();
+    this.cancelDue = null;
+    const due = this.parked.length > 0 && this.state ? nextDueAt(this.state) : undefined;
+    if (due !== undefined) {
+      this.cancelDue = this.o.clock.setTimer(Math.max(0, due - this.o.clock.now()), () => {
+        this.cancelDue = null;
+        this.queue.push(...this.parked.splice(0));
+        this.kick();
+      });
+    }
+  }
+
+  private becomeStandby(batch: TopicRequest[], err: QueueError, holder: BrokerLease | null): void {
+    const wasLeading = this.mode === 'leading';
+    this.mode = 'standby';
+    this.leader = holder ? { ...holder } : null;
+    this.state = null; // read again before any takeover attempt
+    this.clearTimers();
+    if (wasLeading) this.o.events.emit('fenced', { topic: this.o.topic, leader: this.leader });
+    for (const p of this.parked.splice(0)) p.reject(err);
+    if (this.o.standby === 'reject') return this.failAll(batch, err);
+    // wait mode: keep the requests (up to a limit) and retry once the holder's lease is stale.
+    const limit = this.o.clock.now() - 3 * this.o.leaseMs;
+    const keep = batch.filter((r) => r.since >= limit);
+    this.failAll(batch.filter((r) => r.since < limit), err);
+    this.queue.unshift(...keep);
+  }
+
+  private waitForStaleLease(): void {
+    if (this.cancelStandby || !this.leader) return;
+    const wait = this.leader.leaseUntil - this.o.clock.now() + 1;
+    this.cancelStandby = this.o.clock.setTimer(wait, () => {
+      this.cancelStandby = null;
+      if (this.leader) this.leader.leaseUntil = 0; // believed stale now: the next batch re-reads and elects
+      this.kick();
+    });
+  }
+
+  private failAll(batch: TopicRequest[], err: QueueError): void {
+    for (const req of batch) req.reject(err);
+  }
+
+  private clearTimers(): void {
+    this.cancelRenew?.();
+    this.cancelDue?.();
+    this.cancelStandby?.();
+    this.cancelRenew = this.cancelDue = this.cancelStandby = null;
+  }
+}
+
+export function notLeaderError(topic: string, leader: BrokerLease): QueueError {
+  return new QueueError('NOT_LEADER', `topic ${topic} is led by broker ${leader.id}${leader.url ? ` at ${leader.url}` : ''}`, {
+    details: { leader: leader.url, leaderId: leader.id, epoch: leader.epoch, leaseUntil: leader.leaseUntil },
+  });
+}
+
+function asQueueError(err: unknown): QueueError {
+  if (isQueueError(err)) return err;
+  return new QueueError('UNAVAILABLE', `storage failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+/** Reads seq and writer from the head of queue.json without parsing the whole (possibly large) file. */
+function peekCommit(text: string): { seq: number; writer: string } | null {
+  const seq = /"seq":(\d+)/.exec(text.slice(0, 512));
+  const writer = /"writer":"((?:[^"\\]|\\.)*)"/.exec(text.slice(0, 1024));
+  return seq && writer ? { seq: Number(seq[1]), writer: JSON.parse(`"${writer[1]}"`) as string } : null;
+}

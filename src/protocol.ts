@@ -1,0 +1,192 @@
+/**
+ * The public requests of bucketq and their validation, shared by the embedded API, the broker and
+ * every transport. Anything a caller sends is checked here once, and a bad field is an
+ * INVALID_ARGUMENT naming it; the core then only sees well-formed input.
+ */
+import { TOPIC_PATTERN } from './core/keys.js';
+import type { Backoff } from './core/types.js';
+import { QueueError } from './errors.js';
+
+export interface PushJobRequest<T = unknown> {
+  /** Your id for the job (1–256 chars). Pushing an id that exists returns that job and adds nothing. */
+  id?: string;
+  payload: T;
+  /** Higher is claimed first; FIFO within one priority. Integer, default 0. */
+  priority?: number;
+  /** Make the job due this many ms from now. */
+  delayMs?: number;
+  /** Make the job due at this epoch ms (wins over delayMs). */
+  runAt?: number;
+  /** Claims before the job is dead-lettered; default the topic's (5). */
+  maxAttempts?: number;
+  backoff?: Backoff;
+}
+
+export interface ClaimRequest {
+  workerId: string;
+  /** Jobs to claim at most (default 1). */
+  max?: number;
+  /** Lease length (default 30 s). */
+  leaseMs?: number;
+  /** Long poll: wait up to this long for a job to become due (default 0, at most 30 s). */
+  waitMs?: number;
+}
+
+export interface LeaseRequest {
+  id: string;
+  workerId: string;
+  /** The lease token from claim. */
+  lease: string;
+}
+
+export interface HeartbeatRequest extends LeaseRequest {
+  leaseMs?: number;
+}
+
+export interface AckRequest extends LeaseRequest {
+  result?: unknown;
+}
+
+export interface NackRequest extends LeaseRequest {
+  error?: string;
+  delayMs?: number;
+}
+
+export interface Limits {
+  /** Jobs in one push (default 10,000). */
+  maxBatch: number;
+  /** Bytes of one payload as JSON (default 10 MiB). Larger than `payloadThreshold` goes to its own object. */
+  maxPayloadBytes: number;
+  /** Jobs in one claim (default 1,000). */
+  maxClaim: number;
+  /** Longest lease (default 1 hour) and longest long poll (30 s). */
+  maxLeaseMs: number;
+  maxWaitMs: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxBatch: 10_000,
+  maxPayloadBytes: 10 * 1024 * 1024,
+  maxClaim: 1_000,
+  maxLeaseMs: 3_600_000,
+  maxWaitMs: 30_000,
+};
+
+export const DEFAULT_LEASE_MS = 30_000;
+export const JOB_ID_MAX = 256;
+
+function bad(message: string): QueueError {
+  return new QueueError('INVALID_ARGUMENT', message);
+}
+
+export function checkTopic(topic: unknown): string {
+  if (typeof topic !== 'string' || !TOPIC_PATTERN.test(topic)) {
+    throw bad(`topic must match [A-Za-z0-9_.-]{1,128}, got ${JSON.stringify(topic)}`);
+  }
+  return topic;
+}
+
+export function checkId(id: unknown, field = 'id'): string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > JOB_ID_MAX) throw bad(`${field} must be a string of 1 to ${JOB_ID_MAX} characters`);
+  return id;
+}
+
+function checkInt(v: unknown, field: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(`${field} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export function checkBackoff(b: unknown, field = 'backoff'): Backoff | undefined {
+  if (b === undefined) return undefined;
+  if (typeof b !== 'object' || b === null) throw bad(`${field} must be an object`);
+  const o = b as Record<string, unknown>;
+  if (o.type === 'fixed') return { type: 'fixed', delayMs: checkInt(o.delayMs, `${field}.delayMs`, 0, 2 ** 31)! };
+  if (o.type === 'exponential') {
+    const out: Backoff = { type: 'exponential', baseMs: checkInt(o.baseMs ?? 1000, `${field}.baseMs`, 0, 2 ** 31)! };
+    const maxMs = checkInt(o.maxMs, `${field}.maxMs`, 0, 2 ** 31);
+    if (maxMs !== undefined) out.maxMs = maxMs;
+    if (o.jitter !== undefined) {
+      if (typeof o.jitter !== 'number' || !(o.jitter >= 0 && o.jitter <= 1)) throw bad(`${field}.jitter must be a number from 0 to 1`);
+      out.jitter = o.jitter;
+    }
+    return out;
+  }
+  throw bad(`${field}.type must be "exponential" or "fixed"`);
+}
+
+/** A validated push job with its payload already serialised (for size checks and copying). */
+export interface CheckedPushJob {
+  id?: string;
+  payloadJson: string;
+  priority?: number;
+  delayMs?: number;
+  runAt?: number;
+  maxAttempts?: number;
+  backoff?: Backoff;
+}
+
+export function checkPushJob(j: unknown, limits: Limits, where = 'job'): CheckedPushJob {
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw bad(`${where} must be an object with a payload`);
+  const o = j as Record<string, unknown>;
+  const known = new Set(['id', 'payload', 'priority', 'delayMs', 'runAt', 'maxAttempts', 'backoff']);
+  for (const k of Object.keys(o)) if (!known.has(k)) throw bad(`${where} has an unknown field ${JSON.stringify(k)}`);
+  let payloadJson: string | undefined;
+  try {
+    payloadJson = JSON.stringify(o.payload === undefined ? null : o.payload);
+  } catch (err) {
+    throw bad(`${where}.payload is not JSON-serialisable: ${(err as Error).message}`);
+  }
+  if (payloadJson === undefined) throw bad(`${where}.payload is not JSON-serialisable`);
+  if (Buffer.byteLength(payloadJson) > limits.maxPayloadBytes) {
+    throw new QueueError('PAYLOAD_TOO_LARGE', `${where}.payload is ${Buffer.byteLength(payloadJson)} bytes; the limit is ${limits.maxPayloadBytes}`);
+  }
+  const out: CheckedPushJob = { payloadJson };
+  if (o.id !== undefined) out.id = checkId(o.id, `${where}.id`);
+  const priority = checkInt(o.priority, `${where}.priority`, -1_000_000, 1_000_000);
+  if (priority !== undefined) out.priority = priority;
+  const delayMs = checkInt(o.delayMs, `${where}.delayMs`, 0, 10 * 365 * 86_400_000);
+  if (delayMs !== undefined) out.delayMs = delayMs;
+  const runAt = checkInt(o.runAt, `${where}.runAt`, 0, 8.64e15);
+  if (runAt !== undefined) out.runAt = runAt;
+  const maxAttempts = checkInt(o.maxAttempts, `${where}.maxAttempts`, 1, 1_000_000);
+  if (maxAttempts !== undefined) out.maxAttempts = maxAttempts;
+  const backoff = checkBackoff(o.backoff, `${where}.backoff`);
+  if (backoff) out.backoff = backoff;
+  return out;
+}
+
+export function checkPushBatch(jobs: unknown, limits: Limits): CheckedPushJob[] {
+  if (!Array.isArray(jobs) || jobs.length === 0) throw bad('jobs must be a non-empty array');
+  if (jobs.length > limits.maxBatch) throw new QueueError('PAYLOAD_TOO_LARGE', `a push holds at most ${limits.maxBatch} jobs, got ${jobs.length}`);
+  return jobs.map((j, i) => checkPushJob(j, limits, `jobs[${i}]`));
+}
+
+export function checkClaim(r: ClaimRequest, limits: Limits): { worker: string; max: number; leaseMs: number; waitMs: number } {
+  if (typeof r !== 'object' || r === null) throw bad('claim needs {workerId}');
+  return {
+    worker: checkId(r.workerId, 'workerId'),
+    max: checkInt(r.max, 'max', 1, limits.maxClaim) ?? 1,
+    leaseMs: checkInt(r.leaseMs, 'leaseMs', 1, limits.maxLeaseMs) ?? DEFAULT_LEASE_MS,
+    waitMs: checkInt(r.waitMs, 'waitMs', 0, limits.maxWaitMs) ?? 0,
+  };
+}
+
+export function checkLease(r: LeaseRequest): { id: string; worker: string; token: string } {
+  if (typeof r !== 'object' || r === null) throw bad('expected {id, workerId, lease}');
+  return { id: checkId(r.id), worker: checkId(r.workerId, 'workerId'), token: checkId(r.lease, 'lease') };
+}
+
+export function checkLeaseMs(v: unknown, limits: Limits): number | undefined {
+  return checkInt(v, 'leaseMs', 1, limits.maxLeaseMs);
+}
+
+export function checkDelayMs(v: unknown): number | undefined {
+  return checkInt(v, 'delayMs', 0, 10 * 365 * 86_400_000);
+}
+
+export function checkErrorText(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw bad('error must be a string');
+  return v;
+}

@@ -1,0 +1,57 @@
+/** Test helpers for the broker: a store decorator that counts writes and concurrency per key. */
+import type { StorageDriver, WriteCondition } from '../../src/storage/types.js';
+
+export interface CountingStore extends StorageDriver {
+  /** Writes that landed, per key. */
+  landed: Map<string, number>;
+  /** The most writes ever in flight at once, per key. */
+  maxInFlight: Map<string, number>;
+  /** Calls of write(), landed or not. */
+  writeCalls: number;
+}
+
+export function counting(inner: StorageDriver): CountingStore {
+  const inFlight = new Map<string, number>();
+  const store: CountingStore = {
+    name: inner.name,
+    get minWriteIntervalMs() {
+      return inner.minWriteIntervalMs;
+    },
+    landed: new Map(),
+    maxInFlight: new Map(),
+    writeCalls: 0,
+    read: (k) => inner.read(k),
+    list: (p) => inner.list(p),
+    delete: (k) => inner.delete(k),
+    close: () => inner.close(),
+    async write(key: string, body: Uint8Array | string, cond?: WriteCondition) {
+      store.writeCalls++;
+      const n = (inFlight.get(key) ?? 0) + 1;
+      inFlight.set(key, n);
+      store.maxInFlight.set(key, Math.max(n, store.maxInFlight.get(key) ?? 0));
+      try {
+        const r = await inner.write(key, body, cond);
+        store.landed.set(key, (store.landed.get(key) ?? 0) + 1);
+        return r;
+      } finally {
+        inFlight.set(key, (inFlight.get(key) ?? 1) - 1);
+      }
+    },
+  };
+  return store;
+}
+
+export async function readQueue(store: StorageDriver, topic: string): Promise<Record<string, any>> {
+  const obj = await store.read(`topics/${topic}/queue.json`);
+  if (!obj) throw new Error(`no queue.json for ${topic}`);
+  return JSON.parse(Buffer.from(obj.body).toString('utf8'));
+}
+
+export async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (err) {
+    return (err as { code?: string }).code ?? String(err);
+  }
+}
