@@ -81,6 +81,8 @@ export interface CommitEvent {
 type Mode = 'unloaded' | 'leading' | 'standby' | 'stopped';
 
 const MAX_CONFLICT_ROUNDS = 20;
+/** How long a standby trusts its last read of the leader before reading again. */
+export const STANDBY_RECHECK_MS = 1000;
 
 export class TopicLoop {
   private queue: TopicRequest[] = [];
@@ -90,6 +92,7 @@ export class TopicLoop {
   private state: QueueState | null = null;
   private etag: string | null = null;
   private leader: BrokerLease | null = null;
+  private leaderSeenAt = -Infinity;
   private wantWrite = false;
   private lastWriteAt = -Infinity;
   private cancelRenew: (() => void) | null = null;
@@ -156,9 +159,15 @@ export class TopicLoop {
 
   // ---------------------------------------------------------------------------------------------
 
+  /**
+   * A standby answers NOT_LEADER from what it last read, without I/O, while that is recent and
+   * the holder's lease still runs; otherwise the request goes through a batch, which re-reads and
+   * takes over if the lease was released or went stale.
+   */
   private failFast(): QueueError | null {
     if (this.mode !== 'standby' || this.o.standby !== 'reject' || !this.leader) return null;
-    if (this.leader.leaseUntil <= this.o.clock.now()) return null; // looks stale: try to take over
+    const now = this.o.clock.now();
+    if (this.leader.leaseUntil <= now || now - this.leaderSeenAt >= STANDBY_RECHECK_MS) return null;
     return notLeaderError(this.o.topic, this.leader);
   }
 
@@ -258,10 +267,12 @@ export class TopicLoop {
         changed ||= r.ok && r.changed;
       }
       const lease = s.broker!;
-      const renewDue = lease.leaseUntil - now < (this.o.leaseMs * 2) / 3;
+      // Renew once a third of the lease has passed (the idle timer fires right then).
+      const renewDue = lease.leaseUntil - now <= (this.o.leaseMs * 2) / 3;
       if (!changed && !renewDue) {
         Object.assign(s, before);
         this.settle(batch, results, now);
+        if (!this.cancelRenew) this.scheduleTimers();
         return;
       }
       // Commits renew the lease; a release keeps it at 0 so a standby takes over at once.
@@ -409,6 +420,7 @@ export class TopicLoop {
     const wasLeading = this.mode === 'leading';
     this.mode = 'standby';
     this.leader = holder ? { ...holder } : null;
+    this.leaderSeenAt = this.o.clock.now();
     this.state = null; // read again before any takeover attempt
     this.clearTimers();
     if (wasLeading) this.o.events.emit('fenced', { topic: this.o.topic, leader: this.leader });

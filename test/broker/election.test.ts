@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { Broker } from '../../src/broker/broker.js';
+import { FakeClock } from '../../src/broker/clock.js';
+import { STANDBY_RECHECK_MS } from '../../src/broker/topic-loop.js';
+import { createMemoryStore } from '../../src/storage/memory.js';
+import { codeOf, counting, readQueue } from './helpers.js';
+
+const Q = 'topics/jobs/queue.json';
+
+describe('leadership', () => {
+  it('two brokers on one store: exactly one leads, the other fails fast with NOT_LEADER naming it', async () => {
+    const clock = new FakeClock();
+    const store = createMemoryStore();
+    const a = new Broker({ store, clock, id: 'A', url: 'http://a:8080', leaseMs: 1000 });
+    const b = new Broker({ store, clock, id: 'B', url: 'http://b:8080', leaseMs: 1000 });
+    const results = await Promise.all([codeOf(a.push('jobs', [{ id: '1', payload: 1 }])), codeOf(b.push('jobs', [{ id: '2', payload: 2 }]))]);
+    expect(results.sort()).toEqual(['NOT_LEADER', 'ok']);
+    const q = await readQueue(store, 'jobs');
+    const [leader, follower] = q.broker.id === 'A' ? [a, b] : [b, a];
+    const err = await follower.push('jobs', [{ payload: 3 }]).catch((e: { code: string; details: Record<string, unknown> }) => e);
+    expect(err).toMatchObject({ code: 'NOT_LEADER', details: { leader: leader.url } });
+    // Failing fast: the follower answered without touching storage again.
+    expect(q.jobs).toHaveLength(1);
+    expect(q.broker.epoch).toBe(1);
+  });
+
+  it('a standby takes over only once the lease is stale, with a higher epoch', async () => {
+    const clock = new FakeClock();
+    const store = createMemoryStore();
+    const a = new Broker({ store, clock, id: 'A', url: 'http://a', leaseMs: 1000 });
+    const b = new Broker({ store, clock, id: 'B', url: 'http://b', leaseMs: 1000 });
+    await a.push('jobs', [{ id: '1', payload: 1 }]);
+    // A renews its lease while idle; B keeps being refused.
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(500);
+      expect(await codeOf(b.stats('jobs'))).toBe('NOT_LEADER');
+    }
+    await a.stop(); // releases the lease
+    // B trusts its last read for up to a second, then reads again and takes over at once.
+    await clock.advance(STANDBY_RECHECK_MS);
+    expect(await codeOf(b.push('jobs', [{ id: '2', payload: 2 }]))).toBe('ok');
+    const q = await readQueue(store, 'jobs');
+    expect(q.broker).toMatchObject({ id: 'B', epoch: 2 });
+    expect(q.jobs.map((j: { id: string }) => j.id).sort()).toEqual(['1', '2']);
+  });
+
+  it('a paused old leader that wakes after a takeover commits nothing and answers NOT_LEADER naming the new one', async () => {
+    const store = counting(createMemoryStore());
+    const clockA = new FakeClock();
+    const clockB = new FakeClock(clockA.now());
+    const a = new Broker({ store, clock: clockA, id: 'A', url: 'http://a', leaseMs: 1000 });
+    const b = new Broker({ store, clock: clockB, id: 'B', url: 'http://b', leaseMs: 1000 });
+    await a.push('jobs', [{ id: 'before', payload: 1 }]);
+    // A is frozen (its clock does not move); B's time passes the lease and B takes over.
+    await clockB.advance(1500);
+    await b.push('jobs', [{ id: 'by-b', payload: 2 }]);
+    expect((await readQueue(store, 'jobs')).broker).toMatchObject({ id: 'B', epoch: 2 });
+    const landedBefore = store.landed.get(Q) ?? 0;
+    const seqBefore = (await readQueue(store, 'jobs')).seq;
+
+    // A wakes up: its renewal timer fires and it tries to write; then a client calls it.
+    await clockA.advance(1500);
+    const err = await a.push('jobs', [{ id: 'by-a', payload: 3 }]).catch((e: { code: string; details: Record<string, unknown> }) => e);
+    expect(err).toMatchObject({ code: 'NOT_LEADER', details: { leader: 'http://b' } });
+    const q = await readQueue(store, 'jobs');
+    expect(store.landed.get(Q)).toBe(landedBefore);
+    expect(q.seq).toBe(seqBefore);
+    expect(q.jobs.map((j: { id: string }) => j.id).sort()).toEqual(['before', 'by-b']);
+  });
+
+  it('in wait mode a restarted process waits for the stale lease and takes over', async () => {
+    const clock = new FakeClock();
+    const store = createMemoryStore();
+    const crashed = new Broker({ store, clock: new FakeClock(clock.now()), id: 'old', leaseMs: 5000 });
+    await crashed.push('jobs', [{ id: 'x', payload: 1 }]); // then it "dies": never stopped, never renews
+    const fresh = new Broker({ store, clock, id: 'new', leaseMs: 5000, standby: 'wait' });
+    let done = false;
+    const p = fresh.push('jobs', [{ id: 'y', payload: 2 }]).then(() => (done = true));
+    await clock.advance(4000);
+    expect(done).toBe(false);
+    await clock.advance(1100);
+    await p;
+    expect((await readQueue(store, 'jobs')).broker).toMatchObject({ id: 'new', epoch: 2 });
+  });
+
+  it('an idle leader renews its lease at about a third of its length', async () => {
+    const clock = new FakeClock();
+    const store = counting(createMemoryStore());
+    const a = new Broker({ store, clock, id: 'A', leaseMs: 3000 });
+    await a.push('jobs', [{ payload: 1 }]);
+    const writes = store.landed.get(Q)!;
+    await clock.advance(10_000);
+    const renewals = store.landed.get(Q)! - writes;
+    expect(renewals).toBeGreaterThanOrEqual(9);
+    expect(renewals).toBeLessThanOrEqual(11);
+    expect((await readQueue(store, 'jobs')).broker.leaseUntil).toBeGreaterThan(clock.now());
+  });
+});
