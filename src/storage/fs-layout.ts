@@ -1,0 +1,93 @@
+/**
+ * The on-disk vocabulary of the file store (see fs.ts for the design): names, the etag format,
+ * and `scan`, which reads one key directory into its generation and versions.
+ */
+import { promises as fsp } from 'node:fs';
+import { QueueError } from '../errors.js';
+
+/** Versions kept per key, the current one included; also the zombie-detection window (see fs.ts). */
+export const KEEP_VERSIONS = 8;
+export const TMP_DIR = '.tmp~';
+export const KEY_SUFFIX = '.v';
+export const MARKER = 'gen-';
+export const TOMBSTONE_TARGET = 'deleted';
+
+export interface Version {
+  n: number;
+  name: string;
+  data: boolean;
+}
+export interface Scan {
+  gen: string;
+  /** This generation's versions, ascending. */
+  versions: Version[];
+  /** Anything else: leftovers of an older generation. */
+  foreign: string[];
+  /** Highest version number, 0 when there is none. */
+  max: number;
+  /** Whether the highest version holds data (not a tombstone). */
+  live: boolean;
+}
+
+/** `gen` in marker names is 16 hex digits; `n` in version names is zero-padded to 20 digits. */
+export const noop = (): void => {};
+export const errCode = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | null)?.code;
+export const versionName = (gen: string, n: number): string => `${gen}-${String(n).padStart(20, '0')}`;
+export const dirSegment = (s: string): string => (s.endsWith(KEY_SUFFIX) ? `${s}~` : s);
+export const keySegment = (name: string): string => (name.endsWith('~') ? name.slice(0, -1) : name);
+
+export function parseEtag(etag: string): { gen: string; n: number } | null {
+  const m = /^([0-9a-f]{16})\.([1-9][0-9]{0,14})$/.exec(typeof etag === 'string' ? etag : '');
+  return m ? { gen: m[1]!, n: Number(m[2]) } : null;
+}
+
+export async function scan(dir: string): Promise<Scan | null> {
+  let entries;
+  try {
+    entries = await fsp.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') return null;
+    throw err;
+  }
+  const markers = entries.filter((e) => e.name.startsWith(MARKER));
+  if (markers.length === 0 && entries.length === 0) return null;
+  if (markers.length !== 1) {
+    throw new QueueError('CORRUPT_STATE', `${dir} holds ${markers.length} generation markers instead of one`);
+  }
+  const gen = markers[0]!.name.slice(MARKER.length);
+  const versions: Version[] = [];
+  const foreign: string[] = [];
+  for (const e of entries) {
+    if (e === markers[0]) continue;
+    const mine = e.name.length === gen.length + 21 && e.name.startsWith(`${gen}-`);
+    const n = mine ? Number(e.name.slice(gen.length + 1)) : NaN;
+    if (Number.isSafeInteger(n) && n > 0) versions.push({ n, name: e.name, data: e.isFile() });
+    else foreign.push(e.name);
+  }
+  versions.sort((a, b) => a.n - b.n);
+  const top = versions.at(-1);
+  return { gen, versions, foreign, max: top?.n ?? 0, live: top?.data ?? false };
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Creates `file` (it must not exist) with `bytes`, fdatasynced. */
+export async function writeDurable(file: string, bytes: Uint8Array): Promise<void> {
+  const handle = await fsp.open(file, 'wx');
+  try {
+    await handle.writeFile(bytes);
+    await handle.datasync();
+  } catch (err) {
+    await handle.close().catch(noop);
+    await fsp.unlink(file).catch(noop);
+    throw err;
+  }
+  await handle.close();
+}

@@ -1,0 +1,142 @@
+/**
+ * Opens a store from a URL, so that the CLI, examples and config files name storage with one string:
+ *
+ *   memory://              a fresh in-process store
+ *   memory://NAME          the in-process store NAME (one per name per process; handy in tests)
+ *   file:PATH              a directory; relative paths resolve against `cwd` (file:./data, file:data)
+ *   file:/ABS, file:///ABS an absolute directory (file:// URLs are percent-decoded)
+ *
+ * Query parameters: `latency`, `jitter`, `failRate`, `ambiguousRate`, `seed` wrap the store with
+ * {@link withFaults}; `minWriteInterval` (ms) overrides the driver's minWriteIntervalMs.
+ *
+ * Drivers are loaded with dynamic import from one table, so a memory user never loads fs code and
+ * a cloud driver (with its SDK) costs one line here when it arrives.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { QueueError } from '../errors.js';
+import type { FaultOptions } from './faulty.js';
+import type { StorageDriver } from './types.js';
+
+export interface OpenStoreOptions {
+  /** Base for relative `file:` paths; defaults to process.cwd(). */
+  cwd?: string;
+}
+
+interface Target {
+  /** Everything after `scheme:` and before `?`. */
+  location: string;
+  url: string;
+  cwd: string;
+}
+
+type DriverLoader = (target: Target) => Promise<StorageDriver>;
+
+const namedMemoryStores = new Map<string, StorageDriver>();
+
+const DRIVERS: Record<string, DriverLoader> = {
+  memory: async ({ location, url }) => {
+    const { createMemoryStore } = await import('./memory.js');
+    if (location !== '' && !location.startsWith('//')) throw invalid(url, 'write memory://NAME (with two slashes)');
+    const name = location.slice(2);
+    if (name === '') return createMemoryStore();
+    let store = namedMemoryStores.get(name);
+    if (!store) namedMemoryStores.set(name, (store = createMemoryStore()));
+    return store;
+  },
+  file: async (target) => {
+    const { createFileStore } = await import('./fs.js');
+    return createFileStore({ root: filePath(target) });
+  },
+};
+
+/** Schemes another issue will add; each becomes one line in DRIVERS. */
+const PLANNED: Record<string, string> = { s3: 'S3', gs: 'Google Cloud Storage', az: 'Azure Blob Storage' };
+
+const FAULT_PARAMS = {
+  latency: Infinity,
+  jitter: Infinity,
+  failRate: 1,
+  ambiguousRate: 1,
+  seed: Infinity,
+} as const satisfies Record<keyof FaultOptions, number>;
+
+function invalid(url: string, why: string): QueueError {
+  return new QueueError('INVALID_ARGUMENT', `Invalid store URL ${JSON.stringify(url)}: ${why}`);
+}
+
+function filePath({ location, url, cwd }: Target): string {
+  if (location.startsWith('//')) {
+    try {
+      return fileURLToPath(`file:${location}`);
+    } catch (err) {
+      throw invalid(url, `file:// needs an absolute path such as file:///var/lib/bucketq (use file:data for a relative one); ${(err as Error).message}`);
+    }
+  }
+  if (location === '') throw invalid(url, 'the file: path is empty');
+  return path.resolve(cwd, location);
+}
+
+function parseNumber(url: string, name: string, raw: string, max: number): number {
+  const value = raw.trim() === '' ? NaN : Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > max) {
+    const range = max === Infinity ? 'a non-negative number' : `a number between 0 and ${max}`;
+    throw invalid(url, `query parameter ${name} must be ${range}, got ${JSON.stringify(raw)}`);
+  }
+  if (name === 'seed' && !Number.isInteger(value)) throw invalid(url, `query parameter seed must be an integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/** Keeps `inner` but reports another minWriteIntervalMs. */
+function withMinWriteInterval(inner: StorageDriver, ms: number): StorageDriver {
+  return {
+    name: inner.name,
+    minWriteIntervalMs: ms,
+    read: (key) => inner.read(key),
+    write: (key, body, condition) => inner.write(key, body, condition),
+    list: (prefix) => inner.list(prefix),
+    delete: (key) => inner.delete(key),
+    close: () => inner.close(),
+  };
+}
+
+/** Opens the store named by `url`; throws QueueError INVALID_ARGUMENT on anything it cannot parse. */
+export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<StorageDriver> {
+  if (typeof url !== 'string') throw new QueueError('INVALID_ARGUMENT', 'Store URL must be a string');
+  const schemeMatch = /^([a-z][a-z0-9+.-]*):/i.exec(url);
+  if (!schemeMatch) throw invalid(url, 'expected scheme:location, e.g. memory:// or file:./data');
+  const scheme = schemeMatch[1]!.toLowerCase();
+  const rest = url.slice(schemeMatch[0].length);
+  const q = rest.indexOf('?');
+  const location = q === -1 ? rest : rest.slice(0, q);
+
+  const faults: FaultOptions = {};
+  let minWriteInterval: number | undefined;
+  const seen = new Set<string>();
+  for (const [name, raw] of new URLSearchParams(q === -1 ? '' : rest.slice(q + 1))) {
+    if (seen.has(name)) throw invalid(url, `query parameter ${name} is given twice`);
+    seen.add(name);
+    if (name === 'minWriteInterval') minWriteInterval = parseNumber(url, name, raw, Infinity);
+    else if (Object.hasOwn(FAULT_PARAMS, name)) {
+      const key = name as keyof FaultOptions;
+      faults[key] = parseNumber(url, name, raw, FAULT_PARAMS[key]);
+    } else {
+      throw invalid(url, `unknown query parameter ${JSON.stringify(name)} (known: minWriteInterval, ${Object.keys(FAULT_PARAMS).join(', ')})`);
+    }
+  }
+
+  const loader = Object.hasOwn(DRIVERS, scheme) ? DRIVERS[scheme] : undefined;
+  if (!loader) {
+    const planned = PLANNED[scheme];
+    if (planned) throw invalid(url, `${planned} (${scheme}:) is not supported yet`);
+    throw invalid(url, `unknown scheme ${JSON.stringify(scheme)} (supported: ${Object.keys(DRIVERS).join(', ')})`);
+  }
+
+  let store = await loader({ location, url, cwd: opts.cwd ?? process.cwd() });
+  if (minWriteInterval !== undefined) store = withMinWriteInterval(store, minWriteInterval);
+  if (Object.keys(faults).length > 0) {
+    const { withFaults } = await import('./faulty.js');
+    store = withFaults(store, faults);
+  }
+  return store;
+}

@@ -1,0 +1,181 @@
+/**
+ * The conformance suite every StorageDriver runs (memory, file, and later the cloud drivers).
+ * Call describeDriver() from a driver's test file with a factory for a fresh, empty store.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isQueueError } from '../../src/errors.js';
+import type { StorageDriver } from '../../src/storage/types.js';
+
+export interface DriverFixture {
+  store: StorageDriver;
+  cleanup(): Promise<void>;
+}
+
+export interface SuiteOptions {
+  /** Concurrent writers per round in the same-etag race (default 20). */
+  racers?: number;
+  /** Rounds of the same-etag race (default 50). */
+  rounds?: number;
+}
+
+const text = (body: Uint8Array): string => new TextDecoder().decode(body);
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'OK';
+  } catch (err) {
+    return isQueueError(err) ? err.code : `not a QueueError: ${String(err)}`;
+  }
+}
+
+export function describeDriver(name: string, makeStore: () => Promise<DriverFixture>, options: SuiteOptions = {}): void {
+  const racers = options.racers ?? 20;
+  const rounds = options.rounds ?? 50;
+
+  describe(`StorageDriver conformance: ${name}`, () => {
+    let fixture: DriverFixture;
+    let store: StorageDriver;
+    beforeEach(async () => {
+      fixture = await makeStore();
+      store = fixture.store;
+    });
+    afterEach(async () => {
+      await store.close();
+      await store.close(); // idempotent
+      await fixture.cleanup();
+    });
+
+    it('reads a missing key as null', async () => {
+      expect(await store.read('nope/queue.json')).toBeNull();
+    });
+
+    it('creates if absent exactly once', async () => {
+      const { etag } = await store.write('t/queue.json', 'one', { ifNoneMatch: '*' });
+      expect(typeof etag).toBe('string');
+      expect(await codeOf(store.write('t/queue.json', 'two', { ifNoneMatch: '*' }))).toBe('STORE_CONFLICT');
+      const got = await store.read('t/queue.json');
+      expect(got && text(got.body)).toBe('one');
+      expect(got?.etag).toBe(etag);
+    });
+
+    it('replaces with the current etag and rejects a stale one', async () => {
+      const first = await store.write('k', 'v1', { ifNoneMatch: '*' });
+      const second = await store.write('k', 'v2', { ifMatch: first.etag });
+      expect(second.etag).not.toBe(first.etag);
+      expect(await codeOf(store.write('k', 'v3', { ifMatch: first.etag }))).toBe('STORE_CONFLICT');
+      const got = await store.read('k');
+      expect(got && text(got.body)).toBe('v2');
+      expect(got?.etag).toBe(second.etag);
+    });
+
+    it('rejects ifMatch on a missing key, and a made-up etag', async () => {
+      expect(await codeOf(store.write('missing', 'x', { ifMatch: 'whatever' }))).toBe('STORE_CONFLICT');
+      const { etag } = await store.write('present', 'x');
+      expect(await codeOf(store.write('present', 'y', { ifMatch: `${etag}0` }))).toBe('STORE_CONFLICT');
+      expect(await codeOf(store.write('present', 'y', { ifMatch: '' }))).toBe('STORE_CONFLICT');
+    });
+
+    it('never repeats an etag, even for A→B→A and after delete + re-create', async () => {
+      const etags: string[] = [];
+      etags.push((await store.write('k', 'A', { ifNoneMatch: '*' })).etag);
+      etags.push((await store.write('k', 'B', { ifMatch: etags.at(-1)! })).etag);
+      etags.push((await store.write('k', 'A', { ifMatch: etags.at(-1)! })).etag);
+      etags.push((await store.write('k', 'A')).etag);
+      await store.delete('k');
+      etags.push((await store.write('k', 'A', { ifNoneMatch: '*' })).etag);
+      expect(new Set(etags).size).toBe(etags.length);
+      // An etag from before the delete never matches the re-created key.
+      for (const old of etags.slice(0, -1)) {
+        expect(await codeOf(store.write('k', 'Z', { ifMatch: old }))).toBe('STORE_CONFLICT');
+      }
+    });
+
+    it('writes unconditionally, creating or replacing', async () => {
+      const a = await store.write('u/x', 'first');
+      const b = await store.write('u/x', 'second');
+      expect(a.etag).not.toBe(b.etag);
+      const got = await store.read('u/x');
+      expect(got && text(got.body)).toBe('second');
+      expect(got?.etag).toBe(b.etag);
+    });
+
+    it('deletes; deleting a missing key is fine; a deleted key can be re-created', async () => {
+      await store.write('d/k', 'x');
+      await store.delete('d/k');
+      expect(await store.read('d/k')).toBeNull();
+      await store.delete('d/k');
+      await store.delete('never/was');
+      expect(await codeOf(store.write('d/k', 'y', { ifMatch: 'stale' }))).toBe('STORE_CONFLICT');
+      await store.write('d/k', 'again', { ifNoneMatch: '*' });
+      const got = await store.read('d/k');
+      expect(got && text(got.body)).toBe('again');
+    });
+
+    it('lists by prefix: nested, sorted, without deleted keys, partial segments', async () => {
+      const keys = ['topics/b/queue.json', 'topics/a/queue.json', 'topics/a/archive/2026/01.json', 'topics/ab/queue.json', 'top.json', 'other/x'];
+      for (const key of keys) await store.write(key, key);
+      await store.write('topics/gone/queue.json', 'x');
+      await store.delete('topics/gone/queue.json');
+      expect(await store.list('topics/')).toEqual(['topics/a/archive/2026/01.json', 'topics/a/queue.json', 'topics/ab/queue.json', 'topics/b/queue.json']);
+      expect(await store.list('topics/a')).toEqual(['topics/a/archive/2026/01.json', 'topics/a/queue.json', 'topics/ab/queue.json']);
+      expect(await store.list('topics/a/')).toEqual(['topics/a/archive/2026/01.json', 'topics/a/queue.json']);
+      expect(await store.list('top')).toEqual(['top.json', 'topics/a/archive/2026/01.json', 'topics/a/queue.json', 'topics/ab/queue.json', 'topics/b/queue.json']);
+      expect(await store.list('topics/a/queue.js')).toEqual(['topics/a/queue.json']);
+      expect(await store.list('nothing/')).toEqual([]);
+      expect(await store.list('')).toEqual([...keys].sort());
+    });
+
+    it('keeps segments that look like the driver layout apart', async () => {
+      await store.write('a.v/b', '1');
+      await store.write('a', '2');
+      await store.write('a.v', '3');
+      await store.write('x/a.v/c.v', '4');
+      expect(await store.list('')).toEqual(['a', 'a.v', 'a.v/b', 'x/a.v/c.v']);
+      expect(await store.list('a.v/')).toEqual(['a.v/b']);
+      const got = await store.read('a.v/b');
+      expect(got && text(got.body)).toBe('1');
+    });
+
+    it('rejects invalid keys with INVALID_ARGUMENT', async () => {
+      for (const key of ['', '/a', 'a/', 'a//b', '../x', 'a/../b', 'a/./b', 'a b', 'ä']) {
+        expect(await codeOf(store.read(key))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(store.write(key, 'x'))).toBe('INVALID_ARGUMENT');
+      }
+      expect(await codeOf(store.list('../'))).toBe('INVALID_ARGUMENT');
+    });
+
+    it('is binary-safe and copies bodies in and out', async () => {
+      const bytes = new Uint8Array(256 * 4);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = i % 256;
+      const { etag } = await store.write('bin', bytes);
+      bytes[0] = 42; // mutating the caller's buffer afterwards changes nothing
+      const got = await store.read('bin');
+      expect(got?.etag).toBe(etag);
+      expect(got?.body.length).toBe(1024);
+      expect(got?.body[0]).toBe(0);
+      expect(got?.body[255]).toBe(255);
+      expect(Array.from(got!.body.subarray(256, 260))).toEqual([0, 1, 2, 3]);
+      got!.body[1] = 99;
+      expect((await store.read('bin'))?.body[1]).toBe(1);
+      await store.write('empty', new Uint8Array(0));
+      expect((await store.read('empty'))?.body.length).toBe(0);
+    });
+
+    it(`lets exactly one of ${racers} writers with the same etag win, ${rounds} rounds`, async () => {
+      let { etag } = await store.write('race', 'start', { ifNoneMatch: '*' });
+      for (let round = 0; round < rounds; round++) {
+        const attempts = Array.from({ length: racers }, (_, i) => store.write('race', `r${round}-w${i}`, { ifMatch: etag }));
+        const results = await Promise.allSettled(attempts);
+        const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [{ i, etag: r.value.etag }] : []));
+        const losers = results.filter((r) => r.status === 'rejected');
+        expect(winners).toHaveLength(1);
+        for (const loser of losers) expect(isQueueError(loser.reason, 'STORE_CONFLICT')).toBe(true);
+        const got = await store.read('race');
+        expect(got && text(got.body)).toBe(`r${round}-w${winners[0]!.i}`);
+        expect(got?.etag).toBe(winners[0]!.etag);
+        etag = winners[0]!.etag;
+      }
+    }, 60_000);
+  });
+}
