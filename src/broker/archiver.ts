@@ -60,12 +60,20 @@ export class Archiver {
   }
 
   private async archiveOne(topic: string, key: string, jsons: string[], loop: TopicLoop, referencedByLiveJob: (ref: string) => boolean): Promise<void> {
-    const records = jsons.map((t) => JSON.parse(t) as JobRecord);
-    const refs = records.map((r) => r.payloadRef).filter((r): r is string => r !== undefined);
+    // Records are the committed JSON texts; only those with an external payload are parsed, to inline it.
+    const refs: string[] = [];
     try {
       await withRetry(`archive ${key}`, this.o.retry, this.o.clock, this.o.random, async () => {
-        await inlinePayloads(this.o.store, topic, records);
-        await this.o.store.write(key, JSON.stringify({ topic, jobs: records }));
+        const texts = await Promise.all(
+          jsons.map(async (text) => {
+            if (!text.includes('"payloadRef":')) return text;
+            const rec = JSON.parse(text) as JobRecord;
+            if (rec.payloadRef === undefined) return text;
+            refs.push(rec.payloadRef);
+            return JSON.stringify((await inlinePayloads(this.o.store, topic, [rec]))[0]);
+          }),
+        );
+        await this.o.store.write(key, `{"topic":${JSON.stringify(topic)},"jobs":[\n${texts.join(',\n')}\n]}`);
       });
     } catch (err) {
       // The jobs stay in queue.json's done list; the next commit schedules them again.

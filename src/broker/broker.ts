@@ -70,8 +70,14 @@ export interface BrokerOptions {
 
 const HOUR = 3_600_000;
 
+/**
+ * Ids for jobs, lease nonces and payload objects: a random per-process prefix (72 bits) and a
+ * counter. Unique without a random draw per id, which showed up at 6% of a busy broker's CPU.
+ */
+const ID_PREFIX = randomBytes(9).toString('base64url');
+let idCounter = 0;
 export function randomId(): string {
-  return randomBytes(12).toString('base64url');
+  return `${ID_PREFIX}${(idCounter++).toString(36)}`;
 }
 
 export class Broker {

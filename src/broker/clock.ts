@@ -4,18 +4,20 @@
  */
 export interface Clock {
   now(): number;
-  /** Calls `fn` after `ms`; returns a cancel function. */
-  setTimer(ms: number, fn: () => void): () => void;
+  /**
+   * Calls `fn` after `ms`; returns a cancel function. Only timers that a waiting caller depends on
+   * pass `keepAlive`: housekeeping timers (lease renewal, retention) must not keep a process alive.
+   */
+  setTimer(ms: number, fn: () => void, keepAlive?: boolean): () => void;
   /** Resolves after `ms` (or at once when `ms` <= 0). */
   sleep(ms: number): Promise<void>;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimer(ms, fn) {
+  setTimer(ms, fn, keepAlive = false) {
     const t = setTimeout(fn, Math.max(0, ms));
-    // Timers of a queue must not keep a process alive on their own.
-    t.unref?.();
+    if (!keepAlive) t.unref?.();
     return () => clearTimeout(t);
   },
   sleep(ms) {

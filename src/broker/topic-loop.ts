@@ -111,6 +111,11 @@ export class TopicLoop {
     return this.mode === 'leading' ? (this.state?.broker ?? null) : this.leader;
   }
 
+  /** Live job counts of the cached state (approximate while a batch runs), or null when not loaded. */
+  get counts(): { pending: number; delayed: number; claimed: number } | null {
+    return this.state ? { ...this.state.idx.counts } : null;
+  }
+
   /** The committed state, read-only, when leading (for dashboards and tests). */
   get committed(): QueueState | null {
     return this.mode === 'leading' && !this.running ? this.state : null;
@@ -182,7 +187,12 @@ export class TopicLoop {
   }
 
   private kick(): void {
-    if (!this.running) void this.run();
+    // One microtask late, so that every request submitted in the same tick (Promise.all of acks,
+    // ackMany) joins one batch instead of the first going alone and the rest one commit later.
+    if (this.running) return;
+    queueMicrotask(() => {
+      if (!this.running) void this.run();
+    });
   }
 
   private async run(): Promise<void> {
@@ -384,7 +394,7 @@ export class TopicLoop {
       if (i < 0) return;
       this.parked.splice(i, 1);
       req.resolve({ jobs: [] } as never);
-    });
+    }, true);
     this.scheduleTimers();
   }
 
@@ -412,7 +422,7 @@ export class TopicLoop {
         this.cancelDue = null;
         this.queue.push(...this.parked.splice(0));
         this.kick();
-      });
+      }, true);
     }
   }
 
@@ -440,7 +450,7 @@ export class TopicLoop {
       this.cancelStandby = null;
       if (this.leader) this.leader.leaseUntil = 0; // believed stale now: the next batch re-reads and elects
       this.kick();
-    });
+    }, true);
   }
 
   private failAll(batch: TopicRequest[], err: QueueError): void {

@@ -4,7 +4,7 @@
  * upgrades older formats and refuses newer ones: a file we do not understand is never overwritten.
  */
 import { QueueError } from '../errors.js';
-import { createState, defaultSettings, emptyCounters, FORMAT_VERSION, insertJob, jobJson, type QueueState } from './state.js';
+import { createState, defaultSettings, emptyCounters, FORMAT_VERSION, insertJob, jobJson, setDone, type QueueState } from './state.js';
 import type { DeadEntry, JobRecord } from './types.js';
 
 export function serializeState(s: QueueState): string {
@@ -82,7 +82,7 @@ export function parseState(text: string, where: string, now: number): QueueState
   s.settings = { ...defaultSettings(), ...(isObj(raw.settings) ? (raw.settings as object) : {}) };
   s.counters = { ...emptyCounters(), ...(isObj(raw.counters) ? (raw.counters as object) : {}) };
   if (isObj(raw.dead)) for (const [id, e] of Object.entries(raw.dead)) s.dead.set(id, e as DeadEntry);
-  if (Array.isArray(raw.done)) for (const j of raw.done) s.done.push(checkJob(j, where, false));
+  if (Array.isArray(raw.done)) setDone(s, raw.done.map((j) => checkJob(j, where, false)));
 
   const jobs = raw.jobs.map((j) => checkJob(j, where, true));
   // The ready FIFOs must be rebuilt in enqueue order, whatever order the array was written in.

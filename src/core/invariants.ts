@@ -2,7 +2,8 @@
  * Checks everything the core promises about a state. Used by property tests after every step and
  * by fuzzing; cheap enough to run on small states, not meant for the hot path.
  */
-import { JSON_CACHE, type QueueState } from './state.js';
+import { cachedJson } from './job-json.js';
+import type { QueueState } from './state.js';
 
 function fail(msg: string): never {
   throw new Error(`invariant broken: ${msg}`);
@@ -28,8 +29,8 @@ export function assertInvariants(s: QueueState, now: number): void {
     }
     if (s.dead.has(id)) fail(`job ${id} is both live and dead`);
     if ((job.payload === undefined) === (job.payloadRef === undefined)) fail(`job ${id} must have exactly one of payload and payloadRef`);
-    const cached = (job as { [JSON_CACHE]?: string })[JSON_CACHE];
-    if (cached !== undefined && cached !== JSON.stringify(job)) fail(`job ${id} changed without touch(): stale JSON cache`);
+    const cached = cachedJson(job);
+    if (cached !== undefined && !sameJson(JSON.parse(cached), JSON.parse(JSON.stringify(job)))) fail(`job ${id} changed without touch(): stale JSON cache`);
   }
   for (const k of ['pending', 'delayed', 'claimed'] as const) {
     if (counts[k] !== s.idx.counts[k]) fail(`count of ${k} is ${s.idx.counts[k]}, recount gives ${counts[k]}`);
@@ -40,6 +41,8 @@ export function assertInvariants(s: QueueState, now: number): void {
     if (job.lease && job.state !== 'completed') fail(`${job.state} job ${job.id} still has a lease`);
     if (job.attempts > job.maxAttempts) fail(`done job ${job.id} has too many attempts`);
   }
+  const latest = new Map(s.done.map((j) => [j.id, j]));
+  if (latest.size !== s.idx.doneById.size || [...latest].some(([id, j]) => s.idx.doneById.get(id) !== j)) fail('done index out of step with the done list');
   for (const [id, e] of s.dead) {
     if (!e.archive) fail(`dead entry ${id} has no archive key`);
   }
@@ -47,4 +50,15 @@ export function assertInvariants(s: QueueState, now: number): void {
   // A claimed job whose lease has passed `now` is still owned until a sweep requeues it;
   // the lease ops refuse it (LEASE_LOST), so it can never be acked twice.
   void now;
+}
+
+/** Deep equality of two JSON values, ignoring key order. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a as object);
+  const kb = Object.keys(b as object);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }

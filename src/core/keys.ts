@@ -20,9 +20,14 @@ export function archivePrefix(topic: string): string {
 
 /** The hour bucket makes retention a matter of deleting whole old prefixes. */
 export function archiveKey(topic: string, now: number, seq: number): string {
+  // Every op of a batch asks with the same topic, time and seq: remember the last answer.
+  if (lastKey.topic === topic && lastKey.now === now && lastKey.seq === seq) return lastKey.key;
   const hour = new Date(now).toISOString().slice(0, 13);
-  return `${archivePrefix(topic)}${hour}/${String(seq).padStart(12, '0')}.json`;
+  const key = `${archivePrefix(topic)}${hour}/${String(seq).padStart(12, '0')}.json`;
+  lastKey = { topic, now, seq, key };
+  return key;
 }
+let lastKey = { topic: '', now: NaN, seq: NaN, key: '' };
 
 /** Parses the hour bucket of an archive key back to epoch ms (start of the hour), or undefined. */
 export function archiveBucketTime(key: string): number | undefined {

@@ -4,6 +4,8 @@
  * step and drop the per-job JSON cache, so a commit re-serialises only the jobs that changed.
  */
 import { Deque, MinHeap } from './heap.js';
+import { dropJsonCache } from './job-json.js';
+export { jobJson } from './job-json.js';
 import {
   DEFAULT_BACKOFF,
   DEFAULT_MAX_ATTEMPTS,
@@ -38,6 +40,8 @@ export interface Indexes {
   /** Claimed jobs by lease expiry. */
   leases: MinHeap<TimedEntry>;
   counts: StateCounts;
+  /** The latest record per id in `done`, so lookups by id never scan the list. */
+  doneById: Map<string, JobRecord>;
 }
 
 export interface QueueState {
@@ -60,9 +64,6 @@ export interface QueueState {
   idx: Indexes;
 }
 
-/** Symbol-keyed, so JSON.stringify ignores it: the cached JSON text of an unchanged job. */
-export const JSON_CACHE: unique symbol = Symbol('bucketq.json');
-type Cached = JobRecord & { [JSON_CACHE]?: string };
 
 export function emptyCounters(): Counters {
   return { pushed: 0, claimed: 0, completed: 0, nacked: 0, dead: 0, cancelled: 0, retried: 0, leasesExpired: 0, deadExpired: 0 };
@@ -80,6 +81,7 @@ function emptyIndexes(): Indexes {
     delayed: new MinHeap(byTime),
     leases: new MinHeap(byTime),
     counts: { pending: 0, delayed: 0, claimed: 0 },
+    doneById: new Map(),
   };
 }
 
@@ -104,12 +106,7 @@ export function createState(topic: string): QueueState {
 /** Marks a job changed: its cached JSON is stale. Every mutation of a JobRecord goes through here. */
 export function touch(job: JobRecord, now: number): void {
   job.updatedAt = now;
-  delete (job as Cached)[JSON_CACHE];
-}
-
-export function jobJson(job: JobRecord): string {
-  const c = job as Cached;
-  return (c[JSON_CACHE] ??= JSON.stringify(job));
+  dropJsonCache(job);
 }
 
 function countKey(state: JobRecord['state']): keyof StateCounts | null {
@@ -197,11 +194,24 @@ export function finishJob(s: QueueState, job: JobRecord, final: 'completed' | 'd
   if (final !== 'completed') delete job.lease;
   touch(job, now);
   s.done.push(job);
+  s.idx.doneById.set(job.id, job);
   if (final === 'dead') {
     const entry: DeadEntry = { archive, at: now, attempts: job.attempts };
     if (job.lastError !== undefined) entry.lastError = job.lastError.slice(0, 200);
     s.dead.set(job.id, entry);
   }
+}
+
+/** The latest finished, not yet archived record of a job id. */
+export function findDone(s: QueueState, id: string): JobRecord | undefined {
+  return s.idx.doneById.get(id);
+}
+
+/** Replaces the `done` list (after archiving) and rebuilds its index. */
+export function setDone(s: QueueState, done: JobRecord[]): void {
+  s.done = done;
+  s.idx.doneById.clear();
+  for (const j of done) s.idx.doneById.set(j.id, j);
 }
 
 function liveIn(s: QueueState, job: JobRecord, state: JobRecord['state'], order: number): boolean {

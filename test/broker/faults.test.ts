@@ -46,9 +46,14 @@ describe('faults', () => {
     const workers = Array.from({ length: 4 }, async (_, w) => {
       for (;;) {
         const jobs = await untilOk(() => broker.claim('jobs', { workerId: `w${w}`, max: 3, leaseMs: 60_000 }));
-        if (jobs.length === 0 && !producing) {
-          const st = await untilOk(() => broker.stats('jobs'));
-          if (st.pending + st.claimed + st.delayed === 0) return;
+        if (jobs.length === 0) {
+          if (!producing) {
+            const st = await untilOk(() => broker.stats('jobs'));
+            if (st.pending + st.claimed + st.delayed === 0) return;
+          }
+          // Idle: let fake time pass (a bare loop of instant answers would starve the clock).
+          await clock.sleep(5);
+          continue;
         }
         await Promise.all(
           jobs.map(async (j) => {
@@ -60,7 +65,6 @@ describe('faults', () => {
             }
           }),
         );
-        if (jobs.length === 0) await clock.sleep(5);
       }
     });
     const run = Promise.all([all, ...workers]);
@@ -68,7 +72,11 @@ describe('faults', () => {
     void run.finally(() => (finished = true));
     for (let i = 0; i < 100_000 && !finished; i++) await clock.advance(5);
     await run;
-    await broker.flush();
+    // Archive writes may be in a retry backoff on the fake clock: keep time moving while flushing.
+    let flushed = false;
+    const flush = broker.flush().finally(() => (flushed = true));
+    while (!flushed) await clock.advance(5);
+    await flush;
 
     // The run really met faults of both kinds.
     expect(faulty.stats.injectedFailures).toBeGreaterThan(5);

@@ -1,14 +1,14 @@
 /** Ops on jobs by id that need no lease: cancel, retry a dead job, get, stats, configure. */
 import { QueueError } from '../../errors.js';
 import { archiveKey } from '../keys.js';
-import { finishJob, insertJob, touch } from '../state.js';
+import { findDone, finishJob, insertJob, touch } from '../state.js';
 import type { Backoff, JobRecord, JobStats } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
 
 export const cancel: OpHandler<{ id: string }, { id: string; state: 'cancelled' }> = (s, input, now, ctx) => {
   const job = s.jobs.get(input.id);
   if (!job) {
-    if (s.dead.has(input.id) || s.done.some((j) => j.id === input.id)) {
+    if (s.dead.has(input.id) || findDone(s, input.id)) {
       throw new QueueError('FAILED_PRECONDITION', `job ${input.id} has already finished`, { details: { id: input.id } });
     }
     throw new QueueError('NOT_FOUND', `no job ${input.id}`, { details: { id: input.id } });
@@ -38,7 +38,8 @@ export const retry: OpHandler<RetryInput, { id: string; state: JobRecord['state'
     if (live) throw new QueueError('FAILED_PRECONDITION', `job ${input.id} is ${live.state}, not dead`, { details: { id: input.id } });
     throw new QueueError('NOT_FOUND', `no dead job ${input.id}`, { details: { id: input.id } });
   }
-  const rec = input.record ?? s.done.find((j) => j.id === input.id && j.state === 'dead');
+  const fromDone = findDone(s, input.id);
+  const rec = input.record ?? (fromDone?.state === 'dead' ? fromDone : undefined);
   if (!rec || rec.id !== input.id || rec.archive !== entry.archive) {
     throw new QueueError('UNAVAILABLE', `the archived record of dead job ${input.id} is not available yet`, { details: { id: input.id } });
   }
@@ -71,7 +72,7 @@ export const retry: OpHandler<RetryInput, { id: string; state: JobRecord['state'
  * entries (marked `archive`; the broker completes them from the archive object).
  */
 export const get: OpHandler<{ id: string }, JobRecord> = (s, input) => {
-  const job = s.jobs.get(input.id) ?? s.done.findLast((j) => j.id === input.id);
+  const job = s.jobs.get(input.id) ?? findDone(s, input.id);
   if (job) return snapshot(job);
   const dead = s.dead.get(input.id);
   if (dead) {

@@ -1,4 +1,5 @@
 import { QueueError } from '../../errors.js';
+import { payloadJson } from '../job-json.js';
 import { markClaimed, takeNextReady } from '../state.js';
 import type { JobRecord } from '../types.js';
 import type { OpHandler } from './_context.js';
@@ -42,7 +43,7 @@ function claimed(job: JobRecord): ClaimedJob {
   };
   if (job.payloadRef !== undefined) c.payloadRef = job.payloadRef;
   // A copy: the caller must never hold a reference into the state.
-  else c.payload = job.payload === undefined ? null : JSON.parse(JSON.stringify(job.payload));
+  else c.payload = JSON.parse(payloadJson(job));
   if (job.lastError !== undefined) c.lastError = job.lastError;
   return c;
 }

@@ -1,5 +1,6 @@
 /** Ops the broker itself issues: leadership (elect, release) and archive bookkeeping. */
 import { QueueError } from '../../errors.js';
+import { setDone } from '../state.js';
 import type { BrokerLease } from '../types.js';
 import type { OpHandler } from './_context.js';
 
@@ -39,8 +40,9 @@ export const release: OpHandler<{ id: string }, { released: boolean }> = (s, inp
 export const archived: OpHandler<{ keys: string[] }, { removed: number }> = (s, input, _now, ctx) => {
   const keys = new Set(input.keys);
   const before = s.done.length;
-  s.done = s.done.filter((j) => !keys.has(j.archive ?? ''));
-  const removed = before - s.done.length;
+  const kept = s.done.filter((j) => !keys.has(j.archive ?? ''));
+  const removed = before - kept.length;
+  if (removed > 0) setDone(s, kept);
   if (removed > 0) ctx.changed = true;
   return { removed };
 };

@@ -2,7 +2,7 @@
 import { QueueError } from '../../errors.js';
 import { backoffDelay } from '../backoff.js';
 import { archiveKey } from '../keys.js';
-import { extendLease, finishJob, requeue } from '../state.js';
+import { extendLease, findDone, finishJob, requeue } from '../state.js';
 import type { JobState } from '../types.js';
 import { ownedJob, type OpHandler } from './_context.js';
 
@@ -35,7 +35,7 @@ export interface AckInput extends LeaseRef {
 export const ack: OpHandler<AckInput, { id: string }> = (s, input, now, ctx) => {
   // The same ack replayed (its first try's outcome was unknown to the caller) succeeds again, once
   // more and without effect, as long as the job has not been archived yet.
-  const done = s.done.findLast((j) => j.id === input.id);
+  const done = findDone(s, input.id);
   if (done?.state === 'completed' && done.lease?.token === input.token && done.lease.worker === input.worker && !s.jobs.has(input.id)) {
     return { id: done.id };
   }

@@ -1,5 +1,5 @@
 import { QueueError } from '../../errors.js';
-import { insertJob, type QueueState } from '../state.js';
+import { findDone, insertJob, type QueueState } from '../state.js';
 import type { Backoff, JobRecord, JobState } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
 
@@ -36,7 +36,7 @@ export interface PushOutput {
 function existingJob(s: QueueState, id: string): JobRecord | undefined {
   const live = s.jobs.get(id);
   if (live) return live;
-  const done = s.done.find((j) => j.id === id);
+  const done = findDone(s, id);
   if (done) return done;
   const dead = s.dead.get(id);
   if (dead) {

@@ -1,0 +1,51 @@
+/**
+ * The JSON text of a job record, cached on the record. A busy topic re-serialises only the jobs
+ * that changed since the last commit, and a changed job re-serialises only its small fields: the
+ * payload's JSON (usually the bulk of a job) is made once per job lifetime and reused.
+ *
+ * The caches are symbol-keyed properties, which JSON.stringify and structured clones ignore.
+ * Every mutation of a job goes through `touch()` in state.ts, which drops the record cache.
+ */
+import type { JobRecord } from './types.js';
+
+export const JSON_CACHE: unique symbol = Symbol('bucketq.json');
+const PAYLOAD_JSON: unique symbol = Symbol('bucketq.payloadJson');
+
+type Cached = JobRecord & { [JSON_CACHE]?: string; [PAYLOAD_JSON]?: string };
+
+const str = JSON.stringify;
+
+/** The payload's JSON text (payloads never change after push). */
+export function payloadJson(job: JobRecord): string {
+  const c = job as Cached;
+  return (c[PAYLOAD_JSON] ??= str(job.payload ?? null));
+}
+
+/** Drops the cached record text (not the payload's). */
+export function dropJsonCache(job: JobRecord): void {
+  delete (job as Cached)[JSON_CACHE];
+}
+
+export function cachedJson(job: JobRecord): string | undefined {
+  return (job as Cached)[JSON_CACHE];
+}
+
+/** The record as JSON: same fields and values as JSON.stringify(job), in a fixed order. */
+export function jobJson(job: JobRecord): string {
+  const c = job as Cached;
+  const hit = c[JSON_CACHE];
+  if (hit !== undefined) return hit;
+  let s = `{"id":${str(job.id)},"state":"${job.state}"`;
+  s += job.payloadRef !== undefined ? `,"payloadRef":${str(job.payloadRef)}` : `,"payload":${payloadJson(job)}`;
+  s += `,"priority":${job.priority},"order":${job.order},"runAt":${job.runAt},"attempts":${job.attempts},"maxAttempts":${job.maxAttempts}`;
+  if (job.backoff !== undefined) s += `,"backoff":${str(job.backoff)}`;
+  if (job.lease !== undefined) s += `,"lease":{"worker":${str(job.lease.worker)},"token":${str(job.lease.token)},"until":${job.lease.until}}`;
+  s += `,"createdAt":${job.createdAt},"updatedAt":${job.updatedAt}`;
+  if (job.lastError !== undefined) s += `,"lastError":${str(job.lastError)}`;
+  if (job.result !== undefined) s += `,"result":${str(job.result)}`;
+  if (job.finishedAt !== undefined) s += `,"finishedAt":${job.finishedAt}`;
+  if (job.archive !== undefined) s += `,"archive":${str(job.archive)}`;
+  s += '}';
+  c[JSON_CACHE] = s;
+  return s;
+}
