@@ -1,0 +1,91 @@
+/**
+ * Heartbeats of one worker's running jobs, on a single timer. When it fires, every job whose
+ * heartbeat is due, or nearly (within a third of the interval), is heartbeated; the calls are
+ * issued together, so they share one commit instead of each costing its own.
+ */
+import type { Clock } from '../broker/clock.js';
+import type { QueueError } from '../errors.js';
+import { toQueueError } from '../queue.js';
+import type { WorkerJob } from './types.js';
+
+/** A job in a worker slot. `phase` decides who may still report on it. */
+export interface Slot<T> {
+  job: WorkerJob<T>;
+  abort: AbortController;
+  /** running: handler busy · settling: ack/nack in flight · lost: lease gone · abandoned: close gave up on it */
+  phase: 'running' | 'settling' | 'lost' | 'abandoned';
+  /** When the next heartbeat is due (clock ms). */
+  heartbeatAt: number;
+  /** A heartbeat is in flight. */
+  beating: boolean;
+  /** Settles when the handler has returned and its outcome was reported. */
+  done: Promise<void>;
+}
+
+export interface HeartbeatOptions<T> {
+  clock: Clock;
+  heartbeatMs: number;
+  leaseMs: number;
+  slots: ReadonlySet<Slot<T>>;
+  heartbeat(job: WorkerJob<T>, leaseMs: number): Promise<unknown>;
+  /** A heartbeat answered LEASE_LOST for a job whose handler still runs. */
+  onLost(slot: Slot<T>, error: QueueError): void;
+  /** Any other heartbeat failure; the job is heartbeated again sooner. */
+  onError(error: QueueError): void;
+}
+
+export class Heartbeats<T> {
+  private timer: { at: number; cancel: () => void } | null = null;
+  private stopped = false;
+
+  constructor(private readonly o: HeartbeatOptions<T>) {}
+
+  /** Keeps the one timer set for the earliest due job (call after slots change). */
+  schedule(): void {
+    let next = Infinity;
+    for (const s of this.o.slots) if (isLive(s)) next = Math.min(next, s.heartbeatAt);
+    if (this.timer?.at === next) return;
+    this.timer?.cancel();
+    this.timer = null;
+    if (next === Infinity || this.stopped) return;
+    const cancel = this.o.clock.setTimer(next - this.o.clock.now(), () => {
+      this.timer = null;
+      this.beat();
+    });
+    this.timer = { at: next, cancel };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.timer = null;
+  }
+
+  private beat(): void {
+    const now = this.o.clock.now();
+    const horizon = now + this.o.heartbeatMs / 3;
+    for (const slot of this.o.slots) {
+      if (!isLive(slot) || slot.beating || slot.heartbeatAt > horizon) continue;
+      slot.beating = true;
+      slot.heartbeatAt = now + this.o.heartbeatMs;
+      this.o
+        .heartbeat(slot.job, this.o.leaseMs)
+        .catch((err: unknown) => {
+          const error = toQueueError(err);
+          // While an ack/nack is in flight, LEASE_LOST may just mean it landed first: it reports itself.
+          if (error.code === 'LEASE_LOST') return void (slot.phase === 'running' && this.o.onLost(slot, error));
+          this.o.onError(error);
+          slot.heartbeatAt = Math.min(slot.heartbeatAt, this.o.clock.now() + Math.ceil(this.o.heartbeatMs / 3));
+        })
+        .finally(() => {
+          slot.beating = false;
+          this.schedule();
+        });
+    }
+    this.schedule();
+  }
+}
+
+function isLive(slot: Slot<unknown>): boolean {
+  return slot.phase === 'running' || slot.phase === 'settling';
+}

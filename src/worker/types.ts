@@ -1,0 +1,93 @@
+/** Public types of {@link createWorker}. */
+import type { Clock } from '../broker/clock.js';
+import type { QueueError } from '../errors.js';
+import type { ClaimedJob, NackResult } from '../queue-types.js';
+
+/** The job a handler receives: the claimed job, payload typed. Read-only by contract. */
+export type WorkerJob<T = unknown> = Readonly<ClaimedJob<T>>;
+
+/**
+ * Runs one job. Return a value to complete the job with that result (JSON, small); throw to fail
+ * the attempt (the message becomes `lastError`; an error with a numeric `retryDelayMs` sets the
+ * retry delay). When `signal` aborts (its `reason` is a QueueError: LEASE_LOST, or CLOSED when the
+ * worker's close timeout ran out) the job is no longer yours: stop work, your outcome is ignored.
+ */
+export type Handler<T, R> = (job: WorkerJob<T>, signal: AbortSignal) => Promise<R> | R;
+
+export interface WorkerOptions {
+  /** Jobs run at once (default 1, at most 1000). */
+  concurrency?: number;
+  /** Lease of each claim and heartbeat (default 30 s). */
+  leaseMs?: number;
+  /** Heartbeat interval of running jobs (default leaseMs / 3; must be shorter than leaseMs). */
+  heartbeatMs?: number;
+  /** Long poll of each claim when nothing is due (default 5 s, 1 ms to 30 s). */
+  waitMs?: number;
+  /** How long {@link Worker.close} lets running handlers finish before aborting them (default 30 s). */
+  closeTimeoutMs?: number;
+  /** This worker's id, presented with every lease op (default: host, pid and a random suffix). */
+  workerId?: string;
+  /** Time source for heartbeats, back-off and the close timeout (default: the queue's clock). */
+  clock?: Clock;
+  /** Start claiming at once (default true); otherwise call {@link Worker.start}. */
+  autoStart?: boolean;
+}
+
+/**
+ * The loop's state (handlers may be running in any of them):
+ * - `idle`: not started yet, or waiting to retry after an error;
+ * - `claiming`: a claim (long poll) for every free slot is in flight;
+ * - `running`: every slot is busy; waiting for a handler to finish;
+ * - `stopping`: close() was called; no more claims, running handlers may finish;
+ * - `stopped`: closed; nothing runs.
+ */
+export type WorkerState = 'idle' | 'claiming' | 'running' | 'stopping' | 'stopped';
+
+/** Events and their arguments. */
+export interface WorkerEvents<T, R> {
+  /** The job's ack landed with `result`. */
+  completed: [job: WorkerJob<T>, result: R];
+  /** The handler threw and the nack landed: `outcome.state` tells whether it will be retried or is dead. */
+  failed: [job: WorkerJob<T>, error: unknown, outcome: NackResult];
+  /** The job's lease was lost (heartbeat, ack or nack answered LEASE_LOST); its handler was aborted. */
+  'lease-lost': [job: WorkerJob<T>, error: QueueError];
+  /**
+   * Something went wrong outside a handler (a claim, heartbeat, ack or nack failed). The worker goes
+   * on (backing off); only CLOSED from the queue stops it. Without a listener it is printed to stderr.
+   */
+  error: [error: QueueError];
+  /** A claim found nothing and no handler is running (once per busy → empty transition). */
+  drained: [];
+  /** The state changed. */
+  state: [state: WorkerState];
+}
+
+export interface CloseOptions {
+  /** Overrides the worker's `closeTimeoutMs`. */
+  timeoutMs?: number;
+}
+
+/** A running consumer of one queue. */
+export interface Worker<T = unknown, R = unknown> {
+  /** The worker id presented with every lease. */
+  readonly id: string;
+  /** See {@link WorkerState}. */
+  readonly state: WorkerState;
+  /** Handlers running now (lease-lost ones included until they return). */
+  readonly running: number;
+  /** Starts the loop (only needed with `autoStart: false`); does nothing once started. */
+  start(): void;
+  /**
+   * Stops claiming at once (a pending long poll is aborted), lets running handlers finish and be
+   * acked/nacked for up to `timeoutMs`, then aborts the rest (signal reason CLOSED) and nacks them
+   * with "worker closed" and no delay, so another worker can take them at once. Resolves when
+   * nothing of this worker is left in flight. Idempotent. The queue stays open.
+   */
+  close(opts?: CloseOptions): Promise<void>;
+  /** Adds a listener. */
+  on<E extends keyof WorkerEvents<T, R>>(event: E, listener: (...args: WorkerEvents<T, R>[E]) => void): this;
+  /** Adds a listener called once. */
+  once<E extends keyof WorkerEvents<T, R>>(event: E, listener: (...args: WorkerEvents<T, R>[E]) => void): this;
+  /** Removes a listener. */
+  off<E extends keyof WorkerEvents<T, R>>(event: E, listener: (...args: WorkerEvents<T, R>[E]) => void): this;
+}

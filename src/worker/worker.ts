@@ -1,0 +1,308 @@
+/**
+ * The worker: a small loop that claims jobs from a {@link Queue} and runs a handler on each. It
+ * knows nothing of storage or transports; it only calls claim, heartbeat, ack and nack.
+ *
+ * States (see {@link WorkerState}); handlers may run in any of them:
+ *   idle ──start──▶ claiming ⇄ running
+ *                      │  ▲        │
+ *          error:      ▼  │        │      (every state) ──close()──▶ stopping ──▶ stopped
+ *          idle (back-off, then claiming again)
+ *
+ * The loop
+ *   - claiming: one claim call asks for every free slot at once (`max = concurrency - running`),
+ *     long-polling `waitMs` when nothing is due. close() aborts the poll at once.
+ *   - running: every slot is busy; the loop sleeps until a handler finishes.
+ *   - idle: after a failed claim the loop backs off on the clock (200 ms doubling to 5 s), emits
+ *     'error' and claims again: storage trouble and leader changes never kill it. Only CLOSED (the
+ *     queue was closed under it) stops the worker.
+ *   - A handler's return value is acked as the result; a throw is nacked with its message (and its
+ *     numeric `retryDelayMs` as the delay). Transient ack/nack failures are retried a few times;
+ *     if they keep failing, the lease simply expires and the job is delivered again.
+ *   - Heartbeats: one timer per worker. When it fires, every running job whose heartbeat is due
+ *     (or nearly: within a third of the interval) is heartbeated, all calls issued together so they
+ *     share a commit. LEASE_LOST from a heartbeat, ack or nack aborts that handler's signal (reason:
+ *     the QueueError) and nothing more is reported for the job: it belongs to someone else now.
+ *   - stopping: no more claims; running handlers finish and are acked/nacked as usual for up to
+ *     the close timeout. Then the rest are aborted (reason CLOSED) and nacked "worker closed" with
+ *     no delay, so another worker can take them at once (the attempt counts, as an expired lease would).
+ *   - A started worker keeps the process alive (like a server) until it is closed.
+ */
+import { EventEmitter } from 'node:events';
+import { QueueError } from '../errors.js';
+import { toQueueError } from '../queue.js';
+import type { ClaimedJob, Queue } from '../queue-types.js';
+import { Heartbeats, type Slot } from './heartbeats.js';
+import { errorBackoffMs, isTransient, resolveWorkerOptions, type ResolvedWorkerOptions } from './options.js';
+import type { CloseOptions, Handler, Worker, WorkerEvents, WorkerJob, WorkerOptions, WorkerState } from './types.js';
+
+type Outcome<V> = { ok: true; value: V } | { ok: false; error: QueueError };
+
+const SETTLE_TRIES = 5;
+
+/** Starts consuming `queue` with `handler`. See {@link WorkerOptions} for defaults. */
+export function createWorker<T, R>(queue: Queue<T>, handler: Handler<T, R>, options: WorkerOptions = {}): Worker<T, R> {
+  return new QueueWorker(queue, handler, options);
+}
+
+class QueueWorker<T, R> implements Worker<T, R> {
+  readonly id: string;
+  private current: WorkerState = 'idle';
+  private readonly o: ResolvedWorkerOptions;
+  private readonly events = new EventEmitter();
+  private readonly slots = new Set<Slot<T>>();
+  private started = false;
+  private stopping = false;
+  private drainedSent = false;
+  private claimAbort: AbortController | null = null;
+  private wakeLoop: (() => void) | null = null;
+  private loopDone: Promise<void> = Promise.resolve();
+  private closing: Promise<void> | null = null;
+  private readonly heartbeats: Heartbeats<T>;
+  private keepAlive: ReturnType<typeof setInterval> | null = null;
+
+  constructor(
+    private readonly queue: Queue<T>,
+    private readonly handler: Handler<T, R>,
+    options: WorkerOptions,
+  ) {
+    if (typeof handler !== 'function') throw new QueueError('INVALID_ARGUMENT', 'createWorker needs a handler function');
+    this.o = resolveWorkerOptions(options, queue.clock);
+    this.id = this.o.workerId;
+    this.heartbeats = new Heartbeats({
+      clock: this.o.clock,
+      heartbeatMs: this.o.heartbeatMs,
+      leaseMs: this.o.leaseMs,
+      slots: this.slots,
+      heartbeat: (job, leaseMs) => this.queue.heartbeat(job, leaseMs),
+      onLost: (slot, error) => this.leaseLost(slot, error),
+      onError: (error) => this.emitError(error),
+    });
+    if (this.o.autoStart) this.start();
+  }
+
+  get state(): WorkerState {
+    return this.current;
+  }
+
+  get running(): number {
+    return this.slots.size;
+  }
+
+  start(): void {
+    if (this.started || this.stopping) return;
+    this.started = true;
+    this.keepAlive = setInterval(() => {}, 2 ** 31 - 1);
+    this.loopDone = this.loop().catch((err: unknown) => this.emitError(toQueueError(err)));
+  }
+
+  close(opts: CloseOptions = {}): Promise<void> {
+    if (this.closing) return this.closing;
+    const timeoutMs = opts.timeoutMs ?? this.o.closeTimeoutMs;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 0) return Promise.reject(new QueueError('INVALID_ARGUMENT', 'close timeoutMs must be an integer >= 0'));
+    this.stopping = true;
+    this.setState('stopping');
+    this.claimAbort?.abort(new QueueError('CLOSED', `worker ${this.id} is closing`));
+    this.wake();
+    this.closing = this.shutdown(timeoutMs);
+    return this.closing;
+  }
+
+  on<E extends keyof WorkerEvents<T, R>>(event: E, listener: (...args: WorkerEvents<T, R>[E]) => void): this {
+    this.events.on(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  once<E extends keyof WorkerEvents<T, R>>(event: E, listener: (...args: WorkerEvents<T, R>[E]) => void): this {
+    this.events.once(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  off<E extends keyof WorkerEvents<T, R>>(event: E, listener: (...args: WorkerEvents<T, R>[E]) => void): this {
+    this.events.off(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  // --- the loop ---------------------------------------------------------------------------------
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      const free = this.o.concurrency - this.slots.size;
+      if (free <= 0) {
+        this.setState('running');
+        await this.pause();
+        continue;
+      }
+      this.setState('claiming');
+      const abort = new AbortController();
+      this.claimAbort = abort;
+      let jobs: ClaimedJob<T>[];
+      try {
+        jobs = await this.queue.claim({ workerId: this.id, max: free, leaseMs: this.o.leaseMs, waitMs: this.o.waitMs, signal: abort.signal });
+        failures = 0;
+      } catch (err) {
+        if (this.stopping) break;
+        const error = toQueueError(err);
+        this.emitError(error);
+        if (error.code === 'CLOSED') {
+          void this.close();
+          break;
+        }
+        this.setState('idle');
+        await this.pause(errorBackoffMs(++failures));
+        continue;
+      } finally {
+        this.claimAbort = null;
+      }
+      if (this.current === 'stopped') return this.handBack(jobs); // close() gave up waiting for this claim
+      for (const job of jobs) this.run(job);
+      if (jobs.length > 0) this.drainedSent = false;
+      else if (this.slots.size === 0 && !this.drainedSent) {
+        this.drainedSent = true;
+        this.events.emit('drained');
+      }
+    }
+  }
+
+  /** Sleeps until woken (a slot freed, close) or, with `ms`, until that much time passed. */
+  private pause(ms?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const cancel = ms === undefined ? () => {} : this.o.clock.setTimer(ms, () => this.wake());
+      this.wakeLoop = () => {
+        cancel();
+        resolve();
+      };
+    });
+  }
+
+  private wake(): void {
+    const wake = this.wakeLoop;
+    this.wakeLoop = null;
+    wake?.();
+  }
+
+  // --- one job ----------------------------------------------------------------------------------
+
+  private run(job: ClaimedJob<T>): void {
+    const slot: Slot<T> = { job, abort: new AbortController(), phase: 'running', heartbeatAt: this.o.clock.now() + this.o.heartbeatMs, beating: false, done: Promise.resolve() };
+    this.slots.add(slot);
+    slot.done = this.execute(slot).finally(() => {
+      this.slots.delete(slot);
+      this.heartbeats.schedule();
+      this.wake();
+    });
+    this.heartbeats.schedule();
+  }
+
+  private async execute(slot: Slot<T>): Promise<void> {
+    let outcome: { ok: true; value: R } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, value: await this.handler(slot.job, slot.abort.signal) };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    if (slot.phase !== 'running') return; // lease lost or given up at close: the outcome is not ours to report
+    slot.phase = 'settling';
+    if (outcome.ok) {
+      const result = outcome.value;
+      const acked = await this.settle(slot, () => this.queue.ack(slot.job, result));
+      if (acked.ok) return void this.events.emit('completed', slot.job, result);
+      // A result the broker refuses (too large, not JSON) fails the attempt instead of vanishing.
+      if (acked.error.code !== 'INVALID_ARGUMENT' && acked.error.code !== 'PAYLOAD_TOO_LARGE') return;
+      outcome = { ok: false, error: new QueueError(acked.error.code, `the handler's result was refused: ${acked.error.message}`) };
+    }
+    const error = outcome.error;
+    const delay = (error as { retryDelayMs?: unknown } | null)?.retryDelayMs;
+    const opts = typeof delay === 'number' && Number.isInteger(delay) && delay >= 0 ? { delayMs: delay } : {};
+    const nacked = await this.settle(slot, () => this.queue.nack(slot.job, errorMessage(error), opts));
+    if (nacked.ok) this.events.emit('failed', slot.job, error, nacked.value);
+  }
+
+  /** An ack or nack, retried while the failure is transient; LEASE_LOST marks the job lost. */
+  private async settle<V>(slot: Slot<T>, call: () => Promise<V>): Promise<Outcome<V>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { ok: true, value: await call() };
+      } catch (err) {
+        const error = toQueueError(err);
+        if (error.code === 'LEASE_LOST') {
+          this.leaseLost(slot, error);
+          return { ok: false, error };
+        }
+        const refused = error.code === 'INVALID_ARGUMENT' || error.code === 'PAYLOAD_TOO_LARGE';
+        if (!refused) this.emitError(error);
+        if (refused || !isTransient(error.code) || attempt >= SETTLE_TRIES || slot.phase !== 'settling') return { ok: false, error };
+        await this.o.clock.sleep(errorBackoffMs(attempt));
+      }
+    }
+  }
+
+  private leaseLost(slot: Slot<T>, error: QueueError): void {
+    if (slot.phase === 'lost' || slot.phase === 'abandoned') return;
+    slot.phase = 'lost';
+    slot.abort.abort(error);
+    this.events.emit('lease-lost', slot.job, error);
+  }
+
+  // --- closing ----------------------------------------------------------------------------------
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    let timedOut = false;
+    let cancel = () => {};
+    const timeout = new Promise<void>((resolve) => {
+      cancel = this.o.clock.setTimer(timeoutMs, () => {
+        timedOut = true;
+        resolve();
+      });
+    });
+    await Promise.race([this.drain(), timeout]);
+    cancel();
+    if (timedOut) await this.abandonAll();
+    this.heartbeats.stop();
+    if (this.keepAlive) clearInterval(this.keepAlive);
+    this.keepAlive = null;
+    this.setState('stopped');
+  }
+
+  private async drain(): Promise<void> {
+    await this.loopDone;
+    while (this.slots.size > 0) await Promise.all([...this.slots].map((s) => s.done));
+  }
+
+  /** The close timeout ran out: abort what still runs and hand it back for another worker. */
+  private async abandonAll(): Promise<void> {
+    const reason = new QueueError('CLOSED', `worker ${this.id} closed before the handler finished`);
+    const running = [...this.slots].filter((s) => s.phase === 'running');
+    for (const slot of this.slots) slot.phase = 'abandoned';
+    this.slots.clear();
+    for (const slot of running) slot.abort.abort(reason);
+    await this.handBack(running.map((s) => s.job));
+  }
+
+  private async handBack(jobs: ReadonlyArray<WorkerJob<T>>): Promise<void> {
+    if (jobs.length === 0) return;
+    const out = await this.queue.nackMany(jobs.map((job) => ({ ...job, error: 'worker closed', delayMs: 0 }))).catch((err: unknown) => [{ ok: false as const, error: toQueueError(err) }]);
+    for (const r of out) if (!r.ok && r.error.code !== 'LEASE_LOST') this.emitError(r.error);
+  }
+
+  private setState(state: WorkerState): void {
+    if (this.current === state || this.current === 'stopped') return;
+    this.current = state;
+    this.events.emit('state', state);
+  }
+
+  private emitError(error: QueueError): void {
+    if (this.events.listenerCount('error') > 0) this.events.emit('error', error);
+    else console.error(`bucketq worker ${this.id}: ${error.code}: ${error.message}`);
+  }
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  if (typeof error === 'string') return error;
+  try {
+    return JSON.stringify(error) ?? String(error);
+  } catch {
+    return String(error);
+  }
+}
