@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Process tests spawn brokers and fsync real files: give them room on a 2-core machine.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // The JSON report is what .ci/run counts from; the default reporter is for people.
+    reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
+  },
+});
