@@ -12,7 +12,8 @@
  * whose archive is gone (counted in `deadExpired`).
  */
 import { archiveBucketTime, archivePrefix } from '../core/keys.js';
-import { jobJson, type QueueState } from '../core/state.js';
+import { jobJson } from '../core/job-json.js';
+import type { QueueState } from '../core/state.js';
 import type { JobRecord } from '../core/types.js';
 import type { StorageDriver } from '../storage/types.js';
 import type { Clock } from './clock.js';

@@ -317,7 +317,7 @@ export class TopicLoop {
   }
 
   /** One conditional write, with transient retries and ambiguity resolved by re-reading. */
-  private async write(s: QueueState, body: string): Promise<'landed' | 'conflict' | QueueError> {
+  private async write(s: QueueState, body: Uint8Array): Promise<'landed' | 'conflict' | QueueError> {
     const key = queueKey(this.o.topic);
     const cond = this.etag === null ? ({ ifNoneMatch: '*' } as const) : { ifMatch: this.etag };
     try {

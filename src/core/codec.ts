@@ -1,13 +1,17 @@
 /**
- * queue.json ⇄ QueueState. Serialisation reuses each unchanged job's cached JSON text, so a commit
- * on a large topic costs a string join, not a full JSON.stringify. Parsing validates the shape,
+ * queue.json ⇄ QueueState. Serialisation reuses each unchanged job's cached JSON bytes, so a commit
+ * on a large topic costs a buffer concatenation, not a full JSON.stringify. Parsing validates the shape,
  * upgrades older formats and refuses newer ones: a file we do not understand is never overwritten.
  */
 import { QueueError } from '../errors.js';
-import { createState, defaultSettings, emptyCounters, FORMAT_VERSION, insertJob, jobJson, setDone, type QueueState } from './state.js';
+import { jobBytes } from './job-json.js';
+import { createState, defaultSettings, emptyCounters, FORMAT_VERSION, insertJob, setDone, type QueueState } from './state.js';
 import type { DeadEntry, JobRecord } from './types.js';
 
-export function serializeState(s: QueueState): string {
+const COMMA_NL = Buffer.from(',\n');
+
+/** queue.json as UTF-8 bytes. */
+export function serializeState(s: QueueState): Buffer {
   const head = JSON.stringify({
     format: s.format,
     topic: s.topic,
@@ -20,11 +24,20 @@ export function serializeState(s: QueueState): string {
     counters: s.counters,
     dead: Object.fromEntries(s.dead),
   });
-  const jobs: string[] = [];
-  for (const job of s.jobs.values()) jobs.push(jobJson(job));
-  const done: string[] = [];
-  for (const job of s.done) done.push(jobJson(job));
-  return `${head.slice(0, -1)},"done":[${done.join(',')}],"jobs":[\n${jobs.join(',\n')}\n]}`;
+  const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"done":[\n`)];
+  const add = (jobs: Iterable<JobRecord>) => {
+    let first = true;
+    for (const job of jobs) {
+      if (!first) parts.push(COMMA_NL);
+      parts.push(jobBytes(job));
+      first = false;
+    }
+  };
+  add(s.done);
+  parts.push(Buffer.from('\n],"jobs":[\n'));
+  add(s.jobs.values());
+  parts.push(Buffer.from('\n]}'));
+  return Buffer.concat(parts);
 }
 
 function corrupt(where: string, why: string): QueueError {

@@ -8,10 +8,11 @@
  */
 import type { JobRecord } from './types.js';
 
-export const JSON_CACHE: unique symbol = Symbol('bucketq.json');
+const JSON_CACHE: unique symbol = Symbol('bucketq.json');
 const PAYLOAD_JSON: unique symbol = Symbol('bucketq.payloadJson');
 
-type Cached = JobRecord & { [JSON_CACHE]?: string; [PAYLOAD_JSON]?: string };
+/** The cache holds UTF-8 bytes: a commit then concatenates buffers instead of encoding megabytes of text. */
+type Cached = JobRecord & { [JSON_CACHE]?: Buffer; [PAYLOAD_JSON]?: string };
 
 const str = JSON.stringify;
 
@@ -27,11 +28,16 @@ export function dropJsonCache(job: JobRecord): void {
 }
 
 export function cachedJson(job: JobRecord): string | undefined {
-  return (job as Cached)[JSON_CACHE];
+  return (job as Cached)[JSON_CACHE]?.toString('utf8');
 }
 
-/** The record as JSON: same fields and values as JSON.stringify(job), in a fixed order. */
+/** The record as JSON text (see jobBytes). */
 export function jobJson(job: JobRecord): string {
+  return jobBytes(job).toString('utf8');
+}
+
+/** The record as UTF-8 JSON: same fields and values as JSON.stringify(job), in a fixed order. */
+export function jobBytes(job: JobRecord): Buffer {
   const c = job as Cached;
   const hit = c[JSON_CACHE];
   if (hit !== undefined) return hit;
@@ -46,6 +52,7 @@ export function jobJson(job: JobRecord): string {
   if (job.finishedAt !== undefined) s += `,"finishedAt":${job.finishedAt}`;
   if (job.archive !== undefined) s += `,"archive":${str(job.archive)}`;
   s += '}';
-  c[JSON_CACHE] = s;
-  return s;
+  const bytes = Buffer.from(s, 'utf8');
+  c[JSON_CACHE] = bytes;
+  return bytes;
 }

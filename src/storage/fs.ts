@@ -69,7 +69,7 @@ import {
   writeDurable,
   type Scan,
 } from './fs-layout.js';
-import { assertValidKey, assertValidPrefix, copyBody } from './keys.js';
+import { asBytes, assertValidKey, assertValidPrefix } from './keys.js';
 import type { StorageDriver, StoredObject, WriteCondition } from './types.js';
 
 export const DRIVER_NAME = 'file';
@@ -352,7 +352,7 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
 
     async write(key: string, body: Uint8Array | string, condition?: WriteCondition): Promise<{ etag: string }> {
       const dir = keyDir(key);
-      const bytes = copyBody(body);
+      const bytes = asBytes(body);
       if (condition && 'ifNoneMatch' in condition && condition.ifNoneMatch !== '*') {
         throw new QueueError('INVALID_ARGUMENT', 'ifNoneMatch only accepts "*"');
       }

@@ -35,6 +35,16 @@ export function assertValidPrefix(prefix: string): void {
 const encoder = new TextEncoder();
 
 /** A private copy of `body` as bytes (strings are UTF-8 encoded). */
+/**
+ * The body as bytes without copying a Uint8Array. For drivers that hand the bytes to I/O right
+ * away: callers never mutate a body while its write is in flight (see StorageDriver.write).
+ */
+export function asBytes(body: Uint8Array | string): Uint8Array {
+  if (typeof body === 'string') return encoder.encode(body);
+  if (body instanceof Uint8Array) return body;
+  throw new QueueError('INVALID_ARGUMENT', 'Storage body must be a Uint8Array or a string');
+}
+
 export function copyBody(body: Uint8Array | string): Uint8Array {
   if (typeof body === 'string') return encoder.encode(body);
   if (body instanceof Uint8Array) return body.slice();

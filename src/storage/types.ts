@@ -29,7 +29,10 @@ export interface StorageDriver {
    */
   readonly minWriteIntervalMs: number;
   read(key: string): Promise<StoredObject | null>;
-  /** Writes `body` at `key`; with a condition, atomically. Returns the new etag. */
+  /**
+   * Writes `body` at `key`; with a condition, atomically. Returns the new etag. The caller must not
+   * mutate `body` until the promise settles (drivers may send it without copying).
+   */
   write(key: string, body: Uint8Array | string, condition?: WriteCondition): Promise<{ etag: string }>;
   /** Keys starting with `prefix`, sorted ascending. */
   list(prefix: string): Promise<string[]>;

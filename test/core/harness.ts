@@ -40,7 +40,7 @@ export class CoreHarness {
 
   /** Round-trips the state through queue.json text, as a reload after a conflict would. */
   reload(): void {
-    this.state = parseState(serializeState(this.state), 'queue.json', this.now);
+    this.state = parseState(serializeState(this.state).toString('utf8'), 'queue.json', this.now);
   }
 
   archivedRecord(id: string): JobRecord | undefined {
