@@ -24,7 +24,10 @@ export function payloadJson(job: JobRecord): string {
 
 /** Drops the cached record text (not the payload's). */
 export function dropJsonCache(job: JobRecord): void {
-  delete (job as Cached)[JSON_CACHE];
+  // Assigning (not `delete`) keeps the object's hidden class: deleting a property would turn
+  // every touched job into a slow dictionary-mode object.
+  const c = job as Cached;
+  if (c[JSON_CACHE] !== undefined) c[JSON_CACHE] = undefined;
 }
 
 export function cachedJson(job: JobRecord): string | undefined {
