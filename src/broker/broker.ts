@@ -167,6 +167,7 @@ export class Broker {
         } else {
           // Parsed from our own serialisation: the state never shares objects with the caller.
           job.payload = JSON.parse(payloadJson) as unknown;
+          job.payloadJson = payloadJson;
         }
         coreJobs.push(job);
       }

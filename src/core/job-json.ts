@@ -22,6 +22,11 @@ export function payloadJson(job: JobRecord): string {
   return (c[PAYLOAD_JSON] ??= str(job.payload ?? null));
 }
 
+/** Seeds the payload cache with text the caller already made from exactly this payload. */
+export function primePayloadJson(job: JobRecord, json: string): void {
+  (job as Cached)[PAYLOAD_JSON] = json;
+}
+
 /** Drops the cached record text (not the payload's). */
 export function dropJsonCache(job: JobRecord): void {
   // Assigning (not `delete`) keeps the object's hidden class: deleting a property would turn

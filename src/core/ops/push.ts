@@ -1,4 +1,5 @@
 import { QueueError } from '../../errors.js';
+import { primePayloadJson } from '../job-json.js';
 import { findDone, insertJob, type QueueState } from '../state.js';
 import type { Backoff, JobRecord, JobState } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
@@ -8,6 +9,8 @@ export interface PushJob {
   id: string;
   payload?: unknown;
   payloadRef?: string;
+  /** JSON.stringify(payload), when the caller has it already: saves serialising it again. */
+  payloadJson?: string;
   priority?: number;
   /** Absolute due time (epoch ms); wins over delayMs. */
   runAt?: number;
@@ -68,7 +71,10 @@ export const push: OpHandler<PushInput, PushOutput> = (s, input, now, ctx) => {
       updatedAt: now,
     };
     if (j.payloadRef !== undefined) job.payloadRef = j.payloadRef;
-    else job.payload = j.payload ?? null;
+    else {
+      job.payload = j.payload ?? null;
+      if (j.payloadJson !== undefined) primePayloadJson(job, j.payloadJson);
+    }
     if (j.backoff) job.backoff = j.backoff;
     insertJob(s, job, now);
     s.counters.pushed++;
