@@ -3,25 +3,31 @@
  *
  *   npm run bench                       all scenarios
  *   npm run bench -- --seconds 5        shorter/longer measuring window (default 5)
- *   npm run bench -- --only latency     one scenario: nolatency | latency | backlog
+ *   npm run bench -- --only latency     one scenario: nolatency | latency | worker | backlog
+ *   npm run bench -- --batch 256        jobs per push / claim call (default 512)
  *
- * Shape of the cycle workload: 16 producers each push batches of `batch` jobs, 16 consumers each
- * claim up to `batch` jobs and ack all of them together (one round trip per batch), small payloads.
- * Every call is acknowledged only after its commit landed (fsync of file and directory), so the
- * figure is durable jobs/s. A second workload runs the same through `createWorker` (concurrency 16).
+ * Shape of the cycle workload: 16 producers each push batches of `batch` (512) jobs, 16 consumers
+ * each claim up to `batch` jobs and ack all of them together (one round trip per batch), small
+ * payloads, the backlog capped at 16 × batch. Every call is acknowledged only after its commit
+ * landed (fsync of file and directory), so the figure is durable jobs/s.
+ *
+ * The `worker` scenario runs the same jobs through `createWorker` at concurrency 16 with a no-op
+ * handler: at most 16 jobs are in flight, so it measures per-job round trips, not bulk throughput.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Broker } from '../src/broker/broker.js';
+import { createQueue } from '../src/queue.js';
+import { createWorker } from '../src/worker/worker.js';
 import { openStore } from '../src/storage/open.js';
 
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     only: { type: 'string' },
-    batch: { type: 'string', default: '256' },
+    batch: { type: 'string', default: '512' },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -126,6 +132,37 @@ async function backlog(count: number): Promise<{ bytes: number; commitMs: number
   });
 }
 
+async function workerCycles(): Promise<number> {
+  return withDir(async (dir) => {
+    const queue = createQueue<{ n: number }>({ store: `file:${dir}`, topic: 'bench' });
+    let stop = false;
+    let n = 0;
+    const producer = (async () => {
+      while (!stop) {
+        const st = queue.broker.loop('bench').counts;
+        if (st && st.pending > 4096) {
+          await new Promise((r) => setTimeout(r, 1));
+          continue;
+        }
+        await queue.pushMany(Array.from({ length: 512 }, () => ({ payload: { n: n++ } })));
+      }
+    })();
+    let completed = 0;
+    const worker = createWorker(queue, () => null, { concurrency: CONCURRENCY, waitMs: 100 });
+    worker.on('completed', () => completed++);
+    await new Promise((r) => setTimeout(r, 500)); // warm up
+    const c0 = completed;
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    const rate = (completed - c0) / ((performance.now() - t0) / 1000);
+    stop = true;
+    await producer;
+    await worker.close();
+    await queue.close();
+    return rate;
+  });
+}
+
 const line = (s: string) => process.stdout.write(`${s}\n`);
 line(`bucketq embedded benchmark — node ${process.version}, ${SECONDS}s per scenario, concurrency ${CONCURRENCY}, batch ${BATCH}`);
 const want = (name: string) => !args.only || args.only === name;
@@ -139,6 +176,10 @@ if (want('latency')) {
   table.push(`| file:?latency=50 | ${r.jobsPerSec.toFixed(0)} | ${r.commits} | ${r.jobsPerCommit.toFixed(0)} | ${r.commitMsP50.toFixed(1)} | ${r.commitMsP99.toFixed(1)} | ${r.commitKiBP50.toFixed(0)} |`);
 }
 for (const l of table) line(l);
+if (want('worker')) {
+  const rate = await workerCycles();
+  line(`\ncreateWorker, concurrency ${CONCURRENCY}, no-op handler, file: store: ${rate.toFixed(0)} jobs/s (16 jobs in flight; each job is one claim and one ack commit)`);
+}
 if (want('backlog')) {
   const r = await backlog(100_000);
   line(`\nwith 100,000 jobs waiting: queue.json ${(r.bytes / 1024 / 1024).toFixed(1)} MiB, commit of one push p50 ${r.commitMs.toFixed(1)} ms (serialise ${r.serializeMs.toFixed(1)} ms)`);

@@ -12,7 +12,7 @@
  * whose archive is gone (counted in `deadExpired`).
  */
 import { archiveBucketTime, archivePrefix } from '../core/keys.js';
-import { jobJson } from '../core/job-json.js';
+import { jobBytes } from '../core/job-json.js';
 import type { QueueState } from '../core/state.js';
 import type { JobRecord } from '../core/types.js';
 import type { StorageDriver } from '../storage/types.js';
@@ -22,6 +22,8 @@ import { withRetry, type RetryPolicy } from './retry.js';
 import type { TopicLoop } from './topic-loop.js';
 
 const HOUR = 3_600_000;
+const PAYLOAD_REF = Buffer.from('"payloadRef":');
+const COMMA_NL = Buffer.from(',\n');
 const DAY = 24 * HOUR;
 
 export interface ArchiverOptions {
@@ -44,37 +46,39 @@ export class Archiver {
   /** Called after each landed commit: archive whatever finished jobs are not being archived yet. */
   schedule(topic: string, state: QueueState, loop: TopicLoop): void {
     if (state.done.length === 0) return;
-    const groups = new Map<string, string[]>();
+    const groups = new Map<string, Buffer[]>();
     for (const job of state.done) {
       const key = job.archive!;
       if (this.inflight.has(key)) continue;
       let g = groups.get(key);
       if (!g) groups.set(key, (g = []));
-      // Copy now: the cached JSON text is exactly the committed record.
-      g.push(jobJson(job));
+      // The cached bytes are exactly the committed record, and are never mutated (only replaced).
+      g.push(jobBytes(job));
     }
-    for (const [key, jsons] of groups) {
+    for (const [key, records] of groups) {
       this.inflight.add(key);
-      const liveRefs = (ref: string) => [...state.jobs.values()].some((j) => j.payloadRef === ref);
-      this.track(this.archiveOne(topic, key, jsons, loop, liveRefs).finally(() => this.inflight.delete(key)));
+      this.track(this.archiveOne(topic, key, records, loop).finally(() => this.inflight.delete(key)));
     }
   }
 
-  private async archiveOne(topic: string, key: string, jsons: string[], loop: TopicLoop, referencedByLiveJob: (ref: string) => boolean): Promise<void> {
-    // Records are the committed JSON texts; only those with an external payload are parsed, to inline it.
-    const refs: string[] = [];
+  private async archiveOne(topic: string, key: string, records: Buffer[], loop: TopicLoop): Promise<void> {
+    // Only records with an external payload are parsed, to inline it; the rest are copied as bytes.
+    const refs = new Set<string>();
     try {
       await withRetry(`archive ${key}`, this.o.retry, this.o.clock, this.o.random, async () => {
-        const texts = await Promise.all(
-          jsons.map(async (text) => {
-            if (!text.includes('"payloadRef":')) return text;
-            const rec = JSON.parse(text) as JobRecord;
-            if (rec.payloadRef === undefined) return text;
-            refs.push(rec.payloadRef);
-            return JSON.stringify((await inlinePayloads(this.o.store, topic, [rec]))[0]);
+        const parts = await Promise.all(
+          records.map(async (bytes) => {
+            if (!bytes.includes(PAYLOAD_REF)) return bytes;
+            const rec = JSON.parse(bytes.toString('utf8')) as JobRecord;
+            if (rec.payloadRef === undefined) return bytes;
+            refs.add(rec.payloadRef);
+            return Buffer.from(JSON.stringify((await inlinePayloads(this.o.store, topic, [rec]))[0]));
           }),
         );
-        await this.o.store.write(key, `{"topic":${JSON.stringify(topic)},"jobs":[\n${texts.join(',\n')}\n]}`);
+        const body: Buffer[] = [Buffer.from(`{"topic":${JSON.stringify(topic)},"jobs":[\n`)];
+        parts.forEach((p, i) => body.push(...(i > 0 ? [COMMA_NL, p] : [p])));
+        body.push(Buffer.from('\n]}'));
+        await this.o.store.write(key, Buffer.concat(body));
       });
     } catch (err) {
       // The jobs stay in queue.json's done list; the next commit schedules them again.
@@ -83,8 +87,8 @@ export class Archiver {
     }
     await loop.submitInternal('archived', { keys: [key] });
     for (const ref of refs) {
-      // A retried dead job may still point at the payload object.
-      if (referencedByLiveJob(ref)) continue;
+      // A retried dead job may point at the payload object again.
+      if (loop.referencesPayload(ref)) continue;
       await deletePayload(this.o.store, topic, ref).catch((err: unknown) => this.o.onError(topic, `delete payload ${ref}`, err));
     }
   }

@@ -116,6 +116,13 @@ export class TopicLoop {
     return this.state ? { ...this.state.idx.counts } : null;
   }
 
+  /** Whether a live job of the cached state still points at this payload object. */
+  referencesPayload(ref: string): boolean {
+    if (!this.state) return true; // unknown: keep the object
+    for (const job of this.state.jobs.values()) if (job.payloadRef === ref) return true;
+    return false;
+  }
+
   /** The committed state, read-only, when leading (for dashboards and tests). */
   get committed(): QueueState | null {
     return this.mode === 'leading' && !this.running ? this.state : null;
