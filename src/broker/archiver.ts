@@ -22,7 +22,6 @@ import { withRetry, type RetryPolicy } from './retry.js';
 import type { TopicLoop } from './topic-loop.js';
 
 const HOUR = 3_600_000;
-const PAYLOAD_REF = Buffer.from('"payloadRef":');
 const COMMA_NL = Buffer.from(',\n');
 const DAY = 24 * HOUR;
 
@@ -46,14 +45,14 @@ export class Archiver {
   /** Called after each landed commit: archive whatever finished jobs are not being archived yet. */
   schedule(topic: string, state: QueueState, loop: TopicLoop): void {
     if (state.done.length === 0) return;
-    const groups = new Map<string, Buffer[]>();
+    const groups = new Map<string, Array<{ bytes: Buffer; hasRef: boolean }>>();
     for (const job of state.done) {
       const key = job.archive!;
       if (this.inflight.has(key)) continue;
       let g = groups.get(key);
       if (!g) groups.set(key, (g = []));
       // The cached bytes are exactly the committed record, and are never mutated (only replaced).
-      g.push(jobBytes(job));
+      g.push({ bytes: jobBytes(job), hasRef: job.payloadRef !== undefined });
     }
     for (const [key, records] of groups) {
       this.inflight.add(key);
@@ -61,17 +60,16 @@ export class Archiver {
     }
   }
 
-  private async archiveOne(topic: string, key: string, records: Buffer[], loop: TopicLoop): Promise<void> {
+  private async archiveOne(topic: string, key: string, records: Array<{ bytes: Buffer; hasRef: boolean }>, loop: TopicLoop): Promise<void> {
     // Only records with an external payload are parsed, to inline it; the rest are copied as bytes.
     const refs = new Set<string>();
     try {
       await withRetry(`archive ${key}`, this.o.retry, this.o.clock, this.o.random, async () => {
         const parts = await Promise.all(
-          records.map(async (bytes) => {
-            if (!bytes.includes(PAYLOAD_REF)) return bytes;
+          records.map(async ({ bytes, hasRef }) => {
+            if (!hasRef) return bytes;
             const rec = JSON.parse(bytes.toString('utf8')) as JobRecord;
-            if (rec.payloadRef === undefined) return bytes;
-            refs.add(rec.payloadRef);
+            refs.add(rec.payloadRef!);
             return Buffer.from(JSON.stringify((await inlinePayloads(this.o.store, topic, [rec]))[0]));
           }),
         );
