@@ -5,6 +5,7 @@
  */
 import type { Broker, BrokerOptions } from './broker/broker.js';
 import type { Clock } from './broker/clock.js';
+import type { ClaimedJob as CoreClaimedJob } from './core/ops/claim.js';
 import type { Backoff, JobRecord as CoreJobRecord, JobStats, TopicSettings } from './core/types.js';
 import type { QueueError } from './errors.js';
 import type { PushJobRequest } from './protocol.js';
@@ -59,21 +60,9 @@ export interface ClaimOptions {
   signal?: AbortSignal;
 }
 
-/** A claimed job and its lease. Pass it back as is to heartbeat, ack and nack. */
-export interface ClaimedJob<T = unknown> {
-  id: string;
+/** A claimed job and its lease (the broker's claim result, payload typed). Pass it back as is to heartbeat, ack and nack. */
+export interface ClaimedJob<T = unknown> extends Omit<CoreClaimedJob, 'payload' | 'payloadRef'> {
   payload: T;
-  priority: number;
-  /** 1 on the first delivery. */
-  attempt: number;
-  maxAttempts: number;
-  /** The lease token: proof of ownership for heartbeat, ack and nack. */
-  lease: string;
-  /** Epoch ms when the lease runs out unless heartbeated. */
-  leaseUntil: number;
-  createdAt: number;
-  /** The error of the previous attempt, on a retry. */
-  lastError?: string;
   /** The worker id the job was claimed for. */
   workerId: string;
 }

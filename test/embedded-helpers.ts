@@ -2,6 +2,7 @@
 import type { FakeClock } from '../src/broker/clock.js';
 import { QueueError } from '../src/errors.js';
 import type { StorageDriver } from '../src/storage/types.js';
+export { codeOf } from './codes.js';
 
 export interface Deferred<T> {
   promise: Promise<T>;
@@ -36,14 +37,6 @@ export async function drive<T>(clock: FakeClock, p: Promise<T>, stepMs = 10, max
   return out;
 }
 
-export async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    return (err as { code?: string }).code ?? String(err);
-  }
-}
 
 export interface ControlledStore extends StorageDriver {
   /** While true every call fails with STORE_UNAVAILABLE (nothing takes effect). */

@@ -3,6 +3,7 @@ import { Broker } from '../../src/broker/broker.js';
 import { FakeClock, settle } from '../../src/broker/clock.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { withFaults } from '../../src/storage/faulty.js';
+import { drive } from '../embedded-helpers.js';
 import { codeOf, counting, readQueue } from './helpers.js';
 
 const Q = 'topics/jobs/queue.json';
@@ -15,13 +16,6 @@ function setup(latency = 0) {
   return { clock, base, store, broker };
 }
 
-/** Resolves a promise that needs the fake clock to move (store latency, timers). */
-async function drive<T>(clock: FakeClock, p: Promise<T>, stepMs = 10, maxSteps = 1000): Promise<T> {
-  let done = false;
-  const out = p.finally(() => (done = true));
-  for (let i = 0; i < maxSteps && !done; i++) await clock.advance(stepMs);
-  return out;
-}
 
 describe('group commit', () => {
   it('runs a job through push, claim and ack, acknowledging only after the write', async () => {

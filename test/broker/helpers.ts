@@ -1,5 +1,6 @@
 /** Test helpers for the broker: a store decorator that counts writes and concurrency per key. */
 import type { StorageDriver, WriteCondition } from '../../src/storage/types.js';
+export { codeOf } from '../codes.js';
 
 export interface CountingStore extends StorageDriver {
   /** Writes that landed, per key. */
@@ -47,11 +48,3 @@ export async function readQueue(store: StorageDriver, topic: string): Promise<Re
   return JSON.parse(Buffer.from(obj.body).toString('utf8'));
 }
 
-export async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    return (err as { code?: string }).code ?? String(err);
-  }
-}

@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isQueueError } from '../../src/errors.js';
 import type { StorageDriver } from '../../src/storage/types.js';
+import { codeOf } from '../codes.js';
 
 export interface DriverFixture {
   store: StorageDriver;
@@ -20,14 +21,6 @@ export interface SuiteOptions {
 
 const text = (body: Uint8Array): string => new TextDecoder().decode(body);
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'OK';
-  } catch (err) {
-    return isQueueError(err) ? err.code : `not a QueueError: ${String(err)}`;
-  }
-}
 
 export function describeDriver(name: string, makeStore: () => Promise<DriverFixture>, options: SuiteOptions = {}): void {
   const racers = options.racers ?? 20;

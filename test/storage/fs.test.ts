@@ -5,10 +5,10 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isQueueError } from '../../src/errors.js';
 import { createFileStore, KEEP_VERSIONS, type FileStoreOptions } from '../../src/storage/fs.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { describeDriver } from './driver-suite.js';
+import { codeOf } from '../codes.js';
 
 const newRoot = (): Promise<string> => mkdtemp(path.join(tmpdir(), 'bucketq-fs-'));
 const text = (body: Uint8Array): string => new TextDecoder().decode(body);
@@ -18,14 +18,6 @@ describeDriver('file', async () => {
   return { store: createFileStore({ root }), cleanup: () => rm(root, { recursive: true, force: true }) };
 });
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'OK';
-  } catch (err) {
-    return isQueueError(err) ? err.code : String(err);
-  }
-}
 
 describe('file store on disk', () => {
   let root: string;
