@@ -132,7 +132,7 @@ async function backlog(count: number): Promise<{ bytes: number; commitMs: number
   });
 }
 
-async function workerCycles(): Promise<number> {
+async function workerCycles(): Promise<{ rate: number; jobsPerCommit: number }> {
   return withDir(async (dir) => {
     const queue = createQueue<{ n: number }>({ store: `file:${dir}`, topic: 'bench' });
     let stop = false;
@@ -140,26 +140,30 @@ async function workerCycles(): Promise<number> {
     const producer = (async () => {
       while (!stop) {
         const st = queue.broker.loop('bench').counts;
-        if (st && st.pending > 4096) {
+        if (st && st.pending > 256) {
           await new Promise((r) => setTimeout(r, 1));
           continue;
         }
-        await queue.pushMany(Array.from({ length: 512 }, () => ({ payload: { n: n++ } })));
+        await queue.pushMany(Array.from({ length: 64 }, () => ({ payload: { n: n++ } })));
       }
     })();
     let completed = 0;
+    let commits = 0;
+    queue.broker.events.on('commit', () => commits++);
     const worker = createWorker(queue, () => null, { concurrency: CONCURRENCY, waitMs: 100 });
     worker.on('completed', () => completed++);
     await new Promise((r) => setTimeout(r, 500)); // warm up
     const c0 = completed;
+    const k0 = commits;
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const rate = (completed - c0) / ((performance.now() - t0) / 1000);
+    const jobsPerCommit = (completed - c0) / Math.max(1, commits - k0);
     stop = true;
     await producer;
     await worker.close();
     await queue.close();
-    return rate;
+    return { rate, jobsPerCommit };
   });
 }
 
@@ -177,8 +181,8 @@ if (want('latency')) {
 }
 for (const l of table) line(l);
 if (want('worker')) {
-  const rate = await workerCycles();
-  line(`\ncreateWorker, concurrency ${CONCURRENCY}, no-op handler, file: store: ${rate.toFixed(0)} jobs/s (16 jobs in flight; each job is one claim and one ack commit)`);
+  const { rate, jobsPerCommit } = await workerCycles();
+  line(`\ncreateWorker, concurrency ${CONCURRENCY}, no-op handler, file: store, backlog ~256: ${rate.toFixed(0)} jobs/s, ${jobsPerCommit.toFixed(1)} jobs completed per commit`);
 }
 if (want('backlog')) {
   const r = await backlog(100_000);

@@ -14,6 +14,8 @@ export interface Slot<T> {
   abort: AbortController;
   /** running: handler busy · settling: ack/nack in flight · lost: lease gone · abandoned: close gave up on it */
   phase: 'running' | 'settling' | 'lost' | 'abandoned';
+  /** The handler has returned or thrown: the slot no longer counts against concurrency. */
+  handlerDone: boolean;
   /** When the next heartbeat is due (clock ms). */
   heartbeatAt: number;
   /** A heartbeat is in flight. */

@@ -9,7 +9,8 @@
  *          idle (back-off, then claiming again)
  *
  * The loop
- *   - claiming: one claim call asks for every free slot at once (`max = concurrency - running`),
+ *   - claiming: one claim call asks for every free slot at once (`max = concurrency - running`;
+ *     a slot frees when its handler returns, while its ack is still in flight),
  *     long-polling `waitMs` when nothing is due. close() aborts the poll at once.
  *   - running: every slot is busy; the loop sleeps until a handler finishes.
  *   - idle: after a failed claim the loop backs off on the clock (200 ms doubling to 5 s), emits
@@ -127,7 +128,7 @@ class QueueWorker<T, R> implements Worker<T, R> {
   private async loop(): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
-      const free = this.o.concurrency - this.slots.size;
+      const free = this.o.concurrency - this.busySlots();
       if (free <= 0) {
         this.setState('running');
         await this.pause();
@@ -164,6 +165,13 @@ class QueueWorker<T, R> implements Worker<T, R> {
     }
   }
 
+  /** Slots whose handler is still running (a lost handler keeps its slot until it returns). */
+  private busySlots(): number {
+    let n = 0;
+    for (const slot of this.slots) if (!slot.handlerDone) n++;
+    return n;
+  }
+
   /** Sleeps until woken (a slot freed, close) or, with `ms`, until that much time passed. */
   private pause(ms?: number): Promise<void> {
     return new Promise((resolve) => {
@@ -184,7 +192,7 @@ class QueueWorker<T, R> implements Worker<T, R> {
   // --- one job ----------------------------------------------------------------------------------
 
   private run(job: ClaimedJob<T>): void {
-    const slot: Slot<T> = { job, abort: new AbortController(), phase: 'running', heartbeatAt: this.o.clock.now() + this.o.heartbeatMs, beating: false, done: Promise.resolve() };
+    const slot: Slot<T> = { job, abort: new AbortController(), phase: 'running', handlerDone: false, heartbeatAt: this.o.clock.now() + this.o.heartbeatMs, beating: false, done: Promise.resolve() };
     this.slots.add(slot);
     slot.done = this.execute(slot).finally(() => {
       this.slots.delete(slot);
@@ -201,6 +209,10 @@ class QueueWorker<T, R> implements Worker<T, R> {
     } catch (error) {
       outcome = { ok: false, error };
     }
+    // The handler is done: its slot is free while the ack or nack is in flight, so the next claim
+    // goes out now and shares that commit (one commit per job cycle instead of two).
+    slot.handlerDone = true;
+    this.wake();
     if (slot.phase !== 'running') return; // lease lost or given up at close: the outcome is not ours to report
     slot.phase = 'settling';
     if (outcome.ok) {

@@ -76,6 +76,19 @@ describe('createWorker', () => {
     expect((await queue.stats()).counters).toMatchObject({ claimed: 10, completed: 10 });
   });
 
+  it('frees a slot when its handler returns, so the next claim shares a commit with the acks', async () => {
+    const { clock, queue, start } = setup();
+    await pushN(queue, 8);
+    const batches: number[] = [];
+    queue.broker.events.on('commit', (e: { requests: number }) => batches.push(e.requests));
+    const worker = start(() => 'ok', { concurrency: 4 });
+    let completed = 0;
+    worker.on('completed', () => completed++);
+    await until(clock, () => completed === 8);
+    // The first 4 acks and the claim of the next 4 jobs land together: one commit of 5 requests.
+    expect(Math.max(...batches)).toBeGreaterThanOrEqual(5);
+  });
+
   it('acks the return value as the result and nacks a throw with its message, then retries', async () => {
     const { clock, queue, store, start } = setup();
     store.holdArchives = true; // completed jobs stay readable with get()
