@@ -177,7 +177,8 @@ export class Broker {
       this.cleanupPayloads(topic, unused);
       return out.jobs;
     } catch (err) {
-      this.cleanupPayloads(topic, written);
+      // An ambiguous commit may have landed with jobs pointing at these objects: keep them.
+      if (!isQueueError(err, 'STORE_AMBIGUOUS')) this.cleanupPayloads(topic, written);
       throw err;
     }
   }
@@ -189,7 +190,17 @@ export class Broker {
     if (c.waitMs > 0) extra.deadline = this.clock.now() + c.waitMs;
     if (signal) extra.signal = signal;
     const out = await this.call(topic, 'claim', { worker: c.worker, max: c.max, leaseMs: c.leaseMs, nonce: this.o.newId() }, extra);
-    if (out.jobs.some((j) => j.payloadRef !== undefined)) await inlinePayloads(this.store, topic, out.jobs);
+    // The claim has landed: a transient read failure here must not fail it (the jobs would stay
+    // leased to nobody, their attempt spent). Records already inlined are skipped on a retry.
+    if (out.jobs.some((j) => j.payloadRef !== undefined)) {
+      try {
+        await withRetry('read payloads', this.o.retry, this.clock, this.o.random, () => inlinePayloads(this.store, topic, out.jobs));
+      } catch (err) {
+        // UNAVAILABLE tells the caller nothing happened: make it true by handing the jobs back.
+        if (isQueueError(err, 'UNAVAILABLE')) void this.loop(topic).submitInternal('unclaim', { jobs: out.jobs.map((j) => ({ id: j.id, worker: c.worker, token: j.lease })) });
+        throw err;
+      }
+    }
     return out.jobs;
   }
 

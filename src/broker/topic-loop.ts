@@ -21,7 +21,9 @@
  *     5. on success settles every request, then runs side effects (archiving, waking pollers);
  *     6. on a conflict reloads and re-applies the whole batch from scratch (results reset); if the
  *        reload shows another live leader, `elect` fails and the batch gets NOT_LEADER (fenced);
- *     7. on an ambiguous write re-reads: seq and writer tell whether it landed; if not, as 6;
+ *     7. on an ambiguous write re-reads: seq and writer tell whether it landed; if not, as 6; if
+ *        the re-read fails or shows a later commit by another writer, the outcome stays unknown and
+ *        the batch gets STORE_AMBIGUOUS (re-applying could apply it twice);
  *     8. on storage failure past the retries, drops the draft (reloaded next time) and answers
  *        UNAVAILABLE: nothing was acknowledged, nothing is lost.
  *   An idle leader renews its lease at a third of its length; long-polling claims are parked and
@@ -87,6 +89,8 @@ export const STANDBY_RECHECK_MS = 1000;
 export class TopicLoop {
   private queue: TopicRequest[] = [];
   private parked: TopicRequest[] = [];
+  /** The deadline timer of each parked request (they keep the process alive: cancel them on unpark). */
+  private parkTimers = new Map<TopicRequest, () => void>();
   private running = false;
   private mode: Mode = 'unloaded';
   private state: QueueState | null = null;
@@ -94,6 +98,8 @@ export class TopicLoop {
   private leader: BrokerLease | null = null;
   private leaderSeenAt = -Infinity;
   private wantWrite = false;
+  /** Set by stop() once it gives the lease up: later batches while draining must not renew it. */
+  private releasing = false;
   private lastWriteAt = -Infinity;
   private cancelRenew: (() => void) | null = null;
   private cancelDue: (() => void) | null = null;
@@ -116,10 +122,12 @@ export class TopicLoop {
     return this.state ? { ...this.state.idx.counts } : null;
   }
 
-  /** Whether a live job of the cached state still points at this payload object. */
+  /** Whether a job of the cached state (live, or finished and not yet archived) still points at this payload object. */
   referencesPayload(ref: string): boolean {
     if (!this.state) return true; // unknown: keep the object
     for (const job of this.state.jobs.values()) if (job.payloadRef === ref) return true;
+    // A retried dead job that finished again waits in `done` for its own archive, which inlines the payload.
+    for (const job of this.state.done) if (job.payloadRef === ref) return true;
     return false;
   }
 
@@ -161,12 +169,18 @@ export class TopicLoop {
    */
   async stop(release = true): Promise<void> {
     if (this.mode === 'stopped') return;
-    for (const p of this.parked.splice(0)) p.resolve({ jobs: [] } as never);
+    for (const p of this.unpark()) p.resolve({ jobs: [] } as never);
     await this.idle();
-    if (release && this.mode === 'leading') await this.submitInternal('release', { id: this.o.brokerId });
+    if (release && this.mode === 'leading') {
+      this.releasing = true;
+      await this.submitInternal('release', { id: this.o.brokerId });
+    }
     await this.idle();
     this.mode = 'stopped';
     this.clearTimers();
+    // A waiting standby may still hold requests (and one may have slipped in since idle()).
+    this.failAll(this.queue.splice(0), new QueueError('CLOSED', `the broker stopped serving topic ${this.o.topic}`));
+    for (const p of this.unpark()) p.resolve({ jobs: [] } as never); // long polls parked while draining
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -184,13 +198,31 @@ export class TopicLoop {
   }
 
   private abort(req: TopicRequest): void {
-    for (const list of [this.queue, this.parked]) {
-      const i = list.indexOf(req);
-      if (i >= 0) {
-        list.splice(i, 1);
-        req.reject(new QueueError('CLOSED', 'request aborted by the caller'));
-      }
+    const i = this.queue.indexOf(req);
+    if (i >= 0) this.queue.splice(i, 1);
+    else if (this.unpark(req).length === 0) return;
+    req.reject(new QueueError('CLOSED', 'request aborted by the caller'));
+  }
+
+  /**
+   * Takes one parked request (or all) out of `parked`, cancelling its deadline timer, and the
+   * due-time timer once nothing is parked: neither may keep the process alive for nobody.
+   */
+  private unpark(req?: TopicRequest): TopicRequest[] {
+    let out: TopicRequest[];
+    if (req) {
+      const i = this.parked.indexOf(req);
+      out = i >= 0 ? this.parked.splice(i, 1) : [];
+    } else out = this.parked.splice(0);
+    for (const r of out) {
+      this.parkTimers.get(r)?.();
+      this.parkTimers.delete(r);
     }
+    if (this.parked.length === 0) {
+      this.cancelDue?.();
+      this.cancelDue = null;
+    }
+    return out;
   }
 
   private kick(): void {
@@ -286,14 +318,15 @@ export class TopicLoop {
       const lease = s.broker!;
       // Renew once a third of the lease has passed (the idle timer fires right then).
       const renewDue = lease.leaseUntil - now <= (this.o.leaseMs * 2) / 3;
-      if (!changed && !renewDue) {
+      if (!changed && (!renewDue || this.releasing)) {
         Object.assign(s, before);
         this.settle(batch, results, now);
         if (!this.cancelRenew) this.scheduleTimers();
         return;
       }
-      // Commits renew the lease; a release keeps it at 0 so a standby takes over at once.
-      if (!batch.some((r) => r.op === 'release')) lease.leaseUntil = now + this.o.leaseMs;
+      // Commits renew the lease; a release keeps it at 0 so a standby takes over at once, and so
+      // do the commits of requests that arrive while the loop drains after it.
+      if (!this.releasing) lease.leaseUntil = now + this.o.leaseMs;
       const body = serializeState(s);
       const outcome = await this.write(s, body);
       if (outcome === 'landed') {
@@ -353,8 +386,9 @@ export class TopicLoop {
     try {
       obj = await withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.read(key));
     } catch (err) {
+      // Still unknown: the write may have landed, so the batch must not be reported as not done.
       this.state = null;
-      return asQueueError(err);
+      return new QueueError('STORE_AMBIGUOUS', `topic ${this.o.topic}: a commit may or may not have landed (${asQueueError(err).message})`, { cause: err });
     }
     if (obj) {
       const text = Buffer.from(obj.body).toString('utf8');
@@ -363,6 +397,12 @@ export class TopicLoop {
         this.etag = obj.etag;
         this.o.events.emit('ambiguous', { topic: this.o.topic, landed: true });
         return 'landed';
+      }
+      if (head && head.seq > s.seq) {
+        // Another writer committed on top of some state after ours was sent: ours may be buried
+        // underneath. Re-applying could apply the batch twice; answering "not done" could lose it.
+        this.state = null;
+        return new QueueError('STORE_AMBIGUOUS', `topic ${this.o.topic}: a commit may or may not have landed before broker ${head.writer} wrote`);
       }
     }
     this.o.events.emit('ambiguous', { topic: this.o.topic, landed: false });
@@ -379,7 +419,7 @@ export class TopicLoop {
     batch.forEach((req, i) => {
       const r = results[i]!;
       if (!r.ok) return req.reject(r.error);
-      if (req.op === 'claim' && req.deadline !== undefined && req.deadline > now && (r.value as OpOutput<'claim'>).jobs.length === 0) {
+      if (req.op === 'claim' && req.deadline !== undefined && req.deadline > now && !req.signal?.aborted && (r.value as OpOutput<'claim'>).jobs.length === 0) {
         this.park(req);
         return;
       }
@@ -396,12 +436,9 @@ export class TopicLoop {
 
   private park(req: TopicRequest): void {
     this.parked.push(req);
-    this.o.clock.setTimer(req.deadline! - this.o.clock.now(), () => {
-      const i = this.parked.indexOf(req);
-      if (i < 0) return;
-      this.parked.splice(i, 1);
-      req.resolve({ jobs: [] } as never);
-    }, true);
+    this.parkTimers.set(req, this.o.clock.setTimer(req.deadline! - this.o.clock.now(), () => {
+      if (this.unpark(req).length > 0) req.resolve({ jobs: [] } as never);
+    }, true));
     this.scheduleTimers();
   }
 
@@ -410,7 +447,7 @@ export class TopicLoop {
     if (this.parked.length === 0 || !this.state) return;
     const c = this.state.idx.counts;
     if (c.pending === 0) return;
-    this.queue.push(...this.parked.splice(0));
+    this.queue.push(...this.unpark());
   }
 
   private scheduleTimers(): void {
@@ -427,7 +464,7 @@ export class TopicLoop {
     if (due !== undefined) {
       this.cancelDue = this.o.clock.setTimer(Math.max(0, due - this.o.clock.now()), () => {
         this.cancelDue = null;
-        this.queue.push(...this.parked.splice(0));
+        this.queue.push(...this.unpark());
         this.kick();
       }, true);
     }
@@ -441,7 +478,7 @@ export class TopicLoop {
     this.state = null; // read again before any takeover attempt
     this.clearTimers();
     if (wasLeading) this.o.events.emit('fenced', { topic: this.o.topic, leader: this.leader });
-    for (const p of this.parked.splice(0)) p.reject(err);
+    for (const p of this.unpark()) p.reject(err);
     if (this.o.standby === 'reject') return this.failAll(batch, err);
     // wait mode: keep the requests (up to a limit) and retry once the holder's lease is stale.
     const limit = this.o.clock.now() - 3 * this.o.leaseMs;

@@ -242,7 +242,8 @@ export function takeExpiredLeases(s: QueueState, now: number): JobRecord[] {
   for (let top = h.peek(); top && top.at <= now; top = h.peek()) {
     h.pop();
     const job = top.job;
-    if (job.state !== 'claimed' || s.jobs.get(job.id) !== job || job.lease?.until !== top.at) continue;
+    // The order tells a requeued-and-reclaimed job's old entry from its new one when both leases end at the same instant.
+    if (job.state !== 'claimed' || s.jobs.get(job.id) !== job || job.lease?.until !== top.at || job.order !== top.order) continue;
     out.push(job);
   }
   return out;

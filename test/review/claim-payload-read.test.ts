@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { Broker } from '../../src/broker/broker.js';
+import { FakeClock } from '../../src/broker/clock.js';
+import { QueueError } from '../../src/errors.js';
+import { createMemoryStore } from '../../src/storage/memory.js';
+import type { StorageDriver } from '../../src/storage/types.js';
+import { codeOf, drive } from '../embedded-helpers.js';
+
+describe('review: a claim whose payload object read fails transiently', () => {
+  it('retries the read instead of failing a claim that already landed (which would burn the attempt and hide the job for a lease)', async () => {
+    const clock = new FakeClock();
+    const base = createMemoryStore();
+    let failPayloadReads = 0;
+    const store: StorageDriver = {
+      ...base,
+      name: base.name,
+      minWriteIntervalMs: base.minWriteIntervalMs,
+      async read(key) {
+        if (key.startsWith('payloads/') && failPayloadReads > 0) {
+          failPayloadReads--;
+          throw new QueueError('STORE_UNAVAILABLE', 'injected: did not take effect');
+        }
+        return base.read(key);
+      },
+    };
+    const broker = new Broker({ store, clock, id: 'b1', payloadThreshold: 100 });
+    const big = { big: 'x'.repeat(500) };
+    await broker.push('jobs', [{ id: 'j', payload: big, maxAttempts: 1 }]);
+    failPayloadReads = 1;
+    const claim = broker.claim('jobs', { workerId: 'w', leaseMs: 60_000 });
+    const code = await drive(clock, codeOf(claim));
+    expect(code).toBe('ok');
+    expect(await claim).toMatchObject([{ id: 'j', payload: big }]);
+    await drive(clock, broker.stop());
+  });
+
+  it('when the payload stays unreadable, the claim fails with UNAVAILABLE and the job is handed back untouched', async () => {
+    const clock = new FakeClock();
+    const base = createMemoryStore();
+    let failPayloadReads = 0;
+    const store: StorageDriver = {
+      ...base,
+      name: base.name,
+      minWriteIntervalMs: base.minWriteIntervalMs,
+      async read(key) {
+        if (key.startsWith('payloads/') && failPayloadReads > 0) {
+          failPayloadReads--;
+          throw new QueueError('STORE_UNAVAILABLE', 'injected: did not take effect');
+        }
+        return base.read(key);
+      },
+    };
+    const broker = new Broker({ store, clock, id: 'b1', payloadThreshold: 100, retry: { attempts: 3, baseMs: 1, maxMs: 1 } });
+    const big = { big: 'x'.repeat(500) };
+    await broker.push('jobs', [{ id: 'j', payload: big, maxAttempts: 1 }]);
+    failPayloadReads = 3;
+    expect(await drive(clock, codeOf(broker.claim('jobs', { workerId: 'w', leaseMs: 60_000 })))).toBe('UNAVAILABLE');
+    await drive(clock, broker.flush());
+    expect(await broker.stats('jobs')).toMatchObject({ pending: 1, claimed: 0 });
+    const [job] = await drive(clock, broker.claim('jobs', { workerId: 'w2' }));
+    expect(job).toMatchObject({ id: 'j', attempt: 1, payload: big });
+    await drive(clock, broker.stop());
+  });
+});
