@@ -9,6 +9,7 @@ export type {
   AckItem,
   ClaimedJob,
   ClaimOptions,
+  EmbeddedQueue,
   ItemOutcome,
   JobRecord,
   LeaseHandle,
@@ -21,6 +22,7 @@ export type {
   QueueOptions,
   TopicSettingsUpdate,
 } from './queue-types.js';
+export { createClient, type ClientOptions } from './client/client.js';
 export { createWorker } from './worker/index.js';
 export type { CloseOptions, Handler, Worker, WorkerEvents, WorkerJob, WorkerOptions, WorkerState } from './worker/index.js';
 export { QueueError, isQueueError, type ErrorCode, type QueueErrorOptions } from './errors.js';

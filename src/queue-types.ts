@@ -102,15 +102,15 @@ export type ItemOutcome<V> = { id: string; ok: true; value: V } | { id: string; 
 export type TopicSettingsUpdate = Partial<TopicSettings>;
 
 /**
- * One topic, typed. Every method rejects with a {@link QueueError} carrying a code, never with
- * anything else. Ops issued at the same time share one durable commit (group commit).
+ * One topic, typed: what the embedded queue ({@link EmbeddedQueue}, from `createQueue`) and the
+ * network client (`createClient` from `bucketq/client`) share, and all that `createWorker` needs.
+ * Every method rejects with a {@link QueueError} carrying a code, never with anything else. Ops
+ * issued at the same time share one durable commit (group commit).
  */
 export interface Queue<T = unknown> {
   /** The topic this queue serves. */
   readonly topic: string;
-  /** The broker running the topic's commit loop (shared when one was passed in). */
-  readonly broker: Broker;
-  /** The clock given to {@link createQueue} (workers default to it). */
+  /** The clock given to {@link createQueue} or the client (workers default to it). */
   readonly clock: Clock;
   /** Adds a job. Resolves once it is durably written. */
   push(payload: T, opts?: PushOptions): Promise<PushResult>;
@@ -151,4 +151,10 @@ export interface Queue<T = unknown> {
    * a store it opened from a URL is closed. A shared Broker or a StorageDriver you passed is left alone.
    */
   close(): Promise<void>;
+}
+
+/** The queue `createQueue` returns: a {@link Queue} with the broker that runs its commit loop in this process. */
+export interface EmbeddedQueue<T = unknown> extends Queue<T> {
+  /** The broker running the topic's commit loop (shared when one was passed in). */
+  readonly broker: Broker;
 }

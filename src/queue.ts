@@ -14,6 +14,7 @@ import type {
   AckItem,
   ClaimedJob,
   ClaimOptions,
+  EmbeddedQueue,
   ItemOutcome,
   JobRecord,
   LeaseHandle,
@@ -22,7 +23,6 @@ import type {
   NackResult,
   PushOptions,
   PushResult,
-  Queue,
   QueueOptions,
   TopicSettingsUpdate,
 } from './queue-types.js';
@@ -38,11 +38,11 @@ export type * from './queue-types.js';
  *   const emails = createQueue<{ to: string }>({ store: 'file:./data', topic: 'emails' });
  *   await emails.push({ to: 'a@example.com' });
  */
-export function createQueue<T = unknown>(options: QueueOptions): Queue<T> {
+export function createQueue<T = unknown>(options: QueueOptions): EmbeddedQueue<T> {
   return new TopicQueue<T>(options);
 }
 
-class TopicQueue<T> implements Queue<T> {
+class TopicQueue<T> implements EmbeddedQueue<T> {
   readonly topic: string;
   readonly broker: Broker;
   readonly clock: Clock;

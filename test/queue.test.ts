@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
-import { Broker, createMemoryStore, createQueue, FakeClock, isQueueError, QueueError, type ClaimedJob, type JobRecord, type Queue } from '../src/index.js';
+import { Broker, createMemoryStore, createQueue, FakeClock, isQueueError, QueueError, type ClaimedJob, type EmbeddedQueue, type JobRecord } from '../src/index.js';
 import type { CommitEvent } from '../src/broker/index.js';
 import { codeOf, controlled, drive } from './embedded-helpers.js';
 
@@ -11,9 +11,9 @@ interface Email {
   subject: string;
 }
 
-const open: Array<Queue<unknown>> = [];
-function track<T>(q: Queue<T>): Queue<T> {
-  open.push(q as Queue<unknown>);
+const open: Array<EmbeddedQueue<unknown>> = [];
+function track<T>(q: EmbeddedQueue<T>): EmbeddedQueue<T> {
+  open.push(q as EmbeddedQueue<unknown>);
   return q;
 }
 afterEach(async () => {

@@ -1,0 +1,196 @@
+/** `bucketq broker`: runs a network broker until SIGTERM or SIGINT, then drains. */
+import { isIP } from 'node:net';
+import { DEFAULT_LIMITS } from '../../protocol.js';
+import { DEFAULT_LISTEN, parseListen } from '../../server/address.js';
+import { DEFAULT_BROKER_LEASE_MS, DEFAULT_STORE, startBrokerServer, type BrokerServer } from '../../server/broker-server.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../../transports/http.js';
+import { intFlag, parseFlags, sizeFlag } from '../args.js';
+import { defineCommand, UsageError } from '../command.js';
+
+const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+const MiB = 1024 * 1024;
+
+const usage = `NAME
+    bucketq broker - run a network broker
+
+SYNOPSIS
+    bucketq broker [--store URL] [--listen HOST:PORT] [--advertise URL] [--token TOKEN] [options]
+
+DESCRIPTION
+    Serves the HTTP API (docs/http-api.md) for every topic of one store. Each request is
+    group-committed into one conditional write of the topic's queue.json and answered only after
+    that write has landed.
+
+    Several brokers may point at one store. Each topic is led by one of them, whose lease is
+    written in the topic's queue.json; the others stand by, answer requests for that topic with
+    503 NOT_LEADER and the leader's advertised URL, and take the topic over when the lease is
+    released or goes stale. A standby checks every topic it does not lead every third of a lease,
+    so it takes over a dead leader's topics even when no client talks to it.
+
+    On startup it prints one line to stdout:
+        bucketq broker ID listening on URL (advertise URL, store URL, auth token|none)
+
+OPTIONS
+    --store URL
+        The store (default ${DEFAULT_STORE}). memory:// (this process only), file:PATH, with
+        optional fault-injection parameters, e.g. file:./data?latency=50.
+
+    --listen HOST:PORT
+        The address to listen on (default ${DEFAULT_LISTEN}); [IPV6]:PORT for IPv6; port 0 picks
+        a free port (the startup line shows which).
+
+    --advertise URL
+        The URL other brokers send clients to when this broker leads a topic, written into its
+        leases. Default: http://HOST:PORT of --listen. Required when listening on 0.0.0.0 or ::,
+        which no client can reach.
+
+    --token TOKEN
+        Require "Authorization: Bearer TOKEN" on every route except /healthz. Default: the
+        BUCKETQ_TOKEN environment variable; prefer it, as arguments are visible to other users.
+
+    --id ID
+        This broker's id in leases and logs (default: random). Must be unique among running brokers.
+
+    --lease-ms N
+        Leadership lease per topic (default ${DEFAULT_BROKER_LEASE_MS}). A leader renews it every
+        third of it; a crashed leader's topics are taken over after about this long.
+
+    --standby-check-ms N
+        How often a standby looks for topics to take over (default: a third of --lease-ms).
+
+    --max-body-bytes SIZE
+        Largest request body (default ${DEFAULT_MAX_BODY_BYTES / MiB}MiB); larger gets 413 PAYLOAD_TOO_LARGE.
+        Sizes take K, M, G suffixes (powers of 1024).
+
+    --max-payload-bytes SIZE
+        Largest job payload as JSON (default ${DEFAULT_LIMITS.maxPayloadBytes / MiB}MiB).
+
+    --max-batch N
+        Most jobs in one push and items in one settle (default ${DEFAULT_LIMITS.maxBatch}).
+
+    --max-claim N
+        Most jobs in one claim (default ${DEFAULT_LIMITS.maxClaim}).
+
+    --drain-timeout-ms N
+        How long a drain may take before the process gives up and exits 1 (default ${DEFAULT_DRAIN_TIMEOUT_MS}).
+
+    -h, --help
+        This manual.
+
+ENVIRONMENT
+    BUCKETQ_TOKEN    the bearer token, when --token is not given.
+
+SIGNALS
+    SIGTERM, SIGINT
+        Drain and exit 0: stop accepting connections and refuse new requests (503 UNAVAILABLE),
+        finish the commits in flight and queued, answer every waiting long poll (with no jobs),
+        release every topic's lease so a standby takes over at once, close the store.
+        A second signal exits at once with status 1.
+
+EXIT STATUS
+    0 after a drain; 1 on a failure (e.g. the address is in use); 2 on bad arguments.
+
+EXAMPLES
+    bucketq broker
+    BUCKETQ_TOKEN=s3cret bucketq broker --store file:/var/lib/bucketq --listen 0.0.0.0:8080 \\
+        --advertise http://10.0.0.5:8080
+`;
+
+/** The store URL for logs, without credentials. */
+function displayStore(url: string): string {
+  return url.replace(/\/\/[^/@?]*@/, '//***@');
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || (isIP(host) === 4 && host.startsWith('127.')) || host === '::1';
+}
+
+export default defineCommand({
+  name: 'broker',
+  summary: 'run a network broker (HTTP API) on a store; SIGTERM drains',
+  usage,
+  async run(argv, env) {
+    const { values } = parseFlags(argv, {
+      store: { type: 'string' },
+      listen: { type: 'string' },
+      advertise: { type: 'string' },
+      token: { type: 'string' },
+      id: { type: 'string' },
+      'lease-ms': { type: 'string' },
+      'standby-check-ms': { type: 'string' },
+      'max-body-bytes': { type: 'string' },
+      'max-payload-bytes': { type: 'string' },
+      'max-batch': { type: 'string' },
+      'max-claim': { type: 'string' },
+      'drain-timeout-ms': { type: 'string' },
+    });
+    const store = values.store ?? DEFAULT_STORE;
+    const listen = values.listen ?? DEFAULT_LISTEN;
+    const token = values.token ?? (env.BUCKETQ_TOKEN === '' ? undefined : env.BUCKETQ_TOKEN);
+    if (token !== undefined && token.trim() === '') throw new UsageError('--token must not be empty');
+    if (values.id !== undefined && values.id.trim() === '') throw new UsageError('--id must not be empty');
+    const limits: Record<string, number> = {};
+    const maxPayload = sizeFlag(values['max-payload-bytes'], 'max-payload-bytes');
+    if (maxPayload !== undefined) limits.maxPayloadBytes = maxPayload;
+    const maxBatch = intFlag(values['max-batch'], 'max-batch');
+    if (maxBatch !== undefined) limits.maxBatch = maxBatch;
+    const maxClaim = intFlag(values['max-claim'], 'max-claim');
+    if (maxClaim !== undefined) limits.maxClaim = maxClaim;
+    const drainTimeoutMs = intFlag(values['drain-timeout-ms'], 'drain-timeout-ms') ?? DEFAULT_DRAIN_TIMEOUT_MS;
+
+    const out = (line: string) => process.stdout.write(`${line}\n`);
+    const err = (line: string) => process.stderr.write(`${line}\n`);
+
+    // Signals are caught from the start: one that arrives while starting drains right after.
+    let signalled!: (s: NodeJS.Signals) => void;
+    const signal = new Promise<NodeJS.Signals>((resolve) => (signalled = resolve));
+    const onSignal = (s: NodeJS.Signals) => signalled(s);
+    process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+
+    let server: BrokerServer;
+    try {
+      server = await startBrokerServer({
+        store,
+        listen,
+        ...(values.advertise !== undefined ? { advertise: values.advertise } : {}),
+        ...(token !== undefined ? { token } : {}),
+        ...(values.id !== undefined ? { id: values.id } : {}),
+        ...(values['lease-ms'] !== undefined ? { leaseMs: intFlag(values['lease-ms'], 'lease-ms')! } : {}),
+        ...(values['standby-check-ms'] !== undefined ? { standbyCheckMs: intFlag(values['standby-check-ms'], 'standby-check-ms')! } : {}),
+        ...(values['max-body-bytes'] !== undefined ? { maxBodyBytes: sizeFlag(values['max-body-bytes'], 'max-body-bytes')! } : {}),
+        limits,
+        log: out,
+        onError: (e, context) => err(`error: ${context}: ${e instanceof Error ? e.message : String(e)}`),
+      });
+    } catch (e) {
+      process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
+      throw e;
+    }
+
+    out(`bucketq broker ${server.broker.id} listening on ${server.url} (advertise ${server.advertiseUrl}, store ${displayStore(store)}, auth ${token !== undefined ? 'token' : 'none'})`);
+    if (token === undefined && !isLoopback(parseListen(listen).host)) {
+      err(`warning: no token: anyone who can reach ${server.url} can use this broker (set BUCKETQ_TOKEN)`);
+    }
+
+    const received = await signal;
+    process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
+    const now = (s: NodeJS.Signals) => {
+      err(`${s} again: exiting without finishing the drain`);
+      process.exit(1);
+    };
+    process.once('SIGTERM', now).once('SIGINT', now);
+    out(`${received}: draining (refusing new requests, finishing commits, releasing leadership)`);
+    const timer = setTimeout(() => {
+      err(`the drain took longer than ${drainTimeoutMs} ms; exiting`);
+      process.exit(1);
+    }, drainTimeoutMs);
+    try {
+      await server.close();
+    } finally {
+      clearTimeout(timer);
+      process.off('SIGTERM', now).off('SIGINT', now);
+    }
+    out('drained: every request answered, leadership released, store closed');
+    return 0;
+  },
+});

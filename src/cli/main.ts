@@ -1,0 +1,154 @@
+/**
+ * The `bucketq` command line. Each command is one module under `commands/` (default export: a
+ * {@link Command}), imported only when it runs, so `bucketq push` never loads the broker and
+ * `bucketq broker` never loads the client.
+ *
+ *   bucketq <command> [args]      run a command
+ *   bucketq <command> --help      its manual
+ *   bucketq --help | --version
+ *
+ * Failures print one line on stderr: `bucketq <command>: <message>`; exit status 2 for bad
+ * arguments, 1 for anything else.
+ */
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isQueueError } from '../errors.js';
+import { UsageError, type Command } from './command.js';
+
+/** Every command, in help order. */
+export const COMMAND_NAMES = ['broker', 'push', 'claim', 'ack', 'nack', 'heartbeat', 'get', 'cancel', 'retry', 'stats', 'topics', 'inspect', 'work'] as const;
+export type CommandName = (typeof COMMAND_NAMES)[number];
+
+/**
+ * name → lazy import of `commands/<name>.js`. The specifier is built from the name (rather than
+ * written out per command) so that a command whose module is not written yet is reported as
+ * such at run time instead of failing the type check of the whole CLI.
+ */
+const COMMANDS: Record<CommandName, () => Promise<{ default: Command }>> = Object.fromEntries(
+  COMMAND_NAMES.map((name) => [name, () => import(`./commands/${name}.js`) as Promise<{ default: Command }>]),
+) as Record<CommandName, () => Promise<{ default: Command }>>;
+
+function isCommandName(name: string): name is CommandName {
+  return (COMMAND_NAMES as readonly string[]).includes(name);
+}
+
+/** The command's module, or null when it does not exist yet. Other import failures are thrown. */
+async function loadCommand(name: CommandName): Promise<Command | null> {
+  try {
+    return (await COMMANDS[name]()).default;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e?.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes(`commands/${name}.`)) return null;
+    throw err;
+  }
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function overview(): Promise<string> {
+  const loaded = await Promise.all(COMMAND_NAMES.map(async (name) => [name, await loadCommand(name).catch(() => null)] as const));
+  const width = Math.max(...COMMAND_NAMES.map((n) => n.length));
+  const lines = loaded.map(([name, cmd]) => `  ${name.padEnd(width)}  ${cmd ? cmd.summary : '(not available yet)'}`);
+  return [
+    'bucketq - a durable job queue whose whole state lives in object storage',
+    '',
+    'Usage:',
+    '  bucketq <command> [options]',
+    '  bucketq <command> --help     the manual of a command',
+    '  bucketq --version',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Environment: BUCKETQ_TOKEN is the bearer token of brokers and clients.',
+    '',
+  ].join('\n');
+}
+
+function wantsHelp(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+function failureLine(prefix: string, err: unknown): { line: string; code: number } {
+  if (err instanceof UsageError) return { line: `${prefix}: ${err.message} (see ${prefix} --help)`, code: 2 };
+  if (isQueueError(err)) return { line: `${prefix}: ${err.message} (${err.code})`, code: err.code === 'INVALID_ARGUMENT' ? 2 : 1 };
+  if (err instanceof Error) return { line: `${prefix}: ${err.message}`, code: 1 };
+  return { line: `${prefix}: ${String(err)}`, code: 1 };
+}
+
+/** Runs the command line `argv` (without node and the script) and resolves to the exit status. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    process.stderr.write(await overview());
+    return 2;
+  }
+  if (first === '--help' || first === '-h') {
+    process.stdout.write(await overview());
+    return 0;
+  }
+  if (first === '--version' || first === '-v') {
+    process.stdout.write(`bucketq ${version()}\n`);
+    return 0;
+  }
+  const name = first === 'help' ? rest[0] : first;
+  if (first === 'help' && name === undefined) {
+    process.stdout.write(await overview());
+    return 0;
+  }
+  if (name === undefined || !isCommandName(name)) {
+    process.stderr.write(`bucketq: unknown command ${JSON.stringify(name)} (see bucketq --help)\n`);
+    return 2;
+  }
+  const prefix = `bucketq ${name}`;
+  let command: Command | null;
+  try {
+    command = await loadCommand(name);
+  } catch (err) {
+    process.stderr.write(`${failureLine(prefix, err).line}\n`);
+    return 1;
+  }
+  if (!command) {
+    process.stderr.write(`${prefix}: not available yet\n`);
+    return 1;
+  }
+  if (first === 'help' || wantsHelp(rest)) {
+    process.stdout.write(command.usage.endsWith('\n') ? command.usage : `${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(rest, env);
+  } catch (err) {
+    const { line, code } = failureLine(prefix, err);
+    process.stderr.write(`${line}\n`);
+    return code;
+  }
+}
+
+/** Runs `main` on this process's arguments and exits with its status. */
+export async function runMain(): Promise<void> {
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+  // A command that finished but left a handle open (a socket, a timer) must not hang the shell.
+  setTimeout(() => process.exit(code), 1000).unref();
+}
+
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) await runMain();

@@ -1,0 +1,309 @@
+/**
+ * The network client: `createClient<T>()` gives one topic of a remote broker group as a
+ * {@link Queue}, the interface of the embedded queue, so `createWorker` runs unchanged on it.
+ * Each method is one HTTP request (docs/http-api.md) through a {@link Connection}, which finds
+ * the leader and retries per call:
+ *
+ *   push, pushMany          retried after any transient failure: every job carries an id, made
+ *                           here when the caller gave none, so a retried push finds the job it
+ *                           created and adds nothing (`created` stays true for an id made here)
+ *   claim                   retried only when the broker certainly did nothing (no connection,
+ *                           NOT_LEADER, UNAVAILABLE): a claim whose answer was lost leased jobs
+ *                           nobody runs, and they come back when their lease expires; retrying
+ *                           after a timeout would strand another batch each time a slow broker
+ *                           misses the deadline, burning attempts
+ *   heartbeat, ack, nack,   retried: each presents the lease, so a replay cannot act twice. A
+ *   ackMany, nackMany       replayed ack answers ok while the job is unarchived (milliseconds);
+ *                           afterwards, and for a replayed nack, LEASE_LOST, which then says
+ *                           that an earlier try may have landed (`details.retried`)
+ *   get, stats, cancel,     retried (cancel and retry cannot act twice; a replay answers
+ *   retry                   FAILED_PRECONDITION or NOT_FOUND if the first try landed)
+ *
+ * `configure`, `pause` and `resume` are not in HTTP API v1: they reject with FAILED_PRECONDITION.
+ */
+import { randomBytes } from 'node:crypto';
+import { systemClock, type Clock } from '../broker/clock.js';
+import type { BrokerLease, JobStats, TopicSettings } from '../core/types.js';
+import { isQueueError, QueueError, type ErrorCode } from '../errors.js';
+import { checkLeaseMs, checkTopic, DEFAULT_LEASE_MS, DEFAULT_LIMITS } from '../protocol.js';
+import type {
+  AckItem,
+  ClaimedJob,
+  ClaimOptions,
+  ItemOutcome,
+  JobRecord,
+  LeaseHandle,
+  NackItem,
+  NackOptions,
+  NackResult,
+  PushOptions,
+  PushResult,
+  Queue,
+  TopicSettingsUpdate,
+} from '../queue-types.js';
+import { Connection, type CallOptions, type ConnectionOptions } from './connection.js';
+
+export interface ClientOptions extends ConnectionOptions {
+  /** The topic: `[A-Za-z0-9_.-]{1,128}`. One client per topic, like createQueue. */
+  topic: string;
+  /** Default lease of claims and heartbeats (default 30 s). */
+  leaseMs?: number;
+  /** Clock handed to workers on this client (default: the system clock). */
+  clock?: Clock;
+}
+
+/** Items of one settle request at most (a broker's default batch limit is 10 000). */
+const SETTLE_CHUNK = 1000;
+
+/**
+ * Opens one topic of a broker (group) as a typed queue. Synchronous and lazy: nothing is sent
+ * before the first call. Give `url` (a broker), `store` (the leader is read from the topic's
+ * queue.json), or both (the URL is used while the store names no broker).
+ *
+ * @example
+ *   const emails = createClient<{ to: string }>({ url: 'http://127.0.0.1:8080', topic: 'emails' });
+ *   await emails.push({ to: 'a@example.com' });
+ */
+export function createClient<T = unknown>(options: ClientOptions): Queue<T> {
+  return new RemoteQueue<T>(options);
+}
+
+/** Job ids made by this process: a random prefix and a counter, unique without a random draw per job. */
+const ID_PREFIX = `c${randomBytes(12).toString('base64url')}`;
+let idCounter = 0;
+function newJobId(): string {
+  return `${ID_PREFIX}${(idCounter++).toString(36)}`;
+}
+
+interface WireStats extends Omit<JobStats, 'broker'> {
+  topic?: string;
+  leader: BrokerLease | null;
+}
+
+class RemoteQueue<T> implements Queue<T> {
+  readonly topic: string;
+  readonly clock: Clock;
+  private readonly conn: Connection;
+  private readonly leaseMs: number;
+  private readonly base: string;
+  private closing: Promise<void> | null = null;
+  /** Requests in flight, so close() can abort long polls and wait for the rest. */
+  private readonly inFlight = new Set<{ done: Promise<unknown>; abort?: AbortController }>();
+
+  constructor(o: ClientOptions) {
+    if (typeof o !== 'object' || o === null) throw invalid('createClient needs {url or store, topic}');
+    this.topic = checkTopic(o.topic);
+    this.clock = o.clock ?? systemClock;
+    this.leaseMs = checkLeaseMs(o.leaseMs, DEFAULT_LIMITS) ?? DEFAULT_LEASE_MS;
+    this.conn = new Connection(o, this.topic);
+    this.base = `/v1/topics/${encodeURIComponent(this.topic)}`;
+  }
+
+  async push(payload: T, opts: PushOptions = {}): Promise<PushResult> {
+    const [out] = await this.pushMany([{ ...opts, payload }]);
+    return out!;
+  }
+
+  async pushMany(jobs: ReadonlyArray<{ payload: T } & PushOptions>): Promise<PushResult[]> {
+    if (!Array.isArray(jobs)) throw invalid('pushMany needs an array of {payload, ...options}');
+    const made: boolean[] = [];
+    const wire = jobs.map((job, i) => {
+      if (typeof job !== 'object' || job === null) throw invalid(`jobs[${i}] must be an object with a payload`);
+      made.push(job.id === undefined);
+      return job.id === undefined ? { ...job, id: newJobId() } : job;
+    });
+    const out = await this.call<{ jobs: PushResult[] }>({ method: 'POST', path: `${this.base}/jobs`, body: { jobs: wire }, retry: 'always' });
+    // An id made here is new to the world: `created: false` can only mean an earlier try of this very push landed.
+    return out.jobs.map((r, i) => ({ id: r.id, created: r.created || made[i] === true }));
+  }
+
+  async claim(opts: ClaimOptions): Promise<ClaimedJob<T>[]> {
+    if (typeof opts !== 'object' || opts === null) throw invalid('claim needs {workerId}');
+    const { signal, ...req } = opts;
+    const body = { ...req, leaseMs: req.leaseMs ?? this.leaseMs };
+    const wait = typeof req.waitMs === 'number' && req.waitMs > 0 ? req.waitMs : 0;
+    const out = await this.call<{ jobs: Array<Omit<ClaimedJob<T>, 'workerId'>> }>(
+      { method: 'POST', path: `${this.base}/claim`, body, retry: 'unsent', extraTimeoutMs: wait, signal },
+      wait > 0,
+    );
+    return out.jobs.map((j) => ({ ...j, workerId: req.workerId }));
+  }
+
+  async heartbeat(job: LeaseHandle, leaseMs?: number): Promise<{ leaseUntil: number }> {
+    const l = leaseOf(job);
+    return this.call({ method: 'POST', path: this.jobPath(l.id, 'heartbeat'), body: { workerId: l.workerId, lease: l.lease, leaseMs: leaseMs ?? this.leaseMs }, retry: 'always' });
+  }
+
+  async ack(job: LeaseHandle, result?: unknown): Promise<{ id: string }> {
+    const l = leaseOf(job);
+    const out = await this.call<{ id: string }>({ method: 'POST', path: this.jobPath(l.id, 'ack'), body: { workerId: l.workerId, lease: l.lease, result: jsonSafe(result) }, retry: 'always' });
+    return { id: out.id };
+  }
+
+  async nack(job: LeaseHandle, error?: string | Error, opts: NackOptions = {}): Promise<NackResult> {
+    const l = leaseOf(job);
+    const body = { workerId: l.workerId, lease: l.lease, error: errorText(error), delayMs: opts.delayMs };
+    return nackResult(await this.call<NackResult>({ method: 'POST', path: this.jobPath(l.id, 'nack'), body, retry: 'always' }));
+  }
+
+  async ackMany(items: ReadonlyArray<AckItem>): Promise<Array<ItemOutcome<{ id: string }>>> {
+    return this.settle(items, 'acks', (item) => ({ ...leaseOf(item), result: jsonSafe(item.result) }), (r) => ({ id: r.id as string }));
+  }
+
+  async nackMany(items: ReadonlyArray<NackItem>): Promise<Array<ItemOutcome<NackResult>>> {
+    return this.settle(
+      items,
+      'nacks',
+      (item) => ({ ...leaseOf(item), error: errorText(item.error), delayMs: item.delayMs }),
+      (r) => nackResult(r as unknown as NackResult),
+    );
+  }
+
+  async cancel(id: string): Promise<{ id: string; state: 'cancelled' }> {
+    return this.call({ method: 'DELETE', path: this.jobPath(id), retry: 'always' });
+  }
+
+  async retry(id: string): Promise<{ id: string; state: JobRecord['state'] }> {
+    return this.call({ method: 'POST', path: this.jobPath(id, 'retry'), retry: 'always' });
+  }
+
+  async get(id: string): Promise<JobRecord<T>> {
+    return this.call({ method: 'GET', path: this.jobPath(id), retry: 'always' });
+  }
+
+  async stats(): Promise<JobStats> {
+    const { topic: _topic, leader, ...rest } = await this.call<WireStats>({ method: 'GET', path: this.base, retry: 'always' });
+    return { ...rest, broker: leader ?? null };
+  }
+
+  async configure(_settings: TopicSettingsUpdate): Promise<TopicSettings> {
+    throw new QueueError('FAILED_PRECONDITION', 'configure, pause and resume are not part of HTTP API v1 (docs/http-api.md); a network client cannot change topic settings');
+  }
+
+  pause(): Promise<TopicSettings> {
+    return this.configure({ paused: true });
+  }
+
+  resume(): Promise<TopicSettings> {
+    return this.configure({ paused: false });
+  }
+
+  /** Later calls fail with CLOSED; long polls in flight end at once (CLOSED), other requests finish first. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const r of this.inFlight) r.abort?.abort(new QueueError('CLOSED', `the client of topic ${this.topic} is closed`));
+      await Promise.allSettled([...this.inFlight].map((r) => r.done));
+      await this.conn.close();
+    })();
+    return this.closing;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private jobPath(id: string, action?: string): string {
+    if (typeof id !== 'string' || id === '') throw invalid('a job id must be a non-empty string');
+    return `${this.base}/jobs/${encodeURIComponent(id)}${action ? `/${action}` : ''}`;
+  }
+
+  /** Every request: refused after close; failures are QueueErrors; `abortable` ones end when close() is called. */
+  private async call<R>(o: CallOptions, abortable = false): Promise<R> {
+    if (this.closing) throw new QueueError('CLOSED', `the client of topic ${this.topic} is closed`);
+    const abort = abortable ? new AbortController() : undefined;
+    const options = abort ? { ...o, signal: o.signal ? AbortSignal.any([o.signal, abort.signal]) : abort.signal } : o;
+    const entry: { done: Promise<unknown>; abort?: AbortController } = { done: Promise.resolve() };
+    if (abort) entry.abort = abort;
+    const done = this.conn.call<R>(options);
+    entry.done = done;
+    this.inFlight.add(entry);
+    try {
+      return await done;
+    } catch (err) {
+      throw asQueueError(err);
+    } finally {
+      this.inFlight.delete(entry);
+    }
+  }
+
+  /** One settle request per chunk; each item gets its own outcome, and a failed request fails its items, never the call. */
+  private async settle<I extends LeaseHandle, V>(
+    items: ReadonlyArray<I>,
+    kind: 'acks' | 'nacks',
+    toWire: (item: I) => object,
+    toValue: (r: Record<string, unknown>) => V,
+  ): Promise<Array<ItemOutcome<V>>> {
+    if (!Array.isArray(items)) throw invalid('expected an array of jobs');
+    const out: Array<ItemOutcome<V>> = items.map((item) => ({ id: typeof item?.id === 'string' ? item.id : String(item?.id), ok: false, error: pending }));
+    // An item this side refuses (no lease, a result that is not JSON) fails alone, as in the embedded queue.
+    const sendable: Array<{ index: number; wire: object }> = [];
+    items.forEach((item, index) => {
+      try {
+        sendable.push({ index, wire: toWire(item) });
+      } catch (err) {
+        out[index] = { id: out[index]!.id, ok: false, error: asQueueError(err) };
+      }
+    });
+    for (let start = 0; start < sendable.length; start += SETTLE_CHUNK) {
+      const chunk = sendable.slice(start, start + SETTLE_CHUNK);
+      let answer: WireOutcome[];
+      try {
+        const res = await this.call<Record<'acks' | 'nacks', WireOutcome[]>>({ method: 'POST', path: `${this.base}/settle`, body: { [kind]: chunk.map((c) => c.wire) }, retry: 'always' });
+        answer = res[kind];
+      } catch (err) {
+        for (const { index } of chunk) out[index] = { id: out[index]!.id, ok: false, error: asQueueError(err) };
+        continue;
+      }
+      chunk.forEach(({ index }, i) => {
+        const id = out[index]!.id;
+        const r = answer[i];
+        if (r?.ok) {
+          const { ok: _ok, ...value } = r;
+          out[index] = { id, ok: true, value: toValue({ id, ...value }) };
+          return;
+        }
+        const { code, message, ...details } = r?.error ?? { code: 'INTERNAL', message: `the broker's answer has no outcome for ${id}` };
+        out[index] = { id, ok: false, error: new QueueError(code as ErrorCode, message, Object.keys(details).length > 0 ? { details } : {}) };
+      });
+    }
+    return out;
+  }
+}
+
+type WireOutcome = { ok: true; [field: string]: unknown } | { ok: false; error?: { code: string; message: string; [detail: string]: unknown } };
+
+/** Placeholder of an outcome until its item is settled (every item is overwritten). */
+const pending = new QueueError('INTERNAL', 'not settled');
+
+function asQueueError(err: unknown): QueueError {
+  return isQueueError(err) ? err : new QueueError('INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
+}
+
+function invalid(message: string): QueueError {
+  return new QueueError('INVALID_ARGUMENT', message);
+}
+
+function leaseOf(job: LeaseHandle): LeaseHandle {
+  if (typeof job !== 'object' || job === null) throw invalid('expected a claimed job or {id, lease, workerId}');
+  if (typeof job.id !== 'string' || job.id === '') throw invalid('id must be a non-empty string');
+  return { id: job.id, lease: job.lease, workerId: job.workerId };
+}
+
+function nackResult(r: NackResult): NackResult {
+  return r.runAt === undefined ? { id: r.id, state: r.state } : { id: r.id, state: r.state, runAt: r.runAt };
+}
+
+function jsonSafe(result: unknown): unknown {
+  if (result === undefined) return undefined;
+  try {
+    JSON.stringify(result);
+  } catch (err) {
+    throw invalid(`result is not JSON-serialisable: ${(err as Error).message}`);
+  }
+  return result;
+}
+
+function errorText(error: unknown): string | undefined {
+  if (error === undefined) return undefined;
+  if (error instanceof Error) return error.message || error.name;
+  if (typeof error === 'string') return error;
+  throw invalid('error must be a string or an Error');
+}

@@ -1,0 +1,250 @@
+/**
+ * Where a client's requests go, and what happens when they fail. A connection knows a seed URL
+ * and/or a store; it keeps the URL of the broker that answered last and changes it when told to:
+ *
+ *   NOT_LEADER naming a URL   switch to that broker at once, no back-off (up to 3 hops in a row;
+ *                             after that, as below: two brokers each naming the other means a
+ *                             takeover is in progress)
+ *   connection refused, reset, timeout, 503 UNAVAILABLE, NOT_LEADER without a URL
+ *                             forget the broker, wait (exponential back-off with jitter), ask
+ *                             again: from the store (the topic's queue.json names its leader),
+ *                             else the seed URL
+ *   anything else             the caller gets the error as it came
+ *
+ * until `deadlineMs` (default 30 s) has passed since the call began; then the last error is
+ * thrown. Which failures a call may be retried after is its {@link RetryPolicy}: a call that is
+ * idempotent by construction is retried after any transient failure, one that is not only when
+ * the broker certainly did nothing.
+ *
+ * An error answered to a retry whose earlier try may have landed (no answer in time, a
+ * connection cut after sending) says so in its message and carries `details.retried: true`: a
+ * replayed ack that finds its job already completed and archived answers LEASE_LOST.
+ */
+import { QueueError, isQueueError } from '../errors.js';
+import { lazyStore } from '../queue-store.js';
+import type { StorageDriver } from '../storage/types.js';
+import { discoverBroker } from './discovery.js';
+import { failureKind, httpRequest, type HttpRequest } from './http.js';
+
+export interface RetryOptions {
+  /** Give up retrying a call this long after it began (default 30 000 ms; 0: never retry). */
+  deadlineMs?: number;
+  /** First back-off (default 100 ms); doubles per failure. */
+  baseMs?: number;
+  /** Longest back-off (default 2 000 ms). */
+  maxMs?: number;
+}
+
+export interface ConnectionOptions {
+  /** A broker URL: the one to use, or with `store`, the one to fall back on when the store names no broker. */
+  url?: string | undefined;
+  /** The store the brokers use: each topic's queue.json names its leader. A URL (opened here) or a driver you own. */
+  store?: string | StorageDriver | undefined;
+  /** Bearer token sent with every request. */
+  token?: string | undefined;
+  /** Per-request timeout (default 10 000 ms); a long-poll claim gets its wait on top. */
+  timeoutMs?: number | undefined;
+  retry?: RetryOptions | undefined;
+  /** Called before each back-off with the failure that caused it (logging; tests). */
+  onRetry?: ((info: { error: QueueError; failures: number; delayMs: number; url: string | null }) => void) | undefined;
+}
+
+/**
+ * - `always`: idempotent by construction (pushes carry their ids, acks, nacks and heartbeats
+ *   present a lease, reads): retried after any transient failure, even one that may have landed.
+ * - `unsent`: retried only when the broker certainly did nothing: no connection, or an answer of
+ *   NOT_LEADER, UNAVAILABLE or CLOSED (a standby or a draining broker refuses before doing anything).
+ */
+export type RetryPolicy = 'always' | 'unsent';
+
+export interface CallOptions {
+  method: HttpRequest['method'];
+  path: string;
+  body?: unknown;
+  retry: RetryPolicy;
+  /** Added to the per-request timeout (a long poll's wait). */
+  extraTimeoutMs?: number;
+  signal?: AbortSignal | undefined;
+}
+
+const MAX_HOPS = 3;
+const DEFAULT_TIMEOUT_MS = 10_000;
+/** Codes of an answer after which the broker certainly did nothing (see RetryPolicy). */
+const REFUSED = new Set(['NOT_LEADER', 'UNAVAILABLE', 'CLOSED']);
+/** Codes of an answer that are worth another try, but may have taken effect. */
+const TRANSIENT = new Set(['STORE_UNAVAILABLE', 'STORE_AMBIGUOUS', 'STORE_CONFLICT']);
+
+export class Connection {
+  private current: string | null;
+  private readonly seed: string | null;
+  private readonly store: StorageDriver | null;
+  private readonly ownsStore: boolean;
+  private readonly token: string | undefined;
+  private readonly timeoutMs: number;
+  private readonly deadlineMs: number;
+  private readonly baseMs: number;
+  private readonly maxMs: number;
+  private readonly onRetry: ConnectionOptions['onRetry'];
+
+  /** `topic`: whose leader to look for in the store (undefined: any broker of the store). */
+  constructor(
+    o: ConnectionOptions,
+    private readonly topic?: string,
+  ) {
+    if (o.url === undefined && o.store === undefined) throw invalid('a client needs url (a broker) or store (to find the leader), or both');
+    this.seed = o.url === undefined ? null : checkUrl(o.url);
+    if (typeof o.store === 'string') {
+      if (o.store.trim() === '') throw invalid('store URL is empty');
+      this.store = lazyStore(o.store);
+      this.ownsStore = true;
+    } else {
+      this.store = o.store ?? null;
+      this.ownsStore = false;
+    }
+    if (o.token !== undefined && (typeof o.token !== 'string' || o.token === '' || /\s/.test(o.token))) throw invalid('token must be a non-empty string without spaces');
+    this.token = o.token;
+    this.timeoutMs = positive(o.timeoutMs, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS;
+    const r = o.retry ?? {};
+    this.deadlineMs = nonNegative(r.deadlineMs, 'retry.deadlineMs') ?? 30_000;
+    this.baseMs = positive(r.baseMs, 'retry.baseMs') ?? 100;
+    this.maxMs = positive(r.maxMs, 'retry.maxMs') ?? 2_000;
+    this.onRetry = o.onRetry;
+    this.current = this.store ? null : this.seed;
+  }
+
+  /** The broker URL requests go to now (null until one is known). */
+  get url(): string | null {
+    return this.current;
+  }
+
+  /** One call, retried per its policy (see the module comment). */
+  async call<R>(o: CallOptions): Promise<R> {
+    const deadline = Date.now() + this.deadlineMs;
+    let failures = 0;
+    let hops = 0;
+    let mayHaveLanded = false;
+    for (;;) {
+      let base: string | null = null;
+      try {
+        base = await this.endpoint();
+        const out = await httpRequest<R>({
+          method: o.method,
+          base,
+          path: o.path,
+          body: o.body,
+          token: this.token,
+          timeoutMs: this.timeoutMs + (o.extraTimeoutMs ?? 0),
+          signal: o.signal,
+        });
+        return out;
+      } catch (err) {
+        const error = isQueueError(err) ? err : new QueueError('UNAVAILABLE', `finding the broker failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        const kind = failureKind(error);
+        if (kind === 'aborted') throw error;
+        // An answer to a replay whose first try may have landed (a LEASE_LOST to a replayed ack) says so.
+        if (kind === 'answer' && mayHaveLanded && !TRANSIENT.has(error.code) && !REFUSED.has(error.code)) throw replayed(error);
+        if (kind === 'ambiguous') mayHaveLanded = true;
+        if (error.code === 'NOT_LEADER') {
+          const leader = error.details?.leader;
+          if (typeof leader === 'string' && leader !== '' && leader !== base && hops < MAX_HOPS) {
+            hops++;
+            this.current = checkUrl(leader);
+            continue;
+          }
+        }
+        if (this.deadlineMs === 0 || !this.retryable(error, kind, o.retry, base === null)) throw error;
+        // The broker may be gone, or not the leader any more: ask the store (or the seed) again.
+        this.current = this.store ? null : this.seed;
+        hops = 0;
+        const delay = this.backoff(++failures);
+        if (Date.now() + delay > deadline) throw gaveUp(error, failures, this.deadlineMs);
+        this.onRetry?.({ error, failures, delayMs: delay, url: base });
+        await sleep(delay, o.signal);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsStore) await this.store?.close();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private async endpoint(): Promise<string> {
+    if (this.current) return this.current;
+    if (this.store) {
+      const found = await discoverBroker(this.store, this.topic);
+      if (found) return (this.current = checkUrl(found.url));
+    }
+    if (this.seed) return (this.current = this.seed);
+    throw new QueueError('UNAVAILABLE', `the store names no broker${this.topic !== undefined ? ` for topic ${this.topic}` : ''} yet (no topic has a leader with a URL); give the client a broker url too`);
+  }
+
+  /** `discovering`: the failure happened while looking for a broker, before any request was sent. */
+  private retryable(error: QueueError, kind: ReturnType<typeof failureKind>, policy: RetryPolicy, discovering: boolean): boolean {
+    if (discovering) return error.code === 'UNAVAILABLE' || error.code === 'STORE_UNAVAILABLE' || error.code === 'STORE_AMBIGUOUS';
+    if (kind === 'connect') return true;
+    if (kind === 'ambiguous') return policy === 'always';
+    if (REFUSED.has(error.code)) return true;
+    return policy === 'always' && TRANSIENT.has(error.code);
+  }
+
+  private backoff(failures: number): number {
+    const full = Math.min(this.maxMs, this.baseMs * 2 ** (failures - 1));
+    return Math.round(full / 2 + Math.random() * (full / 2));
+  }
+}
+
+function invalid(message: string): QueueError {
+  return new QueueError('INVALID_ARGUMENT', message);
+}
+
+function positive(v: number | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || v < 1) throw invalid(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function nonNegative(v: number | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || v < 0) throw invalid(`${name} must be an integer >= 0, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A broker base URL: http or https, no query, no trailing slash. */
+export function checkUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw invalid(`the broker URL must look like http://127.0.0.1:8080, got ${JSON.stringify(text)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(`the broker URL must be http:// or https://, got ${JSON.stringify(text)}`);
+  if (url.search || url.hash) throw invalid(`the broker URL must not carry a query or fragment, got ${JSON.stringify(text)}`);
+  return url.href.replace(/\/+$/, '');
+}
+
+function gaveUp(error: QueueError, failures: number, deadlineMs: number): QueueError {
+  const message = `${error.message}; gave up after ${failures} ${failures === 1 ? 'try' : 'tries'} in ${Math.round(deadlineMs / 100) / 10} s`;
+  return new QueueError(error.code, message, { cause: error, ...(error.details ? { details: error.details } : {}) });
+}
+
+function replayed(error: QueueError): QueueError {
+  const message = `${error.message} (this was a retry: an earlier try may have landed, its answer was lost)`;
+  return new QueueError(error.code, message, { cause: error, details: { ...error.details, retried: true } });
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new QueueError('CLOSED', 'request aborted by the caller'));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new QueueError('CLOSED', 'request aborted by the caller'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

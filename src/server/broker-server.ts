@@ -1,0 +1,177 @@
+/**
+ * A network broker: a store, a {@link Broker} in `standby: 'reject'` mode, the HTTP API on
+ * node:http and the standby watcher. Several of them may share one store: each topic is led by
+ * one, the others answer NOT_LEADER with the leader's advertised URL and take the topic over when
+ * its lease is released or goes stale.
+ *
+ * close() drains, in this order: stop accepting connections and refuse new requests on open ones
+ * (503 UNAVAILABLE); stop the watcher; stop the broker, which commits everything queued and in
+ * flight, answers parked long polls with no jobs and releases every lease so a standby takes over
+ * at once; wait until every request in flight has its answer; close the remaining connections;
+ * close the store (when it was opened here).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Broker, type BrokerOptions } from '../broker/broker.js';
+import { isQueueError, QueueError } from '../errors.js';
+import type { Limits } from '../protocol.js';
+import { openStore } from '../storage/open.js';
+import type { StorageDriver } from '../storage/types.js';
+import { answerClientErrors, createHttpHandler, type HttpHandler } from '../transports/http.js';
+import { advertiseUrl, DEFAULT_LISTEN, listenUrl, parseListen } from './address.js';
+import { startStandbyWatcher, type StandbyWatcher } from './standby-watcher.js';
+
+export const DEFAULT_STORE = 'file:./bucketq-data';
+export const DEFAULT_BROKER_LEASE_MS = 10_000;
+
+export interface BrokerServerOptions {
+  /** A store URL (opened here and closed by close()) or a driver you own. Default `file:./bucketq-data`. */
+  store?: string | StorageDriver;
+  /** `HOST:PORT` to listen on (default 127.0.0.1:8080; port 0 picks a free one). */
+  listen?: string;
+  /** The URL written into leases for clients and other brokers; default `http://HOST:PORT` of the listen address. */
+  advertise?: string;
+  /** Broker instance id (default random). */
+  id?: string;
+  /** Bearer token required on every route but /healthz. */
+  token?: string;
+  /** Leadership lease per topic (default 10 s): renewed at a third; a dead leader is replaced after about this long. */
+  leaseMs?: number;
+  /** How often the standby watcher looks for topics to take over (default leaseMs / 3). */
+  standbyCheckMs?: number;
+  /** Largest request body (default 16 MiB). */
+  maxBodyBytes?: number;
+  /** Batch, payload, claim, lease and wait limits (defaults: DEFAULT_LIMITS). */
+  limits?: Partial<Limits>;
+  /** Further broker options (clock, retry, payloadThreshold, retentionMs, ...). */
+  brokerOptions?: Partial<Omit<BrokerOptions, 'store' | 'id' | 'url' | 'leaseMs' | 'standby' | 'limits'>>;
+  /** Informational lines: leadership gained and lost. */
+  log?: (line: string) => void;
+  /** Failures worth an operator's attention (storage trouble, bugs). */
+  onError?: (err: unknown, context: string) => void;
+}
+
+export interface BrokerServer {
+  /** Where this server listens, with the actual port. */
+  url: string;
+  /** The URL written into the leases this broker takes. */
+  advertiseUrl: string;
+  broker: Broker;
+  /** HTTP requests being handled right now (long polls included). */
+  readonly inFlight: number;
+  /** Drains and stops (see the module comment). Idempotent. */
+  close(): Promise<void>;
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      const why = err.code === 'EADDRINUSE' ? 'the address is in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
+      reject(new QueueError('UNAVAILABLE', `cannot listen on ${host}:${port}: ${why}`, { cause: err }));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    };
+    server.once('error', onError).once('listening', onListening);
+    server.listen({ host, port });
+  });
+}
+
+function positive(value: number | undefined, name: string): void {
+  if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+    throw new QueueError('INVALID_ARGUMENT', `${name} must be a positive integer, got ${String(value)}`);
+  }
+}
+
+export async function startBrokerServer(options: BrokerServerOptions = {}): Promise<BrokerServer> {
+  const address = parseListen(options.listen ?? DEFAULT_LISTEN);
+  advertiseUrl(address, address.port, options.advertise); // refuse a bad advertise URL before opening anything
+  positive(options.leaseMs, 'leaseMs');
+  positive(options.standbyCheckMs, 'standbyCheckMs');
+  positive(options.maxBodyBytes, 'maxBodyBytes');
+  if (options.token !== undefined && options.token.trim() === '') throw new QueueError('INVALID_ARGUMENT', 'the token must not be empty');
+  const leaseMs = options.leaseMs ?? DEFAULT_BROKER_LEASE_MS;
+  const log = options.log ?? (() => {});
+  const onError = options.onError ?? (() => {});
+
+  const storeOption = options.store ?? DEFAULT_STORE;
+  const store = typeof storeOption === 'string' ? await openStore(storeOption) : storeOption;
+  const ownsStore = typeof storeOption === 'string';
+
+  let handler: HttpHandler | null = null;
+  const server = createServer((req, res) => {
+    if (handler) return handler(req, res);
+    res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+    res.end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'the broker is starting' } }));
+  });
+  answerClientErrors(server);
+
+  let port: number;
+  try {
+    port = await listen(server, address.host, address.port);
+  } catch (err) {
+    if (ownsStore) await store.close();
+    throw err;
+  }
+  const url = listenUrl(address, port);
+  const advertised = advertiseUrl(address, port, options.advertise);
+
+  const broker = new Broker({
+    ...options.brokerOptions,
+    store,
+    ...(options.id !== undefined ? { id: options.id } : {}),
+    url: advertised,
+    leaseMs,
+    standby: 'reject',
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
+  broker.events.on('leader', (e: { topic: string; epoch: number }) => log(`leading topic ${e.topic} (epoch ${e.epoch})`));
+  broker.events.on('fenced', (e: { topic: string; leader: { id: string; url: string } | null }) =>
+    log(`lost topic ${e.topic} to broker ${e.leader?.id ?? '?'}${e.leader?.url ? ` at ${e.leader.url}` : ''}`),
+  );
+  broker.events.on('internal-error', (e: { topic: string; op: string; error: unknown }) => {
+    if (!isQueueError(e.error, 'CLOSED')) onError(e.error, `topic ${e.topic}: ${e.op}`);
+  });
+
+  handler = createHttpHandler(broker, {
+    token: options.token,
+    maxBodyBytes: options.maxBodyBytes,
+    onError: (err, req) => onError(err, `${req.method} ${req.url}`),
+  });
+  const http = handler;
+  const watcher: StandbyWatcher = startStandbyWatcher(broker, {
+    intervalMs: options.standbyCheckMs ?? Math.max(1, Math.round(leaseMs / 3)),
+    onError: (err, topic) => onError(err, topic === null ? 'standby watcher: listing topics' : `standby watcher: topic ${topic}`),
+  });
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      http.drain();
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await watcher.stop();
+      try {
+        await broker.stop();
+        await http.idle();
+      } finally {
+        server.closeAllConnections(); // every answer is out; what is left is idle or half-sent requests
+        await serverClosed;
+        if (ownsStore) await store.close();
+      }
+    })();
+    return closing;
+  };
+
+  return {
+    url,
+    advertiseUrl: advertised,
+    broker,
+    get inFlight() {
+      return http.inFlight;
+    },
+    close,
+  };
+}

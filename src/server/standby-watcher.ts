@@ -1,0 +1,98 @@
+/**
+ * The standby watcher of a network broker. A topic loop only looks at its topic when a request
+ * comes in, so a standby that no client talks to would never notice that the leader died. Every
+ * `intervalMs` this lists the store's topics and, for each one this broker does not lead, asks the
+ * loop for its stats: a standby whose view of the leader is recent and whose lease still runs
+ * answers NOT_LEADER without I/O (the normal case); otherwise the loop re-reads queue.json and, if
+ * the lease was released or went stale, takes the topic over through `elect`. A topic that nobody
+ * leads yet (new in the store) is taken over the same way.
+ *
+ * The cost on a standby: one list of `topics/` per tick and one read of each topic it does not
+ * lead at most once a second (the loop's STANDBY_RECHECK_MS) or when the leader's lease ran out.
+ */
+import type { Broker } from '../broker/broker.js';
+import { isQueueError } from '../errors.js';
+
+export interface StandbyWatcherOptions {
+  intervalMs: number;
+  /** Topics checked at once (default 8). */
+  concurrency?: number;
+  /** Failures other than the expected NOT_LEADER / CLOSED (storage trouble, a corrupt object). */
+  onError?: (err: unknown, topic: string | null) => void;
+}
+
+export interface StandbyWatcher {
+  /** Runs one round now (tests; also what every tick does). */
+  check(): Promise<void>;
+  /** Stops ticking and waits for a round in progress. */
+  stop(): Promise<void>;
+}
+
+export function startStandbyWatcher(broker: Broker, options: StandbyWatcherOptions): StandbyWatcher {
+  const concurrency = options.concurrency ?? 8;
+  let stopped = false;
+  let timer: NodeJS.Timeout | null = null;
+  let round: Promise<void> | null = null;
+  /** The last error code reported per topic, so a lasting failure is logged once, not every tick. */
+  const reported = new Map<string | null, string>();
+
+  const report = (err: unknown, topic: string | null) => {
+    const code = isQueueError(err) ? err.code : 'ERROR';
+    if (reported.get(topic) === code) return;
+    reported.set(topic, code);
+    options.onError?.(err, topic);
+  };
+
+  async function checkTopic(topic: string): Promise<void> {
+    try {
+      if (broker.loop(topic).isLeading) return; // the loop renews its own lease
+      await broker.stats(topic);
+      reported.delete(topic);
+    } catch (err) {
+      if (isQueueError(err, 'NOT_LEADER') || isQueueError(err, 'CLOSED')) reported.delete(topic);
+      else if (!stopped) report(err, topic);
+    }
+  }
+
+  async function runRound(): Promise<void> {
+    let topics: string[];
+    try {
+      topics = await broker.topics();
+      reported.delete(null);
+    } catch (err) {
+      if (!stopped) report(err, null);
+      return;
+    }
+    let next = 0;
+    const lane = async () => {
+      while (next < topics.length && !stopped) await checkTopic(topics[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, topics.length) }, lane));
+  }
+
+  function check(): Promise<void> {
+    round ??= runRound().finally(() => {
+      round = null;
+    });
+    return round;
+  }
+
+  function tick(): void {
+    timer = null;
+    if (stopped) return;
+    void check().then(() => {
+      if (!stopped) timer = setTimeout(tick, options.intervalMs).unref();
+    });
+  }
+
+  tick();
+  return {
+    check,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      await round;
+    },
+  };
+}

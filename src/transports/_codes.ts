@@ -1,0 +1,58 @@
+/**
+ * The one mapping from {@link ErrorCode} to each wire. Every transport answers errors through this
+ * file, so a code means the same thing on every surface; the message is for humans.
+ */
+import { isQueueError, QueueError, type ErrorCode } from '../errors.js';
+
+/** ErrorCode → HTTP status (docs/http-api.md). */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  INVALID_ARGUMENT: 400,
+  UNAUTHENTICATED: 401,
+  NOT_FOUND: 404,
+  FAILED_PRECONDITION: 409,
+  LEASE_LOST: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  NOT_LEADER: 503,
+  UNAVAILABLE: 503,
+  CLOSED: 503,
+  STORE_CONFLICT: 503,
+  STORE_AMBIGUOUS: 503,
+  STORE_UNAVAILABLE: 503,
+  CORRUPT_STATE: 500,
+  INTERNAL: 500,
+};
+
+export function httpStatusOf(code: ErrorCode): number {
+  return HTTP_STATUS[code] ?? 500;
+}
+
+/** Any thrown value as a QueueError: a non-QueueError is a bug, reported as INTERNAL without its internals. */
+export function asQueueError(err: unknown): QueueError {
+  if (isQueueError(err)) return err;
+  return new QueueError('INTERNAL', 'internal error', { cause: err });
+}
+
+/** The `error` member of an error body: `{code, message, ...details}`. */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  [detail: string]: unknown;
+}
+
+/**
+ * `{code, message, ...details}`. For NOT_LEADER, `leader` is the leader's URL (null when it has
+ * none, e.g. an embedded broker holds the topic), next to `leaderId`, `epoch` and `leaseUntil`.
+ */
+export function wireError(err: QueueError): WireError {
+  const out: WireError = { code: err.code, message: err.message };
+  for (const [k, v] of Object.entries(err.details ?? {})) {
+    if (k !== 'code' && k !== 'message') out[k] = v;
+  }
+  if (err.code === 'NOT_LEADER') out.leader = typeof out.leader === 'string' && out.leader !== '' ? out.leader : null;
+  return out;
+}
+
+/** The JSON error body of every HTTP error: `{"error": {code, message, ...details}}`. */
+export function errorBody(err: QueueError): { error: WireError } {
+  return { error: wireError(err) };
+}

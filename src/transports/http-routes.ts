@@ -1,0 +1,278 @@
+/**
+ * The routes of the HTTP API v1 (docs/http-api.md): each one turns a request into one Broker call
+ * and the result into a JSON answer. Validation of fields is the protocol's (src/protocol.ts),
+ * shared with every surface; this file only rejects fields the protocol would silently ignore.
+ */
+import type { Broker } from '../broker/broker.js';
+import type { ClaimedJob } from '../core/ops/claim.js';
+import type { JobRecord, JobStats } from '../core/types.js';
+import { isQueueError, QueueError } from '../errors.js';
+import { asQueueError, wireError, type WireError } from './_codes.js';
+
+export interface RouteContext {
+  broker: Broker;
+  topics: TopicDirectory;
+  /** Decoded path parameters. */
+  params: { topic: string; id: string };
+  /** The parsed JSON body (undefined when there was none). */
+  body: unknown;
+  /** Fires when the client goes away before its answer was sent. */
+  signal: AbortSignal;
+}
+
+export interface Reply {
+  status: number;
+  body: unknown;
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Path segments; `:topic` and `:id` capture one segment each. */
+  path: readonly string[];
+  /** Whether the handler reads a JSON body. */
+  body: boolean;
+  /** Served without a token (health checks). */
+  public?: boolean;
+  run(ctx: RouteContext): Promise<Reply>;
+}
+
+function bad(message: string): QueueError {
+  return new QueueError('INVALID_ARGUMENT', message);
+}
+
+/** The body as an object holding only `allowed` fields. */
+function fields(body: unknown, allowed: readonly string[], where = 'the request body'): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad(`${where} must be a JSON object`);
+  const o = body as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) throw bad(`${where} has an unknown field ${JSON.stringify(k)} (allowed: ${allowed.join(', ')})`);
+  }
+  return o;
+}
+
+/**
+ * Topics known to exist (they have a queue.json). Push and claim create a topic; every other
+ * route answers NOT_FOUND for one that does not exist rather than creating it as a side effect.
+ */
+export class TopicDirectory {
+  private readonly known = new Set<string>();
+
+  constructor(private readonly broker: Broker) {}
+
+  add(topic: string): void {
+    this.known.add(topic);
+  }
+
+  async require(topic: string): Promise<void> {
+    if (this.known.has(topic)) return;
+    for (const t of await this.broker.topics()) this.known.add(t);
+    if (!this.known.has(topic)) throw new QueueError('NOT_FOUND', `no topic ${topic}`, { details: { topic } });
+  }
+}
+
+/** A job as shown over the wire: large payloads already inlined, and never another claim's lease token. */
+export function publicJob(job: JobRecord): Record<string, unknown> {
+  const { payloadRef: _ref, lease, ...rest } = job;
+  return lease ? { ...rest, lease: { worker: lease.worker, until: lease.until } } : rest;
+}
+
+function claimedJob(job: ClaimedJob): Record<string, unknown> {
+  const { payloadRef: _ref, payload, ...rest } = job;
+  return { ...rest, payload: payload ?? null };
+}
+
+function statsBody(stats: JobStats): Record<string, unknown> {
+  const { broker, ...rest } = stats;
+  return { ...rest, leader: broker };
+}
+
+/** Runs `fn` for every item, at most `limit` at a time, keeping order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+type Outcome = ({ ok: true } & Record<string, unknown>) | { ok: false; error: WireError };
+
+/** One item of a settle: validation errors (thrown synchronously by the broker) stay the item's own. */
+async function outcome(call: () => Promise<object>): Promise<Outcome & { raw?: QueueError }> {
+  try {
+    return { ok: true, ...(await call()) };
+  } catch (err) {
+    const q = asQueueError(err);
+    return { ok: false, error: wireError(q), raw: q };
+  }
+}
+
+const LEASE_FIELDS = ['workerId', 'lease'] as const;
+
+export const ROUTES: readonly Route[] = [
+  {
+    method: 'GET',
+    path: ['healthz'],
+    body: false,
+    public: true,
+    run: async ({ broker }) => ({ status: 200, body: { ok: true, broker: broker.id } }),
+  },
+  {
+    method: 'GET',
+    path: ['v1', 'topics'],
+    body: false,
+    run: async ({ broker, topics }) => {
+      const names = await broker.topics();
+      for (const t of names) topics.add(t);
+      const list = await mapLimit(names, 8, async (topic) => {
+        try {
+          return { topic, ...statsBody(await broker.stats(topic)) };
+        } catch (err) {
+          // Led by another broker (or unreadable): say so for this topic, answer for the others.
+          const q = asQueueError(err);
+          const d = q.details ?? {};
+          const leader = q.code === 'NOT_LEADER' ? { id: d.leaderId, url: d.leader, epoch: d.epoch, leaseUntil: d.leaseUntil } : undefined;
+          return leader ? { topic, leader, error: wireError(q) } : { topic, error: wireError(q) };
+        }
+      });
+      return { status: 200, body: { topics: list } };
+    },
+  },
+  {
+    method: 'GET',
+    path: ['v1', 'topics', ':topic'],
+    body: false,
+    run: async ({ broker, topics, params }) => {
+      await topics.require(params.topic);
+      return { status: 200, body: { topic: params.topic, ...statsBody(await broker.stats(params.topic)) } };
+    },
+  },
+  {
+    method: 'POST',
+    path: ['v1', 'topics', ':topic', 'jobs'],
+    body: true,
+    run: async ({ broker, topics, params, body }) => {
+      if (typeof body === 'object' && body !== null && !Array.isArray(body) && 'jobs' in body) {
+        const o = fields(body, ['jobs']);
+        if (!Array.isArray(o.jobs)) throw bad('jobs must be a non-empty array');
+        const out = await broker.push(params.topic, o.jobs);
+        topics.add(params.topic);
+        return { status: out.some((j) => j.created) ? 201 : 200, body: { jobs: out.map((j) => ({ id: j.id, created: j.created })) } };
+      }
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('the request body must be a job {payload, ...} or {"jobs": [...]}');
+      const [out] = await broker.push(params.topic, [body as { payload: unknown }]);
+      topics.add(params.topic);
+      if (out!.created) return { status: 201, body: { id: out!.id, created: true } };
+      return { status: 200, body: { id: out!.id, created: false, job: out!.existing ? publicJob(out!.existing) : { id: out!.id, state: out!.state } } };
+    },
+  },
+  {
+    method: 'POST',
+    path: ['v1', 'topics', ':topic', 'claim'],
+    body: true,
+    run: async ({ broker, topics, params, body, signal }) => {
+      const o = fields(body, ['workerId', 'max', 'waitMs', 'leaseMs']);
+      const jobs = await broker.claim(params.topic, o as never, signal);
+      topics.add(params.topic);
+      if (signal.aborted && jobs.length > 0) {
+        // The client left between the commit and its answer: hand the jobs back at once.
+        const worker = o.workerId as string;
+        await broker.call(params.topic, 'unclaim', { jobs: jobs.map((j) => ({ id: j.id, worker, token: j.lease })) }).catch(() => undefined);
+      }
+      return { status: 200, body: { jobs: jobs.map(claimedJob) } };
+    },
+  },
+  {
+    method: 'POST',
+    path: ['v1', 'topics', ':topic', 'settle'],
+    body: true,
+    run: async ({ broker, topics, params, body }) => {
+      const o = fields(body, ['acks', 'nacks']);
+      for (const k of ['acks', 'nacks'] as const) {
+        if (o[k] !== undefined && !Array.isArray(o[k])) throw bad(`${k} must be an array`);
+      }
+      const acks = (o.acks ?? []) as unknown[];
+      const nacks = (o.nacks ?? []) as unknown[];
+      if (acks.length + nacks.length === 0) throw bad('settle needs at least one item in acks or nacks');
+      if (acks.length + nacks.length > broker.limits.maxBatch) {
+        throw new QueueError('PAYLOAD_TOO_LARGE', `a settle holds at most ${broker.limits.maxBatch} items, got ${acks.length + nacks.length}`);
+      }
+      await topics.require(params.topic);
+      // Every call is submitted in this one synchronous pass, so they share one commit.
+      const ackOut = acks.map((a, i) =>
+        outcome(() => broker.ack(params.topic, fields(a, ['id', ...LEASE_FIELDS, 'result'], `acks[${i}]`) as never)),
+      );
+      const nackOut = nacks.map((n, i) =>
+        outcome(() => broker.nack(params.topic, fields(n, ['id', ...LEASE_FIELDS, 'error', 'delayMs'], `nacks[${i}]`) as never)),
+      );
+      const [a, n] = await Promise.all([Promise.all(ackOut), Promise.all(nackOut)]);
+      // This broker cannot serve the topic at all: answer the request as such, so the client follows the leader.
+      const whole = [...a, ...n].find((r) => r.raw && (isQueueError(r.raw, 'NOT_LEADER') || isQueueError(r.raw, 'CLOSED')));
+      if (whole?.raw) throw whole.raw;
+      const strip = ({ raw: _raw, ...r }: Outcome & { raw?: QueueError }) => r;
+      return { status: 200, body: { acks: a.map(strip), nacks: n.map(strip) } };
+    },
+  },
+  {
+    method: 'GET',
+    path: ['v1', 'topics', ':topic', 'jobs', ':id'],
+    body: false,
+    run: async ({ broker, topics, params }) => {
+      await topics.require(params.topic);
+      return { status: 200, body: publicJob(await broker.get(params.topic, params.id)) };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: ['v1', 'topics', ':topic', 'jobs', ':id'],
+    body: false,
+    run: async ({ broker, topics, params }) => {
+      await topics.require(params.topic);
+      return { status: 200, body: await broker.cancel(params.topic, params.id) };
+    },
+  },
+  {
+    method: 'POST',
+    path: ['v1', 'topics', ':topic', 'jobs', ':id', 'heartbeat'],
+    body: true,
+    run: async ({ broker, topics, params, body }) => {
+      const o = fields(body, [...LEASE_FIELDS, 'leaseMs']);
+      await topics.require(params.topic);
+      return { status: 200, body: await broker.heartbeat(params.topic, { ...o, id: params.id } as never) };
+    },
+  },
+  {
+    method: 'POST',
+    path: ['v1', 'topics', ':topic', 'jobs', ':id', 'ack'],
+    body: true,
+    run: async ({ broker, topics, params, body }) => {
+      const o = fields(body, [...LEASE_FIELDS, 'result']);
+      await topics.require(params.topic);
+      return { status: 200, body: await broker.ack(params.topic, { ...o, id: params.id } as never) };
+    },
+  },
+  {
+    method: 'POST',
+    path: ['v1', 'topics', ':topic', 'jobs', ':id', 'nack'],
+    body: true,
+    run: async ({ broker, topics, params, body }) => {
+      const o = fields(body, [...LEASE_FIELDS, 'error', 'delayMs']);
+      await topics.require(params.topic);
+      return { status: 200, body: await broker.nack(params.topic, { ...o, id: params.id } as never) };
+    },
+  },
+  {
+    method: 'POST',
+    path: ['v1', 'topics', ':topic', 'jobs', ':id', 'retry'],
+    body: false,
+    run: async ({ broker, topics, params }) => {
+      await topics.require(params.topic);
+      return { status: 200, body: await broker.retry(params.topic, params.id) };
+    },
+  },
+];

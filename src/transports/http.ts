@@ -1,0 +1,200 @@
+/**
+ * The HTTP transport: `createHttpHandler(broker, options)` is a `(req, res)` listener for node:http
+ * serving the API of docs/http-api.md. No framework: a route table (http-routes.ts), JSON bodies
+ * with a size limit (http-body.ts) and one error mapping (_codes.ts).
+ *
+ * Every answer is JSON, errors included (`{"error": {code, message, ...}}`): unknown routes, wrong
+ * methods, malformed JSON, oversized bodies, missing tokens and malformed HTTP (see
+ * {@link answerClientErrors}). No CORS headers are ever sent, so browsers on other origins cannot
+ * read answers, and bodies must be declared JSON, which such browsers cannot send without a
+ * preflight. Responses always carry a Content-Length, so connections stay alive between requests.
+ *
+ * Long polls: a claim with `waitMs` gets an AbortSignal that fires when the client goes away
+ * before its answer; the broker then claims nothing for it (or hands back what a racing commit
+ * claimed).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Broker } from '../broker/broker.js';
+import { isQueueError, QueueError } from '../errors.js';
+import { checkTopic } from '../protocol.js';
+import { asQueueError, errorBody, httpStatusOf } from './_codes.js';
+import { ClientGone, discardUnreadBody, HttpError, readJson } from './http-body.js';
+import { ROUTES, TopicDirectory, type Route } from './http-routes.js';
+
+/** Largest request body by default: a 10 MiB payload as JSON with room for its envelope. */
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+export interface HttpHandlerOptions {
+  /** When set, every route except `/healthz` needs `Authorization: Bearer <token>`. */
+  token?: string | undefined;
+  /** Largest request body in bytes (default 16 MiB); larger ones get 413 PAYLOAD_TOO_LARGE. */
+  maxBodyBytes?: number | undefined;
+  /** Unexpected failures (bugs), answered as 500 INTERNAL without their details. */
+  onError?: ((err: unknown, req: IncomingMessage) => void) | undefined;
+}
+
+export interface HttpHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** Requests being handled right now (long polls included). */
+  readonly inFlight: number;
+  /** From now on new requests get 503 UNAVAILABLE and every answer closes its connection. */
+  drain(): void;
+  /** Resolves when no request is being handled. */
+  idle(): Promise<void>;
+}
+
+const JSON_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+};
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+interface Match {
+  route: Route;
+  params: { topic: string; id: string };
+}
+
+/** The route for a method and path: 404 when no route has the path, 405 (with Allow) when none has the method. */
+function matchRoute(method: string, url: string): Match {
+  const path = url.split('?', 1)[0]!;
+  let segments: string[];
+  try {
+    segments = path.startsWith('/') ? path.slice(1).split('/').map(decodeURIComponent) : [];
+  } catch {
+    throw new QueueError('INVALID_ARGUMENT', `the path ${JSON.stringify(path)} is not validly percent-encoded`);
+  }
+  const candidates: Match[] = [];
+  for (const route of ROUTES) {
+    if (route.path.length !== segments.length) continue;
+    const params = { topic: '', id: '' };
+    const ok = route.path.every((p, i) => {
+      const s = segments[i]!;
+      if (p === ':topic' || p === ':id') {
+        params[p === ':topic' ? 'topic' : 'id'] = s;
+        return s !== '';
+      }
+      return p === s;
+    });
+    if (ok) candidates.push({ route, params });
+  }
+  if (candidates.length === 0) throw new QueueError('NOT_FOUND', `no route ${method} ${path}`);
+  const match = candidates.find((c) => c.route.method === method);
+  if (!match) {
+    const allow = candidates.map((c) => c.route.method).join(', ');
+    throw new HttpError(405, new QueueError('INVALID_ARGUMENT', `method ${method} is not allowed on ${path} (allowed: ${allow})`), { allow });
+  }
+  return match;
+}
+
+export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = {}): HttpHandler {
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const tokenHash = options.token !== undefined ? sha256(options.token) : null;
+  const topics = new TopicDirectory(broker);
+  let inFlight = 0;
+  let draining = false;
+  const idleWaiters: Array<() => void> = [];
+
+  function authenticate(req: IncomingMessage): void {
+    if (!tokenHash) return;
+    const header = req.headers.authorization;
+    const m = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header);
+    if (!m) {
+      throw new HttpError(401, new QueueError('UNAUTHENTICATED', 'this broker needs Authorization: Bearer <token>'), { 'www-authenticate': 'Bearer realm="bucketq"' });
+    }
+    // Hashing first makes the comparison constant-time in the token's length too.
+    if (!timingSafeEqual(sha256(m[1]!), tokenHash)) {
+      throw new HttpError(401, new QueueError('UNAUTHENTICATED', 'the bearer token is not valid'), { 'www-authenticate': 'Bearer realm="bucketq", error="invalid_token"' });
+    }
+  }
+
+  function send(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    if (res.headersSent || res.destroyed) return;
+    const json = JSON.stringify(body);
+    const close = discardUnreadBody(req) || draining;
+    res.writeHead(status, { ...JSON_HEADERS, 'content-length': String(Buffer.byteLength(json)), ...(close ? { connection: 'close' } : {}), ...headers });
+    res.end(json);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+    if (draining) throw new QueueError('UNAVAILABLE', 'this broker is shutting down; retry on another broker');
+    let match: Match | undefined;
+    let notFound: unknown;
+    try {
+      match = matchRoute(req.method ?? 'GET', req.url ?? '/');
+    } catch (err) {
+      notFound = err;
+    }
+    if (!match?.route.public) authenticate(req); // before saying anything about routes
+    if (!match) throw notFound;
+    const { route, params } = match;
+    if (route.path.includes(':topic')) {
+      checkTopic(params.topic);
+      // The pattern admits them, but no store can hold them (they are path segments).
+      if (params.topic === '.' || params.topic === '..') throw new QueueError('INVALID_ARGUMENT', `topic ${JSON.stringify(params.topic)} is not allowed`);
+    }
+    const body = route.body ? await readJson(req, maxBodyBytes) : undefined;
+    const reply = await route.run({ broker, topics, params, body, signal });
+    if (!signal.aborted) send(req, res, reply.status, reply.body);
+  }
+
+  function fail(req: IncomingMessage, res: ServerResponse, err: unknown, signal: AbortSignal): void {
+    if (err instanceof ClientGone || signal.aborted) return; // nobody to answer
+    if (err instanceof HttpError) return send(req, res, err.status, errorBody(err.error), err.headers);
+    const q = asQueueError(err);
+    if (!isQueueError(err) || q.code === 'INTERNAL') options.onError?.(err, req);
+    send(req, res, httpStatusOf(q.code), errorBody(q));
+  }
+
+  const handler = ((req: IncomingMessage, res: ServerResponse) => {
+    inFlight++;
+    const aborter = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) aborter.abort(new QueueError('CLOSED', 'the client went away'));
+    });
+    const handled = handle(req, res, aborter.signal)
+      .catch((err: unknown) => fail(req, res, err, aborter.signal))
+      .catch((err: unknown) => options.onError?.(err, req));
+    // In flight until the answer has been handed to the OS (or the client left), not merely written.
+    const closed = new Promise<void>((resolve) => res.once('close', resolve));
+    void Promise.all([handled, closed]).then(() => {
+      inFlight--;
+      if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
+    });
+  }) as HttpHandler;
+
+  Object.defineProperty(handler, 'inFlight', { get: () => inFlight });
+  handler.drain = () => {
+    draining = true;
+  };
+  handler.idle = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)));
+  return handler;
+}
+
+/**
+ * Answers malformed HTTP (bad request line, oversized headers, a request that took too long) with
+ * a JSON error instead of node's bare status line, then closes the connection.
+ */
+export function answerClientErrors(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'the request did not arrive in time']
+          : [400, 'Bad Request', `malformed HTTP request (${err.code ?? err.message})`];
+    const json = JSON.stringify(errorBody(new QueueError('INVALID_ARGUMENT', message)));
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`,
+    );
+  });
+}

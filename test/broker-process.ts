@@ -1,0 +1,50 @@
+/** Runs `bucketq` (src/cli/main.ts through tsx) as a child process, the way a user meets it. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
+
+export interface CliRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to its end. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...process.env, BUCKETQ_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+export interface BrokerProcess {
+  child: ChildProcess;
+  /** The listening URL from the startup line. */
+  url: string;
+  stdout: string[];
+  stderr: string[];
+  /** Resolves with the exit code and signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `bucketq broker ARGS` and resolves once its startup line has named its URL. */
+export function startBrokerProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<BrokerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'broker', ...args], { env: { ...process.env, BUCKETQ_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      stdout.push(line);
+      const m = / listening on (\S+) /.exec(line);
+      if (m) resolve({ child, url: m[1]!, stdout, stderr, exited });
+    });
+    void exited.then(({ code, signal }) => reject(new Error(`broker exited (${code ?? signal}) before listening: ${stderr.join('\n')}`)));
+  });
+}

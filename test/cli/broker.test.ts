@@ -1,0 +1,106 @@
+/**
+ * `bucketq broker` as a user meets it: a child process on port 0 that prints its URL, serves
+ * /healthz, and on SIGTERM drains, releases its leases and exits 0. Plus help and usage errors.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/storage/open.js';
+import { runCli, startBrokerProcess, type BrokerProcess } from '../broker-process.js';
+import { api } from '../http-helpers.js';
+
+let dir = '';
+let proc: BrokerProcess | null = null;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bucketq-cli-'));
+});
+
+afterEach(async () => {
+  if (proc && proc.child.exitCode === null && proc.child.signalCode === null) {
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+  }
+  proc = null;
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('bucketq broker', () => {
+  it('prints its URL, serves, and on SIGTERM drains, releases leadership and exits 0', async () => {
+    proc = await startBrokerProcess(['--store', `file:${dir}`, '--listen', '127.0.0.1:0', '--id', 'cli-broker']);
+    expect(proc.stdout[0]).toMatch(/^bucketq broker cli-broker listening on http:\/\/127\.0\.0\.1:\d+ \(advertise http:\/\/127\.0\.0\.1:\d+, store file:\S+, auth none\)$/);
+    expect(proc.url).not.toMatch(/:0$/);
+
+    const call = api(proc.url);
+    expect(await call('GET', '/healthz')).toMatchObject({ status: 200, body: { ok: true, broker: 'cli-broker' } });
+    expect(await call('POST', '/v1/topics/t/jobs', { id: 'j', payload: 1 })).toMatchObject({ status: 201 });
+
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toEqual({ code: 0, signal: null });
+    expect(proc.stdout.join('\n')).toMatch(/SIGTERM: draining[\s\S]*drained/);
+    expect(proc.stderr).toEqual([]);
+
+    // The lease was given up (leaseUntil 0), so a standby could take over at once; the job is kept.
+    const store = await openStore(`file:${dir}`);
+    try {
+      const obj = await store.read('topics/t/queue.json');
+      const state = JSON.parse(Buffer.from(obj!.body).toString('utf8')) as { broker: { id: string; leaseUntil: number }; jobs: Array<{ id: string }> };
+      expect(state.broker).toMatchObject({ id: 'cli-broker', leaseUntil: 0 });
+      expect(JSON.stringify(state.jobs)).toContain('"id":"j"');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('takes its token from BUCKETQ_TOKEN and never prints it', async () => {
+    proc = await startBrokerProcess(['--store', `file:${dir}`, '--listen', '127.0.0.1:0'], { BUCKETQ_TOKEN: 'env-token-123' });
+    expect(proc.stdout[0]).toContain('auth token');
+    expect(proc.stdout.join('\n')).not.toContain('env-token-123');
+    expect(await api(proc.url)('GET', '/v1/topics')).toMatchObject({ status: 401 });
+    expect(await api(proc.url, 'env-token-123')('GET', '/v1/topics')).toMatchObject({ status: 200, body: { topics: [] } });
+    expect(await api(proc.url)('GET', '/healthz')).toMatchObject({ status: 200 });
+    proc.child.kill('SIGINT');
+    expect((await proc.exited).code).toBe(0);
+  });
+
+  it('--help prints the manual; bucketq --help lists every command', async () => {
+    const manual = await runCli(['broker', '--help']);
+    expect(manual.code).toBe(0);
+    for (const word of ['NAME', 'SYNOPSIS', '--store URL', '--listen HOST:PORT', '--advertise URL', '--token', 'BUCKETQ_TOKEN', 'SIGTERM', '--lease-ms', '--max-body-bytes']) {
+      expect(manual.stdout).toContain(word);
+    }
+    const all = await runCli(['--help']);
+    expect(all.code).toBe(0);
+    for (const name of ['broker', 'push', 'claim', 'ack', 'nack', 'heartbeat', 'get', 'cancel', 'retry', 'stats', 'topics', 'inspect', 'work']) {
+      expect(all.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+    }
+    expect(all.stdout).toMatch(/^ {2}broker +run a network broker/m);
+  });
+
+  it('reports bad usage in one line on stderr with exit status 2', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['broker', '--bogus'], /^bucketq broker: .*--bogus.*\(see bucketq broker --help\)$/],
+      [['broker', '--lease-ms', 'soon'], /^bucketq broker: --lease-ms must be a whole number/],
+      [['broker', '--listen', 'nowhere'], /^bucketq broker: --listen must be HOST:PORT/],
+      [['broker', '--listen', '0.0.0.0:0', '--store', `file:${dir}`], /^bucketq broker: listening on 0\.0\.0\.0 needs --advertise URL/],
+      [['broker', '--advertise', 'http://0.0.0.0:8080', '--store', `file:${dir}`], /^bucketq broker: --advertise .* unspecified address/],
+      [['broker', '--store', 'nope:x'], /^bucketq broker: Invalid store URL/],
+      [['frobnicate'], /^bucketq: unknown command "frobnicate" \(see bucketq --help\)$/],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => runCli(args)));
+    runs.forEach((r, i) => {
+      const [args, pattern] = cases[i]!;
+      const stderr = r.stderr.trimEnd();
+      expect({ args, code: r.code, lines: stderr.split('\n').length, stderr }).toEqual({ args, code: 2, lines: 1, stderr: expect.stringMatching(pattern) });
+    });
+  });
+
+  it('fails with one line and status 1 when the address is taken', async () => {
+    proc = await startBrokerProcess(['--store', `file:${dir}`, '--listen', '127.0.0.1:0']);
+    const taken = new URL(proc.url).host;
+    const r = await runCli(['broker', '--store', `file:${dir}`, '--listen', taken]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trimEnd()).toMatch(new RegExp(`^bucketq broker: cannot listen on ${taken.replace('.', '\\.')}: the address is in use \\(UNAVAILABLE\\)$`));
+  });
+});
