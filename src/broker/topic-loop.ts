@@ -152,7 +152,7 @@ export class TopicLoop {
   /** Internal ops (archived, expireDead, release): same batching, errors only logged as events. */
   submitInternal<K extends OpName>(op: K, input: OpInput<K>): Promise<OpOutput<K> | undefined> {
     return this.submit(op, input).catch((err: unknown) => {
-      this.o.events.emit('internal-error', { topic: this.o.topic, op, error: err });
+      this.emit('internal-error', { topic: this.o.topic, op, error: err });
       return undefined;
     });
   }
@@ -225,6 +225,18 @@ export class TopicLoop {
     return out;
   }
 
+  /**
+   * Events are for observers (metrics, tests, logs): a listener that throws must never break the
+   * loop or leave a landed batch unanswered, so its error is swallowed here.
+   */
+  private emit(event: string, payload: unknown): void {
+    try {
+      this.o.events.emit(event, payload);
+    } catch {
+      // an observer's bug is not the queue's failure
+    }
+  }
+
   private kick(): void {
     // One microtask late, so that every request submitted in the same tick (Promise.all of acks,
     // ackMany) joins one batch instead of the first going alone and the rest one commit later.
@@ -249,7 +261,7 @@ export class TopicLoop {
         await this.commit(batch);
       }
     } catch (err) {
-      this.o.events.emit('internal-error', { topic: this.o.topic, op: 'run', error: err });
+      this.emit('internal-error', { topic: this.o.topic, op: 'run', error: err });
     } finally {
       this.running = false;
       if (this.queue.length > 0 && this.mode !== 'stopped' && !this.cancelStandby) queueMicrotask(() => this.kick());
@@ -335,10 +347,10 @@ export class TopicLoop {
         this.leader = null;
         this.lastWriteAt = this.o.clock.now();
         if (!wasLeading) {
-          this.o.events.emit('leader', { topic: this.o.topic, broker: this.o.brokerId, epoch: s.broker!.epoch });
+          this.emit('leader', { topic: this.o.topic, broker: this.o.brokerId, epoch: s.broker!.epoch });
           this.o.onLeading?.();
         }
-        this.o.events.emit('commit', { topic: this.o.topic, seq: s.seq, requests: batch.length, bytes: body.length, ms: this.o.clock.now() - started, conflicts } satisfies CommitEvent);
+        this.emit('commit', { topic: this.o.topic, seq: s.seq, requests: batch.length, bytes: body.length, ms: this.o.clock.now() - started, conflicts } satisfies CommitEvent);
         this.settle(batch, results, now);
         this.o.afterCommit(s, batch, results);
         this.wakeParked();
@@ -348,7 +360,7 @@ export class TopicLoop {
       if (outcome instanceof QueueError) return this.failAll(batch, outcome);
       // 'conflict': the state was reloaded (or dropped); re-apply everything from scratch.
       conflicts++;
-      this.o.events.emit('conflict', { topic: this.o.topic, round: conflicts });
+      this.emit('conflict', { topic: this.o.topic, round: conflicts });
       if (conflicts >= MAX_CONFLICT_ROUNDS) {
         this.state = null;
         return this.failAll(batch, new QueueError('UNAVAILABLE', `topic ${this.o.topic}: ${conflicts} write conflicts in a row`));
@@ -395,7 +407,7 @@ export class TopicLoop {
       const head = peekCommit(text);
       if (head && head.seq === s.seq && head.writer === this.o.brokerId) {
         this.etag = obj.etag;
-        this.o.events.emit('ambiguous', { topic: this.o.topic, landed: true });
+        this.emit('ambiguous', { topic: this.o.topic, landed: true });
         return 'landed';
       }
       if (head && head.seq > s.seq) {
@@ -405,7 +417,7 @@ export class TopicLoop {
         return new QueueError('STORE_AMBIGUOUS', `topic ${this.o.topic}: a commit may or may not have landed before broker ${head.writer} wrote`);
       }
     }
-    this.o.events.emit('ambiguous', { topic: this.o.topic, landed: false });
+    this.emit('ambiguous', { topic: this.o.topic, landed: false });
     try {
       this.adopt(obj);
     } catch (err) {
@@ -477,7 +489,7 @@ export class TopicLoop {
     this.leaderSeenAt = this.o.clock.now();
     this.state = null; // read again before any takeover attempt
     this.clearTimers();
-    if (wasLeading) this.o.events.emit('fenced', { topic: this.o.topic, leader: this.leader });
+    if (wasLeading) this.emit('fenced', { topic: this.o.topic, leader: this.leader });
     for (const p of this.unpark()) p.reject(err);
     if (this.o.standby === 'reject') return this.failAll(batch, err);
     // wait mode: keep the requests (up to a limit) and retry once the holder's lease is stale.
