@@ -1,5 +1,6 @@
 /**
- * npm run bench — embedded mode on `file:`, full cycles (push, claim, ack) per second.
+ * npm run bench:embedded (npm run bench runs it, then bench/network.ts) — embedded mode on `file:`,
+ * full cycles (push, claim, ack) per second.
  *
  *   npm run bench                       all scenarios
  *   npm run bench -- --seconds 5        shorter/longer measuring window (default 5)

@@ -101,7 +101,11 @@ export function checkBackoff(b: unknown, field = 'backoff'): Backoff | undefined
   if (b === undefined) return undefined;
   if (typeof b !== 'object' || b === null) throw bad(`${field} must be an object`);
   const o = b as Record<string, unknown>;
-  if (o.type === 'fixed') return { type: 'fixed', delayMs: checkInt(o.delayMs, `${field}.delayMs`, 0, 2 ** 31)! };
+  if (o.type === 'fixed') {
+    const delayMs = checkInt(o.delayMs, `${field}.delayMs`, 0, 2 ** 31);
+    if (delayMs === undefined) throw bad(`${field}.delayMs is required for a fixed backoff`);
+    return { type: 'fixed', delayMs };
+  }
   if (o.type === 'exponential') {
     const out: Backoff = { type: 'exponential', baseMs: checkInt(o.baseMs ?? 1000, `${field}.baseMs`, 0, 2 ** 31)! };
     const maxMs = checkInt(o.maxMs, `${field}.maxMs`, 0, 2 ** 31);

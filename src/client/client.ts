@@ -18,8 +18,8 @@
  *                           that an earlier try may have landed (`details.retried`)
  *   get, stats, cancel,     retried (cancel and retry cannot act twice; a replay answers
  *   retry                   FAILED_PRECONDITION or NOT_FOUND if the first try landed)
- *
- * `configure`, `pause` and `resume` are not in HTTP API v1: they reject with FAILED_PRECONDITION.
+ *   configure, pause,       retried: each sets values (PATCH /v1/topics/{topic}), so a replay
+ *   resume                  changes nothing more
  */
 import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from '../broker/clock.js';
@@ -176,8 +176,13 @@ class RemoteQueue<T> implements Queue<T> {
     return { ...rest, broker: leader ?? null };
   }
 
-  async configure(_settings: TopicSettingsUpdate): Promise<TopicSettings> {
-    throw new QueueError('FAILED_PRECONDITION', 'configure, pause and resume are not part of HTTP API v1 (docs/http-api.md); a network client cannot change topic settings');
+  /** Like the embedded queue's: creates the topic when it does not exist yet. */
+  async configure(settings: TopicSettingsUpdate): Promise<TopicSettings> {
+    if (typeof settings !== 'object' || settings === null) throw invalid('configure needs {maxAttempts?, backoff?, paused?}');
+    // Only the settings' own fields go out (the embedded queue ignores others too); undefined ones are dropped by JSON.
+    const body = { maxAttempts: settings.maxAttempts, backoff: settings.backoff, paused: settings.paused };
+    const out = await this.call<TopicSettings>({ method: 'PATCH', path: this.base, body, retry: 'always' });
+    return { maxAttempts: out.maxAttempts, backoff: out.backoff, paused: out.paused };
   }
 
   pause(): Promise<TopicSettings> {

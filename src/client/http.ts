@@ -51,7 +51,7 @@ const KNOWN_CODES = new Set<ErrorCode>([
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
 
 export interface HttpRequest {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Broker base URL, e.g. `http://10.0.0.5:8080` (no trailing slash). */
   base: string;
   /** Path with its leading slash, segments already encoded. */

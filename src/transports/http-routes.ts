@@ -5,7 +5,7 @@
  */
 import type { Broker } from '../broker/broker.js';
 import type { ClaimedJob } from '../core/ops/claim.js';
-import type { JobRecord, JobStats } from '../core/types.js';
+import type { JobRecord, JobStats, TopicSettings } from '../core/types.js';
 import { isQueueError, QueueError } from '../errors.js';
 import { asQueueError, wireError, type WireError } from './_codes.js';
 
@@ -26,7 +26,7 @@ export interface Reply {
 }
 
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Path segments; `:topic` and `:id` capture one segment each. */
   path: readonly string[];
   /** Whether the handler reads a JSON body. */
@@ -79,6 +79,11 @@ export function publicJob(job: JobRecord): Record<string, unknown> {
 function claimedJob(job: ClaimedJob): Record<string, unknown> {
   const { payloadRef: _ref, payload, ...rest } = job;
   return { ...rest, payload: payload ?? null };
+}
+
+/** The settings a PATCH answers with: exactly these three fields. */
+function settingsBody(s: TopicSettings): TopicSettings {
+  return { maxAttempts: s.maxAttempts, backoff: s.backoff, paused: s.paused };
 }
 
 function statsBody(stats: JobStats): Record<string, unknown> {
@@ -150,6 +155,23 @@ export const ROUTES: readonly Route[] = [
     run: async ({ broker, topics, params }) => {
       await topics.require(params.topic);
       return { status: 200, body: { topic: params.topic, ...statsBody(await broker.stats(params.topic)) } };
+    },
+  },
+  {
+    method: 'PATCH',
+    path: ['v1', 'topics', ':topic'],
+    body: true,
+    run: async ({ broker, topics, params, body }) => {
+      const o = fields(body, ['maxAttempts', 'backoff', 'paused']);
+      // The broker coerces `paused` and the core checks maxAttempts only inside the commit: refuse both here.
+      if (o.paused !== undefined && typeof o.paused !== 'boolean') throw bad(`paused must be true or false, got ${JSON.stringify(o.paused)}`);
+      if (o.maxAttempts !== undefined && !(typeof o.maxAttempts === 'number' && Number.isInteger(o.maxAttempts) && o.maxAttempts >= 1 && o.maxAttempts <= 1_000_000)) {
+        throw bad(`maxAttempts must be an integer from 1 to 1000000, got ${JSON.stringify(o.maxAttempts)}`);
+      }
+      // Like push and claim, this creates the topic: a topic may be set up (or paused) before its first push.
+      const settings = await broker.configure(params.topic, o as never);
+      topics.add(params.topic);
+      return { status: 200, body: settingsBody(settings as TopicSettings) };
     },
   },
   {

@@ -38,7 +38,7 @@ function failed(run: Run, code: number, pattern: RegExp): void {
   expect(run.code).toBe(code);
 }
 
-const COMMANDS = ['push', 'claim', 'ack', 'nack', 'heartbeat', 'get', 'cancel', 'retry', 'stats', 'topics', 'inspect', 'work'];
+const COMMANDS = ['push', 'claim', 'ack', 'nack', 'heartbeat', 'get', 'cancel', 'retry', 'pause', 'resume', 'stats', 'topics', 'inspect', 'work'];
 
 describe('bucketq client commands', () => {
   it('push: a JSON argument, with options; an id twice adds nothing', async () => {
@@ -133,6 +133,24 @@ describe('bucketq client commands', () => {
     failed(await bucketq(['retry', 'gcr', 'g2'], { env }), 1, /^bucketq retry: .*not dead \(FAILED_PRECONDITION\)$/m);
     failed(await bucketq(['get', 'gcr', 'nope'], { env }), 1, /\(NOT_FOUND\)$/m);
     failed(await bucketq(['cancel', 'gcr'], { env }), 2, /missing ID/);
+  });
+
+  it('pause and resume: claims get nothing while paused, pushes land', async () => {
+    json(await bucketq(['push', 'pr', '1', '--id', 'p1'], { env }));
+    expect(json(await bucketq(['pause', 'pr'], { env }))).toEqual({ topic: 'pr', maxAttempts: 5, backoff: expect.objectContaining({ type: 'exponential' }), paused: true });
+    json(await bucketq(['push', 'pr', '2', '--id', 'p2'], { env }));
+    const q = createClient({ url: broker.url, topic: 'pr' });
+    expect(await q.claim({ workerId: 'w' })).toEqual([]);
+    expect((await bucketq(['stats', 'pr', '--human'], { env })).stdout).toMatch(/^pr\s+2\s.*\syes$/m);
+    const again = await bucketq(['pause', 'pr', '--human'], { env });
+    expect(again).toMatchObject({ code: 0, stdout: 'paused pr: pushes are accepted, no jobs are handed out until "bucketq resume pr"\n' });
+
+    expect(json(await bucketq(['resume', 'pr'], { env }))).toMatchObject({ topic: 'pr', paused: false });
+    expect(await q.claim({ workerId: 'w', max: 2 })).toMatchObject([{ id: 'p1' }, { id: 'p2' }]);
+    await q.close();
+    expect(await bucketq(['resume', 'pr', '--human'], { env })).toMatchObject({ code: 0, stdout: 'resumed pr: jobs are handed out again\n' });
+    failed(await bucketq(['pause'], { env }), 2, /missing TOPIC/);
+    failed(await bucketq(['resume', 'bad topic'], { env }), 2, /topic/);
   });
 
   it('stats: a table on request, JSON into a pipe; topics', async () => {

@@ -98,14 +98,36 @@ describe('createClient: the Queue API over HTTP', () => {
     expect(await codeOf(q.push(1, { priority: 1.5 }))).toBe('INVALID_ARGUMENT');
     expect(await codeOf(q.claim({ workerId: '' }))).toBe('INVALID_ARGUMENT');
     expect(await codeOf(q.cancel('x'))).toBe('ok');
-    expect(await codeOf(q.configure({ paused: true }))).toBe('FAILED_PRECONDITION');
-    expect(await codeOf(q.pause())).toBe('FAILED_PRECONDITION');
+    expect(await codeOf(q.configure({ maxAttempts: 0 }))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(q.configure(null as never))).toBe('INVALID_ARGUMENT');
 
     const noToken = client({ url: s.url, topic: 'errs' });
     expect(await codeOf(noToken.stats())).toBe('UNAUTHENTICATED');
     expect(() => createClient({ topic: 'x' } as ClientOptions)).toThrow(/url .* or store/);
     expect(() => createClient({ url: 'ftp://x', topic: 'x' })).toThrow(/http/);
     expect(() => createClient({ url: s.url, topic: 'bad topic' })).toThrow(/topic/);
+  });
+
+  it('configure, pause and resume change the topic settings (PATCH), also of a topic not created yet', async () => {
+    const store = createMemoryStore();
+    const s = await server({ store });
+    const q = client<number>({ url: s.url, topic: 'cfg' });
+    expect(await q.pause()).toEqual({ maxAttempts: 5, backoff: expect.objectContaining({ type: 'exponential' }), paused: true });
+    expect(await q.configure({ maxAttempts: 2, backoff: { type: 'fixed', delayMs: 10 } })).toEqual({ maxAttempts: 2, backoff: { type: 'fixed', delayMs: 10 }, paused: true });
+    await q.push(1, { id: 'p' });
+    expect(await q.claim({ workerId: 'w' })).toEqual([]);
+    expect(await q.stats()).toMatchObject({ paused: true, pending: 1 });
+    const waiting = q.claim({ workerId: 'w', waitMs: 10_000 });
+    expect(await q.resume()).toMatchObject({ paused: false, maxAttempts: 2 });
+    expect(await waiting).toMatchObject([{ id: 'p', maxAttempts: 2 }]);
+    // The embedded queue sees the same settings.
+    expect(await s.broker.configure('cfg', {})).toEqual({ maxAttempts: 2, backoff: { type: 'fixed', delayMs: 10 }, paused: false });
+
+    // Through a standby: NOT_LEADER is followed to the leader, like every other call.
+    const b = await server({ store });
+    const viaB = client({ url: b.url, topic: 'cfg' });
+    expect(await viaB.pause()).toMatchObject({ paused: true });
+    expect(await q.stats()).toMatchObject({ paused: true, broker: { id: s.broker.id } });
   });
 
   it('ackMany and nackMany settle in one request with one outcome per item', async () => {

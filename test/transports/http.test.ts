@@ -131,6 +131,32 @@ describe('routes', () => {
     expect(await call('DELETE', `/v1/topics/t/jobs/${encodeURIComponent('b/with slash')}`)).toMatchObject({ status: 200, body: { id: 'b/with slash', state: 'cancelled' } });
   });
 
+  it('PATCH a topic: changes its settings and answers all of them; paused stops claims, resuming answers a waiting one', async () => {
+    await call('POST', '/v1/topics/t/jobs', { id: 'a', payload: 1 });
+    const defaults = await call('PATCH', '/v1/topics/t', {});
+    expect(defaults).toEqual(expect.objectContaining({ status: 200, body: { maxAttempts: 5, backoff: expect.objectContaining({ type: 'exponential' }), paused: false } }));
+
+    const set = await call('PATCH', '/v1/topics/t', { maxAttempts: 2, backoff: { type: 'fixed', delayMs: 250 } });
+    expect(set).toMatchObject({ status: 200, body: { maxAttempts: 2, backoff: { type: 'fixed', delayMs: 250 }, paused: false } });
+    expect(Object.keys(set.body).sort()).toEqual(['backoff', 'maxAttempts', 'paused']);
+    await call('POST', '/v1/topics/t/jobs', { id: 'b', payload: 2 });
+    expect(await call('GET', '/v1/topics/t/jobs/b')).toMatchObject({ body: { maxAttempts: 2 } });
+
+    expect(await call('PATCH', '/v1/topics/t', { paused: true })).toMatchObject({ status: 200, body: { maxAttempts: 2, paused: true } });
+    expect(await call('GET', '/v1/topics/t')).toMatchObject({ body: { paused: true, pending: 2 } });
+    expect(await call('POST', '/v1/topics/t/claim', { workerId: 'w' })).toMatchObject({ status: 200, body: { jobs: [] } });
+    expect(await call('POST', '/v1/topics/t/jobs', { id: 'c', payload: 3 })).toMatchObject({ status: 201 }); // pushes still land
+    const waiting = call('POST', '/v1/topics/t/claim', { workerId: 'w', waitMs: 20_000 });
+    await vi.waitFor(() => expect(server.inFlight).toBe(1), { timeout: 5_000 });
+    expect(await call('PATCH', '/v1/topics/t', { paused: false })).toMatchObject({ status: 200, body: { paused: false } });
+    expect(await waiting).toMatchObject({ status: 200, body: { jobs: [{ id: 'a' }] } });
+  });
+
+  it('PATCH creates a topic that does not exist yet, like push and claim', async () => {
+    expect(await call('PATCH', '/v1/topics/fresh', { paused: true })).toMatchObject({ status: 200, body: { paused: true } });
+    expect(await call('GET', '/v1/topics/fresh')).toMatchObject({ status: 200, body: { topic: 'fresh', paused: true, pending: 0 } });
+  });
+
   it('POST retry sends a dead job back to pending; a live one is 409', async () => {
     await call('POST', '/v1/topics/t/jobs', { id: 'd', payload: 'p', maxAttempts: 1 });
     const job = await claimOne();
@@ -155,6 +181,15 @@ describe('bad input: each its own 4xx JSON error, and the server keeps serving',
       ['an unknown job field', () => call('POST', '/v1/topics/t/jobs', { payload: 1, delay: 5 }), 400, 'INVALID_ARGUMENT'],
       ['priority not an integer', () => call('POST', '/v1/topics/t/jobs', { payload: 1, priority: 1.5 }), 400, 'INVALID_ARGUMENT'],
       ['jobs not an array', () => call('POST', '/v1/topics/t/jobs', { jobs: 'x' }), 400, 'INVALID_ARGUMENT'],
+      ['settings: paused not a boolean', () => call('PATCH', '/v1/topics/t', { paused: 'yes' }), 400, 'INVALID_ARGUMENT'],
+      ['settings: maxAttempts 0', () => call('PATCH', '/v1/topics/t', { maxAttempts: 0 }), 400, 'INVALID_ARGUMENT'],
+      ['settings: maxAttempts not an integer', () => call('PATCH', '/v1/topics/t', { maxAttempts: 2.5 }), 400, 'INVALID_ARGUMENT'],
+      ['settings: an unknown backoff type', () => call('PATCH', '/v1/topics/t', { backoff: { type: 'linear' } }), 400, 'INVALID_ARGUMENT'],
+      ['settings: a fixed backoff without delayMs', () => call('PATCH', '/v1/topics/t', { backoff: { type: 'fixed' } }), 400, 'INVALID_ARGUMENT'],
+      ['a job with a fixed backoff without delayMs', () => call('POST', '/v1/topics/t/jobs', { payload: 1, backoff: { type: 'fixed' } }), 400, 'INVALID_ARGUMENT'],
+      ['settings: an unknown field', () => call('PATCH', '/v1/topics/t', { pause: true }), 400, 'INVALID_ARGUMENT'],
+      ['settings: no body', () => call('PATCH', '/v1/topics/t'), 400, 'INVALID_ARGUMENT'],
+      ['settings of an unknown topic, invalid', () => call('PATCH', '/v1/topics/nope', { paused: 1 }), 400, 'INVALID_ARGUMENT'],
       ['an empty settle', () => call('POST', '/v1/topics/t/settle', {}), 400, 'INVALID_ARGUMENT'],
       ['a bad topic name', () => call('GET', '/v1/topics/no%20spaces'), 400, 'INVALID_ARGUMENT'],
       ['a dot-dot topic', () => raw(server.url, { path: '/v1/topics/%2E%2E/jobs', method: 'POST', headers: { 'content-type': 'application/json' }, chunks: ['{"payload":1}'] }), 400, 'INVALID_ARGUMENT'],
@@ -179,8 +214,11 @@ describe('bad input: each its own 4xx JSON error, and the server keeps serving',
       const r = await reply();
       expect({ what, status: r.status, code: r.body?.error?.code, message: typeof r.body?.error?.message }).toEqual({ what, status, code, message: 'string' });
     }
-    const wrongMethod = await call('PATCH', '/v1/topics/t');
-    expect(wrongMethod.headers.get('allow')).toBe('GET');
+    const wrongMethod = await call('PUT', '/v1/topics/t');
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('GET, PATCH');
+    // The invalid settings changed nothing.
+    expect(await call('GET', '/v1/topics/t')).toMatchObject({ body: { paused: false } });
 
     // Unknown topics were not created as a side effect.
     const topics = await call('GET', '/v1/topics');
@@ -268,6 +306,7 @@ describe('tokens', () => {
     expect(missing).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHENTICATED' } } });
     expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
     expect(await wrong('GET', '/v1/topics')).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHENTICATED' } } });
+    expect(await anon('PATCH', '/v1/topics/t', { paused: true })).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHENTICATED' } } });
     expect(await anon('GET', '/v1/topics', undefined, { authorization: 'Basic czNjcmV0LXRva2Vu' })).toMatchObject({ status: 401 });
     // Nothing about routes is revealed without the token.
     expect(await anon('GET', '/no/such/route')).toMatchObject({ status: 401 });
