@@ -30,20 +30,44 @@ export interface BrokerProcess {
   stderr: string[];
   /** Resolves with the exit code and signal. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /**
+   * Resolves with the first stdout line (already seen or to come) that `match` accepts, and when
+   * this process received it (Date.now()); rejects if the broker exits first.
+   */
+  line(match: RegExp | ((line: string) => boolean)): Promise<{ line: string; at: number }>;
 }
 
 /** Starts `bucketq broker ARGS` and resolves once its startup line has named its URL. */
 export function startBrokerProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<BrokerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'broker', ...args], { env: { ...process.env, BUCKETQ_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const stdout: string[] = [];
+  const stdoutAt: number[] = [];
   const stderr: string[] = [];
+  const waiters: Array<{ test: (l: string) => boolean; resolve: (v: { line: string; at: number }) => void }> = [];
   createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const line = (match: RegExp | ((l: string) => boolean)) => {
+    const test = typeof match === 'function' ? match : (l: string) => match.test(l);
+    const i = stdout.findIndex(test);
+    if (i >= 0) return Promise.resolve({ line: stdout[i]!, at: stdoutAt[i]! });
+    return new Promise<{ line: string; at: number }>((resolve, reject) => {
+      waiters.push({ test, resolve });
+      void exited.then(({ code, signal }) => reject(new Error(`broker exited (${code ?? signal}) before printing the awaited line; stdout:\n${stdout.join('\n')}\nstderr:\n${stderr.join('\n')}`)));
+    });
+  };
   return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      stdout.push(line);
-      const m = / listening on (\S+) /.exec(line);
-      if (m) resolve({ child, url: m[1]!, stdout, stderr, exited });
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      const at = Date.now();
+      stdout.push(l);
+      stdoutAt.push(at);
+      for (const w of [...waiters]) {
+        if (w.test(l)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve({ line: l, at });
+        }
+      }
+      const m = / listening on (\S+) /.exec(l);
+      if (m) resolve({ child, url: m[1]!, stdout, stderr, exited, line });
     });
     void exited.then(({ code, signal }) => reject(new Error(`broker exited (${code ?? signal}) before listening: ${stderr.join('\n')}`)));
   });

@@ -5,13 +5,20 @@
  * its lease is released or goes stale.
  *
  * close() drains, in this order: stop accepting connections and refuse new requests on open ones
- * (503 UNAVAILABLE); stop the watcher; stop the broker, which commits everything queued and in
- * flight, answers parked long polls with no jobs and releases every lease so a standby takes over
- * at once; wait until every request in flight has its answer; close the remaining connections;
- * close the store (when it was opened here).
+ * (503 UNAVAILABLE with Connection: close); stop the watcher; stop the broker, which commits
+ * everything queued and in flight, answers parked long polls with no jobs and releases every lease
+ * so a standby takes over at once; wait until every request in flight has its answer; give clients
+ * up to `connectionGraceMs` to close their idle keep-alive connections; close the remaining
+ * connections; close the store (when it was opened here).
+ *
+ * Idle connections are never closed from this side before that: a client may be sending a request
+ * on one at that very moment, and then sees the connection cut after sending, cannot tell whether
+ * the request was handled, and must not retry a claim (a worker would report an error in what
+ * should be a seamless handover). A request that arrives on an open connection is answered 503 with
+ * Connection: close instead, which every client retries elsewhere.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import { Broker, type BrokerOptions } from '../broker/broker.js';
 import { isQueueError, QueueError } from '../errors.js';
 import type { Limits } from '../protocol.js';
@@ -41,6 +48,13 @@ export interface BrokerServerOptions {
   standbyCheckMs?: number;
   /** Largest request body (default 16 MiB). */
   maxBodyBytes?: number;
+  /**
+   * How long close() waits, once every request has its answer, for clients to close their idle
+   * keep-alive connections before closing them itself (default 0: at once). Clients that honour
+   * the Keep-Alive header close them within its timeout (5 s; Node's fetch after 3 s), with no
+   * race against a request of their own. `bucketq broker` waits up to 6 s.
+   */
+  connectionGraceMs?: number;
   /** Batch, payload, claim, lease and wait limits (defaults: DEFAULT_LIMITS). */
   limits?: Partial<Limits>;
   /** Further broker options (clock, retry, payloadThreshold, retentionMs, ...). */
@@ -91,6 +105,9 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   positive(options.leaseMs, 'leaseMs');
   positive(options.standbyCheckMs, 'standbyCheckMs');
   positive(options.maxBodyBytes, 'maxBodyBytes');
+  if (options.connectionGraceMs !== undefined && !(Number.isInteger(options.connectionGraceMs) && options.connectionGraceMs >= 0)) {
+    throw new QueueError('INVALID_ARGUMENT', `connectionGraceMs must be an integer >= 0, got ${String(options.connectionGraceMs)}`);
+  }
   if (options.token !== undefined && options.token.trim() === '') throw new QueueError('INVALID_ARGUMENT', 'the token must not be empty');
   const leaseMs = options.leaseMs ?? DEFAULT_BROKER_LEASE_MS;
   const log = options.log ?? (() => {});
@@ -150,15 +167,20 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   const close = (): Promise<void> => {
     closing ??= (async () => {
       http.drain();
-      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      // Stop listening but leave open connections alone (http.Server#close would also close the
+      // idle ones, see the module comment); resolves once every connection has closed.
+      const connectionsClosed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
       await watcher.stop();
       try {
         await broker.stop();
         await http.idle();
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([connectionsClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.connectionGraceMs ?? 0)))]);
+        clearTimeout(timer);
       } finally {
+        server.close(); // clears http's own timers; nothing listens any more
         server.closeAllConnections(); // every answer is out; what is left is idle or half-sent requests
-        await serverClosed;
+        await connectionsClosed;
         if (ownsStore) await store.close();
       }
     })();

@@ -8,6 +8,8 @@ import { intFlag, parseFlags, sizeFlag } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+/** How long a drain waits for clients to close their idle keep-alive connections (they do within 5 s). */
+const CONNECTION_GRACE_MS = 6000;
 const MiB = 1024 * 1024;
 
 const usage = `NAME
@@ -84,7 +86,8 @@ SIGNALS
     SIGTERM, SIGINT
         Drain and exit 0: stop accepting connections and refuse new requests (503 UNAVAILABLE),
         finish the commits in flight and queued, answer every waiting long poll (with no jobs),
-        release every topic's lease so a standby takes over at once, close the store.
+        release every topic's lease so a standby takes over at once, give clients up to
+        ${CONNECTION_GRACE_MS / 1000} s to close their idle connections (none is cut under a request), close the store.
         A second signal exits at once with status 1.
 
 EXIT STATUS
@@ -159,6 +162,7 @@ export default defineCommand({
         ...(values['standby-check-ms'] !== undefined ? { standbyCheckMs: intFlag(values['standby-check-ms'], 'standby-check-ms')! } : {}),
         ...(values['max-body-bytes'] !== undefined ? { maxBodyBytes: sizeFlag(values['max-body-bytes'], 'max-body-bytes')! } : {}),
         limits,
+        connectionGraceMs: Math.min(CONNECTION_GRACE_MS, Math.floor(drainTimeoutMs / 2)),
         log: out,
         onError: (e, context) => err(`error: ${context}: ${e instanceof Error ? e.message : String(e)}`),
       });
