@@ -27,6 +27,8 @@ import type {
   TopicSettingsUpdate,
 } from './queue-types.js';
 import type { StorageDriver } from './storage/types.js';
+import { errorText, jsonSafe, leaseOf, toQueueError } from './queue-args.js';
+export { toQueueError } from './queue-args.js';
 
 export type * from './queue-types.js';
 
@@ -237,34 +239,9 @@ function isStorageDriver(s: unknown): s is StorageDriver {
   return typeof d === 'object' && d !== null && typeof d.read === 'function' && typeof d.write === 'function' && typeof d.list === 'function';
 }
 
-/** Only the lease fields: a ClaimedJob carries more, the broker needs these three. */
-function leaseOf(job: LeaseHandle): LeaseHandle {
-  if (typeof job !== 'object' || job === null) throw invalid('expected a claimed job or {id, lease, workerId}');
-  return { id: job.id, lease: job.lease, workerId: job.workerId };
-}
 
-function jsonSafe(result: unknown): unknown {
-  if (result === undefined) return undefined;
-  try {
-    JSON.stringify(result);
-  } catch (err) {
-    throw invalid(`result is not JSON-serialisable: ${(err as Error).message}`);
-  }
-  return result;
-}
 
-function errorText(error: unknown): string | undefined {
-  if (error === undefined) return undefined;
-  if (error instanceof Error) return error.message || error.name;
-  if (typeof error === 'string') return error;
-  throw invalid('error must be a string or an Error');
-}
 
-/** Any failure as a QueueError: ours pass through, anything else is INTERNAL with its cause. */
-export function toQueueError(err: unknown): QueueError {
-  if (isQueueError(err)) return err;
-  return new QueueError('INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
-}
 
 /** Waits for `p`, or rejects with CLOSED as soon as `signal` aborts. */
 function abortable<R>(p: Promise<R>, signal: AbortSignal | undefined): Promise<R> {

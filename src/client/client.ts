@@ -42,6 +42,7 @@ import type {
   TopicSettingsUpdate,
 } from '../queue-types.js';
 import { Connection, type CallOptions, type ConnectionOptions } from './connection.js';
+import { errorText, jsonSafe, leaseOf, toQueueError } from '../queue-args.js';
 
 export interface ClientOptions extends ConnectionOptions {
   /** The topic: `[A-Za-z0-9_.-]{1,128}`. One client per topic, like createQueue. */
@@ -223,7 +224,7 @@ class RemoteQueue<T> implements Queue<T> {
     try {
       return await done;
     } catch (err) {
-      throw asQueueError(err);
+      throw toQueueError(err);
     } finally {
       this.inFlight.delete(entry);
     }
@@ -244,7 +245,7 @@ class RemoteQueue<T> implements Queue<T> {
       try {
         sendable.push({ index, wire: toWire(item) });
       } catch (err) {
-        out[index] = { id: out[index]!.id, ok: false, error: asQueueError(err) };
+        out[index] = { id: out[index]!.id, ok: false, error: toQueueError(err) };
       }
     });
     for (let start = 0; start < sendable.length; start += SETTLE_CHUNK) {
@@ -254,7 +255,7 @@ class RemoteQueue<T> implements Queue<T> {
         const res = await this.call<Record<'acks' | 'nacks', WireOutcome[]>>({ method: 'POST', path: `${this.base}/settle`, body: { [kind]: chunk.map((c) => c.wire) }, retry: 'always' });
         answer = res[kind];
       } catch (err) {
-        for (const { index } of chunk) out[index] = { id: out[index]!.id, ok: false, error: asQueueError(err) };
+        for (const { index } of chunk) out[index] = { id: out[index]!.id, ok: false, error: toQueueError(err) };
         continue;
       }
       chunk.forEach(({ index }, i) => {
@@ -278,37 +279,14 @@ type WireOutcome = { ok: true; [field: string]: unknown } | { ok: false; error?:
 /** Placeholder of an outcome until its item is settled (every item is overwritten). */
 const pending = new QueueError('INTERNAL', 'not settled');
 
-function asQueueError(err: unknown): QueueError {
-  return isQueueError(err) ? err : new QueueError('INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
-}
 
 function invalid(message: string): QueueError {
   return new QueueError('INVALID_ARGUMENT', message);
 }
 
-function leaseOf(job: LeaseHandle): LeaseHandle {
-  if (typeof job !== 'object' || job === null) throw invalid('expected a claimed job or {id, lease, workerId}');
-  if (typeof job.id !== 'string' || job.id === '') throw invalid('id must be a non-empty string');
-  return { id: job.id, lease: job.lease, workerId: job.workerId };
-}
 
 function nackResult(r: NackResult): NackResult {
   return r.runAt === undefined ? { id: r.id, state: r.state } : { id: r.id, state: r.state, runAt: r.runAt };
 }
 
-function jsonSafe(result: unknown): unknown {
-  if (result === undefined) return undefined;
-  try {
-    JSON.stringify(result);
-  } catch (err) {
-    throw invalid(`result is not JSON-serialisable: ${(err as Error).message}`);
-  }
-  return result;
-}
 
-function errorText(error: unknown): string | undefined {
-  if (error === undefined) return undefined;
-  if (error instanceof Error) return error.message || error.name;
-  if (typeof error === 'string') return error;
-  throw invalid('error must be a string or an Error');
-}
