@@ -1,6 +1,9 @@
 /**
  * The commit loop of one topic: group commit, leadership and fencing.
  *
+ * (Longer than our ~400-line norm on purpose: the loop, its modes and the paths that leave them
+ * — conflict, ambiguity, fencing, parking — are one state machine, easier to check in one place.)
+ *
  * Modes
  * - unloaded: no state in memory. The next batch reads queue.json (or creates it) first.
  * - leading: this broker holds the lease in the object. It caches state + etag and reads again
