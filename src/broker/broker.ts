@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { OpInput, OpName, OpOutput } from '../core/apply.js';
-import { queueKey, topicOfQueueKey } from '../core/keys.js';
+import { topicOfQueueKey } from '../core/keys.js';
 import type { ClaimedJob } from '../core/ops/claim.js';
 import type { ConfigureInput } from '../core/ops/admin-ops.js';
 import type { PushJob, PushOutcome } from '../core/ops/push.js';
@@ -357,4 +357,3 @@ export function createBroker(options: BrokerOptions): Broker {
   return new Broker(options);
 }
 
-export { queueKey };

@@ -202,6 +202,16 @@ export function finishJob(s: QueueState, job: JobRecord, final: 'completed' | 'd
   }
 }
 
+/**
+ * A dead job as far as queue.json knows it: its dead-letter index entry as a record. The full
+ * record (payload, history) is in the archive object the entry names.
+ */
+export function deadStub(id: string, dead: DeadEntry): JobRecord {
+  const job: JobRecord = { id, state: 'dead', priority: 0, order: 0, runAt: dead.at, attempts: dead.attempts, maxAttempts: dead.attempts, createdAt: dead.at, updatedAt: dead.at, finishedAt: dead.at, archive: dead.archive };
+  if (dead.lastError) job.lastError = dead.lastError;
+  return job;
+}
+
 /** The latest finished, not yet archived record of a job id. */
 export function findDone(s: QueueState, id: string): JobRecord | undefined {
   return s.idx.doneById.get(id);
@@ -280,4 +290,3 @@ export function nextDueAt(s: QueueState): number | undefined {
   return Math.min(d, l);
 }
 
-export { emptyIndexes };

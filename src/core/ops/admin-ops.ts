@@ -1,7 +1,7 @@
 /** Ops on jobs by id that need no lease: cancel, retry a dead job, get, stats, configure. */
 import { QueueError } from '../../errors.js';
 import { archiveKey } from '../keys.js';
-import { findDone, finishJob, insertJob, touch } from '../state.js';
+import { deadStub, findDone, finishJob, insertJob, touch } from '../state.js';
 import type { Backoff, JobRecord, JobStats } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
 
@@ -75,9 +75,7 @@ export const get: OpHandler<{ id: string }, JobRecord> = (s, input) => {
   const job = s.jobs.get(input.id) ?? findDone(s, input.id);
   if (job) return snapshot(job);
   const dead = s.dead.get(input.id);
-  if (dead) {
-    return { id: input.id, state: 'dead', priority: 0, order: 0, runAt: dead.at, attempts: dead.attempts, maxAttempts: dead.attempts, createdAt: dead.at, updatedAt: dead.at, finishedAt: dead.at, archive: dead.archive, ...(dead.lastError ? { lastError: dead.lastError } : {}) };
-  }
+  if (dead) return deadStub(input.id, dead);
   throw new QueueError('NOT_FOUND', `no job ${input.id} (completed jobs leave the queue once archived)`, { details: { id: input.id } });
 };
 

@@ -1,6 +1,6 @@
 import { QueueError } from '../../errors.js';
 import { primePayloadJson } from '../job-json.js';
-import { findDone, insertJob, type QueueState } from '../state.js';
+import { deadStub, findDone, insertJob, type QueueState } from '../state.js';
 import type { Backoff, JobRecord, JobState } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
 
@@ -42,10 +42,8 @@ function existingJob(s: QueueState, id: string): JobRecord | undefined {
   const done = findDone(s, id);
   if (done) return done;
   const dead = s.dead.get(id);
-  if (dead) {
-    // The full record is in the archive; the index entry is enough to refuse a duplicate.
-    return { id, state: 'dead', priority: 0, order: 0, runAt: dead.at, attempts: dead.attempts, maxAttempts: dead.attempts, createdAt: dead.at, updatedAt: dead.at, archive: dead.archive, ...(dead.lastError ? { lastError: dead.lastError } : {}) };
-  }
+  // The full record is in the archive; the index entry is enough to refuse a duplicate.
+  if (dead) return deadStub(id, dead);
   return undefined;
 }
 
