@@ -23,19 +23,25 @@ export interface OpenStoreOptions {
   cwd?: string;
 }
 
-interface Target {
+export interface Target {
   /** Everything after `scheme:` and before `?`. */
   location: string;
   url: string;
   cwd: string;
+  /** The query parameters this driver declared in {@link DriverEntry.params} (the common ones are taken out). */
+  params: Map<string, string>;
 }
 
-type DriverLoader = (target: Target) => Promise<StorageDriver>;
+interface DriverEntry {
+  /** Query parameters of this driver's own (region, endpoint, ...); anything else unknown is refused. */
+  params?: readonly string[];
+  load(target: Target): Promise<StorageDriver>;
+}
 
 const namedMemoryStores = new Map<string, StorageDriver>();
 
-const DRIVERS: Record<string, DriverLoader> = {
-  memory: async ({ location, url }) => {
+const DRIVERS: Record<string, DriverEntry> = {
+  memory: { load: async ({ location, url }) => {
     const { createMemoryStore } = await import('./memory.js');
     if (location !== '' && !location.startsWith('//')) throw invalid(url, 'write memory://NAME (with two slashes)');
     const name = location.slice(2);
@@ -43,11 +49,11 @@ const DRIVERS: Record<string, DriverLoader> = {
     let store = namedMemoryStores.get(name);
     if (!store) namedMemoryStores.set(name, (store = createMemoryStore()));
     return store;
-  },
-  file: async (target) => {
+  } },
+  file: { load: async (target) => {
     const { createFileStore } = await import('./fs.js');
     return createFileStore({ root: filePath(target) });
-  },
+  } },
 };
 
 /** Schemes another issue will add; each becomes one line in DRIVERS. */
@@ -61,7 +67,7 @@ const FAULT_PARAMS = {
   seed: Infinity,
 } as const satisfies Record<keyof FaultOptions, number>;
 
-function invalid(url: string, why: string): QueueError {
+export function invalid(url: string, why: string): QueueError {
   return new QueueError('INVALID_ARGUMENT', `Invalid store URL ${JSON.stringify(url)}: ${why}`);
 }
 
@@ -110,29 +116,34 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
   const q = rest.indexOf('?');
   const location = q === -1 ? rest : rest.slice(0, q);
 
-  const faults: FaultOptions = {};
-  let minWriteInterval: number | undefined;
-  const seen = new Set<string>();
-  for (const [name, raw] of new URLSearchParams(q === -1 ? '' : rest.slice(q + 1))) {
-    if (seen.has(name)) throw invalid(url, `query parameter ${name} is given twice`);
-    seen.add(name);
-    if (name === 'minWriteInterval') minWriteInterval = parseNumber(url, name, raw, Infinity);
-    else if (Object.hasOwn(FAULT_PARAMS, name)) {
-      const key = name as keyof FaultOptions;
-      faults[key] = parseNumber(url, name, raw, FAULT_PARAMS[key]);
-    } else {
-      throw invalid(url, `unknown query parameter ${JSON.stringify(name)} (known: minWriteInterval, ${Object.keys(FAULT_PARAMS).join(', ')})`);
-    }
-  }
-
-  const loader = Object.hasOwn(DRIVERS, scheme) ? DRIVERS[scheme] : undefined;
-  if (!loader) {
+  const entry = Object.hasOwn(DRIVERS, scheme) ? DRIVERS[scheme] : undefined;
+  if (!entry) {
     const planned = PLANNED[scheme];
     if (planned) throw invalid(url, `${planned} (${scheme}:) is not supported yet`);
     throw invalid(url, `unknown scheme ${JSON.stringify(scheme)} (supported: ${Object.keys(DRIVERS).join(', ')})`);
   }
+  const own = entry.params ?? [];
 
-  let store = await loader({ location, url, cwd: opts.cwd ?? process.cwd() });
+  const faults: FaultOptions = {};
+  const params = new Map<string, string>();
+  let minWriteInterval: number | undefined;
+  for (const [name, raw] of new URLSearchParams(q === -1 ? '' : rest.slice(q + 1))) {
+    if (params.has(name) || Object.hasOwn(faults, name) || (name === 'minWriteInterval' && minWriteInterval !== undefined)) {
+      throw invalid(url, `query parameter ${name} is given twice`);
+    }
+    if (name === 'minWriteInterval') minWriteInterval = parseNumber(url, name, raw, Infinity);
+    else if (Object.hasOwn(FAULT_PARAMS, name)) {
+      const key = name as keyof FaultOptions;
+      faults[key] = parseNumber(url, name, raw, FAULT_PARAMS[key]);
+    } else if (own.includes(name)) {
+      params.set(name, raw);
+    } else {
+      const known = [...own, 'minWriteInterval', ...Object.keys(FAULT_PARAMS)].join(', ');
+      throw invalid(url, `unknown query parameter ${JSON.stringify(name)} (known: ${known})`);
+    }
+  }
+
+  let store = await entry.load({ location, url, cwd: opts.cwd ?? process.cwd(), params });
   if (minWriteInterval !== undefined) store = withMinWriteInterval(store, minWriteInterval);
   if (Object.keys(faults).length > 0) {
     const { withFaults } = await import('./faulty.js');
