@@ -54,10 +54,14 @@ const DRIVERS: Record<string, DriverEntry> = {
     const { createFileStore } = await import('./fs.js');
     return createFileStore({ root: filePath(target) });
   } },
+  az: { params: ['account', 'endpoint'], load: async (target) => {
+    const { createAzureStore, azureOptionsFromUrl } = await import('./azure.js');
+    return createAzureStore(azureOptionsFromUrl(target));
+  } },
 };
 
 /** Schemes another issue will add; each becomes one line in DRIVERS. */
-const PLANNED: Record<string, string> = { s3: 'S3', gs: 'Google Cloud Storage', az: 'Azure Blob Storage' };
+const PLANNED: Record<string, string> = { s3: 'S3', gs: 'Google Cloud Storage' };
 
 const FAULT_PARAMS = {
   latency: Infinity,
