@@ -58,10 +58,14 @@ const DRIVERS: Record<string, DriverEntry> = {
     const { createAzureStore, azureOptionsFromUrl } = await import('./azure.js');
     return createAzureStore(azureOptionsFromUrl(target));
   } },
+  gs: { load: async (target) => {
+    const { createGcsStore, gcsOptionsFromUrl } = await import('./gcs.js');
+    return createGcsStore(gcsOptionsFromUrl(target));
+  } },
 };
 
 /** Schemes another issue will add; each becomes one line in DRIVERS. */
-const PLANNED: Record<string, string> = { s3: 'S3', gs: 'Google Cloud Storage' };
+const PLANNED: Record<string, string> = { s3: 'S3' };
 
 const FAULT_PARAMS = {
   latency: Infinity,

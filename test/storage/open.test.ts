@@ -82,7 +82,6 @@ describe('openStore', () => {
       ['file:', /path is empty/],
       ['file://relative/path', /file:\/\/ needs an absolute path/],
       ['s3://bucket/prefix', /S3 \(s3:\) is not supported yet/],
-      ['gs://bucket', /Google Cloud Storage \(gs:\) is not supported yet/],
     ];
     for (const [url, pattern] of cases) {
       const { code, message } = await rejection(url);
