@@ -17,7 +17,8 @@
  *     'error' and claims again: storage trouble and leader changes never kill it. Only CLOSED (the
  *     queue was closed under it) stops the worker.
  *   - A handler's return value is acked as the result; a throw is nacked with its message (and its
- *     numeric `retryDelayMs` as the delay). Transient ack/nack failures are retried a few times;
+ *     numeric `retryDelayMs` as the delay). Acks and nacks finished in the same event-loop turn
+ *     go out as one ackMany / nackMany call (settle-batch.ts). Transient ack/nack failures are retried a few times;
  *     if they keep failing, the lease simply expires and the job is delivered again.
  *   - Heartbeats: one timer per worker. When it fires, every running job whose heartbeat is due
  *     (or nearly: within a third of the interval) is heartbeated, all calls issued together so they
@@ -33,6 +34,7 @@ import { QueueError } from '../errors.js';
 import { toQueueError } from '../queue.js';
 import type { ClaimedJob, Queue } from '../queue-types.js';
 import { Heartbeats, type Slot } from './heartbeats.js';
+import { SettleBatcher } from './settle-batch.js';
 import { errorBackoffMs, isTransient, resolveWorkerOptions, type ResolvedWorkerOptions } from './options.js';
 import type { CloseOptions, Handler, Worker, WorkerEvents, WorkerJob, WorkerOptions, WorkerState } from './types.js';
 
@@ -59,6 +61,7 @@ class QueueWorker<T, R> implements Worker<T, R> {
   private loopDone: Promise<void> = Promise.resolve();
   private closing: Promise<void> | null = null;
   private readonly heartbeats: Heartbeats<T>;
+  private readonly settler: SettleBatcher<T>;
   private keepAlive: ReturnType<typeof setInterval> | null = null;
 
   constructor(
@@ -69,6 +72,7 @@ class QueueWorker<T, R> implements Worker<T, R> {
     if (typeof handler !== 'function') throw new QueueError('INVALID_ARGUMENT', 'createWorker needs a handler function');
     this.o = resolveWorkerOptions(options, queue.clock);
     this.id = this.o.workerId;
+    this.settler = new SettleBatcher(queue);
     this.heartbeats = new Heartbeats({
       clock: this.o.clock,
       heartbeatMs: this.o.heartbeatMs,
@@ -128,12 +132,13 @@ class QueueWorker<T, R> implements Worker<T, R> {
   private async loop(): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
-      const free = this.o.concurrency - this.busySlots();
-      if (free <= 0) {
+      if (this.o.concurrency - this.busySlots() <= 0) {
         this.setState('running');
         await this.pause();
+        await nextTurn();
         continue;
       }
+      const free = this.o.concurrency - this.busySlots();
       this.setState('claiming');
       const abort = new AbortController();
       this.claimAbort = abort;
@@ -157,6 +162,9 @@ class QueueWorker<T, R> implements Worker<T, R> {
       }
       if (this.current === 'stopped') return this.handBack(jobs); // close() gave up waiting for this claim
       for (const job of jobs) this.run(job);
+      // Let every handler that finishes in this turn free its slot first: the next claim then asks
+      // for all of them and leaves together with their acks (one commit, one request each).
+      if (jobs.length > 0) await nextTurn();
       if (jobs.length > 0) this.drainedSent = false;
       else if (this.slots.size === 0 && !this.drainedSent) {
         this.drainedSent = true;
@@ -217,7 +225,7 @@ class QueueWorker<T, R> implements Worker<T, R> {
     slot.phase = 'settling';
     if (outcome.ok) {
       const result = outcome.value;
-      const acked = await this.settle(slot, () => this.queue.ack(slot.job, result));
+      const acked = await this.settle(slot, () => this.settler.ack({ ...slot.job, result }));
       if (acked.ok) return void this.events.emit('completed', slot.job, result);
       // A result the broker refuses (too large, not JSON) fails the attempt instead of vanishing.
       if (acked.error.code !== 'INVALID_ARGUMENT' && acked.error.code !== 'PAYLOAD_TOO_LARGE') return;
@@ -226,7 +234,7 @@ class QueueWorker<T, R> implements Worker<T, R> {
     const error = outcome.error;
     const delay = (error as { retryDelayMs?: unknown } | null)?.retryDelayMs;
     const opts = typeof delay === 'number' && Number.isInteger(delay) && delay >= 0 ? { delayMs: delay } : {};
-    const nacked = await this.settle(slot, () => this.queue.nack(slot.job, errorMessage(error), opts));
+    const nacked = await this.settle(slot, () => this.settler.nack({ ...slot.job, error: errorMessage(error), ...opts }));
     if (nacked.ok) this.events.emit('failed', slot.job, error, nacked.value);
   }
 
@@ -307,6 +315,11 @@ class QueueWorker<T, R> implements Worker<T, R> {
     if (this.events.listenerCount('error') > 0) this.events.emit('error', error);
     else console.error(`bucketq worker ${this.id}: ${error.code}: ${error.message}`);
   }
+}
+
+/** Resolves after the current turn of the event loop (after the I/O and microtasks queued now). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function errorMessage(error: unknown): string {

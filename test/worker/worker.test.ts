@@ -287,7 +287,8 @@ describe('createWorker', () => {
   it('retries an ack that failed transiently, and completes the job once', async () => {
     const { clock, queue, start } = setup();
     await queue.push({ n: 3 }, { id: 'a' });
-    const ack = vi.spyOn(queue, 'ack').mockRejectedValueOnce(new QueueError('UNAVAILABLE', 'test: storage blip'));
+    // The worker sends its acks through ackMany (one call per event-loop turn).
+    const ack = vi.spyOn(queue, 'ackMany').mockRejectedValueOnce(new QueueError('UNAVAILABLE', 'test: storage blip'));
     const errors: string[] = [];
     const done: unknown[] = [];
     const worker = start((job) => job.payload.n * 10);
@@ -298,6 +299,30 @@ describe('createWorker', () => {
     expect(errors).toEqual(['UNAVAILABLE']);
     expect(ack).toHaveBeenCalledTimes(2);
     expect((await queue.stats()).counters).toMatchObject({ completed: 1, claimed: 1, nacked: 0 });
+  });
+
+  it('acks the jobs of one claim in one ackMany call, and retries only the item that failed', async () => {
+    const { clock, queue, start } = setup();
+    await queue.pushMany([1, 2, 3, 4].map((n) => ({ payload: { n }, id: `j${n}` })));
+    const real = queue.ackMany.bind(queue);
+    let first = true;
+    const ackMany = vi.spyOn(queue, 'ackMany').mockImplementation(async (items) => {
+      const out = await real(first ? items.filter((i) => i.id !== 'j2') : items);
+      if (!first) return out;
+      first = false;
+      // j2 fails alone, transiently: the other three are done.
+      const at = items.findIndex((i) => i.id === 'j2');
+      return [...out.slice(0, at), { id: 'j2', ok: false as const, error: new QueueError('UNAVAILABLE', 'test: one item failed') }, ...out.slice(at)];
+    });
+    const done: string[] = [];
+    const errors: string[] = [];
+    const worker = start(() => 'ok', { concurrency: 4 });
+    worker.on('error', (e) => errors.push(e.code));
+    worker.on('completed', (job) => done.push(job.id));
+    await until(clock, () => done.length === 4);
+    expect(ackMany.mock.calls.map((c) => c[0].map((i) => i.id))).toEqual([['j1', 'j2', 'j3', 'j4'], ['j2']]);
+    expect(errors).toEqual(['UNAVAILABLE']);
+    expect((await queue.stats()).counters).toMatchObject({ completed: 4, claimed: 4, nacked: 0 });
   });
 
   it('stops itself when its queue is closed', async () => {
