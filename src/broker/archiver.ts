@@ -13,6 +13,7 @@
  */
 import { archiveBucketTime, archivePrefix } from '../core/keys.js';
 import { jobBytes } from '../core/job-json.js';
+import type { RecentBounds } from '../core/recent.js';
 import type { QueueState } from '../core/state.js';
 import type { JobRecord } from '../core/types.js';
 import type { StorageDriver } from '../storage/types.js';
@@ -31,6 +32,8 @@ export interface ArchiverOptions {
   retry: RetryPolicy;
   random: () => number;
   retentionMs: number;
+  /** Bounds of the recent-id window, passed to every `archived` op. */
+  recent: RecentBounds;
   onError(topic: string, what: string, err: unknown): void;
 }
 
@@ -83,7 +86,7 @@ export class Archiver {
       this.o.onError(topic, `archive ${key}`, err);
       return;
     }
-    await loop.submitInternal('archived', { keys: [key] });
+    await loop.submitInternal('archived', { keys: [key], recent: this.o.recent });
     for (const ref of refs) {
       // A retried dead job may point at the payload object again.
       if (loop.referencesPayload(ref)) continue;

@@ -40,6 +40,7 @@ import { systemClock, type Clock } from './clock.js';
 import { deletePayload, inlinePayloads, writePayload } from './payloads.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
 import { TopicLoop } from './topic-loop.js';
+import { DEFAULT_RECENT, type RecentBounds } from '../core/recent.js';
 
 export interface BrokerOptions {
   store: StorageDriver;
@@ -60,6 +61,11 @@ export interface BrokerOptions {
   payloadThreshold?: number;
   /** How long archive objects (completed and dead jobs) are kept (default 7 days). */
   retentionMs?: number;
+  /**
+   * The recent window of archived job ids kept in queue.json, so a retried push or ack still finds
+   * its job (see core/recent.ts). Default: 60 s or the last 10,000 jobs, whichever is shorter.
+   */
+  recent?: Partial<RecentBounds>;
   limits?: Partial<Limits>;
   retry?: Partial<RetryPolicy>;
   /** Source of randomness for jitter (default Math.random). */
@@ -115,6 +121,7 @@ export class Broker {
       retry: this.o.retry,
       random: this.o.random,
       retentionMs: this.o.retentionMs,
+      recent: { ...DEFAULT_RECENT, ...options.recent },
       onError: (topic, what, error) => this.events.emit('internal-error', { topic, op: what, error }),
     });
   }

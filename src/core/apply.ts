@@ -10,7 +10,7 @@
 import { isQueueError, QueueError } from '../errors.js';
 import { claim, type ClaimInput, type ClaimOutput } from './ops/claim.js';
 import { cancel, configure, get, retry, stats, type ConfigureInput, type RetryInput } from './ops/admin-ops.js';
-import { archived, elect, expireDead, release, type ElectInput } from './ops/housekeeping.js';
+import { archived, elect, expireDead, release, type ArchivedInput, type ElectInput } from './ops/housekeeping.js';
 import { ack, heartbeat, nack, unclaim, type AckInput, type HeartbeatInput, type NackInput, type NackOutput, type UnclaimInput } from './ops/lease-ops.js';
 import { push, type PushInput, type PushOutput } from './ops/push.js';
 import { sweep, type SweepOutput } from './ops/sweep.js';
@@ -34,7 +34,7 @@ export interface OpTable {
   configure: [ConfigureInput, ConfigureInput];
   elect: [ElectInput, BrokerLease];
   release: [{ id: string }, { released: boolean }];
-  archived: [{ keys: string[] }, { removed: number }];
+  archived: [ArchivedInput, { removed: number }];
   expireDead: [{ before: number }, { expired: number }];
 }
 

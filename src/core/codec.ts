@@ -5,10 +5,13 @@
  */
 import { QueueError } from '../errors.js';
 import { jobBytes } from './job-json.js';
+import { groupBytes, parseRecent } from './recent.js';
 import { createState, defaultSettings, emptyCounters, FORMAT_VERSION, insertJob, setDone, type QueueState } from './state.js';
 import type { DeadEntry, JobRecord } from './types.js';
 
 const COMMA_NL = Buffer.from(',\n');
+const COMMA = Buffer.from(',');
+const DONE_OPEN = Buffer.from('],"done":[\n');
 
 /** queue.json as UTF-8 bytes. */
 export function serializeState(s: QueueState): Buffer {
@@ -24,7 +27,12 @@ export function serializeState(s: QueueState): Buffer {
     counters: s.counters,
     dead: Object.fromEntries(s.dead),
   });
-  const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"done":[\n`)];
+  const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"recent":[`)];
+  s.recent.groups.forEach((g, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(groupBytes(g));
+  });
+  parts.push(DONE_OPEN);
   const add = (jobs: Iterable<JobRecord>) => {
     let first = true;
     for (const job of jobs) {
@@ -95,6 +103,9 @@ export function parseState(text: string, where: string, now: number): QueueState
   s.settings = { ...defaultSettings(), ...(isObj(raw.settings) ? (raw.settings as object) : {}) };
   s.counters = { ...emptyCounters(), ...(isObj(raw.counters) ? (raw.counters as object) : {}) };
   if (isObj(raw.dead)) for (const [id, e] of Object.entries(raw.dead)) s.dead.set(id, e as DeadEntry);
+  const recent = parseRecent(raw.recent);
+  if (typeof recent === 'string') throw corrupt(where, recent);
+  s.recent = recent;
   if (Array.isArray(raw.done)) setDone(s, raw.done.map((j) => checkJob(j, where, false)));
 
   const jobs = raw.jobs.map((j) => checkJob(j, where, true));

@@ -46,6 +46,16 @@ export function assertInvariants(s: QueueState, now: number): void {
   for (const [id, e] of s.dead) {
     if (!e.archive) fail(`dead entry ${id} has no archive key`);
   }
+  const remembered = new Map<string, string>();
+  let lastAt = -Infinity;
+  for (const g of s.recent.groups) {
+    if (g.at < lastAt) fail('recent groups out of time order');
+    lastAt = g.at;
+    if (g.jobs.length === 0 || g.jobs.length % 2 !== 0) fail('a recent group is empty or not id/token pairs');
+    for (let i = 0; i < g.jobs.length; i += 2) remembered.set(g.jobs[i]!, g.jobs[i + 1]!);
+  }
+  if (remembered.size !== s.recent.byId.size || [...remembered].some(([id, t]) => s.recent.byId.get(id) !== t)) fail('recent index out of step with its groups');
+  for (const id of remembered.keys()) if (s.jobs.has(id)) fail(`job ${id} is both live and in the recent window`);
   if (s.broker && s.broker.epoch < 1) fail('broker epoch below 1');
   // A claimed job whose lease has passed `now` is still owned until a sweep requeues it;
   // the lease ops refuse it (LEASE_LOST), so it can never be acked twice.

@@ -5,6 +5,7 @@
  */
 import { Deque, MinHeap } from './heap.js';
 import { dropJsonCache } from './job-json.js';
+import { emptyRecent, type RecentWindow } from './recent.js';
 export { jobJson } from './job-json.js';
 import {
   DEFAULT_BACKOFF,
@@ -61,6 +62,8 @@ export interface QueueState {
   dead: Map<string, DeadEntry>;
   /** Jobs finished (completed, dead, cancelled) and not yet archived; they leave after archiving. */
   done: JobRecord[];
+  /** Ids of jobs archived lately (see recent.ts): pushes and replayed acks still find them. */
+  recent: RecentWindow;
   idx: Indexes;
 }
 
@@ -99,6 +102,7 @@ export function createState(topic: string): QueueState {
     jobs: new Map(),
     dead: new Map(),
     done: [],
+    recent: emptyRecent(),
     idx: emptyIndexes(),
   };
 }
@@ -210,6 +214,16 @@ export function deadStub(id: string, dead: DeadEntry): JobRecord {
   const job: JobRecord = { id, state: 'dead', priority: 0, order: 0, runAt: dead.at, attempts: dead.attempts, maxAttempts: dead.attempts, createdAt: dead.at, updatedAt: dead.at, finishedAt: dead.at, archive: dead.archive };
   if (dead.lastError) job.lastError = dead.lastError;
   return job;
+}
+
+/**
+ * A job archived lately, as far as the recent window knows it: id and final state only. The full
+ * record is in its archive object.
+ */
+export function recentStub(s: QueueState, id: string): JobRecord | undefined {
+  const token = s.recent.byId.get(id);
+  if (token === undefined) return undefined;
+  return { id, state: token === '' ? 'cancelled' : 'completed', priority: 0, order: 0, runAt: 0, attempts: 0, maxAttempts: 0, createdAt: 0, updatedAt: 0 };
 }
 
 /** The latest finished, not yet archived record of a job id. */

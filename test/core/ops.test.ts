@@ -88,7 +88,7 @@ describe('leases', () => {
     return h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: `n-${id}` }).jobs[0]!;
   }
 
-  it('ack with the right lease completes the job; a replay is idempotent until archived, then LEASE_LOST', () => {
+  it('ack with the right lease completes the job; a replay is idempotent while the recent window remembers it, then LEASE_LOST', () => {
     const h = new CoreHarness();
     const c = claimed(h);
     h.ok('ack', { id: 'a', worker: W, token: c.lease, result: { ok: 1 } });
@@ -99,9 +99,44 @@ describe('leases', () => {
     expect(foreign.ok ? 'ok' : foreign.error.code).toBe('LEASE_LOST');
     expect(h.ok('get', { id: 'a' })).toMatchObject({ state: 'completed', result: { ok: 1 } });
     expect(h.state.counters.completed).toBe(1);
-    h.commit();
+    h.commit(); // archived: the record left, the id and the completing token are in the window
+    expect(h.state.done).toEqual([]);
     const late = h.run('ack', { id: 'a', worker: W, token: c.lease });
-    expect(late.ok ? 'ok' : late.error.code).toBe('LEASE_LOST');
+    expect(late.ok && !late.changed).toBe(true);
+    const stale = h.run('ack', { id: 'a', worker: W, token: 'another-claim' });
+    expect(stale.ok ? 'ok' : stale.error.code).toBe('LEASE_LOST');
+    h.now += 60_001; // past the window: the next archived op forgets it
+    h.ok('archived', { keys: [] });
+    const forgotten = h.run('ack', { id: 'a', worker: W, token: c.lease });
+    expect(forgotten.ok ? 'ok' : forgotten.error.code).toBe('LEASE_LOST');
+    expect(h.state.counters.completed).toBe(1);
+  });
+
+  it('a push retried after its job was archived finds it in the recent window and adds nothing', () => {
+    const h = new CoreHarness();
+    const c = claimed(h);
+    h.ok('ack', { id: 'a', worker: W, token: c.lease });
+    h.commit();
+    const again = pushOne(h, 'a');
+    expect(again).toMatchObject({ created: false, state: 'completed' });
+    expect(h.ok('stats', {}).pending).toBe(0);
+    expect(h.state.counters.pushed).toBe(1);
+    assertInvariants(h.state, h.now);
+  });
+
+  it('the recent window is bounded by count, oldest ids first', () => {
+    const h = new CoreHarness();
+    for (const id of ['a', 'b', 'c']) {
+      pushOne(h, id);
+      const c = h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: `n-${id}` }).jobs[0]!;
+      h.ok('ack', { id, worker: W, token: c.lease });
+      const key = h.state.done[0]!.archive!;
+      h.ok('archived', { keys: [key], recent: { windowMs: 60_000, maxIds: 2 } });
+    }
+    expect([...h.state.recent.byId.keys()]).toEqual(['b', 'c']);
+    expect(pushOne(h, 'a').created).toBe(true); // forgotten: a new job
+    expect(pushOne(h, 'b').created).toBe(false);
+    assertInvariants(h.state, h.now);
   });
 
   it('unclaim hands jobs back without counting the attempt', () => {
@@ -201,13 +236,17 @@ describe('cancel, retry, get', () => {
     expect(again.ok ? 'ok' : again.error.code).toBe('FAILED_PRECONDITION');
   });
 
-  it('completed jobs leave the state once archived', () => {
+  it('completed jobs leave the state once archived; get then knows only their final state, until the window forgets them', () => {
     const h = new CoreHarness();
     pushOne(h, 'a');
     const c = h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: 'n' }).jobs[0]!;
     h.ok('ack', { id: 'a', worker: W, token: c.lease });
     expect(h.ok('get', { id: 'a' }).state).toBe('completed');
     h.commit();
+    expect(h.ok('get', { id: 'a' })).toMatchObject({ id: 'a', state: 'completed' });
+    expect(h.run('cancel', { id: 'a' })).toMatchObject({ ok: false, error: { code: 'FAILED_PRECONDITION' } });
+    h.now += 60_001;
+    h.ok('archived', { keys: [] });
     const r = h.run('get', { id: 'a' });
     expect(r.ok ? 'ok' : r.error.code).toBe('NOT_FOUND');
     expect(h.state.counters.completed).toBe(1);

@@ -72,8 +72,12 @@ describe('core properties', () => {
               if (!l) break;
               const worker = a.worker === 'right' ? l.worker : a.worker;
               const valid = ownsNow(h, l.id, worker, l.token);
-              // A replayed ack of a completed, not yet archived job answers ok again without effect.
-              const replay = !h.state.jobs.has(l.id) && h.state.done.some((j) => j.id === l.id && j.state === 'completed' && j.lease?.token === l.token && j.lease.worker === worker);
+              // A replayed ack of a completed job answers ok again without effect: while it waits to be
+              // archived (same worker and token), and after, while the recent window holds its token.
+              const replay =
+                !h.state.jobs.has(l.id) &&
+                (h.state.done.some((j) => j.id === l.id && j.state === 'completed' && j.lease?.token === l.token && j.lease.worker === worker) ||
+                  (!h.state.idx.doneById.has(l.id) && h.state.recent.byId.get(l.id) === l.token));
               const completedBefore = h.state.counters.completed;
               const r = h.run('ack', { id: l.id, worker, token: l.token });
               // Accepted exactly when the caller holds the live lease (or replays); applied once per lease.

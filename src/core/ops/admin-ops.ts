@@ -1,14 +1,14 @@
 /** Ops on jobs by id that need no lease: cancel, retry a dead job, get, stats, configure. */
 import { QueueError } from '../../errors.js';
 import { archiveKey } from '../keys.js';
-import { deadStub, findDone, finishJob, insertJob, touch } from '../state.js';
+import { deadStub, findDone, finishJob, insertJob, recentStub, touch } from '../state.js';
 import type { Backoff, JobRecord, JobStats } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
 
 export const cancel: OpHandler<{ id: string }, { id: string; state: 'cancelled' }> = (s, input, now, ctx) => {
   const job = s.jobs.get(input.id);
   if (!job) {
-    if (s.dead.has(input.id) || findDone(s, input.id)) {
+    if (s.dead.has(input.id) || findDone(s, input.id) || s.recent.byId.has(input.id)) {
       throw new QueueError('FAILED_PRECONDITION', `job ${input.id} has already finished`, { details: { id: input.id } });
     }
     throw new QueueError('NOT_FOUND', `no job ${input.id}`, { details: { id: input.id } });
@@ -76,7 +76,9 @@ export const get: OpHandler<{ id: string }, JobRecord> = (s, input) => {
   if (job) return snapshot(job);
   const dead = s.dead.get(input.id);
   if (dead) return deadStub(input.id, dead);
-  throw new QueueError('NOT_FOUND', `no job ${input.id} (completed jobs leave the queue once archived)`, { details: { id: input.id } });
+  const recent = recentStub(s, input.id);
+  if (recent) return recent;
+  throw new QueueError('NOT_FOUND', `no job ${input.id} (finished jobs are forgotten once archived and out of the recent window)`, { details: { id: input.id } });
 };
 
 export const stats: OpHandler<Record<string, never>, JobStats> = (s, _input, now) => {

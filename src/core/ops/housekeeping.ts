@@ -1,5 +1,6 @@
 /** Ops the broker itself issues: leadership (elect, release) and archive bookkeeping. */
 import { QueueError } from '../../errors.js';
+import { DEFAULT_RECENT, remember, type RecentBounds } from '../recent.js';
 import { setDone } from '../state.js';
 import type { BrokerLease } from '../types.js';
 import type { OpHandler } from './_context.js';
@@ -36,14 +37,30 @@ export const release: OpHandler<{ id: string }, { released: boolean }> = (s, inp
   return { released: true };
 };
 
-/** The archive objects named here were written: their jobs leave queue.json. */
-export const archived: OpHandler<{ keys: string[] }, { removed: number }> = (s, input, _now, ctx) => {
+export interface ArchivedInput {
+  keys: string[];
+  /** Bounds of the recent window (default DEFAULT_RECENT); the broker's settings. */
+  recent?: RecentBounds;
+}
+
+/**
+ * The archive objects named here were written: their jobs leave queue.json, and the ids of the
+ * completed and cancelled ones enter the recent window (dead ones keep their dead-letter entry).
+ */
+export const archived: OpHandler<ArchivedInput, { removed: number }> = (s, input, now, ctx) => {
   const keys = new Set(input.keys);
-  const before = s.done.length;
-  const kept = s.done.filter((j) => !keys.has(j.archive ?? ''));
-  const removed = before - kept.length;
+  const kept: typeof s.done = [];
+  const finished: Array<{ id: string; token: string }> = [];
+  for (const j of s.done) {
+    if (!keys.has(j.archive ?? '')) kept.push(j);
+    else if (j.state === 'completed') finished.push({ id: j.id, token: j.lease?.token ?? '' });
+    else if (j.state === 'cancelled') finished.push({ id: j.id, token: '' });
+  }
+  const removed = s.done.length - kept.length;
+  const windowBefore = s.recent.groups.length;
   if (removed > 0) setDone(s, kept);
-  if (removed > 0) ctx.changed = true;
+  remember(s.recent, now, finished, input.recent ?? DEFAULT_RECENT);
+  if (removed > 0 || s.recent.groups.length !== windowBefore) ctx.changed = true;
   return { removed };
 };
 

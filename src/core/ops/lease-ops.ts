@@ -39,6 +39,8 @@ export const ack: OpHandler<AckInput, { id: string }> = (s, input, now, ctx) => 
   if (done?.state === 'completed' && done.lease?.token === input.token && done.lease.worker === input.worker && !s.jobs.has(input.id)) {
     return { id: done.id };
   }
+  // ... and after it was archived, while the recent window remembers the completing claim.
+  if (input.token !== '' && s.recent.byId.get(input.id) === input.token && !s.jobs.has(input.id)) return { id: input.id };
   const job = ownedJob(s, input.id, input.worker, input.token, now);
   if (input.result !== undefined) job.result = input.result;
   delete job.lastError;

@@ -1,6 +1,6 @@
 import { QueueError } from '../../errors.js';
 import { primePayloadJson } from '../job-json.js';
-import { deadStub, findDone, insertJob, type QueueState } from '../state.js';
+import { deadStub, findDone, insertJob, recentStub, type QueueState } from '../state.js';
 import type { Backoff, JobRecord, JobState } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
 
@@ -44,7 +44,8 @@ function existingJob(s: QueueState, id: string): JobRecord | undefined {
   const dead = s.dead.get(id);
   // The full record is in the archive; the index entry is enough to refuse a duplicate.
   if (dead) return deadStub(id, dead);
-  return undefined;
+  // Archived lately: a client's retry of a push whose answer was lost must not add it again.
+  return recentStub(s, id);
 }
 
 export const push: OpHandler<PushInput, PushOutput> = (s, input, now, ctx) => {
