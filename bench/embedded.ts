@@ -6,6 +6,7 @@
  *   npm run bench -- --seconds 5        shorter/longer measuring window (default 5)
  *   npm run bench -- --only latency     one scenario: nolatency | latency | worker | backlog
  *   npm run bench -- --batch 256        jobs per push / claim call (default 512)
+ *   npm run bench:embedded -- --store az://c/p   the cycle scenarios on another store URL (default: a temp file: dir)
  *
  * Shape of the cycle workload: 16 producers each push batches of `batch` (512) jobs, 16 consumers
  * each claim up to `batch` jobs and ack all of them together (one round trip per batch), small
@@ -29,6 +30,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '5' },
     only: { type: 'string' },
     batch: { type: 'string', default: '512' },
+    store: { type: 'string' },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -60,7 +62,7 @@ async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 
 async function cycles(query: string): Promise<CycleResult> {
   return withDir(async (dir) => {
-    const store = await openStore(`file:${dir}${query}`);
+    const store = await openStore(`${args.store ?? `file:${dir}`}${query}`);
     const broker = new Broker({ store });
     const commitMs: number[] = [];
     let commits = 0;
@@ -174,11 +176,11 @@ const want = (name: string) => !args.only || args.only === name;
 const table: string[] = ['| scenario | jobs/s (push+claim+ack) | commits | job-ops/commit | commit p50 ms | commit p99 ms | queue.json p50 KiB |', '|---|---|---|---|---|---|---|'];
 if (want('nolatency')) {
   const r = await cycles('');
-  table.push(`| file:, no added latency | ${r.jobsPerSec.toFixed(0)} | ${r.commits} | ${r.jobsPerCommit.toFixed(0)} | ${r.commitMsP50.toFixed(1)} | ${r.commitMsP99.toFixed(1)} | ${r.commitKiBP50.toFixed(0)} |`);
+  table.push(`| ${args.store ?? 'file:'}, no added latency | ${r.jobsPerSec.toFixed(0)} | ${r.commits} | ${r.jobsPerCommit.toFixed(0)} | ${r.commitMsP50.toFixed(1)} | ${r.commitMsP99.toFixed(1)} | ${r.commitKiBP50.toFixed(0)} |`);
 }
 if (want('latency')) {
   const r = await cycles('?latency=50');
-  table.push(`| file:?latency=50 | ${r.jobsPerSec.toFixed(0)} | ${r.commits} | ${r.jobsPerCommit.toFixed(0)} | ${r.commitMsP50.toFixed(1)} | ${r.commitMsP99.toFixed(1)} | ${r.commitKiBP50.toFixed(0)} |`);
+  table.push(`| ${args.store ?? 'file:'}?latency=50 | ${r.jobsPerSec.toFixed(0)} | ${r.commits} | ${r.jobsPerCommit.toFixed(0)} | ${r.commitMsP50.toFixed(1)} | ${r.commitMsP99.toFixed(1)} | ${r.commitKiBP50.toFixed(0)} |`);
 }
 for (const l of table) line(l);
 if (want('worker')) {
