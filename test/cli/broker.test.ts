@@ -67,7 +67,7 @@ describe('bucketq broker', () => {
   it('--help prints the manual; bucketq --help lists every command', async () => {
     const manual = await runCli(['broker', '--help']);
     expect(manual.code).toBe(0);
-    for (const word of ['NAME', 'SYNOPSIS', '--store URL', '--listen HOST:PORT', '--advertise URL', '--token', 'BUCKETQ_TOKEN', 'SIGTERM', '--lease-ms', '--max-body-bytes']) {
+    for (const word of ['NAME', 'SYNOPSIS', '--store URL', '--listen HOST:PORT', '--advertise URL', '--token', 'BUCKETQ_TOKEN', 'SIGTERM', '--lease-ms', '--max-body-bytes', '--recent-window-ms']) {
       expect(manual.stdout).toContain(word);
     }
     const all = await runCli(['--help']);
@@ -82,6 +82,7 @@ describe('bucketq broker', () => {
     const cases: Array<[string[], RegExp]> = [
       [['broker', '--bogus'], /^bucketq broker: .*--bogus.*\(see bucketq broker --help\)$/],
       [['broker', '--lease-ms', 'soon'], /^bucketq broker: --lease-ms must be a whole number/],
+      [['broker', '--recent-max-ids', 'all'], /^bucketq broker: --recent-max-ids must be a whole number of at least 0/],
       [['broker', '--listen', 'nowhere'], /^bucketq broker: --listen must be HOST:PORT/],
       [['broker', '--listen', '0.0.0.0:0', '--store', `file:${dir}`], /^bucketq broker: listening on 0\.0\.0\.0 needs --advertise URL/],
       [['broker', '--advertise', 'http://0.0.0.0:8080', '--store', `file:${dir}`], /^bucketq broker: --advertise .* unspecified address/],

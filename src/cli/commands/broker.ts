@@ -1,5 +1,6 @@
 /** `bucketq broker`: runs a network broker until SIGTERM or SIGINT, then drains. */
 import { isIP } from 'node:net';
+import { DEFAULT_RECENT } from '../../core/recent.js';
 import { DEFAULT_LIMITS } from '../../protocol.js';
 import { DEFAULT_LISTEN, parseListen } from '../../server/address.js';
 import { DEFAULT_BROKER_LEASE_MS, DEFAULT_STORE, startBrokerServer, type BrokerServer } from '../../server/broker-server.js';
@@ -73,6 +74,12 @@ OPTIONS
     --max-claim N
         Most jobs in one claim (default ${DEFAULT_LIMITS.maxClaim}).
 
+    --recent-window-ms N, --recent-max-ids N
+        How long, and for how many jobs at most, queue.json remembers the ids of archived jobs
+        (default ${DEFAULT_RECENT.windowMs} ms and ${DEFAULT_RECENT.maxIds}, whichever is shorter). A push retried
+        with the same id inside that window finds its job instead of adding it again, and a
+        replayed ack answers ok. Longer windows cost bytes in every commit (about 40 per id).
+
     --drain-timeout-ms N
         How long a drain may take before the process gives up and exits 1 (default ${DEFAULT_DRAIN_TIMEOUT_MS}).
 
@@ -126,6 +133,8 @@ export default defineCommand({
       'max-batch': { type: 'string' },
       'max-claim': { type: 'string' },
       'drain-timeout-ms': { type: 'string' },
+      'recent-window-ms': { type: 'string' },
+      'recent-max-ids': { type: 'string' },
     });
     const store = values.store ?? DEFAULT_STORE;
     const listen = values.listen ?? DEFAULT_LISTEN;
@@ -139,6 +148,11 @@ export default defineCommand({
     if (maxBatch !== undefined) limits.maxBatch = maxBatch;
     const maxClaim = intFlag(values['max-claim'], 'max-claim');
     if (maxClaim !== undefined) limits.maxClaim = maxClaim;
+    const recent: { windowMs?: number; maxIds?: number } = {};
+    const recentWindowMs = intFlag(values['recent-window-ms'], 'recent-window-ms', 0);
+    if (recentWindowMs !== undefined) recent.windowMs = recentWindowMs;
+    const recentMaxIds = intFlag(values['recent-max-ids'], 'recent-max-ids', 0);
+    if (recentMaxIds !== undefined) recent.maxIds = recentMaxIds;
     const drainTimeoutMs = intFlag(values['drain-timeout-ms'], 'drain-timeout-ms') ?? DEFAULT_DRAIN_TIMEOUT_MS;
 
     const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -162,6 +176,7 @@ export default defineCommand({
         ...(values['standby-check-ms'] !== undefined ? { standbyCheckMs: intFlag(values['standby-check-ms'], 'standby-check-ms')! } : {}),
         ...(values['max-body-bytes'] !== undefined ? { maxBodyBytes: sizeFlag(values['max-body-bytes'], 'max-body-bytes')! } : {}),
         limits,
+        brokerOptions: { recent },
         connectionGraceMs: Math.min(CONNECTION_GRACE_MS, Math.floor(drainTimeoutMs / 2)),
         log: out,
         onError: (e, context) => err(`error: ${context}: ${e instanceof Error ? e.message : String(e)}`),
