@@ -9,7 +9,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startAzurite } from '../test/servers/azurite.js';
 
-const azurite = await startAzurite();
+// Every commit rewrites queue.json (megabytes at this load) and Azurite frees old versions lazily.
+const azurite = await startAzurite({ memoryLimitMb: 8192 });
 const container = await azurite.newContainer();
 const bench = fileURLToPath(new URL('./embedded.ts', import.meta.url));
 const child = spawn(process.execPath, ['--import', 'tsx', bench, '--store', `az://${container}/bench`, ...process.argv.slice(2)], {

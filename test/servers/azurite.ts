@@ -30,12 +30,17 @@ export interface Azurite {
 
 const require = createRequire(import.meta.url);
 
-export async function startAzurite(): Promise<Azurite> {
+export interface AzuriteOptions {
+  /** Memory for blob contents in MiB (default 256). Azurite frees replaced blobs lazily, so write-heavy runs need more. */
+  memoryLimitMb?: number;
+}
+
+export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
   const main = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'blob', 'main.js');
   const workdir = await mkdtemp(path.join(tmpdir(), 'bucketq-azurite-'));
   const child: ChildProcess = spawn(
     process.execPath,
-    [main, '--inMemoryPersistence', '--blobHost', '127.0.0.1', '--blobPort', '0', '--skipApiVersionCheck', '--disableTelemetry', '--silent', '--extentMemoryLimit', '256'],
+    [main, '--inMemoryPersistence', '--blobHost', '127.0.0.1', '--blobPort', '0', '--skipApiVersionCheck', '--disableTelemetry', '--silent', '--extentMemoryLimit', String(options.memoryLimitMb ?? 256)],
     { cwd: workdir, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
