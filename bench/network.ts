@@ -17,6 +17,7 @@
  *   npm run bench:network -- --cpu-prof /tmp/prof         # broker and worker write .cpuprofile files there
  *   npm run bench:network -- --store 'file:/tmp/x?latency=20'
  *   npm run bench:network -- --prefetch 256               # what-if: the worker claims 256 jobs per request
+ *   npm run bench:network -- --broker-flag=--recent-max-ids=0   # any broker flag, repeatable
  *
  * CPU seconds are read from /proc (Linux) for the broker and the worker, and from
  * process.cpuUsage() for this process; all three share the machine's cores.
@@ -41,6 +42,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'cpu-prof': { type: 'string' },
     prefetch: { type: 'string' },
+    'broker-flag': { type: 'string', multiple: true },
   },
 });
 
@@ -148,7 +150,7 @@ const store = args.store ?? `file:${dir}`;
 const prof = args['cpu-prof'] !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${resolve(args['cpu-prof'])}`] : [];
 const line = (s: string) => process.stdout.write(`${s}\n`);
 
-const broker = child('broker', [...prof, '--import', 'tsx', 'src/cli/main.ts', 'broker', '--store', store, '--listen', '127.0.0.1:0']);
+const broker = child('broker', [...prof, '--import', 'tsx', 'src/cli/main.ts', 'broker', '--store', store, '--listen', '127.0.0.1:0', ...(args['broker-flag'] ?? [])]);
 let worker: Child | null = null;
 const clients: Array<Queue<{ n?: number; probe?: string }>> = [];
 try {
