@@ -6,6 +6,8 @@ export default defineConfig({
     // Process tests spawn brokers and fsync real files: give them room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // One radosgw (a real S3 server) per run, booted in the background; see the file.
+    globalSetup: ['test/servers/global-setup.ts'],
     // The JSON report is what .ci/run counts from; the default reporter is for people.
     reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
   },

@@ -5,6 +5,7 @@
  *   memory://NAME          the in-process store NAME (one per name per process; handy in tests)
  *   file:PATH              a directory; relative paths resolve against `cwd` (file:./data, file:data)
  *   file:/ABS, file:///ABS an absolute directory (file:// URLs are percent-decoded)
+ *   s3://BUCKET/PREFIX     S3 or an S3-compatible store (?region=, ?endpoint=, ?forcePathStyle=true)
  *
  * Query parameters: `latency`, `jitter`, `failRate`, `ambiguousRate`, `seed` wrap the store with
  * {@link withFaults}; `minWriteInterval` (ms) overrides the driver's minWriteIntervalMs.
@@ -54,6 +55,12 @@ const DRIVERS: Record<string, DriverEntry> = {
     const { createFileStore } = await import('./fs.js');
     return createFileStore({ root: filePath(target) });
   } },
+  s3: { params: ['region', 'endpoint', 'forcePathStyle'], load: async (target) => {
+    const { createS3Store, loadS3Sdk, s3OptionsFromUrl } = await import('./s3.js');
+    const options = s3OptionsFromUrl(target);
+    await loadS3Sdk(); // a missing SDK fails here, at open, with the package to install
+    return createS3Store(options);
+  } },
   az: { params: ['account', 'endpoint'], load: async (target) => {
     const { createAzureStore, azureOptionsFromUrl } = await import('./azure.js');
     return createAzureStore(azureOptionsFromUrl(target));
@@ -63,9 +70,6 @@ const DRIVERS: Record<string, DriverEntry> = {
     return createGcsStore(gcsOptionsFromUrl(target));
   } },
 };
-
-/** Schemes another issue will add; each becomes one line in DRIVERS. */
-const PLANNED: Record<string, string> = { s3: 'S3' };
 
 const FAULT_PARAMS = {
   latency: Infinity,
@@ -126,8 +130,6 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
 
   const entry = Object.hasOwn(DRIVERS, scheme) ? DRIVERS[scheme] : undefined;
   if (!entry) {
-    const planned = PLANNED[scheme];
-    if (planned) throw invalid(url, `${planned} (${scheme}:) is not supported yet`);
     throw invalid(url, `unknown scheme ${JSON.stringify(scheme)} (supported: ${Object.keys(DRIVERS).join(', ')})`);
   }
   const own = entry.params ?? [];

@@ -10,7 +10,14 @@
  */
 export interface StoredObject {
   body: Uint8Array;
-  /** Opaque version tag. Never repeats for a key, even across delete and re-create, and never a content hash. */
+  /**
+   * Opaque version tag of exactly these bytes. memory, file, GCS (generation) and Azure tags never
+   * repeat for a key, even across delete and re-create. S3 and S3-compatible stores use the
+   * content MD5, so writing identical bytes again repeats the tag (an A→B→A write sequence would
+   * let a stale If-Match succeed). That is safe for bucketq because no CAS key ever gets identical
+   * bytes twice: every commit to queue.json carries a strictly increasing `seq` and its writer's
+   * id; archives and payloads are written once under fresh keys and never conditionally replaced.
+   */
   etag: string;
 }
 

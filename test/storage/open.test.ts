@@ -81,7 +81,6 @@ describe('openStore', () => {
       ['memory:name', /memory:\/\/NAME/],
       ['file:', /path is empty/],
       ['file://relative/path', /file:\/\/ needs an absolute path/],
-      ['s3://bucket/prefix', /S3 \(s3:\) is not supported yet/],
     ];
     for (const [url, pattern] of cases) {
       const { code, message } = await rejection(url);
