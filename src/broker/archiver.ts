@@ -1,17 +1,22 @@
 /**
  * Archiving and retention for one broker.
  *
- * Finished jobs (completed, dead, cancelled) stay in queue.json's `done` list for one commit. After
- * that commit lands, the archiver writes them to the archive object named by their `archive` key
- * (one object per commit, written once, never read-modify-write), with large payloads inlined,
- * deletes those payload objects, and then submits an `archived` op so they leave queue.json in a
- * later batch. A crash in between only means the same object is written again on restart.
+ * Finished jobs (completed, dead, cancelled) join the topic's open archive window (`archiveOpen`
+ * in queue.json; each names its archive key when it finishes). `archiveWindowMs` after the window
+ * opened, the archiver seals it with a `sealArchive` op (which joins whatever batch comes next, or
+ * is a commit of its own on an idle topic). Once a commit shows the window sealed, no job can join
+ * it any more, and the archiver writes its jobs to the archive object (written once, never
+ * read-modify-write), with large payloads inlined, deletes those payload objects, and submits an
+ * `archived` op so they leave queue.json in a later batch. A crash in between only means the same
+ * object is written again by the next leader. One object per window instead of one per commit:
+ * a busy topic commits a hundred times a second, and each object costs a write (a PUT on S3).
+ * Meanwhile the jobs wait in `done`, where get, retry and replayed acks find them.
  *
  * Retention: archive objects live in hour buckets; once an hour (and when leadership starts) the
  * janitor deletes buckets older than the retention period and drops dead-letter index entries
  * whose archive is gone (counted in `deadExpired`).
  */
-import { archiveBucketTime, archivePrefix } from '../core/keys.js';
+import { archiveBucketTime, archiveKey, archivePrefix } from '../core/keys.js';
 import { jobBytes } from '../core/job-json.js';
 import type { RecentBounds } from '../core/recent.js';
 import type { QueueState } from '../core/state.js';
@@ -32,6 +37,8 @@ export interface ArchiverOptions {
   retry: RetryPolicy;
   random: () => number;
   retentionMs: number;
+  /** How long an archive window stays open (0: sealed at the first commit after it opened). */
+  archiveWindowMs: number;
   /** Bounds of the recent-id window, passed to every `archived` op. */
   recent: RecentBounds;
   onError(topic: string, what: string, err: unknown): void;
@@ -42,16 +49,20 @@ export class Archiver {
   private running = new Set<Promise<void>>();
   /** Per topic: the first day the next janitor run lists. */
   private janitorFrom = new Map<string, number>();
+  /** Per topic: the pending seal of its open window (key, and the timer's cancel). */
+  private seals = new Map<string, { key: string; cancel(): void }>();
 
   constructor(private readonly o: ArchiverOptions) {}
 
   /** Called after each landed commit: archive whatever finished jobs are not being archived yet. */
   schedule(topic: string, state: QueueState, loop: TopicLoop): void {
+    const open = state.archiveOpen ? archiveKey(topic, state.archiveOpen.start, state.archiveOpen.seq) : null;
+    this.scheduleSeal(topic, open, state.archiveOpen?.start ?? 0, loop);
     if (state.done.length === 0) return;
     const groups = new Map<string, Array<{ bytes: Buffer; hasRef: boolean }>>();
     for (const job of state.done) {
       const key = job.archive!;
-      if (this.inflight.has(key)) continue;
+      if (key === open || this.inflight.has(key)) continue;
       let g = groups.get(key);
       if (!g) groups.set(key, (g = []));
       // The cached bytes are exactly the committed record, and are never mutated (only replaced).
@@ -92,6 +103,39 @@ export class Archiver {
       if (loop.referencesPayload(ref)) continue;
       await deletePayload(this.o.store, topic, ref).catch((err: unknown) => this.o.onError(topic, `delete payload ${ref}`, err));
     }
+  }
+
+  /** Seals the open window `key` once it is archiveWindowMs old (at once if it is already). */
+  private scheduleSeal(topic: string, key: string | null, start: number, loop: TopicLoop): void {
+    const pending = this.seals.get(topic);
+    if (pending?.key === key) return;
+    pending?.cancel();
+    this.seals.delete(topic);
+    if (key === null) return;
+    const seal = () => {
+      this.seals.delete(topic);
+      void loop.submitInternal('sealArchive', { key });
+    };
+    const wait = start + this.o.archiveWindowMs - this.o.clock.now();
+    if (wait <= 0) {
+      this.seals.set(topic, { key, cancel: () => {} });
+      return queueMicrotask(seal);
+    }
+    this.seals.set(topic, { key, cancel: this.o.clock.setTimer(wait, seal) });
+  }
+
+  /** Seals every open window now (flush, drain): its jobs are archived after the next commit. */
+  sealNow(topic: string, state: QueueState | null, loop: TopicLoop): Promise<unknown> {
+    if (!state?.archiveOpen) return Promise.resolve();
+    this.seals.get(topic)?.cancel();
+    this.seals.delete(topic);
+    return loop.submitInternal('sealArchive', { key: archiveKey(topic, state.archiveOpen.start, state.archiveOpen.seq) });
+  }
+
+  /** Cancels the pending seals (the broker stops; the next leader seals what is open). */
+  stop(): void {
+    for (const s of this.seals.values()) s.cancel();
+    this.seals.clear();
   }
 
   /** Deletes archive hour buckets older than retention and expires matching dead-letter entries. */

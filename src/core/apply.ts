@@ -10,7 +10,7 @@
 import { isQueueError, QueueError } from '../errors.js';
 import { claim, type ClaimInput, type ClaimOutput } from './ops/claim.js';
 import { cancel, configure, get, retry, stats, type ConfigureInput, type RetryInput } from './ops/admin-ops.js';
-import { archived, elect, expireDead, release, type ArchivedInput, type ElectInput } from './ops/housekeeping.js';
+import { archived, elect, expireDead, release, sealArchive, type ArchivedInput, type ElectInput } from './ops/housekeeping.js';
 import { ack, heartbeat, nack, unclaim, type AckInput, type HeartbeatInput, type NackInput, type NackOutput, type UnclaimInput } from './ops/lease-ops.js';
 import { push, type PushInput, type PushOutput } from './ops/push.js';
 import { sweep, type SweepOutput } from './ops/sweep.js';
@@ -35,6 +35,7 @@ export interface OpTable {
   elect: [ElectInput, BrokerLease];
   release: [{ id: string }, { released: boolean }];
   archived: [ArchivedInput, { removed: number }];
+  sealArchive: [{ key: string }, { sealed: boolean }];
   expireDead: [{ before: number }, { expired: number }];
 }
 
@@ -43,7 +44,7 @@ export type OpInput<K extends OpName> = OpTable[K][0];
 export type OpOutput<K extends OpName> = OpTable[K][1];
 
 const HANDLERS: { [K in OpName]: OpHandler<OpInput<K>, OpOutput<K>> } = {
-  push, claim, heartbeat, ack, nack, unclaim, cancel, retry, get, stats, sweep, configure, elect, release, archived, expireDead,
+  push, claim, heartbeat, ack, nack, unclaim, cancel, retry, get, stats, sweep, configure, elect, release, archived, sealArchive, expireDead,
 };
 
 export const OP_NAMES = Object.keys(HANDLERS) as OpName[];

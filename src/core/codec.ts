@@ -26,6 +26,7 @@ export function serializeState(s: QueueState): Buffer {
     nextOrder: s.nextOrder,
     counters: s.counters,
     dead: Object.fromEntries(s.dead),
+    archiveOpen: s.archiveOpen,
   });
   const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"recent":[`)];
   s.recent.groups.forEach((g, i) => {
@@ -103,6 +104,11 @@ export function parseState(text: string, where: string, now: number): QueueState
   s.settings = { ...defaultSettings(), ...(isObj(raw.settings) ? (raw.settings as object) : {}) };
   s.counters = { ...emptyCounters(), ...(isObj(raw.counters) ? (raw.counters as object) : {}) };
   if (isObj(raw.dead)) for (const [id, e] of Object.entries(raw.dead)) s.dead.set(id, e as DeadEntry);
+  if (raw.archiveOpen !== undefined && raw.archiveOpen !== null) {
+    const a = raw.archiveOpen;
+    if (!isObj(a) || !isNum(a.seq) || !isNum(a.start)) throw corrupt(where, 'bad archiveOpen');
+    s.archiveOpen = { seq: a.seq, start: a.start };
+  }
   const recent = parseRecent(raw.recent);
   if (typeof recent === 'string') throw corrupt(where, recent);
   s.recent = recent;

@@ -2,7 +2,8 @@
  * Storage keys of a topic. Pure functions: ops compute archive keys without I/O.
  *
  *   topics/<topic>/queue.json                          the state, CAS-updated
- *   archive/<topic>/<YYYY-MM-DDTHH>/<seq>.json         finished jobs, one object per commit
+ *   archive/<topic>/<YYYY-MM-DDTHH>/<seq>.json         finished jobs, one object per archive window
+ *                                                      (opened by commit <seq>, sealed by the broker)
  *   payloads/<topic>/<ref>.json                        large payloads, write-once
  *
  * Archives and payloads live outside `topics/` so listing topics never walks them, and the hour

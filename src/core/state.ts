@@ -5,6 +5,7 @@
  */
 import { Deque, MinHeap } from './heap.js';
 import { dropJsonCache } from './job-json.js';
+import { archiveKey } from './keys.js';
 import { emptyRecent, type RecentWindow } from './recent.js';
 export { jobJson } from './job-json.js';
 import {
@@ -45,6 +46,13 @@ export interface Indexes {
   doneById: Map<string, JobRecord>;
 }
 
+export interface ArchiveWindow {
+  /** The commit that opened it: seqs never repeat, so neither do archive keys. */
+  seq: number;
+  /** Broker time when it opened (its hour bucket). */
+  start: number;
+}
+
 export interface QueueState {
   format: number;
   topic: string;
@@ -62,6 +70,12 @@ export interface QueueState {
   dead: Map<string, DeadEntry>;
   /** Jobs finished (completed, dead, cancelled) and not yet archived; they leave after archiving. */
   done: JobRecord[];
+  /**
+   * The archive object that jobs finishing now are assigned to, opened by the first of them. The
+   * broker seals it (op `sealArchive`) after a while and only then writes it, so one archive object
+   * holds many commits' finished jobs and is still written exactly once.
+   */
+  archiveOpen: ArchiveWindow | null;
   /** Ids of jobs archived lately (see recent.ts): pushes and replayed acks still find them. */
   recent: RecentWindow;
   idx: Indexes;
@@ -102,6 +116,7 @@ export function createState(topic: string): QueueState {
     jobs: new Map(),
     dead: new Map(),
     done: [],
+    archiveOpen: null,
     recent: emptyRecent(),
     idx: emptyIndexes(),
   };
@@ -186,7 +201,14 @@ export function extendLease(s: QueueState, job: JobRecord, until: number, now: n
  * broker has written it to its archive object after the commit; dead jobs also get an index entry
  * so they can be found and retried.
  */
-export function finishJob(s: QueueState, job: JobRecord, final: 'completed' | 'dead' | 'cancelled', archive: string, now: number): void {
+/** The key of the open archive object, opening one when none is. */
+export function openArchiveKey(s: QueueState, now: number): string {
+  s.archiveOpen ??= { seq: s.seq, start: now };
+  return archiveKey(s.topic, s.archiveOpen.start, s.archiveOpen.seq);
+}
+
+export function finishJob(s: QueueState, job: JobRecord, final: 'completed' | 'dead' | 'cancelled', now: number): void {
+  const archive = openArchiveKey(s, now);
   const prev = countKey(job.state);
   if (prev) s.idx.counts[prev]--;
   s.jobs.delete(job.id);

@@ -141,11 +141,11 @@ describe('group commit', () => {
       else await broker.nack('jobs', { id: j.id, workerId: 'w', lease: j.lease });
     }
     await drive(clock, broker.flush());
-    // The ack and the nack were awaited one after the other: two commits, two archive objects.
-    expect(await store.list('archive/jobs/')).toHaveLength(2);
+    // The ack and the nack were two commits inside one archive window: one archive object.
+    expect(await store.list('archive/jobs/')).toHaveLength(1);
     await clock.advance(86_400_000);
     await broker.janitor('jobs');
-    expect(await store.list('archive/jobs/')).toHaveLength(2);
+    expect(await store.list('archive/jobs/')).toHaveLength(1);
     // The leader's hourly janitor collects them on its own once they pass retention.
     await clock.advance(2 * 86_400_000);
     await drive(clock, broker.flush());
@@ -153,6 +153,32 @@ describe('group commit', () => {
     const stats = await broker.stats('jobs');
     expect(stats.dead).toBe(0);
     expect(stats.counters.deadExpired).toBe(1);
+    await broker.stop();
+  });
+
+  it('gathers the jobs finished in one archive window into one object, sealed and written when the window ends', async () => {
+    const clock = new FakeClock();
+    const store = createMemoryStore();
+    const broker = new Broker({ store, clock, archiveWindowMs: 200 });
+    await broker.push('jobs', ['a', 'b', 'c'].map((id) => ({ id, payload: id })));
+    const claimed = await broker.claim('jobs', { workerId: 'w', max: 3 });
+    for (const j of claimed.slice(0, 2)) {
+      await broker.ack('jobs', { id: j.id, workerId: 'w', lease: j.lease });
+      await clock.advance(50); // separate commits, inside the window
+    }
+    expect(await store.list('archive/jobs/')).toEqual([]);
+    expect((await broker.stats('jobs')).archiving).toBe(2);
+    await clock.advance(100); // the window (opened by the first ack) ends: its timer seals it, then it is written
+    for (let i = 0; i < 50 && (await store.list('archive/jobs/')).length === 0; i++) await settle();
+    const [key, ...more] = await store.list('archive/jobs/');
+    expect(more).toEqual([]);
+    const archived = JSON.parse(Buffer.from((await store.read(key!))!.body).toString('utf8')) as { jobs: Array<{ id: string }> };
+    expect(archived.jobs.map((j) => j.id)).toEqual(['a', 'b']);
+    // A job finishing after the seal opens a new window, hence a new object: none is written twice.
+    await broker.ack('jobs', { id: 'c', workerId: 'w', lease: claimed[2]!.lease });
+    await drive(clock, broker.flush());
+    expect(await store.list('archive/jobs/')).toHaveLength(2);
+    expect((await broker.stats('jobs')).archiving).toBe(0);
     await broker.stop();
   });
 

@@ -103,7 +103,9 @@ describe('bucketq client commands', () => {
     const beat = json(await bucketq(['heartbeat', 'cl', a.id, '--worker', 'me', '--lease', a.lease, '--lease-seconds', '120'], { env }));
     expect(beat.leaseUntil).toBeGreaterThan(Date.now() + 100_000);
     expect(json(await bucketq(['ack', 'cl', a.id, '--worker', 'me', '--lease', a.lease, '--result', '{"ok":1}'], { env }))).toEqual({ id: 'c1' });
-    failed(await bucketq(['ack', 'cl', a.id, '--worker', 'me', '--lease', a.lease], { env }), 1, /^bucketq ack: .*\(LEASE_LOST\)$/m);
+    // The same ack again (a retry whose first answer was lost) answers ok and changes nothing; another lease is refused.
+    expect(json(await bucketq(['ack', 'cl', a.id, '--worker', 'me', '--lease', a.lease], { env }))).toEqual({ id: 'c1' });
+    failed(await bucketq(['ack', 'cl', a.id, '--worker', 'me', '--lease', b.lease], { env }), 1, /^bucketq ack: .*\(LEASE_LOST\)$/m);
     failed(await bucketq(['nack', 'cl', b.id, '--worker', 'other', '--lease', b.lease], { env }), 1, /LEASE_LOST/);
     const nacked = json(await bucketq(['nack', 'cl', b.id, '--worker', 'me', '--lease', b.lease, '--error', 'smtp down', '--delay', '30'], { env }));
     expect(nacked).toMatchObject({ id: 'c2', state: 'delayed', runAt: expect.any(Number) });

@@ -316,8 +316,19 @@ describe('createClient: leaders and retries', () => {
     expect(p.seen.filter((r) => r.path.endsWith('/claim')).map((r) => r.plan)).toEqual(['drop-answer', 'unavailable', 'forward']);
   });
 
-  it('retries a timed-out ack; a replay that finds the job archived says the first try may have landed', async () => {
-    const s = await server();
+  it('retries a timed-out ack; the replay answers ok, from the recent window once the job is archived', async () => {
+    const s = await server({ brokerOptions: { archiveWindowMs: 0 } });
+    const p = await proxy(s.url, (req, n) => (req.path.endsWith('/ack') && n === 1 ? 'late-answer' : 'forward'));
+    const q = client({ url: p.url, topic: 'acks', timeoutMs: 300 });
+    await q.push(1, { id: 'a' });
+    const [job] = await q.claim({ workerId: 'w' });
+    expect(await q.ack(job!, 'done')).toEqual({ id: 'a' });
+    expect(p.seen.filter((r) => r.path.endsWith('/ack'))).toHaveLength(2);
+    expect(await q.stats()).toMatchObject({ claimed: 0, archiving: 0, counters: { completed: 1 } });
+  });
+
+  it('retries a timed-out ack; a replay that finds the job forgotten (no recent window) says the first try may have landed', async () => {
+    const s = await server({ brokerOptions: { archiveWindowMs: 0, recent: { maxIds: 0 } } });
     const p = await proxy(s.url, (req, n) => (req.path.endsWith('/ack') && n === 1 ? 'late-answer' : 'forward'));
     const q = client({ url: p.url, topic: 'acks', timeoutMs: 300 });
     await q.push(1, { id: 'a' });

@@ -1,6 +1,5 @@
 /** Ops on jobs by id that need no lease: cancel, retry a dead job, get, stats, configure. */
 import { QueueError } from '../../errors.js';
-import { archiveKey } from '../keys.js';
 import { deadStub, findDone, finishJob, insertJob, recentStub, touch } from '../state.js';
 import type { Backoff, JobRecord, JobStats } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
@@ -16,7 +15,7 @@ export const cancel: OpHandler<{ id: string }, { id: string; state: 'cancelled' 
   if (job.state === 'claimed') {
     throw new QueueError('FAILED_PRECONDITION', `job ${input.id} is claimed by a worker; only pending or delayed jobs can be cancelled`, { details: { id: input.id } });
   }
-  finishJob(s, job, 'cancelled', archiveKey(s.topic, now, s.seq), now);
+  finishJob(s, job, 'cancelled', now);
   s.counters.cancelled++;
   ctx.changed = true;
   return { id: job.id, state: 'cancelled' };

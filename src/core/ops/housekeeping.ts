@@ -1,6 +1,7 @@
 /** Ops the broker itself issues: leadership (elect, release) and archive bookkeeping. */
 import { QueueError } from '../../errors.js';
 import { DEFAULT_RECENT, remember, type RecentBounds } from '../recent.js';
+import { archiveKey } from '../keys.js';
 import { setDone } from '../state.js';
 import type { BrokerLease } from '../types.js';
 import type { OpHandler } from './_context.js';
@@ -57,11 +58,21 @@ export const archived: OpHandler<ArchivedInput, { removed: number }> = (s, input
     else if (j.state === 'cancelled') finished.push({ id: j.id, token: '' });
   }
   const removed = s.done.length - kept.length;
+  // An archived object is never written again: nothing more may join it.
+  if (s.archiveOpen && keys.has(archiveKey(s.topic, s.archiveOpen.start, s.archiveOpen.seq))) s.archiveOpen = null;
   const windowBefore = s.recent.groups.length;
   if (removed > 0) setDone(s, kept);
   remember(s.recent, now, finished, input.recent ?? DEFAULT_RECENT);
   if (removed > 0 || s.recent.groups.length !== windowBefore) ctx.changed = true;
   return { removed };
+};
+
+/** Closes the open archive object `key` (if it still is the open one): it can be written now. */
+export const sealArchive: OpHandler<{ key: string }, { sealed: boolean }> = (s, input, _now, ctx) => {
+  if (!s.archiveOpen || archiveKey(s.topic, s.archiveOpen.start, s.archiveOpen.seq) !== input.key) return { sealed: false };
+  s.archiveOpen = null;
+  ctx.changed = true;
+  return { sealed: true };
 };
 
 /** Dead-letter index entries whose archive passed retention are dropped and counted. */

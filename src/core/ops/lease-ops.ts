@@ -1,7 +1,6 @@
 /** The three ops a lease holder may perform: heartbeat, ack, nack. Each checks ownership first. */
 import { QueueError } from '../../errors.js';
 import { backoffDelay } from '../backoff.js';
-import { archiveKey } from '../keys.js';
 import { extendLease, findDone, finishJob, requeue } from '../state.js';
 import type { JobState } from '../types.js';
 import { ownedJob, type OpHandler } from './_context.js';
@@ -44,7 +43,7 @@ export const ack: OpHandler<AckInput, { id: string }> = (s, input, now, ctx) => 
   const job = ownedJob(s, input.id, input.worker, input.token, now);
   if (input.result !== undefined) job.result = input.result;
   delete job.lastError;
-  finishJob(s, job, 'completed', archiveKey(s.topic, now, s.seq), now);
+  finishJob(s, job, 'completed', now);
   s.counters.completed++;
   ctx.changed = true;
   return { id: job.id };
@@ -71,7 +70,7 @@ export const nack: OpHandler<NackInput, NackOutput> = (s, input, now, ctx) => {
   s.counters.nacked++;
   ctx.changed = true;
   if (job.attempts >= job.maxAttempts) {
-    finishJob(s, job, 'dead', archiveKey(s.topic, now, s.seq), now);
+    finishJob(s, job, 'dead', now);
     s.counters.dead++;
     return { id: job.id, state: 'dead' };
   }

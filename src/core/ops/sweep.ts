@@ -1,4 +1,3 @@
-import { archiveKey } from '../keys.js';
 import { finishJob, promoteDue, requeue, takeExpiredLeases, type QueueState } from '../state.js';
 import type { OpHandler } from './_context.js';
 
@@ -23,7 +22,7 @@ export function sweepState(s: QueueState, now: number): SweepOutput {
     s.counters.leasesExpired++;
     job.lastError = `lease expired (worker ${job.lease?.worker ?? '?'})`;
     if (job.attempts >= job.maxAttempts) {
-      finishJob(s, job, 'dead', archiveKey(s.topic, now, s.seq), now);
+      finishJob(s, job, 'dead', now);
       s.counters.dead++;
       dead++;
     } else {
