@@ -2,7 +2,8 @@
  * The on-disk vocabulary of the file store (see fs.ts for the design): names, the etag format,
  * and `scan`, which reads one key directory into its generation and versions.
  */
-import { promises as fsp } from 'node:fs';
+import fs, { promises as fsp } from 'node:fs';
+import { promisify } from 'node:util';
 import { QueueError } from '../errors.js';
 
 /** Versions kept per key, the current one included; also the zombie-detection window (see fs.ts). */
@@ -69,25 +70,34 @@ export async function scan(dir: string): Promise<Scan | null> {
   return { gen, versions, foreign, max: top?.n ?? 0, live: top?.data ?? false };
 }
 
+// The callback API with plain fds: on the commit path fs.promises' FileHandle (and its writeFile
+// loop) cost several times the main-thread CPU of these calls, and each commit makes four of them.
+const openFd = promisify(fs.open);
+const writeFd = (fd: number, buf: Uint8Array, off: number, len: number, pos: number) =>
+  new Promise<number>((resolve, reject) => fs.write(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
+const fdatasync = promisify(fs.fdatasync);
+const fsyncFd = promisify(fs.fsync);
+const closeFd = promisify(fs.close);
+
 export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fsp.open(dir, 'r');
+  const fd = await openFd(dir, 'r');
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    await closeFd(fd);
   }
 }
 
 /** Creates `file` (it must not exist) with `bytes`, fdatasynced. */
 export async function writeDurable(file: string, bytes: Uint8Array): Promise<void> {
-  const handle = await fsp.open(file, 'wx');
+  const fd = await openFd(file, 'wx');
   try {
-    await handle.writeFile(bytes);
-    await handle.datasync();
+    for (let off = 0; off < bytes.length; ) off += await writeFd(fd, bytes, off, bytes.length - off, off);
+    await fdatasync(fd);
   } catch (err) {
-    await handle.close().catch(noop);
+    await closeFd(fd).catch(noop);
     await fsp.unlink(file).catch(noop);
     throw err;
   }
-  await handle.close();
+  await closeFd(fd);
 }
