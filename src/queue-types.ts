@@ -133,8 +133,9 @@ export interface Queue<T = unknown> {
   /** Sends a dead-lettered job back to pending with its attempts reset. */
   retry(id: string): Promise<{ id: string; state: CoreJobRecord['state'] }>;
   /**
-   * A job by id: live jobs, dead-lettered jobs (read back from their archive), and completed or
-   * cancelled jobs until they are archived (right after their commit); after that NOT_FOUND.
+   * A job by id: live jobs, dead-lettered jobs (read back from their archive), completed or
+   * cancelled jobs in full until they are archived (within about 200 ms), then `{id, state}` while
+   * the recent window remembers them; after that NOT_FOUND.
    */
   get(id: string): Promise<JobRecord<T>>;
   /** Counts, counters and the leader of the topic. */
