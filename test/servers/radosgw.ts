@@ -45,7 +45,7 @@ export async function ensureCeph(log: (line: string) => void = () => {}): Promis
   if (!onPath('apt-get')) return 'Ceph is not installed and there is no apt-get to install it with';
   log(`installing ${PACKAGES.join(' ')} with apt-get (about 20 s, once per machine)`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...PACKAGES]]) {
+  for (const args of [['update', '-qq'], ['install', '-y', '-qq', ...PACKAGES]]) {
     const result = await run('apt-get', args, env);
     if (result.code !== 0) return `apt-get ${args[0]} failed (exit ${result.code}): ${result.output.trim().split('\n').slice(-3).join(' | ')}`;
   }
