@@ -86,6 +86,8 @@ export interface CommitEvent {
 type Mode = 'unloaded' | 'leading' | 'standby' | 'stopped';
 
 const MAX_CONFLICT_ROUNDS = 20;
+/** Ops that never change the state: a batch of only these writes nothing (unless the lease needs renewing). */
+const READ_ONLY: ReadonlySet<OpName> = new Set<OpName>(['get', 'stats']);
 /** How long a standby trusts its last read of the leader before reading again. */
 export const STANDBY_RECHECK_MS = 1000;
 
@@ -95,6 +97,8 @@ export class TopicLoop {
   /** The deadline timer of each parked request (they keep the process alive: cancel them on unpark). */
   private parkTimers = new Map<TopicRequest, () => void>();
   private running = false;
+  /** A batch is applied to the draft and its write may be in flight: the state is not the committed one. */
+  private committing = false;
   private mode: Mode = 'unloaded';
   private state: QueueState | null = null;
   private etag: string | null = null;
@@ -145,6 +149,7 @@ export class TopicLoop {
       if (extra.signal?.aborted) return reject(new QueueError('CLOSED', 'request aborted by the caller'));
       const notLeader = this.failFast();
       if (notLeader) return reject(notLeader);
+      if (this.readNow(op, input, resolve, reject)) return;
       const req = { op, input, resolve, reject, since: this.o.clock.now(), ...extra } as TopicRequest;
       extra.signal?.addEventListener('abort', () => this.abort(req), { once: true });
       this.queue.push(req);
@@ -187,6 +192,22 @@ export class TopicLoop {
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  /**
+   * A read (get, stats) is answered from the committed state at once when that is exactly what a
+   * batch would see: leading, no batch applied, nothing due that a sweep would change first. It
+   * never waits behind a batch that is pacing itself for the store (minWriteIntervalMs).
+   */
+  private readNow<K extends OpName>(op: K, input: OpInput<K>, resolve: (v: OpOutput<K>) => void, reject: (e: QueueError) => void): boolean {
+    if (!READ_ONLY.has(op) || this.mode !== 'leading' || this.committing || this.releasing || !this.state) return false;
+    const now = this.o.clock.now();
+    const due = nextDueAt(this.state);
+    if ((due !== undefined && due <= now) || this.state.broker!.leaseUntil - now <= (this.o.leaseMs * 2) / 3) return false;
+    const r = apply(this.state, op, input, now);
+    if (r.ok) resolve(r.value as OpOutput<K>);
+    else reject(r.error);
+    return true;
+  }
 
   /**
    * A standby answers NOT_LEADER from what it last read, without I/O, while that is recent and
@@ -258,10 +279,16 @@ export class TopicLoop {
           break;
         }
         const gap = this.lastWriteAt + this.o.store.minWriteIntervalMs - this.o.clock.now();
-        if (gap > 0) await this.o.clock.sleep(gap); // batches grow meanwhile
+        // Batches grow meanwhile; reads alone (get, stats) never write, so they do not wait.
+        if (gap > 0 && this.queue.some((r) => !READ_ONLY.has(r.op))) await this.o.clock.sleep(gap);
         const batch = this.queue.splice(0);
         this.wantWrite = false;
-        await this.commit(batch);
+        this.committing = true;
+        try {
+          await this.commit(batch);
+        } finally {
+          this.committing = false;
+        }
       }
     } catch (err) {
       this.emit('internal-error', { topic: this.o.topic, op: 'run', error: err });
@@ -342,6 +369,9 @@ export class TopicLoop {
       // Commits renew the lease; a release keeps it at 0 so a standby takes over at once, and so
       // do the commits of requests that arrive while the loop drains after it.
       if (!this.releasing) lease.leaseUntil = now + this.o.leaseMs;
+      // A batch of reads that turned out to write (a due renewal) did not wait in run(): wait here.
+      const gap = this.lastWriteAt + this.o.store.minWriteIntervalMs - this.o.clock.now();
+      if (gap > 0) await this.o.clock.sleep(gap);
       const body = serializeState(s);
       const outcome = await this.write(s, body);
       if (outcome === 'landed') {

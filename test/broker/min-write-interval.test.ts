@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
-import { FakeClock } from '../../src/broker/clock.js';
+import { FakeClock, settle } from '../../src/broker/clock.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { drive } from '../embedded-helpers.js';
@@ -46,6 +46,21 @@ async function pushSteadily(intervalMs: number): Promise<{ writesAt: number[]; p
 }
 
 describe('minWriteIntervalMs in the commit loop', () => {
+  it('does not hold reads (stats, get) for the interval: they write nothing', async () => {
+    const clock = new FakeClock();
+    const store = pacedStore(clock, 1000);
+    const broker = new Broker({ store, clock, id: 'b1', url: 'http://b1' });
+    await drive(clock, broker.push('jobs', [{ id: 'a', payload: 0 }]));
+    const before = clock.now();
+    let answered = false;
+    const reads = Promise.all([broker.stats('jobs'), broker.get('jobs', 'a')]).then((r) => ((answered = true), r));
+    await settle();
+    expect(answered).toBe(true);
+    expect(clock.now()).toBe(before);
+    expect((await reads)[1]).toMatchObject({ id: 'a', state: 'pending' });
+    await drive(clock, broker.stop());
+  });
+
   it('spaces writes to one object by the interval and lets batches grow (1000 ms, as for GCS)', async () => {
     const { writesAt, pending } = await pushSteadily(1000);
     expect(pending).toBe(31); // every push landed
