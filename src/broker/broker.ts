@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { OpInput, OpName, OpOutput } from '../core/apply.js';
+import type { OpInput, OpName, OpOutput, OpResult } from '../core/apply.js';
 import { topicOfQueueKey } from '../core/keys.js';
 import type { ClaimedJob } from '../core/ops/claim.js';
 import type { ConfigureInput } from '../core/ops/admin-ops.js';
@@ -39,8 +39,20 @@ import { Archiver } from './archiver.js';
 import { systemClock, type Clock } from './clock.js';
 import { deletePayload, inlinePayloads, writePayload } from './payloads.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
-import { TopicLoop } from './topic-loop.js';
+import { TopicLoop, type TopicRequest } from './topic-loop.js';
 import { DEFAULT_RECENT, type RecentBounds } from '../core/recent.js';
+
+/**
+ * The `batch` event: a landed commit's requests and their results, in order, emitted after the
+ * commit and only while someone listens. Read it synchronously: the inputs belong to the loop.
+ */
+export interface LandedBatch {
+  topic: string;
+  seq: number;
+  time: number;
+  requests: readonly TopicRequest[];
+  results: readonly OpResult<OpName>[];
+}
 
 export interface BrokerOptions {
   store: StorageDriver;
@@ -63,7 +75,7 @@ export interface BrokerOptions {
   retentionMs?: number;
   /**
    * The recent window of archived job ids kept in queue.json, so a retried push or ack still finds
-   * its job (see core/recent.ts). Default: 60 s or the last 10,000 jobs, whichever is shorter.
+   * its job (see core/recent.ts). Default: 60 s or the last 100,000 jobs, whichever is shorter.
    */
   recent?: Partial<RecentBounds>;
   /**
@@ -150,7 +162,12 @@ export class Broker {
         retry: this.o.retry,
         random: this.o.random,
         events: this.events,
-        afterCommit: (state) => this.archiver.schedule(topic, state, created),
+        afterCommit: (state, requests, results) => {
+          this.archiver.schedule(topic, state, created);
+          // Live event streams (transports/events.ts) derive job events from the landed batch.
+          // Nobody watching: no work at all on the commit path.
+          if (this.events.listenerCount('batch') > 0) this.emitBatch({ topic, seq: state.seq, time: state.time, requests, results });
+        },
         onLeading: () => this.startJanitor(topic, created),
       });
       loop = created;
@@ -341,6 +358,14 @@ export class Broker {
     const rec = jobs.findLast((j) => j.id === stub.id);
     if (!rec) throw new QueueError('NOT_FOUND', `job ${stub.id} is not in its archive ${key}`);
     return rec;
+  }
+
+  private emitBatch(batch: LandedBatch): void {
+    try {
+      this.events.emit('batch', batch);
+    } catch {
+      // an observer's bug must not break the commit loop that called us
+    }
   }
 
   private cleanupPayloads(topic: string, refs: string[]): void {

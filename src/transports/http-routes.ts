@@ -33,6 +33,8 @@ export interface Route {
   body: boolean;
   /** Served without a token (health checks). */
   public?: boolean;
+  /** Answered as a stream by the handler (GET /v1/events, transports/events.ts), never by run(). */
+  stream?: true;
   run(ctx: RouteContext): Promise<Reply>;
 }
 
@@ -126,6 +128,15 @@ export const ROUTES: readonly Route[] = [
     body: false,
     public: true,
     run: async ({ broker }) => ({ status: 200, body: { ok: true, broker: broker.id } }),
+  },
+  {
+    method: 'GET',
+    path: ['v1', 'events'],
+    body: false,
+    stream: true,
+    run: async () => {
+      throw new QueueError('INTERNAL', 'the events route is a stream');
+    },
   },
   {
     method: 'GET',

@@ -21,6 +21,7 @@ import { isQueueError, QueueError } from '../errors.js';
 import { checkTopic } from '../protocol.js';
 import { asQueueError, errorBody, httpStatusOf } from './_codes.js';
 import { ClientGone, discardUnreadBody, HttpError, readJson } from './http-body.js';
+import { EventStreams, type EventStreamOptions } from './events.js';
 import { ROUTES, TopicDirectory, type Route } from './http-routes.js';
 
 /** Largest request body by default: a 10 MiB payload as JSON with room for its envelope. */
@@ -33,6 +34,8 @@ export interface HttpHandlerOptions {
   maxBodyBytes?: number | undefined;
   /** Unexpected failures (bugs), answered as 500 INTERNAL without their details. */
   onError?: ((err: unknown, req: IncomingMessage) => void) | undefined;
+  /** GET /v1/events: heartbeat interval, resume window (transports/events.ts). */
+  events?: EventStreamOptions | undefined;
 }
 
 export interface HttpHandler {
@@ -96,6 +99,7 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const tokenHash = options.token !== undefined ? sha256(options.token) : null;
   const topics = new TopicDirectory(broker);
+  const streams = new EventStreams(broker, options.events);
   let inFlight = 0;
   let draining = false;
   const idleWaiters: Array<() => void> = [];
@@ -138,6 +142,7 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
       // The pattern admits them, but no store can hold them (they are path segments).
       if (params.topic === '.' || params.topic === '..') throw new QueueError('INVALID_ARGUMENT', `topic ${JSON.stringify(params.topic)} is not allowed`);
     }
+    if (route.stream) return streams.serve(req, res);
     const body = route.body ? await readJson(req, maxBodyBytes) : undefined;
     const reply = await route.run({ broker, topics, params, body, signal });
     if (!signal.aborted) send(req, res, reply.status, reply.body);
@@ -171,6 +176,7 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
   Object.defineProperty(handler, 'inFlight', { get: () => inFlight });
   handler.drain = () => {
     draining = true;
+    streams.close(); // an event stream has no answer to finish: end it now
   };
   handler.idle = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)));
   return handler;
