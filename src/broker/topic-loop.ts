@@ -36,8 +36,9 @@ import { EventEmitter } from 'node:events';
 import { apply, beginCommit, type OpInput, type OpName, type OpOutput, type OpResult } from '../core/apply.js';
 import { parseState, serializeState } from '../core/codec.js';
 import { queueKey } from '../core/keys.js';
+import { hydrate, hydratedPairs, recentPairs, unhydrated } from '../core/recent.js';
 import { createState, nextDueAt, type QueueState } from '../core/state.js';
-import type { BrokerLease } from '../core/types.js';
+import type { BrokerLease, JobRecord } from '../core/types.js';
 import { isQueueError, QueueError } from '../errors.js';
 import type { StorageDriver } from '../storage/types.js';
 import type { Clock } from './clock.js';
@@ -112,6 +113,8 @@ export class TopicLoop {
   private cancelDue: (() => void) | null = null;
   private cancelStandby: (() => void) | null = null;
   private idleWaiters: Array<() => void> = [];
+  /** Recent-window pairs by archive key, as this broker saw them land or read them (see hydrateRecent). */
+  private recentCache = new Map<string, string[]>();
 
   constructor(private readonly o: TopicLoopOptions) {}
 
@@ -303,6 +306,46 @@ export class TopicLoop {
     const key = queueKey(this.o.topic);
     const obj = await withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.read(key));
     this.adopt(obj);
+    await this.hydrateRecent();
+  }
+
+  /**
+   * Reads back the ids of the recent window (core/recent.ts) from the archive objects queue.json
+   * names, before any op is applied to the loaded state: from memory when this broker saw them
+   * land, else from the store, 16 at a time. An object that cannot be read costs only the dedup
+   * of its jobs (reported as an internal error); the topic keeps serving.
+   */
+  private async hydrateRecent(): Promise<void> {
+    const s = this.state;
+    if (!s) return;
+    const toRead: string[] = [];
+    for (const key of unhydrated(s.recent)) {
+      const pairs = this.recentCache.get(key);
+      if (pairs) hydrate(s.recent, key, pairs);
+      else toRead.push(key);
+    }
+    const readOne = async (key: string): Promise<void> => {
+      try {
+        const obj = await withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.read(key));
+        if (!obj) throw new QueueError('NOT_FOUND', `archive object ${key} is missing`);
+        const { jobs } = JSON.parse(Buffer.from(obj.body).toString('utf8')) as { jobs: JobRecord[] };
+        const pairs = recentPairs(jobs);
+        this.recentCache.set(key, pairs);
+        hydrate(s.recent, key, pairs);
+      } catch (error) {
+        this.emit('internal-error', { topic: this.o.topic, op: `recent window from ${key}`, error });
+      }
+    };
+    for (let i = 0; i < toRead.length; i += 16) await Promise.all(toRead.slice(i, i + 16).map(readOne));
+  }
+
+  /** Remembers the landed state's hydrated groups, so a reload after a conflict reads none again. */
+  private cacheRecent(s: QueueState): void {
+    for (const [key, pairs] of hydratedPairs(s.recent)) this.recentCache.set(key, pairs);
+    if (this.recentCache.size > 2 * s.recent.groups.length + 64) {
+      const live = new Set(s.recent.groups.map((g) => g.key));
+      for (const key of this.recentCache.keys()) if (!live.has(key)) this.recentCache.delete(key);
+    }
   }
 
   private adopt(obj: { body: Uint8Array; etag: string } | null): void {
@@ -385,6 +428,7 @@ export class TopicLoop {
         }
         this.emit('commit', { topic: this.o.topic, seq: s.seq, requests: batch.length, bytes: body.length, ms: this.o.clock.now() - started, conflicts } satisfies CommitEvent);
         this.settle(batch, results, now);
+        this.cacheRecent(s);
         this.o.afterCommit(s, batch, results);
         this.wakeParked();
         this.scheduleTimers();
@@ -457,6 +501,7 @@ export class TopicLoop {
       this.state = null;
       return asQueueError(err);
     }
+    await this.hydrateRecent();
     return 'conflict';
   }
 

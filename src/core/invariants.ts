@@ -51,7 +51,9 @@ export function assertInvariants(s: QueueState, now: number): void {
   for (const g of s.recent.groups) {
     if (g.at < lastAt) fail('recent groups out of time order');
     lastAt = g.at;
-    if (g.jobs.length === 0 || g.jobs.length % 2 !== 0) fail('a recent group is empty or not id/token pairs');
+    if (!g.key || g.n < 1) fail('a recent group has no archive key or no ids');
+    if (!g.jobs) continue; // not hydrated (its archive object was unreadable)
+    if (g.jobs.length % 2 !== 0) fail('a recent group is not id/token pairs');
     for (let i = 0; i < g.jobs.length; i += 2) remembered.set(g.jobs[i]!, g.jobs[i + 1]!);
   }
   if (remembered.size !== s.recent.byId.size || [...remembered].some(([id, t]) => s.recent.byId.get(id) !== t)) fail('recent index out of step with its groups');

@@ -3,6 +3,7 @@ import { Broker } from '../../src/broker/broker.js';
 import { FakeClock } from '../../src/broker/clock.js';
 import { STANDBY_RECHECK_MS } from '../../src/broker/topic-loop.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
+import { drive } from '../embedded-helpers.js';
 import { codeOf, counting, readQueue } from './helpers.js';
 
 const Q = 'topics/jobs/queue.json';
@@ -94,5 +95,30 @@ describe('leadership', () => {
     expect(renewals).toBeGreaterThanOrEqual(9);
     expect(renewals).toBeLessThanOrEqual(11);
     expect((await readQueue(store, 'jobs')).broker.leaseUntil).toBeGreaterThan(clock.now());
+  });
+});
+
+describe('the recent window across a takeover', () => {
+  it('a broker that takes over reads the window back from the archive: a retried push of a job archived by the old leader adds nothing, a replayed ack answers ok', async () => {
+    const clock = new FakeClock();
+    const store = createMemoryStore();
+    const a = new Broker({ store, clock, id: 'A', url: 'http://a', leaseMs: 1000, archiveWindowMs: 0 });
+    await a.push('jobs', [{ id: 'done-1', payload: 1 }, { id: 'live', payload: 2 }]);
+    const [job] = await a.claim('jobs', { workerId: 'w', max: 1 });
+    await a.ack('jobs', { id: job!.id, workerId: 'w', lease: job!.lease });
+    await drive(clock, a.flush());
+    const q = await readQueue(store, 'jobs');
+    // queue.json names the archive object, not the ids: a commit pays per window, not per job.
+    expect(q.done).toEqual([]);
+    expect(q.recent).toEqual([{ at: expect.any(Number), key: expect.stringMatching(/^archive\/jobs\//), n: 1 }]);
+    expect(JSON.stringify(q.recent)).not.toContain('done-1');
+    await a.stop(); // A is gone (its memory too); B starts from storage alone
+    const b = new Broker({ store, clock, id: 'B', url: 'http://b', leaseMs: 1000 });
+    expect(await b.push('jobs', [{ id: 'done-1', payload: 1 }])).toMatchObject([{ id: 'done-1', created: false, state: 'completed' }]);
+    expect(await b.ack('jobs', { id: 'done-1', workerId: 'w', lease: job!.lease })).toEqual({ id: 'done-1' });
+    expect(await codeOf(b.ack('jobs', { id: 'done-1', workerId: 'w', lease: 'not-the-lease' }))).toBe('LEASE_LOST');
+    expect(await b.get('jobs', 'done-1')).toMatchObject({ id: 'done-1', state: 'completed' });
+    expect((await b.stats('jobs')).counters).toMatchObject({ pushed: 2, completed: 1 });
+    await b.stop();
   });
 });

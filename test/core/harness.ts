@@ -1,6 +1,7 @@
 /** A tiny driver around the pure core for tests: a state, a clock and a broker-like archive step. */
 import { apply, beginCommit, type OpInput, type OpName, type OpResult } from '../../src/core/apply.js';
 import { parseState, serializeState } from '../../src/core/codec.js';
+import { hydrate, recentPairs, unhydrated } from '../../src/core/recent.js';
 import { createState, type QueueState } from '../../src/core/state.js';
 import type { JobRecord } from '../../src/core/types.js';
 
@@ -41,6 +42,8 @@ export class CoreHarness {
   /** Round-trips the state through queue.json text, as a reload after a conflict would. */
   reload(): void {
     this.state = parseState(serializeState(this.state).toString('utf8'), 'queue.json', this.now);
+    // queue.json names the archive objects of the recent window; the broker reads their ids back.
+    for (const key of unhydrated(this.state.recent)) hydrate(this.state.recent, key, recentPairs(this.archive.get(key) ?? []));
   }
 
   archivedRecord(id: string): JobRecord | undefined {

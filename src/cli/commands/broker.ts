@@ -78,7 +78,8 @@ OPTIONS
         How long, and for how many jobs at most, queue.json remembers the ids of archived jobs
         (default ${DEFAULT_RECENT.windowMs} ms and ${DEFAULT_RECENT.maxIds}, whichever is shorter). A push retried
         with the same id inside that window finds its job instead of adding it again, and a
-        replayed ack answers ok. Longer windows cost bytes in every commit (about 40 per id).
+        replayed ack answers ok. queue.json names the window's archive objects; a broker that
+        takes a topic over reads them back, so a longer window costs memory and takeover reads.
 
     --drain-timeout-ms N
         How long a drain may take before the process gives up and exits 1 (default ${DEFAULT_DRAIN_TIMEOUT_MS}).

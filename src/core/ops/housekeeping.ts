@@ -1,6 +1,6 @@
 /** Ops the broker itself issues: leadership (elect, release) and archive bookkeeping. */
 import { QueueError } from '../../errors.js';
-import { DEFAULT_RECENT, remember, type RecentBounds } from '../recent.js';
+import { DEFAULT_RECENT, forgetExpired, remember, type RecentBounds } from '../recent.js';
 import { archiveKey } from '../keys.js';
 import { setDone } from '../state.js';
 import type { BrokerLease } from '../types.js';
@@ -51,18 +51,19 @@ export interface ArchivedInput {
 export const archived: OpHandler<ArchivedInput, { removed: number }> = (s, input, now, ctx) => {
   const keys = new Set(input.keys);
   const kept: typeof s.done = [];
-  const finished: Array<{ id: string; token: string }> = [];
+  const finished = new Map<string, Array<{ id: string; token: string }>>(input.keys.map((k) => [k, []]));
   for (const j of s.done) {
     if (!keys.has(j.archive ?? '')) kept.push(j);
-    else if (j.state === 'completed') finished.push({ id: j.id, token: j.lease?.token ?? '' });
-    else if (j.state === 'cancelled') finished.push({ id: j.id, token: '' });
+    else if (j.state === 'completed') finished.get(j.archive!)!.push({ id: j.id, token: j.lease?.token ?? '' });
+    else if (j.state === 'cancelled') finished.get(j.archive!)!.push({ id: j.id, token: '' });
   }
   const removed = s.done.length - kept.length;
   // An archived object is never written again: nothing more may join it.
   if (s.archiveOpen && keys.has(archiveKey(s.topic, s.archiveOpen.start, s.archiveOpen.seq))) s.archiveOpen = null;
   const windowBefore = s.recent.groups.length;
   if (removed > 0) setDone(s, kept);
-  remember(s.recent, now, finished, input.recent ?? DEFAULT_RECENT);
+  for (const [key, jobs] of finished) remember(s.recent, now, key, jobs);
+  forgetExpired(s.recent, now, input.recent ?? DEFAULT_RECENT);
   if (removed > 0 || s.recent.groups.length !== windowBefore) ctx.changed = true;
   return { removed };
 };
