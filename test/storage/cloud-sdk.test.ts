@@ -17,10 +17,12 @@ const PROJECT = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
 describe('lazy cloud SDKs', () => {
-  it('file: works with the Azure and GCS SDKs missing; az:// and gs:// then say which package to install', async () => {
+  it('file: works with the cloud SDKs missing; s3://, az:// and gs:// then say which package to install', async () => {
     const { stdout } = await run(process.execPath, ['--import', fixture('no-cloud-sdk.mjs'), '--import', 'tsx', fixture('storage-without-cloud-sdk.ts')], { cwd: PROJECT });
-    const out = JSON.parse(stdout.trim().split('\n').at(-1)!) as { file: boolean; az: { code: string; message: string }; gs: { code: string; message: string } };
+    type Failure = { code: string; message: string };
+    const out = JSON.parse(stdout.trim().split('\n').at(-1)!) as { file: boolean; s3: Failure; az: Failure; gs: Failure };
     expect(out.file).toBe(true);
+    expect(out.s3).toEqual({ code: 'FAILED_PRECONDITION', message: 's3:// stores need the package @aws-sdk/client-s3; install it with: npm install @aws-sdk/client-s3' });
     expect(out.az).toEqual({ code: 'FAILED_PRECONDITION', message: 'az:// stores need the package @azure/storage-blob; install it with: npm install @azure/storage-blob' });
     expect(out.gs).toEqual({ code: 'FAILED_PRECONDITION', message: 'gs:// stores need the package @google-cloud/storage; install it with: npm install @google-cloud/storage' });
   }, 30_000);

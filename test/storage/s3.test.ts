@@ -4,9 +4,7 @@
  * not produce on demand (a 500 after a write landed, a dropped connection, a hang) come from a
  * small proxy in front of radosgw that forwards requests untouched (test/servers/fault-proxy.ts).
  */
-import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/storage/open.js';
 import { createS3Store, s3OptionsFromUrl, type S3StoreOptions } from '../../src/storage/s3.js';
@@ -244,22 +242,8 @@ describe('s3 driver: the If-Match fallback for servers that want the quoted form
   });
 });
 
-describe('s3 driver: lazy loading of the AWS SDK', () => {
-  const child = (script: string) =>
-    spawnSync(process.execPath, ['--import', fileURLToPath(new URL('./fixtures/no-aws-sdk.mjs', import.meta.url)), '--import', 'tsx', fileURLToPath(new URL(script, import.meta.url))], {
-      encoding: 'utf8',
-      cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    });
-
-  it('uses file: through bucketq/storage without the SDK, and names the package when s3:// needs it', () => {
-    const run = child('./fixtures/storage-without-sdk.ts');
-    expect(run.status, run.stderr).toBe(0);
-    const out = JSON.parse(run.stdout.trim()) as { file: boolean; s3: { code?: string; message: string } };
-    expect(out.file).toBe(true);
-    expect(out.s3.code).toBe('FAILED_PRECONDITION');
-    expect(out.s3.message).toBe('s3:// stores need the package @aws-sdk/client-s3; install it with: npm install @aws-sdk/client-s3');
-  });
-
+describe('s3 driver: store URLs', () => {
+  // Lazy loading (file: without the SDK, the one-line message for s3://) is tested for every cloud SDK in cloud-sdk.test.ts.
   it('reads bucket, prefix, region, endpoint and path style from the URL', () => {
     const of = (url: string) => {
       const q = url.indexOf('?');
