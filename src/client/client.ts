@@ -41,7 +41,9 @@ import type {
   Queue,
   TopicSettingsUpdate,
 } from '../queue-types.js';
+import type { QueueEvent } from '../event-types.js';
 import { Connection, type CallOptions, type ConnectionOptions } from './connection.js';
+import { streamEvents, type EventsOptions } from './events.js';
 import { errorText, jsonSafe, leaseOf, toQueueError } from '../queue-args.js';
 
 export interface ClientOptions extends ConnectionOptions {
@@ -51,6 +53,16 @@ export interface ClientOptions extends ConnectionOptions {
   leaseMs?: number;
   /** Clock handed to workers on this client (default: the system clock). */
   clock?: Clock;
+}
+
+/** A remote topic: the {@link Queue} of the embedded API, plus the broker's live events. */
+export interface Client<T = unknown> extends Queue<T> {
+  /**
+   * The live events (job pushed, claimed, acked, nacked, dead, cancelled, retried; leader
+   * changes; commit stats) of this client's topic, or of `topics`, as an async iterator that
+   * reconnects with the last event id. Which broker is read: see src/client/events.ts.
+   */
+  events(options?: EventsOptions): AsyncGenerator<QueueEvent, void, undefined>;
 }
 
 /** Items of one settle request at most (a broker's default batch limit is 10 000). */
@@ -65,7 +77,7 @@ const SETTLE_CHUNK = 1000;
  *   const emails = createClient<{ to: string }>({ url: 'http://127.0.0.1:8080', topic: 'emails' });
  *   await emails.push({ to: 'a@example.com' });
  */
-export function createClient<T = unknown>(options: ClientOptions): Queue<T> {
+export function createClient<T = unknown>(options: ClientOptions): Client<T> {
   return new RemoteQueue<T>(options);
 }
 
@@ -81,10 +93,13 @@ interface WireStats extends Omit<JobStats, 'broker'> {
   leader: BrokerLease | null;
 }
 
-class RemoteQueue<T> implements Queue<T> {
+class RemoteQueue<T> implements Client<T> {
   readonly topic: string;
   readonly clock: Clock;
   private readonly conn: Connection;
+  private readonly options: ClientOptions;
+  /** Ends every events() iterator on close(). */
+  private readonly closer = new AbortController();
   private readonly leaseMs: number;
   private readonly base: string;
   private closing: Promise<void> | null = null;
@@ -97,6 +112,7 @@ class RemoteQueue<T> implements Queue<T> {
     this.clock = o.clock ?? systemClock;
     this.leaseMs = checkLeaseMs(o.leaseMs, DEFAULT_LIMITS) ?? DEFAULT_LEASE_MS;
     this.conn = new Connection(o, this.topic);
+    this.options = o;
     this.base = `/v1/topics/${encodeURIComponent(this.topic)}`;
   }
 
@@ -194,9 +210,20 @@ class RemoteQueue<T> implements Queue<T> {
     return this.configure({ paused: false });
   }
 
-  /** Later calls fail with CLOSED; long polls in flight end at once (CLOSED), other requests finish first. */
+  events(options: EventsOptions = {}): AsyncGenerator<QueueEvent, void, undefined> {
+    if (this.closing) throw new QueueError('CLOSED', `the client of topic ${this.topic} is closed`);
+    const topics = (options.topics ?? [this.topic]).map((t) => checkTopic(t));
+    const signal = options.signal ? AbortSignal.any([options.signal, this.closer.signal]) : this.closer.signal;
+    const own = topics.length === 1 && topics[0] === this.topic;
+    // This topic: the client's own connection, which knows its leader already. Others: a connection of their own.
+    const conn = own ? this.conn : new Connection(this.options, topics.length === 1 ? topics[0] : undefined);
+    return streamEvents(conn, this.options.token, { ...options, topics, signal }, !own);
+  }
+
+  /** Later calls fail with CLOSED; long polls in flight end at once (CLOSED), other requests finish first; events() iterators end. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.closer.abort();
       for (const r of this.inFlight) r.abort?.abort(new QueueError('CLOSED', `the client of topic ${this.topic} is closed`));
       await Promise.allSettled([...this.inFlight].map((r) => r.done));
       await this.conn.close();
