@@ -15,7 +15,8 @@
  *                                                                a conditional write stops at once
  *                                                                with STORE_AMBIGUOUS
  *   fatal     will not get better by retrying (403, 400, a
- *             missing container or bucket)                     → STORE_UNAVAILABLE at once
+ *             missing container or bucket)                     → FAILED_PRECONDITION at once (as the
+ *                                                                S3 driver does; the broker does not retry it)
  *
  * A conditional write is retried only after `unsent` attempts, so a conflict it meets later is
  * real: no earlier attempt of it can have landed.
@@ -86,7 +87,8 @@ export async function cloudCall<T>(policy: CallPolicy, mode: CallMode, what: str
         throw new QueueError('STORE_CONFLICT', `Conditional write failed (${policy.driver}: ${what}): ${why}`, { cause: err });
       }
       if (kind === 'fatal') {
-        throw new QueueError('STORE_UNAVAILABLE', `${policy.driver}: ${what} failed: ${why}`, { cause: err });
+        // Not a storage hiccup: retrying (here or in the broker) would only hide it from the user.
+        throw new QueueError('FAILED_PRECONDITION', `${policy.driver}: ${what} failed: ${why}`, { cause: err });
       }
       if (kind === 'unknown') {
         if (mode === 'conditional') {

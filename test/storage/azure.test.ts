@@ -187,11 +187,11 @@ describe.skipIf(REAL_URL)('azure driver on Azurite: failures and URLs', () => {
     expect(await store.list('')).toEqual(['topics/t/queue.json']);
   });
 
-  it('fails on a missing container with STORE_UNAVAILABLE naming it, not with null', async () => {
+  it('fails on a missing container with FAILED_PRECONDITION naming it, not with null', async () => {
     const store = await createAzureStore({ connectionString: azurite!.connectionString, container: 'no-such-container', retry: { attempts: 1 } });
     const read = store.read('k');
-    await expect(read).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/container/i) });
-    expect(await codeOf(store.write('k', 'x'))).toBe('STORE_UNAVAILABLE');
+    await expect(read).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/container/i) });
+    expect(await codeOf(store.write('k', 'x'))).toBe('FAILED_PRECONDITION');
   });
 
   it('refuses calls after close (close is idempotent)', async () => {

@@ -61,7 +61,7 @@ describe('cloudCall', () => {
   it('never repeats a conditional write that may have been sent', async () => {
     for (const first of ['unknown', 'conflict', 'fatal'] as const) {
       const s = scripted([first]);
-      const expected = { unknown: 'STORE_AMBIGUOUS', conflict: 'STORE_CONFLICT', fatal: 'STORE_UNAVAILABLE' }[first];
+      const expected = { unknown: 'STORE_AMBIGUOUS', conflict: 'STORE_CONFLICT', fatal: 'FAILED_PRECONDITION' }[first];
       expect(await codeOf(cloudCall(s.policy, 'conditional', 'write k', s.attempt))).toBe(expected);
       expect(s.calls()).toBe(1);
     }
