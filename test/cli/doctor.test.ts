@@ -1,6 +1,6 @@
 /**
  * `bucketq doctor` as a user meets it: a child process, its output and exit status. It must pass
- * on stores that keep compare-and-swap (file:, radosgw) and fail, naming the check, on one that
+ * on stores that keep compare-and-swap (file:, radosgw, Azurite) and fail, naming the check, on one that
  * ignores conditions (s3rver).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DoctorReport } from '../../src/storage/doctor.js';
 import { openStore } from '../../src/storage/open.js';
+import { startAzurite, type Azurite } from '../servers/azurite.js';
 import { s3Target } from '../servers/s3-target.js';
 import { startS3rver, type FakeS3 } from '../servers/s3rver-fake.js';
 import { bucketq } from './cli-helpers.js';
@@ -63,6 +64,23 @@ describe('bucketq doctor', () => {
     const report = JSON.parse(run.stdout) as Report;
     expect(report.driver).toBe('s3');
     expect(report.checks.map((c) => [c.name, c.verdict])).toEqual(ALL.map((n) => [n, 'pass']));
+  });
+
+  describe('on Azurite', () => {
+    let azurite: Azurite;
+    beforeAll(async () => {
+      azurite = await startAzurite();
+    });
+    afterAll(() => azurite.stop());
+
+    it('passes every check', async () => {
+      const container = await azurite.newContainer();
+      const run = await bucketq(['doctor', '--store', `az://${container}/doctor`, '--json'], { env: { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString } });
+      expect(run.code, run.stderr).toBe(0);
+      const report = JSON.parse(run.stdout) as Report;
+      expect(report.driver).toBe('azure');
+      expect(report.checks.map((c) => [c.name, c.verdict])).toEqual(ALL.map((n) => [n, 'pass']));
+    });
   });
 
   describe('on s3rver, which ignores conditional headers', () => {
