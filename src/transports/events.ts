@@ -96,6 +96,7 @@ export class EventStreams {
   stream(sink: StreamSink, query: { topics: Set<string> | null; lastEventId: string | undefined }): Promise<void> {
     const feed = this.feed;
     let heartbeat: NodeJS.Timeout | undefined;
+    let unsubscribe = () => {};
     const reader: Reader & { paused: boolean; gone: boolean } = {
       topics: query.topics,
       cursor: 0,
@@ -103,8 +104,10 @@ export class EventStreams {
       gone: false,
       write: (frame) => send(frame),
       overrun: () => {
-        // Fallen a whole window behind: its cursor points at events no longer kept.
+        // Fallen a whole window behind: its cursor points at events no longer kept. Out of the
+        // feed at once, not when the socket reports its close (a later turn of the event loop).
         reader.gone = true;
+        unsubscribe();
         sink.destroy();
       },
     };
@@ -118,7 +121,7 @@ export class EventStreams {
       });
       return false;
     };
-    const unsubscribe = feed.subscribe(reader);
+    unsubscribe = feed.subscribe(reader);
     this.open.set(sink, reader);
     const done = new Promise<void>((resolve) =>
       sink.once('close', () => {

@@ -311,3 +311,52 @@ describe('GET /v1/events on a server', () => {
     await closing;
   });
 });
+
+describe('a reader that stops reading, on a real socket', () => {
+  it('is disconnected once the window passes it; the server does not buffer for it', async () => {
+    const { createServer } = await import('node:http');
+    const { connect } = await import('node:net');
+    const { createHttpHandler } = await import('../../src/transports/http.js');
+    const broker = embedded();
+    const handler = createHttpHandler(broker, { events: { window: 1000 } });
+    const http = createServer(handler);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => http.close(() => resolve())));
+    const port = (http.address() as { port: number }).port;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    let received = 0;
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write(`GET /v1/events HTTP/1.1\r\nhost: x\r\n\r\n`);
+    // Read until the stream is open, then never again: the reader has vanished without closing.
+    await new Promise<void>((resolve) =>
+      socket.on('data', (d: Buffer) => {
+        received += d.length;
+        if (d.toString().includes(': connected')) {
+          socket.pause();
+          resolve();
+        }
+      }),
+    );
+    expect(handler.inFlight).toBe(1);
+    // Each cycle is 3000 job events, 1000 of them dead with a 1 KiB error (~1.5 MB in all); a
+    // few dozen exceed what the kernel's socket buffers hold (tens of MB on loopback): the stream
+    // must pause, and then be dropped once the ring has passed it.
+    await broker.configure('t', { maxAttempts: 1 });
+    const error = 'x'.repeat(1024);
+    let cycles = 0;
+    for (; handler.inFlight > 0 && cycles < 40; cycles++) {
+      await broker.push('t', Array.from({ length: 1000 }, (_, i) => ({ id: `b${cycles}-${i}`, payload: null })));
+      const out = await broker.claim('t', { workerId: 'w', max: 1000 });
+      await Promise.all(out.map((j) => broker.nack('t', { id: j.id, workerId: 'w', lease: j.lease, error })));
+      // A memory store commits in microtasks alone: let the event loop do its socket I/O, as a real store's would.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await handler.idle(); // the stream is gone: disconnected by the server, not by the reader
+    expect(cycles).toBeLessThan(40);
+    socket.resume();
+    await closed;
+    // What reached the reader is what the sockets could hold, not everything it missed.
+    expect(received).toBeLessThan(cycles * 1000 * 1024);
+  }, 60_000);
+});
