@@ -11,6 +11,11 @@
  * up to `connectionGraceMs` to close their idle keep-alive connections; close the remaining
  * connections; close the store (when it was opened here).
  *
+ * The Redis protocol (`respListen`, transports/resp-server.ts) drains alongside: it stops accepting
+ * with the HTTP server and answers later commands with -UNAVAILABLE; its commands in flight get
+ * their replies (parked BRPOP / XREADGROUP BLOCK get nothing when the broker stops), then its
+ * connections are ended.
+ *
  * Idle connections are never closed from this side before that: a client may be sending a request
  * on one at that very moment, and then sees the connection cut after sending, cannot tell whether
  * the request was handled, and must not retry a claim (a worker would report an error in what
@@ -25,6 +30,7 @@ import type { Limits } from '../protocol.js';
 import { openStore } from '../storage/open.js';
 import type { StorageDriver } from '../storage/types.js';
 import { answerClientErrors, createHttpHandler, type HttpHandler } from '../transports/http.js';
+import { createRespServer, type RespServer, type RespServerOptions } from '../transports/resp-server.js';
 import { advertiseUrl, DEFAULT_LISTEN, listenUrl, parseListen } from './address.js';
 import { startStandbyWatcher, type StandbyWatcher } from './standby-watcher.js';
 
@@ -55,6 +61,10 @@ export interface BrokerServerOptions {
    * race against a request of their own. `bucketq broker` waits up to 6 s.
    */
   connectionGraceMs?: number;
+  /** `HOST:PORT` for the Redis protocol (RESP2/RESP3, same token); off when absent. */
+  respListen?: string;
+  /** Stream lease length, pipeline depth, connection and frame limits of the Redis protocol. */
+  resp?: Omit<RespServerOptions, 'token' | 'clock' | 'onError'>;
   /** Batch, payload, claim, lease and wait limits (defaults: DEFAULT_LIMITS). */
   limits?: Partial<Limits>;
   /** Further broker options (clock, retry, payloadThreshold, retentionMs, ...). */
@@ -70,6 +80,8 @@ export interface BrokerServer {
   url: string;
   /** The URL written into the leases this broker takes. */
   advertiseUrl: string;
+  /** `redis://HOST:PORT` of the Redis protocol, when `respListen` was given. */
+  respUrl: string | null;
   broker: Broker;
   /** HTTP requests being handled right now (long polls included). */
   readonly inFlight: number;
@@ -101,6 +113,7 @@ function positive(value: number | undefined, name: string): void {
 
 export async function startBrokerServer(options: BrokerServerOptions = {}): Promise<BrokerServer> {
   const address = parseListen(options.listen ?? DEFAULT_LISTEN);
+  const respAddress = options.respListen !== undefined ? parseListen(options.respListen) : null;
   advertiseUrl(address, address.port, options.advertise); // refuse a bad advertise URL before opening anything
   positive(options.leaseMs, 'leaseMs');
   positive(options.standbyCheckMs, 'standbyCheckMs');
@@ -158,6 +171,25 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     onError: (err, req) => onError(err, `${req.method} ${req.url}`),
   });
   const http = handler;
+  let resp: RespServer | null = null;
+  let respUrl: string | null = null;
+  if (respAddress) {
+    resp = createRespServer(broker, {
+      ...options.resp,
+      token: options.token,
+      ...(options.brokerOptions?.clock ? { clock: options.brokerOptions.clock } : {}),
+      onError: (err, command) => onError(err, `RESP ${command}`),
+    });
+    try {
+      const respPort = await resp.listen(respAddress.host, respAddress.port);
+      respUrl = listenUrl(respAddress, respPort).replace(/^http:/, 'redis:');
+    } catch (err) {
+      server.close();
+      await broker.stop();
+      if (ownsStore) await store.close();
+      throw err;
+    }
+  }
   const watcher: StandbyWatcher = startStandbyWatcher(broker, {
     intervalMs: options.standbyCheckMs ?? Math.max(1, Math.round(leaseMs / 3)),
     onError: (err, topic) => onError(err, topic === null ? 'standby watcher: listing topics' : `standby watcher: topic ${topic}`),
@@ -167,6 +199,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   const close = (): Promise<void> => {
     closing ??= (async () => {
       http.drain();
+      resp?.drain();
       // Stop listening but leave open connections alone (http.Server#close would also close the
       // idle ones, see the module comment); resolves once every connection has closed.
       const connectionsClosed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
@@ -174,6 +207,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
       try {
         await broker.stop();
         await http.idle();
+        await resp?.idle();
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([connectionsClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.connectionGraceMs ?? 0)))]);
         clearTimeout(timer);
@@ -181,6 +215,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
         server.close(); // clears http's own timers; nothing listens any more
         server.closeAllConnections(); // every answer is out; what is left is idle or half-sent requests
         await connectionsClosed;
+        await resp?.close(); // every reply is out (idle() above): end the RESP connections
         if (ownsStore) await store.close();
       }
     })();
@@ -190,6 +225,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   return {
     url,
     advertiseUrl: advertised,
+    respUrl,
     broker,
     get inFlight() {
       return http.inFlight;

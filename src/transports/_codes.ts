@@ -56,3 +56,39 @@ export function wireError(err: QueueError): WireError {
 export function errorBody(err: QueueError): { error: WireError } {
   return { error: wireError(err) };
 }
+
+/**
+ * ErrorCode → the prefix of a RESP error reply (`-PREFIX message`), which Redis clients surface as
+ * the error's first word. INVALID_ARGUMENT is Redis' own generic `ERR`; the others keep bucketq's
+ * code so a caller can branch on it. NOT_LEADER is `-NOT_LEADER <leader URL|?> message`, the URL
+ * first like Redis Cluster's `-MOVED slot host:port`, so a client can follow it.
+ */
+export const RESP_PREFIX: Readonly<Record<ErrorCode, string>> = {
+  INVALID_ARGUMENT: 'ERR',
+  UNAUTHENTICATED: 'NOAUTH',
+  NOT_FOUND: 'NOT_FOUND',
+  FAILED_PRECONDITION: 'FAILED_PRECONDITION',
+  LEASE_LOST: 'LEASE_LOST',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  NOT_LEADER: 'NOT_LEADER',
+  UNAVAILABLE: 'UNAVAILABLE',
+  CLOSED: 'UNAVAILABLE',
+  STORE_CONFLICT: 'UNAVAILABLE',
+  STORE_AMBIGUOUS: 'STORE_AMBIGUOUS',
+  STORE_UNAVAILABLE: 'UNAVAILABLE',
+  CORRUPT_STATE: 'CORRUPT_STATE',
+  INTERNAL: 'ERR internal error:',
+};
+
+/** The text of a RESP error reply (without `-` and CRLF) for a QueueError; `details.resp` wins. */
+export function respErrorText(err: QueueError): string {
+  // A command may carry the exact text Redis clients match on (BUSYGROUP, WRONGPASS, NOPROTO).
+  if (typeof err.details?.resp === 'string') return err.details.resp;
+  const prefix = RESP_PREFIX[err.code] ?? 'ERR';
+  if (err.code === 'NOT_LEADER') {
+    const leader = wireError(err).leader;
+    return `${prefix} ${typeof leader === 'string' ? leader : '?'} ${err.message}`;
+  }
+  if (err.code === 'INTERNAL') return `${prefix} the broker failed; see its log`;
+  return `${prefix} ${err.message}`;
+}

@@ -17,7 +17,8 @@ const usage = `NAME
     bucketq broker - run a network broker
 
 SYNOPSIS
-    bucketq broker [--store URL] [--listen HOST:PORT] [--advertise URL] [--token TOKEN] [options]
+    bucketq broker [--store URL] [--listen HOST:PORT] [--advertise URL] [--token TOKEN]
+                   [--resp-listen HOST:PORT] [options]
 
 DESCRIPTION
     Serves the HTTP API (docs/http-api.md) for every topic of one store. Each request is
@@ -50,6 +51,19 @@ OPTIONS
     --token TOKEN
         Require "Authorization: Bearer TOKEN" on every route except /healthz. Default: the
         BUCKETQ_TOKEN environment variable; prefer it, as arguments are visible to other users.
+
+    --resp-listen HOST:PORT
+        Also speak the Redis protocol (RESP2, RESP3 after HELLO 3) there; off by default. Keys
+        are topics: LPUSH/RPOP are an at-most-once queue, XADD/XREADGROUP/XACK an at-least-once
+        one. The same --token is required with AUTH. See the README's "Redis protocol".
+
+    --resp-lease-ms N
+        Lease of a job handed out by XREADGROUP (default 30000): unacked past it, the job is
+        delivered again.
+
+    --resp-max-pipeline N, --resp-max-clients N
+        Replies pending on one connection (default 10000) and open connections (default 1000);
+        a client past a limit gets an error and is disconnected.
 
     --id ID
         This broker's id in leases and logs (default: random). Must be unique among running brokers.
@@ -136,6 +150,10 @@ export default defineCommand({
       'drain-timeout-ms': { type: 'string' },
       'recent-window-ms': { type: 'string' },
       'recent-max-ids': { type: 'string' },
+      'resp-listen': { type: 'string' },
+      'resp-lease-ms': { type: 'string' },
+      'resp-max-pipeline': { type: 'string' },
+      'resp-max-clients': { type: 'string' },
     });
     const store = values.store ?? DEFAULT_STORE;
     const listen = values.listen ?? DEFAULT_LISTEN;
@@ -154,6 +172,13 @@ export default defineCommand({
     if (recentWindowMs !== undefined) recent.windowMs = recentWindowMs;
     const recentMaxIds = intFlag(values['recent-max-ids'], 'recent-max-ids', 0);
     if (recentMaxIds !== undefined) recent.maxIds = recentMaxIds;
+    const resp: { streamLeaseMs?: number; maxPipeline?: number; maxConnections?: number } = {};
+    const respLeaseMs = intFlag(values['resp-lease-ms'], 'resp-lease-ms');
+    if (respLeaseMs !== undefined) resp.streamLeaseMs = respLeaseMs;
+    const respPipeline = intFlag(values['resp-max-pipeline'], 'resp-max-pipeline');
+    if (respPipeline !== undefined) resp.maxPipeline = respPipeline;
+    const respClients = intFlag(values['resp-max-clients'], 'resp-max-clients');
+    if (respClients !== undefined) resp.maxConnections = respClients;
     const drainTimeoutMs = intFlag(values['drain-timeout-ms'], 'drain-timeout-ms') ?? DEFAULT_DRAIN_TIMEOUT_MS;
 
     const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -176,6 +201,7 @@ export default defineCommand({
         ...(values['lease-ms'] !== undefined ? { leaseMs: intFlag(values['lease-ms'], 'lease-ms')! } : {}),
         ...(values['standby-check-ms'] !== undefined ? { standbyCheckMs: intFlag(values['standby-check-ms'], 'standby-check-ms')! } : {}),
         ...(values['max-body-bytes'] !== undefined ? { maxBodyBytes: sizeFlag(values['max-body-bytes'], 'max-body-bytes')! } : {}),
+        ...(values['resp-listen'] !== undefined ? { respListen: values['resp-listen'], resp } : {}),
         limits,
         brokerOptions: { recent },
         connectionGraceMs: Math.min(CONNECTION_GRACE_MS, Math.floor(drainTimeoutMs / 2)),
@@ -188,8 +214,11 @@ export default defineCommand({
     }
 
     out(`bucketq broker ${server.broker.id} listening on ${server.url} (advertise ${server.advertiseUrl}, store ${displayStore(store)}, auth ${token !== undefined ? 'token' : 'none'})`);
-    if (token === undefined && !isLoopback(parseListen(listen).host)) {
-      err(`warning: no token: anyone who can reach ${server.url} can use this broker (set BUCKETQ_TOKEN)`);
+    if (server.respUrl) out(`redis protocol on ${server.respUrl}`);
+    for (const [address, url] of [[listen, server.url], [values['resp-listen'], server.respUrl]] as const) {
+      if (token === undefined && address !== undefined && url && !isLoopback(parseListen(address).host)) {
+        err(`warning: no token: anyone who can reach ${url} can use this broker (set BUCKETQ_TOKEN)`);
+      }
     }
 
     const received = await signal;

@@ -1,0 +1,261 @@
+/**
+ * The Redis protocol transport: `createRespServer(broker, options)` is a node:net server speaking
+ * RESP2 (RESP3 after `HELLO 3`) whose keys are topics. Lists are at-most-once queues, streams
+ * with consumer groups at-least-once (see resp-commands-lists.ts, resp-commands-streams.ts).
+ *
+ * Pipelining: commands are read and started in order as they arrive, so a pipeline of pushes
+ * lands in one group commit; replies are written in order, each when it and all before it are
+ * done. Connection commands (AUTH, HELLO, SELECT, CLIENT) run synchronously, so a command after
+ * AUTH in the same pipeline already sees its result.
+ *
+ * Limits: array length, bulk and command size and line length (resp-reader.ts), replies pending
+ * per connection (pipeline depth) and connections. A client past one of them gets an error reply
+ * and is disconnected once its earlier replies are out; other clients are not affected.
+ *
+ * Drain: `drain()` stops accepting connections and answers later commands with UNAVAILABLE;
+ * `idle()` resolves when every started command has its reply written; `close()` then ends every
+ * connection. The broker server does them in that order around `broker.stop()`, which answers
+ * parked long polls (BRPOP, XREADGROUP BLOCK) with nothing.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Broker } from '../broker/broker.js';
+import { systemClock, type Clock } from '../broker/clock.js';
+import { isQueueError, QueueError } from '../errors.js';
+import { asQueueError, respErrorText } from './_codes.js';
+import type { CommandTable, RespConnection, RespServerContext } from './resp-commands.js';
+import { LIST_COMMANDS } from './resp-commands-lists.js';
+import { PENDING_COMMANDS } from './resp-commands-pending.js';
+import { serverCommands } from './resp-commands-server.js';
+import { STREAM_COMMANDS } from './resp-commands-streams.js';
+import { isProtocolError, RespReader, type RespReaderLimits } from './resp-reader.js';
+import { StreamLeases } from './resp-stream-leases.js';
+import { encode, errorReply, type Reply } from './resp-writer.js';
+
+export interface RespServerOptions {
+  /** When set, every command but AUTH, HELLO and QUIT needs `AUTH [user] token` first. */
+  token?: string | undefined;
+  /** Lease of jobs handed out by XREADGROUP (default 30 s). */
+  streamLeaseMs?: number;
+  /** Replies pending per connection before it is cut (default 10,000). */
+  maxPipeline?: number;
+  /** Open connections at most (default 1,000). */
+  maxConnections?: number;
+  /** Reader bounds (args per command, bulk size, command size, line length). */
+  reader?: Partial<RespReaderLimits>;
+  clock?: Clock;
+  /** Unexpected failures (bugs), answered as `-ERR internal error` without their details. */
+  onError?: (err: unknown, command: string) => void;
+}
+
+export interface RespServer {
+  readonly server: Server;
+  readonly connections: number;
+  listen(host: string, port: number): Promise<number>;
+  drain(): void;
+  idle(): Promise<void>;
+  /** Ends every connection and stops listening. */
+  close(): Promise<void>;
+}
+
+export const RESP_DEFAULTS = { streamLeaseMs: 30_000, popLeaseMs: 30_000, maxPipeline: 10_000, maxConnections: 1000 };
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+function unknownCommand(args: string[]): string {
+  const shown = args.slice(1, 20).map((a) => `'${a.slice(0, 128)}' `).join('');
+  return `ERR unknown command '${args[0]!.slice(0, 128)}', with args beginning with: ${shown}`;
+}
+
+interface Slot {
+  bytes: Buffer | null;
+}
+
+export function createRespServer(broker: Broker, options: RespServerOptions = {}): RespServer {
+  const clock = options.clock ?? systemClock;
+  const maxPipeline = options.maxPipeline ?? RESP_DEFAULTS.maxPipeline;
+  const maxConnections = options.maxConnections ?? RESP_DEFAULTS.maxConnections;
+  const tokenHash = options.token !== undefined ? sha256(options.token) : null;
+  const sockets = new Map<Socket, RespConnection>();
+  let nextConnId = 1;
+  let draining = false;
+  let inFlight = 0;
+  const idleWaiters: Array<() => void> = [];
+  let lastMs = 0;
+  let seq = 0;
+  let port = 0;
+
+  const commands: CommandTable = { ...LIST_COMMANDS, ...STREAM_COMMANDS, ...PENDING_COMMANDS };
+  Object.assign(commands, serverCommands(() => commands));
+
+  const ctx: RespServerContext = {
+    broker,
+    clock,
+    streamLeaseMs: options.streamLeaseMs ?? RESP_DEFAULTS.streamLeaseMs,
+    popLeaseMs: RESP_DEFAULTS.popLeaseMs,
+    leases: new StreamLeases(() => clock.now()),
+    // Hashing first makes the comparison constant-time in the token's length too.
+    checkToken: tokenHash ? (token) => timingSafeEqual(sha256(token), tokenHash) : null,
+    startedAt: clock.now(),
+    port: () => port,
+    connections: () => [...sockets.values()],
+    draining: () => draining,
+    nextStreamId() {
+      const ms = Math.max(clock.now(), lastMs);
+      seq = ms === lastMs ? seq + 1 : 0;
+      lastMs = ms;
+      return `${ms}-${seq}`;
+    },
+  };
+
+  function settledOne(): void {
+    inFlight--;
+    if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
+  }
+
+  function serve(socket: Socket): void {
+    if (sockets.size >= maxConnections || draining) {
+      socket.on('error', () => {});
+      socket.end(draining ? '-UNAVAILABLE the broker is shutting down\r\n' : '-ERR max number of clients reached\r\n');
+      return;
+    }
+    socket.setNoDelay(true);
+    const aborter = new AbortController();
+    const addr = `${socket.remoteAddress}:${socket.remotePort}`;
+    const conn: RespConnection = { id: nextConnId++, proto: 2, authenticated: tokenHash === null, name: null, signal: aborter.signal, quit: false, blocked: 0, cmd: 'NULL', addr };
+    sockets.set(socket, conn);
+    const reader = new RespReader(options.reader);
+    const slots: Slot[] = [];
+    /** No more commands: the last reply is queued; end once it is written. */
+    let closing = false;
+
+    const flush = () => {
+      const out: Buffer[] = [];
+      while (slots.length > 0 && slots[0]!.bytes) out.push(slots.shift()!.bytes!);
+      if (out.length > 0 && !socket.destroyed) socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+      if (closing && slots.length === 0 && !socket.destroyed) socket.end();
+    };
+    const reply = (slot: Slot, r: Reply) => {
+      slot.bytes = encode(r, conn.proto);
+      flush();
+    };
+    const fail = (slot: Slot, err: unknown, name: string) => {
+      const q = asQueueError(err);
+      if (!isQueueError(err) || q.code === 'INTERNAL') options.onError?.(err, name);
+      reply(slot, errorReply(respErrorText(q)));
+    };
+    const finalError = (text: string) => {
+      closing = true;
+      socket.pause();
+      const slot: Slot = { bytes: null };
+      slots.push(slot); // last in line: after the replies of the commands before it
+      reply(slot, errorReply(text));
+    };
+
+    const run = (args: string[]) => {
+      const slot: Slot = { bytes: null };
+      if (slots.length >= maxPipeline) {
+        slots.push(slot);
+        closing = true;
+        socket.pause();
+        return reply(slot, errorReply(`ERR bucketq: more than ${maxPipeline} replies pending on this connection (pipeline too deep); closing`));
+      }
+      slots.push(slot);
+      const name = args[0]!.toLowerCase();
+      const cmd = Object.hasOwn(commands, name) ? commands[name] : undefined;
+      if (!cmd) return reply(slot, errorReply(unknownCommand(args)));
+      if ((cmd.arity > 0 && args.length !== cmd.arity) || args.length < -cmd.arity) return reply(slot, errorReply(`ERR wrong number of arguments for '${name}' command`));
+      if (!conn.authenticated && !cmd.noAuth) return reply(slot, errorReply('NOAUTH Authentication required.'));
+      if (draining && name !== 'quit') return reply(slot, errorReply('UNAVAILABLE the broker is shutting down; retry on another broker'));
+      conn.cmd = name;
+      let result: Reply | Promise<Reply>;
+      try {
+        result = cmd.run({ ctx, conn, args: args.slice(1) });
+      } catch (err) {
+        return fail(slot, err, name);
+      }
+      if (conn.quit) {
+        closing = true;
+        socket.pause();
+      }
+      if (!(result instanceof Promise)) return reply(slot, result);
+      inFlight++;
+      const blocking = cmd.flags.includes('blocking');
+      if (blocking) conn.blocked++;
+      result
+        .then((r) => reply(slot, r), (err: unknown) => fail(slot, err, name))
+        .finally(() => {
+          if (blocking) conn.blocked--;
+          settledOne();
+        });
+    };
+
+    socket.on('data', (chunk: Buffer) => {
+      if (closing) return;
+      reader.feed(chunk);
+      try {
+        for (let args = reader.next(); args && !closing; args = closing ? null : reader.next()) run(args);
+      } catch (err) {
+        if (!isProtocolError(err)) throw err;
+        finalError(`ERR ${(err as QueueError).message}`);
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      sockets.delete(socket);
+      aborter.abort(new QueueError('CLOSED', 'the client went away'));
+    });
+  }
+
+  const server = createServer(serve);
+  server.on('error', () => {});
+
+  return {
+    server,
+    get connections() {
+      return sockets.size;
+    },
+    listen(host, p) {
+      return new Promise((resolve, reject) => {
+        const onError = (err: NodeJS.ErrnoException) => {
+          const why = err.code === 'EADDRINUSE' ? 'the address is in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
+          reject(new QueueError('UNAVAILABLE', `cannot listen on ${host}:${p} (RESP): ${why}`, { cause: err }));
+        };
+        server.once('error', onError);
+        server.listen({ host, port: p }, () => {
+          server.off('error', onError);
+          const a = server.address();
+          port = typeof a === 'object' && a ? a.port : p;
+          resolve(port);
+        });
+      });
+    },
+    drain() {
+      draining = true;
+      if (server.listening) server.close();
+    },
+    idle() {
+      return inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve));
+    },
+    async close() {
+      draining = true;
+      if (server.listening) server.close();
+      // Every reply is out (idle()): end each connection; one whose client does not close its side soon is cut.
+      const timer = setTimeout(() => {
+        for (const s of sockets.keys()) s.destroy();
+      }, 1000);
+      await Promise.all(
+        [...sockets.keys()].map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.once('close', () => resolve());
+              s.end();
+            }),
+        ),
+      );
+      clearTimeout(timer);
+    },
+  };
+}
