@@ -126,6 +126,13 @@ describe('client.events()', () => {
     await opened;
     await q.push('y', { id: 'on-a-2' });
     await c.next(pushedJob('on-a-2'));
+    // A reader of b's own stream sees b take the topic over.
+    const atB = openings();
+    const bOpened = atB.next();
+    const ac = new AbortController();
+    const onB = collect(watchEvents({ url: b.url, signal: ac.signal, onOpen: atB.onOpen }));
+    cleanups.push(() => ac.abort());
+    await bOpened;
     await a.close(); // drain: the stream ends, the lease is released, b takes the topic
     const reset = await c.next((e) => e.kind === 'reset');
     expect(reset).toMatchObject({ kind: 'reset', reason: expect.stringMatching(/another broker/) });
@@ -133,6 +140,7 @@ describe('client.events()', () => {
     await c.next(pushedJob('on-b'));
     expect(c.jobs()).toEqual(['pushed:on-a-2', 'reset', 'pushed:on-b']);
     expect((await q.stats()).broker?.url).toBe(b.url);
+    expect(await onB.next((e) => e.kind === 'leader')).toMatchObject({ kind: 'leader', topic: 'f', leading: true, broker: b.broker.id, epoch: expect.any(Number) });
   });
 
   it('an AbortSignal ends the iterator cleanly; a wrong token fails it at once', async () => {
