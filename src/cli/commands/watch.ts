@@ -33,7 +33,7 @@ ${GLOBAL_USAGE}
 
 OUTPUT
     On a terminal: TIME TOPIC KIND JOB DETAILS, e.g.
-        12:00:01.250  emails  claimed  j-17  worker w1, attempt 1/5, lease 30s
+        12:00:01.250  emails  claimed    j-17  worker w1, attempt 1/5, lease 30s
     With --json or into a pipe: one JSON object per line, {"id", "kind", "topic", "time", ...}
     (docs/http-api.md, "Events"). Connection notes go to stderr.
 
