@@ -24,6 +24,7 @@ import { systemClock, type Clock } from '../broker/clock.js';
 import { isQueueError, QueueError } from '../errors.js';
 import { asQueueError, respErrorText } from './_codes.js';
 import type { CommandTable, RespConnection, RespServerContext } from './resp-commands.js';
+import { BUCKETQ_COMMANDS } from './resp-commands-bucketq.js';
 import { LIST_COMMANDS } from './resp-commands-lists.js';
 import { PENDING_COMMANDS } from './resp-commands-pending.js';
 import { serverCommands } from './resp-commands-server.js';
@@ -87,7 +88,7 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
   let seq = 0;
   let port = 0;
 
-  const commands: CommandTable = { ...LIST_COMMANDS, ...STREAM_COMMANDS, ...PENDING_COMMANDS };
+  const commands: CommandTable = { ...LIST_COMMANDS, ...STREAM_COMMANDS, ...PENDING_COMMANDS, ...BUCKETQ_COMMANDS };
   Object.assign(commands, serverCommands(() => commands));
 
   const ctx: RespServerContext = {

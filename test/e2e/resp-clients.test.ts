@@ -169,6 +169,29 @@ describe('ioredis', () => {
     expect(await r.xlen('io-s')).toBe(0);
   });
 
+  it('the scenario of every transport: push, claim, heartbeat, ack, nack to dead, retry', async () => {
+    const http = api(broker.url, TOKEN);
+    expect((await http('PATCH', '/v1/topics/io-flow', { maxAttempts: 2 })).status).toBe(200);
+    const r = client();
+    const read = async (consumer: string) => ((await r.xreadgroup('GROUP', 'g', consumer, 'COUNT', '1', 'STREAMS', 'io-flow', '>')) as Array<[string, Array<[string, string[]]>]> | null)?.[0]?.[1] ?? [];
+    const ok = await r.xadd('io-flow', '*', 'job', 'ok');
+    const bad = await r.xadd('io-flow', '*', 'job', 'bad');
+    expect(await read('w1')).toEqual([[ok, ['job', 'ok']]]);
+    expect(await r.xclaim('io-flow', 'g', 'w1', 0, ok!, 'JUSTID')).toEqual([ok]); // heartbeat: the lease is renewed
+    expect(await r.xack('io-flow', 'g', ok!)).toBe(1);
+    expect(await read('w1')).toEqual([[bad, ['job', 'bad']]]);
+    expect(await r.call('BQ.NACK', 'io-flow', 'g', bad!, 'DELAY', '0', 'ERROR', 'boom')).toBe('pending');
+    expect(await read('w2')).toEqual([[bad, ['job', 'bad']]]);
+    expect(await r.call('BQ.NACK', 'io-flow', 'g', bad!, 'ERROR', 'boom again')).toBe('dead');
+    await expect(r.call('BQ.NACK', 'io-flow', 'g', bad!)).rejects.toThrow(/^LEASE_LOST /);
+    const dead = (await http('GET', `/v1/topics/io-flow/jobs/${bad}`)).body;
+    expect([dead.state, dead.lastError]).toEqual(['dead', 'boom again']);
+    expect(await r.call('BQ.RETRY', 'io-flow', bad!)).toBe('pending');
+    expect(await read('w3')).toEqual([[bad, ['job', 'bad']]]);
+    expect(await r.xack('io-flow', 'g', bad!)).toBe(1);
+    expect(await r.xlen('io-flow')).toBe(0);
+  });
+
   it('streams: a job whose lease expires maxAttempts times is dead', async () => {
     const http = api(broker.url, TOKEN);
     expect((await http('PATCH', '/v1/topics/io-dead', { maxAttempts: 2 })).status).toBe(200);
