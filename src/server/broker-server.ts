@@ -29,6 +29,7 @@ import { isQueueError, QueueError } from '../errors.js';
 import type { Limits } from '../protocol.js';
 import { openStore } from '../storage/open.js';
 import type { StorageDriver } from '../storage/types.js';
+import { CONNECT_PATH_PREFIX, createConnectHandler, type ConnectHandler } from '../transports/connect/handler.js';
 import { answerClientErrors, createHttpHandler, type HttpHandler } from '../transports/http.js';
 import { createRespServer, type RespServer, type RespServerOptions } from '../transports/resp-server.js';
 import { advertiseUrl, DEFAULT_LISTEN, listenUrl, parseListen } from './address.js';
@@ -131,7 +132,10 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   const ownsStore = typeof storeOption === 'string';
 
   let handler: HttpHandler | null = null;
+  let connect: ConnectHandler | null = null;
   const server = createServer((req, res) => {
+    // gRPC-Web and Connect calls (bucketq.v1.Queue/*): one prefix test, the JSON routes pay nothing more.
+    if (connect && req.url!.startsWith(CONNECT_PATH_PREFIX)) return connect(req, res);
     if (handler) return handler(req, res);
     res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
     res.end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'the broker is starting' } }));
@@ -171,6 +175,12 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     onError: (err, req) => onError(err, `${req.method} ${req.url}`),
   });
   const http = handler;
+  connect = createConnectHandler(broker, {
+    token: options.token,
+    maxBodyBytes: options.maxBodyBytes,
+    onError: (err, procedure) => onError(err, `rpc ${procedure}`),
+  });
+  const rpc = connect;
   let resp: RespServer | null = null;
   let respUrl: string | null = null;
   if (respAddress) {
@@ -199,6 +209,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   const close = (): Promise<void> => {
     closing ??= (async () => {
       http.drain();
+      rpc.drain();
       resp?.drain();
       // Stop listening but leave open connections alone (http.Server#close would also close the
       // idle ones, see the module comment); resolves once every connection has closed.
@@ -207,6 +218,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
       try {
         await broker.stop();
         await http.idle();
+        await rpc.idle();
         await resp?.idle();
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([connectionsClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.connectionGraceMs ?? 0)))]);
@@ -228,7 +240,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     respUrl,
     broker,
     get inFlight() {
-      return http.inFlight;
+      return http.inFlight + rpc.inFlight;
     },
     close,
   };

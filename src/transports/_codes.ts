@@ -92,3 +92,28 @@ export function respErrorText(err: QueueError): string {
   if (err.code === 'INTERNAL') return `${prefix} the broker failed; see its log`;
   return `${prefix} ${err.message}`;
 }
+
+/**
+ * ErrorCode → gRPC status code (the numbers of grpc/status.proto, which Connect's `Code` enum
+ * shares), for gRPC, gRPC-Web and Connect (transports/connect/). LEASE_LOST is FAILED_PRECONDITION:
+ * the worker must stop, retrying cannot help. NOT_LEADER is UNAVAILABLE with the leader's URL in
+ * the `bucketq-leader` metadata. STORE_AMBIGUOUS is DEADLINE_EXCEEDED, which gRPC defines as "may
+ * have completed". CORRUPT_STATE is DATA_LOSS. Every answer also carries bucketq's own code in
+ * the `bucketq-code` metadata.
+ */
+export const GRPC_STATUS: Readonly<Record<ErrorCode, number>> = {
+  INVALID_ARGUMENT: 3,
+  UNAUTHENTICATED: 16,
+  NOT_FOUND: 5,
+  FAILED_PRECONDITION: 9,
+  LEASE_LOST: 9,
+  PAYLOAD_TOO_LARGE: 8, // RESOURCE_EXHAUSTED
+  NOT_LEADER: 14, // UNAVAILABLE
+  UNAVAILABLE: 14,
+  CLOSED: 14,
+  STORE_CONFLICT: 14,
+  STORE_AMBIGUOUS: 4, // DEADLINE_EXCEEDED
+  STORE_UNAVAILABLE: 14,
+  CORRUPT_STATE: 15, // DATA_LOSS
+  INTERNAL: 13,
+};

@@ -13,12 +13,12 @@
  * before its answer; the broker then claims nothing for it (or hands back what a racing commit
  * claimed).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Broker } from '../broker/broker.js';
 import { isQueueError, QueueError } from '../errors.js';
 import { checkTopic } from '../protocol.js';
+import { bearerChecker } from './_auth.js';
 import { asQueueError, errorBody, httpStatusOf } from './_codes.js';
 import { ClientGone, discardUnreadBody, HttpError, readJson } from './http-body.js';
 import { EventStreams, type EventStreamOptions } from './events.js';
@@ -53,10 +53,6 @@ const JSON_HEADERS = {
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
 };
-
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
-}
 
 interface Match {
   route: Route;
@@ -97,7 +93,7 @@ function matchRoute(method: string, url: string): Match {
 
 export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = {}): HttpHandler {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const tokenHash = options.token !== undefined ? sha256(options.token) : null;
+  const checkBearer = bearerChecker(options.token);
   const topics = new TopicDirectory(broker);
   const streams = new EventStreams(broker, options.events);
   let inFlight = 0;
@@ -105,14 +101,12 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
   const idleWaiters: Array<() => void> = [];
 
   function authenticate(req: IncomingMessage): void {
-    if (!tokenHash) return;
-    const header = req.headers.authorization;
-    const m = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header);
-    if (!m) {
+    if (!checkBearer) return;
+    const check = checkBearer(req.headers.authorization);
+    if (check === 'missing') {
       throw new HttpError(401, new QueueError('UNAUTHENTICATED', 'this broker needs Authorization: Bearer <token>'), { 'www-authenticate': 'Bearer realm="bucketq"' });
     }
-    // Hashing first makes the comparison constant-time in the token's length too.
-    if (!timingSafeEqual(sha256(m[1]!), tokenHash)) {
+    if (check === 'invalid') {
       throw new HttpError(401, new QueueError('UNAUTHENTICATED', 'the bearer token is not valid'), { 'www-authenticate': 'Bearer realm="bucketq", error="invalid_token"' });
     }
   }

@@ -1,0 +1,101 @@
+/**
+ * bucketq.v1.Queue over Connect, gRPC-Web and gRPC: `createConnectHandler(broker, options)` is a
+ * request listener for node:http and node:http2 alike (connectNodeAdapter), mounted by the broker
+ * server for paths under `/bucketq.v1.` (server/broker-server.ts).
+ *
+ * Around every call, one interceptor: refuse while draining (UNAVAILABLE), check the bearer token
+ * (`authorization` metadata, constant-time, transports/_auth.ts) and turn every QueueError into
+ * the ConnectError of the one table in transports/_codes.ts, for unary answers and for errors in
+ * the middle of a stream alike.
+ */
+import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Broker } from '../../broker/broker.js';
+import { Queue } from '../../gen/bucketq/v1/queue_pb.js';
+import { bearerChecker } from '../_auth.js';
+import { claimStream } from './claim-stream.js';
+import { toConnectError } from './errors.js';
+import { KnownTopics, unaryMethods } from './service.js';
+
+/** The path prefix of every method: `/bucketq.v1.Queue/Push`, ... */
+export const CONNECT_PATH_PREFIX = '/bucketq.v1.';
+
+export interface ConnectHandlerOptions {
+  /** When set, every call needs `authorization: Bearer <token>`. */
+  token?: string | undefined;
+  /** Largest request message in bytes (default 16 MiB, as the HTTP API's body limit). */
+  maxBodyBytes?: number | undefined;
+  /** Unexpected failures (bugs), answered as INTERNAL without their details. */
+  onError?: ((err: unknown, procedure: string) => void) | undefined;
+}
+
+export interface ConnectHandler {
+  (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void;
+  /** Calls being answered right now (streams included). */
+  readonly inFlight: number;
+  /** From now on new calls get UNAVAILABLE; open ClaimStreams end cleanly. */
+  drain(): void;
+  /** Resolves when no call is being answered. */
+  idle(): Promise<void>;
+}
+
+async function* convertErrors<T>(messages: AsyncIterable<T>, onBug: (err: unknown) => void): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (err) {
+    throw toConnectError(err, onBug);
+  }
+}
+
+export function createConnectHandler(broker: Broker, options: ConnectHandlerOptions = {}): ConnectHandler {
+  const checkBearer = bearerChecker(options.token);
+  const drainer = new AbortController();
+  const topics = new KnownTopics(broker);
+  let inFlight = 0;
+  const idleWaiters: Array<() => void> = [];
+
+  const guard: Interceptor = (next) => async (req) => {
+    if (drainer.signal.aborted) throw new ConnectError('this broker is shutting down; retry on another broker', Code.Unavailable, { 'bucketq-code': 'UNAVAILABLE' });
+    if (checkBearer) {
+      const check = checkBearer(req.header.get('authorization'));
+      if (check !== 'ok') {
+        const message = check === 'missing' ? 'this broker needs authorization: Bearer <token>' : 'the bearer token is not valid';
+        throw new ConnectError(message, Code.Unauthenticated, { 'bucketq-code': 'UNAUTHENTICATED' });
+      }
+    }
+    const onBug = (err: unknown) => options.onError?.(err, req.method.name);
+    try {
+      const res = await next(req);
+      return res.stream ? { ...res, message: convertErrors(res.message, onBug) } : res;
+    } catch (err) {
+      throw toConnectError(err, onBug);
+    }
+  };
+
+  const adapter = connectNodeAdapter({
+    interceptors: [guard],
+    readMaxBytes: options.maxBodyBytes ?? 16 * 1024 * 1024,
+    routes: (router) => {
+      router.service(Queue, {
+        ...unaryMethods(broker, topics),
+        claimStream: (req, ctx) => claimStream(broker, topics, drainer.signal, req, ctx),
+      });
+    },
+  });
+
+  const handler = ((req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+    inFlight++;
+    // In flight until the answer is handed to the OS (or the client left), as on the HTTP routes.
+    res.once('close', () => {
+      inFlight--;
+      if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
+    });
+    adapter(req, res);
+  }) as ConnectHandler;
+  Object.defineProperty(handler, 'inFlight', { get: () => inFlight });
+  handler.drain = () => drainer.abort();
+  handler.idle = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)));
+  return handler;
+}
