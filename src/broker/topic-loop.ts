@@ -306,35 +306,37 @@ export class TopicLoop {
     const key = queueKey(this.o.topic);
     const obj = await withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.read(key));
     this.adopt(obj);
-    await this.hydrateRecent();
   }
 
   /**
    * Reads back the ids of the recent window (core/recent.ts) from the archive objects queue.json
-   * names, before any op is applied to the loaded state: from memory when this broker saw them
-   * land, else from the store, 16 at a time. An object that cannot be read costs only the dedup
-   * of its jobs (reported as an internal error); the topic keeps serving.
+   * names, before any op is applied to a loaded state that this broker may lead: from memory when
+   * it saw them land, else from the store, 16 at a time. A standby never reads them (its elect
+   * fails first). A transient failure fails the batch (UNAVAILABLE; the next batch reads again):
+   * applying pushes without the window could add a job twice. An object that is gone or unreadable
+   * for good costs only the dedup of its jobs, reported as an internal error.
    */
-  private async hydrateRecent(): Promise<void> {
-    const s = this.state;
-    if (!s) return;
+  private async hydrateRecent(s: QueueState, now: number): Promise<void> {
+    const keys = unhydrated(s.recent, now);
+    const named = new Set(s.recent.groups.map((g) => g.key));
+    for (const key of this.recentCache.keys()) if (!named.has(key)) this.recentCache.delete(key);
     const toRead: string[] = [];
-    for (const key of unhydrated(s.recent)) {
+    for (const key of keys) {
       const pairs = this.recentCache.get(key);
       if (pairs) hydrate(s.recent, key, pairs);
       else toRead.push(key);
     }
     const readOne = async (key: string): Promise<void> => {
+      const obj = await withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.read(key));
+      let pairs: string[] = [];
       try {
-        const obj = await withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.read(key));
         if (!obj) throw new QueueError('NOT_FOUND', `archive object ${key} is missing`);
-        const { jobs } = JSON.parse(Buffer.from(obj.body).toString('utf8')) as { jobs: JobRecord[] };
-        const pairs = recentPairs(jobs);
-        this.recentCache.set(key, pairs);
-        hydrate(s.recent, key, pairs);
+        pairs = recentPairs((JSON.parse(Buffer.from(obj.body).toString('utf8')) as { jobs: JobRecord[] }).jobs);
       } catch (error) {
         this.emit('internal-error', { topic: this.o.topic, op: `recent window from ${key}`, error });
       }
+      this.recentCache.set(key, pairs);
+      hydrate(s.recent, key, pairs);
     };
     for (let i = 0; i < toRead.length; i += 16) await Promise.all(toRead.slice(i, i + 16).map(readOne));
   }
@@ -375,6 +377,15 @@ export class TopicLoop {
         }
       }
       const s = this.state!;
+      const held = s.broker && s.broker.id !== this.o.brokerId && s.broker.leaseUntil > this.o.clock.now();
+      if (!held && unhydrated(s.recent, this.o.clock.now()).length > 0) {
+        try {
+          await this.hydrateRecent(s, this.o.clock.now());
+        } catch (err) {
+          this.state = null;
+          return this.failAll(batch, asQueueError(err));
+        }
+      }
       const now = this.o.clock.now();
       const before = { seq: s.seq, writer: s.writer, time: s.time };
       beginCommit(s, this.o.brokerId, now);
@@ -501,7 +512,6 @@ export class TopicLoop {
       this.state = null;
       return asQueueError(err);
     }
-    await this.hydrateRecent();
     return 'conflict';
   }
 

@@ -188,7 +188,8 @@ export function previewText(text: string, max = 200): string {
 export function leaderText(lease: { id: string; url: string; epoch: number; leaseUntil: number } | null | undefined, now = Date.now()): string {
   if (!lease) return 'none';
   const left = lease.leaseUntil - now;
-  const state = left > 0 ? `lease ${duration(left)} left` : `lease expired ${duration(-left)} ago`;
+  // A clean shutdown releases the lease by setting it to 0: say so, not "expired 20,000 days ago".
+  const state = lease.leaseUntil === 0 ? 'lease released' : left > 0 ? `lease ${duration(left)} left` : `lease expired ${duration(-left)} ago`;
   return `${lease.id}${lease.url ? ` at ${lease.url}` : ' (embedded)'} (epoch ${lease.epoch}, ${state})`;
 }
 

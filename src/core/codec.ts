@@ -5,13 +5,12 @@
  */
 import { QueueError } from '../errors.js';
 import { jobBytes } from './job-json.js';
-import { groupBytes, parseRecent } from './recent.js';
+import { parseRecent, windowParts } from './recent.js';
 import { createState, defaultSettings, emptyCounters, FORMAT_VERSION, insertJob, setDone, type QueueState } from './state.js';
 import type { DeadEntry, JobRecord } from './types.js';
 
 const COMMA_NL = Buffer.from(',\n');
-const COMMA = Buffer.from(',');
-const DONE_OPEN = Buffer.from('],"done":[\n');
+const DONE_OPEN = Buffer.from(',"done":[\n');
 
 /** queue.json as UTF-8 bytes. */
 export function serializeState(s: QueueState): Buffer {
@@ -28,12 +27,7 @@ export function serializeState(s: QueueState): Buffer {
     dead: Object.fromEntries(s.dead),
     archiveOpen: s.archiveOpen,
   });
-  const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"recent":[`)];
-  s.recent.groups.forEach((g, i) => {
-    if (i > 0) parts.push(COMMA);
-    parts.push(groupBytes(g));
-  });
-  parts.push(DONE_OPEN);
+  const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"recent":`), ...windowParts(s.recent), DONE_OPEN];
   const add = (jobs: Iterable<JobRecord>) => {
     let first = true;
     for (const job of jobs) {
@@ -87,7 +81,8 @@ export function parseState(text: string, where: string, now: number): QueueState
       details: { object: where, format: raw.format },
     });
   }
-  // Format upgrades go here, one step per version: if (raw.format === 1) raw = upgrade1to2(raw) ...
+  // Format upgrades, one step per version. 1 → 2: no archive window is open and the recent window
+  // is empty, which is what an absent `archiveOpen` and `recent` parse to; the next commit writes 2.
   if (typeof raw.topic !== 'string' || !isNum(raw.seq) || !isNum(raw.nextOrder) || !Array.isArray(raw.jobs)) {
     throw corrupt(where, 'missing topic, seq, nextOrder or jobs');
   }

@@ -56,7 +56,7 @@ export function assertInvariants(s: QueueState, now: number): void {
     if (g.jobs.length % 2 !== 0) fail('a recent group is not id/token pairs');
     for (let i = 0; i < g.jobs.length; i += 2) remembered.set(g.jobs[i]!, g.jobs[i + 1]!);
   }
-  if (remembered.size !== s.recent.byId.size || [...remembered].some(([id, t]) => s.recent.byId.get(id) !== t)) fail('recent index out of step with its groups');
+  if (remembered.size !== s.recent.byId.size || [...remembered].some(([id, t]) => s.recent.byId.get(id)?.token !== t)) fail('recent index out of step with its groups');
   for (const id of remembered.keys()) if (s.jobs.has(id)) fail(`job ${id} is both live and in the recent window`);
   if (s.broker && s.broker.epoch < 1) fail('broker epoch below 1');
   // A claimed job whose lease has passed `now` is still owned until a sweep requeues it;

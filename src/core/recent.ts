@@ -36,10 +36,22 @@ export interface RecentGroup {
   jobs?: string[];
 }
 
+export interface RecentEntry {
+  /** Lease token of the completing claim ('' when cancelled). */
+  token: string;
+  /** When its group was made: past `windowMs` the entry no longer counts, pruned or not. */
+  at: number;
+}
+
 export interface RecentWindow {
+  /**
+   * How long an id counts (the broker's setting, stored with the window). Lookups check it, so a
+   * quiet topic whose window is pruned only by the next `archived` op still forgets on time.
+   */
+  windowMs: number;
   groups: RecentGroup[];
-  /** id → token ('' for cancelled), over the hydrated groups. */
-  byId: Map<string, string>;
+  /** id → entry, over the hydrated groups. */
+  byId: Map<string, RecentEntry>;
 }
 
 export interface RecentBounds {
@@ -54,7 +66,18 @@ const BYTES: unique symbol = Symbol('bucketq.recentBytes');
 type CachedGroup = RecentGroup & { [BYTES]?: Buffer };
 
 export function emptyRecent(): RecentWindow {
-  return { groups: [], byId: new Map() };
+  return { windowMs: DEFAULT_RECENT.windowMs, groups: [], byId: new Map() };
+}
+
+/** The token an id finished with, while the window still remembers it at `now`. */
+export function recentToken(w: RecentWindow, id: string, now: number): string | undefined {
+  const e = w.byId.get(id);
+  return e !== undefined && now - e.at <= w.windowMs ? e.token : undefined;
+}
+
+/** Whether a group is still inside the window at `now` (older ones are neither read back nor consulted). */
+export function isCurrent(w: RecentWindow, g: RecentGroup, now: number): boolean {
+  return now - g.at <= w.windowMs;
 }
 
 /** Appends the group of one archive object's finished jobs (call {@link forgetExpired} after). */
@@ -62,31 +85,34 @@ export function remember(w: RecentWindow, at: number, key: string, finished: Rea
   if (finished.length === 0) return;
   const jobs: string[] = [];
   for (const f of finished) jobs.push(f.id, f.token);
-  w.groups.push({ at, key, n: finished.length, jobs });
-  index(w, jobs);
+  const g = { at, key, n: finished.length, jobs };
+  w.groups.push(g);
+  index(w, g);
 }
 
-function index(w: RecentWindow, jobs: string[]): void {
-  for (let i = 0; i < jobs.length; i += 2) w.byId.set(jobs[i]!, jobs[i + 1]!);
+function index(w: RecentWindow, g: RecentGroup): void {
+  const jobs = g.jobs!;
+  for (let i = 0; i < jobs.length; i += 2) w.byId.set(jobs[i]!, { token: jobs[i + 1]!, at: g.at });
 }
 
 /** Drops the groups that fell out of the bounds, oldest first. */
 export function forgetExpired(w: RecentWindow, now: number, bounds: RecentBounds): void {
+  w.windowMs = bounds.windowMs;
   let total = 0;
   for (const g of w.groups) total += g.n;
   let drop = 0;
   while (drop < w.groups.length && (now - w.groups[drop]!.at > bounds.windowMs || total > bounds.maxIds)) {
     const g = w.groups[drop]!;
     total -= g.n;
-    if (g.jobs) for (let i = 0; i < g.jobs.length; i += 2) if (w.byId.get(g.jobs[i]!) === g.jobs[i + 1]) w.byId.delete(g.jobs[i]!);
+    if (g.jobs) for (let i = 0; i < g.jobs.length; i += 2) if (w.byId.get(g.jobs[i]!)?.at === g.at) w.byId.delete(g.jobs[i]!);
     drop++;
   }
   if (drop > 0) w.groups.splice(0, drop);
 }
 
-/** Keys of the groups whose ids are not in memory yet (read their archive objects, then {@link hydrate}). */
-export function unhydrated(w: RecentWindow): string[] {
-  return w.groups.filter((g) => g.jobs === undefined).map((g) => g.key);
+/** Keys of the current groups whose ids are not in memory yet (read their archive objects, then {@link hydrate}). */
+export function unhydrated(w: RecentWindow, now: number): string[] {
+  return w.groups.filter((g) => g.jobs === undefined && isCurrent(w, g, now)).map((g) => g.key);
 }
 
 /** The id/token pairs an archive object's records contribute to the window. */
@@ -104,7 +130,7 @@ export function hydrate(w: RecentWindow, key: string, pairs: string[]): void {
   const g = w.groups.find((x) => x.key === key && x.jobs === undefined);
   if (!g) return;
   g.jobs = pairs;
-  index(w, pairs);
+  index(w, g);
 }
 
 /** The hydrated groups' pairs by archive key, to hydrate a reloaded window without reading again. */
@@ -118,15 +144,31 @@ export function groupBytes(g: RecentGroup): Buffer {
   return (c[BYTES] ??= Buffer.from(JSON.stringify({ at: g.at, key: g.key, n: g.n }), 'utf8'));
 }
 
+/** The window's queue.json form, `{windowMs, groups: [...]}`, as JSON bytes around the cached groups. */
+export function windowParts(w: RecentWindow): Buffer[] {
+  const parts: Buffer[] = [Buffer.from(`{"windowMs":${w.windowMs},"groups":[`)];
+  w.groups.forEach((g, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(groupBytes(g));
+  });
+  parts.push(CLOSE);
+  return parts;
+}
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']}');
+
 /** Rebuilds a window (unhydrated) from parsed JSON; returns an error message for a bad shape. */
 export function parseRecent(raw: unknown): RecentWindow | string {
   const w = emptyRecent();
-  if (raw === undefined) return w; // written before the window existed
-  if (!Array.isArray(raw)) return 'recent is not an array';
-  for (const g of raw) {
-    const ok = typeof g === 'object' && g !== null && typeof g.at === 'number' && typeof g.key === 'string' && Number.isInteger(g.n) && g.n >= 0;
+  if (raw === undefined) return w; // written before the window existed (format 1)
+  if (typeof raw !== 'object' || raw === null || !Array.isArray((raw as { groups?: unknown }).groups)) return 'recent is not {windowMs, groups}';
+  const { windowMs, groups } = raw as { windowMs?: unknown; groups: Array<Record<string, unknown> | null> };
+  if (typeof windowMs !== 'number' || !(windowMs >= 0)) return 'recent.windowMs is not a number';
+  w.windowMs = windowMs;
+  for (const g of groups) {
+    const ok = typeof g === 'object' && g !== null && typeof g.at === 'number' && typeof g.key === 'string' && Number.isInteger(g.n) && (g.n as number) >= 0;
     if (!ok) return 'recent has a malformed entry';
-    w.groups.push({ at: g.at as number, key: g.key as string, n: g.n as number });
+    w.groups.push({ at: g!.at as number, key: g!.key as string, n: g!.n as number });
   }
   return w;
 }

@@ -6,7 +6,7 @@
 import { Deque, MinHeap } from './heap.js';
 import { dropJsonCache } from './job-json.js';
 import { archiveKey } from './keys.js';
-import { emptyRecent, type RecentWindow } from './recent.js';
+import { emptyRecent, recentToken, type RecentWindow } from './recent.js';
 export { jobJson } from './job-json.js';
 import {
   DEFAULT_BACKOFF,
@@ -19,8 +19,14 @@ import {
   type TopicSettings,
 } from './types.js';
 
-/** The queue.json format this code writes. Older formats are upgraded on load; newer ones refused. */
-export const FORMAT_VERSION = 1;
+/**
+ * The queue.json format this code writes. Older formats are upgraded on load; newer ones refused.
+ *   1  jobs, done, dead, counters, settings, the broker lease
+ *   2  + `archiveOpen` (the archive window jobs finish into) and `recent` (the window of archived
+ *      ids). A format-1 reader would drop both and write an open window's object early, so 2 is
+ *      refused by it rather than half understood.
+ */
+export const FORMAT_VERSION = 2;
 
 interface ReadyEntry {
   job: JobRecord;
@@ -242,8 +248,8 @@ export function deadStub(id: string, dead: DeadEntry): JobRecord {
  * A job archived lately, as far as the recent window knows it: id and final state only. The full
  * record is in its archive object.
  */
-export function recentStub(s: QueueState, id: string): JobRecord | undefined {
-  const token = s.recent.byId.get(id);
+export function recentStub(s: QueueState, id: string, now: number): JobRecord | undefined {
+  const token = recentToken(s.recent, id, now);
   if (token === undefined) return undefined;
   return { id, state: token === '' ? 'cancelled' : 'completed', priority: 0, order: 0, runAt: 0, attempts: 0, maxAttempts: 0, createdAt: 0, updatedAt: 0 };
 }

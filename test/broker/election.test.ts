@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import { FakeClock } from '../../src/broker/clock.js';
 import { STANDBY_RECHECK_MS } from '../../src/broker/topic-loop.js';
+import { QueueError } from '../../src/errors.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { drive } from '../embedded-helpers.js';
 import { codeOf, counting, readQueue } from './helpers.js';
@@ -110,7 +111,7 @@ describe('the recent window across a takeover', () => {
     const q = await readQueue(store, 'jobs');
     // queue.json names the archive object, not the ids: a commit pays per window, not per job.
     expect(q.done).toEqual([]);
-    expect(q.recent).toEqual([{ at: expect.any(Number), key: expect.stringMatching(/^archive\/jobs\//), n: 1 }]);
+    expect(q.recent).toEqual({ windowMs: 60_000, groups: [{ at: expect.any(Number), key: expect.stringMatching(/^archive\/jobs\//), n: 1 }] });
     expect(JSON.stringify(q.recent)).not.toContain('done-1');
     await a.stop(); // A is gone (its memory too); B starts from storage alone
     const b = new Broker({ store, clock, id: 'B', url: 'http://b', leaseMs: 1000 });
@@ -119,6 +120,70 @@ describe('the recent window across a takeover', () => {
     expect(await codeOf(b.ack('jobs', { id: 'done-1', workerId: 'w', lease: 'not-the-lease' }))).toBe('LEASE_LOST');
     expect(await b.get('jobs', 'done-1')).toMatchObject({ id: 'done-1', state: 'completed' });
     expect((await b.stats('jobs')).counters).toMatchObject({ pushed: 2, completed: 1 });
+    await b.stop();
+  });
+});
+
+describe('the recent window: review findings', () => {
+  /** A broker A that completes and archives `ids`, then stops; returns the store. */
+  async function archivedBy(clock: FakeClock, ids: string[]) {
+    const store = createMemoryStore();
+    const a = new Broker({ store, clock, id: 'A', url: 'http://a', leaseMs: 1000, archiveWindowMs: 0 });
+    await a.push('jobs', ids.map((id) => ({ id, payload: id })));
+    const jobs = await a.claim('jobs', { workerId: 'w', max: ids.length });
+    await Promise.all(jobs.map((j) => a.ack('jobs', { id: j.id, workerId: 'w', lease: j.lease })));
+    await drive(clock, a.flush());
+    await a.stop();
+    return store;
+  }
+
+  it('on a quiet topic an id is forgotten once the window has passed, though no archive op pruned it', async () => {
+    const clock = new FakeClock();
+    const store = await archivedBy(clock, ['nightly']);
+    const b = new Broker({ store, clock, id: 'B', url: 'http://b', leaseMs: 1000 });
+    expect(await b.push('jobs', [{ id: 'nightly', payload: 1 }])).toMatchObject([{ created: false, state: 'completed' }]);
+    await clock.advance(60_001);
+    expect(await drive(clock, b.push('jobs', [{ id: 'nightly', payload: 2 }]))).toMatchObject([{ created: true }]);
+    await drive(clock, b.stop());
+  });
+
+  it('a transient failure reading the window back fails the batch (UNAVAILABLE) instead of letting a retried push add a job twice', async () => {
+    const clock = new FakeClock();
+    const inner = await archivedBy(clock, ['done-1']);
+    let outage = true;
+    let archiveReads = 0;
+    const store = {
+      ...inner,
+      read: (k: string) => {
+        if (k.startsWith('archive/')) archiveReads++;
+        return outage && k.startsWith('archive/') ? Promise.reject(new QueueError('STORE_UNAVAILABLE', 'test: throttled')) : inner.read(k);
+      },
+    };
+    const b = new Broker({ store, clock, id: 'B', url: 'http://b', leaseMs: 1000, retry: { attempts: 2, baseMs: 1, maxMs: 2 } });
+    expect(await codeOf(drive(clock, b.push('jobs', [{ id: 'done-1', payload: 1 }])))).toBe('UNAVAILABLE');
+    outage = false;
+    expect(await drive(clock, b.push('jobs', [{ id: 'done-1', payload: 1 }]))).toMatchObject([{ created: false, state: 'completed' }]);
+    expect(archiveReads).toBe(3); // two tries in the outage, one after
+    await drive(clock, b.stop());
+  });
+
+  it('a standby never reads the leader\'s archive objects back', async () => {
+    const clock = new FakeClock();
+    const inner = createMemoryStore();
+    let archiveReadsByB = 0;
+    const a = new Broker({ store: inner, clock, id: 'A', url: 'http://a', leaseMs: 1000, archiveWindowMs: 0 });
+    const bStore = { ...inner, read: (k: string) => (k.startsWith('archive/') && archiveReadsByB++, inner.read(k)) };
+    const b = new Broker({ store: bStore, clock, id: 'B', url: 'http://b', leaseMs: 1000 });
+    for (let round = 0; round < 5; round++) {
+      await a.push('jobs', [{ id: `j${round}`, payload: round }]);
+      const [job] = await a.claim('jobs', { workerId: 'w', max: 1 });
+      await a.ack('jobs', { id: job!.id, workerId: 'w', lease: job!.lease });
+      await drive(clock, a.flush());
+      await clock.advance(STANDBY_RECHECK_MS);
+      expect(await codeOf(b.stats('jobs'))).toBe('NOT_LEADER'); // B re-read queue.json
+    }
+    expect(archiveReadsByB).toBe(0);
+    await a.stop();
     await b.stop();
   });
 });

@@ -231,4 +231,16 @@ describe('group commit', () => {
     expect(err2).toMatchObject({ code: 'CORRUPT_STATE' });
     expect((err2 as Error).message).toMatch(/newer bucketq/);
   });
+
+  it('upgrades a format-1 queue.json (no archive window, no recent window) on its first commit', async () => {
+    const { broker, base } = setup();
+    const v1 = { format: 1, topic: 'jobs', seq: 7, writer: 'old', time: 0, broker: null, settings: { maxAttempts: 3 }, nextOrder: 2, counters: { pushed: 1 }, dead: {}, done: [],
+      jobs: [{ id: 'old-1', state: 'pending', payload: 'from v1', priority: 0, order: 1, runAt: 0, attempts: 0, maxAttempts: 3, createdAt: 0, updatedAt: 0 }] };
+    await base.write(Q, JSON.stringify(v1));
+    await broker.push('jobs', [{ id: 'new-1', payload: 'from v2' }]);
+    const q = await readQueue(base, 'jobs');
+    expect(q).toMatchObject({ format: 2, seq: 8, archiveOpen: null, recent: { windowMs: 60_000, groups: [] }, counters: { pushed: 2 } });
+    expect(q.jobs.map((j: { id: string }) => j.id)).toEqual(['old-1', 'new-1']);
+    expect((await broker.claim('jobs', { workerId: 'w', max: 1 }))[0]).toMatchObject({ id: 'old-1', payload: 'from v1' });
+  });
 });

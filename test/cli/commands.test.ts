@@ -202,7 +202,7 @@ describe('bucketq client commands', () => {
     await s.close();
 
     const out = json(await bucketq(['inspect', 'ins', '--store', solo], { env: {} }));
-    expect(out).toMatchObject({ key: 'topics/ins/queue.json', etag: expect.any(String), bytes: expect.any(Number), state: { topic: 'ins', format: 1 } });
+    expect(out).toMatchObject({ key: 'topics/ins/queue.json', etag: expect.any(String), bytes: expect.any(Number), state: { topic: 'ins', format: 2 } });
     expect(out.state.jobs.map((j: { id: string; state: string }) => [j.id, j.state])).toEqual([
       ['i1', 'pending'],
       ['i2', 'delayed'],
@@ -211,7 +211,8 @@ describe('bucketq client commands', () => {
 
     const text = await bucketq(['inspect', 'ins', '--human'], { env: { BUCKETQ_STORE: solo } });
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^topics\/ins\/queue\.json {2}\(etag \S+, [\d.]+ (B|KiB), format 1\)\n/);
+    expect(text.stdout).toMatch(/^topics\/ins\/queue\.json {2}\(etag \S+, [\d.]+ (B|KiB), format 2\)\n/);
+    expect(text.stdout).toMatch(/^leader {4}\S+ at http:\/\/\S+ \(epoch 1, lease (released|[\d.]+s left)\)$/m);
     expect(text.stdout).toMatch(/^jobs {6}1 pending, 1 delayed, 0 claimed; 0 dead/m);
     expect(text.stdout).toMatch(/^i1\s+pending\s+0\s+0\s+\{"hello":"world"\}$/m);
 

@@ -43,7 +43,7 @@ export class CoreHarness {
   reload(): void {
     this.state = parseState(serializeState(this.state).toString('utf8'), 'queue.json', this.now);
     // queue.json names the archive objects of the recent window; the broker reads their ids back.
-    for (const key of unhydrated(this.state.recent)) hydrate(this.state.recent, key, recentPairs(this.archive.get(key) ?? []));
+    for (const key of unhydrated(this.state.recent, this.now)) hydrate(this.state.recent, key, recentPairs(this.archive.get(key) ?? []));
   }
 
   archivedRecord(id: string): JobRecord | undefined {

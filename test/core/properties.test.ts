@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { recentToken } from '../../src/core/recent.js';
 import { assertInvariants } from '../../src/core/invariants.js';
 import { CoreHarness } from './harness.js';
 
@@ -77,7 +78,7 @@ describe('core properties', () => {
               const replay =
                 !h.state.jobs.has(l.id) &&
                 (h.state.done.some((j) => j.id === l.id && j.state === 'completed' && j.lease?.token === l.token && j.lease.worker === worker) ||
-                  (!h.state.idx.doneById.has(l.id) && h.state.recent.byId.get(l.id) === l.token));
+                  (!h.state.idx.doneById.has(l.id) && recentToken(h.state.recent, l.id, h.now) === l.token));
               const completedBefore = h.state.counters.completed;
               const r = h.run('ack', { id: l.id, worker, token: l.token });
               // Accepted exactly when the caller holds the live lease (or replays); applied once per lease.

@@ -7,7 +7,7 @@ import { snapshot, type OpHandler } from './_context.js';
 export const cancel: OpHandler<{ id: string }, { id: string; state: 'cancelled' }> = (s, input, now, ctx) => {
   const job = s.jobs.get(input.id);
   if (!job) {
-    if (s.dead.has(input.id) || findDone(s, input.id) || s.recent.byId.has(input.id)) {
+    if (s.dead.has(input.id) || findDone(s, input.id) || recentStub(s, input.id, now)) {
       throw new QueueError('FAILED_PRECONDITION', `job ${input.id} has already finished`, { details: { id: input.id } });
     }
     throw new QueueError('NOT_FOUND', `no job ${input.id}`, { details: { id: input.id } });
@@ -70,12 +70,12 @@ export const retry: OpHandler<RetryInput, { id: string; state: JobRecord['state'
  * A job by id from the state: live jobs, finished jobs not yet archived, and dead-letter index
  * entries (marked `archive`; the broker completes them from the archive object).
  */
-export const get: OpHandler<{ id: string }, JobRecord> = (s, input) => {
+export const get: OpHandler<{ id: string }, JobRecord> = (s, input, now) => {
   const job = s.jobs.get(input.id) ?? findDone(s, input.id);
   if (job) return snapshot(job);
   const dead = s.dead.get(input.id);
   if (dead) return deadStub(input.id, dead);
-  const recent = recentStub(s, input.id);
+  const recent = recentStub(s, input.id, now);
   if (recent) return recent;
   throw new QueueError('NOT_FOUND', `no job ${input.id} (finished jobs are forgotten once archived and out of the recent window)`, { details: { id: input.id } });
 };

@@ -1,6 +1,7 @@
 /** The three ops a lease holder may perform: heartbeat, ack, nack. Each checks ownership first. */
 import { QueueError } from '../../errors.js';
 import { backoffDelay } from '../backoff.js';
+import { recentToken } from '../recent.js';
 import { extendLease, findDone, finishJob, requeue } from '../state.js';
 import type { JobState } from '../types.js';
 import { ownedJob, type OpHandler } from './_context.js';
@@ -39,7 +40,7 @@ export const ack: OpHandler<AckInput, { id: string }> = (s, input, now, ctx) => 
     return { id: done.id };
   }
   // ... and after it was archived, while the recent window remembers the completing claim.
-  if (input.token !== '' && s.recent.byId.get(input.id) === input.token && !s.jobs.has(input.id)) return { id: input.id };
+  if (input.token !== '' && recentToken(s.recent, input.id, now) === input.token && !s.jobs.has(input.id)) return { id: input.id };
   const job = ownedJob(s, input.id, input.worker, input.token, now);
   if (input.result !== undefined) job.result = input.result;
   delete job.lastError;

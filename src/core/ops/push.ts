@@ -36,7 +36,7 @@ export interface PushOutput {
   jobs: PushOutcome[];
 }
 
-function existingJob(s: QueueState, id: string): JobRecord | undefined {
+function existingJob(s: QueueState, id: string, now: number): JobRecord | undefined {
   const live = s.jobs.get(id);
   if (live) return live;
   const done = findDone(s, id);
@@ -45,14 +45,14 @@ function existingJob(s: QueueState, id: string): JobRecord | undefined {
   // The full record is in the archive; the index entry is enough to refuse a duplicate.
   if (dead) return deadStub(id, dead);
   // Archived lately: a client's retry of a push whose answer was lost must not add it again.
-  return recentStub(s, id);
+  return recentStub(s, id, now);
 }
 
 export const push: OpHandler<PushInput, PushOutput> = (s, input, now, ctx) => {
   if (!Array.isArray(input.jobs) || input.jobs.length === 0) throw new QueueError('INVALID_ARGUMENT', 'push needs at least one job');
   const out: PushOutcome[] = [];
   for (const j of input.jobs) {
-    const found = existingJob(s, j.id);
+    const found = existingJob(s, j.id, now);
     if (found) {
       out.push({ id: j.id, created: false, state: found.state, existing: snapshot(found) });
       continue;
