@@ -275,15 +275,22 @@ class RemoteQueue<T> implements Client<T> {
         out[index] = { id: out[index]!.id, ok: false, error: toQueueError(err) };
       }
     });
-    for (let start = 0; start < sendable.length; start += SETTLE_CHUNK) {
-      const chunk = sendable.slice(start, start + SETTLE_CHUNK);
+    const send = async (chunk: Array<{ index: number; wire: object }>): Promise<void> => {
       let answer: WireOutcome[];
       try {
         const res = await this.call<Record<'acks' | 'nacks', WireOutcome[]>>({ method: 'POST', path: `${this.base}/settle`, body: { [kind]: chunk.map((c) => c.wire) }, retry: 'always' });
         answer = res[kind];
       } catch (err) {
-        for (const { index } of chunk) out[index] = { id: out[index]!.id, ok: false, error: toQueueError(err) };
-        continue;
+        const error = toQueueError(err);
+        // Items that fit one by one may not fit in one request (413): halve it until a refusal
+        // is one item's own, so a good result is never failed for its neighbours' size.
+        if (error.code === 'PAYLOAD_TOO_LARGE' && chunk.length > 1) {
+          const mid = chunk.length >> 1;
+          await send(chunk.slice(0, mid));
+          return send(chunk.slice(mid));
+        }
+        for (const { index } of chunk) out[index] = { id: out[index]!.id, ok: false, error };
+        return;
       }
       chunk.forEach(({ index }, i) => {
         const id = out[index]!.id;
@@ -296,7 +303,8 @@ class RemoteQueue<T> implements Client<T> {
         const { code, message, ...details } = r?.error ?? { code: 'INTERNAL', message: `the broker's answer has no outcome for ${id}` };
         out[index] = { id, ok: false, error: new QueueError(code as ErrorCode, message, Object.keys(details).length > 0 ? { details } : {}) };
       });
-    }
+    };
+    for (let start = 0; start < sendable.length; start += SETTLE_CHUNK) await send(sendable.slice(start, start + SETTLE_CHUNK));
     return out;
   }
 }

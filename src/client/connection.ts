@@ -101,7 +101,7 @@ export class Connection {
       this.store = o.store ?? null;
       this.ownsStore = false;
     }
-    if (o.token !== undefined && (typeof o.token !== 'string' || o.token === '' || /\s/.test(o.token))) throw invalid('token must be a non-empty string without spaces');
+    if (o.token !== undefined && (typeof o.token !== 'string' || !/^[\x21-\x7e]+$/.test(o.token))) throw invalid('token must be a non-empty string of visible ASCII characters (no spaces)');
     this.token = o.token;
     this.timeoutMs = positive(o.timeoutMs, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS;
     const r = o.retry ?? {};

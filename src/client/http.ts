@@ -82,7 +82,7 @@ interface RawAnswer {
 
 class RequestFailure extends Error {
   constructor(
-    readonly kind: 'connect' | 'ambiguous' | 'timeout' | 'aborted',
+    readonly kind: 'connect' | 'ambiguous' | 'timeout' | 'aborted' | 'invalid',
     readonly code: string | undefined,
     cause?: unknown,
   ) {
@@ -107,13 +107,20 @@ function exchange(url: URL, method: string, headers: Record<string, string>, bod
         reject(err);
       } else resolve(answer!);
     };
-    const req = lib.request(url, { method, headers, agent }, (res) => {
+    let req: http.ClientRequest;
+    try {
+      req = lib.request(url, { method, headers, agent }, onResponse);
+    } catch (err) {
+      // Refused before anything was sent (a header value node will not send, say): not retryable.
+      return reject(new RequestFailure('invalid', errCode(err), err));
+    }
+    function onResponse(res: http.IncomingMessage): void {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => finish(null, { status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', (err) => finish(new RequestFailure('ambiguous', errCode(err), err)));
       res.on('aborted', () => finish(new RequestFailure('ambiguous', 'ECONNRESET')));
-    });
+    }
     const onAbort = () => finish(new RequestFailure('aborted', undefined, signal?.reason));
     const timer = setTimeout(() => finish(new RequestFailure(connected ? 'timeout' : 'connect', connected ? undefined : 'ETIMEDOUT')), timeoutMs);
     req.on('socket', (socket) => {
@@ -162,6 +169,7 @@ export async function httpRequest<R>(req: HttpRequest): Promise<R> {
   } catch (err) {
     const f = err as RequestFailure;
     if (f.kind === 'aborted') throw failure('aborted', new QueueError('CLOSED', 'request aborted by the caller', { cause: f.cause }));
+    if (f.kind === 'invalid') throw failure('answer', new QueueError('INVALID_ARGUMENT', `${where}: the request cannot be sent (${(f.cause as Error)?.message ?? f.code})`, { cause: f.cause }));
     if (f.kind === 'timeout') {
       throw failure('ambiguous', new QueueError('UNAVAILABLE', `${where}: no answer within ${req.timeoutMs} ms`, { cause: err, details: { url: req.base } }));
     }

@@ -6,6 +6,8 @@
  *
  * Each caller still gets its own outcome: an item's error rejects only that item's promise, a
  * failure of the whole call rejects every item of it (and the worker retries each as before).
+ * (The network client splits a settle request the broker finds too large, so a refusal that
+ * reaches an item here is that item's own.)
  */
 import type { QueueError } from '../errors.js';
 import { toQueueError } from '../queue.js';

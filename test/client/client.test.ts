@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type ClientOptions } from '../../src/client/index.js';
 import { leaseOfQueueJson } from '../../src/client/discovery.js';
+import { failureKind, httpRequest } from '../../src/client/http.js';
 import { queueKey } from '../../src/core/keys.js';
 import { isQueueError, type QueueError } from '../../src/errors.js';
 import type { Queue } from '../../src/queue-types.js';
@@ -381,5 +382,21 @@ describe('leaseOfQueueJson', () => {
     expect(leaseOfQueueJson(body)).toMatchObject({ id: s.broker.id, url: s.advertiseUrl, epoch: 1 });
     expect(leaseOfQueueJson(Buffer.from('{"broker":null}'))).toBeNull();
     expect(leaseOfQueueJson(Buffer.from('not json'))).toBeUndefined();
+  });
+});
+
+describe('the HTTP layer', () => {
+  it('refuses a token it could not send, at creation; a request node refuses to send is INVALID_ARGUMENT, not retried', async () => {
+    expect(() => createClient({ url: 'http://127.0.0.1:1', topic: 't', token: 'tök' })).toThrow(/visible ASCII/);
+    const err = await httpRequest({ method: 'GET', base: 'http://127.0.0.1:1', path: '/v1/topics', token: 'sn☃w', timeoutMs: 1000 }).catch((e: unknown) => e as QueueError);
+    expect(err).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(failureKind(err)).toBe('answer');
+  });
+
+  it('a port nobody listens on is a connect failure (nothing sent, safe to retry)', async () => {
+    const port = await freePort();
+    const err = await httpRequest({ method: 'POST', base: `http://127.0.0.1:${port}`, path: '/v1/topics/t/claim', body: {}, timeoutMs: 1000 }).catch((e: unknown) => e as QueueError);
+    expect(err).toMatchObject({ code: 'UNAVAILABLE' });
+    expect(failureKind(err)).toBe('connect');
   });
 });

@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryStore, createQueue, createWorker, FakeClock, QueueError, type Queue, type Worker, type WorkerJob, type WorkerOptions } from '../../src/index.js';
 import { settle } from '../../src/broker/clock.js';
 import { codeOf, controlled, deferred, drive, until, type Deferred } from '../embedded-helpers.js';
+import { createClient } from '../../src/client/index.js';
+import { startBrokerServer } from '../../src/server/broker-server.js';
 
 interface Task {
   n: number;
@@ -357,5 +359,28 @@ describe('createWorker', () => {
     await idle.close();
     expect(idle.state).toBe('stopped');
     expect(await codeOf(idle.close())).toBe('ok');
+  });
+});
+
+describe('createWorker over the network', () => {
+  it('results that fit one by one but not all in one settle request are all acked (the batch is split), none nacked', async () => {
+    const server = await startBrokerServer({ store: 'memory://', listen: '127.0.0.1:0', maxBodyBytes: 4096 });
+    const c = createClient<number>({ url: server.url, topic: 'jobs', retry: { deadlineMs: 5000, baseMs: 20, maxMs: 100 } });
+    try {
+      await c.pushMany([1, 2, 3, 4].map((n) => ({ payload: n })));
+      const completed: number[] = [];
+      const failed: string[] = [];
+      // One ack of a 1500-byte result fits in 4096 bytes; four in one request do not.
+      const w = createWorker(c, async () => 'x'.repeat(1500), { concurrency: 4 });
+      w.on('failed', (_j, e) => failed.push((e as Error).message));
+      await new Promise<void>((resolve) => w.on('completed', (j) => completed.push(j.payload) === 4 && resolve()));
+      await w.close();
+      expect(failed).toEqual([]);
+      expect(completed.sort()).toEqual([1, 2, 3, 4]);
+      expect((await c.stats()).counters).toMatchObject({ completed: 4, nacked: 0 });
+    } finally {
+      await c.close();
+      await server.close();
+    }
   });
 });
