@@ -40,6 +40,7 @@ import { systemClock, type Clock } from './clock.js';
 import { deletePayload, inlinePayloads, writePayload } from './payloads.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
 import { TopicLoop, type TopicRequest } from './topic-loop.js';
+import type { SweepOutput } from '../core/ops/sweep.js';
 import { DEFAULT_RECENT, type RecentBounds } from '../core/recent.js';
 
 /**
@@ -52,6 +53,8 @@ export interface LandedBatch {
   time: number;
   requests: readonly TopicRequest[];
   results: readonly OpResult<OpName>[];
+  /** Leases that expired in this commit (their jobs went back to pending, or dead). */
+  expired: SweepOutput['expired'];
 }
 
 export interface BrokerOptions {
@@ -162,11 +165,11 @@ export class Broker {
         retry: this.o.retry,
         random: this.o.random,
         events: this.events,
-        afterCommit: (state, requests, results) => {
+        afterCommit: (state, requests, results, swept) => {
           this.archiver.schedule(topic, state, created);
           // Live event streams (transports/events.ts) derive job events from the landed batch.
           // Nobody watching: no work at all on the commit path.
-          if (this.events.listenerCount('batch') > 0) this.emitBatch({ topic, seq: state.seq, time: state.time, requests, results });
+          if (this.events.listenerCount('batch') > 0) this.emitBatch({ topic, seq: state.seq, time: state.time, requests, results, expired: swept?.expired ?? [] });
         },
         onLeading: () => this.startJanitor(topic, created),
       });

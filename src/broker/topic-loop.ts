@@ -34,6 +34,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { apply, beginCommit, type OpInput, type OpName, type OpOutput, type OpResult } from '../core/apply.js';
+import type { SweepOutput } from '../core/ops/sweep.js';
 import { parseState, serializeState } from '../core/codec.js';
 import { queueKey } from '../core/keys.js';
 import { hydrate, hydratedPairs, recentPairs, unhydrated } from '../core/recent.js';
@@ -69,7 +70,7 @@ export interface TopicLoopOptions {
   random: () => number;
   events: EventEmitter;
   /** Runs after every landed commit that changed the state (archiving, payload clean-up). */
-  afterCommit(state: QueueState, requests: readonly TopicRequest[], results: readonly OpResult<OpName>[]): void;
+  afterCommit(state: QueueState, requests: readonly TopicRequest[], results: readonly OpResult<OpName>[], swept: SweepOutput | undefined): void;
   /** Called when this broker takes the lease of the topic. */
   onLeading?(): void;
 }
@@ -401,9 +402,11 @@ export class TopicLoop {
         changed = true;
       }
       const due = nextDueAt(s);
+      let swept: SweepOutput | undefined;
       if (due !== undefined && due <= now) {
         const r = apply(s, 'sweep', {}, now);
         changed ||= r.ok && r.changed;
+        if (r.ok) swept = r.value;
       }
       const results: OpResult<OpName>[] = [];
       for (const req of batch) {
@@ -440,7 +443,7 @@ export class TopicLoop {
         this.emit('commit', { topic: this.o.topic, seq: s.seq, requests: batch.length, bytes: body.length, ms: this.o.clock.now() - started, conflicts } satisfies CommitEvent);
         this.settle(batch, results, now);
         this.cacheRecent(s);
-        this.o.afterCommit(s, batch, results);
+        this.o.afterCommit(s, batch, results, swept);
         this.wakeParked();
         this.scheduleTimers();
         return;

@@ -213,6 +213,11 @@ export class EventFeed {
    */
   private onBatch(b: LandedBatch): void {
     const { topic, time, seq } = b;
+    // Leases that ran out are swept before the batch's requests are applied.
+    for (const x of b.expired) {
+      if (x.dead) this.append({ kind: 'dead', topic, time, seq, job: x.id, worker: x.worker, error: 'lease expired' });
+      else this.append({ kind: 'nacked', topic, time, seq, job: x.id, worker: x.worker, error: 'lease expired', runAt: time });
+    }
     for (let i = 0; i < b.requests.length; i++) {
       const req = b.requests[i]!;
       const r = b.results[i];

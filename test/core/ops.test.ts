@@ -166,7 +166,7 @@ describe('leases', () => {
     h.now += 900;
     expect(h.ok('heartbeat', { id: 'a', worker: W, token: c.lease, leaseMs: 1000 }).leaseUntil).toBe(h.now + 1000);
     h.now += 500;
-    expect(h.ok('sweep', {})).toEqual({ promoted: 0, requeued: 0, dead: 0 });
+    expect(h.ok('sweep', {})).toEqual({ promoted: 0, requeued: 0, dead: 0, expired: [] });
     h.ok('ack', { id: 'a', worker: W, token: c.lease });
   });
 

@@ -6,6 +6,8 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
+import { FakeClock } from '../../src/broker/clock.js';
+import { drive } from '../embedded-helpers.js';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
@@ -104,6 +106,25 @@ describe('event streams on a fake socket', () => {
     expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
     const ids = sink.chunks.join('').match(/^id: .+$/gm)!.map((l) => Number(l.split('-')[1]));
     expect(ids).toEqual(ids.map((_, i) => ids[0]! + i)); // one id per event, no holes
+  });
+
+  it('a lease that runs out is an event too: nacked (back to pending), then dead once attempts are spent', async () => {
+    const clock = new FakeClock();
+    const broker = new Broker({ store: createMemoryStore(), clock });
+    cleanups.push(() => drive(clock, broker.stop()));
+    const sink = new FakeSink();
+    void new EventStreams(broker).stream(sink, all);
+    await broker.configure('t', { maxAttempts: 2 });
+    await broker.push('t', [{ id: 'x', payload: 1 }]);
+    await broker.claim('t', { workerId: 'slow', max: 1, leaseMs: 100 });
+    await clock.advance(101);
+    await broker.claim('t', { workerId: 'slow', max: 1, leaseMs: 100 }); // the sweep in this commit expires the first lease
+    await clock.advance(101);
+    await drive(clock, broker.push('t', [{ id: 'y', payload: 2 }])); // a commit whose sweep expires the second
+    const jobs = sink.events().filter(([k]) => k !== 'commit' && k !== 'leader').map(([k, d]) => `${k}:${d.job}`);
+    expect(jobs).toEqual(['pushed:x', 'claimed:x', 'nacked:x', 'claimed:x', 'dead:x', 'pushed:y']);
+    expect(sink.events().find(([k]) => k === 'dead')![1]).toMatchObject({ job: 'x', worker: 'slow', error: 'lease expired' });
+    expect(sink.events().find(([k]) => k === 'nacked')![1]).toMatchObject({ job: 'x', worker: 'slow', error: 'lease expired', runAt: expect.any(Number) });
   });
 
   it('a reader whose socket stops taking writes holds one frame, and is disconnected once the window passes it', async () => {

@@ -8,6 +8,8 @@ export interface SweepOutput {
   requeued: number;
   /** Expired leases whose job had no attempts left and went to the dead-letter list. */
   dead: number;
+  /** Each expired lease: whose it was and where its job went (for event streams). */
+  expired: Array<{ id: string; worker: string; dead: boolean }>;
 }
 
 /**
@@ -18,10 +20,13 @@ export function sweepState(s: QueueState, now: number): SweepOutput {
   const promoted = promoteDue(s, now);
   let requeued = 0;
   let dead = 0;
+  const expired: SweepOutput['expired'] = [];
   for (const job of takeExpiredLeases(s, now)) {
     s.counters.leasesExpired++;
-    job.lastError = `lease expired (worker ${job.lease?.worker ?? '?'})`;
-    if (job.attempts >= job.maxAttempts) {
+    const worker = job.lease?.worker ?? '?';
+    job.lastError = `lease expired (worker ${worker})`;
+    const exhausted = job.attempts >= job.maxAttempts;
+    if (exhausted) {
       finishJob(s, job, 'dead', now);
       s.counters.dead++;
       dead++;
@@ -29,8 +34,9 @@ export function sweepState(s: QueueState, now: number): SweepOutput {
       requeue(s, job, now, now);
       requeued++;
     }
+    expired.push({ id: job.id, worker, dead: exhausted });
   }
-  return { promoted, requeued, dead };
+  return { promoted, requeued, dead, expired };
 }
 
 export const sweep: OpHandler<Record<string, never>, SweepOutput> = (s, _input, now, ctx) => {
