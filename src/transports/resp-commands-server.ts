@@ -160,7 +160,7 @@ export function serverCommands(all: () => CommandTable): CommandTable {
       },
     },
     ping: { arity: -1, flags: ['fast', 'stale'], run: (call) => (call.args.length === 0 ? simple('PONG') : call.args.length === 1 ? call.args[0]! : Promise.reject(invalid("wrong number of arguments for 'ping' command"))) },
-    echo: { arity: 2, flags: ['fast'], run: (call) => call.args[0]! },
+    echo: { arity: 2, flags: ['fast'], run: (call) => call.raw[0]! },
     select: {
       arity: 2,
       flags: ['loading', 'stale', 'fast'],

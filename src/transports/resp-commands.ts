@@ -52,8 +52,10 @@ export interface RespServerContext {
 export interface CommandCall {
   ctx: RespServerContext;
   conn: RespConnection;
-  /** Arguments after the command name. */
+  /** Arguments after the command name, decoded as UTF-8. */
   args: string[];
+  /** The same as bytes. */
+  raw: Buffer[];
 }
 
 export interface Command {

@@ -55,7 +55,7 @@ export class RespReader {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** The array being read: elements still to come and those read. */
-  private array: { remaining: number; args: string[]; bytes: number } | null = null;
+  private array: { remaining: number; args: Buffer[]; bytes: number } | null = null;
   /** Length of the bulk whose header was read, or -1. */
   private bulkLen = -1;
 
@@ -74,8 +74,11 @@ export class RespReader {
     this.pendingBytes += chunk.length;
   }
 
-  /** The next complete command, or null when more bytes are needed. Throws a protocol error. */
-  next(): string[] | null {
+  /**
+   * The next complete command as its raw words (the server decodes them as UTF-8; ECHO answers the
+   * bytes), or null when more bytes are needed. Throws a protocol error.
+   */
+  next(): Buffer[] | null {
     for (;;) {
       if (!this.array) {
         this.join();
@@ -111,7 +114,7 @@ export class RespReader {
         this.join();
         const end = this.pos + this.bulkLen;
         if (this.buf[end] !== CR || this.buf[end + 1] !== LF) throw protocolError('bulk string not followed by CRLF');
-        a.args.push(this.buf.toString('utf8', this.pos, end));
+        a.args.push(this.buf.subarray(this.pos, end));
         a.bytes += this.bulkLen;
         this.pos = end + 2;
         this.bulkLen = -1;
@@ -148,7 +151,7 @@ export class RespReader {
   }
 
   /** An inline command (`PING`, `SET a b` typed in telnet): words split on blanks, quotes kept simple. */
-  private inline(): string[] | null {
+  private inline(): Buffer[] | null {
     const line = this.line();
     if (line === null) return null;
     const text = line.toString('utf8');
@@ -159,7 +162,7 @@ export class RespReader {
       else words.push(m[2] ?? m[3]!);
     }
     if (words.length > this.limits.maxArgs) throw protocolError('invalid multibulk length');
-    return words;
+    return words.map((w) => Buffer.from(w, 'utf8'));
   }
 
   private int(bytes: Buffer, what: string): number {

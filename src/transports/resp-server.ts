@@ -155,7 +155,8 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
       reply(slot, errorReply(text));
     };
 
-    const run = (args: string[]) => {
+    const run = (words: Buffer[]) => {
+      const args = words.map((w) => w.toString('utf8'));
       const slot: Slot = { bytes: null };
       if (slots.length >= maxPipeline) {
         slots.push(slot);
@@ -173,7 +174,7 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
       conn.cmd = name;
       let result: Reply | Promise<Reply>;
       try {
-        result = cmd.run({ ctx, conn, args: args.slice(1) });
+        result = cmd.run({ ctx, conn, args: args.slice(1), raw: words.slice(1) });
       } catch (err) {
         return fail(slot, err, name);
       }
@@ -199,8 +200,9 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
       try {
         for (let args = reader.next(); args && !closing; args = closing ? null : reader.next()) run(args);
       } catch (err) {
-        if (!isProtocolError(err)) throw err;
-        finalError(`ERR ${(err as QueueError).message}`);
+        if (isProtocolError(err)) return finalError(`ERR ${(err as QueueError).message}`);
+        options.onError?.(err, 'read'); // a bug: this connection ends, the server goes on
+        finalError('ERR internal error: the broker failed; see its log');
       }
     });
     socket.on('error', () => socket.destroy());

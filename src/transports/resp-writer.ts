@@ -7,6 +7,8 @@
 /** A reply: a string is a bulk string, a number an integer, null a null (bulk or array). */
 export type Reply =
   | string
+  /** A bulk string of raw bytes (ECHO of binary input). */
+  | Buffer
   | number
   | null
   | Reply[]
@@ -44,6 +46,8 @@ function encodeInto(r: Reply, proto: Proto, out: Array<string | Buffer>): void {
     out.push(proto === 3 ? '_\r\n' : '$-1\r\n');
   } else if (typeof r === 'string') {
     out.push(`$${Buffer.byteLength(r)}\r\n`, r, '\r\n');
+  } else if (Buffer.isBuffer(r)) {
+    out.push(`$${r.length}\r\n`, r, '\r\n');
   } else if (typeof r === 'number') {
     out.push(Number.isInteger(r) ? `:${r}\r\n` : proto === 3 ? `,${r}\r\n` : `$${String(r).length}\r\n${r}\r\n`);
   } else if (Array.isArray(r)) {
@@ -68,5 +72,5 @@ function encodeInto(r: Reply, proto: Proto, out: Array<string | Buffer>): void {
 export function encode(r: Reply, proto: Proto = 2): Buffer {
   const out: Array<string | Buffer> = [];
   encodeInto(r, proto, out);
-  return Buffer.from(out.join(''), 'utf8');
+  return Buffer.concat(out.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
 }

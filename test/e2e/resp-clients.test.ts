@@ -83,6 +83,16 @@ describe('redis-cli', () => {
     expect((await cli(['LLEN', 'cli-q'])).stdout).toBe('0\n');
   });
 
+  it('mass-inserts with --pipe, and speaks RESP3 with -3', async (t) => {
+    if (missing) return t.skip(missing);
+    const commands = Array.from({ length: 1000 }, (_, i) => `*3\r\n$5\r\nRPUSH\r\n$8\r\ncli-pipe\r\n$${String(i).length}\r\n${i}\r\n`).join('');
+    const piped = await redisCli(['-h', host, '-p', port, '-a', TOKEN, '--no-auth-warning', '--pipe'], commands);
+    expect(piped.stdout).toContain('errors: 0, replies: 1000');
+    expect((await cli(['LLEN', 'cli-pipe'])).stdout).toBe('1000\n');
+    expect((await cli(['-3', 'HELLO', '3'])).stdout).toContain('proto 3');
+    expect((await cli(['-3', 'RPOP', 'cli-nothing'])).stdout).toBe('\n');
+  });
+
   it('a BRPOP is released by an LPUSH from another connection', async (t) => {
     if (missing) return t.skip(missing);
     const popping = cli(['BRPOP', 'cli-wait', '20']);
