@@ -16,6 +16,11 @@
  * their replies (parked BRPOP / XREADGROUP BLOCK get nothing when the broker stops), then its
  * connections are ended.
  *
+ * bucketq.v1.Queue (gRPC, gRPC-Web, Connect; transports/connect/) is served on the same port, over
+ * HTTP/1.1 and cleartext HTTP/2 (server/h2c.ts tells them apart). It drains alongside: later calls
+ * get UNAVAILABLE, ClaimStreams end cleanly, and every HTTP/2 connection gets a GOAWAY at once, which
+ * lets its client retry the streams the broker did not take elsewhere, without doubt.
+ *
  * Idle connections are never closed from this side before that: a client may be sending a request
  * on one at that very moment, and then sees the connection cut after sending, cannot tell whether
  * the request was handled, and must not retry a claim (a worker would report an error in what
@@ -23,7 +28,8 @@
  * Connection: close instead, which every client retries elsewhere.
  */
 import { createServer, type Server } from 'node:http';
-import { Server as NetServer, type AddressInfo } from 'node:net';
+import { createServer as createHttp2Server } from 'node:http2';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { Broker, type BrokerOptions } from '../broker/broker.js';
 import { isQueueError, QueueError } from '../errors.js';
 import type { Limits } from '../protocol.js';
@@ -33,6 +39,7 @@ import { CONNECT_PATH_PREFIX, createConnectHandler, type ConnectHandler } from '
 import { answerClientErrors, createHttpHandler, type HttpHandler } from '../transports/http.js';
 import { createRespServer, type RespServer, type RespServerOptions } from '../transports/resp-server.js';
 import { advertiseUrl, DEFAULT_LISTEN, listenUrl, parseListen } from './address.js';
+import { createDualServer } from './h2c.js';
 import { startStandbyWatcher, type StandbyWatcher } from './standby-watcher.js';
 
 export const DEFAULT_STORE = 'file:./bucketq-data';
@@ -90,7 +97,7 @@ export interface BrokerServer {
   close(): Promise<void>;
 }
 
-function listen(server: Server, host: string, port: number): Promise<number> {
+function listen(server: NetServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
@@ -141,10 +148,19 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     res.end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'the broker is starting' } }));
   });
   answerClientErrors(server);
+  // gRPC needs HTTP/2: cleartext HTTP/2 (prior knowledge) on the same port, told apart by its
+  // preface (h2c.ts). It serves the RPC methods only; the JSON routes stay HTTP/1.1.
+  const server2 = createHttp2Server((req, res) => {
+    if (connect && req.url.startsWith(CONNECT_PATH_PREFIX)) return connect(req, res);
+    const json = JSON.stringify({ error: { code: connect ? 'NOT_FOUND' : 'UNAVAILABLE', message: connect ? 'HTTP/2 serves the bucketq.v1.Queue methods only; use HTTP/1.1 for the JSON API' : 'the broker is starting' } });
+    res.writeHead(connect ? 404 : 503, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
+    res.end(json);
+  });
+  const dual = createDualServer(server, server2);
 
   let port: number;
   try {
-    port = await listen(server, address.host, address.port);
+    port = await listen(dual.front, address.host, address.port);
   } catch (err) {
     if (ownsStore) await store.close();
     throw err;
@@ -194,7 +210,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
       const respPort = await resp.listen(respAddress.host, respAddress.port);
       respUrl = listenUrl(respAddress, respPort).replace(/^http:/, 'redis:');
     } catch (err) {
-      server.close();
+      dual.front.close();
       await broker.stop();
       if (ownsStore) await store.close();
       throw err;
@@ -210,10 +226,11 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     closing ??= (async () => {
       http.drain();
       rpc.drain();
+      dual.drain();
       resp?.drain();
       // Stop listening but leave open connections alone (http.Server#close would also close the
       // idle ones, see the module comment); resolves once every connection has closed.
-      const connectionsClosed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+      const connectionsClosed = new Promise<void>((resolve) => dual.front.close(() => resolve()));
       await watcher.stop();
       try {
         await broker.stop();
@@ -226,6 +243,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
       } finally {
         server.close(); // clears http's own timers; nothing listens any more
         server.closeAllConnections(); // every answer is out; what is left is idle or half-sent requests
+        dual.destroy();
         await connectionsClosed;
         await resp?.close(); // every reply is out (idle() above): end the RESP connections
         if (ownsStore) await store.close();

@@ -1,0 +1,82 @@
+/**
+ * One port for HTTP/1.1 and cleartext HTTP/2 (h2c with prior knowledge, which is how gRPC
+ * clients speak to a plaintext server): a net.Server that looks at the first bytes of each
+ * connection and hands the socket to the node:http server, or, when they are the HTTP/2
+ * connection preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`), to a node:http2 server. Without TLS there
+ * is no ALPN to choose by, and `http2.createServer({allowHTTP1})` falls back to HTTP/1 only on TLS.
+ *
+ * The bytes read are put back (unshift) before the hand-over, so either server parses the
+ * connection from its first byte. The HTTP/1 server never listens itself: it is told it is
+ * listening, which starts its connection tracking (request and header timeouts,
+ * closeAllConnections) exactly as when it owns the port.
+ */
+import type { Server as HttpServer } from 'node:http';
+import type { Http2Server, ServerHttp2Session } from 'node:http2';
+import { createServer, type Server, type Socket } from 'node:net';
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+/** A connection that sends nothing is closed after this long (node:http's default headersTimeout). */
+const SNIFF_TIMEOUT_MS = 60_000;
+
+export interface DualServer {
+  /** The listening server (its close() waits for every connection of either protocol). */
+  front: Server;
+  /**
+   * Drain: every HTTP/2 session, open or opened later, is closed gracefully: GOAWAY tells the
+   * client which streams were not processed (it retries them elsewhere, no ambiguity), streams in
+   * flight finish, then the connection closes.
+   */
+  drain(): void;
+  /** Destroys what is left: HTTP/2 sessions and connections that never sent a byte. */
+  destroy(): void;
+}
+
+export function createDualServer(http1: HttpServer, http2: Http2Server): DualServer {
+  const sessions = new Set<ServerHttp2Session>();
+  const sniffing = new Set<Socket>();
+  let draining = false;
+  http2.on('session', (s: ServerHttp2Session) => {
+    sessions.add(s);
+    s.once('close', () => sessions.delete(s));
+    if (draining) s.close();
+  });
+  const front = createServer((socket) => {
+    sniffing.add(socket);
+    let seen: Buffer = Buffer.alloc(0);
+    socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+    const onData = (chunk: Buffer) => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, PREFACE.length);
+      const maybeH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+      if (maybeH2 && seen.length < PREFACE.length) return; // a prefix of the preface: wait for more
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      sniffing.delete(socket);
+      socket.setTimeout(0);
+      socket.pause();
+      socket.unshift(seen);
+      if (maybeH2) {
+        // node:http2 reads what is buffered on the socket itself (socket.read(), next tick).
+        http2.emit('connection', socket);
+      } else {
+        http1.emit('connection', socket);
+        // node:http parses new bytes from the handle; the put-back ones flow as 'data' once resumed.
+        socket.resume();
+      }
+    };
+    const onClose = () => sniffing.delete(socket);
+    socket.on('data', onData).once('close', onClose);
+  });
+  front.once('listening', () => http1.emit('listening'));
+  return {
+    front,
+    drain() {
+      draining = true;
+      for (const s of sessions) s.close();
+    },
+    destroy() {
+      for (const s of sessions) s.destroy();
+      for (const s of sniffing) s.destroy();
+    },
+  };
+}
