@@ -75,7 +75,7 @@ async function claimAny(call: CommandCall, topics: string[], waitMs: number): Pr
           winner = { topic, job };
           stop.abort(new QueueError('CLOSED', 'another key answered'));
         } else {
-          await broker.nack(topic, { id: job.id, workerId: worker(call), lease: job.lease, error: 'handed back: another key of the same BRPOP answered first' }).catch(() => {});
+          await broker.nack(topic, { id: job.id, workerId: worker(call), lease: job.lease, delayMs: 0, error: 'handed back: another key of the same BRPOP answered first' }).catch(() => {});
         }
       }
     });

@@ -4,7 +4,7 @@
  * and SETNAME, COMMAND DOCS for hints) with the shapes they parse.
  */
 import { QueueError } from '../errors.js';
-import { intArg, invalid, syntaxError, type CommandCall, type CommandTable } from './resp-commands.js';
+import { intArg, invalid, syntaxError, type CommandCall, type CommandTable, type RespServerContext } from './resp-commands.js';
 import { map, OK, simple, type Reply } from './resp-writer.js';
 
 /** The Redis version whose commands this server answers like (clients gate features on it). */
@@ -108,7 +108,7 @@ async function info(call: CommandCall): Promise<Reply> {
   if (want('persistence')) lines.push('# Persistence', 'loading:0', '');
   if (want('topics') || want('keyspace')) {
     // Bounded: INFO is for people; `bucketq stats` lists everything.
-    const topics = (await ctx.broker.topics()).slice(0, 100);
+    const topics = (await topicList(ctx)).slice(0, 100);
     lines.push('# Topics');
     const stats = await Promise.all(topics.map((t) => ctx.broker.stats(t).then((s) => [t, s] as const, () => null)));
     for (const entry of stats) {
@@ -119,6 +119,22 @@ async function info(call: CommandCall): Promise<Reply> {
     lines.push('');
   }
   return lines.join('\r\n');
+}
+
+/**
+ * The store's topics, listed at most every few seconds: ioredis sends INFO on every connect (its
+ * ready check), and a connection storm must not become a storm of LIST requests to the bucket.
+ */
+const TOPIC_LIST_TTL_MS = 5000;
+const topicCache = new WeakMap<RespServerContext, { at: number; topics: Promise<string[]> }>();
+
+function topicList(ctx: RespServerContext): Promise<string[]> {
+  const cached = topicCache.get(ctx);
+  if (cached && ctx.clock.now() - cached.at < TOPIC_LIST_TTL_MS) return cached.topics;
+  const topics = ctx.broker.topics();
+  topicCache.set(ctx, { at: ctx.clock.now(), topics });
+  topics.catch(() => topicCache.delete(ctx));
+  return topics;
 }
 
 function commandInfo(name: string, c: CommandTable[string]): Reply {

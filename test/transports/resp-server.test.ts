@@ -192,6 +192,28 @@ describe('streams on top of leases', () => {
   });
 });
 
+describe('blocking reads on several keys', () => {
+  beforeEach(() => start());
+
+  it('XREADGROUP BLOCK on two keys answers with the one that got a job; BLPOP likewise', async () => {
+    const r = redis();
+    const reading = r.xreadgroup('GROUP', 'g', 'c', 'BLOCK', '0', 'STREAMS', 'a', 'b', '>', '>');
+    const other = redis();
+    await waitBlocked(other, 'xreadgroup');
+    const id = await other.xadd('b', '*', 'k', 'v');
+    expect(await reading).toEqual([['b', [[id, ['k', 'v']]]]]);
+    const popping = r.blpop('x', 'y', 0);
+    await waitBlocked(other, 'blpop');
+    await other.rpush('y', 'v');
+    expect(await popping).toEqual(['y', 'v']);
+    expect(await other.llen('x')).toBe(0);
+  });
+});
+
+async function waitBlocked(r: Redis, cmd: string): Promise<void> {
+  while (!((await r.client('LIST')) as string).split('\n').some((l) => l.includes('flags=b') && l.includes(`cmd=${cmd}`)));
+}
+
 describe('drain', () => {
   beforeEach(() => start());
 
