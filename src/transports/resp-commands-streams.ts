@@ -51,8 +51,8 @@ async function xadd(call: CommandCall): Promise<Reply> {
   const fields = rest.slice(i + 1);
   if (idText === undefined || fields.length === 0 || fields.length % 2 !== 0) throw invalid("wrong number of arguments for 'xadd' command");
   if (noMkStream && !(await call.ctx.broker.topics()).includes(topic)) return null;
-  const payload: Record<string, string> = {};
-  for (let f = 0; f < fields.length; f += 2) payload[fields[f]!] = fields[f + 1]!;
+  // Own properties even for a field named __proto__ (an assignment would set the prototype instead).
+  const payload: Record<string, string> = Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, f) => [fields[2 * f]!, fields[2 * f + 1]!]));
   if (idText !== '*') {
     const id = streamId(idText);
     await call.ctx.broker.push(topic, [{ id, payload }]);

@@ -82,6 +82,8 @@ export function syntaxError(): QueueError {
 
 /** A key is a topic: the same names as everywhere else. */
 export function topicOf(key: string): string {
+  // '.' and '..' match the pattern but no store can hold them (they are path segments), as over HTTP.
+  if (key === '.' || key === '..') throw invalid(`bucketq: the key ${JSON.stringify(key)} is not allowed`);
   try {
     return checkTopic(key);
   } catch {

@@ -93,6 +93,7 @@ describe('protocol', () => {
     await expect(r.call('NOPE', 'a', 'b')).rejects.toThrow("ERR unknown command 'NOPE', with args beginning with: 'a' 'b' ");
     await expect(r.call('LLEN')).rejects.toThrow("ERR wrong number of arguments for 'llen' command");
     await expect(r.call('LLEN', 'bad/key')).rejects.toThrow('ERR bucketq: a key is a topic name');
+    await expect(r.lpush('..', 'x')).rejects.toThrow('is not allowed');
   });
 
   it('a connection past the pipeline depth gets an error after its earlier replies and is closed; others are served', async () => {
@@ -151,6 +152,8 @@ describe('streams on top of leases', () => {
     await expect(r.xadd('s', 'bad', 'a', '1')).rejects.toThrow('Invalid stream ID');
     expect(await r.xadd('never-made', 'NOMKSTREAM', '*', 'a', '1')).toBeNull();
     expect(await r.xdel('s', '5-0', 'nope')).toBe(1);
+    const odd = await r.xadd('o', '*', '__proto__', 'p', 'constructor', 'c');
+    expect(await r.xreadgroup('GROUP', 'g', 'c', 'STREAMS', 'o', '>')).toEqual([['o', [[odd, ['__proto__', 'p', 'constructor', 'c']]]]]);
   });
 
   it('idle times, XCLAIM of a live lease only when idle enough, expiry, redelivery, history', async () => {
