@@ -25,6 +25,10 @@ DESCRIPTION
     group-committed into one conditional write of the topic's queue.json and answered only after
     that write has landed.
 
+    The same port serves bucketq.v1.Queue (proto/bucketq/v1/queue.proto) over gRPC (cleartext
+    HTTP/2), gRPC-Web and Connect, with the same --token as "authorization" metadata. See the
+    README's "gRPC and Connect".
+
     Several brokers may point at one store. Each topic is led by one of them, whose lease is
     written in the topic's queue.json; the others stand by, answer requests for that topic with
     503 NOT_LEADER and the leader's advertised URL, and take the topic over when the lease is
