@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ARCHIVE_WINDOW_MAX_JOBS } from '../../src/broker/archiver.js';
 import { Broker } from '../../src/broker/broker.js';
 import { FakeClock, settle } from '../../src/broker/clock.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
@@ -180,6 +181,22 @@ describe('group commit', () => {
     expect(await store.list('archive/jobs/')).toHaveLength(2);
     expect((await broker.stats('jobs')).archiving).toBe(0);
     await broker.stop();
+  });
+
+  it('seals a window at once when it holds many jobs (a big batch is not rewritten for the rest of the window)', async () => {
+    const clock = new FakeClock();
+    const store = createMemoryStore();
+    const broker = new Broker({ store, clock, archiveWindowMs: 60_000 });
+    const n = ARCHIVE_WINDOW_MAX_JOBS;
+    await broker.push('jobs', Array.from({ length: n }, (_, i) => ({ id: `j${i}`, payload: i })));
+    const claimed = await broker.claim('jobs', { workerId: 'w', max: n });
+    await Promise.all(claimed.map((j) => broker.ack('jobs', { id: j.id, workerId: 'w', lease: j.lease })));
+    // No clock movement: the window is far from its time, but full.
+    for (let i = 0; i < 50 && (await store.list('archive/jobs/')).length === 0; i++) await settle();
+    expect(await store.list('archive/jobs/')).toHaveLength(1);
+    for (let i = 0; i < 50 && (await broker.stats('jobs')).archiving > 0; i++) await settle();
+    expect((await broker.stats('jobs')).archiving).toBe(0);
+    await drive(clock, broker.stop());
   });
 
   it('answers a long-polling claim as soon as a job is pushed, and with nothing when time is up', async () => {
