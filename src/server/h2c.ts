@@ -51,6 +51,7 @@ export function createDualServer(http1: HttpServer, http2: Http2Server): DualSer
       if (maybeH2 && seen.length < PREFACE.length) return; // a prefix of the preface: wait for more
       socket.off('data', onData);
       socket.off('close', onClose);
+      socket.off('error', onError); // the receiving server handles them from now on
       sniffing.delete(socket);
       socket.setTimeout(0);
       socket.pause();
@@ -65,7 +66,9 @@ export function createDualServer(http1: HttpServer, http2: Http2Server): DualSer
       }
     };
     const onClose = () => sniffing.delete(socket);
-    socket.on('data', onData).once('close', onClose);
+    // Without a listener, a reset before the first byte would be an uncaught 'error' event.
+    const onError = () => socket.destroy();
+    socket.on('data', onData).once('close', onClose).on('error', onError);
   });
   front.once('listening', () => http1.emit('listening'));
   return {

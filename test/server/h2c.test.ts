@@ -1,0 +1,78 @@
+/**
+ * One port for HTTP/1.1 and cleartext HTTP/2 (src/server/h2c.ts): both are served on one
+ * listener, keep-alive HTTP/1.1 connections stay HTTP/1.1, and connections that fail or close
+ * before saying anything cost nothing (no crash, nothing left open).
+ */
+import { createServer, get, Agent } from 'node:http';
+import { connect as h2connect, createServer as createH2Server } from 'node:http2';
+import { connect, type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createDualServer, type DualServer } from '../../src/server/h2c.js';
+
+let dual: DualServer | undefined;
+afterEach(async () => {
+  dual?.destroy();
+  await new Promise<void>((resolve) => dual?.front.close(() => resolve()) ?? resolve());
+  dual = undefined;
+});
+
+async function start(): Promise<number> {
+  const h1 = createServer((req, res) => res.end(`h1 ${req.url}`));
+  const h2 = createH2Server((req, res) => res.end(`h2 ${req.url}`));
+  dual = createDualServer(h1, h2);
+  await new Promise<void>((resolve) => dual!.front.listen(0, '127.0.0.1', resolve));
+  return (dual.front.address() as AddressInfo).port;
+}
+
+function h1get(port: number, path: string, agent: Agent): Promise<{ text: string; reused: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, path, agent }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ text, reused: req.reusedSocket }));
+    });
+    req.on('error', reject);
+  });
+}
+
+describe('HTTP/1.1 and h2c on one port', () => {
+  it('serves both, HTTP/1.1 with keep-alive', async () => {
+    const port = await start();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    expect(await h1get(port, '/a', agent)).toEqual({ text: 'h1 /a', reused: false });
+    expect(await h1get(port, '/b', agent)).toEqual({ text: 'h1 /b', reused: true });
+    agent.destroy();
+    const session = h2connect(`http://127.0.0.1:${port}`);
+    for (const path of ['/x', '/y']) {
+      const text = await new Promise<string>((resolve, reject) => {
+        const s = session.request({ ':path': path });
+        let t = '';
+        s.on('data', (d: Buffer) => (t += d.toString()));
+        s.on('end', () => resolve(t));
+        s.on('error', reject);
+      });
+      expect(text).toBe(`h2 ${path}`);
+    }
+    session.close();
+  });
+
+  it('survives connections reset or closed before their first byte, and after a partial preface', async () => {
+    const port = await start();
+    const closed = (write?: string, reset = false) =>
+      new Promise<void>((resolve) => {
+        const s = connect(port, '127.0.0.1', () => {
+          if (write) s.write(write);
+          if (reset) s.resetAndDestroy();
+          else s.end();
+        });
+        s.on('error', () => {});
+        s.on('close', () => resolve());
+      });
+    await closed(undefined, true);
+    await closed('PRI * HT', true);
+    await closed('PRI * HT');
+    await closed();
+    const agent = new Agent({ keepAlive: false });
+    expect((await h1get(port, '/still', agent)).text).toBe('h1 /still');
+  });
+});
