@@ -42,13 +42,17 @@ export function ensureRedisCli(): Promise<string | null> {
 /** Runs `redis-cli ARGS` (stdin optional) to its end. */
 export function redisCli(args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('redis-cli', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('redis-cli', args, { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
+    if (child.stdin) {
+      // redis-cli may exit before reading all of it (an AUTH failure): EPIPE then, which the exit code tells.
+      child.stdin.on('error', () => {});
+      child.stdin.end(stdin);
+    }
   });
 }
