@@ -19,7 +19,7 @@
 import { archiveBucketTime, archiveKey, archivePrefix } from '../core/keys.js';
 import { jobBytes } from '../core/job-json.js';
 import type { RecentBounds } from '../core/recent.js';
-import type { QueueState } from '../core/state.js';
+import { openWindowFull, openWindowKey, type QueueState } from '../core/state.js';
 import type { JobRecord } from '../core/types.js';
 import type { StorageDriver } from '../storage/types.js';
 import type { Clock } from './clock.js';
@@ -29,8 +29,6 @@ import type { TopicLoop } from './topic-loop.js';
 
 const HOUR = 3_600_000;
 const COMMA_NL = Buffer.from(',\n');
-/** Jobs after which an open archive window is sealed without waiting for its time (see schedule). */
-export const ARCHIVE_WINDOW_MAX_JOBS = 256;
 const DAY = 24 * HOUR;
 
 export interface ArchiverOptions {
@@ -52,18 +50,15 @@ export class Archiver {
   /** Per topic: the first day the next janitor run lists. */
   private janitorFrom = new Map<string, number>();
   /** Per topic: the pending seal of its open window (key, and the timer's cancel). */
-  private seals = new Map<string, { key: string; immediate: boolean; cancel(): void }>();
+  private seals = new Map<string, { key: string; cancel(): void }>();
 
   constructor(private readonly o: ArchiverOptions) {}
 
   /** Called after each landed commit: archive whatever finished jobs are not being archived yet. */
   schedule(topic: string, state: QueueState, loop: TopicLoop): void {
-    const open = state.archiveOpen ? archiveKey(topic, state.archiveOpen.start, state.archiveOpen.seq) : null;
-    let waiting = 0;
-    if (open !== null) for (const job of state.done) if (job.archive === open) waiting++;
-    // A window that already holds many jobs is sealed at once: on a busy topic each of its records
-    // would otherwise be rewritten with every commit of the window (big batches finish thousands).
-    this.scheduleSeal(topic, open, state.archiveOpen?.start ?? 0, loop, waiting >= ARCHIVE_WINDOW_MAX_JOBS);
+    // A full window takes no more jobs (core: openArchiveKey) and is written now; others are sealed by time.
+    const open = openWindowFull(state) ? null : openWindowKey(state);
+    this.scheduleSeal(topic, open, state.archiveOpen?.start ?? 0, loop);
     if (state.done.length === 0) return;
     const groups = new Map<string, Array<{ bytes: Buffer; hasRef: boolean }>>();
     for (const job of state.done) {
@@ -111,10 +106,10 @@ export class Archiver {
     }
   }
 
-  /** Seals the open window `key` once it is archiveWindowMs old, or at once if it is already, or `full`. */
-  private scheduleSeal(topic: string, key: string | null, start: number, loop: TopicLoop, full: boolean): void {
+  /** Seals the open window `key` once it is archiveWindowMs old (at once if it is already). */
+  private scheduleSeal(topic: string, key: string | null, start: number, loop: TopicLoop): void {
     const pending = this.seals.get(topic);
-    if (pending?.key === key && (!full || pending.immediate)) return;
+    if (pending?.key === key) return;
     pending?.cancel();
     this.seals.delete(topic);
     if (key === null) return;
@@ -122,12 +117,12 @@ export class Archiver {
       this.seals.delete(topic);
       void loop.submitInternal('sealArchive', { key });
     };
-    const wait = full ? 0 : start + this.o.archiveWindowMs - this.o.clock.now();
+    const wait = start + this.o.archiveWindowMs - this.o.clock.now();
     if (wait <= 0) {
-      this.seals.set(topic, { key, immediate: true, cancel: () => {} });
+      this.seals.set(topic, { key, cancel: () => {} });
       return queueMicrotask(seal);
     }
-    this.seals.set(topic, { key, immediate: false, cancel: this.o.clock.setTimer(wait, seal) });
+    this.seals.set(topic, { key, cancel: this.o.clock.setTimer(wait, seal) });
   }
 
   /** Seals every open window now (flush, drain): its jobs are archived after the next commit. */
@@ -135,7 +130,7 @@ export class Archiver {
     if (!state?.archiveOpen) return Promise.resolve();
     this.seals.get(topic)?.cancel();
     this.seals.delete(topic);
-    return loop.submitInternal('sealArchive', { key: archiveKey(topic, state.archiveOpen.start, state.archiveOpen.seq) });
+    return loop.submitInternal('sealArchive', { key: openWindowKey(state)! });
   }
 
   /** Cancels the pending seals (the broker stops; the next leader seals what is open). */

@@ -101,8 +101,8 @@ export function parseState(text: string, where: string, now: number): QueueState
   if (isObj(raw.dead)) for (const [id, e] of Object.entries(raw.dead)) s.dead.set(id, e as DeadEntry);
   if (raw.archiveOpen !== undefined && raw.archiveOpen !== null) {
     const a = raw.archiveOpen;
-    if (!isObj(a) || !isNum(a.seq) || !isNum(a.start)) throw corrupt(where, 'bad archiveOpen');
-    s.archiveOpen = { seq: a.seq, start: a.start };
+    if (!isObj(a) || !isNum(a.seq) || !isNum(a.start) || !isNum(a.n) || !isNum(a.last)) throw corrupt(where, 'bad archiveOpen');
+    s.archiveOpen = { seq: a.seq, start: a.start, n: a.n, last: a.last };
   }
   const recent = parseRecent(raw.recent);
   if (typeof recent === 'string') throw corrupt(where, recent);

@@ -57,6 +57,23 @@ export interface ArchiveWindow {
   seq: number;
   /** Broker time when it opened (its hour bucket). */
   start: number;
+  /** Jobs assigned to it so far. */
+  n: number;
+  /** The last commit that assigned a job to it. */
+  last: number;
+}
+
+/**
+ * Jobs after which a window is full: no later commit adds to it (the next job to finish opens a
+ * new window), so the broker may write it as soon as the commit that filled it landed, without a
+ * sealing commit. A commit that finishes thousands of jobs thus gets one object of its own, as if
+ * there were no windows, and its records are not rewritten for the rest of a window.
+ */
+export const ARCHIVE_WINDOW_MAX_JOBS = 256;
+
+/** Whether no job can join the open window any more (full, and filled by an earlier or this landed commit). */
+export function openWindowFull(s: QueueState): boolean {
+  return s.archiveOpen !== null && s.archiveOpen.n >= ARCHIVE_WINDOW_MAX_JOBS;
 }
 
 export interface QueueState {
@@ -202,16 +219,29 @@ export function extendLease(s: QueueState, job: JobRecord, until: number, now: n
   touch(job, now);
 }
 
+/** The key of the open archive window, or null. */
+export function openWindowKey(s: QueueState): string | null {
+  const w = s.archiveOpen;
+  return w ? archiveKey(s.topic, w.start, w.seq) : null;
+}
+
+/**
+ * The key of the open archive window for one more job, opening one when none is, or when it is
+ * full and this is a later commit (within one commit a window takes every job: keys are per seq).
+ */
+export function openArchiveKey(s: QueueState, now: number): string {
+  const w = s.archiveOpen;
+  if (!w || (w.n >= ARCHIVE_WINDOW_MAX_JOBS && w.last !== s.seq)) s.archiveOpen = { seq: s.seq, start: now, n: 0, last: s.seq };
+  s.archiveOpen!.n++;
+  s.archiveOpen!.last = s.seq;
+  return openWindowKey(s)!;
+}
+
 /**
  * Takes a job out of the live set for good. It stays in `done` (and in queue.json) until the
  * broker has written it to its archive object after the commit; dead jobs also get an index entry
  * so they can be found and retried.
  */
-/** The key of the open archive object, opening one when none is. */
-export function openArchiveKey(s: QueueState, now: number): string {
-  s.archiveOpen ??= { seq: s.seq, start: now };
-  return archiveKey(s.topic, s.archiveOpen.start, s.archiveOpen.seq);
-}
 
 export function finishJob(s: QueueState, job: JobRecord, final: 'completed' | 'dead' | 'cancelled', now: number): void {
   const archive = openArchiveKey(s, now);

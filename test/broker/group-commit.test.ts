@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ARCHIVE_WINDOW_MAX_JOBS } from '../../src/broker/archiver.js';
+import { ARCHIVE_WINDOW_MAX_JOBS } from '../../src/core/state.js';
 import { Broker } from '../../src/broker/broker.js';
 import { FakeClock, settle } from '../../src/broker/clock.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
@@ -183,20 +183,27 @@ describe('group commit', () => {
     await broker.stop();
   });
 
-  it('seals a window at once when it holds many jobs (a big batch is not rewritten for the rest of the window)', async () => {
+  it('a full window is written as soon as the commit that filled it landed, and later jobs open a new one', async () => {
     const clock = new FakeClock();
     const store = createMemoryStore();
     const broker = new Broker({ store, clock, archiveWindowMs: 60_000 });
-    const n = ARCHIVE_WINDOW_MAX_JOBS;
-    await broker.push('jobs', Array.from({ length: n }, (_, i) => ({ id: `j${i}`, payload: i })));
-    const claimed = await broker.claim('jobs', { workerId: 'w', max: n });
-    await Promise.all(claimed.map((j) => broker.ack('jobs', { id: j.id, workerId: 'w', lease: j.lease })));
-    // No clock movement: the window is far from its time, but full.
-    for (let i = 0; i < 50 && (await store.list('archive/jobs/')).length === 0; i++) await settle();
-    expect(await store.list('archive/jobs/')).toHaveLength(1);
+    const n = ARCHIVE_WINDOW_MAX_JOBS + 10;
+    await broker.push('jobs', Array.from({ length: n + 1 }, (_, i) => ({ id: `j${i}`, payload: i })));
+    const claimed = await broker.claim('jobs', { workerId: 'w', max: n + 1 });
+    // One commit finishes n jobs: they all join one window, which is full.
+    await Promise.all(claimed.slice(0, n).map((j) => broker.ack('jobs', { id: j.id, workerId: 'w', lease: j.lease })));
+    // No clock movement: the full window is written without waiting for its time.
     for (let i = 0; i < 50 && (await broker.stats('jobs')).archiving > 0; i++) await settle();
-    expect((await broker.stats('jobs')).archiving).toBe(0);
+    const keys = await store.list('archive/jobs/');
+    expect(keys).toHaveLength(1);
+    const archived = JSON.parse(Buffer.from((await store.read(keys[0]!))!.body).toString('utf8')) as { jobs: unknown[] };
+    expect(archived.jobs).toHaveLength(n);
+    // The next job to finish opens a new window (never the written one), which waits for its time.
+    await broker.ack('jobs', { id: claimed[n]!.id, workerId: 'w', lease: claimed[n]!.lease });
+    expect((await broker.stats('jobs')).archiving).toBe(1);
+    expect((await readQueue(store, 'jobs')).archiveOpen).toMatchObject({ n: 1 });
     await drive(clock, broker.stop());
+    expect(await store.list('archive/jobs/')).toHaveLength(2); // stop seals and writes the rest
   });
 
   it('answers a long-polling claim as soon as a job is pushed, and with nothing when time is up', async () => {
