@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, watchEvents, type QueueEvent } from '../../src/client/index.js';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
+import { Seen } from '../seen.js';
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
@@ -59,26 +60,15 @@ function openings() {
 
 /** Reads an iterator in the background; `next(match)` resolves when an event matches. */
 function collect(it: AsyncGenerator<QueueEvent, void, undefined>) {
-  const events: QueueEvent[] = [];
-  const waiters: Array<{ match: (e: QueueEvent) => boolean; resolve: (e: QueueEvent) => void }> = [];
+  const seen = new Seen<QueueEvent>();
+  const events = seen.items;
   const done = (async () => {
-    for await (const e of it) {
-      events.push(e);
-      for (const w of [...waiters]) {
-        if (w.match(e)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(e);
-        }
-      }
-    }
+    for await (const e of it) seen.add(e);
   })();
   return {
     events,
     done,
-    next: (match: (e: QueueEvent) => boolean) => {
-      const seen = events.find(match);
-      return seen ? Promise.resolve(seen) : new Promise<QueueEvent>((resolve) => waiters.push({ match, resolve }));
-    },
+    next: (match: (e: QueueEvent) => boolean) => seen.next(match),
     jobs: () => events.flatMap((e) => ('job' in e ? [`${e.kind}:${e.job}`] : e.kind === 'reset' ? ['reset'] : [])),
   };
 }

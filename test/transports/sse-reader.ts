@@ -4,6 +4,7 @@
  */
 import { EventSource } from 'eventsource';
 import { EVENT_KINDS } from '../../src/event-types.js';
+import { Seen } from '../seen.js';
 
 export interface Received {
   kind: string;
@@ -27,8 +28,8 @@ export interface Watcher {
 }
 
 export function watch(url: string, opts: { token?: string; query?: string; lastEventId?: string } = {}): Watcher {
-  const events: Received[] = [];
-  const waiters: Array<{ match: (e: Received) => boolean; resolve: (e: Received) => void }> = [];
+  const seen = new Seen<Received>();
+  const events = seen.items;
   const href = `${url}/v1/events${opts.query ? `?${opts.query}` : ''}`;
   const source = new EventSource(href, {
     fetch: (input, init) => {
@@ -44,25 +45,14 @@ export function watch(url: string, opts: { token?: string; query?: string; lastE
   source.addEventListener('open', () => opened());
   for (const kind of EVENT_KINDS) {
     source.addEventListener(kind, (ev) => {
-      const e: Received = { kind, sseId: ev.lastEventId, data: JSON.parse(ev.data), at: Date.now() };
-      events.push(e);
-      for (const w of [...waiters]) {
-        if (w.match(e)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(e);
-        }
-      }
+      seen.add({ kind, sseId: ev.lastEventId, data: JSON.parse(ev.data), at: Date.now() });
     });
   }
   return {
     source,
     events,
     opened: openedP,
-    next: (match) => {
-      const seen = events.find(match);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve) => waiters.push({ match, resolve }));
-    },
+    next: (match) => seen.next(match),
     jobLine: () => events.filter((e) => !['commit', 'leader', 'reset'].includes(e.kind)).map((e) => `${e.kind}:${e.data.job}`),
     close: () => source.close(),
   };
