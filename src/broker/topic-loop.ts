@@ -37,12 +37,12 @@ import { apply, beginCommit, type OpInput, type OpName, type OpOutput, type OpRe
 import type { SweepOutput } from '../core/ops/sweep.js';
 import { parseState, serializeState } from '../core/codec.js';
 import { queueKey } from '../core/keys.js';
-import { hydrate, hydratedPairs, recentPairs, unhydrated } from '../core/recent.js';
 import { createState, nextDueAt, type QueueState } from '../core/state.js';
-import type { BrokerLease, JobRecord } from '../core/types.js';
+import type { BrokerLease } from '../core/types.js';
 import { isQueueError, QueueError } from '../errors.js';
 import type { StorageDriver } from '../storage/types.js';
 import type { Clock } from './clock.js';
+import { RecentReader } from './recent-reader.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
 export interface TopicRequest<K extends OpName = OpName> {
@@ -114,10 +114,18 @@ export class TopicLoop {
   private cancelDue: (() => void) | null = null;
   private cancelStandby: (() => void) | null = null;
   private idleWaiters: Array<() => void> = [];
-  /** Recent-window pairs by archive key, as this broker saw them land or read them (see hydrateRecent). */
-  private recentCache = new Map<string, string[]>();
+  /** Reads the recent window's ids back after a load (see recent-reader.ts). */
+  private readonly recent: RecentReader;
 
-  constructor(private readonly o: TopicLoopOptions) {}
+  constructor(private readonly o: TopicLoopOptions) {
+    this.recent = new RecentReader({
+      store: o.store,
+      clock: o.clock,
+      retry: o.retry,
+      random: o.random,
+      onError: (key, error) => this.emit('internal-error', { topic: o.topic, op: `recent window from ${key}`, error }),
+    });
+  }
 
   get isLeading(): boolean {
     return this.mode === 'leading';
@@ -309,48 +317,6 @@ export class TopicLoop {
     this.adopt(obj);
   }
 
-  /**
-   * Reads back the ids of the recent window (core/recent.ts) from the archive objects queue.json
-   * names, before any op is applied to a loaded state that this broker may lead: from memory when
-   * it saw them land, else from the store, 16 at a time. A standby never reads them (its elect
-   * fails first). A transient failure fails the batch (UNAVAILABLE; the next batch reads again):
-   * applying pushes without the window could add a job twice. An object that is gone or unreadable
-   * for good costs only the dedup of its jobs, reported as an internal error.
-   */
-  private async hydrateRecent(s: QueueState, now: number): Promise<void> {
-    const keys = unhydrated(s.recent, now);
-    const named = new Set(s.recent.groups.map((g) => g.key));
-    for (const key of this.recentCache.keys()) if (!named.has(key)) this.recentCache.delete(key);
-    const toRead: string[] = [];
-    for (const key of keys) {
-      const pairs = this.recentCache.get(key);
-      if (pairs) hydrate(s.recent, key, pairs);
-      else toRead.push(key);
-    }
-    const readOne = async (key: string): Promise<void> => {
-      const obj = await withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.read(key));
-      let pairs: string[] = [];
-      try {
-        if (!obj) throw new QueueError('NOT_FOUND', `archive object ${key} is missing`);
-        pairs = recentPairs((JSON.parse(Buffer.from(obj.body).toString('utf8')) as { jobs: JobRecord[] }).jobs);
-      } catch (error) {
-        this.emit('internal-error', { topic: this.o.topic, op: `recent window from ${key}`, error });
-      }
-      this.recentCache.set(key, pairs);
-      hydrate(s.recent, key, pairs);
-    };
-    for (let i = 0; i < toRead.length; i += 16) await Promise.all(toRead.slice(i, i + 16).map(readOne));
-  }
-
-  /** Remembers the landed state's hydrated groups, so a reload after a conflict reads none again. */
-  private cacheRecent(s: QueueState): void {
-    for (const [key, pairs] of hydratedPairs(s.recent)) this.recentCache.set(key, pairs);
-    if (this.recentCache.size > 2 * s.recent.groups.length + 64) {
-      const live = new Set(s.recent.groups.map((g) => g.key));
-      for (const key of this.recentCache.keys()) if (!live.has(key)) this.recentCache.delete(key);
-    }
-  }
-
   private adopt(obj: { body: Uint8Array; etag: string } | null): void {
     const key = queueKey(this.o.topic);
     if (!obj) {
@@ -379,9 +345,9 @@ export class TopicLoop {
       }
       const s = this.state!;
       const held = s.broker && s.broker.id !== this.o.brokerId && s.broker.leaseUntil > this.o.clock.now();
-      if (!held && unhydrated(s.recent, this.o.clock.now()).length > 0) {
+      if (!held && this.recent.needed(s, this.o.clock.now())) {
         try {
-          await this.hydrateRecent(s, this.o.clock.now());
+          await this.recent.hydrate(s, this.o.clock.now());
         } catch (err) {
           this.state = null;
           return this.failAll(batch, asQueueError(err));
@@ -442,7 +408,7 @@ export class TopicLoop {
         }
         this.emit('commit', { topic: this.o.topic, seq: s.seq, requests: batch.length, bytes: body.length, ms: this.o.clock.now() - started, conflicts } satisfies CommitEvent);
         this.settle(batch, results, now);
-        this.cacheRecent(s);
+        this.recent.remember(s);
         this.o.afterCommit(s, batch, results, swept);
         this.wakeParked();
         this.scheduleTimers();
