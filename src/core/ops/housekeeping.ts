@@ -1,8 +1,7 @@
 /** Ops the broker itself issues: leadership (elect, release) and archive bookkeeping. */
 import { QueueError } from '../../errors.js';
 import { DEFAULT_RECENT, forgetExpired, remember, type RecentBounds } from '../recent.js';
-import { archiveKey } from '../keys.js';
-import { setDone } from '../state.js';
+import { openWindowKey, setDone } from '../state.js';
 import type { BrokerLease } from '../types.js';
 import type { OpHandler } from './_context.js';
 
@@ -59,7 +58,8 @@ export const archived: OpHandler<ArchivedInput, { removed: number }> = (s, input
   }
   const removed = s.done.length - kept.length;
   // An archived object is never written again: nothing more may join it.
-  if (s.archiveOpen && keys.has(archiveKey(s.topic, s.archiveOpen.start, s.archiveOpen.seq))) s.archiveOpen = null;
+  const open = openWindowKey(s);
+  if (open !== null && keys.has(open)) s.archiveOpen = null;
   const windowBefore = s.recent.groups.length;
   if (removed > 0) setDone(s, kept);
   for (const [key, jobs] of finished) remember(s.recent, now, key, jobs);
@@ -70,7 +70,7 @@ export const archived: OpHandler<ArchivedInput, { removed: number }> = (s, input
 
 /** Closes the open archive object `key` (if it still is the open one): it can be written now. */
 export const sealArchive: OpHandler<{ key: string }, { sealed: boolean }> = (s, input, _now, ctx) => {
-  if (!s.archiveOpen || archiveKey(s.topic, s.archiveOpen.start, s.archiveOpen.seq) !== input.key) return { sealed: false };
+  if (openWindowKey(s) !== input.key) return { sealed: false };
   s.archiveOpen = null;
   ctx.changed = true;
   return { sealed: true };
