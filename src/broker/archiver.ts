@@ -16,7 +16,7 @@
  * janitor deletes buckets older than the retention period and drops dead-letter index entries
  * whose archive is gone (counted in `deadExpired`).
  */
-import { archiveBucketTime, archiveKey, archivePrefix } from '../core/keys.js';
+import { archiveBucketTime, archivePrefix } from '../core/keys.js';
 import { jobBytes } from '../core/job-json.js';
 import type { RecentBounds } from '../core/recent.js';
 import { openWindowFull, openWindowKey, type QueueState } from '../core/state.js';

@@ -80,12 +80,14 @@ export function isCurrent(w: RecentWindow, g: RecentGroup, now: number): boolean
   return now - g.at <= w.windowMs;
 }
 
-/** Appends the group of one archive object's finished jobs (call {@link forgetExpired} after). */
-export function remember(w: RecentWindow, at: number, key: string, finished: ReadonlyArray<{ id: string; token: string }>): void {
-  if (finished.length === 0) return;
-  const jobs: string[] = [];
-  for (const f of finished) jobs.push(f.id, f.token);
-  const g = { at, key, n: finished.length, jobs };
+/**
+ * Appends the group of one archive object from its records (the same rule that reads it back,
+ * {@link recentPairs}); call {@link forgetExpired} after.
+ */
+export function remember(w: RecentWindow, at: number, key: string, records: readonly JobRecord[]): void {
+  const jobs = recentPairs(records);
+  if (jobs.length === 0) return;
+  const g = { at, key, n: jobs.length / 2, jobs };
   w.groups.push(g);
   index(w, g);
 }

@@ -94,9 +94,10 @@ export interface QueueState {
   /** Jobs finished (completed, dead, cancelled) and not yet archived; they leave after archiving. */
   done: JobRecord[];
   /**
-   * The archive object that jobs finishing now are assigned to, opened by the first of them. The
-   * broker seals it (op `sealArchive`) after a while and only then writes it, so one archive object
-   * holds many commits' finished jobs and is still written exactly once.
+   * The archive object that jobs finishing now are assigned to, opened by the first of them. It
+   * is written once no job can join it any more: when it is full (ARCHIVE_WINDOW_MAX_JOBS), or
+   * when the broker sealed it (op `sealArchive`) after archiveWindowMs. So one archive object holds
+   * many commits' finished jobs and is still written exactly once.
    */
   archiveOpen: ArchiveWindow | null;
   /** Ids of jobs archived lately (see recent.ts): pushes and replayed acks still find them. */
@@ -242,7 +243,6 @@ export function openArchiveKey(s: QueueState, now: number): string {
  * broker has written it to its archive object after the commit; dead jobs also get an index entry
  * so they can be found and retried.
  */
-
 export function finishJob(s: QueueState, job: JobRecord, final: 'completed' | 'dead' | 'cancelled', now: number): void {
   const archive = openArchiveKey(s, now);
   const prev = countKey(job.state);

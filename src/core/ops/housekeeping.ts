@@ -50,11 +50,10 @@ export interface ArchivedInput {
 export const archived: OpHandler<ArchivedInput, { removed: number }> = (s, input, now, ctx) => {
   const keys = new Set(input.keys);
   const kept: typeof s.done = [];
-  const finished = new Map<string, Array<{ id: string; token: string }>>(input.keys.map((k) => [k, []]));
+  const archivedBy = new Map<string, typeof s.done>(input.keys.map((k) => [k, []]));
   for (const j of s.done) {
-    if (!keys.has(j.archive ?? '')) kept.push(j);
-    else if (j.state === 'completed') finished.get(j.archive!)!.push({ id: j.id, token: j.lease?.token ?? '' });
-    else if (j.state === 'cancelled') finished.get(j.archive!)!.push({ id: j.id, token: '' });
+    if (keys.has(j.archive ?? '')) archivedBy.get(j.archive!)!.push(j);
+    else kept.push(j);
   }
   const removed = s.done.length - kept.length;
   // An archived object is never written again: nothing more may join it.
@@ -62,7 +61,7 @@ export const archived: OpHandler<ArchivedInput, { removed: number }> = (s, input
   if (open !== null && keys.has(open)) s.archiveOpen = null;
   const windowBefore = s.recent.groups.length;
   if (removed > 0) setDone(s, kept);
-  for (const [key, jobs] of finished) remember(s.recent, now, key, jobs);
+  for (const [key, jobs] of archivedBy) remember(s.recent, now, key, jobs);
   forgetExpired(s.recent, now, input.recent ?? DEFAULT_RECENT);
   if (removed > 0 || s.recent.groups.length !== windowBefore) ctx.changed = true;
   return { removed };
