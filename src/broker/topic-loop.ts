@@ -214,11 +214,16 @@ export class TopicLoop {
     if (!READ_ONLY.has(op) || this.mode !== 'leading' || this.committing || this.releasing || !this.state) return false;
     const now = this.o.clock.now();
     const due = nextDueAt(this.state);
-    if ((due !== undefined && due <= now) || this.state.broker!.leaseUntil - now <= (this.o.leaseMs * 2) / 3) return false;
+    if ((due !== undefined && due <= now) || this.renewDue(this.state.broker!, now)) return false;
     const r = apply(this.state, op, input, now);
     if (r.ok) resolve(r.value as OpOutput<K>);
     else reject(r.error);
     return true;
+  }
+
+  /** A third of the lease has passed: the next batch renews it, even if it changes nothing else. */
+  private renewDue(lease: BrokerLease, now: number): boolean {
+    return lease.leaseUntil - now <= (this.o.leaseMs * 2) / 3;
   }
 
   /**
@@ -382,8 +387,7 @@ export class TopicLoop {
       }
       const lease = s.broker!;
       // Renew once a third of the lease has passed (the idle timer fires right then).
-      const renewDue = lease.leaseUntil - now <= (this.o.leaseMs * 2) / 3;
-      if (!changed && (!renewDue || this.releasing)) {
+      if (!changed && (!this.renewDue(lease, now) || this.releasing)) {
         Object.assign(s, before);
         this.settle(batch, results, now);
         if (!this.cancelRenew) this.scheduleTimers();
