@@ -17,7 +17,6 @@
  * connection. The broker server does them in that order around `broker.stop()`, which answers
  * parked long polls (BRPOP, XREADGROUP BLOCK) with nothing.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Broker } from '../broker/broker.js';
 import { systemClock, type Clock } from '../broker/clock.js';
@@ -32,6 +31,7 @@ import { STREAM_COMMANDS } from './resp-commands-streams.js';
 import { isProtocolError, RespReader, type RespReaderLimits } from './resp-reader.js';
 import { StreamLeases } from './resp-stream-leases.js';
 import { encode, errorReply, type Reply } from './resp-writer.js';
+import { tokenChecker } from './_auth.js';
 
 export interface RespServerOptions {
   /** When set, every command but AUTH, HELLO and QUIT needs `AUTH [user] token` first. */
@@ -61,10 +61,6 @@ export interface RespServer {
 
 export const RESP_DEFAULTS = { streamLeaseMs: 30_000, popLeaseMs: 30_000, maxPipeline: 10_000, maxConnections: 1000 };
 
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
-}
-
 function unknownCommand(args: string[]): string {
   const shown = args.slice(1, 20).map((a) => `'${a.slice(0, 128)}' `).join('');
   return `ERR unknown command '${args[0]!.slice(0, 128)}', with args beginning with: ${shown}`;
@@ -78,7 +74,7 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
   const clock = options.clock ?? systemClock;
   const maxPipeline = options.maxPipeline ?? RESP_DEFAULTS.maxPipeline;
   const maxConnections = options.maxConnections ?? RESP_DEFAULTS.maxConnections;
-  const tokenHash = options.token !== undefined ? sha256(options.token) : null;
+  const checkToken = tokenChecker(options.token);
   const sockets = new Map<Socket, RespConnection>();
   let nextConnId = 1;
   let draining = false;
@@ -97,8 +93,7 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
     streamLeaseMs: options.streamLeaseMs ?? RESP_DEFAULTS.streamLeaseMs,
     popLeaseMs: RESP_DEFAULTS.popLeaseMs,
     leases: new StreamLeases(() => clock.now()),
-    // Hashing first makes the comparison constant-time in the token's length too.
-    checkToken: tokenHash ? (token) => timingSafeEqual(sha256(token), tokenHash) : null,
+    checkToken,
     startedAt: clock.now(),
     port: () => port,
     connections: () => [...sockets.values()],
@@ -125,7 +120,7 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
     socket.setNoDelay(true);
     const aborter = new AbortController();
     const addr = `${socket.remoteAddress}:${socket.remotePort}`;
-    const conn: RespConnection = { id: nextConnId++, proto: 2, authenticated: tokenHash === null, name: null, signal: aborter.signal, quit: false, blocked: 0, cmd: 'NULL', addr };
+    const conn: RespConnection = { id: nextConnId++, proto: 2, authenticated: checkToken === null, name: null, signal: aborter.signal, quit: false, blocked: 0, cmd: 'NULL', addr };
     sockets.set(socket, conn);
     const reader = new RespReader(options.reader);
     const slots: Slot[] = [];
