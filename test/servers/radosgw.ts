@@ -16,7 +16,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../client/proxy.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -68,17 +68,6 @@ async function must(cmd: string, args: string[]): Promise<string> {
   const { code, output } = await run(cmd, args);
   if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${code}): ${output.trim()}`);
   return output;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function config(dir: string, fsid: string, monPort: number, rgwPort: number): string {

@@ -11,7 +11,7 @@ import { createS3Store, s3OptionsFromUrl, type S3StoreOptions } from '../../src/
 import type { StorageDriver } from '../../src/storage/types.js';
 import { codeOf } from '../codes.js';
 import { startFaultProxy, type FaultProxy } from '../servers/fault-proxy.js';
-import { freePort } from '../servers/radosgw.js';
+import { freePort } from '../client/proxy.js';
 import { s3Target } from '../servers/s3-target.js';
 import { describeDriver } from './driver-suite.js';
 
