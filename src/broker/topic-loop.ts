@@ -89,7 +89,7 @@ type Mode = 'unloaded' | 'leading' | 'standby' | 'stopped';
 
 const MAX_CONFLICT_ROUNDS = 20;
 /** Ops that never change the state: a batch of only these writes nothing (unless the lease needs renewing). */
-const READ_ONLY: ReadonlySet<OpName> = new Set<OpName>(['get', 'stats']);
+const READ_ONLY: ReadonlySet<OpName> = new Set<OpName>(['get', 'stats', 'listJobs', 'workers']);
 /** How long a standby trusts its last read of the leader before reading again. */
 export const STANDBY_RECHECK_MS = 1000;
 

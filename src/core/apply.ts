@@ -14,6 +14,8 @@ import { archived, elect, expireDead, release, sealArchive, type ArchivedInput, 
 import { ack, heartbeat, nack, unclaim, type AckInput, type HeartbeatInput, type NackInput, type NackOutput, type UnclaimInput } from './ops/lease-ops.js';
 import { push, type PushInput, type PushOutput } from './ops/push.js';
 import { sweep, type SweepOutput } from './ops/sweep.js';
+import { listJobs, workers, type ListJobsInput, type ListJobsOutput, type WorkerLeases } from './ops/browse-ops.js';
+import { retryDead, type RetryDeadInput, type RetryDeadOutput } from './ops/retry-dead.js';
 import type { OpContext, OpHandler } from './ops/_context.js';
 import type { QueueState } from './state.js';
 import type { BrokerLease, JobRecord, JobStats } from './types.js';
@@ -37,6 +39,9 @@ export interface OpTable {
   archived: [ArchivedInput, { removed: number }];
   sealArchive: [{ key: string }, { sealed: boolean }];
   expireDead: [{ before: number }, { expired: number }];
+  listJobs: [ListJobsInput, ListJobsOutput];
+  workers: [Record<string, never>, { workers: WorkerLeases[] }];
+  retryDead: [RetryDeadInput, RetryDeadOutput];
 }
 
 export type OpName = keyof OpTable;
@@ -44,7 +49,7 @@ export type OpInput<K extends OpName> = OpTable[K][0];
 export type OpOutput<K extends OpName> = OpTable[K][1];
 
 const HANDLERS: { [K in OpName]: OpHandler<OpInput<K>, OpOutput<K>> } = {
-  push, claim, heartbeat, ack, nack, unclaim, cancel, retry, get, stats, sweep, configure, elect, release, archived, sealArchive, expireDead,
+  push, claim, heartbeat, ack, nack, unclaim, cancel, retry, get, stats, sweep, configure, elect, release, archived, sealArchive, expireDead, listJobs, workers, retryDead,
 };
 
 export const OP_NAMES = Object.keys(HANDLERS) as OpName[];

@@ -19,6 +19,7 @@ const action = fc.oneof(
   fc.record({ t: fc.constant('heartbeat' as const), pick: fc.nat() }),
   fc.record({ t: fc.constant('cancel' as const), id: fc.constantFrom(...ids) }),
   fc.record({ t: fc.constant('retry' as const), id: fc.constantFrom(...ids) }),
+  fc.record({ t: fc.constant('retryDead' as const), pick: fc.option(fc.subarray(ids, { minLength: 1 })) }),
   fc.record({ t: fc.constant('sweep' as const) }),
   fc.record({ t: fc.constant('tick' as const), ms: fc.constantFrom(10, 60, 250, 1000) }),
   fc.record({ t: fc.constant('commit' as const) }),
@@ -121,6 +122,21 @@ describe('core properties', () => {
               const r = h.run('retry', rec ? { id: a.id, record: rec } : { id: a.id });
               if (r.ok) live.add(a.id);
               else expect(['NOT_FOUND', 'FAILED_PRECONDITION', 'UNAVAILABLE']).toContain(r.error.code);
+              break;
+            }
+            case 'retryDead': {
+              // The broker lists the dead jobs and reads their records; ids that are not dead are reported, not fatal.
+              const targets = a.pick ?? [...h.state.dead.keys()];
+              const deadBefore = targets.filter((id) => h.state.dead.has(id));
+              const r = h.ok('retryDead', { jobs: targets.map((id) => ({ id, ...(h.archivedRecord(id) ? { record: h.archivedRecord(id)! } : {}) })) });
+              expect(r.retried + r.skipped.length).toBe(targets.length);
+              for (const id of r.ids) {
+                expect(deadBefore).toContain(id);
+                expect(h.state.jobs.get(id)?.state).toBe('pending');
+                expect(h.state.jobs.get(id)?.attempts).toBe(0);
+                live.add(id);
+              }
+              for (const s of r.skipped) expect(s.code === 'NOT_FOUND' ? !deadBefore.includes(s.id) : h.state.dead.has(s.id)).toBe(true);
               break;
             }
             case 'sweep':

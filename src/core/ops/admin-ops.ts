@@ -1,6 +1,7 @@
 /** Ops on jobs by id that need no lease: cancel, retry a dead job, get, stats, configure. */
 import { QueueError } from '../../errors.js';
 import { deadStub, findDone, finishJob, insertJob, recentStub, touch } from '../state.js';
+import type { QueueState } from '../state.js';
 import type { Backoff, JobRecord, JobStats } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
 
@@ -42,6 +43,16 @@ export const retry: OpHandler<RetryInput, { id: string; state: JobRecord['state'
   if (!rec || rec.id !== input.id || rec.archive !== entry.archive) {
     throw new QueueError('UNAVAILABLE', `the archived record of dead job ${input.id} is not available yet`, { details: { id: input.id } });
   }
+  const job = reviveDead(s, rec, now);
+  ctx.changed = true;
+  return { id: job.id, state: job.state };
+};
+
+/**
+ * Sends a dead job back to pending from its full record (checked by the caller against the
+ * dead-letter entry): attempts reset, a new place at the end of its priority's line.
+ */
+export function reviveDead(s: QueueState, rec: JobRecord, now: number): JobRecord {
   const job: JobRecord = {
     id: rec.id,
     state: 'pending',
@@ -57,14 +68,13 @@ export const retry: OpHandler<RetryInput, { id: string; state: JobRecord['state'
   else job.payload = rec.payload ?? null;
   if (rec.backoff) job.backoff = rec.backoff;
   if (rec.lastError !== undefined) job.lastError = rec.lastError;
-  s.dead.delete(input.id);
+  s.dead.delete(rec.id);
   // A dead job still waiting in `done` to be archived keeps its archive entry; the retried job is a new live record.
   insertJob(s, job, now);
   touch(job, now);
   s.counters.retried++;
-  ctx.changed = true;
-  return { id: job.id, state: job.state };
-};
+  return job;
+}
 
 /**
  * A job by id from the state: live jobs, finished jobs not yet archived, and dead-letter index
