@@ -1,0 +1,61 @@
+/**
+ * The dashboard's entry: a header (broker, live status, logout), the routed view, the notices.
+ * Served by the broker from dist/dashboard (scripts/build-dashboard.ts bundles this file).
+ */
+import 'uplot/dist/uPlot.min.css';
+import './styles.css';
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api, describeError, setUnauthenticatedHandler } from './api.js';
+import { useJobEvents, useStats } from './live.js';
+import { Notices, notify } from './parts/notices.js';
+import { useRoute } from './router.js';
+import type { BrokerInfo } from './types.js';
+import { Overview } from './views/overview.js';
+import { Topic } from './views/topic.js';
+
+// A 401 means the session is gone: the broker's login page lives at /.
+setUnauthenticatedHandler(() => location.assign('/'));
+
+/** Lease expiries move with every renewal, which is no event: the cluster view is re-read this often. */
+const BROKER_REFRESH_MS = 10_000;
+
+function App() {
+  const route = useRoute();
+  const stats = useStats();
+  const [broker, setBroker] = useState<BrokerInfo | null>(null);
+  const loadBroker = (): void => void api.broker().then(setBroker, (err: unknown) => notify('error', `broker info: ${describeError(err)}`));
+  useEffect(() => {
+    loadBroker();
+    const every = setInterval(loadBroker, BROKER_REFRESH_MS);
+    return () => clearInterval(every);
+  }, []);
+  // Leadership changes are events: show them at once.
+  useJobEvents(null, (e) => e.kind === 'leader' && loadBroker());
+  const readOnly = broker?.role === 'read';
+
+  const logout = (): void => void api.logout().finally(() => location.assign('/'));
+
+  return (
+    <>
+      <header class="top">
+        <a class="brand" href="#/">
+          bucketq
+        </a>
+        <span class="muted">{broker ? `${broker.id} · ${broker.store}` : ''}</span>
+        <span class="spacer" />
+        {readOnly && <span class="badge badge-warn">read-only</span>}
+        <span class={stats.connected ? 'live live-on' : 'live'} id="live-status">
+          {stats.connected ? 'live' : 'connecting…'}
+        </span>
+        <button class="link" onClick={logout}>
+          log out
+        </button>
+      </header>
+      {route.view === 'topic' ? <Topic key={route.topic} topic={route.topic} params={route.params} readOnly={readOnly} /> : <Overview broker={broker} />}
+      <Notices />
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);

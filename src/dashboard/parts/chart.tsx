@@ -1,0 +1,73 @@
+/**
+ * A live uPlot line chart over the stats history. uPlot draws to a canvas, so redrawing every
+ * second costs about nothing; the chart object is made once and given new data with setData.
+ */
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import type { StatsSample } from '../types.js';
+
+export interface SeriesSpec {
+  label: string;
+  /** CSS colour; the palette in styles.css is mirrored here for the canvas. */
+  color: string;
+  value: (sample: StatsSample) => number | null;
+}
+
+interface ChartProps {
+  title: string;
+  samples: readonly StatsSample[];
+  series: readonly SeriesSpec[];
+  unit?: string;
+  height?: number;
+}
+
+function columns(samples: readonly StatsSample[], series: readonly SeriesSpec[]): uPlot.AlignedData {
+  const xs = samples.map((s) => s.at / 1000);
+  return [xs, ...series.map((spec) => samples.map((s) => spec.value(s)))];
+}
+
+export function Chart({ title, samples, series, unit = '', height = 150 }: ChartProps) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+
+  useEffect(() => {
+    const el = box.current!;
+    const dark = matchMedia('(prefers-color-scheme: dark)').matches;
+    const ink = dark ? '#9aa4b2' : '#5b6472';
+    const grid = dark ? '#2a313c' : '#e6e9ee';
+    const axis = { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, font: '11px system-ui, sans-serif' };
+    plot.current = new uPlot(
+      {
+        width: Math.max(el.clientWidth, 200),
+        height,
+        legend: { show: true },
+        cursor: { drag: { x: false, y: false } },
+        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        axes: [axis, { ...axis, size: 48, values: (_u, ticks) => ticks.map((v) => `${+v.toPrecision(3)}${unit}`) }],
+        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, points: { show: false } }))],
+      },
+      columns(samples, series),
+      el,
+    );
+    const resize = new ResizeObserver(() => plot.current?.setSize({ width: Math.max(el.clientWidth, 200), height }));
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      plot.current?.destroy();
+      plot.current = null;
+    };
+    // The chart is rebuilt only when its series change (another topic); data flows through setData.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [series.map((s) => s.label).join('|'), height]);
+
+  useEffect(() => {
+    plot.current?.setData(columns(samples, series));
+  });
+
+  return (
+    <figure class="chart">
+      <figcaption>{title}</figcaption>
+      <div ref={box} class="chart-canvas" />
+    </figure>
+  );
+}

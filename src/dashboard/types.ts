@@ -1,0 +1,99 @@
+/**
+ * The shapes the dashboard reads from the broker (docs/http-api.md, "Dashboard"). Written out
+ * here rather than imported from src/ so the browser bundle never pulls in Node code.
+ */
+export type JobState = 'pending' | 'delayed' | 'claimed' | 'dead' | 'completed' | 'cancelled';
+export type ListState = 'pending' | 'delayed' | 'claimed' | 'dead';
+export const LIST_STATES: readonly ListState[] = ['pending', 'delayed', 'claimed', 'dead'];
+
+export interface HistoryEntry {
+  at: number;
+  event: string;
+  worker?: string;
+  error?: string;
+}
+
+export interface Job {
+  id: string;
+  state: JobState;
+  payload?: unknown;
+  priority: number;
+  runAt: number;
+  attempts: number;
+  maxAttempts: number;
+  createdAt: number;
+  updatedAt: number;
+  lastError?: string;
+  result?: unknown;
+  finishedAt?: number;
+  lease?: { worker: string; until: number };
+  history?: HistoryEntry[];
+  [field: string]: unknown;
+}
+
+export interface JobPage {
+  jobs: Job[];
+  next: string | null;
+  total: number;
+}
+
+export interface LeaderInfo {
+  id: string;
+  url: string;
+  epoch: number;
+  leaseUntil: number;
+}
+
+export interface BrokerInfo {
+  id: string;
+  url: string;
+  version: string;
+  startedAt: number;
+  store: string;
+  /** The caller's role, when the broker says it ('read' disables the actions). */
+  role?: 'admin' | 'read';
+  topics: Array<{ topic: string; leading: boolean; leader: LeaderInfo | null }>;
+}
+
+export interface TopicLive {
+  pending: number;
+  delayed: number;
+  claimed: number;
+  dead: number;
+  completed: number;
+  oldestPendingMs: number;
+  pushedPerSec: number;
+  ackedPerSec: number;
+  paused: boolean;
+}
+
+export interface CommitLive {
+  perSec: number;
+  jobsPerCommit: number;
+  p50Ms: number;
+  p99Ms: number;
+  conflictsPerSec: number;
+  ambiguousPerSec: number;
+}
+
+/** One `stats` event of GET /v1/broker/stats/stream. */
+export interface StatsSample {
+  at: number;
+  commits: CommitLive;
+  topics: Record<string, TopicLive>;
+}
+
+export interface Worker {
+  workerId: string;
+  jobs: Array<{ id: string; leaseUntil: number; attempts: number }>;
+  lastHeartbeatAt: number | null;
+  leaseUntil: number;
+}
+
+/** One job event of GET /v1/events (the fields the lists use). */
+export interface JobEvent {
+  kind: string;
+  topic?: string;
+  job?: string;
+  state?: string;
+}

@@ -1,0 +1,129 @@
+/** A job's full record beside the list: payload, attempts, errors, result, lease, history, actions. */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, describeError } from '../api.js';
+import { when } from '../format.js';
+import { useJobEvents } from '../live.js';
+import { act } from '../parts/notices.js';
+import type { Job } from '../types.js';
+
+interface DrawerProps {
+  topic: string;
+  id: string;
+  readOnly: boolean;
+  onClose(): void;
+  onChanged(): void;
+}
+
+export function JobDrawer({ topic, id, readOnly, onClose, onChanged }: DrawerProps) {
+  const [job, setJob] = useState<Job | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const idRef = useRef(id);
+  idRef.current = id;
+
+  const load = (): void => {
+    api.job(topic, id).then(
+      (j) => idRef.current === id && (setJob(j), setError(null)),
+      (err: unknown) => idRef.current === id && setError(describeError(err)),
+    );
+  };
+  useEffect(load, [topic, id]);
+  // The record changes with every event about this job: read it again (one job, a small GET).
+  useJobEvents(topic, (e) => e.job === idRef.current && load());
+
+  const lockedTitle = readOnly ? 'this session may only read' : undefined;
+  const retry = (): void => void act('retry', () => api.retry(topic, id), (r) => `${r.id} is ${r.state} again`).then(() => (load(), onChanged()));
+  const cancel = (): void => {
+    if (!confirm(`Cancel job ${id}?`)) return;
+    void act('cancel', () => api.cancel(topic, id), (r) => `${r.id} ${r.state}`).then(() => (load(), onChanged()));
+  };
+
+  return (
+    <aside class="drawer" id="job-drawer" aria-label={`job ${id}`}>
+      <header>
+        <h3 class="mono">{id}</h3>
+        <button class="link" onClick={onClose} aria-label="close">
+          ×
+        </button>
+      </header>
+      {error && <p class="error-line">{error}</p>}
+      {job && (
+        <>
+          <div class="actions">
+            {job.state === 'dead' && (
+              <button id="job-retry" disabled={readOnly} title={lockedTitle} onClick={retry}>
+                Retry
+              </button>
+            )}
+            {(job.state === 'pending' || job.state === 'delayed') && (
+              <button id="job-cancel" class="danger" disabled={readOnly} title={lockedTitle} onClick={cancel}>
+                Cancel
+              </button>
+            )}
+          </div>
+          <dl class="facts">
+            <dt>state</dt>
+            <dd>
+              <span class={`state state-${job.state}`} id="job-state">
+                {job.state}
+              </span>
+            </dd>
+            <dt>attempts</dt>
+            <dd>
+              {job.attempts} of {job.maxAttempts}
+            </dd>
+            <dt>priority</dt>
+            <dd>{job.priority}</dd>
+            <dt>created</dt>
+            <dd>{when(job.createdAt)}</dd>
+            <dt>due</dt>
+            <dd>{when(job.runAt)}</dd>
+            <dt>updated</dt>
+            <dd>{when(job.updatedAt)}</dd>
+            {job.finishedAt !== undefined && (
+              <>
+                <dt>finished</dt>
+                <dd>{when(job.finishedAt)}</dd>
+              </>
+            )}
+            {job.lease && (
+              <>
+                <dt>lease</dt>
+                <dd>
+                  <span class="mono">{job.lease.worker}</span> until {when(job.lease.until)}
+                </dd>
+              </>
+            )}
+            {job.lastError !== undefined && (
+              <>
+                <dt>last error</dt>
+                <dd class="bad mono">{job.lastError}</dd>
+              </>
+            )}
+          </dl>
+          <h4>payload</h4>
+          <pre class="json">{JSON.stringify(job.payload ?? null, null, 2)}</pre>
+          {job.result !== undefined && (
+            <>
+              <h4>result</h4>
+              <pre class="json">{JSON.stringify(job.result, null, 2)}</pre>
+            </>
+          )}
+          {job.history && job.history.length > 0 && (
+            <>
+              <h4>history</h4>
+              <ol class="history">
+                {job.history.map((h, i) => (
+                  <li key={i}>
+                    <span class="mono">{new Date(h.at).toLocaleTimeString('en-GB', { hour12: false })}</span> <span class={`state state-${h.event}`}>{h.event}</span>
+                    {h.worker && <span class="mono"> {h.worker}</span>}
+                    {h.error && <span class="bad"> {h.error}</span>}
+                  </li>
+                ))}
+              </ol>
+            </>
+          )}
+        </>
+      )}
+    </aside>
+  );
+}

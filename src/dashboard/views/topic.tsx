@@ -1,0 +1,144 @@
+/**
+ * A topic: its counts as tabs (live from the stats stream), one page of jobs in the chosen state
+ * with search by id prefix, the job drawer, the actions (retry, retry all dead, cancel, pause /
+ * resume, push) and the workers holding leases.
+ */
+import { useState } from 'preact/hooks';
+import { api } from '../api.js';
+import { count, duration, rate, when } from '../format.js';
+import { useStats } from '../live.js';
+import { act } from '../parts/notices.js';
+import { topicHref } from '../router.js';
+import { LIST_STATES, type Job, type ListState } from '../types.js';
+import { JobDrawer } from './job-drawer.js';
+import { PushEditor } from './push-editor.js';
+import { useJobPage } from './use-job-page.js';
+import { Workers } from './workers.js';
+
+interface TopicProps {
+  topic: string;
+  params: URLSearchParams;
+  readOnly: boolean;
+}
+
+export function Topic({ topic, params, readOnly }: TopicProps) {
+  const state = (LIST_STATES as readonly string[]).includes(params.get('state') ?? '') ? (params.get('state') as ListState) : 'pending';
+  const selected = params.get('job');
+  const [q, setQ] = useState('');
+  const [pushing, setPushing] = useState(false);
+  const live = useStats().latest?.topics[topic];
+  const list = useJobPage(topic, state, q.trim());
+  const go = (next: Record<string, string>): void => {
+    location.hash = topicHref(topic, next);
+  };
+  const lockedTitle = readOnly ? 'this session may only read' : undefined;
+
+  const togglePause = (): void => {
+    const paused = !live?.paused;
+    void act(paused ? 'pause' : 'resume', () => api.setPaused(topic, paused), () => `${topic} ${paused ? 'paused: claims get nothing' : 'resumed'}`);
+  };
+  const retryAll = (): void => {
+    if (!confirm(`Send every dead job of ${topic} back to pending?`)) return;
+    void act('retry all dead', () => api.retryDead(topic), (r) => `${r.retried} dead job(s) sent back to pending`).then(list.reload);
+  };
+
+  return (
+    <main class="topic">
+      <header class="topic-head">
+        <h2>
+          <a href="#/">topics</a> / <span id="topic-name">{topic}</span>
+          {live?.paused && <span class="badge badge-warn">paused</span>}
+        </h2>
+        <div class="facts-inline">
+          <span>oldest pending {duration(live?.oldestPendingMs)}</span>
+          <span>pushed {rate(live?.pushedPerSec)}/s</span>
+          <span>acked {rate(live?.ackedPerSec)}/s</span>
+          <span>completed {count(live?.completed)}</span>
+        </div>
+        <div class="actions">
+          <button id="push-open" disabled={readOnly} title={lockedTitle} onClick={() => setPushing(true)}>
+            Push job
+          </button>
+          <button id="pause-toggle" disabled={readOnly} title={lockedTitle} onClick={togglePause}>
+            {live?.paused ? 'Resume' : 'Pause'}
+          </button>
+          <button id="retry-all" class="danger" disabled={readOnly || (live?.dead ?? 0) === 0} title={lockedTitle} onClick={retryAll}>
+            Retry all dead
+          </button>
+        </div>
+      </header>
+
+      <nav class="tabs" role="tablist">
+        {LIST_STATES.map((s) => (
+          <a key={s} role="tab" href={topicHref(topic, { state: s })} class={s === state ? 'tab active' : 'tab'} aria-selected={s === state} data-state={s}>
+            {s} <span class="tab-count">{count(live?.[s])}</span>
+          </a>
+        ))}
+        <input class="search" type="search" placeholder="search by id prefix" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} aria-label="search by id" />
+      </nav>
+
+      <section class="panel">
+        {list.error && <p class="error-line">{list.error}</p>}
+        <JobTable jobs={list.page?.jobs ?? []} state={state} onOpen={(id) => go({ state, job: id })} selected={selected} loading={list.loading && !list.page} />
+        <footer class="pager">
+          <button onClick={list.previous} disabled={!list.hasPrevious}>
+            ← previous
+          </button>
+          <span id="page-info">
+            page {list.number} · {count(list.page?.total)} {state}
+            {q.trim() && ` matching “${q.trim()}”`}
+          </span>
+          <button onClick={list.next} disabled={!list.page?.next}>
+            next →
+          </button>
+        </footer>
+      </section>
+
+      <Workers topic={topic} />
+
+      {selected && <JobDrawer topic={topic} id={selected} readOnly={readOnly} onClose={() => go({ state })} onChanged={list.reload} />}
+      {pushing && <PushEditor topic={topic} onClose={() => setPushing(false)} />}
+    </main>
+  );
+}
+
+function JobTable({ jobs, state, onOpen, selected, loading }: { jobs: Job[]; state: ListState; onOpen: (id: string) => void; selected: string | null; loading: boolean }) {
+  const now = Date.now();
+  return (
+    <table class="grid jobs" id="jobs">
+      <thead>
+        <tr>
+          <th>id</th>
+          <th>state</th>
+          <th class="num">prio</th>
+          <th class="num">attempts</th>
+          <th>{state === 'claimed' ? 'lease' : state === 'delayed' ? 'due' : 'created'}</th>
+          <th>{state === 'dead' ? 'last error' : 'payload'}</th>
+        </tr>
+      </thead>
+      <tbody>
+        {jobs.length === 0 && (
+          <tr>
+            <td colSpan={6} class="empty">
+              {loading ? 'Loading…' : `No ${state} jobs.`}
+            </td>
+          </tr>
+        )}
+        {jobs.map((job) => (
+          <tr key={job.id} data-job={job.id} class={`${job.id === selected ? 'selected' : ''} ${job.state !== state ? 'moved' : ''}`} onClick={() => onOpen(job.id)}>
+            <td class="mono">{job.id}</td>
+            <td>
+              <span class={`state state-${job.state}`}>{job.state}</span>
+            </td>
+            <td class="num">{job.priority}</td>
+            <td class="num">
+              {job.attempts}/{job.maxAttempts}
+            </td>
+            <td>{state === 'claimed' ? `${job.lease?.worker ?? '?'} until ${when(job.lease?.until, now)}` : state === 'delayed' ? when(job.runAt, now) : when(job.createdAt, now)}</td>
+            <td class="mono clip">{state === 'dead' ? (job.lastError ?? '') : JSON.stringify(job.payload ?? null)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
