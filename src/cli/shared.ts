@@ -4,6 +4,7 @@
  * result when stdout is not a terminal or with `--json` (`--human` forces text into a pipe).
  * Failures are thrown; main.ts prints them as one line on stderr.
  */
+import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import { createClient } from '../client/client.js';
 import type { ConnectionOptions } from '../client/connection.js';
@@ -19,6 +20,7 @@ export const GLOBAL_FLAGS = {
   url: { type: 'string' },
   store: { type: 'string' },
   token: { type: 'string' },
+  ca: { type: 'string' },
   timeout: { type: 'string' },
   json: { type: 'boolean' },
   human: { type: 'boolean' },
@@ -38,6 +40,10 @@ export const GLOBAL_USAGE = `GLOBAL OPTIONS
     --token TOKEN
         The brokers' bearer token (default $BUCKETQ_TOKEN; prefer it, as arguments are visible
         to other users).
+
+    --ca FILE
+        PEM CA certificate(s) to trust for https:// brokers, e.g. a self-signed broker's own
+        certificate (default: the system's CAs; NODE_EXTRA_CA_CERTS adds to them).
 
     --timeout S
         Keep retrying a call that fails for a transient reason (no broker reachable, a leader
@@ -81,12 +87,26 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
+function caFile(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--ca: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE')) throw new UsageError(`--ca: ${path} holds no PEM certificate`);
+  return text;
+}
+
 function connectionOf(v: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): ConnectionOptions {
   const url = nonEmpty(v.url as string | undefined) ?? nonEmpty(env.BUCKETQ_URL);
   const store = nonEmpty(v.store as string | undefined) ?? nonEmpty(env.BUCKETQ_STORE);
   const token = nonEmpty(v.token as string | undefined) ?? nonEmpty(env.BUCKETQ_TOKEN);
   const deadlineMs = secondsFlag(v.timeout as string | undefined, 'timeout') ?? DEFAULT_TIMEOUT_S * 1000;
+  const ca = caFile(nonEmpty(v.ca as string | undefined));
   return {
+    ...(ca !== undefined ? { ca } : {}),
     ...(url !== undefined || store === undefined ? { url: url ?? DEFAULT_URL } : {}),
     ...(store !== undefined ? { store } : {}),
     ...(token !== undefined ? { token } : {}),

@@ -42,6 +42,8 @@ export interface ConnectionOptions {
   store?: string | StorageDriver | undefined;
   /** Bearer token sent with every request. */
   token?: string | undefined;
+  /** PEM CA certificate(s) trusted for https:// brokers (default: the system's, plus NODE_EXTRA_CA_CERTS). */
+  ca?: string | undefined;
   /** Per-request timeout (default 10 000 ms); a long-poll claim gets its wait on top. */
   timeoutMs?: number | undefined;
   retry?: RetryOptions | undefined;
@@ -80,6 +82,8 @@ export class Connection {
   private readonly store: StorageDriver | null;
   private readonly ownsStore: boolean;
   private readonly token: string | undefined;
+  /** The CA for https:// brokers (ConnectionOptions.ca). */
+  readonly ca: string | undefined;
   private readonly timeoutMs: number;
   private readonly deadlineMs: number;
   private readonly baseMs: number;
@@ -103,6 +107,8 @@ export class Connection {
     }
     if (o.token !== undefined && (typeof o.token !== 'string' || !/^[\x21-\x7e]+$/.test(o.token))) throw invalid('token must be a non-empty string of visible ASCII characters (no spaces)');
     this.token = o.token;
+    if (o.ca !== undefined && (typeof o.ca !== 'string' || !o.ca.includes('-----BEGIN CERTIFICATE'))) throw invalid('ca must be PEM text with at least one "-----BEGIN CERTIFICATE" block');
+    this.ca = o.ca;
     this.timeoutMs = positive(o.timeoutMs, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS;
     const r = o.retry ?? {};
     this.deadlineMs = nonNegative(r.deadlineMs, 'retry.deadlineMs') ?? 30_000;
@@ -133,6 +139,7 @@ export class Connection {
           path: o.path,
           body: o.body,
           token: this.token,
+          ca: this.ca,
           timeoutMs: this.timeoutMs + (o.extraTimeoutMs ?? 0),
           signal: o.signal,
         });

@@ -68,7 +68,7 @@ export async function* streamEvents(conn: Connection, token: string | undefined,
       let got = false;
       try {
         const opened = () => o.onOpen?.({ url: base, lastEventId: last });
-        for await (const ev of readStream(`${base}/v1/events${query}`, token, last, signal, opened)) {
+        for await (const ev of readStream(`${base}/v1/events${query}`, token, conn.ca, last, signal, opened)) {
           got = true;
           last = ev.id;
           yield ev;
@@ -104,6 +104,7 @@ async function locate(conn: Connection, follow: string | undefined, signal: Abor
 async function* readStream(
   url: string,
   token: string | undefined,
+  ca: string | undefined,
   lastEventId: string | undefined,
   signal: AbortSignal | undefined,
   opened: () => void,
@@ -112,7 +113,7 @@ async function* readStream(
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
   if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
   const lib = url.startsWith('https:') ? https : http;
-  const req = lib.request(url, { method: 'GET', headers, agent: false });
+  const req = lib.request(url, { method: 'GET', headers, agent: false, ...(ca !== undefined ? { ca } : {}) });
   const onAbort = () => req.destroy(new QueueError('CLOSED', 'the event stream was closed by the caller'));
   signal?.addEventListener('abort', onAbort, { once: true });
   try {

@@ -60,6 +60,8 @@ export interface HttpRequest {
   path: string;
   body?: unknown;
   token?: string | undefined;
+  /** PEM CA certificate(s) to trust for https:// brokers instead of the system's (a self-signed broker). */
+  ca?: string | undefined;
   /** The whole request, answer included, must finish within this long. */
   timeoutMs: number;
   signal?: AbortSignal | undefined;
@@ -74,6 +76,16 @@ export interface HttpRequest {
 // its side: a request sent on a socket the server is closing would fail as ambiguous.
 const AGENT_OPTIONS = { keepAlive: true, maxSockets: 256, scheduling: 'lifo', timeout: 4_000 } as const;
 const agents = { 'http:': new http.Agent(AGENT_OPTIONS), 'https:': new https.Agent(AGENT_OPTIONS) };
+/** HTTPS agents with a CA of their own, one per distinct CA (a process talks to few clusters). */
+const caAgents = new Map<string, https.Agent>();
+
+function agentFor(url: URL, ca: string | undefined): http.Agent {
+  if (url.protocol !== 'https:') return agents['http:'];
+  if (ca === undefined) return agents['https:']; // system CAs, plus NODE_EXTRA_CA_CERTS
+  let agent = caAgents.get(ca);
+  if (!agent) caAgents.set(ca, (agent = new https.Agent({ ...AGENT_OPTIONS, ca })));
+  return agent;
+}
 
 interface RawAnswer {
   status: number;
@@ -91,10 +103,10 @@ class RequestFailure extends Error {
 }
 
 /** One HTTP exchange; rejects with a RequestFailure that says whether the socket ever connected. */
-function exchange(url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number, signal: AbortSignal | undefined): Promise<RawAnswer> {
+function exchange(url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number, signal: AbortSignal | undefined, ca: string | undefined): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const lib = url.protocol === 'https:' ? https : http;
-    const agent = url.protocol === 'https:' ? agents['https:'] : agents['http:'];
+    const agent = agentFor(url, ca);
     let connected = false;
     let settled = false;
     const finish = (err: RequestFailure | null, answer?: RawAnswer) => {
@@ -124,13 +136,15 @@ function exchange(url: URL, method: string, headers: Record<string, string>, bod
     const onAbort = () => finish(new RequestFailure('aborted', undefined, signal?.reason));
     const timer = setTimeout(() => finish(new RequestFailure(connected ? 'timeout' : 'connect', connected ? undefined : 'ETIMEDOUT')), timeoutMs);
     req.on('socket', (socket) => {
-      // A reused keep-alive socket is connected already; a new one reports when it is.
-      if (!socket.connecting) connected = true;
-      else socket.once('connect', () => (connected = true));
+      // A reused keep-alive socket is connected already; a new one reports when it is (over TLS:
+      // after the handshake, before which nothing of the request was sent).
+      if (!socket.connecting && !('encrypted' in socket && socket.encrypted && (socket as { pending?: boolean }).pending)) connected = true;
+      else socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => (connected = true));
     });
     req.on('error', (err) => {
       const code = errCode(err);
-      finish(new RequestFailure(!connected && code !== undefined && CONNECT_CODES.has(code) ? 'connect' : 'ambiguous', code, err));
+      const refused = code !== undefined && (CONNECT_CODES.has(code) || isCertificateCode(code));
+      finish(new RequestFailure(!connected && refused ? 'connect' : 'ambiguous', code, err));
     });
     if (signal) {
       if (signal.aborted) return onAbort();
@@ -138,6 +152,11 @@ function exchange(url: URL, method: string, headers: Record<string, string>, bod
     }
     req.end(body);
   });
+}
+
+/** The TLS handshake refused the broker's certificate (untrusted issuer, wrong name, expired). */
+function isCertificateCode(code: string): boolean {
+  return /CERT|SIGNATURE|ISSUER/.test(code);
 }
 
 function errCode(err: unknown): string | undefined {
@@ -165,7 +184,7 @@ export async function httpRequest<R>(req: HttpRequest): Promise<R> {
   let status: number;
   let text: string;
   try {
-    ({ status, text } = await exchange(url, req.method, headers, body, req.timeoutMs, req.signal));
+    ({ status, text } = await exchange(url, req.method, headers, body, req.timeoutMs, req.signal, req.ca));
   } catch (err) {
     const f = err as RequestFailure;
     if (f.kind === 'aborted') throw failure('aborted', new QueueError('CLOSED', 'request aborted by the caller', { cause: f.cause }));
@@ -173,7 +192,12 @@ export async function httpRequest<R>(req: HttpRequest): Promise<R> {
     if (f.kind === 'timeout') {
       throw failure('ambiguous', new QueueError('UNAVAILABLE', `${where}: no answer within ${req.timeoutMs} ms`, { cause: err, details: { url: req.base } }));
     }
-    const why = f.kind === 'connect' ? `cannot connect (${f.code})` : `connection failed (${f.code ?? (f.cause as Error)?.message ?? 'closed'})`;
+    const why =
+      f.code !== undefined && isCertificateCode(f.code)
+        ? `the broker's TLS certificate is not trusted (${f.code}: ${(f.cause as Error)?.message}); give its CA with the ca option or --ca FILE`
+        : f.kind === 'connect'
+          ? `cannot connect (${f.code})`
+          : `connection failed (${f.code ?? (f.cause as Error)?.message ?? 'closed'})`;
     throw failure(f.kind, new QueueError('UNAVAILABLE', `${where}: ${why}`, { cause: f.cause ?? err, details: { url: req.base } }));
   }
   let parsed: unknown;

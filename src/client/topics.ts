@@ -35,7 +35,7 @@ export async function listTopics(options: ConnectionOptions): Promise<TopicSumma
         const failed = new QueueError((t.error.code as QueueError['code']) ?? 'INTERNAL', t.error.message);
         if (t.error.code !== 'NOT_LEADER' || !url) return { topic: t.topic, error: failed };
         try {
-          const s = await httpRequest<WireTopic>({ method: 'GET', base: url, path: `/v1/topics/${encodeURIComponent(t.topic)}`, token: options.token, timeoutMs });
+          const s = await httpRequest<WireTopic>({ method: 'GET', base: url, path: `/v1/topics/${encodeURIComponent(t.topic)}`, token: options.token, ca: options.ca, timeoutMs });
           return { topic: t.topic, stats: toStats(s) };
         } catch (err) {
           return { topic: t.topic, error: err instanceof QueueError ? err : failed };

@@ -21,13 +21,16 @@
  * get UNAVAILABLE, ClaimStreams end cleanly, and every HTTP/2 connection gets a GOAWAY at once, which
  * lets its client retry the streams the broker did not take elsewhere, without doubt.
  *
+ * With `tlsCert`/`tlsKey` the port is HTTPS instead (server/tls.ts): ALPN picks HTTP/1.1 or HTTP/2
+ * and every route, the JSON API included, is served on both; the Redis port speaks TLS too.
+ *
  * Idle connections are never closed from this side before that: a client may be sending a request
  * on one at that very moment, and then sees the connection cut after sending, cannot tell whether
  * the request was handled, and must not retry a claim (a worker would report an error in what
  * should be a seamless handover). A request that arrives on an open connection is answered 503 with
  * Connection: close instead, which every client retries elsewhere.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { Broker, type BrokerOptions } from '../broker/broker.js';
@@ -40,10 +43,12 @@ import { answerClientErrors, createHttpHandler, type HttpHandler } from '../tran
 import { createRespServer, type RespServer, type RespServerOptions } from '../transports/resp-server.js';
 import { advertiseUrl, DEFAULT_LISTEN, listenUrl, parseListen } from './address.js';
 import { createDualServer } from './h2c.js';
+import { createTlsServer, loadTls } from './tls.js';
 import { startStandbyWatcher, type StandbyWatcher } from './standby-watcher.js';
 
 export const DEFAULT_STORE = 'file:./bucketq-data';
 export const DEFAULT_BROKER_LEASE_MS = 10_000;
+export const DEFAULT_MAX_CONNECTIONS = 1000;
 
 export interface BrokerServerOptions {
   /** A store URL (opened here and closed by close()) or a driver you own. Default `file:./bucketq-data`. */
@@ -62,6 +67,15 @@ export interface BrokerServerOptions {
   standbyCheckMs?: number;
   /** Largest request body (default 16 MiB). */
   maxBodyBytes?: number;
+  /**
+   * TLS certificate (chain) and private key, each PEM text or a path to a PEM file (server/tls.ts).
+   * Both or neither; with them the port speaks HTTPS (HTTP/1.1 and HTTP/2 by ALPN), the Redis port
+   * TLS, and URLs are https:// and rediss://.
+   */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Open connections on the HTTP port at most (default 1,000); more are closed at once. The Redis port has its own (`resp.maxConnections`). */
+  maxConnections?: number;
   /**
    * How long close() waits, once every request has its answer, for clients to close their idle
    * keep-alive connections before closing them itself (default 0: at once). Clients that honour
@@ -88,7 +102,7 @@ export interface BrokerServer {
   url: string;
   /** The URL written into the leases this broker takes. */
   advertiseUrl: string;
-  /** `redis://HOST:PORT` of the Redis protocol, when `respListen` was given. */
+  /** `redis://HOST:PORT` (`rediss://` with TLS) of the Redis protocol, when `respListen` was given. */
   respUrl: string | null;
   broker: Broker;
   /** HTTP requests being handled right now (long polls included). */
@@ -126,6 +140,8 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   positive(options.leaseMs, 'leaseMs');
   positive(options.standbyCheckMs, 'standbyCheckMs');
   positive(options.maxBodyBytes, 'maxBodyBytes');
+  positive(options.maxConnections, 'maxConnections');
+  const tls = loadTls(options.tlsCert, options.tlsKey);
   if (options.connectionGraceMs !== undefined && !(Number.isInteger(options.connectionGraceMs) && options.connectionGraceMs >= 0)) {
     throw new QueueError('INVALID_ARGUMENT', `connectionGraceMs must be an integer >= 0, got ${String(options.connectionGraceMs)}`);
   }
@@ -156,7 +172,17 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     res.writeHead(connect ? 404 : 503, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
     res.end(json);
   });
-  const dual = createDualServer(server, server2);
+  // With TLS, ALPN chooses the protocol and one secure server serves every route on both (tls.ts).
+  const dual = tls
+    ? createTlsServer(tls, (req, res) => {
+        if (connect && req.url!.startsWith(CONNECT_PATH_PREFIX)) return connect(req, res);
+        if (handler) return handler(req as IncomingMessage, res as ServerResponse);
+        res.writeHead(503, { 'content-type': 'application/json; charset=utf-8' });
+        res.end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'the broker is starting' } }));
+      })
+    : createDualServer(server, server2);
+  // Past the limit node closes new connections at once (server 'drop' event): no request is read from them.
+  dual.front.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
 
   let port: number;
   try {
@@ -165,8 +191,9 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     if (ownsStore) await store.close();
     throw err;
   }
-  const url = listenUrl(address, port);
-  const advertised = advertiseUrl(address, port, options.advertise);
+  const scheme = (u: string) => (tls ? u.replace(/^http:/, 'https:') : u);
+  const url = scheme(listenUrl(address, port));
+  const advertised = options.advertise !== undefined ? advertiseUrl(address, port, options.advertise) : scheme(advertiseUrl(address, port));
 
   const broker = new Broker({
     ...options.brokerOptions,
@@ -203,12 +230,13 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     resp = createRespServer(broker, {
       ...options.resp,
       token: options.token,
+      ...(tls ? { tls } : {}),
       ...(options.brokerOptions?.clock ? { clock: options.brokerOptions.clock } : {}),
       onError: (err, command) => onError(err, `RESP ${command}`),
     });
     try {
       const respPort = await resp.listen(respAddress.host, respAddress.port);
-      respUrl = listenUrl(respAddress, respPort).replace(/^http:/, 'redis:');
+      respUrl = listenUrl(respAddress, respPort).replace(/^http:/, tls ? 'rediss:' : 'redis:');
     } catch (err) {
       dual.front.close();
       await broker.stop();

@@ -43,6 +43,8 @@ function declaredLength(req: IncomingMessage): number | undefined {
 /** True when the request carries a body (a Content-Length above 0 or a chunked transfer). */
 export function hasBody(req: IncomingMessage): boolean {
   const len = declaredLength(req);
+  // HTTP/2 (TLS, ALPN) needs neither header: a stream that did not end with its headers has a body.
+  if (len === undefined && req.httpVersionMajor === 2) return (req as unknown as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === false;
   return len !== undefined ? len > 0 : req.headers['transfer-encoding'] !== undefined;
 }
 

@@ -18,6 +18,7 @@
  * parked long polls (BRPOP, XREADGROUP BLOCK) with nothing.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Broker } from '../broker/broker.js';
 import { systemClock, type Clock } from '../broker/clock.js';
 import { isQueueError, QueueError } from '../errors.js';
@@ -42,6 +43,8 @@ export interface RespServerOptions {
   maxPipeline?: number;
   /** Open connections at most (default 1,000). */
   maxConnections?: number;
+  /** PEM certificate and key: speak RESP over TLS (rediss://) instead of cleartext. */
+  tls?: { cert: string; key: string } | undefined;
   /** Reader bounds (args per command, bulk size, command size, line length). */
   reader?: Partial<RespReaderLimits>;
   clock?: Clock;
@@ -207,8 +210,10 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
     });
   }
 
-  const server = createServer(serve);
+  const server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, serve) : createServer(serve);
   server.on('error', () => {});
+  // A failed handshake (a cleartext client, a client that does not trust the certificate) ends that connection only.
+  server.on('tlsClientError', (_err: Error, socket: Socket) => socket.destroy());
 
   return {
     server,

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { DEFAULT_RECENT } from '../../core/recent.js';
 import { DEFAULT_LIMITS } from '../../protocol.js';
 import { DEFAULT_LISTEN, parseListen } from '../../server/address.js';
-import { DEFAULT_BROKER_LEASE_MS, DEFAULT_STORE, startBrokerServer, type BrokerServer } from '../../server/broker-server.js';
+import { DEFAULT_BROKER_LEASE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STORE, startBrokerServer, type BrokerServer } from '../../server/broker-server.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../transports/http.js';
 import { intFlag, parseFlags, sizeFlag } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
@@ -18,7 +18,7 @@ const usage = `NAME
 
 SYNOPSIS
     bucketq broker [--store URL] [--listen HOST:PORT] [--advertise URL] [--token TOKEN]
-                   [--resp-listen HOST:PORT] [options]
+                   [--resp-listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [options]
 
 DESCRIPTION
     Serves the HTTP API (docs/http-api.md) for every topic of one store. Each request is
@@ -55,6 +55,15 @@ OPTIONS
     --token TOKEN
         Require "Authorization: Bearer TOKEN" on every route except /healthz. Default: the
         BUCKETQ_TOKEN environment variable; prefer it, as arguments are visible to other users.
+
+    --tls-cert FILE, --tls-key FILE
+        Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN: the JSON API, events, gRPC, gRPC-Web, Connect)
+        on --listen and TLS on --resp-listen, with this PEM certificate (chain) and private key.
+        Both or neither. The default advertised URL becomes https://HOST:PORT. Clients that do not
+        trust the issuer take --ca FILE (or NODE_EXTRA_CA_CERTS). The files are read once.
+
+    --max-connections N
+        Open connections on --listen at most (default ${DEFAULT_MAX_CONNECTIONS}); further ones are closed at once.
 
     --resp-listen HOST:PORT
         Also speak the Redis protocol (RESP2, RESP3 after HELLO 3) there; off by default. Keys
@@ -158,6 +167,9 @@ export default defineCommand({
       'resp-lease-ms': { type: 'string' },
       'resp-max-pipeline': { type: 'string' },
       'resp-max-clients': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'max-connections': { type: 'string' },
     });
     const store = values.store ?? DEFAULT_STORE;
     const listen = values.listen ?? DEFAULT_LISTEN;
@@ -183,6 +195,8 @@ export default defineCommand({
     if (respPipeline !== undefined) resp.maxPipeline = respPipeline;
     const respClients = intFlag(values['resp-max-clients'], 'resp-max-clients');
     if (respClients !== undefined) resp.maxConnections = respClients;
+    if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+    const maxConnections = intFlag(values['max-connections'], 'max-connections');
     const drainTimeoutMs = intFlag(values['drain-timeout-ms'], 'drain-timeout-ms') ?? DEFAULT_DRAIN_TIMEOUT_MS;
 
     const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -206,6 +220,8 @@ export default defineCommand({
         ...(values['standby-check-ms'] !== undefined ? { standbyCheckMs: intFlag(values['standby-check-ms'], 'standby-check-ms')! } : {}),
         ...(values['max-body-bytes'] !== undefined ? { maxBodyBytes: sizeFlag(values['max-body-bytes'], 'max-body-bytes')! } : {}),
         ...(values['resp-listen'] !== undefined ? { respListen: values['resp-listen'], resp } : {}),
+        ...(values['tls-cert'] !== undefined && values['tls-key'] !== undefined ? { tlsCert: values['tls-cert'], tlsKey: values['tls-key'] } : {}),
+        ...(maxConnections !== undefined ? { maxConnections } : {}),
         limits,
         brokerOptions: { recent },
         connectionGraceMs: Math.min(CONNECTION_GRACE_MS, Math.floor(drainTimeoutMs / 2)),
@@ -217,7 +233,7 @@ export default defineCommand({
       throw e;
     }
 
-    out(`bucketq broker ${server.broker.id} listening on ${server.url} (advertise ${server.advertiseUrl}, store ${displayStore(store)}, auth ${token !== undefined ? 'token' : 'none'})`);
+    out(`bucketq broker ${server.broker.id} listening on ${server.url} (advertise ${server.advertiseUrl}, store ${displayStore(store)}, auth ${token !== undefined ? 'token' : 'none'}${values['tls-cert'] !== undefined ? ', tls' : ''})`);
     if (server.respUrl) out(`redis protocol on ${server.respUrl}`);
     for (const [address, url] of [[listen, server.url], [values['resp-listen'], server.respUrl]] as const) {
       if (token === undefined && address !== undefined && url && !isLoopback(parseListen(address).host)) {

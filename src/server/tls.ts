@@ -1,0 +1,83 @@
+/**
+ * TLS for the broker's port and its Redis port. `--tls-cert FILE --tls-key FILE` (options
+ * `tlsCert`/`tlsKey`): each is either PEM text (it contains `-----BEGIN`) or a path to a PEM file,
+ * read once at start (no reload: restart the broker to change the certificate).
+ *
+ * With TLS the main port is a node:http2 secure server with `allowHTTP1`: ALPN picks HTTP/2 (gRPC,
+ * browsers) or HTTP/1.1 (node:https clients, curl --http1.1) per connection, and every route is
+ * served on both: the JSON API, the event stream, Connect, gRPC-Web and gRPC. There is no
+ * preface sniffing as on the cleartext port (h2c.ts): ALPN already says which protocol comes.
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import { QueueError } from '../errors.js';
+import type { DualServer } from './h2c.js';
+
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+}
+
+/** PEM text as given, or the contents of the file it names. */
+function pem(value: string, what: 'tlsCert' | 'tlsKey'): string {
+  if (value.includes('-----BEGIN')) return value;
+  try {
+    return readFileSync(value, 'utf8');
+  } catch (err) {
+    const flag = what === 'tlsCert' ? '--tls-cert' : '--tls-key';
+    throw new QueueError('INVALID_ARGUMENT', `${flag}: cannot read ${value} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+  }
+}
+
+/** The certificate and key, both or neither; null without TLS. */
+export function loadTls(cert: string | undefined, key: string | undefined): TlsMaterial | null {
+  if (cert === undefined && key === undefined) return null;
+  if (cert === undefined || key === undefined) throw new QueueError('INVALID_ARGUMENT', 'TLS needs both a certificate (--tls-cert) and its private key (--tls-key)');
+  const material = { cert: pem(cert, 'tlsCert'), key: pem(key, 'tlsKey') };
+  if (!material.cert.includes('-----BEGIN')) throw new QueueError('INVALID_ARGUMENT', '--tls-cert is not a PEM certificate');
+  if (!material.key.includes('-----BEGIN')) throw new QueueError('INVALID_ARGUMENT', '--tls-key is not a PEM private key');
+  return material;
+}
+
+export type AnyRequest = IncomingMessage | Http2ServerRequest;
+export type AnyResponse = ServerResponse | Http2ServerResponse;
+
+/**
+ * The TLS counterpart of createDualServer: one secure server for HTTP/1.1 and HTTP/2, with the
+ * same drain (GOAWAY to every HTTP/2 session) and destroy (every connection still open).
+ */
+export function createTlsServer(tls: TlsMaterial, listener: (req: AnyRequest, res: AnyResponse) => void): DualServer {
+  const sessions = new Set<ServerHttp2Session>();
+  const sockets = new Set<TLSSocket>();
+  let draining = false;
+  let server: ReturnType<typeof createSecureServer>;
+  try {
+    server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, listener);
+  } catch (err) {
+    throw new QueueError('INVALID_ARGUMENT', `the TLS certificate or key is not usable: ${(err as Error).message}`, { cause: err });
+  }
+  server.on('session', (s: ServerHttp2Session) => {
+    sessions.add(s);
+    s.once('close', () => sessions.delete(s));
+    if (draining) s.close();
+  });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  // A failed handshake (a cleartext client, a wrong CA on the client side) concerns that connection only.
+  server.on('tlsClientError', (_err, socket) => socket.destroy());
+  return {
+    front: server,
+    drain() {
+      draining = true;
+      for (const s of sessions) s.close();
+    },
+    destroy() {
+      for (const s of sessions) s.destroy();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
