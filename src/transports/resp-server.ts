@@ -165,9 +165,10 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
       slots.push(slot);
       const name = args[0]!.toLowerCase();
       const cmd = Object.hasOwn(commands, name) ? commands[name] : undefined;
+      // Before AUTH nothing but NOAUTH, unknown commands included (as Redis): no probing of what exists.
+      if (!conn.authenticated && !cmd?.noAuth) return reply(slot, errorReply('NOAUTH Authentication required.'));
       if (!cmd) return reply(slot, errorReply(unknownCommand(args)));
       if ((cmd.arity > 0 && args.length !== cmd.arity) || args.length < -cmd.arity) return reply(slot, errorReply(`ERR wrong number of arguments for '${name}' command`));
-      if (!conn.authenticated && !cmd.noAuth) return reply(slot, errorReply('NOAUTH Authentication required.'));
       if (draining && name !== 'quit') return reply(slot, errorReply('UNAVAILABLE the broker is shutting down; retry on another broker'));
       conn.cmd = name;
       let result: Reply | Promise<Reply>;
