@@ -13,7 +13,7 @@ import { topicOfQueueKey } from '../core/keys.js';
 import type { ClaimedJob } from '../core/ops/claim.js';
 import type { ConfigureInput } from '../core/ops/admin-ops.js';
 import type { PushJob, PushOutcome } from '../core/ops/push.js';
-import type { JobRecord, JobStats } from '../core/types.js';
+import type { BrokerLease, JobRecord, JobStats } from '../core/types.js';
 import { isQueueError, QueueError } from '../errors.js';
 import {
   checkBackoff,
@@ -38,8 +38,12 @@ import type { StorageDriver } from '../storage/types.js';
 import { Archiver } from './archiver.js';
 import { systemClock, type Clock } from './clock.js';
 import { deletePayload, inlinePayloads, writePayload } from './payloads.js';
+import { archivedRecords, completeStub } from './dead-letters.js';
+import { MAX_PAGE, type ListJobsInput, type ListJobsOutput } from '../core/ops/browse-ops.js';
+import type { RetryDeadOutput } from '../core/ops/retry-dead.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
-import { TopicLoop, type TopicRequest } from './topic-loop.js';
+import { TopicLoop, type SubmitExtra, type TopicRequest } from './topic-loop.js';
+import { traceCommits, traced, type RequestSpan } from './tracing.js';
 import type { SweepOutput } from '../core/ops/sweep.js';
 import { DEFAULT_RECENT, type RecentBounds } from '../core/recent.js';
 
@@ -136,6 +140,7 @@ export class Broker {
       retry: { ...DEFAULT_RETRY, ...options.retry },
     };
     this.events.on('error', () => {}); // an 'error' event must never crash the process
+    traceCommits(this.events); // bucketq.commit spans, when @opentelemetry/api is installed
     this.archiver = new Archiver({
       store: this.store,
       clock: this.clock,
@@ -180,11 +185,17 @@ export class Broker {
   }
 
   /** Low-level: submit a core op to a topic's commit loop. */
-  call<K extends OpName>(topic: string, op: K, input: OpInput<K>, extra?: { deadline?: number; signal?: AbortSignal }): Promise<OpOutput<K>> {
+  call<K extends OpName>(topic: string, op: K, input: OpInput<K>, extra?: SubmitExtra): Promise<OpOutput<K>> {
     return this.loop(topic).submit(op, input, extra);
   }
 
-  async push(topic: string, jobs: PushJobRequest[]): Promise<PushOutcome[]> {
+  push(topic: string, jobs: PushJobRequest[]): Promise<PushOutcome[]> {
+    return traced('bucketq.push', topic, { 'bucketq.jobs': Array.isArray(jobs) ? jobs.length : 0 }, (span) => this.pushJobs(topic, jobs, span), (out) => ({
+      'bucketq.jobs.created': out.filter((j) => j.created).length,
+    }));
+  }
+
+  private async pushJobs(topic: string, jobs: PushJobRequest[], span: RequestSpan | null): Promise<PushOutcome[]> {
     checkTopic(topic);
     const checked = checkPushBatch(jobs, this.limits);
     const written: string[] = [];
@@ -205,7 +216,7 @@ export class Broker {
         }
         coreJobs.push(job);
       }
-      const out = await this.call(topic, 'push', { jobs: coreJobs });
+      const out = await this.call(topic, 'push', { jobs: coreJobs }, span ? { onLanded: span.landed } : undefined);
       // A duplicate id kept the existing job: its freshly written payload object is garbage.
       const unused = coreJobs.filter((j, i) => j.payloadRef !== undefined && !out.jobs[i]!.created).map((j) => j.payloadRef!);
       this.cleanupPayloads(topic, unused);
@@ -220,10 +231,15 @@ export class Broker {
   async claim(topic: string, req: ClaimRequest, signal?: AbortSignal): Promise<ClaimedJob[]> {
     checkTopic(topic);
     const c = checkClaim(req, this.limits);
-    const extra: { deadline?: number; signal?: AbortSignal } = {};
+    const extra: SubmitExtra = {};
     if (c.waitMs > 0) extra.deadline = this.clock.now() + c.waitMs;
     if (signal) extra.signal = signal;
-    const out = await this.call(topic, 'claim', { worker: c.worker, max: c.max, leaseMs: c.leaseMs, nonce: this.o.newId() }, extra);
+    const input = { worker: c.worker, max: c.max, leaseMs: c.leaseMs, nonce: this.o.newId() };
+    const attributes = { 'bucketq.worker': c.worker, 'bucketq.claim.max': c.max, 'bucketq.claim.wait_ms': c.waitMs };
+    const out = await traced('bucketq.claim', topic, attributes, (span) => this.call(topic, 'claim', input, span ? { ...extra, onLanded: span.landed } : extra), (o) => ({
+      'bucketq.jobs': o.jobs.length,
+      'bucketq.job.ids': o.jobs.map((j) => j.id),
+    }));
     // The claim has landed: a transient read failure here must not fail it (the jobs would stay
     // leased to nobody, their attempt spent). Records already inlined are skipped on a retry.
     if (out.jobs.some((j) => j.payloadRef !== undefined)) {
@@ -255,7 +271,8 @@ export class Broker {
       }
       result = json === undefined ? undefined : JSON.parse(json);
     }
-    return this.call(topic, 'ack', result === undefined ? l : { ...l, result });
+    const input = result === undefined ? l : { ...l, result };
+    return traced('bucketq.ack', topic, { 'bucketq.job.id': l.id, 'bucketq.worker': l.worker }, (span) => this.call(topic, 'ack', input, span ? { onLanded: span.landed } : undefined));
   }
 
   nack(topic: string, req: NackRequest): Promise<OpOutput<'nack'>> {
@@ -266,7 +283,7 @@ export class Broker {
     if (error !== undefined) input.error = error;
     const delayMs = checkDelayMs(req.delayMs);
     if (delayMs !== undefined) input.delayMs = delayMs;
-    return this.call(topic, 'nack', input);
+    return traced('bucketq.nack', topic, { 'bucketq.job.id': l.id, 'bucketq.worker': l.worker }, (span) => this.call(topic, 'nack', input, span ? { onLanded: span.landed } : undefined));
   }
 
   cancel(topic: string, id: string): Promise<OpOutput<'cancel'>> {
@@ -301,6 +318,61 @@ export class Broker {
     return this.call(topic, 'retry', { id, record });
   }
 
+  /**
+   * A page of one state's jobs from the committed state, payloads included: large ones are read
+   * from their objects, dead jobs from their archive (a stub whose archive is not written yet is
+   * shown as the stub).
+   */
+  async listJobs(topic: string, input: ListJobsInput): Promise<ListJobsOutput> {
+    const page = await this.call(checkTopic(topic), 'listJobs', input);
+    const stubs = page.jobs.filter((j) => j.state === 'dead' && j.payload === undefined && j.payloadRef === undefined);
+    if (stubs.length > 0) {
+      const records = await archivedRecords((key) => this.readWithRetry(key), stubs);
+      page.jobs = page.jobs.map((j) => (stubs.includes(j) ? completeStub(j, records) : j));
+    }
+    if (page.jobs.some((j) => j.payloadRef !== undefined)) {
+      await withRetry('read payloads', this.o.retry, this.clock, this.o.random, () => inlinePayloads(this.store, topic, page.jobs));
+    }
+    return page;
+  }
+
+  /** The workers holding leases on a topic's jobs. */
+  workers(topic: string): Promise<OpOutput<'workers'>> {
+    return this.call(checkTopic(topic), 'workers', {});
+  }
+
+  /**
+   * Every dead job (or the listed ones) back to pending in one op, so in one commit. Their
+   * records are read from the archive first; large payloads get an object of their own again.
+   */
+  async retryDead(topic: string, ids?: readonly string[]): Promise<RetryDeadOutput> {
+    checkTopic(topic);
+    const wanted = ids === undefined ? undefined : new Set(ids.map((id) => checkId(id)));
+    const stubs: JobRecord[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.call(topic, 'listJobs', { state: 'dead', limit: MAX_PAGE, ...(after !== undefined ? { after } : {}) });
+      for (const j of page.jobs) if (!wanted || wanted.has(j.id)) stubs.push(j);
+      after = page.next ?? undefined;
+    } while (after !== undefined && (!wanted || stubs.length < wanted.size));
+    const archived = stubs.filter((j) => j.payload === undefined && j.payloadRef === undefined);
+    const records = archived.length > 0 ? await archivedRecords((key) => this.readWithRetry(key), archived) : new Map<string, JobRecord>();
+    for (const rec of records.values()) {
+      const json = JSON.stringify(rec.payload ?? null);
+      if (rec.payloadRef === undefined && Buffer.byteLength(json) > this.o.payloadThreshold) {
+        const ref = this.o.newId();
+        await withRetry('write payload', this.o.retry, this.clock, this.o.random, () => writePayload(this.store, topic, ref, json));
+        delete rec.payload;
+        rec.payloadRef = ref;
+      }
+    }
+    const jobs = stubs.map((j) => (records.has(j.id) ? { id: j.id, record: records.get(j.id)! } : { id: j.id }));
+    // Listed ids that are not dead at all are reported by the op as skipped.
+    if (wanted) for (const id of wanted) if (!stubs.some((j) => j.id === id)) jobs.push({ id });
+    if (jobs.length === 0) return { retried: 0, ids: [], skipped: [] };
+    return this.call(topic, 'retryDead', { jobs });
+  }
+
   stats(topic: string): Promise<JobStats> {
     return this.call(checkTopic(topic), 'stats', {});
   }
@@ -313,6 +385,14 @@ export class Broker {
     if (backoff) input.backoff = backoff;
     if (settings.paused !== undefined) input.paused = !!settings.paused;
     return this.call(topic, 'configure', input);
+  }
+
+  /** The topics this broker has a commit loop for, with what it knows of their leader (no I/O). */
+  topicLeases(): Array<{ topic: string; leading: boolean; leader: BrokerLease | null }> {
+    return [...this.loops].map(([topic, loop]) => {
+      const lease = loop.leaderLease;
+      return { topic, leading: loop.isLeading, leader: lease ? { ...lease } : null };
+    });
   }
 
   /** Every topic in the store (those with a queue.json). */
@@ -361,6 +441,10 @@ export class Broker {
     const rec = jobs.findLast((j) => j.id === stub.id);
     if (!rec) throw new QueueError('NOT_FOUND', `job ${stub.id} is not in its archive ${key}`);
     return rec;
+  }
+
+  private readWithRetry(key: string): Promise<{ body: Uint8Array } | null> {
+    return withRetry(`read ${key}`, this.o.retry, this.clock, this.o.random, () => this.store.read(key));
   }
 
   private emitBatch(batch: LandedBatch): void {

@@ -8,6 +8,8 @@ import type { ClaimedJob } from '../core/ops/claim.js';
 import type { JobRecord, JobStats, TopicSettings } from '../core/types.js';
 import { isQueueError, QueueError } from '../errors.js';
 import { asQueueError, wireError, type WireError } from './_codes.js';
+import { DASHBOARD_ROUTES, type BrokerInfo } from './http-routes-dashboard.js';
+import { publicJob } from './http-public-job.js';
 
 export interface RouteContext {
   broker: Broker;
@@ -18,6 +20,10 @@ export interface RouteContext {
   body: unknown;
   /** Fires when the client goes away before its answer was sent. */
   signal: AbortSignal;
+  /** The query string's parameters. */
+  query: URLSearchParams;
+  /** Version, start time and store of this server (GET /v1/broker). */
+  info: BrokerInfo;
 }
 
 export interface Reply {
@@ -33,8 +39,8 @@ export interface Route {
   body: boolean;
   /** Served without a token (health checks). */
   public?: boolean;
-  /** Answered as a stream by the handler (GET /v1/events, transports/events.ts), never by run(). */
-  stream?: true;
+  /** Answered as a stream by the handler, never by run(): GET /v1/events (events.ts), the dashboard's stats (dashboard-stats.ts). */
+  stream?: 'events' | 'stats';
   run(ctx: RouteContext): Promise<Reply>;
 }
 
@@ -72,11 +78,7 @@ export class TopicDirectory {
   }
 }
 
-/** A job as shown over the wire: large payloads already inlined, and never another claim's lease token. */
-export function publicJob(job: JobRecord): Record<string, unknown> {
-  const { payloadRef: _ref, lease, ...rest } = job;
-  return lease ? { ...rest, lease: { worker: lease.worker, until: lease.until } } : rest;
-}
+export { publicJob } from './http-public-job.js';
 
 function claimedJob(job: ClaimedJob): Record<string, unknown> {
   const { payloadRef: _ref, payload, ...rest } = job;
@@ -133,7 +135,7 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     path: ['v1', 'events'],
     body: false,
-    stream: true,
+    stream: 'events',
     run: async () => {
       throw new QueueError('INTERNAL', 'the events route is a stream');
     },
@@ -308,4 +310,6 @@ export const ROUTES: readonly Route[] = [
       return { status: 200, body: await broker.retry(params.topic, params.id) };
     },
   },
+  // The dashboard's routes (jobs by state, retry all dead, workers, this broker, live stats).
+  ...DASHBOARD_ROUTES,
 ];

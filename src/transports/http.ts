@@ -23,6 +23,9 @@ import { asQueueError, errorBody, httpStatusOf } from './_codes.js';
 import { ClientGone, discardUnreadBody, HttpError, readJson } from './http-body.js';
 import { EventStreams, type EventStreamOptions } from './events.js';
 import { ROUTES, TopicDirectory, type Route } from './http-routes.js';
+import type { BrokerInfo } from './http-routes-dashboard.js';
+import { StatsStreams, type StatsStreamOptions } from './dashboard-stats.js';
+import { packageVersion } from '../package-version.js';
 
 /** Largest request body by default: a 10 MiB payload as JSON with room for its envelope. */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -36,6 +39,10 @@ export interface HttpHandlerOptions {
   onError?: ((err: unknown, req: IncomingMessage) => void) | undefined;
   /** GET /v1/events: heartbeat interval, resume window (transports/events.ts). */
   events?: EventStreamOptions | undefined;
+  /** GET /v1/broker/stats/stream: interval, window, clock (transports/dashboard-stats.ts). */
+  stats?: StatsStreamOptions | undefined;
+  /** What GET /v1/broker reports besides the broker's own view (default: this package's version, the store driver's name). */
+  info?: Partial<BrokerInfo> | undefined;
 }
 
 export interface HttpHandler {
@@ -96,6 +103,8 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
   const checkBearer = bearerChecker(options.token);
   const topics = new TopicDirectory(broker);
   const streams = new EventStreams(broker, options.events);
+  const stats = new StatsStreams(broker, options.stats);
+  const info: BrokerInfo = { version: packageVersion(), startedAt: Date.now(), store: broker.store.name, ...options.info };
   let inFlight = 0;
   let draining = false;
   const idleWaiters: Array<() => void> = [];
@@ -136,9 +145,11 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
       // The pattern admits them, but no store can hold them (they are path segments).
       if (params.topic === '.' || params.topic === '..') throw new QueueError('INVALID_ARGUMENT', `topic ${JSON.stringify(params.topic)} is not allowed`);
     }
-    if (route.stream) return streams.serve(req, res);
+    if (route.stream) return route.stream === 'stats' ? stats.serve(req, res) : streams.serve(req, res);
     const body = route.body ? await readJson(req, maxBodyBytes) : undefined;
-    const reply = await route.run({ broker, topics, params, body, signal });
+    const url = req.url ?? '/';
+    const query = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+    const reply = await route.run({ broker, topics, params, body, signal, query, info });
     if (!signal.aborted) send(req, res, reply.status, reply.body);
   }
 
@@ -171,6 +182,7 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
   handler.drain = () => {
     draining = true;
     streams.close(); // an event stream has no answer to finish: end it now
+    stats.close();
   };
   handler.idle = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)));
   return handler;
