@@ -28,3 +28,29 @@ export function bearerChecker(token: string | undefined): ((header: string | nul
     return matches(m[1]!) ? 'ok' : 'invalid';
   };
 }
+
+/** What a presented credential may do: `admin` everything, `read` only what changes nothing. */
+export type Role = 'admin' | 'read';
+
+/**
+ * A constant-time mapper of presented tokens to their role; null when the broker has no token at
+ * all (everything open). Both tokens are compared every time, so the answer's timing tells neither
+ * which token matched nor how much of one.
+ */
+export function roleChecker(tokens: { token?: string | undefined; readToken?: string | undefined }): ((presented: string) => Role | null) | null {
+  const admin = tokenChecker(tokens.token);
+  const read = tokenChecker(tokens.readToken);
+  if (!admin && !read) return null;
+  return (presented) => {
+    const isAdmin = admin ? admin(presented) : false;
+    const isRead = read ? read(presented) : false;
+    return isAdmin ? 'admin' : isRead ? 'read' : null;
+  };
+}
+
+/** The role of an `Authorization: Bearer <token>` header: 'missing' when there is none, 'invalid' when it matches no token. */
+export function bearerRole(roleOf: (presented: string) => Role | null, header: string | null | undefined): Role | 'missing' | 'invalid' {
+  const m = header === undefined || header === null ? null : /^Bearer +(\S+) *$/i.exec(header);
+  if (!m) return 'missing';
+  return roleOf(m[1]!) ?? 'invalid';
+}
