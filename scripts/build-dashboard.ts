@@ -11,6 +11,7 @@
  * previous build's files removed.
  */
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -21,10 +22,14 @@ export const DASHBOARD_OUT = path.join(ROOT, 'dist', 'dashboard');
 /** The URL prefix the broker serves the assets under (docs/http-api.md, "Dashboard"). */
 const ASSET_URL = '/dashboard/assets/';
 
+/** Three stacked bars: a queue. */
+const ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#2563eb"/><rect x="3" y="3.5" width="10" height="2" fill="#fff"/><rect x="3" y="7" width="10" height="2" fill="#fff"/><rect x="3" y="10.5" width="6" height="2" fill="#fff"/></svg>\n';
+
 export interface DashboardManifest {
   /** File names inside assets/. */
   js: string;
   css: string | null;
+  icon: string;
   builtAt: string;
 }
 
@@ -37,6 +42,7 @@ function indexHtml(manifest: DashboardManifest): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <title>bucketq</title>
+<link rel="icon" type="image/svg+xml" href="${ASSET_URL}${manifest.icon}">
 ${manifest.css ? `<link rel="stylesheet" href="${ASSET_URL}${manifest.css}">\n` : ''}<script type="module" src="${ASSET_URL}${manifest.js}"></script>
 </head>
 <body>
@@ -69,10 +75,13 @@ export async function buildDashboard(outDir: string = DASHBOARD_OUT): Promise<Da
     metafile: true,
     logLevel: 'warning',
   });
-  const written = Object.keys(result.metafile.outputs).map((f) => path.basename(f));
+  // The browser asks for an icon anyway; one file of our own spares every page load a 404.
+  const icon = `favicon-${createHash('sha256').update(ICON).digest('hex').slice(0, 8)}.svg`;
+  await writeFile(path.join(assets, icon), ICON);
+  const written = [...Object.keys(result.metafile.outputs).map((f) => path.basename(f)), icon];
   const js = written.find((f) => f.endsWith('.js'));
   if (!js) throw new Error('esbuild wrote no JavaScript for the dashboard');
-  const manifest: DashboardManifest = { js, css: written.find((f) => f.endsWith('.css')) ?? null, builtAt: new Date().toISOString() };
+  const manifest: DashboardManifest = { js, css: written.find((f) => f.endsWith('.css')) ?? null, icon, builtAt: new Date().toISOString() };
 
   for (const [name, body] of [
     ['manifest.json', `${JSON.stringify(manifest, null, 2)}\n`],

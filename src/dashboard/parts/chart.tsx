@@ -40,10 +40,10 @@ export function Chart({ title, samples, series, unit = '', height = 150 }: Chart
       {
         width: Math.max(el.clientWidth, 200),
         height,
-        legend: { show: true },
+        legend: { show: true, live: false },
         cursor: { drag: { x: false, y: false } },
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-        axes: [axis, { ...axis, size: 48, values: (_u, ticks) => ticks.map((v) => `${+v.toPrecision(3)}${unit}`) }],
+        axes: [axis, { ...axis, size: 44, values: (_u, ticks) => ticks.map((v) => String(+v.toPrecision(3))) }],
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, points: { show: false } }))],
       },
       columns(samples, series),
@@ -66,7 +66,10 @@ export function Chart({ title, samples, series, unit = '', height = 150 }: Chart
 
   return (
     <figure class="chart">
-      <figcaption>{title}</figcaption>
+      <figcaption>
+        {title}
+        {unit && <span class="muted"> ({unit.trim()})</span>}
+      </figcaption>
       <div ref={box} class="chart-canvas" />
     </figure>
   );

@@ -46,7 +46,16 @@ export function JobDrawer({ topic, id, readOnly, onClose, onChanged }: DrawerPro
         </button>
       </header>
       {error && <p class="error-line">{error}</p>}
-      {job && (
+      {job && job.createdAt === 0 && (
+        // A finished job past the broker's recent window: queue.json keeps only its outcome.
+        <p class="muted" id="job-archived">
+          <span class={`state state-${job.state}`} id="job-state">
+            {job.state}
+          </span>{' '}
+          — this job left the queue; its full record is in the archive objects, not in queue.json.
+        </p>
+      )}
+      {job && job.createdAt !== 0 && (
         <>
           <div class="actions">
             {job.state === 'dead' && (
@@ -91,6 +100,12 @@ export function JobDrawer({ topic, id, readOnly, onClose, onChanged }: DrawerPro
                 <dd>
                   <span class="mono">{job.lease.worker}</span> until {when(job.lease.until)}
                 </dd>
+              </>
+            )}
+            {typeof job.archive === 'string' && (
+              <>
+                <dt>archive</dt>
+                <dd class="mono">{job.archive}</dd>
               </>
             )}
             {job.lastError !== undefined && (

@@ -97,7 +97,7 @@ export function Overview({ broker }: { broker: BrokerInfo | null }) {
         </table>
       </section>
 
-      <section class="charts">
+      <section class="charts" data-samples={stats.samples.length}>
         <Chart title="Throughput (all topics)" samples={stats.samples} series={THROUGHPUT} />
         <Chart title="Commits and CAS conflicts" samples={stats.samples} series={COMMITS} />
         <Chart title="Jobs per commit (group commit batch)" samples={stats.samples} series={BATCH} />

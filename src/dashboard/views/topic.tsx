@@ -112,7 +112,7 @@ function JobTable({ jobs, state, onOpen, selected, loading }: { jobs: Job[]; sta
           <th>state</th>
           <th class="num">prio</th>
           <th class="num">attempts</th>
-          <th>{state === 'claimed' ? 'lease' : state === 'delayed' ? 'due' : 'created'}</th>
+          <th>{state === 'claimed' ? 'lease' : state === 'delayed' ? 'due' : state === 'dead' ? 'died' : 'created'}</th>
           <th>{state === 'dead' ? 'last error' : 'payload'}</th>
         </tr>
       </thead>
@@ -134,7 +134,7 @@ function JobTable({ jobs, state, onOpen, selected, loading }: { jobs: Job[]; sta
             <td class="num">
               {job.attempts}/{job.maxAttempts}
             </td>
-            <td>{state === 'claimed' ? `${job.lease?.worker ?? '?'} until ${when(job.lease?.until, now)}` : state === 'delayed' ? when(job.runAt, now) : when(job.createdAt, now)}</td>
+            <td>{state === 'claimed' ? `${job.lease?.worker ?? '?'} until ${when(job.lease?.until, now)}` : state === 'delayed' ? when(job.runAt, now) : state === 'dead' ? when(job.finishedAt ?? job.updatedAt, now) : when(job.createdAt, now)}</td>
             <td class="mono clip">{state === 'dead' ? (job.lastError ?? '') : JSON.stringify(job.payload ?? null)}</td>
           </tr>
         ))}
