@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   /** Missing or wrong credentials (network surfaces). */
   | 'UNAUTHENTICATED'
+  /** Valid credentials that may not do this: a read-only token asking for a change, a cookie request without its CSRF header. */
+  | 'PERMISSION_DENIED'
   /** The object in storage is unreadable or written by a newer format; it is never overwritten. */
   | 'CORRUPT_STATE'
   /** The queue, worker or broker was closed. */

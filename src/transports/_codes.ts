@@ -8,6 +8,7 @@ import { isQueueError, QueueError, type ErrorCode } from '../errors.js';
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   INVALID_ARGUMENT: 400,
   UNAUTHENTICATED: 401,
+  PERMISSION_DENIED: 403,
   NOT_FOUND: 404,
   FAILED_PRECONDITION: 409,
   LEASE_LOST: 409,
@@ -66,6 +67,8 @@ export function errorBody(err: QueueError): { error: WireError } {
 export const RESP_PREFIX: Readonly<Record<ErrorCode, string>> = {
   INVALID_ARGUMENT: 'ERR',
   UNAUTHENTICATED: 'NOAUTH',
+  // Redis' own word for an ACL refusal, so clients that know Redis ACLs read it as such.
+  PERMISSION_DENIED: 'NOPERM',
   NOT_FOUND: 'NOT_FOUND',
   FAILED_PRECONDITION: 'FAILED_PRECONDITION',
   LEASE_LOST: 'LEASE_LOST',
@@ -104,6 +107,7 @@ export function respErrorText(err: QueueError): string {
 export const GRPC_STATUS: Readonly<Record<ErrorCode, number>> = {
   INVALID_ARGUMENT: 3,
   UNAUTHENTICATED: 16,
+  PERMISSION_DENIED: 7,
   NOT_FOUND: 5,
   FAILED_PRECONDITION: 9,
   LEASE_LOST: 9,
