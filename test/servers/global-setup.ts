@@ -11,12 +11,15 @@ import { readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { CHROMIUM_PATH, ensureChromium } from './chromium.js';
 import { ensureCeph, startRadosgw, type S3Server } from './radosgw.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** GET it for the run's S3 server: {@link HarnessAnswer} as JSON. */
     s3Harness: string;
+    /** GET it for the run's headless browser: {@link ChromiumAnswer} as JSON (test/dashboard/). */
+    chromiumHarness: string;
   }
 }
 
@@ -25,16 +28,21 @@ export type HarnessAnswer =
   | { kind: 'url'; url: string }
   | { kind: 'skip'; reason: string };
 
+/** Debian's chromium at `path`, or why the dashboard tests cannot have it. */
+export type ChromiumAnswer = { kind: 'chromium'; path: string } | { kind: 'skip'; reason: string };
+
 /** The test files that use the server; the boot is skipped when the run's filters select none. */
 const USERS = ['test/storage/s3.test.ts', 'test/cli/doctor.test.ts', 'test/e2e/s3.test.ts'];
+/** The browser tests: chromium is installed (apt-get, about a minute) only when one is selected. */
+const BROWSER_USERS = ['test/dashboard/'];
 
-function selectedByFilters(root: string): boolean {
+function selectedByFilters(root: string, users: readonly string[] = USERS): boolean {
   const start = process.argv.findIndex((a) => a === 'run' || a === 'watch' || a === 'dev');
   const args = process.argv.slice(start === -1 ? 2 : start + 1).filter((a) => !a.startsWith('-'));
   const files = (readdirSync(path.join(root, 'test'), { recursive: true }) as string[]).map((f) => `test/${f.split(path.sep).join('/')}`);
   // Vitest filters are substrings of file paths; an argument that matches no test file is a flag's value.
   const filters = args.filter((f) => files.some((file) => file.includes(f.replace(/^\.\//, ''))));
-  return filters.length === 0 || filters.some((f) => USERS.some((file) => file.includes(f.replace(/^\.\//, ''))));
+  return filters.length === 0 || filters.some((f) => users.some((file) => file.includes(f.replace(/^\.\//, '')) || f.replace(/^\.\//, '').startsWith(file)));
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -56,15 +64,25 @@ export default async function setup(project: TestProject): Promise<() => Promise
       return { kind: 'radosgw', ...rest };
     })().catch((err: unknown) => ({ kind: 'skip', reason: `radosgw did not start: ${(err as Error).message}` }));
   }
-  const http = createServer((_req, res) => {
+  // Started now, awaited by the dashboard tests through GET /chromium on the harness endpoint.
+  const browser: Promise<ChromiumAnswer> = selectedByFilters(project.config.root, BROWSER_USERS)
+    ? ensureChromium((line) => console.log(`[chromium] ${line}`)).then((missing) => (missing ? { kind: 'skip', reason: missing } : { kind: 'chromium', path: CHROMIUM_PATH }))
+    : Promise.resolve({ kind: 'skip', reason: 'chromium was not installed: no dashboard test file matched the filters' });
+  const http = createServer((req, res) => {
+    if (req.url === '/chromium') {
+      void browser.then((a) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(a)));
+      return;
+    }
     void answer.then((a) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(a)));
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   project.provide('s3Harness', `http://127.0.0.1:${(http.address() as { port: number }).port}/`);
+  project.provide('chromiumHarness', `http://127.0.0.1:${(http.address() as { port: number }).port}/chromium`);
   return async () => {
     http.closeAllConnections();
     await new Promise((resolve) => http.close(resolve));
     await answer;
+    await browser;
     await (server as S3Server | null)?.stop();
   };
 }

@@ -1,0 +1,137 @@
+/**
+ * What the dashboard tests share: Debian's chromium (installed by the global setup, see
+ * test/servers/chromium.ts), the bundle built once per file, a real broker process on a fresh
+ * directory store, HTTP calls to check the page against the API, and a load generator.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { expect, inject } from 'vitest';
+import { buildDashboard } from '../../scripts/build-dashboard.js';
+import { createClient } from '../../src/client/index.js';
+import { createWorker } from '../../src/worker/index.js';
+import { startBrokerProcess, type BrokerProcess } from '../broker-process.js';
+import type { ChromiumAnswer } from '../servers/global-setup.js';
+
+export const SCREENSHOTS = path.join(import.meta.dirname, '..', '..', 'test-output', 'screenshots');
+
+/** The browser, or why there is none (the file's tests then skip with that reason). */
+export async function launchChromium(): Promise<{ browser: Browser } | { skip: string }> {
+  const answer = (await (await fetch(inject('chromiumHarness'))).json()) as ChromiumAnswer;
+  if (answer.kind === 'skip') return { skip: answer.reason };
+  await buildDashboard();
+  const browser = await chromium.launch({ executablePath: answer.path, headless: true, args: ['--no-sandbox'] });
+  return { browser };
+}
+
+export interface TestBroker {
+  process: BrokerProcess;
+  url: string;
+  /** A JSON call with the admin token (when there is one). */
+  api<T = any>(method: string, route: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>;
+  stop(): Promise<void>;
+}
+
+export async function startBroker(options: { token?: string; readToken?: string } = {}): Promise<TestBroker> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'bucketq-dashboard-'));
+  const args = ['--store', `file:${dir}`, '--listen', '127.0.0.1:0'];
+  if (options.token) args.push('--token', options.token);
+  if (options.readToken) args.push('--read-token', options.readToken);
+  const process = await startBrokerProcess(args);
+  const url = process.url.replace(/\/$/, '');
+  return {
+    process,
+    url,
+    async api(method, route, body, token = options.token) {
+      const headers: Record<string, string> = {};
+      if (token) headers.authorization = `Bearer ${token}`;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(`${url}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async stop() {
+      process.child.kill('SIGTERM');
+      await process.exited;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const pageErrors = new WeakMap<Page, string[]>();
+
+/**
+ * A fresh browser context (its own cookies) on `url/hash`. `token`: log in through the broker's
+ * login page first. Confirmation dialogs are accepted, as an operator would.
+ */
+export async function openPage(browser: Browser, url: string, hash = '#/', token?: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  page.on('dialog', (d) => void d.accept());
+  const errors: string[] = [];
+  pageErrors.set(page, errors);
+  page.on('pageerror', (e) => errors.push(e.message));
+  if (token !== undefined) await logIn(page, url, token);
+  await page.goto(`${url}/${hash}`);
+  await page.waitForSelector('header.top');
+  return page;
+}
+
+/** Closes the page's context; the page must have thrown no script error. */
+export async function done(page: Page): Promise<void> {
+  await page.context().close();
+  expect(pageErrors.get(page)).toEqual([]);
+}
+
+/** Logs in through the broker's own login page, the way an operator does. */
+export async function logIn(page: Page, url: string, token: string): Promise<void> {
+  await page.goto(`${url}/`);
+  const field = page.locator('input[type=password], input[name=token]').first();
+  await field.fill(token);
+  await field.press('Enter');
+  await page.waitForSelector('header.top', { timeout: 15_000 });
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  const file = path.join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/**
+ * Pushes `perTick` jobs every `tickMs` and works them with a worker (random 5–80 ms of work;
+ * one job in `failEvery` throws, so nacks and dead jobs show too), until stopped.
+ */
+export function startLoad(url: string, topic: string, options: { token?: string; perTick?: number; tickMs?: number; failEvery?: number } = {}) {
+  const { token, perTick = 20, tickMs = 200, failEvery = 15 } = options;
+  const client = createClient<{ n: number; fail: boolean }>({ url, topic, ...(token ? { token } : {}), leaseMs: 10_000 });
+  let n = 0;
+  let pushing = Promise.resolve();
+  const timer = setInterval(() => {
+    // One push in flight at a time: a slow commit makes the load lighter, never a pile-up.
+    pushing = pushing.then(async () => {
+      const jobs = Array.from({ length: perTick }, () => ({ payload: { n: ++n, fail: n % failEvery === 0 }, maxAttempts: 2, backoff: { type: 'fixed' as const, delayMs: 200 } }));
+      await client.pushMany(jobs).catch(() => {});
+    });
+  }, tickMs);
+  const worker = createWorker(
+    client,
+    async (job) => {
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 75)); // the work itself
+      if (job.payload.fail) throw new Error(`job ${job.payload.n} failed on purpose`);
+      return { done: job.payload.n };
+    },
+    { concurrency: 8 },
+  );
+  worker.on('error', () => {});
+  return {
+    async stop() {
+      clearInterval(timer);
+      await pushing;
+      await worker.close();
+      await client.close();
+    },
+  };
+}
