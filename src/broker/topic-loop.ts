@@ -53,6 +53,8 @@ export interface TopicRequest<K extends OpName = OpName> {
   /** Long-poll claims: park an empty result until this time. */
   deadline?: number;
   signal?: AbortSignal;
+  /** Called with the commit seq when the request succeeded in a landed commit, before it resolves (tracing; must not throw). */
+  onLanded?: (seq: number) => void;
   /** Enqueue time, for the standby wait limit. */
   since: number;
 }
@@ -86,6 +88,9 @@ export interface CommitEvent {
 }
 
 type Mode = 'unloaded' | 'leading' | 'standby' | 'stopped';
+
+/** What a caller may attach to a request besides its op and input. */
+export type SubmitExtra = Pick<TopicRequest, 'deadline' | 'signal' | 'onLanded'>;
 
 const MAX_CONFLICT_ROUNDS = 20;
 /** Ops that never change the state: a batch of only these writes nothing (unless the lease needs renewing). */
@@ -155,7 +160,7 @@ export class TopicLoop {
     return this.mode === 'leading' && !this.running ? this.state : null;
   }
 
-  submit<K extends OpName>(op: K, input: OpInput<K>, extra: { deadline?: number; signal?: AbortSignal } = {}): Promise<OpOutput<K>> {
+  submit<K extends OpName>(op: K, input: OpInput<K>, extra: SubmitExtra = {}): Promise<OpOutput<K>> {
     return new Promise<OpOutput<K>>((resolve, reject) => {
       if (this.mode === 'stopped') return reject(new QueueError('CLOSED', `the broker stopped serving topic ${this.o.topic}`));
       if (extra.signal?.aborted) return reject(new QueueError('CLOSED', 'request aborted by the caller'));
@@ -411,7 +416,7 @@ export class TopicLoop {
           this.o.onLeading?.();
         }
         this.emit('commit', { topic: this.o.topic, seq: s.seq, requests: batch.length, bytes: body.length, ms: this.o.clock.now() - started, conflicts } satisfies CommitEvent);
-        this.settle(batch, results, now);
+        this.settle(batch, results, now, s.seq);
         this.recent.remember(s);
         this.o.afterCommit(s, batch, results, swept);
         this.wakeParked();
@@ -488,10 +493,12 @@ export class TopicLoop {
     return 'conflict';
   }
 
-  private settle(batch: TopicRequest[], results: OpResult<OpName>[], now: number): void {
+  /** Answers a batch; `seq` is its commit's when it was written (absent when nothing was). */
+  private settle(batch: TopicRequest[], results: OpResult<OpName>[], now: number, seq?: number): void {
     batch.forEach((req, i) => {
       const r = results[i]!;
       if (!r.ok) return req.reject(r.error);
+      if (seq !== undefined) req.onLanded?.(seq);
       if (req.op === 'claim' && req.deadline !== undefined && req.deadline > now && !req.signal?.aborted && (r.value as OpOutput<'claim'>).jobs.length === 0) {
         this.park(req);
         return;

@@ -1,0 +1,129 @@
+/**
+ * OpenTelemetry spans, when `@opentelemetry/api` is installed (an optional peer dependency). It is
+ * imported once, when this module loads; when it is absent every helper here is a null check and
+ * nothing else. With the API but no SDK registered, spans are the API's no-op spans.
+ *
+ * Spans (docs/operations.md):
+ * - `bucketq.push`: from the push request to its commit landing; topic, job count, commit seq.
+ * - `bucketq.claim`: from the claim request (long-poll wait included) to its commit; the claimed
+ *   job ids. `bucketq.ack` / `bucketq.nack`: one job's settle, request to commit. Claim and settle
+ *   are separate spans joined by the job id attribute, not one span from claim to ack: the ack may
+ *   reach another broker after a failover, or never come (an expired lease), and a span held open
+ *   in memory per claimed job would be lost or leak there.
+ * - `bucketq.commit`: one group commit of a topic (conflicts included): seq, requests, bytes. The
+ *   request spans carry the same `bucketq.commit.seq`, so a batch's requests can be found.
+ * Attribute names follow the messaging conventions where they apply (`messaging.system`,
+ * `messaging.destination.name`) and are `bucketq.*` otherwise.
+ */
+import type { EventEmitter } from 'node:events';
+import type { CommitEvent } from './topic-loop.js';
+
+type Api = typeof import('@opentelemetry/api');
+type Attributes = Record<string, string | number | boolean | string[]>;
+
+const api: Api | null = await import('@opentelemetry/api').then(
+  (m) => m,
+  () => null,
+);
+
+const TRACER_NAME = 'bucketq';
+const tracer = api ? api.trace.getTracer(TRACER_NAME) : null;
+
+/** Whether `@opentelemetry/api` could be imported. */
+export const tracingAvailable = api !== null;
+
+/** A running request span: the broker learns the commit seq, then the outcome. */
+export interface RequestSpan {
+  /** The request's commit landed as commit `seq`. */
+  landed(seq: number): void;
+  /** Adds attributes (only computed by the caller when the span records). */
+  readonly recording: boolean;
+  set(attributes: Attributes): void;
+  end(error?: unknown): void;
+}
+
+/** Starts a request span in the active context, or returns null when the API is absent. */
+export function startRequestSpan(name: string, topic: string, attributes: Attributes): RequestSpan | null {
+  if (!tracer) return null;
+  const span = tracer.startSpan(name, {
+    kind: api!.SpanKind.INTERNAL,
+    attributes: { 'messaging.system': 'bucketq', 'messaging.destination.name': topic, 'bucketq.topic': topic, ...attributes },
+  });
+  const recording = span.isRecording();
+  return {
+    recording,
+    landed: (seq) => {
+      try {
+        if (recording) span.setAttribute('bucketq.commit.seq', seq);
+      } catch {
+        // called by the commit loop: a tracing SDK's failure must not break it
+      }
+    },
+    set: (a) => {
+      if (recording) span.setAttributes(a);
+    },
+    end: (error) => {
+      if (error !== undefined && recording) {
+        const code = (error as { code?: unknown }).code;
+        span.setAttribute('bucketq.error.code', typeof code === 'string' ? code : 'UNKNOWN');
+        span.setStatus({ code: api!.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      }
+      span.end();
+    },
+  };
+}
+
+/** Runs `call` inside a request span (or bare when the API is absent), ending it with the outcome. */
+export function traced<T>(
+  name: string,
+  topic: string,
+  attributes: Attributes,
+  call: (span: RequestSpan | null) => Promise<T>,
+  after?: (value: T) => Attributes,
+): Promise<T> {
+  // Without the API: the call itself, not even one more promise.
+  return tracer ? tracedCall(name, topic, attributes, call, after) : call(null);
+}
+
+async function tracedCall<T>(
+  name: string,
+  topic: string,
+  attributes: Attributes,
+  call: (span: RequestSpan | null) => Promise<T>,
+  after?: (value: T) => Attributes,
+): Promise<T> {
+  const span = startRequestSpan(name, topic, attributes)!;
+  try {
+    const value = await call(span);
+    if (after && span.recording) span.set(after(value));
+    span.end();
+    return value;
+  } catch (err) {
+    span.end(err);
+    throw err;
+  }
+}
+
+/**
+ * Records a `bucketq.commit` span for every landed commit, from the broker's 'commit' event (the
+ * loop itself knows nothing of tracing). The span is dated from the commit's measured duration.
+ */
+export function traceCommits(events: EventEmitter): void {
+  if (!tracer) return;
+  events.on('commit', (e: CommitEvent) => {
+    const end = Date.now();
+    const span = tracer.startSpan('bucketq.commit', {
+      startTime: end - e.ms,
+      attributes: {
+        'messaging.system': 'bucketq',
+        'messaging.destination.name': e.topic,
+        'bucketq.topic': e.topic,
+        'bucketq.commit.seq': e.seq,
+        'bucketq.commit.requests': e.requests,
+        'bucketq.commit.bytes': e.bytes,
+        'bucketq.commit.conflicts': e.conflicts,
+      },
+    });
+    span.end(end);
+  });
+}
