@@ -1,34 +1,39 @@
 /**
- * The worker process of bench/peers/bullmq.ts: a BullMQ Worker at the given concurrency with a
- * no-op handler. Prints JSON lines like bench/network-worker.ts: {"ready":true},
- * {"completed":N,"lastAckAt":T} every 50 ms while it changes, {"probe":ID,"startedAt":T}.
+ * A BullMQ worker process of the peer benchmark (protocol: bench/peers/worker-protocol.ts):
+ * `new Worker` with `autorun: false` (run() on "start"), no-op handler, completed jobs removed.
+ *
+ *   tsx bench/peers/bullmq-worker.ts REDIS_PORT QUEUE CONCURRENCY
  */
 import { Worker } from 'bullmq';
+import type { BenchPayload } from './types.js';
+import { serveWorker, type WorkerSide } from './worker-protocol.js';
 
-const [port = '6379', concurrency = '16'] = process.argv.slice(2);
-const now = () => performance.timeOrigin + performance.now();
-const out = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
+const [port = '6379', queue = 'w1', concurrency = '16'] = process.argv.slice(2);
+let worker: Worker<BenchPayload> | null = null;
+/** Set on "start", before run(): the handler reports through it. */
+let side: WorkerSide | undefined;
 
-let completed = 0;
-let lastAckAt = 0;
-const worker = new Worker(
-  'w1',
-  async (job) => {
-    if (job.data?.probe !== undefined) out({ probe: job.data.probe, startedAt: now() });
-    return null;
+await serveWorker({
+  async connect() {
+    worker = new Worker<BenchPayload>(queue, async (job) => {
+      side?.started(job.data);
+      return null;
+    }, {
+      connection: { host: '127.0.0.1', port: Number(port), maxRetriesPerRequest: null },
+      concurrency: Number(concurrency),
+      autorun: false,
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 0 },
+    });
+    worker.on('completed', () => side?.finished(1));
+    worker.on('error', (e) => process.stderr.write(`worker error: ${e.message}\n`));
+    await worker.waitUntilReady();
   },
-  { connection: { host: '127.0.0.1', port: Number(port), maxRetriesPerRequest: null }, concurrency: Number(concurrency), removeOnComplete: { count: 0 }, removeOnFail: { count: 0 } },
-);
-worker.on('completed', () => {
-  completed++;
-  lastAckAt = now();
+  consume(s) {
+    side = s;
+    void worker!.run();
+  },
+  async close() {
+    await worker?.close();
+  },
 });
-let reported = 0;
-setInterval(() => {
-  if (completed === reported) return;
-  reported = completed;
-  out({ completed, lastAckAt });
-}, 50);
-await worker.waitUntilReady();
-out({ ready: true });
-process.once('SIGTERM', () => void worker.close().then(() => process.exit(0)));

@@ -5,24 +5,14 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort, stopProcess } from './children.js';
 
 export interface RedisServer {
   port: number;
   version: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
 }
 
 /** Starts redis-server, or says in one line why it cannot. */
@@ -45,9 +35,7 @@ export async function startRedis(): Promise<RedisServer | string> {
     port,
     version,
     stop: async () => {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await exited;
+      await stopProcess(proc);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -45,6 +45,10 @@ import { advertiseUrl, DEFAULT_LISTEN, listenUrl, parseListen } from './address.
 import { createDualServer } from './h2c.js';
 import { createTlsServer, loadTls } from './tls.js';
 import { startStandbyWatcher, type StandbyWatcher } from './standby-watcher.js';
+import { redactStoreUrl as storeForDisplay } from '../transports/dashboard-store-url.js';
+import type { Registry } from 'prom-client';
+import type { Logger } from './logger.js';
+import { createOperations } from './operations.js';
 
 export const DEFAULT_STORE = 'file:./bucketq-data';
 export const DEFAULT_BROKER_LEASE_MS = 10_000;
@@ -95,6 +99,13 @@ export interface BrokerServerOptions {
   log?: (line: string) => void;
   /** Failures worth an operator's attention (storage trouble, bugs). */
   onError?: (err: unknown, context: string) => void;
+  /**
+   * Structured logs (server/logger.ts): a pino logger or any object with pino's
+   * `info(fields, message)` convention (error, warn, info, debug). Default: silent.
+   */
+  logger?: Logger;
+  /** Commits slower than this are logged at debug level (default 1000 ms). */
+  slowCommitMs?: number;
 }
 
 export interface BrokerServer {
@@ -105,6 +116,8 @@ export interface BrokerServer {
   /** `redis://HOST:PORT` (`rediss://` with TLS) of the Redis protocol, when `respListen` was given. */
   respUrl: string | null;
   broker: Broker;
+  /** This server's Prometheus registry (served at GET /metrics; see docs/operations.md). */
+  metrics: Registry;
   /** HTTP requests being handled right now (long polls included). */
   readonly inFlight: number;
   /** Drains and stops (see the module comment). Idempotent. */
@@ -153,12 +166,14 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   const storeOption = options.store ?? DEFAULT_STORE;
   const store = typeof storeOption === 'string' ? await openStore(storeOption) : storeOption;
   const ownsStore = typeof storeOption === 'string';
+  const ops = createOperations({ store, logger: options.logger, token: options.token, slowCommitMs: options.slowCommitMs });
 
   let handler: HttpHandler | null = null;
   let connect: ConnectHandler | null = null;
   const server = createServer((req, res) => {
     // gRPC-Web and Connect calls (bucketq.v1.Queue/*): one prefix test, the JSON routes pay nothing more.
     if (connect && req.url!.startsWith(CONNECT_PATH_PREFIX)) return connect(req, res);
+    if (ops.serves(req.url!)) return ops.handle(req, res); // GET /metrics, /readyz (ops-http.ts)
     if (handler) return handler(req, res);
     res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
     res.end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'the broker is starting' } }));
@@ -176,6 +191,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   const dual = tls
     ? createTlsServer(tls, (req, res) => {
         if (connect && req.url!.startsWith(CONNECT_PATH_PREFIX)) return connect(req, res);
+        if (ops.serves(req.url!)) return ops.handle(req as IncomingMessage, res as ServerResponse);
         if (handler) return handler(req as IncomingMessage, res as ServerResponse);
         res.writeHead(503, { 'content-type': 'application/json; charset=utf-8' });
         res.end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'the broker is starting' } }));
@@ -197,13 +213,14 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
 
   const broker = new Broker({
     ...options.brokerOptions,
-    store,
+    store: ops.store,
     ...(options.id !== undefined ? { id: options.id } : {}),
     url: advertised,
     leaseMs,
     standby: 'reject',
     ...(options.limits ? { limits: options.limits } : {}),
   });
+  ops.attach(broker);
   broker.events.on('leader', (e: { topic: string; epoch: number }) => log(`leading topic ${e.topic} (epoch ${e.epoch})`));
   broker.events.on('fenced', (e: { topic: string; leader: { id: string; url: string } | null }) =>
     log(`lost topic ${e.topic} to broker ${e.leader?.id ?? '?'}${e.leader?.url ? ` at ${e.leader.url}` : ''}`),
@@ -211,17 +228,22 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   broker.events.on('internal-error', (e: { topic: string; op: string; error: unknown }) => {
     if (!isQueueError(e.error, 'CLOSED')) onError(e.error, `topic ${e.topic}: ${e.op}`);
   });
+  const reportError = (err: unknown, context: string) => {
+    ops.logError(err, context);
+    onError(err, context);
+  };
 
   handler = createHttpHandler(broker, {
     token: options.token,
     maxBodyBytes: options.maxBodyBytes,
-    onError: (err, req) => onError(err, `${req.method} ${req.url}`),
+    onError: (err, req) => reportError(err, `${req.method} ${req.url}`),
+    onAnswered: ops.httpAnswered,
   });
   const http = handler;
   connect = createConnectHandler(broker, {
     token: options.token,
     maxBodyBytes: options.maxBodyBytes,
-    onError: (err, procedure) => onError(err, `rpc ${procedure}`),
+    onError: (err, procedure) => reportError(err, `rpc ${procedure}`),
   });
   const rpc = connect;
   let resp: RespServer | null = null;
@@ -232,7 +254,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
       token: options.token,
       ...(tls ? { tls } : {}),
       ...(options.brokerOptions?.clock ? { clock: options.brokerOptions.clock } : {}),
-      onError: (err, command) => onError(err, `RESP ${command}`),
+      onError: (err, command) => reportError(err, `RESP ${command}`),
     });
     try {
       const respPort = await resp.listen(respAddress.host, respAddress.port);
@@ -246,12 +268,18 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   }
   const watcher: StandbyWatcher = startStandbyWatcher(broker, {
     intervalMs: options.standbyCheckMs ?? Math.max(1, Math.round(leaseMs / 3)),
-    onError: (err, topic) => onError(err, topic === null ? 'standby watcher: listing topics' : `standby watcher: topic ${topic}`),
+    onError: (err, topic) => reportError(err, topic === null ? 'standby watcher: listing topics' : `standby watcher: topic ${topic}`),
   });
+  ops.logger.info(
+    { event: 'started', broker: broker.id, url, advertise: advertised, store: typeof storeOption === 'string' ? storeForDisplay(storeOption) : store.name, leaseMs, resp: respUrl, tls: tls !== null },
+    'broker started',
+  );
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      ops.draining();
+      ops.logger.info({ event: 'draining', broker: broker.id, inFlight: http.inFlight + rpc.inFlight }, 'broker draining');
       http.drain();
       rpc.drain();
       dual.drain();
@@ -262,6 +290,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
       await watcher.stop();
       try {
         await broker.stop();
+        ops.stopped();
         await http.idle();
         await rpc.idle();
         await resp?.idle();
@@ -275,6 +304,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
         await connectionsClosed;
         await resp?.close(); // every reply is out (idle() above): end the RESP connections
         if (ownsStore) await store.close();
+        ops.logger.info({ event: 'stopped', broker: broker.id }, 'broker stopped');
       }
     })();
     return closing;
@@ -285,6 +315,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     advertiseUrl: advertised,
     respUrl,
     broker,
+    metrics: ops.registry,
     get inFlight() {
       return http.inFlight + rpc.inFlight;
     },

@@ -43,7 +43,16 @@ export interface HttpHandlerOptions {
   stats?: StatsStreamOptions | undefined;
   /** What GET /v1/broker reports besides the broker's own view (default: this package's version, the store driver's name). */
   info?: Partial<BrokerInfo> | undefined;
+  /**
+   * Called once per request when its answer is out (or the client left): the route's pattern
+   * (`/v1/topics/:topic/jobs`, `unmatched` when no route matched) and the status sent (499 when
+   * the client left before any answer). For metrics.
+   */
+  onAnswered?: ((method: string, route: string, status: number) => void) | undefined;
 }
+
+/** Each route's path as a pattern, for metrics labels (never the raw path: topics and ids vary). */
+const ROUTE_PATTERNS = new Map<Route, string>(ROUTES.map((r) => [r, `/${r.path.join('/')}`]));
 
 export interface HttpHandler {
   (req: IncomingMessage, res: ServerResponse): void;
@@ -128,12 +137,13 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
     res.end(json);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal, seen: { route: string }): Promise<void> {
     if (draining) throw new QueueError('UNAVAILABLE', 'this broker is shutting down; retry on another broker');
     let match: Match | undefined;
     let notFound: unknown;
     try {
       match = matchRoute(req.method ?? 'GET', req.url ?? '/');
+      seen.route = ROUTE_PATTERNS.get(match.route) ?? 'unmatched';
     } catch (err) {
       notFound = err;
     }
@@ -167,11 +177,18 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
     res.once('close', () => {
       if (!res.writableFinished) aborter.abort(new QueueError('CLOSED', 'the client went away'));
     });
-    const handled = handle(req, res, aborter.signal)
+    const seen = { route: 'unmatched' };
+    const handled = handle(req, res, aborter.signal, seen)
       .catch((err: unknown) => fail(req, res, err, aborter.signal))
       .catch((err: unknown) => options.onError?.(err, req));
     // In flight until the answer has been handed to the OS (or the client left), not merely written.
-    const closed = new Promise<void>((resolve) => res.once('close', resolve));
+    const closed = new Promise<void>((resolve) =>
+      res.once('close', () => {
+        // 499 (nginx's "client closed request"): the client left before any answer was sent.
+        options.onAnswered?.(req.method ?? 'GET', seen.route, res.headersSent ? res.statusCode : 499);
+        resolve();
+      }),
+    );
     void Promise.all([handled, closed]).then(() => {
       inFlight--;
       if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();

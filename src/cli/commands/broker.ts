@@ -5,6 +5,7 @@ import { DEFAULT_LIMITS } from '../../protocol.js';
 import { DEFAULT_LISTEN, parseListen } from '../../server/address.js';
 import { DEFAULT_BROKER_LEASE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STORE, startBrokerServer, type BrokerServer } from '../../server/broker-server.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../transports/http.js';
+import { createJsonLogger, LOG_LEVELS, parseLogLevel } from '../../server/logger.js';
 import { intFlag, parseFlags, sizeFlag } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
 
@@ -111,11 +112,21 @@ OPTIONS
     --drain-timeout-ms N
         How long a drain may take before the process gives up and exits 1 (default ${DEFAULT_DRAIN_TIMEOUT_MS}).
 
+    --log-level LEVEL
+        JSON log lines on stdout at this level and above: ${LOG_LEVELS.join(', ')} (default info;
+        BUCKETQ_LOG_LEVEL). The human lines above (startup URL, leadership, drain) are printed
+        whatever the level: scripts wait for them; log collectors keep the lines starting with {.
+        Tokens are never logged; store URLs are logged without credentials. See docs/operations.md.
+
+    --slow-commit-ms N
+        Commits that take at least this long are logged at debug level (default 1000).
+
     -h, --help
         This manual.
 
 ENVIRONMENT
     BUCKETQ_TOKEN    the bearer token, when --token is not given.
+    BUCKETQ_LOG_LEVEL  the log level, when --log-level is not given.
 
 SIGNALS
     SIGTERM, SIGINT
@@ -161,6 +172,8 @@ export default defineCommand({
       'max-batch': { type: 'string' },
       'max-claim': { type: 'string' },
       'drain-timeout-ms': { type: 'string' },
+      'log-level': { type: 'string' },
+      'slow-commit-ms': { type: 'string' },
       'recent-window-ms': { type: 'string' },
       'recent-max-ids': { type: 'string' },
       'resp-listen': { type: 'string' },
@@ -198,6 +211,13 @@ export default defineCommand({
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
     const maxConnections = intFlag(values['max-connections'], 'max-connections');
     const drainTimeoutMs = intFlag(values['drain-timeout-ms'], 'drain-timeout-ms') ?? DEFAULT_DRAIN_TIMEOUT_MS;
+    const levelText = values['log-level'] ?? (env.BUCKETQ_LOG_LEVEL ? env.BUCKETQ_LOG_LEVEL : 'info');
+    let logLevel;
+    try {
+      logLevel = parseLogLevel(levelText, values['log-level'] !== undefined ? '--log-level' : 'BUCKETQ_LOG_LEVEL');
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
 
     const out = (line: string) => process.stdout.write(`${line}\n`);
     const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -207,6 +227,12 @@ export default defineCommand({
     const signal = new Promise<NodeJS.Signals>((resolve) => (signalled = resolve));
     const onSignal = (s: NodeJS.Signals) => signalled(s);
     process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+
+    // One stream for human and JSON lines, so they keep their order (see --log-level). Log lines
+    // wait until the startup line is out: scripts take the first line for it.
+    const heldLogLines: string[] = [];
+    let logLinesHeld = true;
+    const logger = createJsonLogger(logLevel, (line) => (logLinesHeld ? heldLogLines.push(line) : process.stdout.write(line)));
 
     let server: BrokerServer;
     try {
@@ -225,6 +251,8 @@ export default defineCommand({
         limits,
         brokerOptions: { recent },
         connectionGraceMs: Math.min(CONNECTION_GRACE_MS, Math.floor(drainTimeoutMs / 2)),
+        logger,
+        ...(values['slow-commit-ms'] !== undefined ? { slowCommitMs: intFlag(values['slow-commit-ms'], 'slow-commit-ms', 0)! } : {}),
         log: out,
         onError: (e, context) => err(`error: ${context}: ${e instanceof Error ? e.message : String(e)}`),
       });
@@ -235,6 +263,8 @@ export default defineCommand({
 
     out(`bucketq broker ${server.broker.id} listening on ${server.url} (advertise ${server.advertiseUrl}, store ${displayStore(store)}, auth ${token !== undefined ? 'token' : 'none'}${values['tls-cert'] !== undefined ? ', tls' : ''})`);
     if (server.respUrl) out(`redis protocol on ${server.respUrl}`);
+    logLinesHeld = false;
+    for (const line of heldLogLines.splice(0)) process.stdout.write(line);
     for (const [address, url] of [[listen, server.url], [values['resp-listen'], server.respUrl]] as const) {
       if (token === undefined && address !== undefined && url && !isLoopback(parseListen(address).host)) {
         err(`warning: no token: anyone who can reach ${url} can use this broker (set BUCKETQ_TOKEN)`);

@@ -1,0 +1,41 @@
+/**
+ * A bucketq worker process of the peer benchmark (protocol: bench/peers/worker-protocol.ts):
+ * `createWorker` on a `createClient`, no-op handler.
+ *
+ *   tsx bench/peers/bucketq-worker.ts BROKER_URL TOPIC CONCURRENCY
+ */
+import { createClient } from '../../src/client/index.js';
+import { isQueueError } from '../../src/errors.js';
+import { createWorker, type Worker } from '../../src/worker/index.js';
+import type { BenchPayload } from './types.js';
+import { serveWorker } from './worker-protocol.js';
+
+const [url = '', topic = 'w1', concurrency = '16'] = process.argv.slice(2);
+const queue = createClient<BenchPayload>({ url, topic });
+let worker: Worker | null = null;
+
+await serveWorker({
+  // One stats call opens the keep-alive connection, so "ready" means the broker answered (a
+  // topic nobody pushed to yet answers NOT_FOUND, which is an answer too).
+  connect: async () => {
+    await queue.stats().catch((e: unknown) => {
+      if (!isQueueError(e) || e.code !== 'NOT_FOUND') throw e;
+    });
+  },
+  consume(side) {
+    worker = createWorker(
+      queue,
+      (job) => {
+        side.started(job.payload);
+        return null;
+      },
+      { concurrency: Number(concurrency), waitMs: 30_000 },
+    );
+    worker.on('completed', () => side.finished(1));
+    worker.on('error', (e) => process.stderr.write(`worker error: ${e.code} ${e.message}\n`));
+  },
+  async close() {
+    await worker?.close({ timeoutMs: 5000 });
+    await queue.close();
+  },
+});

@@ -1,0 +1,38 @@
+/**
+ * What a BrokerServer logs about its broker, from the broker's events and the instrumented store:
+ * leadership gained (info), lost to another broker (warn), internal errors (error), failed storage
+ * calls (warn; a lost compare-and-swap is routine and only debug) and slow commits (debug).
+ */
+import type { Broker } from '../broker/broker.js';
+import type { CommitEvent } from '../broker/topic-loop.js';
+import { isQueueError } from '../errors.js';
+import type { StorageCall } from '../storage/instrumented.js';
+import { errorFields, type Logger } from './logger.js';
+
+/** Commits slower than this are logged at debug level (default 1 s). */
+export const DEFAULT_SLOW_COMMIT_MS = 1000;
+
+export function logBrokerEvents(broker: Broker, logger: Logger, slowCommitMs = DEFAULT_SLOW_COMMIT_MS): void {
+  const events = broker.events;
+  events.on('leader', (e: { topic: string; epoch: number }) => logger.info({ event: 'leader', topic: e.topic, epoch: e.epoch }, `leading topic ${e.topic}`));
+  events.on('fenced', (e: { topic: string; leader: { id: string; url: string } | null }) =>
+    logger.warn({ event: 'fenced', topic: e.topic, leader: e.leader ? { id: e.leader.id, url: e.leader.url } : null }, `lost topic ${e.topic} to another broker`),
+  );
+  events.on('internal-error', (e: { topic: string; op: string; error: unknown }) => {
+    if (isQueueError(e.error, 'CLOSED')) return;
+    logger.error({ event: 'internal-error', topic: e.topic, op: e.op, error: errorFields(e.error) }, `internal error on topic ${e.topic}: ${e.op}`);
+  });
+  events.on('commit', (e: CommitEvent) => {
+    if (e.ms >= slowCommitMs) {
+      logger.debug({ event: 'slow-commit', topic: e.topic, seq: e.seq, ms: e.ms, requests: e.requests, bytes: e.bytes, conflicts: e.conflicts }, `slow commit on topic ${e.topic}`);
+    }
+  });
+}
+
+/** The log line of a failed storage call (successful ones are not logged: see the metrics). */
+export function logStorageCall(logger: Logger, call: StorageCall): void {
+  if (call.errorCode === null) return;
+  const fields = { event: 'storage-error', op: call.op, key: call.key, ms: Math.round(call.seconds * 1000), error: errorFields(call.error) };
+  if (call.errorCode === 'STORE_CONFLICT') logger.debug(fields, `storage ${call.op} lost a conditional write`);
+  else logger.warn(fields, `storage ${call.op} failed`);
+}

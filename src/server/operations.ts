@@ -1,0 +1,99 @@
+/**
+ * The operations side of a BrokerServer in one place, so the server's assembly stays a few lines:
+ * the instrumented store (metrics, logs, readiness all see every storage call), the per-server
+ * Prometheus registry, the logs of broker events, /metrics and /readyz.
+ *
+ * Lifecycle: createOperations() before the Broker (the broker must get the instrumented store),
+ * attach(broker) right after it, draining() when close() begins, stopped() once the broker stopped.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { Broker } from '../broker/broker.js';
+import { instrumentStore, type InstrumentedStore } from '../storage/instrumented.js';
+import type { StorageDriver } from '../storage/types.js';
+import { bearerRole, roleChecker, type BearerCheck } from '../transports/_auth.js';
+import { logBrokerEvents, logStorageCall } from './broker-logs.js';
+import { LeadershipTracker } from './leadership.js';
+import { errorFields, silentLogger, type Logger } from './logger.js';
+import { BrokerMetrics } from './metrics.js';
+import { createOpsHandler, opsRoute, type OpsHandler } from './ops-http.js';
+import { createReadiness } from './readiness.js';
+
+export interface OperationsOptions {
+  store: StorageDriver;
+  logger?: Logger | undefined;
+  token?: string | undefined;
+  /** The read-only token may scrape /metrics too (it changes nothing). */
+  readToken?: string | undefined;
+  slowCommitMs?: number | undefined;
+  /** /readyz: how recent the store's last answer must be to skip a probe (default 5 s). */
+  readyFreshMs?: number | undefined;
+}
+
+export interface Operations {
+  /** The store to hand to the Broker. */
+  store: InstrumentedStore;
+  logger: Logger;
+  /** Set once attach() ran. */
+  readonly registry: Registry;
+  attach(broker: Broker): void;
+  /** Whether `url` is /metrics or /readyz (cheap: every request asks). */
+  serves(url: string): boolean;
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** For the HTTP handler: one answered request. */
+  httpAnswered(method: string, route: string, status: number): void;
+  /** Failures worth an operator's attention (also passed to the server's onError). */
+  logError(err: unknown, context: string): void;
+  draining(): void;
+  stopped(): void;
+}
+
+export function createOperations(o: OperationsOptions): Operations {
+  const logger = o.logger ?? silentLogger;
+  let metrics: BrokerMetrics | null = null;
+  let leadership: LeadershipTracker | null = null;
+  let handler: OpsHandler | null = null;
+  let phase: 'serving' | 'draining' = 'serving';
+  const store = instrumentStore(o.store, (call) => {
+    metrics?.storageCall(call);
+    logStorageCall(logger, call);
+  });
+
+  const ops: Operations = {
+    store,
+    logger,
+    get registry(): Registry {
+      if (!metrics) throw new Error('operations: attach(broker) first');
+      return metrics.registry;
+    },
+    attach(broker) {
+      leadership = new LeadershipTracker(broker);
+      metrics = new BrokerMetrics(broker, leadership);
+      logBrokerEvents(broker, logger, o.slowCommitMs);
+      const roleOf = roleChecker({ token: o.token, readToken: o.readToken });
+      // Either role may read the metrics.
+      const checkBearer = roleOf
+        ? (header: string | undefined): BearerCheck => {
+            const role = bearerRole(roleOf, header);
+            return role === 'missing' || role === 'invalid' ? role : 'ok';
+          }
+        : null;
+      handler = createOpsHandler({
+        metrics,
+        readiness: createReadiness({ brokerId: broker.id, store, leadership, phase: () => phase, freshMs: o.readyFreshMs }),
+        checkBearer,
+        draining: () => phase === 'draining',
+        onError: (err, req) => ops.logError(err, `${req.method} ${req.url}`),
+      });
+    },
+    serves: (url) => handler !== null && opsRoute(url) !== null,
+    handle: (req, res) => handler!(req, res),
+    httpAnswered: (method, route, status) => metrics?.httpAnswered(method, route, status),
+    logError: (err, context) => logger.error({ event: 'error', context, error: errorFields(err) }, `error: ${context}`),
+    draining: () => {
+      phase = 'draining';
+    },
+    stopped: () => leadership?.releasedAll(),
+  };
+  return ops;
+}

@@ -1,0 +1,43 @@
+/**
+ * The peer benchmark's harness works end to end (no speed assertions): the runner, run as a user
+ * runs it, on bucketq-memory only with tiny job counts, gives a figure for every workload, and
+ * the markdown table built from them has a row per figure and a column per system.
+ */
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderMarkdown, ROWS, type PeerResults } from '../../bench/peers/report.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+describe('bench:peers harness', () => {
+  it('runs all four workloads on bucketq-memory and reports them as JSON and as a table', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/peers/run.ts', '--only', 'bucketq-memory', '--jobs', '100', '--probes', '5', '--json'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const results = JSON.parse(run.stdout) as PeerResults;
+    expect(results.systems.map((s) => s.name)).toEqual(['bucketq-memory']);
+    expect(results.systems[0]!.version).toMatch(/^bucketq /);
+    expect(results.sizes).toEqual({ w1Jobs: 100, bulkJobs: 500, probes: 5, drainBudgetS: 180 });
+    for (const row of ROWS) {
+      const f = results.figures[row.key]['bucketq-memory'];
+      expect(f, row.key).toBeDefined();
+      expect(f!.value, row.key).toBeGreaterThan(0);
+      expect(f!.note, row.key).toBeUndefined(); // nothing partial at this size
+    }
+    expect(results.figures.w4p99['bucketq-memory']!.value).toBeGreaterThanOrEqual(results.figures.w4p50['bucketq-memory']!.value);
+
+    const table = renderMarkdown(results).split('\n').filter((l) => l.startsWith('| '));
+    expect(table[0]).toBe('| figure | bucketq-memory |');
+    expect(table.slice(1)).toHaveLength(ROWS.length);
+  }, 60_000);
+
+  it('refuses an unknown system with one readable line', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/peers/run.ts', '--only', 'rabbitmq'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim()).toBe('bench:peers: --only: no system "rabbitmq"; there are bucketq-file, bucketq-memory, bullmq, pgboss');
+  });
+});
