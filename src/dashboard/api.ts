@@ -60,6 +60,8 @@ export interface PageQuery {
 
 export const api = {
   broker: () => call<BrokerInfo>('GET', '/v1/broker'),
+  /** Who this session is: `role: 'read'` may look but not change anything. */
+  session: () => call<{ auth: boolean; role: 'admin' | 'read' }>('GET', '/dashboard/session'),
   topic: (topic: string) => call<Record<string, unknown>>('GET', t(topic)),
   jobs: (topic: string, query: PageQuery) => {
     const params = new URLSearchParams({ state: query.state, limit: String(query.limit) });

@@ -24,15 +24,18 @@ function App() {
   const route = useRoute();
   const stats = useStats();
   const [broker, setBroker] = useState<BrokerInfo | null>(null);
+  const [session, setSession] = useState<{ auth: boolean; role: 'admin' | 'read' } | null>(null);
   const loadBroker = (): void => void api.broker().then(setBroker, (err: unknown) => notify('error', `broker info: ${describeError(err)}`));
   useEffect(() => {
     loadBroker();
+    // The role decides what the page offers; the broker refuses a read session's changes anyway.
+    void api.session().then(setSession, (err: unknown) => notify('error', `session: ${describeError(err)}`));
     const every = setInterval(loadBroker, BROKER_REFRESH_MS);
     return () => clearInterval(every);
   }, []);
   // Leadership changes are events: show them at once.
   useJobEvents(null, (e) => e.kind === 'leader' && loadBroker());
-  const readOnly = broker?.role === 'read';
+  const readOnly = session?.role === 'read';
 
   const logout = (): void => void api.logout().finally(() => location.assign('/'));
 
@@ -48,9 +51,11 @@ function App() {
         <span class={stats.connected ? 'live live-on' : 'live'} id="live-status">
           {stats.connected ? 'live' : 'connecting…'}
         </span>
-        <button class="link" onClick={logout}>
-          log out
-        </button>
+        {session?.auth && (
+          <button class="link" id="logout" onClick={logout}>
+            log out
+          </button>
+        )}
       </header>
       {route.view === 'topic' ? <Topic key={route.topic} topic={route.topic} params={route.params} readOnly={readOnly} /> : <Overview broker={broker} />}
       <Notices />

@@ -50,8 +50,6 @@ export interface BrokerInfo {
   version: string;
   startedAt: number;
   store: string;
-  /** The caller's role, when the broker says it ('read' disables the actions). */
-  role?: 'admin' | 'read';
   topics: Array<{ topic: string; leading: boolean; leader: LeaderInfo | null }>;
 }
 

@@ -125,7 +125,7 @@ function JobTable({ jobs, state, onOpen, selected, loading }: { jobs: Job[]; sta
           </tr>
         )}
         {jobs.map((job) => (
-          <tr key={job.id} data-job={job.id} class={`${job.id === selected ? 'selected' : ''} ${job.state !== state ? 'moved' : ''}`} onClick={() => onOpen(job.id)}>
+          <tr key={job.id} data-job={job.id} class={job.id === selected ? 'selected' : ''} onClick={() => onOpen(job.id)}>
             <td class="mono">{job.id}</td>
             <td>
               <span class={`state state-${job.state}`}>{job.state}</span>
