@@ -65,6 +65,13 @@ export interface BrokerServerOptions {
   id?: string;
   /** Bearer token required on every route but /healthz. */
   token?: string;
+  /**
+   * A read-only token: GET routes, the events and stats streams, the dashboard's views; any change
+   * is 403 PERMISSION_DENIED. Needs `token` (someone must be able to change things). HTTP only for now.
+   */
+  readToken?: string;
+  /** The built dashboard served at / (default dist/dashboard/ of this package, made by `npm run build:dashboard`). */
+  dashboardDir?: string;
   /** Leadership lease per topic (default 10 s): renewed at a third; a dead leader is replaced after about this long. */
   leaseMs?: number;
   /** How often the standby watcher looks for topics to take over (default leaseMs / 3). */
@@ -159,6 +166,11 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     throw new QueueError('INVALID_ARGUMENT', `connectionGraceMs must be an integer >= 0, got ${String(options.connectionGraceMs)}`);
   }
   if (options.token !== undefined && options.token.trim() === '') throw new QueueError('INVALID_ARGUMENT', 'the token must not be empty');
+  if (options.readToken !== undefined) {
+    if (options.readToken.trim() === '') throw new QueueError('INVALID_ARGUMENT', 'the read-only token must not be empty');
+    if (options.token === undefined) throw new QueueError('INVALID_ARGUMENT', 'a read-only token needs a token too (without one everything is open to everyone)');
+    if (options.readToken === options.token) throw new QueueError('INVALID_ARGUMENT', 'the read-only token must differ from the token');
+  }
   const leaseMs = options.leaseMs ?? DEFAULT_BROKER_LEASE_MS;
   const log = options.log ?? (() => {});
   const onError = options.onError ?? (() => {});
@@ -235,9 +247,13 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
 
   handler = createHttpHandler(broker, {
     token: options.token,
+    readToken: options.readToken,
+    dashboardDir: options.dashboardDir,
     maxBodyBytes: options.maxBodyBytes,
     onError: (err, req) => reportError(err, `${req.method} ${req.url}`),
     onAnswered: ops.httpAnswered,
+    info: { startedAt: Date.now(), store: typeof storeOption === 'string' ? storeForDisplay(storeOption) : `${store.name} (a driver passed in)` },
+    ...(options.brokerOptions?.clock ? { stats: { clock: options.brokerOptions.clock } } : {}),
   });
   const http = handler;
   connect = createConnectHandler(broker, {

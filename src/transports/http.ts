@@ -18,11 +18,13 @@ import type { Duplex } from 'node:stream';
 import type { Broker } from '../broker/broker.js';
 import { isQueueError, QueueError } from '../errors.js';
 import { checkTopic } from '../protocol.js';
-import { bearerChecker } from './_auth.js';
 import { asQueueError, errorBody, httpStatusOf } from './_codes.js';
 import { ClientGone, discardUnreadBody, HttpError, readJson } from './http-body.js';
 import { EventStreams, type EventStreamOptions } from './events.js';
 import { ROUTES, TopicDirectory, type Route } from './http-routes.js';
+import { createHttpAuth } from './http-auth.js';
+import { createDashboardHttp } from './dashboard-http.js';
+import { DEFAULT_DASHBOARD_DIR } from './dashboard-static.js';
 import type { BrokerInfo } from './http-routes-dashboard.js';
 import { StatsStreams, type StatsStreamOptions } from './dashboard-stats.js';
 import { packageVersion } from '../package-version.js';
@@ -31,8 +33,12 @@ import { packageVersion } from '../package-version.js';
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 export interface HttpHandlerOptions {
-  /** When set, every route except `/healthz` needs `Authorization: Bearer <token>`. */
+  /** When set, every route except `/healthz` needs `Authorization: Bearer <token>` (or a dashboard session). */
   token?: string | undefined;
+  /** A second token that may only read: GET routes and the streams; any change is 403 PERMISSION_DENIED. */
+  readToken?: string | undefined;
+  /** Where the built dashboard is (default dist/dashboard/ of this package; see dashboard-static.ts). */
+  dashboardDir?: string | undefined;
   /** Largest request body in bytes (default 16 MiB); larger ones get 413 PAYLOAD_TOO_LARGE. */
   maxBodyBytes?: number | undefined;
   /** Unexpected failures (bugs), answered as 500 INTERNAL without their details. */
@@ -109,7 +115,8 @@ function matchRoute(method: string, url: string): Match {
 
 export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = {}): HttpHandler {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const checkBearer = bearerChecker(options.token);
+  const auth = createHttpAuth({ token: options.token, readToken: options.readToken });
+  const dashboard = createDashboardHttp(auth, options.dashboardDir ?? DEFAULT_DASHBOARD_DIR);
   const topics = new TopicDirectory(broker);
   const streams = new EventStreams(broker, options.events);
   const stats = new StatsStreams(broker, options.stats);
@@ -117,17 +124,6 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
   let inFlight = 0;
   let draining = false;
   const idleWaiters: Array<() => void> = [];
-
-  function authenticate(req: IncomingMessage): void {
-    if (!checkBearer) return;
-    const check = checkBearer(req.headers.authorization);
-    if (check === 'missing') {
-      throw new HttpError(401, new QueueError('UNAUTHENTICATED', 'this broker needs Authorization: Bearer <token>'), { 'www-authenticate': 'Bearer realm="bucketq"' });
-    }
-    if (check === 'invalid') {
-      throw new HttpError(401, new QueueError('UNAUTHENTICATED', 'the bearer token is not valid'), { 'www-authenticate': 'Bearer realm="bucketq", error="invalid_token"' });
-    }
-  }
 
   function send(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     if (res.headersSent || res.destroyed) return;
@@ -139,6 +135,8 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
 
   async function handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal, seen: { route: string }): Promise<void> {
     if (draining) throw new QueueError('UNAVAILABLE', 'this broker is shutting down; retry on another broker');
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    if (dashboard.handles(path)) return dashboard.serve(req, res, path);
     let match: Match | undefined;
     let notFound: unknown;
     try {
@@ -147,7 +145,10 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
     } catch (err) {
       notFound = err;
     }
-    if (!match?.route.public) authenticate(req); // before saying anything about routes
+    if (!match?.route.public) {
+      const who = auth.authenticate(req); // before saying anything about routes
+      if (match) auth.authorize(req, who);
+    }
     if (!match) throw notFound;
     const { route, params } = match;
     if (route.path.includes(':topic')) {
