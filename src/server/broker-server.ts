@@ -178,7 +178,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   const storeOption = options.store ?? DEFAULT_STORE;
   const store = typeof storeOption === 'string' ? await openStore(storeOption) : storeOption;
   const ownsStore = typeof storeOption === 'string';
-  const ops = createOperations({ store, logger: options.logger, token: options.token, slowCommitMs: options.slowCommitMs });
+  const ops = createOperations({ store, logger: options.logger, token: options.token, readToken: options.readToken, slowCommitMs: options.slowCommitMs });
 
   let handler: HttpHandler | null = null;
   let connect: ConnectHandler | null = null;

@@ -166,7 +166,7 @@ describe('GET /metrics', () => {
     expect(valueOf(mb, 'bucketq_topic_leader_epoch', { topic: 't' })).toBe(2);
   });
 
-  it('needs the broker token, like the API; /readyz and /healthz stay public', async () => {
+  it('needs the broker token (or the read-only token), like the API; /readyz and /healthz stay public', async () => {
     const server = await start({ token: 's3cret' });
     const none = await fetch(`${server.url}/metrics`);
     expect(none.status).toBe(401);
@@ -177,6 +177,9 @@ describe('GET /metrics', () => {
     expect(await wrong.text()).not.toContain('bucketq_');
     expect(valueOf(await scrape(server, 's3cret'), 'bucketq_http_requests_total', { route: '/metrics', code: '401' })).toBe(2);
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    const reader = await start({ token: 'admin-tok', readToken: 'read-tok' });
+    expect(valueOf(await scrape(reader, 'read-tok'), 'process_cpu_user_seconds_total')).toBeGreaterThan(0); // the read-only token may scrape
+    expect((await fetch(`${reader.url}/metrics`, { headers: { authorization: 'Bearer other' } })).status).toBe(401);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     const post = await fetch(`${server.url}/metrics`, { method: 'POST', headers: { authorization: 'Bearer s3cret' } });
     expect(post.status).toBe(405);
