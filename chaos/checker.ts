@@ -1,0 +1,216 @@
+/**
+ * The history checker: given every event the clients saw (history.ts) and the store at the end
+ * (every finished job's record from the archive and queue.json, the jobs still live, the topic's
+ * epoch), it decides whether the queue kept its promises. Pure: no I/O, no clock.
+ *
+ * Must be 0 (see docs/chaos.md for each):
+ *   lostPushes          acknowledged pushes of which the store has no record at all
+ *   unfinished          acknowledged pushes still pending, delayed or claimed after the drain
+ *   finishedTwice       jobs with two final records (completed or dead twice)
+ *   phantoms            jobs in the store that no producer ever pushed
+ *   doubleAcks          jobs for which two acks were accepted
+ *   ackNotFinal         an accepted ack whose lease is not the one the job was completed with
+ *   unexplained         deliveries again that neither a nack, a lease expiry, a leader change nor
+ *                       the nemesis explains (explain.ts)
+ *   deadUnjustified     dead letters that were not nacked or expired maxAttempts times
+ *   epochTwice          two brokers that both said they lead the topic at one epoch
+ */
+import { createExplainer, type Reason } from './explain.js';
+import type { DeliverEvent, HistoryEvent, PushEvent, SettleEvent } from './history.js';
+
+/** A job record as the store holds it (queue.json and archive objects), the fields checked. */
+export interface StoredJob {
+  id: string;
+  state: string;
+  attempts: number;
+  maxAttempts: number;
+  lease?: { worker: string; token: string; until: number };
+  lastError?: string;
+}
+
+export interface FinalStore {
+  /** Finished jobs: archive records plus queue.json's not yet archived `done`. */
+  finished: StoredJob[];
+  /** queue.json's live jobs (pending, delayed, claimed). */
+  live: StoredJob[];
+  /** queue.json's dead-letter index: id → attempts. */
+  deadIndex: Record<string, { attempts: number }>;
+  /** The topic's leader epoch at the end (1 = never changed). */
+  epoch: number;
+}
+
+export interface CheckInput {
+  events: HistoryEvent[];
+  final: FinalStore;
+  /** The nemesis period, wall ms: availability is measured over its whole seconds. */
+  window: { start: number; end: number };
+}
+
+export interface Redelivery { id: string; attempts: [number, number]; leases: [string, string]; seen: [number, number]; reason: Reason | null }
+
+export interface CheckResult {
+  ok: boolean;
+  /** Names of the must-be-0 checks that failed. */
+  failed: string[];
+  lostPushes: string[];
+  unfinished: string[];
+  finishedTwice: string[];
+  phantoms: string[];
+  doubleAcks: string[];
+  ackNotFinal: string[];
+  unexplained: Redelivery[];
+  deadUnjustified: Array<{ id: string; why: string }>;
+  epochTwice: number[];
+  counts: {
+    pushesAcked: number; pushesFailed: number; deliveries: number; acksAccepted: number; acksRejected: number; nacks: number;
+    completed: number; dead: number; deliveredMoreThanOnce: number; nemesis: Record<string, number>;
+  };
+  /** Deliveries again, by what explains them (null: nothing). */
+  redeliveries: Partial<Record<Reason | 'unexplained', number>>;
+  leaderChanges: number;
+  /** Share of the window's whole seconds in which some commit landed (some client saw a write succeed). */
+  availability: number;
+  pushLatencyMs: { p50: number; p99: number; max: number };
+}
+
+const MUST_BE_ZERO = ['lostPushes', 'unfinished', 'finishedTwice', 'phantoms', 'doubleAcks', 'ackNotFinal', 'unexplained', 'deadUnjustified', 'epochTwice'] as const;
+
+export function checkHistory({ events, final, window }: CheckInput): CheckResult {
+  const pushes = events.filter((e): e is PushEvent => e.op === 'push');
+  const deliveries = events.filter((e): e is DeliverEvent => e.op === 'deliver');
+  const settles = events.filter((e): e is SettleEvent => e.op === 'ack' || e.op === 'nack');
+  const acksOk = settles.filter((e) => e.op === 'ack' && e.ok);
+
+  const finishedById = new Map<string, StoredJob[]>();
+  for (const r of final.finished) {
+    const list = finishedById.get(r.id) ?? [];
+    // The same record may be both archived and still in `done` for a moment: count it once.
+    if (!list.some((x) => x.state === r.state && x.lease?.token === r.lease?.token)) list.push(r);
+    finishedById.set(r.id, list);
+  }
+  const liveIds = new Set(final.live.map((j) => j.id));
+  const acked = new Set(pushes.filter((p) => p.ok).map((p) => p.id));
+  const sent = new Set(pushes.map((p) => p.id));
+
+  const lostPushes = [...acked].filter((id) => !finishedById.has(id) && !liveIds.has(id));
+  const unfinished = [...acked].filter((id) => liveIds.has(id));
+  const finishedTwice = [...finishedById].filter(([, l]) => l.length > 1).map(([id]) => id);
+  const phantoms = [...new Set([...finishedById.keys(), ...liveIds])].filter((id) => !sent.has(id));
+
+  const acksPerJob = count(acksOk.map((a) => a.id));
+  const doubleAcks = [...acksPerJob].filter(([, n]) => n > 1).map(([id]) => id);
+  const ackNotFinal = acksOk
+    .filter((a) => !(finishedById.get(a.id) ?? []).some((r) => r.state === 'completed' && r.lease?.token === a.lease))
+    .map((a) => a.id);
+
+  const { redeliveries, unexplained, deliveredMoreThanOnce } = checkRedeliveries(events, deliveries);
+  const killed = events.flatMap((e) => (e.op === 'nemesis' && e.action === 'kill' ? [e] : []));
+  const deadUnjustified = checkDead(final, finishedById, deliveries, settles, acksPerJob, (d) => killed.some((k) => k.target === d.p && k.m > d.m));
+
+  // A broker may say so twice (a plain line and a log record): brokers per epoch are counted.
+  const leadersOf = new Map<number, Set<string>>();
+  for (const e of events) if (e.op === 'leader' && e.epoch !== undefined) leadersOf.set(e.epoch, (leadersOf.get(e.epoch) ?? new Set()).add(e.broker));
+  const epochTwice = [...leadersOf].filter(([, b]) => b.size > 1).map(([epoch]) => epoch).sort((a, b) => a - b);
+
+  const nemesis: Record<string, number> = {};
+  for (const e of events) if (e.op === 'nemesis') nemesis[`${e.action} ${e.role}`] = (nemesis[`${e.action} ${e.role}`] ?? 0) + 1;
+  const latencies = pushes.filter((p) => p.ok).map((p) => p.t - p.st).sort((a, b) => a - b);
+
+  const result: Omit<CheckResult, 'ok' | 'failed'> = {
+    lostPushes, unfinished, finishedTwice, phantoms, doubleAcks, ackNotFinal, unexplained, deadUnjustified, epochTwice,
+    counts: {
+      pushesAcked: acked.size,
+      pushesFailed: [...sent].filter((id) => !acked.has(id)).length,
+      deliveries: deliveries.length,
+      acksAccepted: acksOk.length,
+      acksRejected: settles.filter((e) => e.op === 'ack' && !e.ok).length,
+      nacks: settles.filter((e) => e.op === 'nack').length,
+      completed: [...finishedById.values()].filter((l) => l.some((r) => r.state === 'completed')).length,
+      dead: [...finishedById.values()].filter((l) => l.some((r) => r.state === 'dead')).length,
+      deliveredMoreThanOnce,
+      nemesis,
+    },
+    redeliveries,
+    leaderChanges: Math.max(0, final.epoch - 1),
+    availability: availability(events, window),
+    pushLatencyMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? 0 },
+  };
+  const failed = MUST_BE_ZERO.filter((k) => result[k].length > 0);
+  return { ok: failed.length === 0, failed, ...result };
+}
+
+/** Consecutive deliveries of each job (in attempt order) and what explains each. */
+function checkRedeliveries(events: HistoryEvent[], deliveries: DeliverEvent[]) {
+  const explainer = createExplainer(events);
+  const byJob = new Map<string, DeliverEvent[]>();
+  for (const d of deliveries) byJob.set(d.id, [...(byJob.get(d.id) ?? []), d]);
+  const redeliveries: CheckResult['redeliveries'] = {};
+  const unexplained: Redelivery[] = [];
+  let deliveredMoreThanOnce = 0;
+  for (const [id, list] of byJob) {
+    if (list.length < 2) continue;
+    deliveredMoreThanOnce++;
+    list.sort((a, b) => a.attempt - b.attempt || a.m - b.m);
+    for (let i = 1; i < list.length; i++) {
+      const [a, b] = [list[i - 1]!, list[i]!];
+      const reason = explainer.explain(a, b);
+      redeliveries[reason ?? 'unexplained'] = (redeliveries[reason ?? 'unexplained'] ?? 0) + 1;
+      if (!reason) unexplained.push({ id, attempts: [a.attempt, b.attempt], leases: [a.lease, b.lease], seen: [a.t, b.t], reason });
+    }
+  }
+  return { redeliveries, unexplained, deliveredMoreThanOnce };
+}
+
+/**
+ * A dead letter is justified when its attempts are spent (attempts = maxAttempts), no ack of it
+ * was accepted, and its last attempt ended in a nack or a lease expiry: a nack in the history,
+ * the record's lastError saying the lease expired, or (a nack that landed while its record died
+ * with its worker) the last delivery's worker was SIGKILLed after it and lastError is not an
+ * expiry, which by the engine's rules only a nack of that attempt can have written.
+ */
+function checkDead(final: FinalStore, finished: Map<string, StoredJob[]>, deliveries: DeliverEvent[], settles: SettleEvent[], acks: Map<string, number>, killedAfter: (d: DeliverEvent) => boolean) {
+  const dead = new Map<string, StoredJob | null>();
+  for (const [id, list] of finished) for (const r of list) if (r.state === 'dead') dead.set(id, r);
+  for (const id of Object.keys(final.deadIndex)) if (!dead.has(id)) dead.set(id, null);
+  const out: Array<{ id: string; why: string }> = [];
+  for (const [id, record] of dead) {
+    const seen = deliveries.filter((d) => d.id === id);
+    const maxAttempts = record?.maxAttempts ?? seen[0]?.maxAttempts ?? 0;
+    const attempts = record?.attempts ?? final.deadIndex[id]!.attempts;
+    if (attempts < maxAttempts) out.push({ id, why: `dead after ${attempts} of ${maxAttempts} attempts` });
+    else if ((acks.get(id) ?? 0) > 0) out.push({ id, why: 'dead although an ack was accepted' });
+    else {
+      const last = seen.filter((d) => d.attempt === maxAttempts);
+      const nacked = settles.some((s) => s.op === 'nack' && last.some((d) => d.lease === s.lease) && s.code !== 'LEASE_LOST');
+      const expired = record?.lastError?.startsWith('lease expired') ?? false;
+      const nackUnrecorded = record?.lastError !== undefined && !expired && last.some(killedAfter);
+      if (!nacked && !expired && !nackUnrecorded) out.push({ id, why: `its last attempt (${maxAttempts}) ended in neither a nack nor a lease expiry (lastError ${JSON.stringify(record?.lastError ?? null)})` });
+    }
+  }
+  return out;
+}
+
+/** Share of the whole seconds of `window` in which some client saw a write land. */
+function availability(events: HistoryEvent[], window: { start: number; end: number }): number {
+  const seconds = Math.floor((window.end - window.start) / 1000);
+  if (seconds <= 0) return 0;
+  const landed = new Set<number>();
+  for (const e of events) {
+    const wrote = e.op === 'deliver' || ((e.op === 'push' || e.op === 'ack' || e.op === 'nack' || e.op === 'hb') && e.ok);
+    if (!wrote || e.t < window.start) continue;
+    const s = Math.floor((e.t - window.start) / 1000);
+    if (s < seconds) landed.add(s);
+  }
+  return landed.size / seconds;
+}
+
+function count(keys: string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
+  return m;
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
