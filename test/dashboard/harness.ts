@@ -93,10 +93,11 @@ export async function logIn(page: Page, url: string, token: string): Promise<voi
   await page.waitForSelector('header.top', { timeout: 15_000 });
 }
 
-export async function screenshot(page: Page, name: string): Promise<string> {
+/** Saves test-output/screenshots/NAME.png (the whole page, or what the viewport shows). */
+export async function screenshot(page: Page, name: string, fullPage = true): Promise<string> {
   await mkdir(SCREENSHOTS, { recursive: true });
   const file = path.join(SCREENSHOTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage });
   return file;
 }
 

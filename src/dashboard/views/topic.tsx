@@ -3,13 +3,14 @@
  * with search by id prefix, the job drawer, the actions (retry, retry all dead, cancel, pause /
  * resume, push) and the workers holding leases.
  */
-import { useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { count, duration, rate, when } from '../format.js';
 import { useStats } from '../live.js';
+import { Chart, type SeriesSpec } from '../parts/chart.js';
 import { act } from '../parts/notices.js';
 import { topicHref } from '../router.js';
-import { LIST_STATES, type Job, type ListState } from '../types.js';
+import { LIST_STATES, type Job, type ListState, type StatsSample } from '../types.js';
 import { JobDrawer } from './job-drawer.js';
 import { PushEditor } from './push-editor.js';
 import { useJobPage } from './use-job-page.js';
@@ -26,7 +27,9 @@ export function Topic({ topic, params, readOnly }: TopicProps) {
   const selected = params.get('job');
   const [q, setQ] = useState('');
   const [pushing, setPushing] = useState(false);
-  const live = useStats().latest?.topics[topic];
+  const stats = useStats();
+  const live = stats.latest?.topics[topic];
+  const charts = useMemo(() => topicSeries(topic), [topic]);
   const list = useJobPage(topic, state, q.trim());
   const go = (next: Record<string, string>): void => {
     location.hash = topicHref(topic, next);
@@ -77,6 +80,11 @@ export function Topic({ topic, params, readOnly }: TopicProps) {
         <input class="search" type="search" placeholder="search by id prefix" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} aria-label="search by id" />
       </nav>
 
+      <section class="charts">
+        <Chart title="Throughput" samples={stats.samples} series={charts.throughput} height={120} />
+        <Chart title="Backlog" samples={stats.samples} series={charts.backlog} height={120} />
+      </section>
+
       <section class="panel">
         {list.error && <p class="error-line">{list.error}</p>}
         <JobTable jobs={list.page?.jobs ?? []} state={state} onOpen={(id) => go({ state, job: id })} selected={selected} loading={list.loading && !list.page} />
@@ -100,6 +108,23 @@ export function Topic({ topic, params, readOnly }: TopicProps) {
       {pushing && <PushEditor topic={topic} onClose={() => setPushing(false)} />}
     </main>
   );
+}
+
+/** This topic's lines in the stats samples (a sample from before the topic existed draws a gap). */
+function topicSeries(topic: string): { throughput: SeriesSpec[]; backlog: SeriesSpec[] } {
+  const field = (name: 'pushedPerSec' | 'ackedPerSec' | 'pending' | 'claimed' | 'dead' | 'delayed') => (s: StatsSample) => s.topics[topic]?.[name] ?? null;
+  return {
+    throughput: [
+      { label: 'pushed/s', color: '#3b82f6', value: field('pushedPerSec') },
+      { label: 'acked/s', color: '#10b981', value: field('ackedPerSec') },
+    ],
+    backlog: [
+      { label: 'pending', color: '#6366f1', value: field('pending') },
+      { label: 'delayed', color: '#f59e0b', value: field('delayed') },
+      { label: 'claimed', color: '#0ea5e9', value: field('claimed') },
+      { label: 'dead', color: '#ef4444', value: field('dead') },
+    ],
+  };
 }
 
 function JobTable({ jobs, state, onOpen, selected, loading }: { jobs: Job[]; state: ListState; onOpen: (id: string) => void; selected: string | null; loading: boolean }) {
