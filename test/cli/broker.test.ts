@@ -64,10 +64,21 @@ describe('bucketq broker', () => {
     expect((await proc.exited).code).toBe(0);
   });
 
+  it('takes a read-only token from BUCKETQ_READ_TOKEN: it reads, and changes are 403', async () => {
+    proc = await startBrokerProcess(['--store', `file:${dir}`, '--listen', '127.0.0.1:0'], { BUCKETQ_TOKEN: 'admin-token-1', BUCKETQ_READ_TOKEN: 'read-token-1' });
+    expect(proc.stdout[0]).toContain('auth token + read-only token');
+    expect(proc.stdout.join('\n')).not.toContain('read-token-1');
+    expect(await api(proc.url, 'read-token-1')('GET', '/v1/topics')).toMatchObject({ status: 200 });
+    expect(await api(proc.url, 'read-token-1')('POST', '/v1/topics/t/jobs', { payload: 1 })).toMatchObject({ status: 403, body: { error: { code: 'PERMISSION_DENIED' } } });
+    expect(await api(proc.url, 'admin-token-1')('POST', '/v1/topics/t/jobs', { payload: 1 })).toMatchObject({ status: 201 });
+    proc.child.kill('SIGINT');
+    expect((await proc.exited).code).toBe(0);
+  });
+
   it('--help prints the manual; bucketq --help lists every command', async () => {
     const manual = await runCli(['broker', '--help']);
     expect(manual.code).toBe(0);
-    for (const word of ['NAME', 'SYNOPSIS', '--store URL', '--listen HOST:PORT', '--advertise URL', '--token', 'BUCKETQ_TOKEN', 'SIGTERM', '--lease-ms', '--max-body-bytes', '--recent-window-ms']) {
+    for (const word of ['NAME', 'SYNOPSIS', '--store URL', '--listen HOST:PORT', '--advertise URL', '--token', 'BUCKETQ_TOKEN', '--read-token', 'BUCKETQ_READ_TOKEN', 'SIGTERM', '--lease-ms', '--max-body-bytes', '--recent-window-ms']) {
       expect(manual.stdout).toContain(word);
     }
     const all = await runCli(['--help']);
@@ -87,6 +98,8 @@ describe('bucketq broker', () => {
       [['broker', '--listen', '0.0.0.0:0', '--store', `file:${dir}`], /^bucketq broker: listening on 0\.0\.0\.0 needs --advertise URL/],
       [['broker', '--advertise', 'http://0.0.0.0:8080', '--store', `file:${dir}`], /^bucketq broker: --advertise .* unspecified address/],
       [['broker', '--store', 'nope:x'], /^bucketq broker: Invalid store URL/],
+      [['broker', '--read-token', 'r'], /^bucketq broker: --read-token needs --token/],
+      [['broker', '--token', 't', '--read-token', 't'], /^bucketq broker: --read-token must differ from --token /],
       [['frobnicate'], /^bucketq: unknown command "frobnicate" \(see bucketq --help\)$/],
     ];
     const runs = await Promise.all(cases.map(([args]) => runCli(args)));

@@ -57,6 +57,11 @@ OPTIONS
         Require "Authorization: Bearer TOKEN" on every route except /healthz. Default: the
         BUCKETQ_TOKEN environment variable; prefer it, as arguments are visible to other users.
 
+    --read-token TOKEN
+        A second token that may only look: GET routes, the events and stats streams and the
+        dashboard's views over HTTP; any change answers 403 PERMISSION_DENIED. Needs --token and
+        must differ from it. Default: the BUCKETQ_READ_TOKEN environment variable.
+
     --tls-cert FILE, --tls-key FILE
         Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN: the JSON API, events, gRPC, gRPC-Web, Connect)
         on --listen and TLS on --resp-listen, with this PEM certificate (chain) and private key.
@@ -126,6 +131,7 @@ OPTIONS
 
 ENVIRONMENT
     BUCKETQ_TOKEN    the bearer token, when --token is not given.
+    BUCKETQ_READ_TOKEN  the read-only token, when --read-token is not given.
     BUCKETQ_LOG_LEVEL  the log level, when --log-level is not given.
 
 SIGNALS
@@ -164,6 +170,7 @@ export default defineCommand({
       listen: { type: 'string' },
       advertise: { type: 'string' },
       token: { type: 'string' },
+      'read-token': { type: 'string' },
       id: { type: 'string' },
       'lease-ms': { type: 'string' },
       'standby-check-ms': { type: 'string' },
@@ -188,6 +195,12 @@ export default defineCommand({
     const listen = values.listen ?? DEFAULT_LISTEN;
     const token = values.token ?? (env.BUCKETQ_TOKEN === '' ? undefined : env.BUCKETQ_TOKEN);
     if (token !== undefined && token.trim() === '') throw new UsageError('--token must not be empty');
+    const readToken = values['read-token'] ?? (env.BUCKETQ_READ_TOKEN === '' ? undefined : env.BUCKETQ_READ_TOKEN);
+    if (readToken !== undefined) {
+      if (readToken.trim() === '') throw new UsageError('--read-token must not be empty');
+      if (token === undefined) throw new UsageError('--read-token needs --token (or BUCKETQ_TOKEN): without one everything is open');
+      if (readToken === token) throw new UsageError('--read-token must differ from --token');
+    }
     if (values.id !== undefined && values.id.trim() === '') throw new UsageError('--id must not be empty');
     const limits: Record<string, number> = {};
     const maxPayload = sizeFlag(values['max-payload-bytes'], 'max-payload-bytes');
@@ -241,6 +254,7 @@ export default defineCommand({
         listen,
         ...(values.advertise !== undefined ? { advertise: values.advertise } : {}),
         ...(token !== undefined ? { token } : {}),
+        ...(readToken !== undefined ? { readToken } : {}),
         ...(values.id !== undefined ? { id: values.id } : {}),
         ...(values['lease-ms'] !== undefined ? { leaseMs: intFlag(values['lease-ms'], 'lease-ms')! } : {}),
         ...(values['standby-check-ms'] !== undefined ? { standbyCheckMs: intFlag(values['standby-check-ms'], 'standby-check-ms')! } : {}),
@@ -261,7 +275,7 @@ export default defineCommand({
       throw e;
     }
 
-    out(`bucketq broker ${server.broker.id} listening on ${server.url} (advertise ${server.advertiseUrl}, store ${displayStore(store)}, auth ${token !== undefined ? 'token' : 'none'}${values['tls-cert'] !== undefined ? ', tls' : ''})`);
+    out(`bucketq broker ${server.broker.id} listening on ${server.url} (advertise ${server.advertiseUrl}, store ${displayStore(store)}, auth ${token !== undefined ? (readToken !== undefined ? 'token + read-only token' : 'token') : 'none'}${values['tls-cert'] !== undefined ? ', tls' : ''})`);
     if (server.respUrl) out(`redis protocol on ${server.respUrl}`);
     logLinesHeld = false;
     for (const line of heldLogLines.splice(0)) process.stdout.write(line);
