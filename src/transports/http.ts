@@ -174,6 +174,7 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
 
   const handler = ((req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
+    closeWithConnection(req, res);
     const aborter = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) aborter.abort(new QueueError('CLOSED', 'the client went away'));
@@ -204,6 +205,33 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
   };
   handler.idle = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)));
   return handler;
+}
+
+/** Responses of HTTP/1 connections not closed yet, per connection (pipelined requests queue theirs). */
+const openOn = new WeakMap<Duplex, Set<ServerResponse>>();
+
+/**
+ * A response queued behind another on a pipelined connection (not attached to the socket yet)
+ * gets no 'close' of its own when the connection ends, as answerClientErrors ends it on a
+ * malformed request that follows: it will never be sent, so it is closed here, and everything
+ * waiting for its 'close' (in flight count, drain, long-poll aborts, event streams) goes on.
+ * One socket listener serves every request of the connection.
+ */
+function closeWithConnection(req: IncomingMessage, res: ServerResponse): void {
+  if (req.httpVersionMajor >= 2) return;
+  const socket = req.socket as Duplex | null;
+  if (!socket) return;
+  let open = openOn.get(socket);
+  if (!open) {
+    const set = new Set<ServerResponse>();
+    openOn.set(socket, (open = set));
+    socket.once('close', () => {
+      for (const r of [...set]) if (set.has(r) && !r.socket) r.emit('close'); // attached ones get node's own 'close'
+    });
+  }
+  const responses = open;
+  responses.add(res);
+  res.once('close', () => responses.delete(res));
 }
 
 /**
