@@ -27,6 +27,13 @@ export function JobDrawer({ topic, id, readOnly, onClose, onChanged }: DrawerPro
     );
   };
   useEffect(load, [topic, id]);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent): void => {
+      if (e.key === 'Escape') onClose();
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, [onClose]);
   // The record changes with every event about this job: read it again (one job, a small GET).
   useJobEvents(topic, (e) => e.job === idRef.current && load());
 

@@ -6,7 +6,7 @@ import { Chart, type SeriesSpec } from '../parts/chart.js';
 import { count, duration, millis, rate, when } from '../format.js';
 import { useStats } from '../live.js';
 import { topicHref } from '../router.js';
-import type { BrokerInfo, StatsSample } from '../types.js';
+import type { BrokerInfo, StatsSample, TopicLive } from '../types.js';
 
 const sum = (s: StatsSample, field: 'pushedPerSec' | 'ackedPerSec'): number => Object.values(s.topics).reduce((n, t) => n + t[field], 0);
 
@@ -78,6 +78,11 @@ export function Overview({ broker }: { broker: BrokerInfo | null }) {
                   <td>
                     <a href={topicHref(name)}>{name}</a>
                     {t?.paused && <span class="badge badge-warn">paused</span>}
+                    {t && stalled(t) && (
+                      <span class="badge badge-bad" title="jobs are due but nothing is claimed or acked: are the workers running?">
+                        stalled
+                      </span>
+                    )}
                   </td>
                   <td class="num" data-col="pending">{count(t?.pending)}</td>
                   <td class="num" data-col="delayed">{count(t?.delayed)}</td>
@@ -87,7 +92,16 @@ export function Overview({ broker }: { broker: BrokerInfo | null }) {
                   <td class={`num ${(t?.oldestPendingMs ?? 0) > 60_000 ? 'bad' : ''}`}>{duration(t?.oldestPendingMs)}</td>
                   <td class="num">{rate(t?.pushedPerSec)}</td>
                   <td class="num">{rate(t?.ackedPerSec)}</td>
-                  <td>{lead?.leading ? <span class="badge badge-ok">this broker</span> : (lead?.leader?.url ?? lead?.leader?.id ?? '–')}</td>
+                  <td>
+                    {lead?.leading ? (
+                      <span class="badge badge-ok">this broker</span>
+                    ) : lead?.leader?.url ? (
+                      // Another broker leads it: its own dashboard shows the topic.
+                      <a href={`${lead.leader.url.replace(/\/$/, '')}/`}>{lead.leader.url}</a>
+                    ) : (
+                      (lead?.leader?.id ?? '–')
+                    )}
+                  </td>
                   <td class="num">{lead?.leader?.epoch ?? '–'}</td>
                   <td>{when(lead?.leader?.leaseUntil)}</td>
                 </tr>
@@ -125,6 +139,11 @@ export function Overview({ broker }: { broker: BrokerInfo | null }) {
       )}
     </main>
   );
+}
+
+/** Due jobs wait, yet nobody works: the first thing to see on a bad day. */
+function stalled(t: TopicLive): boolean {
+  return !t.paused && t.pending > 0 && t.claimed === 0 && t.ackedPerSec === 0 && t.oldestPendingMs > 10_000;
 }
 
 function Kpi({ label, value, warn }: { label: string; value: string; warn?: boolean }) {

@@ -150,7 +150,7 @@ function JobTable({ jobs, state, onOpen, selected, loading }: { jobs: Job[]; sta
           </tr>
         )}
         {jobs.map((job) => (
-          <tr key={job.id} data-job={job.id} class={job.id === selected ? 'selected' : ''} onClick={() => onOpen(job.id)}>
+          <tr key={job.id} data-job={job.id} class={`${job.id === selected ? 'selected' : ''} ${job.state !== state ? 'moved' : ''}`} title={job.state !== state ? `now ${job.state}` : undefined} onClick={() => onOpen(job.id)}>
             <td class="mono">{job.id}</td>
             <td>
               <span class={`state state-${job.state}`}>{job.state}</span>

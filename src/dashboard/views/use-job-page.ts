@@ -1,6 +1,6 @@
 /**
  * One page of a topic's jobs in one state, kept live: job events are applied to the rows on
- * screen at once (a row whose job left the state is removed), and when an event touches the page
+ * screen at once (a row whose job left the state shows where it went), and when an event touches the page
  * (a row's job changed, or a job entered this state) the page is fetched again, at most once a
  * second however many events arrive. Paging is by the broker's cursor; a stack of the cursors
  * seen makes "previous" possible.
@@ -8,7 +8,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, describeError } from '../api.js';
 import { useJobEvents } from '../live.js';
-import type { JobEvent, JobPage, ListState } from '../types.js';
+import type { Job, JobEvent, JobPage, ListState } from '../types.js';
 
 export const PAGE_SIZE = 50;
 const REFETCH_GAP_MS = 1000;
@@ -106,10 +106,12 @@ export function useJobPage(topic: string, state: ListState, q: string): LivePage
     const current = pageRef.current;
     const after = stateAfter(event);
     const row = current?.jobs.find((j) => j.id === event.job);
-    if (row && after && after !== state && current) {
-      // A job that left this state leaves the page at once; the re-fetch then fills the gap.
-      const jobs = current.jobs.filter((j): boolean => j.id !== event.job);
-      pageRef.current = { ...current, jobs, total: Math.max(0, current.total - 1) };
+    if (row && after && current) {
+      // Shown at once, marked with where the job went; the re-fetch then replaces the row. (Not
+      // removed: under load the head of the pending list is claimed within the second, and an
+      // empty page beside a count of hundreds would tell the operator something false.)
+      const jobs = current.jobs.map((j): Job => (j.id === event.job ? { ...j, state: after as Job['state'] } : j));
+      pageRef.current = { ...current, jobs };
       setPage(pageRef.current);
     }
     if (row || after === state) schedule();
