@@ -266,6 +266,10 @@ export class EventFeed {
         case 'retry':
           this.append({ kind: 'retried', topic, time, seq, job: (r.value as OpOutput<'retry'>).id });
           break;
+        case 'retryDead':
+          // One op for many dead jobs (retry all): one event per job, as if each were retried alone.
+          for (const job of (r.value as OpOutput<'retryDead'>).ids) this.append({ kind: 'retried', topic, time, seq, job });
+          break;
         default:
           // heartbeats, settings and housekeeping are not job state changes worth a line
           break;

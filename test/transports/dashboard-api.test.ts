@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
 import { api } from '../http-helpers.js';
+import { watch } from './sse-reader.js';
 
 let server: BrokerServer;
 let call: ReturnType<typeof api>;
@@ -82,9 +83,15 @@ describe('POST /v1/topics/:topic/dead/retry', () => {
   it('sends every dead job back to pending in one commit', async () => {
     await killed('t', ['a', 'b', 'c']);
     const commits = commitsOf('t');
+    const events = watch(server.url, { query: 'topics=t' });
+    await events.opened;
     const r = await call('POST', '/v1/topics/t/dead/retry', {});
     expect(r).toMatchObject({ status: 200, body: { retried: 3, skipped: [] } });
     expect(commits.count).toBe(1);
+    // The event stream tells the dashboard's lists, one `retried` per job.
+    await events.next((e) => e.kind === 'retried' && e.data.job === 'c');
+    expect(events.jobLine().filter((l) => l.startsWith('retried:')).sort()).toEqual(['retried:a', 'retried:b', 'retried:c']);
+    events.close();
     expect((await call('GET', '/v1/topics/t')).body).toMatchObject({ pending: 3, dead: 0 });
     expect((await call('GET', '/v1/topics/t/jobs/a')).body).toMatchObject({ state: 'pending', attempts: 0, payload: { id: 'a' } });
     expect((await call('POST', '/v1/topics/t/dead/retry', {})).body.retried).toBe(0);
