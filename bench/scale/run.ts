@@ -1,0 +1,110 @@
+/**
+ * npm run bench:scale — bucketq's own limits (issue 7), each part with its own broker process on
+ * a `file:` store in a temp dir:
+ *
+ *   latency   workload 1 with 0, 20, 50, 100, 200 ms injected on every store call (16 producers),
+ *             plus 256 producers at 0 and 100 ms: jobs/s and push p50/p99   (bench/scale/latency.ts)
+ *   backlog   commit time, queue.json size, push p50/p99 and broker memory with 1,000 / 100,000 /
+ *             1,000,000 jobs pending                                       (bench/scale/backlog.ts)
+ *   topics    1 vs 100 topics on one broker: pushes/s and p50/p99           (bench/scale/topics.ts)
+ *   payload   workload 1 with 100 B, 10 KiB and 1 MiB payloads              (bench/scale/payload.ts)
+ *
+ *   npm run bench:scale
+ *   npm run bench:scale -- --parts latency,payload --jobs 5000 --seconds 10
+ *   npm run bench:scale -- --backlog 1000,100000 --json
+ *
+ * --jobs N caps each throughput case (default 20,000), --seconds N caps its pushing time (default
+ * 15). Writes bench/results/scale.md, scale-latency.svg and scale-backlog.svg unless --json or
+ * --no-write.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeSvg } from '../charts.js';
+import { teardownAll, teardownOnSignals } from '../peers/children.js';
+import { machine, RESULTS_DIR } from '../peers/report.js';
+import { backlogCases, type BacklogCase } from './backlog.js';
+import { latencyCase, type LatencyCase } from './latency.js';
+import { payloadCase, type PayloadCase } from './payload.js';
+import { backlogChart, latencyChart, renderScale } from './report.js';
+import { topicsCase, type TopicsCase } from './topics.js';
+
+const PARTS = ['latency', 'backlog', 'topics', 'payload'] as const;
+function usage(message: string): never {
+  process.stderr.write(`bench:scale: ${message}\n`);
+  process.exit(2);
+}
+const { values: args } = parseArgs({
+  options: {
+    parts: { type: 'string', default: PARTS.join(',') },
+    jobs: { type: 'string', default: '20000' },
+    seconds: { type: 'string', default: '15' },
+    backlog: { type: 'string', default: '1000,100000,1000000' },
+    json: { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+const positive = (text: string, name: string) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) usage(`--${name} must be a positive integer, got ${JSON.stringify(text)}`);
+  return n;
+};
+const parts = new Set(args.parts.split(',').map((p) => p.trim()));
+for (const p of parts) if (!(PARTS as readonly string[]).includes(p)) usage(`--parts takes ${PARTS.join(',')}; got ${JSON.stringify(p)}`);
+const JOBS = positive(args.jobs, 'jobs');
+const SECONDS = positive(args.seconds, 'seconds');
+const levels = args.backlog.split(',').map((l) => positive(l.trim(), 'backlog'));
+
+export interface ScaleResults {
+  date: string;
+  machine: ReturnType<typeof machine>;
+  latency: LatencyCase[];
+  backlog: BacklogCase[];
+  topics: TopicsCase[];
+  payload: PayloadCase[];
+}
+
+teardownOnSignals();
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const results: ScaleResults = { date: new Date().toISOString(), machine: machine(), latency: [], backlog: [], topics: [], payload: [] };
+try {
+  if (parts.has('latency')) {
+    const cases: Array<[number, number]> = [...[0, 20, 50, 100, 200].map((l): [number, number] => [l, 16]), [0, 256], [100, 256]];
+    for (const [latency, producers] of cases) {
+      const c = await latencyCase(latency, producers, JOBS, SECONDS);
+      log(`  latency ${latency} ms, ${producers} producers: ${c.jobsPerSec.toFixed(0)} jobs/s, push p50 ${c.pushP50.toFixed(1)} ms`);
+      results.latency.push(c);
+    }
+  }
+  if (parts.has('backlog')) results.backlog = await backlogCases(levels, (pending) => (pending >= 1_000_000 ? 15 : 40));
+  if (parts.has('topics')) {
+    for (const topics of [1, 100]) {
+      const c = await topicsCase(topics, Math.min(SECONDS, 10));
+      log(`  ${topics} topic(s): ${c.jobsPerSec.toFixed(0)} pushes/s, p50 ${c.pushP50Ms.toFixed(1)} ms`);
+      results.topics.push(c);
+    }
+  }
+  if (parts.has('payload')) {
+    for (const [bytes, jobs] of [[100, JOBS], [10 * 1024, JOBS], [1024 * 1024, Math.min(JOBS, 1000)]] as const) {
+      const c = await payloadCase(bytes, jobs, SECONDS);
+      log(`  payload ${bytes} B: ${c.jobsPerSec.toFixed(0)} jobs/s, ${c.mibPerSec.toFixed(1)} MiB/s`);
+      results.payload.push(c);
+    }
+  }
+} finally {
+  await teardownAll();
+}
+
+if (args.json) {
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+} else {
+  const md = renderScale(results);
+  process.stdout.write(md);
+  if (!args['no-write']) {
+    await mkdir(RESULTS_DIR, { recursive: true });
+    await writeFile(join(RESULTS_DIR, 'scale.md'), md);
+    log(`wrote ${join(RESULTS_DIR, 'scale.md')}`);
+    if (results.latency.length > 0) log(`wrote ${await writeSvg(join(RESULTS_DIR, 'scale-latency.svg'), latencyChart(results))}`);
+    if (results.backlog.length > 0) log(`wrote ${await writeSvg(join(RESULTS_DIR, 'scale-backlog.svg'), backlogChart(results))}`);
+  }
+}
