@@ -135,6 +135,28 @@ describe('dashboard (headless Chromium, real broker)', () => {
     await done(page);
   });
 
+  it('cancel from the job drawer; a push the broker refuses shows its error and keeps the editor open', async ({ skip: skipTest }) => {
+    if (!browser) return skipTest(skip);
+    await pushOne('cancels', { id: 'cancel-me', payload: { x: 1 }, delayMs: 3_600_000 });
+    const page = await open('#/topics/cancels?state=delayed&job=cancel-me');
+    await page.waitForSelector('#job-drawer #job-state:has-text("delayed")');
+    await page.click('#job-cancel');
+    await page.waitForSelector('.notice-ok:has-text("cancel-me cancelled")');
+    const stats = (await broker.api('GET', '/v1/topics/cancels')).body;
+    expect({ delayed: stats.delayed, cancelled: stats.counters.cancelled }).toEqual({ delayed: 0, cancelled: 1 });
+    // JSON the page accepts but the broker does not: its code and message reach the operator.
+    await page.click('#push-open');
+    await page.fill('#push-payload', '{"ok": true}');
+    await page.fill('#push-priority', '99999999999');
+    await page.click('#push-submit');
+    const error = page.locator('.notice-error');
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(/^push failed — INVALID_ARGUMENT: \S*priority must be an integer from -1000000 to 1000000/);
+    expect(await page.locator('#push-form').count()).toBe(1);
+    expect((await broker.api('GET', '/v1/topics/cancels')).body.pending).toBe(0);
+    await done(page);
+  });
+
   it('pause and resume from the page', async ({ skip: skipTest }) => {
     if (!browser) return skipTest(skip);
     await pushOne('pausing', { payload: {} });

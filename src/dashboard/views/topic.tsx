@@ -46,7 +46,8 @@ export function Topic({ topic, params, readOnly }: TopicProps) {
   };
 
   return (
-    <main class="topic">
+    // With a job open the page makes room for the drawer, so no action hides under it.
+    <main class={selected ? 'topic with-drawer' : 'topic'}>
       <header class="topic-head">
         <h2>
           <a href="#/">topics</a> / <span id="topic-name">{topic}</span>
