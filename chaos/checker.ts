@@ -10,6 +10,8 @@
  *   phantoms            jobs in the store that no producer ever pushed
  *   doubleAcks          jobs for which two acks were accepted
  *   ackNotFinal         an accepted ack whose lease is not the one the job was completed with
+ *   ackDenied           an ack answered LEASE_LOST (not flagged `retried`, and the first try
+ *                       of that lease) although the job was completed with that very lease
  *   unexplained         deliveries again that neither a nack, a lease expiry, a leader change nor
  *                       the nemesis explains (explain.ts)
  *   deadUnjustified     dead letters that were not nacked or expired maxAttempts times
@@ -58,6 +60,7 @@ export interface CheckResult {
   phantoms: string[];
   doubleAcks: string[];
   ackNotFinal: string[];
+  ackDenied: string[];
   unexplained: Redelivery[];
   deadUnjustified: Array<{ id: string; why: string }>;
   epochTwice: number[];
@@ -67,13 +70,15 @@ export interface CheckResult {
   };
   /** Deliveries again, by what explains them (null: nothing). */
   redeliveries: Partial<Record<Reason | 'unexplained', number>>;
+  /** Every delivery again that no nack asked for, each with what explains it (retries after a nack are only counted). */
+  redelivered: Redelivery[];
   leaderChanges: number;
   /** Share of the window's whole seconds in which some commit landed (some client saw a write succeed). */
   availability: number;
   pushLatencyMs: { p50: number; p99: number; max: number };
 }
 
-const MUST_BE_ZERO = ['lostPushes', 'unfinished', 'finishedTwice', 'phantoms', 'doubleAcks', 'ackNotFinal', 'unexplained', 'deadUnjustified', 'epochTwice'] as const;
+const MUST_BE_ZERO = ['lostPushes', 'unfinished', 'finishedTwice', 'phantoms', 'doubleAcks', 'ackNotFinal', 'ackDenied', 'unexplained', 'deadUnjustified', 'epochTwice'] as const;
 
 export function checkHistory({ events, final, window }: CheckInput): CheckResult {
   const pushes = events.filter((e): e is PushEvent => e.op === 'push');
@@ -102,8 +107,9 @@ export function checkHistory({ events, final, window }: CheckInput): CheckResult
   const ackNotFinal = acksOk
     .filter((a) => !(finishedById.get(a.id) ?? []).some((r) => r.state === 'completed' && r.lease?.token === a.lease))
     .map((a) => a.id);
+  const ackDenied = deniedAcks(settles, finishedById);
 
-  const { redeliveries, unexplained, deliveredMoreThanOnce } = checkRedeliveries(events, deliveries);
+  const { redeliveries, redelivered, unexplained, deliveredMoreThanOnce } = checkRedeliveries(events, deliveries);
   const killed = events.flatMap((e) => (e.op === 'nemesis' && e.action === 'kill' ? [e] : []));
   const deadUnjustified = checkDead(final, finishedById, deliveries, settles, acksPerJob, (d) => killed.some((k) => k.target === d.p && k.m > d.m));
 
@@ -117,7 +123,7 @@ export function checkHistory({ events, final, window }: CheckInput): CheckResult
   const latencies = pushes.filter((p) => p.ok).map((p) => p.t - p.st).sort((a, b) => a - b);
 
   const result: Omit<CheckResult, 'ok' | 'failed'> = {
-    lostPushes, unfinished, finishedTwice, phantoms, doubleAcks, ackNotFinal, unexplained, deadUnjustified, epochTwice,
+    lostPushes, unfinished, finishedTwice, phantoms, doubleAcks, ackNotFinal, ackDenied, unexplained, deadUnjustified, epochTwice,
     counts: {
       pushesAcked: acked.size,
       pushesFailed: [...sent].filter((id) => !acked.has(id)).length,
@@ -131,6 +137,7 @@ export function checkHistory({ events, final, window }: CheckInput): CheckResult
       nemesis,
     },
     redeliveries,
+    redelivered,
     leaderChanges: Math.max(0, final.epoch - 1),
     availability: availability(events, window),
     pushLatencyMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? 0 },
@@ -139,13 +146,27 @@ export function checkHistory({ events, final, window }: CheckInput): CheckResult
   return { ok: failed.length === 0, failed, ...result };
 }
 
+/**
+ * Acks the broker refused although they had landed, with nothing telling the client so: the first
+ * ack try of a lease (a worker's own retry of an ack that timed out is ambiguous by nature)
+ * answered LEASE_LOST without `retried`, and the job's completed record carries that lease.
+ */
+function deniedAcks(settles: SettleEvent[], finished: Map<string, StoredJob[]>): string[] {
+  const firstTry = new Map<string, SettleEvent>();
+  for (const e of settles) if (e.op === 'ack' && (!firstTry.has(e.lease) || e.sm < firstTry.get(e.lease)!.sm)) firstTry.set(e.lease, e);
+  return [...firstTry.values()]
+    .filter((a) => !a.ok && a.code === 'LEASE_LOST' && !a.retried)
+    .filter((a) => (finished.get(a.id) ?? []).some((r) => r.state === 'completed' && r.lease?.token === a.lease))
+    .map((a) => a.id);
+}
+
 /** Consecutive deliveries of each job (in attempt order) and what explains each. */
 function checkRedeliveries(events: HistoryEvent[], deliveries: DeliverEvent[]) {
   const explainer = createExplainer(events);
   const byJob = new Map<string, DeliverEvent[]>();
   for (const d of deliveries) byJob.set(d.id, [...(byJob.get(d.id) ?? []), d]);
   const redeliveries: CheckResult['redeliveries'] = {};
-  const unexplained: Redelivery[] = [];
+  const redelivered: Redelivery[] = [];
   let deliveredMoreThanOnce = 0;
   for (const [id, list] of byJob) {
     if (list.length < 2) continue;
@@ -155,10 +176,10 @@ function checkRedeliveries(events: HistoryEvent[], deliveries: DeliverEvent[]) {
       const [a, b] = [list[i - 1]!, list[i]!];
       const reason = explainer.explain(a, b);
       redeliveries[reason ?? 'unexplained'] = (redeliveries[reason ?? 'unexplained'] ?? 0) + 1;
-      if (!reason) unexplained.push({ id, attempts: [a.attempt, b.attempt], leases: [a.lease, b.lease], seen: [a.t, b.t], reason });
+      if (reason !== 'nack') redelivered.push({ id, attempts: [a.attempt, b.attempt], leases: [a.lease, b.lease], seen: [a.t, b.t], reason });
     }
   }
-  return { redeliveries, unexplained, deliveredMoreThanOnce };
+  return { redeliveries, redelivered, unexplained: redelivered.filter((r) => r.reason === null), deliveredMoreThanOnce };
 }
 
 /**

@@ -11,8 +11,10 @@ import { mulberry32 } from '../src/storage/faulty.js';
 import { onTerm, readChildConfig, type ChaosPayload } from './child-config.js';
 import { HistoryWriter, monoNow } from './history.js';
 
-const LANES = 4;
 const cfg = readChildConfig();
+const rate = cfg.rate ?? 40;
+/** Sequential push loops: enough that a slow store (pushes of 100 ms and more) still reaches the rate. */
+const LANES = Math.max(4, Math.ceil(rate / 5));
 const history = new HistoryWriter(cfg.historyDir, cfg.name);
 const rnd = mulberry32(cfg.seed);
 const client = createClient<ChaosPayload>({ store: cfg.store, topic: cfg.topic, retry: { deadlineMs: 20_000 } });
@@ -29,7 +31,7 @@ function job(): { payload: ChaosPayload; maxAttempts: number } {
 
 async function lane(): Promise<void> {
   // Each lane paces itself: one push per LANES / rate seconds, less the time the push took.
-  const periodMs = (LANES * 1000) / (cfg.rate ?? 40);
+  const periodMs = (LANES * 1000) / rate;
   while (!stopping) {
     const id = `${cfg.name}-${next++}`;
     const { payload, maxAttempts } = job();

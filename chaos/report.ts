@@ -50,6 +50,7 @@ export function formatReport({ ok, run, check: c }: ChaosReport): string {
   must('jobs no producer pushed', c.phantoms);
   must('jobs whose ack was accepted twice', c.doubleAcks);
   must('accepted acks not the final lease', c.ackNotFinal);
+  must('refused acks that had landed', c.ackDenied);
   info('jobs delivered more than once', String(c.counts.deliveredMoreThanOnce));
   for (const [reason, n] of Object.entries(c.redeliveries)) if (reason !== 'unexplained') info(`  again after ${reason}`, String(n));
   must('  unexplained redeliveries', c.unexplained);

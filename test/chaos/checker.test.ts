@@ -72,6 +72,8 @@ describe('chaos checker', () => {
     expect(r.ok).toBe(true);
     expect(r.counts).toMatchObject({ pushesAcked: 4, pushesFailed: 1, deliveries: 7, acksAccepted: 3, acksRejected: 1, completed: 3, dead: 1, deliveredMoreThanOnce: 3 });
     expect(r.redeliveries).toEqual({ nack: 2, 'lease-expired': 1 });
+    // Each redelivery no nack asked for is listed with its reason.
+    expect(r.redelivered).toEqual([{ id: 'c', attempts: [1, 2], leases: ['c#1', 'c#2'], seen: [T0 + 310, T0 + 3000], reason: 'lease-expired' }]);
     // Writes landed in seconds 0 and 3 of 4 (none in 1 and 2).
     expect(r.availability).toBe(0.5);
     expect(r.pushLatencyMs).toEqual({ p50: 5, p99: 5, max: 5 });
@@ -106,6 +108,18 @@ describe('chaos checker', () => {
     expect(r.doubleAcks).toEqual(['c']);
     // The accepted ack of lease c#1 is not the lease the job was completed with.
     expect(r.ackNotFinal).toEqual(['c']);
+  });
+
+  it('fails on an ack refused (LEASE_LOST) although the job was completed with its lease', () => {
+    const { h, final } = good();
+    h.push(700, 'd').deliver(710, 'w0.0', 'd', 1).ack(720, 'w0.0', 'd', 1, false);
+    final.finished.push(completed('d', 1, 'w0.0'));
+    const r = check(h, final);
+    expect(r.failed).toEqual(['ackDenied']);
+    expect(r.ackDenied).toEqual(['d']);
+    // Said to be a retry whose first try may have landed: no lie.
+    (h.events.at(-1) as { retried?: boolean }).retried = true;
+    expect(check(h, final).failed).toEqual([]);
   });
 
   it('fails on an unexplained redelivery: handed out again while its lease was valid', () => {

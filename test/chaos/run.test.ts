@@ -40,9 +40,9 @@ describe('npm run chaos', () => {
     // The verdicts, each by name, so a failure says which.
     expect({
       lostPushes: c.lostPushes, unfinished: c.unfinished, finishedTwice: c.finishedTwice, phantoms: c.phantoms,
-      doubleAcks: c.doubleAcks, ackNotFinal: c.ackNotFinal, unexplained: c.unexplained, deadUnjustified: c.deadUnjustified,
+      doubleAcks: c.doubleAcks, ackNotFinal: c.ackNotFinal, ackDenied: c.ackDenied, unexplained: c.unexplained, deadUnjustified: c.deadUnjustified,
       epochTwice: c.epochTwice, broken: report.run.broken,
-    }).toEqual({ lostPushes: [], unfinished: [], finishedTwice: [], phantoms: [], doubleAcks: [], ackNotFinal: [], unexplained: [], deadUnjustified: [], epochTwice: [], broken: [] });
+    }).toEqual({ lostPushes: [], unfinished: [], finishedTwice: [], phantoms: [], doubleAcks: [], ackNotFinal: [], ackDenied: [], unexplained: [], deadUnjustified: [], epochTwice: [], broken: [] });
     expect(report.ok).toBe(true);
     expect(r.code).toBe(0);
     // It tested something.
