@@ -20,6 +20,7 @@ export type {
   PushResult,
   Queue,
   QueueOptions,
+  RetryDeadResult,
   TopicSettingsUpdate,
 } from './queue-types.js';
 export { createClient, type ClientOptions } from './client/client.js';

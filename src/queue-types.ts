@@ -133,6 +133,11 @@ export interface Queue<T = unknown> {
   /** Sends a dead-lettered job back to pending with its attempts reset. */
   retry(id: string): Promise<{ id: string; state: CoreJobRecord['state'] }>;
   /**
+   * Sends every dead job (or those listed) back to pending in one commit. `skipped` names listed
+   * ids that were not dead, or whose archived record could not be read (retry again).
+   */
+  retryDead(ids?: readonly string[]): Promise<RetryDeadResult>;
+  /**
    * A job by id: live jobs, dead-lettered jobs (read back from their archive), completed or
    * cancelled jobs in full until they are archived (within about 200 ms), then `{id, state}` while
    * the recent window remembers them; after that NOT_FOUND.
@@ -158,4 +163,12 @@ export interface Queue<T = unknown> {
 export interface EmbeddedQueue<T = unknown> extends Queue<T> {
   /** The broker running the topic's commit loop (shared when one was passed in). */
   readonly broker: Broker;
+}
+
+/** What {@link Queue.retryDead} did. */
+export interface RetryDeadResult {
+  retried: number;
+  /** Ids now pending again. */
+  ids: string[];
+  skipped: Array<{ id: string; code: 'NOT_FOUND' | 'UNAVAILABLE'; message: string }>;
 }

@@ -24,6 +24,7 @@ import type {
   PushOptions,
   PushResult,
   QueueOptions,
+  RetryDeadResult,
   TopicSettingsUpdate,
 } from './queue-types.js';
 import type { StorageDriver } from './storage/types.js';
@@ -146,6 +147,10 @@ class TopicQueue<T> implements EmbeddedQueue<T> {
 
   retry(id: string): Promise<{ id: string; state: JobRecord['state'] }> {
     return this.run(() => this.broker.retry(this.topic, id));
+  }
+
+  retryDead(ids?: readonly string[]): Promise<RetryDeadResult> {
+    return this.run(() => this.broker.retryDead(this.topic, ids));
   }
 
   get(id: string): Promise<JobRecord<T>> {

@@ -39,6 +39,7 @@ import type {
   PushOptions,
   PushResult,
   Queue,
+  RetryDeadResult,
   TopicSettingsUpdate,
 } from '../queue-types.js';
 import type { QueueEvent } from '../event-types.js';
@@ -182,6 +183,11 @@ class RemoteQueue<T> implements Client<T> {
 
   async retry(id: string): Promise<{ id: string; state: JobRecord['state'] }> {
     return this.call({ method: 'POST', path: this.jobPath(id, 'retry'), retry: 'always' });
+  }
+
+  async retryDead(ids?: readonly string[]): Promise<RetryDeadResult> {
+    // A replay after a lost answer retries nothing twice: jobs already pending are skipped.
+    return this.call({ method: 'POST', path: `${this.base}/dead/retry`, body: ids === undefined ? {} : { ids }, retry: 'always' });
   }
 
   async get(id: string): Promise<JobRecord<T>> {

@@ -137,6 +137,21 @@ describe('bucketq client commands', () => {
     failed(await bucketq(['cancel', 'gcr'], { env }), 2, /missing ID/);
   });
 
+  it('retry --all-dead: every dead job back to pending in one call (client.retryDead)', async () => {
+    const q = createClient({ url: broker.url, topic: 'alldead' });
+    await q.pushMany([{ id: 'd1', payload: 1, maxAttempts: 1 }, { id: 'd2', payload: 2, maxAttempts: 1 }]);
+    for (const job of await q.claim({ workerId: 'w', max: 2 })) await q.nack(job, 'fatal');
+    expect((await q.stats()).dead).toBe(2);
+    const out = json(await bucketq(['retry', '--all-dead', 'alldead'], { env }));
+    expect(out).toMatchObject({ retried: 2, skipped: [] });
+    expect([...out.ids].sort()).toEqual(['d1', 'd2']);
+    expect(await q.stats()).toMatchObject({ dead: 0, pending: 2 });
+    expect((await bucketq(['retry', '--all-dead', 'alldead', '--human'], { env })).stdout).toBe('0 dead jobs pending again\n');
+    expect(await q.retryDead(['d1'])).toMatchObject({ retried: 0, skipped: [{ id: 'd1', code: 'NOT_FOUND' }] });
+    await q.close();
+    failed(await bucketq(['retry', 'alldead'], { env }), 2, /missing ID \(or --all-dead/);
+  });
+
   it('pause and resume: claims get nothing while paused, pushes land', async () => {
     json(await bucketq(['push', 'pr', '1', '--id', 'p1'], { env }));
     expect(json(await bucketq(['pause', 'pr'], { env }))).toEqual({ topic: 'pr', maxAttempts: 5, backoff: expect.objectContaining({ type: 'exponential' }), paused: true });
