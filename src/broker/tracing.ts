@@ -1,7 +1,7 @@
 /**
  * OpenTelemetry spans, when `@opentelemetry/api` is installed (an optional peer dependency). It is
- * imported once, when this module loads; when it is absent every helper here is a null check and
- * nothing else. With the API but no SDK registered, spans are the API's no-op spans.
+ * imported once, when this module loads. Spans are made only while an SDK's tracer provider is
+ * registered; otherwise (no API, or no SDK) every helper here is a null check and nothing else.
  *
  * Spans (docs/operations.md):
  * - `bucketq.push`: from the push request to its commit landing; topic, job count, commit seq.
@@ -27,9 +27,23 @@ const api: Api | null = await import('@opentelemetry/api').then(
 );
 
 const TRACER_NAME = 'bucketq';
-const tracer = api ? api.trace.getTracer(TRACER_NAME) : null;
+const apiTracer = api ? api.trace.getTracer(TRACER_NAME) : null;
+/** What the API's provider hands out while no SDK is registered. */
+const NOOP_PROVIDER = api ? new api.ProxyTracerProvider().getDelegate() : null;
 
-/** Whether `@opentelemetry/api` could be imported. */
+/**
+ * The tracer, or null while there is nothing to record into: without the API, or with the API
+ * but no SDK registered (it comes with prom-client, so it is nearly always installed). No-op spans
+ * cost an object and a few closures per request on the hot path; this check costs a global read.
+ * A provider registered later is picked up at the next request.
+ */
+function activeTracer(): typeof apiTracer {
+  if (!api) return null;
+  const provider = api.trace.getTracerProvider() as { getDelegate?: () => unknown };
+  return (provider.getDelegate ? provider.getDelegate() : provider) === NOOP_PROVIDER ? null : apiTracer;
+}
+
+/** Whether `@opentelemetry/api` could be imported (spans are made only once an SDK is registered too). */
 export const tracingAvailable = api !== null;
 
 /** A running request span: the broker learns the commit seq, then the outcome. */
@@ -44,6 +58,7 @@ export interface RequestSpan {
 
 /** Starts a request span in the active context, or returns null when the API is absent. */
 export function startRequestSpan(name: string, topic: string, attributes: Attributes): RequestSpan | null {
+  const tracer = activeTracer();
   if (!tracer) return null;
   const span = tracer.startSpan(name, {
     kind: api!.SpanKind.INTERNAL,
@@ -81,8 +96,8 @@ export function traced<T>(
   call: (span: RequestSpan | null) => Promise<T>,
   after?: (value: T) => Attributes,
 ): Promise<T> {
-  // Without the API: the call itself, not even one more promise.
-  return tracer ? tracedCall(name, topic, attributes, call, after) : call(null);
+  // Without a tracer: the call itself, not even one more promise.
+  return activeTracer() ? tracedCall(name, topic, attributes, call, after) : call(null);
 }
 
 async function tracedCall<T>(
@@ -92,7 +107,8 @@ async function tracedCall<T>(
   call: (span: RequestSpan | null) => Promise<T>,
   after?: (value: T) => Attributes,
 ): Promise<T> {
-  const span = startRequestSpan(name, topic, attributes)!;
+  const span = startRequestSpan(name, topic, attributes);
+  if (!span) return call(null);
   try {
     const value = await call(span);
     if (after && span.recording) span.set(after(value));
@@ -109,8 +125,10 @@ async function tracedCall<T>(
  * loop itself knows nothing of tracing). The span is dated from the commit's measured duration.
  */
 export function traceCommits(events: EventEmitter): void {
-  if (!tracer) return;
+  if (!api) return;
   events.on('commit', (e: CommitEvent) => {
+    const tracer = activeTracer();
+    if (!tracer) return;
     const end = Date.now();
     const span = tracer.startSpan('bucketq.commit', {
       startTime: end - e.ms,

@@ -41,6 +41,8 @@ export class BrokerMetrics {
   private readonly storageErrors: Counter<'op' | 'code'>;
   private readonly storageSeconds: Histogram<'op'>;
   private readonly httpRequests: Counter<'method' | 'route' | 'code'>;
+  /** The HTTP counter's children by "method route code": one Map lookup per request instead of label hashing. */
+  private readonly httpChildren = new Map<string, { inc(): void }>();
 
   constructor(
     private readonly broker: Broker,
@@ -135,7 +137,14 @@ export class BrokerMetrics {
 
   /** For the HTTP handler: `route` is a pattern such as `/v1/topics/:topic/jobs`, or `unmatched`. */
   httpAnswered(method: string, route: string, status: number): void {
-    this.httpRequests.inc({ method: KNOWN_METHODS.has(method) ? method : 'OTHER', route, code: String(status) });
+    const key = `${method} ${route} ${status}`;
+    let child = this.httpChildren.get(key);
+    if (!child) {
+      child = this.httpRequests.labels({ method: KNOWN_METHODS.has(method) ? method : 'OTHER', route, code: String(status) });
+      // Unknown methods all map to OTHER: keep their keys out of the cache, so it stays bounded.
+      if (KNOWN_METHODS.has(method)) this.httpChildren.set(key, child);
+    }
+    child.inc();
   }
 
   /** The Prometheus text exposition of this server's registry. */

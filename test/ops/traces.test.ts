@@ -8,7 +8,7 @@ import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
-import { tracingAvailable } from '../../src/broker/tracing.js';
+import { startRequestSpan, traced, tracingAvailable } from '../../src/broker/tracing.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { codeOf } from '../codes.js';
 
@@ -33,8 +33,21 @@ afterEach(async () => {
 const spans = (name: string): ReadableSpan[] => exporter.getFinishedSpans().filter((s) => s.name === name);
 
 describe('tracing', () => {
-  it('is on: @opentelemetry/api is installed here', () => {
+  it('is on: @opentelemetry/api is installed here; without a registered SDK no span is made at all', async () => {
     expect(tracingAvailable).toBe(true);
+    trace.disable();
+    try {
+      expect(startRequestSpan('bucketq.push', 't', {})).toBeNull();
+      let seen: unknown = 'not called';
+      await traced('bucketq.push', 't', {}, async (span) => void (seen = span));
+      expect(seen).toBeNull();
+    } finally {
+      trace.setGlobalTracerProvider(provider);
+    }
+    const later = startRequestSpan('bucketq.push', 't', {}); // a provider registered later is picked up at once
+    expect(later).not.toBeNull();
+    later!.end();
+    exporter.reset();
   });
 
   it('records push, commit, claim, ack and nack spans joined by commit seq and job id', async () => {
