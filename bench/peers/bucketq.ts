@@ -39,6 +39,12 @@ export async function startBroker(store: string, nodeFlags: string[] = [], broke
   return { url, pid: proc.pid!, stop };
 }
 
+/** Node flags for the brokers the bucketq adapters start (`--cpu-prof` of bench:peers). */
+const brokerNodeFlags: string[] = [];
+export function profileBrokers(dir: string): void {
+  brokerNodeFlags.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
+}
+
 export function bucketqAdapter(kind: 'file' | 'memory'): SystemAdapter {
   const chunk = DEFAULT_LIMITS.maxBatch;
   return {
@@ -55,7 +61,7 @@ export function bucketqAdapter(kind: 'file' | 'memory'): SystemAdapter {
       const removeDir = onTeardown(async () => {
         if (dir) await rm(dir, { recursive: true, force: true });
       });
-      const broker = await startBroker(dir ? `file:${dir}` : 'memory://');
+      const broker = await startBroker(dir ? `file:${dir}` : 'memory://', brokerNodeFlags);
       const clients: Array<Client<BenchPayload>> = [];
       const client = (topic: string) => {
         const c = createClient<BenchPayload>({ url: broker.url, topic });

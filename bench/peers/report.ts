@@ -79,28 +79,38 @@ export function renderMarkdown(r: PeerResults): string {
   return `${out.join('\n')}\n`;
 }
 
-/** Two panels: throughput (log scale) and W4 latency, grouped by system. */
+const SHORT: Record<RowKey, string> = {
+  w1: 'W1 one job per call',
+  w2: 'W2 bulk push',
+  w3x1: 'W3 drain, 1 worker',
+  w3x4: 'W3 drain, 4 workers',
+  w4p50: 'W4 latency p50',
+  w4p99: 'W4 latency p99',
+};
+
+/** One small bar chart per figure (each with its own y scale: the figures differ by orders of magnitude). */
 export function chartSpec(r: PeerResults): VegaLiteSpec {
-  const values = ROWS.flatMap((row) => Object.entries(r.figures[row.key]).map(([system, f]) => ({ figure: row.key, unit: row.unit, system, value: f.value })));
-  const bars = (unit: Row['unit'], title: string, log: boolean) => ({
-    title,
-    width: 420,
-    height: 200,
-    transform: [{ filter: `datum.unit === '${unit}'` }],
-    mark: { type: 'bar' as const },
-    encoding: {
-      x: { field: 'figure', type: 'nominal' as const, title: null },
-      xOffset: { field: 'system', type: 'nominal' as const },
-      y: { field: 'value', type: 'quantitative' as const, title: unit, ...(log ? { scale: { type: 'log' as const } } : {}) },
-      color: { field: 'system', type: 'nominal' as const },
-      tooltip: [{ field: 'value', type: 'quantitative' as const }],
-    },
-  });
+  const values = ROWS.flatMap((row) => Object.entries(r.figures[row.key]).map(([system, f]) => ({ figure: `${SHORT[row.key]} (${row.unit})`, system, value: f.value })));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: `bench:peers ${r.date.slice(0, 10)}, ${r.machine.cores} × ${r.machine.cpu}`,
+    title: `bench:peers ${r.date.slice(0, 10)}, ${r.machine.cores} × ${r.machine.cpu}, Node ${r.machine.node} (jobs/s: higher is better; ms: lower is better)`,
     data: { values },
-    vconcat: [bars('jobs/s', 'throughput (higher is better; log scale)', true), bars('ms', 'push → handler start (lower is better)', false)],
+    facet: { field: 'figure', type: 'nominal', title: null, sort: ROWS.map((row) => `${SHORT[row.key]} (${row.unit})`) },
+    columns: 3,
+    spec: {
+      width: 200,
+      height: 160,
+      layer: [
+        { mark: { type: 'bar' } },
+        { mark: { type: 'text', dy: -6, fontSize: 10 }, encoding: { text: { field: 'value', type: 'quantitative', format: ',.3~r' } } },
+      ],
+      encoding: {
+        x: { field: 'system', type: 'nominal', title: null, axis: { labelAngle: -30 } },
+        y: { field: 'value', type: 'quantitative', title: null },
+        color: { field: 'system', type: 'nominal', legend: null },
+      },
+    },
+    resolve: { scale: { y: 'independent' } },
   } as VegaLiteSpec;
 }
 

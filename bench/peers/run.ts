@@ -10,13 +10,16 @@
  *   npm run bench:peers -- --jobs 2000        # W1 2,000 jobs; W2/W3 5 × that (default 20,000 → 100,000)
  *   npm run bench:peers -- --json             # the results as JSON on stdout, nothing written
  *   --probes N (W4 single jobs, default 200), --drain-budget-s N (W3, default 180), --no-write
+ *   --cpu-prof DIR                            bucketq's broker processes write .cpuprofile files there
  *
  * Writes bench/results/peers-YYYY-MM-DD.md, bench/results/peers.md (the latest) and
  * bench/results/peers.svg unless --json or --no-write.
  */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bucketqFile } from './bucketq-file.js';
 import { bucketqMemory } from './bucketq-memory.js';
+import { profileBrokers } from './bucketq.js';
 import { bullmq } from './bullmq.js';
 import { teardownAll, teardownOnSignals } from './children.js';
 import { pgboss } from './pgboss.js';
@@ -40,6 +43,7 @@ const { values: args } = parseArgs({
     'drain-budget-s': { type: 'string', default: '180' },
     json: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
   },
 });
 const positive = (text: string, name: string) => {
@@ -55,6 +59,7 @@ const workloads = new Set(args.workloads.split(',').map((w) => w.trim()));
 for (const w of workloads) if (!['1', '2', '3', '4'].includes(w)) usage(`--workloads takes 1,2,3,4; got ${JSON.stringify(w)}`);
 const names = args.only?.split(',').map((s) => s.trim());
 for (const n of names ?? []) if (!SYSTEMS.some((s) => s.name === n)) usage(`--only: no system ${JSON.stringify(n)}; there are ${SYSTEMS.map((s) => s.name).join(', ')}`);
+if (args['cpu-prof'] !== undefined) profileBrokers(resolve(args['cpu-prof']));
 const systems = SYSTEMS.filter((s) => !names || names.includes(s.name));
 
 teardownOnSignals();
