@@ -67,7 +67,8 @@ export interface BrokerServerOptions {
   token?: string;
   /**
    * A read-only token: GET routes, the events and stats streams, the dashboard's views; any change
-   * is 403 PERMISSION_DENIED. Needs `token` (someone must be able to change things). HTTP only for now.
+   * is 403 PERMISSION_DENIED. Needs `token` (someone must be able to change things). gRPC/Connect: Get,
+   * Stats and ListTopics only (others PERMISSION_DENIED); RESP: commands not flagged write (-NOPERM).
    */
   readToken?: string;
   /** The built dashboard served at / (default dist/dashboard/ of this package, made by `npm run build:dashboard`). */
@@ -97,7 +98,7 @@ export interface BrokerServerOptions {
   /** `HOST:PORT` for the Redis protocol (RESP2/RESP3, same token); off when absent. */
   respListen?: string;
   /** Stream lease length, pipeline depth, connection and frame limits of the Redis protocol. */
-  resp?: Omit<RespServerOptions, 'token' | 'clock' | 'onError'>;
+  resp?: Omit<RespServerOptions, 'token' | 'readToken' | 'clock' | 'onError'>;
   /** Batch, payload, claim, lease and wait limits (defaults: DEFAULT_LIMITS). */
   limits?: Partial<Limits>;
   /** Further broker options (clock, retry, payloadThreshold, retentionMs, ...). */
@@ -258,6 +259,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   const http = handler;
   connect = createConnectHandler(broker, {
     token: options.token,
+    readToken: options.readToken,
     maxBodyBytes: options.maxBodyBytes,
     onError: (err, procedure) => reportError(err, `rpc ${procedure}`),
   });
@@ -268,6 +270,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     resp = createRespServer(broker, {
       ...options.resp,
       token: options.token,
+      readToken: options.readToken,
       ...(tls ? { tls } : {}),
       ...(options.brokerOptions?.clock ? { clock: options.brokerOptions.clock } : {}),
       onError: (err, command) => reportError(err, `RESP ${command}`),

@@ -15,16 +15,18 @@ function wrongPass(): QueueError {
   return new QueueError('UNAUTHENTICATED', 'wrong token', { details: { resp: 'WRONGPASS invalid username-password pair or user is disabled.' } });
 }
 
-/** Checks a token (any user name is accepted: bucketq has one token, no users). */
+/** Checks a token (any user name is accepted: bucketq has tokens, no users); the read-only token makes the connection read-only. */
 function authenticate(call: CommandCall, token: string): void {
-  const check = call.ctx.checkToken;
-  if (!check) {
+  const roleOf = call.ctx.roleOf;
+  if (!roleOf) {
     throw new QueueError('INVALID_ARGUMENT', 'no token', {
       details: { resp: 'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?' },
     });
   }
-  if (!check(token)) throw wrongPass();
+  const role = roleOf(token);
+  if (!role) throw wrongPass();
   call.conn.authenticated = true;
+  call.conn.readOnly = role === 'read';
 }
 
 function auth(call: CommandCall): Reply {
@@ -51,7 +53,7 @@ function hello(call: CommandCall): Reply {
       call.conn.name = rest[++i]!;
     } else throw invalid(`Syntax error in HELLO option '${rest[i]}'`);
   }
-  if (call.ctx.checkToken && !call.conn.authenticated) {
+  if (call.ctx.roleOf && !call.conn.authenticated) {
     throw new QueueError('UNAUTHENTICATED', 'auth first', {
       details: { resp: 'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time' },
     });

@@ -10,12 +10,15 @@ import { QueueError } from '../errors.js';
 import { checkTopic } from '../protocol.js';
 import type { Proto, Reply } from './resp-writer.js';
 import type { StreamLeases } from './resp-stream-leases.js';
+import type { Role } from './_auth.js';
 
 /** One client connection's state. */
 export interface RespConnection {
   readonly id: number;
   proto: Proto;
   authenticated: boolean;
+  /** Authenticated with the read-only token: commands flagged `write` get -NOPERM. */
+  readOnly: boolean;
   name: string | null;
   /** Aborted when the client goes away: long polls claim nothing for it. */
   readonly signal: AbortSignal;
@@ -38,8 +41,8 @@ export interface RespServerContext {
   readonly popLeaseMs: number;
   /** The lease tokens of stream deliveries, so clients only ever see stream ids. */
   readonly leases: StreamLeases;
-  /** Checks a token in constant time; null when the broker has no token. */
-  readonly checkToken: ((token: string) => boolean) | null;
+  /** The role of a token (constant time): admin, read (read-only token) or null (wrong); null when the broker has no token. */
+  readonly roleOf: ((token: string) => Role | null) | null;
   readonly startedAt: number;
   readonly port: () => number;
   readonly connections: () => RespConnection[];

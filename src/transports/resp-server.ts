@@ -32,11 +32,13 @@ import { STREAM_COMMANDS } from './resp-commands-streams.js';
 import { isProtocolError, RespReader, type RespReaderLimits } from './resp-reader.js';
 import { StreamLeases } from './resp-stream-leases.js';
 import { encode, errorReply, type Reply } from './resp-writer.js';
-import { tokenChecker } from './_auth.js';
+import { roleChecker } from './_auth.js';
 
 export interface RespServerOptions {
   /** When set, every command but AUTH, HELLO and QUIT needs `AUTH [user] token` first. */
   token?: string | undefined;
+  /** A second token (with `token`) that may run only commands not flagged `write` (LLEN, XLEN, XINFO, XPENDING, INFO, ...); others get -NOPERM. */
+  readToken?: string | undefined;
   /** Lease of jobs handed out by XREADGROUP (default 30 s). */
   streamLeaseMs?: number;
   /** Replies pending per connection before it is cut (default 10,000). */
@@ -77,7 +79,7 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
   const clock = options.clock ?? systemClock;
   const maxPipeline = options.maxPipeline ?? RESP_DEFAULTS.maxPipeline;
   const maxConnections = options.maxConnections ?? RESP_DEFAULTS.maxConnections;
-  const checkToken = tokenChecker(options.token);
+  const roleOf = roleChecker({ token: options.token, readToken: options.readToken });
   const sockets = new Map<Socket, RespConnection>();
   let nextConnId = 1;
   let draining = false;
@@ -96,7 +98,7 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
     streamLeaseMs: options.streamLeaseMs ?? RESP_DEFAULTS.streamLeaseMs,
     popLeaseMs: RESP_DEFAULTS.popLeaseMs,
     leases: new StreamLeases(() => clock.now()),
-    checkToken,
+    roleOf,
     startedAt: clock.now(),
     port: () => port,
     connections: () => [...sockets.values()],
@@ -123,7 +125,7 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
     socket.setNoDelay(true);
     const aborter = new AbortController();
     const addr = `${socket.remoteAddress}:${socket.remotePort}`;
-    const conn: RespConnection = { id: nextConnId++, proto: 2, authenticated: checkToken === null, name: null, signal: aborter.signal, quit: false, blocked: 0, cmd: 'NULL', addr };
+    const conn: RespConnection = { id: nextConnId++, proto: 2, authenticated: roleOf === null, readOnly: false, name: null, signal: aborter.signal, quit: false, blocked: 0, cmd: 'NULL', addr };
     sockets.set(socket, conn);
     const reader = new RespReader(options.reader);
     const slots: Slot[] = [];
@@ -168,6 +170,7 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
       // Before AUTH nothing but NOAUTH, unknown commands included (as Redis): no probing of what exists.
       if (!conn.authenticated && !cmd?.noAuth) return reply(slot, errorReply('NOAUTH Authentication required.'));
       if (!cmd) return reply(slot, errorReply(unknownCommand(args)));
+      if (conn.readOnly && cmd.flags.includes('write')) return reply(slot, errorReply(`NOPERM this connection authenticated with the read-only token and cannot run the '${name}' command`));
       if ((cmd.arity > 0 && args.length !== cmd.arity) || args.length < -cmd.arity) return reply(slot, errorReply(`ERR wrong number of arguments for '${name}' command`));
       if (draining && name !== 'quit') return reply(slot, errorReply('UNAVAILABLE the broker is shutting down; retry on another broker'));
       conn.cmd = name;

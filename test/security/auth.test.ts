@@ -4,7 +4,8 @@
  * is walked, so a route added later is covered), unknown paths (401 before 404: nothing is said
  * about what exists), the event stream, the dashboard page `/`, the JSON API over HTTP/2, Connect
  * and gRPC-Web (HTTP/1.1), gRPC (@grpc/grpc-js, HTTP/2), and RESP (commands before AUTH, a wrong
- * AUTH, HELLO AUTH). No answer carries CORS headers, a preflight included.
+ * AUTH, HELLO AUTH). No answer carries CORS headers, a preflight included. The read-only token
+ * reads and changes nothing on each of them: 403 PERMISSION_DENIED, gRPC PERMISSION_DENIED, -NOPERM.
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -21,6 +22,7 @@ import { makeCert, type TestCert } from './certs.js';
 
 const TOKEN = 'auth-test-token-7c1e';
 const WRONG = 'auth-test-wrong-0000';
+const READ = 'auth-test-read-only-5d';
 const PROTO = path.join(import.meta.dirname, '..', '..', 'proto', 'bucketq', 'v1', 'queue.proto');
 
 let cert: TestCert;
@@ -57,7 +59,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'bucketq-auth-'));
   broker = await startBrokerProcess(
     ['--store', `file:${dir}`, '--listen', '127.0.0.1:0', '--resp-listen', '127.0.0.1:0', '--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--id', 'auth'],
-    { BUCKETQ_TOKEN: TOKEN },
+    { BUCKETQ_TOKEN: TOKEN, BUCKETQ_READ_TOKEN: READ },
   );
   respUrl = new URL((await broker.line(/^redis protocol on /)).line.split(' on ')[1]!);
   const seeded = await request('POST', '/v1/topics/t/jobs', { ...bearer(TOKEN), 'content-type': 'application/json' }, JSON.stringify({ id: 'j', payload: 1 }));
@@ -232,6 +234,69 @@ describe('RESP over TLS', () => {
       expect(((await r.call('LLEN', 't').catch((e: Error) => e)) as Error).message).toMatch(/^NOAUTH/); // still not authenticated
       expect(await r.call('AUTH', TOKEN)).toBe('OK');
       expect(await r.call('LLEN', 't')).toBe(1);
+    } finally {
+      r.disconnect();
+    }
+  });
+});
+
+describe('the read-only token', () => {
+  it('HTTP: reads, but every change is 403 PERMISSION_DENIED', async () => {
+    expect((await request('GET', '/v1/topics/t/jobs/j', bearer(READ))).status).toBe(200);
+    const push = await request('POST', '/v1/topics/t/jobs', { ...bearer(READ), 'content-type': 'application/json' }, '{"payload":1}');
+    expect(push.status).toBe(403);
+    expect(JSON.parse(push.text)).toMatchObject({ error: { code: 'PERMISSION_DENIED' } });
+  });
+
+  it('gRPC: Get, Stats and ListTopics; Push, Claim, Cancel and ClaimStream are PERMISSION_DENIED', async () => {
+    const def = protoLoader.loadSync(PROTO, { longs: Number, defaults: false, oneofs: true });
+    const Queue = (grpc.loadPackageDefinition(def) as any).bucketq.v1.Queue as grpc.ServiceClientConstructor;
+    const c = new Queue(new URL(broker.url).host, grpc.credentials.createSsl(Buffer.from(cert.cert))) as any;
+    const md = () => {
+      const m = new grpc.Metadata();
+      m.set('authorization', `Bearer ${READ}`);
+      return m;
+    };
+    try {
+      const call = (method: string, req: object) =>
+        new Promise<{ code: number; res?: any; details?: string }>((resolve) => c[method](req, md(), (err: grpc.ServiceError | null, res: unknown) => resolve(err ? { code: err.code, details: err.details } : { code: 0, res })));
+      expect(await call('Stats', { topic: 't' })).toMatchObject({ code: 0, res: { pending: 1 } });
+      expect(await call('Get', { topic: 't', id: 'j' })).toMatchObject({ code: 0, res: { id: 'j' } });
+      expect((await call('ListTopics', {})).code).toBe(0);
+      for (const [method, req] of [['Push', { topic: 't', jobs: [{ payload: { numberValue: 1 } }] }], ['Claim', { topic: 't', workerId: 'w' }], ['Cancel', { topic: 't', id: 'j' }], ['Retry', { topic: 't', id: 'j' }]] as const) {
+        const r = await call(method, req);
+        expect(r.code, method).toBe(grpc.status.PERMISSION_DENIED);
+        expect(r.details).toMatch(/read-only token/);
+      }
+      const stream = c.ClaimStream({ topic: 't', workerId: 'w', credit: 1 }, md());
+      stream.on('data', () => {});
+      const status = await new Promise<grpc.StatusObject>((resolve) => stream.on('status', resolve).on('error', () => {}));
+      expect(status.code).toBe(grpc.status.PERMISSION_DENIED);
+      const after = await call('Stats', { topic: 't' });
+      expect([after.res.pending, after.res.claimed ?? 0]).toEqual([1, 0]); // nothing was claimed
+    } finally {
+      c.close();
+    }
+  });
+
+  it('RESP: read commands after AUTH with it; writes get -NOPERM and change nothing; AUTH with the token lifts it', async () => {
+    const r = new Redis({ host: respUrl.hostname, port: Number(respUrl.port), tls: { ca: cert.cert }, lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false, retryStrategy: () => null });
+    r.on('error', () => {});
+    await r.connect();
+    try {
+      expect(await r.call('AUTH', READ)).toBe('OK');
+      expect(await r.call('LLEN', 't')).toBe(1);
+      expect(await r.call('XLEN', 't')).toBe(1);
+      expect(await r.call('PING')).toBe('PONG');
+      expect(String(await r.call('INFO', 'server'))).toMatch(/redis_version/);
+      for (const cmd of [['LPUSH', 't', 'x'], ['RPOP', 't'], ['BRPOP', 't', '0.01'], ['XADD', 't', '*', 'f', 'v'], ['XGROUP', 'CREATE', 't', 'g', '0'], ['XREADGROUP', 'GROUP', 'g', 'c', 'STREAMS', 't', '>'], ['XACK', 't', 'g', '1-1'], ['XDEL', 't', '1-1'], ['BQ.RETRY', 't', 'j']]) {
+        const err = (await r.call(cmd[0]!, ...cmd.slice(1)).catch((e: Error) => e)) as Error;
+        expect(err.message, cmd.join(' ')).toMatch(/^NOPERM .*read-only token/);
+      }
+      expect(await r.call('LLEN', 't')).toBe(1);
+      expect(((await r.call('AUTH', WRONG).catch((e: Error) => e)) as Error).message).toMatch(/^WRONGPASS/);
+      expect(await r.call('AUTH', TOKEN)).toBe('OK');
+      expect(await r.call('LPUSH', 't', 'from-admin')).toBe(2);
     } finally {
       r.disconnect();
     }

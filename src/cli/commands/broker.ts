@@ -60,7 +60,10 @@ OPTIONS
     --read-token TOKEN
         A second token that may only look: GET routes, the events and stats streams and the
         dashboard's views over HTTP; any change answers 403 PERMISSION_DENIED. Needs --token and
-        must differ from it. Default: the BUCKETQ_READ_TOKEN environment variable.
+        must differ from it. Default: the BUCKETQ_READ_TOKEN environment variable. Over gRPC and
+        Connect it may call Get, Stats and ListTopics (others: PERMISSION_DENIED); on the Redis
+        port, after AUTH with it, the commands that change nothing (LLEN, XLEN, XINFO, XPENDING,
+        INFO, PING, ...; others: -NOPERM).
 
     --tls-cert FILE, --tls-key FILE
         Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN: the JSON API, events, gRPC, gRPC-Web, Connect)

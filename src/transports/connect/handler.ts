@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Broker } from '../../broker/broker.js';
 import { Queue } from '../../gen/bucketq/v1/queue_pb.js';
-import { bearerChecker } from '../_auth.js';
+import { bearerRole, roleChecker } from '../_auth.js';
 import { claimStream } from './claim-stream.js';
 import { toConnectError } from './errors.js';
 import { KnownTopics, unaryMethods } from './service.js';
@@ -22,9 +22,14 @@ import { KnownTopics, unaryMethods } from './service.js';
 /** The path prefix of every method: `/bucketq.v1.Queue/Push`, ... */
 export const CONNECT_PATH_PREFIX = '/bucketq.v1.';
 
+/** The methods that change nothing: all the read-only token may call. */
+const READ_METHODS = new Set(['Get', 'Stats', 'ListTopics']);
+
 export interface ConnectHandlerOptions {
   /** When set, every call needs `authorization: Bearer <token>`. */
   token?: string | undefined;
+  /** A second token (with `token`) that may call only the read methods (Get, Stats, ListTopics); others are PERMISSION_DENIED. */
+  readToken?: string | undefined;
   /** Largest request message in bytes (default 16 MiB, as the HTTP API's body limit). */
   maxBodyBytes?: number | undefined;
   /** Unexpected failures (bugs), answered as INTERNAL without their details. */
@@ -50,7 +55,7 @@ async function* convertErrors<T>(messages: AsyncIterable<T>, onBug: (err: unknow
 }
 
 export function createConnectHandler(broker: Broker, options: ConnectHandlerOptions = {}): ConnectHandler {
-  const checkBearer = bearerChecker(options.token);
+  const roleOf = roleChecker({ token: options.token, readToken: options.readToken });
   const drainer = new AbortController();
   const topics = new KnownTopics(broker);
   let inFlight = 0;
@@ -58,11 +63,14 @@ export function createConnectHandler(broker: Broker, options: ConnectHandlerOpti
 
   const guard: Interceptor = (next) => async (req) => {
     if (drainer.signal.aborted) throw new ConnectError('this broker is shutting down; retry on another broker', Code.Unavailable, { 'bucketq-code': 'UNAVAILABLE' });
-    if (checkBearer) {
-      const check = checkBearer(req.header.get('authorization'));
-      if (check !== 'ok') {
-        const message = check === 'missing' ? 'this broker needs authorization: Bearer <token>' : 'the bearer token is not valid';
+    if (roleOf) {
+      const role = bearerRole(roleOf, req.header.get('authorization'));
+      if (role === 'missing' || role === 'invalid') {
+        const message = role === 'missing' ? 'this broker needs authorization: Bearer <token>' : 'the bearer token is not valid';
         throw new ConnectError(message, Code.Unauthenticated, { 'bucketq-code': 'UNAUTHENTICATED' });
+      }
+      if (role === 'read' && !READ_METHODS.has(req.method.name)) {
+        throw new ConnectError(`the read-only token may call ${[...READ_METHODS].join(', ')} only, not ${req.method.name}`, Code.PermissionDenied, { 'bucketq-code': 'PERMISSION_DENIED' });
       }
     }
     const onBug = (err: unknown) => options.onError?.(err, req.method.name);
