@@ -139,7 +139,7 @@ describe('createQueue', () => {
   it('retryDead sends every dead job back to pending in one commit, a large payload included', async () => {
     const { queue, clock } = setup();
     const big = 'x'.repeat(100 * 1024); // above the 64 KiB threshold: its own object again after the archive
-    await queue.pushMany([{ payload: big, id: 'big', maxAttempts: 1 }, { payload: 'small', id: 's', maxAttempts: 1 }]);
+    await queue.pushMany([{ payload: { to: 'big', subject: big }, id: 'big', maxAttempts: 1 }, { payload: { to: 's', subject: 'small' }, id: 's', maxAttempts: 1 }]);
     for (const job of await queue.claim({ workerId: 'w', max: 2 })) await queue.nack(job, 'fatal');
     await drive(clock, queue.broker.flush());
     let commits = 0;
@@ -147,7 +147,7 @@ describe('createQueue', () => {
     expect(await queue.retryDead()).toMatchObject({ retried: 2, skipped: [] });
     expect(commits).toBe(1);
     const claimed = await queue.claim({ workerId: 'w', max: 2 });
-    expect(claimed.map((j) => [j.id, j.payload === big ? 'big' : j.payload])).toEqual([['big', 'big'], ['s', 'small']]);
+    expect(claimed.map((j) => [j.id, j.payload.subject === big ? 'big' : j.payload.subject])).toEqual([['big', 'big'], ['s', 'small']]);
   });
 
   it('close() gives up leadership, so a second queue on the same store takes over at once', async () => {
