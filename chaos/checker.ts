@@ -16,6 +16,9 @@
  *                       the nemesis explains (explain.ts)
  *   deadUnjustified     dead letters that were not nacked or expired maxAttempts times
  *   epochTwice          two brokers that both said they lead the topic at one epoch
+ *   countersOff         queue.json's counters disagree with the records (pushed, completed and
+ *                       dead must equal the jobs there are; claimed at least the deliveries seen)
+ *   invariants          the final queue.json breaks a core invariant (core/invariants.ts)
  */
 import { createExplainer, type Reason } from './explain.js';
 import type { DeliverEvent, HistoryEvent, PushEvent, SettleEvent } from './history.js';
@@ -39,6 +42,10 @@ export interface FinalStore {
   deadIndex: Record<string, { attempts: number }>;
   /** The topic's leader epoch at the end (1 = never changed). */
   epoch: number;
+  /** queue.json's counters at the end. */
+  counters: { pushed: number; completed: number; dead: number; claimed: number };
+  /** What assertInvariants said of the final queue.json (null: nothing). */
+  invariantError: string | null;
 }
 
 export interface CheckInput {
@@ -64,6 +71,8 @@ export interface CheckResult {
   unexplained: Redelivery[];
   deadUnjustified: Array<{ id: string; why: string }>;
   epochTwice: number[];
+  countersOff: string[];
+  invariants: string[];
   counts: {
     pushesAcked: number; pushesFailed: number; deliveries: number; acksAccepted: number; acksRejected: number; nacks: number;
     completed: number; dead: number; deliveredMoreThanOnce: number; nemesis: Record<string, number>;
@@ -78,7 +87,7 @@ export interface CheckResult {
   pushLatencyMs: { p50: number; p99: number; max: number };
 }
 
-const MUST_BE_ZERO = ['lostPushes', 'unfinished', 'finishedTwice', 'phantoms', 'doubleAcks', 'ackNotFinal', 'ackDenied', 'unexplained', 'deadUnjustified', 'epochTwice'] as const;
+const MUST_BE_ZERO = ['lostPushes', 'unfinished', 'finishedTwice', 'phantoms', 'doubleAcks', 'ackNotFinal', 'ackDenied', 'unexplained', 'deadUnjustified', 'epochTwice', 'countersOff', 'invariants'] as const;
 
 export function checkHistory({ events, final, window }: CheckInput): CheckResult {
   const pushes = events.filter((e): e is PushEvent => e.op === 'push');
@@ -118,12 +127,25 @@ export function checkHistory({ events, final, window }: CheckInput): CheckResult
   for (const e of events) if (e.op === 'leader' && e.epoch !== undefined) leadersOf.set(e.epoch, (leadersOf.get(e.epoch) ?? new Set()).add(e.broker));
   const epochTwice = [...leadersOf].filter(([, b]) => b.size > 1).map(([epoch]) => epoch).sort((a, b) => a - b);
 
+  const completedIds = [...finishedById.values()].filter((l) => l.some((r) => r.state === 'completed')).length;
+  const deadIds = [...finishedById.values()].filter((l) => l.some((r) => r.state === 'dead')).length;
+  const jobs = new Set([...finishedById.keys(), ...liveIds]).size;
+  const leasesSeen = new Set(deliveries.map((d) => d.lease)).size;
+  const k = final.counters;
+  const countersOff = [
+    ...(k.pushed !== jobs ? [`pushed ${k.pushed}, jobs ${jobs}`] : []),
+    ...(k.completed !== completedIds ? [`completed ${k.completed}, completed records ${completedIds}`] : []),
+    ...(k.dead !== deadIds ? [`dead ${k.dead}, dead records ${deadIds}`] : []),
+    ...(k.claimed < leasesSeen ? [`claimed ${k.claimed}, deliveries seen ${leasesSeen}`] : []),
+  ];
+
   const nemesis: Record<string, number> = {};
   for (const e of events) if (e.op === 'nemesis') nemesis[`${e.action} ${e.role}`] = (nemesis[`${e.action} ${e.role}`] ?? 0) + 1;
   const latencies = pushes.filter((p) => p.ok).map((p) => p.t - p.st).sort((a, b) => a - b);
 
   const result: Omit<CheckResult, 'ok' | 'failed'> = {
     lostPushes, unfinished, finishedTwice, phantoms, doubleAcks, ackNotFinal, ackDenied, unexplained, deadUnjustified, epochTwice,
+    countersOff, invariants: final.invariantError === null ? [] : [final.invariantError],
     counts: {
       pushesAcked: acked.size,
       pushesFailed: [...sent].filter((id) => !acked.has(id)).length,
@@ -131,8 +153,8 @@ export function checkHistory({ events, final, window }: CheckInput): CheckResult
       acksAccepted: acksOk.length,
       acksRejected: settles.filter((e) => e.op === 'ack' && !e.ok).length,
       nacks: settles.filter((e) => e.op === 'nack').length,
-      completed: [...finishedById.values()].filter((l) => l.some((r) => r.state === 'completed')).length,
-      dead: [...finishedById.values()].filter((l) => l.some((r) => r.state === 'dead')).length,
+      completed: completedIds,
+      dead: deadIds,
       deliveredMoreThanOnce,
       nemesis,
     },

