@@ -11,10 +11,57 @@ export const HISTORY_MS = 5 * 60_000;
 
 type Listener<T> = (value: T) => void;
 
+const REOPEN_FIRST_MS = 1000;
+const REOPEN_MAX_MS = 5000;
+
+/**
+ * An EventSource that comes back. The browser retries a dropped stream by itself, but gives up
+ * for good on any non-200 answer (a draining broker's 503, a restarted broker that forgot the
+ * session: 401). Then we wait (1 s, doubling to 5 s), ask `beforeReopen` (the app checks the
+ * session there, so a lost login lands on the login page), and open a new one; `onReopen` lets
+ * the owner say that events may have been missed.
+ */
+function keepOpen(url: string, attach: (source: EventSource) => void, hooks: { onDown(): void; onReopen(): void }): () => void {
+  let source: EventSource | null = null;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let delay = REOPEN_FIRST_MS;
+  let closed = false;
+  const open = (): void => {
+    source = new EventSource(url);
+    source.addEventListener('open', () => (delay = REOPEN_FIRST_MS));
+    source.addEventListener('error', () => {
+      hooks.onDown();
+      if (source?.readyState !== EventSource.CLOSED || closed) return;
+      timer = setTimeout(() => {
+        timer = null;
+        void beforeReopen().finally(() => {
+          if (closed) return;
+          open();
+          hooks.onReopen();
+        });
+      }, delay);
+      delay = Math.min(delay * 2, REOPEN_MAX_MS);
+    });
+    attach(source);
+  };
+  open();
+  return () => {
+    closed = true;
+    if (timer) clearTimeout(timer);
+    source?.close();
+  };
+}
+
+let beforeReopen: () => Promise<unknown> = () => Promise.resolve();
+/** Called before a stream the browser gave up on is opened again. */
+export function setBeforeReopen(check: () => Promise<unknown>): void {
+  beforeReopen = check;
+}
+
 class StatsFeed {
   readonly samples: StatsSample[] = [];
   connected = false;
-  private source: EventSource | null = null;
+  private close: (() => void) | null = null;
   private readonly listeners = new Set<Listener<StatsFeed>>();
 
   subscribe(listener: Listener<StatsFeed>): () => void {
@@ -28,22 +75,23 @@ class StatsFeed {
   }
 
   private open(): void {
-    if (this.source) return;
-    const source = new EventSource('/v1/broker/stats/stream');
-    this.source = source;
-    source.addEventListener('stats', (e) => {
+    if (this.close) return;
+    const onSample = (e: Event): void => {
       const sample = JSON.parse((e as MessageEvent<string>).data) as StatsSample;
       this.samples.push(sample);
       const cutoff = sample.at - HISTORY_MS;
       while (this.samples.length > 0 && this.samples[0]!.at < cutoff) this.samples.shift();
       this.connected = true;
       this.emit();
-    });
-    // EventSource reconnects by itself after a drop; the header shows the gap meanwhile.
-    source.onerror = () => {
-      this.connected = false;
-      this.emit();
     };
+    // The history survives a reconnect: the charts show the gap rather than starting over.
+    this.close = keepOpen('/v1/broker/stats/stream', (source) => source.addEventListener('stats', onSample), {
+      onDown: () => {
+        this.connected = false;
+        this.emit();
+      },
+      onReopen: () => {},
+    });
   }
 
   private emit(): void {
@@ -67,7 +115,7 @@ export function useStats(): StatsFeed {
  * closed with the last.
  */
 class JobEventHub {
-  private source: EventSource | null = null;
+  private close: (() => void) | null = null;
   private readonly listeners = new Set<Listener<JobEvent>>();
 
   subscribe(listener: Listener<JobEvent>): () => void {
@@ -76,21 +124,24 @@ class JobEventHub {
     return () => {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) {
-        this.source?.close();
-        this.source = null;
+        this.close?.();
+        this.close = null;
       }
     };
   }
 
   private open(): void {
-    if (this.source) return;
-    const source = new EventSource('/v1/events');
-    this.source = source;
-    const handler = (e: Event): void => {
-      const event = JSON.parse((e as MessageEvent<string>).data) as JobEvent;
-      for (const l of this.listeners) l(event);
-    };
-    for (const kind of EVENT_KINDS) source.addEventListener(kind, handler);
+    if (this.close) return;
+    const handler = (e: Event): void => this.emit(JSON.parse((e as MessageEvent<string>).data) as JobEvent);
+    this.close = keepOpen('/v1/events', (source) => EVENT_KINDS.forEach((kind) => source.addEventListener(kind, handler)), {
+      onDown: () => {},
+      // A new stream starts live, without the events missed meanwhile: everyone re-reads.
+      onReopen: () => this.emit({ kind: 'reset' }),
+    });
+  }
+
+  private emit(event: JobEvent): void {
+    for (const l of this.listeners) l(event);
   }
 }
 

@@ -7,7 +7,7 @@ import './styles.css';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, describeError, setUnauthenticatedHandler } from './api.js';
-import { useJobEvents, useStats } from './live.js';
+import { setBeforeReopen, useJobEvents, useStats } from './live.js';
 import { Notices, notify } from './parts/notices.js';
 import { useRoute } from './router.js';
 import type { BrokerInfo } from './types.js';
@@ -16,6 +16,8 @@ import { Topic } from './views/topic.js';
 
 // A 401 means the session is gone: the broker's login page lives at /.
 setUnauthenticatedHandler(() => location.assign('/'));
+// A stream the browser gave up on may mean the session is gone: asking tells (a 401 goes to the login page).
+setBeforeReopen(() => api.session().catch(() => undefined));
 
 /** Lease expiries move with every renewal, which is no event: the cluster view is re-read this often. */
 const BROKER_REFRESH_MS = 10_000;
@@ -33,8 +35,8 @@ function App() {
     const every = setInterval(loadBroker, BROKER_REFRESH_MS);
     return () => clearInterval(every);
   }, []);
-  // Leadership changes are events: show them at once.
-  useJobEvents(null, (e) => e.kind === 'leader' && loadBroker());
+  // Leadership changes are events: show them at once (and re-read after a gap in the stream).
+  useJobEvents(null, (e) => (e.kind === 'leader' || e.kind === 'reset') && loadBroker());
   const readOnly = session?.role === 'read';
 
   const logout = (): void => void api.logout().finally(() => location.assign('/'));

@@ -209,5 +209,5 @@ describe('dashboard (headless Chromium, real broker)', () => {
     await page.fill('input.search', 'p-05');
     await expect.poll(() => page.locator('#jobs tr[data-job]').count()).toBe(10);
     await done(page);
-  });
+  }, 120_000); // a load generator, a worker and a browser on a shared 2-core machine
 });

@@ -30,12 +30,15 @@ export interface TestBroker {
   url: string;
   /** A JSON call with the admin token (when there is one). */
   api<T = any>(method: string, route: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>;
-  stop(): Promise<void>;
+  /** SIGTERM (the broker drains) and, unless `keepStore`, remove the store. */
+  stop(keepStore?: boolean): Promise<void>;
+  dir: string;
 }
 
-export async function startBroker(options: { token?: string; readToken?: string } = {}): Promise<TestBroker> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'bucketq-dashboard-'));
-  const args = ['--store', `file:${dir}`, '--listen', '127.0.0.1:0'];
+/** A broker process on a fresh directory (or `dir`, to restart one), at `listen` (default: any port). */
+export async function startBroker(options: { token?: string; readToken?: string; dir?: string; listen?: string } = {}): Promise<TestBroker> {
+  const dir = options.dir ?? (await mkdtemp(path.join(tmpdir(), 'bucketq-dashboard-')));
+  const args = ['--store', `file:${dir}`, '--listen', options.listen ?? '127.0.0.1:0'];
   if (options.token) args.push('--token', options.token);
   if (options.readToken) args.push('--read-token', options.readToken);
   const process = await startBrokerProcess(args);
@@ -51,10 +54,11 @@ export async function startBroker(options: { token?: string; readToken?: string 
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
     },
-    async stop() {
+    dir,
+    async stop(keepStore = false) {
       process.child.kill('SIGTERM');
       await process.exited;
-      await rm(dir, { recursive: true, force: true });
+      if (!keepStore) await rm(dir, { recursive: true, force: true });
     },
   };
 }
