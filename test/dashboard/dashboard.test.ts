@@ -157,6 +157,21 @@ describe('dashboard (headless Chromium, real broker)', () => {
     await done(page);
   });
 
+  it('stays light with thousands of jobs: one page of rows in the DOM, the rest behind the cursor', async ({ skip: skipTest }) => {
+    if (!browser) return skipTest(skip);
+    const jobs = Array.from({ length: 5000 }, (_, i) => ({ id: `k-${String(i).padStart(5, '0')}`, payload: { i, text: 'x'.repeat(200) } }));
+    expect((await broker.api('POST', '/v1/topics/thousands/jobs', { jobs })).status).toBe(201);
+    const page = await open('#/topics/thousands');
+    await expect.poll(() => page.locator('#page-info').textContent(), { timeout: 10_000 }).toContain('5,000 pending');
+    expect(await page.locator('#jobs tr[data-job]').count()).toBe(50);
+    // The whole document, charts and all, stays a few thousand elements whatever the backlog.
+    expect(await page.locator('*').count()).toBeLessThan(2000);
+    await page.fill('input.search', 'k-0499');
+    await expect.poll(() => page.locator('#jobs tr[data-job]').count()).toBe(10);
+    expect(await page.locator('#page-info').textContent()).toContain('10 pending matching');
+    await done(page);
+  });
+
   it('pause and resume from the page', async ({ skip: skipTest }) => {
     if (!browser) return skipTest(skip);
     await pushOne('pausing', { payload: {} });
