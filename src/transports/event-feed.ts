@@ -29,6 +29,8 @@ export interface EventFeedOptions {
   lingerMs?: number;
   /** Clock for event times of leader changes (default Date.now). */
   now?: () => number;
+  /** Sees every event as it is recorded (the dashboard's job history, dashboard-history.ts). */
+  onEvent?: (event: { kind: string; topic: string; time: number }) => void;
 }
 
 interface Entry {
@@ -65,6 +67,7 @@ export class EventFeed {
   private readonly window: number;
   private readonly lingerMs: number;
   private readonly now: () => number;
+  private readonly onEvent: ((event: { kind: string; topic: string; time: number }) => void) | undefined;
   private readonly ring: Array<Entry | undefined>;
   /** Ring index of the oldest entry, and how many entries it holds. */
   private start = 0;
@@ -83,6 +86,7 @@ export class EventFeed {
     this.window = Math.max(1, o.window ?? DEFAULT_EVENT_WINDOW);
     this.lingerMs = o.lingerMs ?? DEFAULT_LINGER_MS;
     this.now = o.now ?? Date.now;
+    this.onEvent = o.onEvent;
     this.ring = new Array<Entry | undefined>(this.window);
     this.listeners = [
       ['commit', (e: LoopCommit) => this.onCommit(e)],
@@ -187,6 +191,13 @@ export class EventFeed {
     // dictionary-mode object for JSON.stringify), the whole feed's budget several times over.
     const frame = `id: ${id}\nevent: ${event.kind}\ndata: {"id":"${id}",${JSON.stringify(event).slice(1)}\n\n`;
     const entry: Entry = { n, topic: event.topic, frame };
+    if (this.onEvent) {
+      try {
+        this.onEvent(event);
+      } catch {
+        // an observer's bug must not break the feed
+      }
+    }
     if (this.size < this.window) {
       this.ring[(this.start + this.size) % this.window] = entry;
       this.size++;

@@ -10,6 +10,7 @@ import { isQueueError, QueueError } from '../errors.js';
 import { asQueueError, wireError, type WireError } from './_codes.js';
 import { DASHBOARD_ROUTES, type BrokerInfo } from './http-routes-dashboard.js';
 import { publicJob } from './http-public-job.js';
+import type { JobHistory } from './dashboard-history.js';
 
 export interface RouteContext {
   broker: Broker;
@@ -24,6 +25,8 @@ export interface RouteContext {
   query: URLSearchParams;
   /** Version, start time and store of this server (GET /v1/broker). */
   info: BrokerInfo;
+  /** What this broker saw jobs go through lately (GET job's `history`). */
+  history: JobHistory;
 }
 
 export interface Reply {
@@ -257,9 +260,11 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     path: ['v1', 'topics', ':topic', 'jobs', ':id'],
     body: false,
-    run: async ({ broker, topics, params }) => {
+    run: async ({ broker, topics, params, history }) => {
       await topics.require(params.topic);
-      return { status: 200, body: publicJob(await broker.get(params.topic, params.id)) };
+      const job = publicJob(await broker.get(params.topic, params.id));
+      const seen = history.of(params.topic, params.id);
+      return { status: 200, body: seen ? { ...job, history: seen } : job };
     },
   },
   {

@@ -27,6 +27,7 @@ import { createDashboardHttp } from './dashboard-http.js';
 import { DEFAULT_DASHBOARD_DIR } from './dashboard-static.js';
 import type { BrokerInfo } from './http-routes-dashboard.js';
 import { StatsStreams, type StatsStreamOptions } from './dashboard-stats.js';
+import { JobHistory } from './dashboard-history.js';
 import { packageVersion } from '../package-version.js';
 
 /** Largest request body by default: a 10 MiB payload as JSON with room for its envelope. */
@@ -118,7 +119,8 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
   const auth = createHttpAuth({ token: options.token, readToken: options.readToken });
   const dashboard = createDashboardHttp(auth, options.dashboardDir ?? DEFAULT_DASHBOARD_DIR);
   const topics = new TopicDirectory(broker);
-  const streams = new EventStreams(broker, options.events);
+  const history = new JobHistory();
+  const streams = new EventStreams(broker, { ...options.events, onEvent: (e) => history.record(e) });
   const stats = new StatsStreams(broker, options.stats);
   const info: BrokerInfo = { version: packageVersion(), startedAt: Date.now(), store: broker.store.name, ...options.info };
   let inFlight = 0;
@@ -160,7 +162,7 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
     const body = route.body ? await readJson(req, maxBodyBytes) : undefined;
     const url = req.url ?? '/';
     const query = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
-    const reply = await route.run({ broker, topics, params, body, signal, query, info });
+    const reply = await route.run({ broker, topics, params, body, signal, query, info, history });
     if (!signal.aborted) send(req, res, reply.status, reply.body);
   }
 

@@ -109,6 +109,33 @@ describe('POST /v1/topics/:topic/dead/retry', () => {
   });
 });
 
+describe('job history', () => {
+  it('a job moved while someone watched carries its history, newest last; none without watchers', async () => {
+    await call('POST', '/v1/topics/u/jobs', { id: 'unwatched', payload: 0 });
+    const events = watch(server.url);
+    await events.opened;
+    await call('POST', '/v1/topics/t/jobs', { id: 'h', payload: 1, maxAttempts: 2 });
+    let [job] = (await call('POST', '/v1/topics/t/claim', { workerId: 'w1' })).body.jobs;
+    await call('POST', `/v1/topics/t/jobs/h/nack`, { workerId: 'w1', lease: job.lease, error: 'first', delayMs: 0 });
+    [job] = (await call('POST', '/v1/topics/t/claim', { workerId: 'w2' })).body.jobs;
+    await call('POST', `/v1/topics/t/jobs/h/nack`, { workerId: 'w2', lease: job.lease, error: 'second' });
+    await events.next((e) => e.kind === 'dead' && e.data.job === 'h');
+    const r = await call('GET', '/v1/topics/t/jobs/h');
+    expect(r.body.history).toEqual([
+      { at: expect.any(Number), event: 'pushed' },
+      { at: expect.any(Number), event: 'claimed', worker: 'w1' },
+      { at: expect.any(Number), event: 'nacked', worker: 'w1', error: 'first' },
+      { at: expect.any(Number), event: 'claimed', worker: 'w2' },
+      { at: expect.any(Number), event: 'dead', worker: 'w2', error: 'second' },
+    ]);
+    // Pushed before anyone watched: only what happened since.
+    await call('POST', '/v1/topics/u/claim', { workerId: 'w3' });
+    await events.next((e) => e.kind === 'claimed' && e.data.job === 'unwatched');
+    expect((await call('GET', '/v1/topics/u/jobs/unwatched')).body.history).toEqual([{ at: expect.any(Number), event: 'claimed', worker: 'w3' }]);
+    events.close();
+  });
+});
+
 describe('GET /v1/topics/:topic/workers', () => {
   it('lists the lease holders with their jobs', async () => {
     await call('POST', '/v1/topics/t/jobs', { jobs: [{ id: 'a', payload: 1 }, { id: 'b', payload: 2 }, { id: 'c', payload: 3 }] });
