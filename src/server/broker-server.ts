@@ -114,6 +114,8 @@ export interface BrokerServerOptions {
   logger?: Logger;
   /** Commits slower than this are logged at debug level (default 1000 ms). */
   slowCommitMs?: number;
+  /** `HOST:PORT` for a metrics-only port without authentication (GET /metrics, /readyz); off when absent. */
+  metricsListen?: string;
 }
 
 export interface BrokerServer {
@@ -123,6 +125,8 @@ export interface BrokerServer {
   advertiseUrl: string;
   /** `redis://HOST:PORT` (`rediss://` with TLS) of the Redis protocol, when `respListen` was given. */
   respUrl: string | null;
+  /** `http://HOST:PORT` of the metrics-only port, when `metricsListen` was given. */
+  metricsUrl: string | null;
   broker: Broker;
   /** This server's Prometheus registry (served at GET /metrics; see docs/operations.md). */
   metrics: Registry;
@@ -157,6 +161,7 @@ function positive(value: number | undefined, name: string): void {
 export async function startBrokerServer(options: BrokerServerOptions = {}): Promise<BrokerServer> {
   const address = parseListen(options.listen ?? DEFAULT_LISTEN);
   const respAddress = options.respListen !== undefined ? parseListen(options.respListen) : null;
+  const metricsAddress = options.metricsListen !== undefined ? parseListen(options.metricsListen) : null;
   advertiseUrl(address, address.port, options.advertise); // refuse a bad advertise URL before opening anything
   positive(options.leaseMs, 'leaseMs');
   positive(options.standbyCheckMs, 'standbyCheckMs');
@@ -285,12 +290,24 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
       throw err;
     }
   }
+  let metricsUrl: string | null = null;
+  if (metricsAddress) {
+    try {
+      metricsUrl = await ops.listenMetrics(metricsAddress);
+    } catch (err) {
+      dual.front.close();
+      await resp?.close();
+      await broker.stop();
+      if (ownsStore) await store.close();
+      throw err;
+    }
+  }
   const watcher: StandbyWatcher = startStandbyWatcher(broker, {
     intervalMs: options.standbyCheckMs ?? Math.max(1, Math.round(leaseMs / 3)),
     onError: (err, topic) => reportError(err, topic === null ? 'standby watcher: listing topics' : `standby watcher: topic ${topic}`),
   });
   ops.logger.info(
-    { event: 'started', broker: broker.id, url, advertise: advertised, store: typeof storeOption === 'string' ? storeForDisplay(storeOption) : store.name, leaseMs, resp: respUrl, tls: tls !== null },
+    { event: 'started', broker: broker.id, url, advertise: advertised, store: typeof storeOption === 'string' ? storeForDisplay(storeOption) : store.name, leaseMs, resp: respUrl, metrics: metricsUrl, tls: tls !== null },
     'broker started',
   );
 
@@ -323,6 +340,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
         await connectionsClosed;
         await resp?.close(); // every reply is out (idle() above): end the RESP connections
         if (ownsStore) await store.close();
+        await ops.close(); // the metrics-only port last: it shows the drain to the end
         ops.logger.info({ event: 'stopped', broker: broker.id }, 'broker stopped');
       }
     })();
@@ -333,6 +351,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     url,
     advertiseUrl: advertised,
     respUrl,
+    metricsUrl,
     broker,
     metrics: ops.registry,
     get inFlight() {

@@ -16,7 +16,9 @@ import { logBrokerEvents, logStorageCall } from './broker-logs.js';
 import { LeadershipTracker } from './leadership.js';
 import { errorFields, silentLogger, type Logger } from './logger.js';
 import { BrokerMetrics } from './metrics.js';
-import { createOpsHandler, opsRoute, type OpsHandler } from './ops-http.js';
+import type { ListenAddress } from './address.js';
+import { listenMetricsPort, type MetricsPort } from './metrics-port.js';
+import { createOpsHandler, opsRoute, type OpsHandler, type OpsHttpOptions } from './ops-http.js';
 import { createReadiness } from './readiness.js';
 
 export interface OperationsOptions {
@@ -44,8 +46,12 @@ export interface Operations {
   httpAnswered(method: string, route: string, status: number): void;
   /** Failures worth an operator's attention (also passed to the server's onError). */
   logError(err: unknown, context: string): void;
+  /** Opens the unauthenticated metrics-only port (metrics-port.ts); closed by close(). */
+  listenMetrics(address: ListenAddress): Promise<string>;
   draining(): void;
   stopped(): void;
+  /** Closes the metrics-only port, if any. */
+  close(): Promise<void>;
 }
 
 export function createOperations(o: OperationsOptions): Operations {
@@ -53,6 +59,8 @@ export function createOperations(o: OperationsOptions): Operations {
   let metrics: BrokerMetrics | null = null;
   let leadership: LeadershipTracker | null = null;
   let handler: OpsHandler | null = null;
+  let handlerOptions: OpsHttpOptions | null = null;
+  let metricsPort: MetricsPort | null = null;
   let phase: 'serving' | 'draining' = 'serving';
   const store = instrumentStore(o.store, (call) => {
     metrics?.storageCall(call);
@@ -78,22 +86,32 @@ export function createOperations(o: OperationsOptions): Operations {
             return role === 'missing' || role === 'invalid' ? role : 'ok';
           }
         : null;
-      handler = createOpsHandler({
+      handlerOptions = {
         metrics,
         readiness: createReadiness({ brokerId: broker.id, store, leadership, phase: () => phase, freshMs: o.readyFreshMs }),
         checkBearer,
         draining: () => phase === 'draining',
         onError: (err, req) => ops.logError(err, `${req.method} ${req.url}`),
-      });
+      };
+      handler = createOpsHandler(handlerOptions);
     },
     serves: (url) => handler !== null && opsRoute(url) !== null,
     handle: (req, res) => handler!(req, res),
     httpAnswered: (method, route, status) => metrics?.httpAnswered(method, route, status),
     logError: (err, context) => logger.error({ event: 'error', context, error: errorFields(err) }, `error: ${context}`),
+    async listenMetrics(address) {
+      if (!handlerOptions) throw new Error('operations: attach(broker) first');
+      // The same endpoints without a token check; never closing connections early (it outlives the drain).
+      metricsPort = await listenMetricsPort(address, createOpsHandler({ ...handlerOptions, checkBearer: null, draining: () => false }));
+      return metricsPort.url;
+    },
     draining: () => {
       phase = 'draining';
     },
     stopped: () => leadership?.releasedAll(),
+    close: async () => {
+      await metricsPort?.close();
+    },
   };
   return ops;
 }

@@ -66,7 +66,7 @@ describe('bucketq broker --log-level', () => {
     for (const l of internal) expect(l).toMatchObject({ level: 'error', topic: 't', op: expect.any(String), error: { code: expect.any(String) } });
   });
 
-  it('info (the default) leaves debug lines out; silent prints only the human lines', async () => {
+  it('info (the default) leaves debug lines out; silent prints only the human lines; --metrics-listen names its port', async () => {
     proc = await startBrokerProcess(['--store', `file:${dir}`, '--listen', '127.0.0.1:0'], { BUCKETQ_LOG_LEVEL: 'silent' });
     await api(proc.url)('POST', '/v1/topics/t/jobs', { payload: 1 });
     await proc.line(/^leading topic t /);
@@ -75,8 +75,12 @@ describe('bucketq broker --log-level', () => {
     expect(jsonLines(proc.stdout)).toEqual([]);
     expect(proc.stdout[0]).toMatch(/ listening on /);
 
-    proc = await startBrokerProcess(['--store', `file:${dir}`, '--listen', '127.0.0.1:0', '--slow-commit-ms', '0']);
+    proc = await startBrokerProcess(['--store', `file:${dir}`, '--listen', '127.0.0.1:0', '--slow-commit-ms', '0', '--metrics-listen', '127.0.0.1:0']);
     for (let i = 0; i < 3; i++) await api(proc.url)('POST', '/v1/topics/t/jobs', { payload: i });
+    // --metrics-listen: a human line names the metrics-only port, after the startup line.
+    const metricsUrl = /^metrics on (http:\/\/\S+)$/.exec((await proc.line(/^metrics on /)).line)![1]!;
+    expect(proc.stdout.findIndex((l) => l.startsWith('metrics on '))).toBe(1);
+    expect(await (await fetch(`${metricsUrl}/metrics`)).text()).toMatch(/^bucketq_commit_duration_seconds_count\{topic="t"\} [1-9]/m);
     proc.child.kill('SIGTERM');
     expect((await proc.exited).code).toBe(0);
     const levels = new Set(jsonLines(proc.stdout).map((l) => l.level));

@@ -185,4 +185,20 @@ describe('GET /metrics', () => {
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET');
   });
+
+  it('serves /metrics and /readyz without a token on metricsListen, and nothing else there', async () => {
+    const server = await start({ token: 's3cret', metricsListen: '127.0.0.1:0' });
+    expect(server.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(server.metricsUrl).not.toBe(server.url);
+    await api(server.url, 's3cret')('POST', '/v1/topics/t/jobs', { payload: 1 });
+    const res = await fetch(`${server.metricsUrl}/metrics`);
+    expect(res.status).toBe(200);
+    expect(valueOf(parseSamples(await res.text()), 'bucketq_commit_duration_seconds_count', { topic: 't' })).toBe(1);
+    expect(await api(server.metricsUrl!)('GET', '/readyz')).toMatchObject({ status: 200, body: { ready: true, role: 'leading' } });
+    expect(await api(server.metricsUrl!)('GET', '/v1/topics')).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
+    expect(await api(server.metricsUrl!)('GET', '/v1/topics/t/jobs/x')).toMatchObject({ status: 404 });
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401); // the main port still wants the token
+    await server.close();
+    await expect(fetch(`${server.metricsUrl}/metrics`)).rejects.toThrow(); // closed with the server
+  });
 });

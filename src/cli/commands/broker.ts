@@ -129,6 +129,11 @@ OPTIONS
     --slow-commit-ms N
         Commits that take at least this long are logged at debug level (default 1000).
 
+    --metrics-listen HOST:PORT
+        Also serve GET /metrics and GET /readyz there, without a token (for scrapers without
+        credentials; bind it to a private address). Off by default; /metrics on the main port
+        needs the token. Prints "metrics on URL" at startup.
+
     -h, --help
         This manual.
 
@@ -184,6 +189,7 @@ export default defineCommand({
       'drain-timeout-ms': { type: 'string' },
       'log-level': { type: 'string' },
       'slow-commit-ms': { type: 'string' },
+      'metrics-listen': { type: 'string' },
       'recent-window-ms': { type: 'string' },
       'recent-max-ids': { type: 'string' },
       'resp-listen': { type: 'string' },
@@ -269,6 +275,7 @@ export default defineCommand({
         brokerOptions: { recent },
         connectionGraceMs: Math.min(CONNECTION_GRACE_MS, Math.floor(drainTimeoutMs / 2)),
         logger,
+        ...(values['metrics-listen'] !== undefined ? { metricsListen: values['metrics-listen'] } : {}),
         ...(values['slow-commit-ms'] !== undefined ? { slowCommitMs: intFlag(values['slow-commit-ms'], 'slow-commit-ms', 0)! } : {}),
         log: out,
         onError: (e, context) => err(`error: ${context}: ${e instanceof Error ? e.message : String(e)}`),
@@ -280,6 +287,7 @@ export default defineCommand({
 
     out(`bucketq broker ${server.broker.id} listening on ${server.url} (advertise ${server.advertiseUrl}, store ${displayStore(store)}, auth ${token !== undefined ? (readToken !== undefined ? 'token + read-only token' : 'token') : 'none'}${values['tls-cert'] !== undefined ? ', tls' : ''})`);
     if (server.respUrl) out(`redis protocol on ${server.respUrl}`);
+    if (server.metricsUrl) out(`metrics on ${server.metricsUrl}`);
     logLinesHeld = false;
     for (const line of heldLogLines.splice(0)) process.stdout.write(line);
     for (const [address, url] of [[listen, server.url], [values['resp-listen'], server.respUrl]] as const) {
