@@ -328,7 +328,8 @@ export class Broker {
     const stubs = page.jobs.filter((j) => j.state === 'dead' && j.payload === undefined && j.payloadRef === undefined);
     if (stubs.length > 0) {
       const records = await archivedRecords((key) => this.readWithRetry(key), stubs);
-      page.jobs = page.jobs.map((j) => (stubs.includes(j) ? completeStub(j, records) : j));
+      const isStub = new Set(stubs);
+      page.jobs = page.jobs.map((j) => (isStub.has(j) ? completeStub(j, records) : j));
     }
     if (page.jobs.some((j) => j.payloadRef !== undefined)) {
       await withRetry('read payloads', this.o.retry, this.clock, this.o.random, () => inlinePayloads(this.store, topic, page.jobs));
@@ -368,7 +369,10 @@ export class Broker {
     }
     const jobs = stubs.map((j) => (records.has(j.id) ? { id: j.id, record: records.get(j.id)! } : { id: j.id }));
     // Listed ids that are not dead at all are reported by the op as skipped.
-    if (wanted) for (const id of wanted) if (!stubs.some((j) => j.id === id)) jobs.push({ id });
+    if (wanted) {
+      const found = new Set(stubs.map((j) => j.id));
+      for (const id of wanted) if (!found.has(id)) jobs.push({ id });
+    }
     if (jobs.length === 0) return { retried: 0, ids: [], skipped: [] };
     return this.call(topic, 'retryDead', { jobs });
   }
