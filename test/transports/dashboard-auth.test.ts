@@ -4,12 +4,15 @@
  * the 503 of a broker whose dashboard is not built. Against a real server with a fake build dir.
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
 import { DEFAULT_DASHBOARD_DIR } from '../../src/transports/dashboard-static.js';
 import { api } from '../http-helpers.js';
+import { makeCert } from '../security/certs.js';
 
 type ErrorBody = { error: { code: string; message: string } };
 
@@ -136,6 +139,28 @@ describe('login and sessions', () => {
     const s = await start();
     expect((await fetch(`${s.url}/`)).status).toBe(200);
     expect(await (await fetch(`${s.url}/dashboard/session`)).json()).toEqual({ auth: false, role: 'admin' });
+  });
+});
+
+describe('over TLS', () => {
+  it('the session cookie is Secure', async () => {
+    const cert = await makeCert();
+    try {
+      server = await startBrokerServer({ store: 'memory://', listen: '127.0.0.1:0', dashboardDir: dir, token: TOKEN, tlsCert: cert.certFile, tlsKey: cert.keyFile });
+      expect(server.url).toMatch(/^https:/);
+      const body = JSON.stringify({ token: TOKEN });
+      const cookie = await new Promise<string>((resolve, reject) => {
+        const req = httpsRequest(`${server!.url}/dashboard/login`, { method: 'POST', ca: cert.cert, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+          res.resume();
+          resolve(String(res.headers['set-cookie']?.[0] ?? ''));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      expect(cookie).toMatch(/^bucketq_session=[^;]+; HttpOnly; SameSite=Strict; Path=\/; Secure$/);
+    } finally {
+      await rm(cert.dir, { recursive: true, force: true });
+    }
   });
 });
 
