@@ -74,6 +74,42 @@ describe('listJobs', () => {
   });
 });
 
+describe('listJobs paging (property)', () => {
+  it('walking every page gives each job of the state exactly once, in the state order, whatever the page size', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ priority: fc.integer({ min: -2, max: 2 }), delayMs: fc.constantFrom(0, 0, 100, 500), claim: fc.boolean() }), { maxLength: 40 }),
+        fc.integer({ min: 1, max: 7 }),
+        fc.constantFrom('pending', 'delayed', 'claimed'),
+        (specs, limit, state) => {
+          const h = new CoreHarness();
+          specs.forEach((sp, i) => push(h, `j${i}`, { priority: sp.priority, delayMs: sp.delayMs }));
+          h.ok('claim', { worker: 'w', max: Math.max(1, specs.filter((x) => x.claim).length), leaseMs: 1000, nonce: 'n' });
+          const seen: string[] = [];
+          let after: string | undefined;
+          let pages = 0;
+          do {
+            const page = h.ok('listJobs', { state, limit, ...(after ? { after } : {}) });
+            expect(page.jobs.length).toBeLessThanOrEqual(limit);
+            seen.push(...page.jobs.map((j) => j.id));
+            after = page.next ?? undefined;
+            expect(++pages).toBeLessThan(100);
+          } while (after);
+          const expected = [...h.state.jobs.values()].filter((j) => j.state === state);
+          expect(new Set(seen).size).toBe(seen.length);
+          expect([...seen].sort()).toEqual(expected.map((j) => j.id).sort());
+          if (state === 'pending') {
+            // Exactly the order claims take.
+            const claimed = h.ok('claim', { worker: 'x', max: 1000, leaseMs: 1000, nonce: 'm' }).jobs.map((j) => j.id);
+            expect(seen).toEqual(claimed);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe('workers', () => {
   it('groups claimed jobs by lease holder with their expiry and last heartbeat', () => {
     const h = new CoreHarness();
