@@ -7,7 +7,7 @@ import { QueueError } from '../errors.js';
 import { jobBytes } from './job-json.js';
 import { parseRecent, windowParts } from './recent.js';
 import { createState, defaultSettings, emptyCounters, FORMAT_VERSION, insertJob, setDone, type QueueState } from './state.js';
-import type { DeadEntry, JobRecord } from './types.js';
+import type { Counters, DeadEntry, JobRecord, TopicSettings } from './types.js';
 
 const COMMA_NL = Buffer.from(',\n');
 const DONE_OPEN = Buffer.from(',"done":[\n');
@@ -63,6 +63,42 @@ function checkJob(j: unknown, where: string, live: boolean): JobRecord {
   return j as unknown as JobRecord;
 }
 
+/** Settings as stored, known fields checked (a bad value would be used, then written back as if valid); others kept as they are. */
+function checkSettings(raw: unknown, where: string): Partial<TopicSettings> {
+  if (raw === undefined || raw === null) return {};
+  if (!isObj(raw)) throw corrupt(where, 'settings is not an object');
+  const out = { ...raw } as Partial<TopicSettings>;
+  if (raw.maxAttempts !== undefined) {
+    if (!isNum(raw.maxAttempts)) throw corrupt(where, 'settings.maxAttempts is not a number');
+    out.maxAttempts = raw.maxAttempts;
+  }
+  if (raw.paused !== undefined) {
+    if (typeof raw.paused !== 'boolean') throw corrupt(where, 'settings.paused is not a boolean');
+    out.paused = raw.paused;
+  }
+  if (raw.backoff !== undefined) {
+    const b = raw.backoff;
+    const ok = isObj(b) && ((b.type === 'fixed' && isNum(b.delayMs)) || (b.type === 'exponential' && isNum(b.baseMs) && (b.maxMs === undefined || isNum(b.maxMs)) && (b.jitter === undefined || isNum(b.jitter))));
+    if (!ok) throw corrupt(where, 'settings.backoff is not a valid backoff');
+    out.backoff = b as unknown as TopicSettings['backoff'];
+  }
+  return out;
+}
+
+function checkCounters(raw: unknown, where: string): Partial<Counters> {
+  if (raw === undefined || raw === null) return {};
+  if (!isObj(raw)) throw corrupt(where, 'counters is not an object');
+  for (const [name, value] of Object.entries(raw)) if (!isNum(value)) throw corrupt(where, `counter ${name} is not a number`);
+  return raw as Partial<Counters>;
+}
+
+function checkDeadEntry(id: string, e: unknown, where: string): DeadEntry {
+  if (!isObj(e) || typeof e.archive !== 'string' || !isNum(e.at) || !isNum(e.attempts) || (e.lastError !== undefined && typeof e.lastError !== 'string')) {
+    throw corrupt(where, `dead-letter entry ${id} is not {archive, at, attempts, lastError?}`);
+  }
+  return e as unknown as DeadEntry;
+}
+
 /**
  * Parses queue.json text. `where` names the object in error messages. `now` only decides whether a
  * pending job is due or delayed when indexing (it does not change the stored state).
@@ -96,9 +132,10 @@ export function parseState(text: string, where: string, now: number): QueueState
     if (!isObj(b) || typeof b.id !== 'string' || !isNum(b.epoch) || !isNum(b.leaseUntil)) throw corrupt(where, 'bad broker lease');
     s.broker = { id: b.id, url: typeof b.url === 'string' ? b.url : '', epoch: b.epoch, leaseUntil: b.leaseUntil };
   }
-  s.settings = { ...defaultSettings(), ...(isObj(raw.settings) ? (raw.settings as object) : {}) };
-  s.counters = { ...emptyCounters(), ...(isObj(raw.counters) ? (raw.counters as object) : {}) };
-  if (isObj(raw.dead)) for (const [id, e] of Object.entries(raw.dead)) s.dead.set(id, e as DeadEntry);
+  s.settings = { ...defaultSettings(), ...checkSettings(raw.settings, where) };
+  s.counters = { ...emptyCounters(), ...checkCounters(raw.counters, where) };
+  if (raw.dead !== undefined && raw.dead !== null && !isObj(raw.dead)) throw corrupt(where, 'dead is not an object');
+  if (isObj(raw.dead)) for (const [id, e] of Object.entries(raw.dead)) s.dead.set(id, checkDeadEntry(id, e, where));
   if (raw.archiveOpen !== undefined && raw.archiveOpen !== null) {
     const a = raw.archiveOpen;
     if (!isObj(a) || !isNum(a.seq) || !isNum(a.start) || !isNum(a.n) || !isNum(a.last)) throw corrupt(where, 'bad archiveOpen');
