@@ -138,7 +138,10 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
   async function handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal, seen: { route: string }): Promise<void> {
     if (draining) throw new QueueError('UNAVAILABLE', 'this broker is shutting down; retry on another broker');
     const path = (req.url ?? '/').split('?', 1)[0]!;
-    if (dashboard.handles(path)) return dashboard.serve(req, res, path);
+    if (dashboard.handles(path)) {
+      seen.route = path === '/' ? '/' : '/dashboard/*'; // one label for every asset (hashed names)
+      return dashboard.serve(req, res, path);
+    }
     let match: Match | undefined;
     let notFound: unknown;
     try {

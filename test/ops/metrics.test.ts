@@ -42,6 +42,7 @@ describe('GET /metrics', () => {
     expect((await call('POST', `/v1/topics/orders/jobs/${first.id}/ack`, { workerId: 'w1', lease: first.lease })).status).toBe(200);
     expect((await call('GET', '/v1/topics/orders/jobs/nope')).status).toBe(404);
     expect((await call('GET', '/no/such/route')).status).toBe(404);
+    await fetch(`${server.url}/dashboard/assets/app-0123abcd.js`); // built or not: one label for every asset
 
     const m = await scrape(server);
     // 3 pushes, 1 claim, 1 ack, each alone in its commit (sequential requests).
@@ -57,6 +58,7 @@ describe('GET /metrics', () => {
     expect(valueOf(m, 'bucketq_http_requests_total', { method: 'POST', route: '/v1/topics/:topic/jobs/:id/ack', code: '200' })).toBe(1);
     expect(valueOf(m, 'bucketq_http_requests_total', { method: 'GET', route: '/v1/topics/:topic/jobs/:id', code: '404' })).toBe(1);
     expect(valueOf(m, 'bucketq_http_requests_total', { method: 'GET', route: 'unmatched', code: '404' })).toBe(1);
+    expect(sumOf(m, 'bucketq_http_requests_total', { route: '/dashboard/*' })).toBe(1); // whatever the dashboard answered
     // Route patterns only: no topic name or job id ever becomes a label value of the HTTP counter.
     const routes = m.filter((s) => s.name === 'bucketq_http_requests_total').map((s) => s.labels.route!);
     expect(routes.some((r) => r.includes('orders') || r.includes('nope') || r.includes('such'))).toBe(false);
