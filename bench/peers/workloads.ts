@@ -89,7 +89,7 @@ export async function workload3(sys: RunningSystem, name: string, queue: string,
     );
     if (outcome === 'done') return { value: jobs / ((Math.max(...workers.map((w) => w.lastAckAt)) - t0) / 1000) };
     const completed = total();
-    return { value: completed / ((now() - t0) / 1000), note: `partial: ${completed} of ${jobs} in the ${budgetMs / 1000} s budget` };
+    return { value: completed / ((now() - t0) / 1000), note: `partial: ${completed.toLocaleString('en-US')} of ${jobs.toLocaleString('en-US')} in ${budgetMs / 1000} s` };
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
   }
