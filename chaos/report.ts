@@ -13,6 +13,8 @@ export interface RunInfo {
   /** The history files and the store are kept (a check failed, or the caller named them). */
   kept: boolean;
   drainMs: number;
+  /** Live jobs (and jobs waiting to be archived) when the drain began. */
+  drainBacklog: number;
   /** The drain ended with jobs still live (the checker then reports them as unfinished). */
   drainTimedOut: boolean;
   truncatedLines: number;
@@ -65,7 +67,7 @@ export function formatReport({ ok, run, check: c }: ChaosReport): string {
   info('completed / dead', `${c.counts.completed} / ${c.counts.dead}`);
   info('deliveries / acks accepted / rejected / nacks', `${c.counts.deliveries} / ${c.counts.acksAccepted} / ${c.counts.acksRejected} / ${c.counts.nacks}`);
   info('nemesis', `${Object.entries(c.counts.nemesis).map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing'} (${run.faultsSkipped} of ${run.faultsPlanned} planned faults left out)`);
-  info('drain', `${(run.drainMs / 1000).toFixed(1)} s${run.drainTimedOut ? ' (timed out)' : ''}`);
+  info('drain', `${run.drainBacklog} jobs worked off in ${(run.drainMs / 1000).toFixed(1)} s${run.drainTimedOut ? ' (stalled)' : ''}`);
 
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.filter((r) => r[2] !== '').map((r) => r[1].length));
