@@ -15,6 +15,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueueEvent } from '../../src/event-types.js';
 import { createClient, createWorker } from '../../src/index.js';
+import { startBrokerServer } from '../../src/server/broker-server.js';
 import { runCli, startBrokerProcess, type BrokerProcess } from '../broker-process.js';
 import { Seen } from '../seen.js';
 import { ensureRedisCli, redisCli } from '../servers/redis-cli.js';
@@ -155,5 +156,23 @@ describe('TLS with a self-signed certificate', () => {
     await standby.line(/^leading topic tls /);
     await q.push(3, { id: 'after-takeover' });
     expect((await q.stats()).broker).toMatchObject({ id: 'tls-standby', url: standby.url });
+  });
+});
+
+describe('TLS configuration mistakes', () => {
+  it('are refused before anything listens, naming the flag', async () => {
+    const start = (o: { tlsCert?: string; tlsKey?: string }) => startBrokerServer({ store: 'memory://', listen: '127.0.0.1:0', ...o }).catch((e: unknown) => e);
+    expect(await start({ tlsCert: cert.certFile })).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('both a certificate (--tls-cert) and its private key (--tls-key)') });
+    expect(await start({ tlsCert: path.join(cert.dir, 'missing.pem'), tlsKey: cert.keyFile })).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^--tls-cert: cannot read .*missing\.pem \(ENOENT\)$/) });
+    expect(await start({ tlsCert: cert.key, tlsKey: cert.cert })).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('not usable') });
+    const s = await startBrokerServer({ store: 'memory://', listen: '127.0.0.1:0', tlsCert: cert.cert, tlsKey: cert.key }); // PEM text works as well as paths
+    expect(s.url).toMatch(/^https:/);
+    await s.close();
+  });
+
+  it('the CLI: --tls-cert without --tls-key is a usage error', async () => {
+    const run = await runCli(['broker', '--store', 'memory://', '--listen', '127.0.0.1:0', '--tls-cert', cert.certFile]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--tls-cert and --tls-key go together/);
   });
 });
