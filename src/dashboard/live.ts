@@ -18,26 +18,32 @@ const REOPEN_MAX_MS = 5000;
  * An EventSource that comes back. The browser retries a dropped stream by itself, but gives up
  * for good on any non-200 answer (a draining broker's 503, a restarted broker that forgot the
  * session: 401). Then we wait (1 s, doubling to 5 s), ask `beforeReopen` (the app checks the
- * session there, so a lost login lands on the login page), and open a new one; `onReopen` lets
- * the owner say that events may have been missed.
+ * session there, so a lost login lands on the login page), and open a new one. `onReopen` runs
+ * when a stream that was down is open again, so the owner can say events may have been missed.
  */
 function keepOpen(url: string, attach: (source: EventSource) => void, hooks: { onDown(): void; onReopen(): void }): () => void {
   let source: EventSource | null = null;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let delay = REOPEN_FIRST_MS;
   let closed = false;
+  // Whichever way the stream comes back (the browser's own retry after a network error, or our
+  // reopen after it gave up), what happened meanwhile was not seen: say so on the first open.
+  let down = false;
   const open = (): void => {
     source = new EventSource(url);
-    source.addEventListener('open', () => (delay = REOPEN_FIRST_MS));
+    source.addEventListener('open', () => {
+      delay = REOPEN_FIRST_MS;
+      if (down) hooks.onReopen();
+      down = false;
+    });
     source.addEventListener('error', () => {
+      down = true;
       hooks.onDown();
       if (source?.readyState !== EventSource.CLOSED || closed) return;
       timer = setTimeout(() => {
         timer = null;
         void beforeReopen().finally(() => {
-          if (closed) return;
-          open();
-          hooks.onReopen();
+          if (!closed) open();
         });
       }, delay);
       delay = Math.min(delay * 2, REOPEN_MAX_MS);

@@ -135,6 +135,28 @@ describe('dashboard (headless Chromium, real broker)', () => {
     await done(page);
   });
 
+  it('"retry selected" sends back only the picked dead jobs', async ({ skip: skipTest }) => {
+    if (!browser) return skipTest(skip);
+    const ids = ['pick-1', 'pick-2', 'pick-3'];
+    for (const id of ids) await pushOne('picking', { id, payload: {}, maxAttempts: 1 });
+    const claim = await broker.api('POST', '/v1/topics/picking/claim', { workerId: 'w', max: 3 });
+    const nacks = claim.body.jobs.map((j: { id: string; lease: string }) => ({ id: j.id, workerId: 'w', lease: j.lease, error: 'picked to fail' }));
+    expect((await broker.api('POST', '/v1/topics/picking/settle', { acks: [], nacks })).status).toBe(200);
+    const page = await open('#/topics/picking?state=dead');
+    await expect.poll(() => page.locator('#jobs tr[data-job]').count(), { timeout: 10_000 }).toBe(3);
+    expect(await page.locator('#retry-selected').isDisabled()).toBe(true);
+    await page.check('#jobs tr[data-job="pick-1"] input[type=checkbox]');
+    await page.check('#jobs tr[data-job="pick-3"] input[type=checkbox]');
+    expect(await page.locator('#job-drawer').count()).toBe(0); // picking is not opening
+    expect(await page.locator('#retry-selected').textContent()).toBe('Retry selected (2)');
+    await page.click('#retry-selected');
+    await page.waitForSelector('.notice-ok:has-text("2 of 2 selected dead job(s) sent back to pending")');
+    const states = await Promise.all(ids.map(async (id) => (await broker.api('GET', `/v1/topics/picking/jobs/${id}`)).body.state));
+    expect(states).toEqual(['pending', 'dead', 'pending']);
+    await expect.poll(() => page.locator('#jobs tr[data-job]').count(), { timeout: 10_000 }).toBe(1);
+    await done(page);
+  });
+
   it('cancel from the job drawer; a push the broker refuses shows its error and keeps the editor open', async ({ skip: skipTest }) => {
     if (!browser) return skipTest(skip);
     await pushOne('cancels', { id: 'cancel-me', payload: { x: 1 }, delayMs: 3_600_000 });

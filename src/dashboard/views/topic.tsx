@@ -3,15 +3,16 @@
  * with search by id prefix, the job drawer, the actions (retry, retry all dead, cancel, pause /
  * resume, push) and the workers holding leases.
  */
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api } from '../api.js';
-import { count, duration, rate, when } from '../format.js';
+import { count, duration, rate } from '../format.js';
 import { useStats } from '../live.js';
 import { Chart, type SeriesSpec } from '../parts/chart.js';
 import { act } from '../parts/notices.js';
 import { topicHref } from '../router.js';
-import { LIST_STATES, type Job, type ListState, type StatsSample } from '../types.js';
+import { LIST_STATES, type ListState, type StatsSample } from '../types.js';
 import { JobDrawer } from './job-drawer.js';
+import { JobTable } from './job-table.js';
 import { PushEditor } from './push-editor.js';
 import { useJobPage } from './use-job-page.js';
 import { Workers } from './workers.js';
@@ -31,6 +32,8 @@ export function Topic({ topic, params, readOnly }: TopicProps) {
   const live = stats.latest?.topics[topic];
   const charts = useMemo(() => topicSeries(topic), [topic]);
   const list = useJobPage(topic, state, q.trim());
+  const [picked, setPicked] = useState<ReadonlySet<string>>(new Set());
+  useEffect(() => setPicked(new Set()), [state, q]);
   const go = (next: Record<string, string>): void => {
     location.hash = topicHref(topic, next);
   };
@@ -44,6 +47,21 @@ export function Topic({ topic, params, readOnly }: TopicProps) {
     if (!confirm(`Send every dead job of ${topic} back to pending?`)) return;
     void act('retry all dead', () => api.retryDead(topic), (r) => `${r.retried} dead job(s) sent back to pending`).then(list.reload);
   };
+  const retryPicked = (): void => {
+    const ids = [...picked];
+    void act('retry selected', () => api.retryDead(topic, ids), (r) => `${r.retried} of ${ids.length} selected dead job(s) sent back to pending`).then(() => {
+      setPicked(new Set());
+      list.reload();
+    });
+  };
+  const picking =
+    state === 'dead' && !readOnly
+      ? {
+          picked,
+          toggle: (id: string) => setPicked((p) => (p.has(id) ? new Set([...p].filter((x) => x !== id)) : new Set([...p, id]))),
+          toggleAll: (ids: string[]) => setPicked((p) => (ids.every((id) => p.has(id)) ? new Set() : new Set([...p, ...ids]))),
+        }
+      : undefined;
 
   return (
     // With a job open the page makes room for the drawer, so no action hides under it.
@@ -88,7 +106,14 @@ export function Topic({ topic, params, readOnly }: TopicProps) {
 
       <section class="panel">
         {list.error && <p class="error-line">{list.error}</p>}
-        <JobTable jobs={list.page?.jobs ?? []} state={state} onOpen={(id) => go({ state, job: id })} selected={selected} loading={list.loading && !list.page} />
+        {picking && (
+          <div class="actions list-actions">
+            <button id="retry-selected" disabled={picked.size === 0} onClick={retryPicked}>
+              Retry selected ({picked.size})
+            </button>
+          </div>
+        )}
+        <JobTable jobs={list.page?.jobs ?? []} state={state} onOpen={(id) => go({ state, job: id })} selected={selected} loading={list.loading && !list.page} picking={picking} />
         <footer class="pager">
           <button onClick={list.previous} disabled={!list.hasPrevious}>
             ← previous
@@ -126,45 +151,4 @@ function topicSeries(topic: string): { throughput: SeriesSpec[]; backlog: Series
       { label: 'dead', color: '#ef4444', value: field('dead') },
     ],
   };
-}
-
-function JobTable({ jobs, state, onOpen, selected, loading }: { jobs: Job[]; state: ListState; onOpen: (id: string) => void; selected: string | null; loading: boolean }) {
-  const now = Date.now();
-  return (
-    <table class="grid jobs" id="jobs">
-      <thead>
-        <tr>
-          <th>id</th>
-          <th>state</th>
-          <th class="num">prio</th>
-          <th class="num">attempts</th>
-          <th>{state === 'claimed' ? 'lease' : state === 'delayed' ? 'due' : state === 'dead' ? 'died' : 'created'}</th>
-          <th>{state === 'dead' ? 'last error' : 'payload'}</th>
-        </tr>
-      </thead>
-      <tbody>
-        {jobs.length === 0 && (
-          <tr>
-            <td colSpan={6} class="empty">
-              {loading ? 'Loading…' : `No ${state} jobs.`}
-            </td>
-          </tr>
-        )}
-        {jobs.map((job) => (
-          <tr key={job.id} data-job={job.id} class={`${job.id === selected ? 'selected' : ''} ${job.state !== state ? 'moved' : ''}`} title={job.state !== state ? `now ${job.state}` : undefined} onClick={() => onOpen(job.id)}>
-            <td class="mono">{job.id}</td>
-            <td>
-              <span class={`state state-${job.state}`}>{job.state}</span>
-            </td>
-            <td class="num">{job.priority}</td>
-            <td class="num">
-              {job.attempts}/{job.maxAttempts}
-            </td>
-            <td>{state === 'claimed' ? `${job.lease?.worker ?? '?'} until ${when(job.lease?.until, now)}` : state === 'delayed' ? when(job.runAt, now) : state === 'dead' ? when(job.finishedAt ?? job.updatedAt, now) : when(job.createdAt, now)}</td>
-            <td class="mono clip">{state === 'dead' ? (job.lastError ?? '') : JSON.stringify(job.payload ?? null)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
 }

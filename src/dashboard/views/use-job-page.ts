@@ -80,8 +80,13 @@ export function useJobPage(topic: string, state: ListState, q: string): LivePage
     void load();
   }, [load]);
 
-  // A new tab or search starts from the first page.
-  useEffect(() => setCursors([null]), [topic, state, q]);
+  // A new tab or search starts from the first page, and shows nothing of the old list meanwhile
+  // (rows of another state under this tab's name would be clicked for what they are not).
+  useEffect(() => {
+    setCursors([null]);
+    pageRef.current = null;
+    setPage(null);
+  }, [topic, state, q]);
 
   useEffect(
     () => () => {
