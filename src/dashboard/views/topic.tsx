@@ -17,6 +17,8 @@ import { PushEditor } from './push-editor.js';
 import { useJobPage } from './use-job-page.js';
 import { Workers } from './workers.js';
 
+const SEARCH_PAUSE_MS = 200;
+
 interface TopicProps {
   topic: string;
   params: URLSearchParams;
@@ -31,9 +33,15 @@ export function Topic({ topic, params, readOnly }: TopicProps) {
   const stats = useStats();
   const live = stats.latest?.topics[topic];
   const charts = useMemo(() => topicSeries(topic), [topic]);
-  const list = useJobPage(topic, state, q.trim());
+  // The list follows the search box once typing pauses, not at every keystroke.
+  const [query, setQuery] = useState('');
+  useEffect(() => {
+    const t = setTimeout(() => setQuery(q.trim()), SEARCH_PAUSE_MS);
+    return () => clearTimeout(t);
+  }, [q]);
+  const list = useJobPage(topic, state, query);
   const [picked, setPicked] = useState<ReadonlySet<string>>(new Set());
-  useEffect(() => setPicked(new Set()), [state, q]);
+  useEffect(() => setPicked(new Set()), [state, query]);
   const go = (next: Record<string, string>): void => {
     location.hash = topicHref(topic, next);
   };
@@ -120,7 +128,7 @@ export function Topic({ topic, params, readOnly }: TopicProps) {
           </button>
           <span id="page-info">
             page {list.number} · {count(list.page?.total)} {state}
-            {q.trim() && ` matching “${q.trim()}”`}
+            {query && ` matching “${query}”`}
           </span>
           <button onClick={list.next} disabled={!list.page?.next}>
             next →
