@@ -50,12 +50,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   let answer: Promise<HarnessAnswer>;
   let server: S3Server | null = null;
+  // Settles once Ceph's apt-get is over (or was never needed): the chromium install waits for it,
+  // since two apt-gets at once fail on dpkg's lock.
+  let cephInstalled: Promise<string | null> = Promise.resolve(null);
   const url = process.env.BUCKETQ_TEST_S3_URL;
   if (url) answer = Promise.resolve({ kind: 'url', url });
   else if (!selectedByFilters(project.config.root)) answer = Promise.resolve({ kind: 'skip', reason: 'radosgw was not started: no S3 test file matched the filters' });
   else {
     answer = (async (): Promise<HarnessAnswer> => {
-      const missing = await ensureCeph((line) => console.log(`[radosgw] ${line}`));
+      cephInstalled = ensureCeph((line) => console.log(`[radosgw] ${line}`));
+      const missing = await cephInstalled;
       if (missing) return { kind: 'skip', reason: missing };
       const started = Date.now();
       server = await startRadosgw();
@@ -66,7 +70,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   // Started now, awaited by the dashboard tests through GET /chromium on the harness endpoint.
   const browser: Promise<ChromiumAnswer> = selectedByFilters(project.config.root, BROWSER_USERS)
-    ? ensureChromium((line) => console.log(`[chromium] ${line}`)).then((missing) => (missing ? { kind: 'skip', reason: missing } : { kind: 'chromium', path: CHROMIUM_PATH }))
+    ? cephInstalled
+        .catch(() => {})
+        .then(() => ensureChromium((line) => console.log(`[chromium] ${line}`)))
+        .then((missing) => (missing ? { kind: 'skip', reason: missing } : { kind: 'chromium', path: CHROMIUM_PATH }))
     : Promise.resolve({ kind: 'skip', reason: 'chromium was not installed: no dashboard test file matched the filters' });
   const http = createServer((req, res) => {
     if (req.url === '/chromium') {
