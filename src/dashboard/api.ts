@@ -48,6 +48,21 @@ export function setUnauthenticatedHandler(handler: () => void): void {
   onUnauthenticated = handler;
 }
 
+/** What POST dead/retry answers: `skipped` are ids left as they were (not dead, or unreadable). */
+export interface RetryDeadResult {
+  retried: number;
+  skipped?: Array<{ id: string; code: string; message: string }>;
+}
+
+/** "3 dead job(s) sent back to pending", plus what was skipped and why. */
+export function describeRetried(r: RetryDeadResult, of?: number): string {
+  const head = `${r.retried}${of === undefined ? '' : ` of ${of} selected`} dead job(s) sent back to pending`;
+  const skipped = r.skipped ?? [];
+  if (skipped.length === 0) return head;
+  const shown = skipped.slice(0, 3).map((s) => `${s.id}: ${s.code}`).join(', ');
+  return `${head}; ${skipped.length} skipped (${shown}${skipped.length > 3 ? ', …' : ''})`;
+}
+
 const t = (topic: string): string => `/v1/topics/${encodeURIComponent(topic)}`;
 const j = (topic: string, id: string): string => `${t(topic)}/jobs/${encodeURIComponent(id)}`;
 
@@ -74,7 +89,7 @@ export const api = {
   push: (topic: string, job: Record<string, unknown>) => call<{ id: string; created: boolean }>('POST', `${t(topic)}/jobs`, job),
   cancel: (topic: string, id: string) => call<{ id: string; state: string }>('DELETE', j(topic, id)),
   retry: (topic: string, id: string) => call<{ id: string; state: string }>('POST', `${j(topic, id)}/retry`),
-  retryDead: (topic: string, ids?: string[]) => call<{ retried: number }>('POST', `${t(topic)}/dead/retry`, ids ? { ids } : {}),
+  retryDead: (topic: string, ids?: string[]) => call<RetryDeadResult>('POST', `${t(topic)}/dead/retry`, ids ? { ids } : {}),
   setPaused: (topic: string, paused: boolean) => call<{ paused: boolean }>('PATCH', t(topic), { paused }),
   logout: () => call<unknown>('POST', '/dashboard/logout'),
 };

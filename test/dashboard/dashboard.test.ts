@@ -149,8 +149,10 @@ describe('dashboard (headless Chromium, real broker)', () => {
     await page.check('#jobs tr[data-job="pick-3"] input[type=checkbox]');
     expect(await page.locator('#job-drawer').count()).toBe(0); // picking is not opening
     expect(await page.locator('#retry-selected').textContent()).toBe('Retry selected (2)');
+    // Someone else retries one of them meanwhile: the broker skips it, and the page says so.
+    expect((await broker.api('POST', '/v1/topics/picking/jobs/pick-3/retry')).status).toBe(200);
     await page.click('#retry-selected');
-    await page.waitForSelector('.notice-ok:has-text("2 of 2 selected dead job(s) sent back to pending")');
+    await page.waitForSelector('.notice-ok:has-text("1 of 2 selected dead job(s) sent back to pending; 1 skipped (pick-3: NOT_FOUND)")');
     const states = await Promise.all(ids.map(async (id) => (await broker.api('GET', `/v1/topics/picking/jobs/${id}`)).body.state));
     expect(states).toEqual(['pending', 'dead', 'pending']);
     await expect.poll(() => page.locator('#jobs tr[data-job]').count(), { timeout: 10_000 }).toBe(1);

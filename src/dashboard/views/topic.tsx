@@ -4,7 +4,7 @@
  * resume, push) and the workers holding leases.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api } from '../api.js';
+import { api, describeRetried } from '../api.js';
 import { count, duration, rate } from '../format.js';
 import { useStats } from '../live.js';
 import { Chart, type SeriesSpec } from '../parts/chart.js';
@@ -53,11 +53,11 @@ export function Topic({ topic, params, readOnly }: TopicProps) {
   };
   const retryAll = (): void => {
     if (!confirm(`Send every dead job of ${topic} back to pending?`)) return;
-    void act('retry all dead', () => api.retryDead(topic), (r) => `${r.retried} dead job(s) sent back to pending`).then(list.reload);
+    void act('retry all dead', () => api.retryDead(topic), (r) => describeRetried(r)).then(list.reload);
   };
   const retryPicked = (): void => {
     const ids = [...picked];
-    void act('retry selected', () => api.retryDead(topic, ids), (r) => `${r.retried} of ${ids.length} selected dead job(s) sent back to pending`).then(() => {
+    void act('retry selected', () => api.retryDead(topic, ids), (r) => describeRetried(r, ids.length)).then(() => {
       setPicked(new Set());
       list.reload();
     });
