@@ -76,13 +76,18 @@ export async function openPage(browser: Browser, url: string, hash = '#/', token
   const errors: string[] = [];
   pageErrors.set(page, errors);
   page.on('pageerror', (e) => errors.push(e.message));
+  // The broker's CSP is default-src 'self': anything the bundle does against it (an inline style
+  // attribute, an eval, a remote font) is reported here and fails the test.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text());
+  });
   if (token !== undefined) await logIn(page, url, token);
   await page.goto(`${url}/${hash}`);
   await page.waitForSelector('header.top');
   return page;
 }
 
-/** Closes the page's context; the page must have thrown no script error. */
+/** Closes the page's context; the page must have thrown no script error and broken no CSP rule. */
 export async function done(page: Page): Promise<void> {
   await page.context().close();
   expect(pageErrors.get(page)).toEqual([]);
