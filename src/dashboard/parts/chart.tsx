@@ -57,7 +57,6 @@ export function Chart({ title, samples, series, unit = '', height = 150 }: Chart
       plot.current = null;
     };
     // The chart is rebuilt only when its series change (another topic); data flows through setData.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [series.map((s) => s.label).join('|'), height]);
 
   useEffect(() => {

@@ -32,7 +32,6 @@ export function Workers({ topic }: { topic: string }) {
       clearInterval(every);
       if (timer.current) clearTimeout(timer.current);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [topic]);
   useJobEvents(topic, (e) => {
     if (!['claimed', 'acked', 'nacked', 'dead', 'reset'].includes(e.kind) || timer.current) return;
