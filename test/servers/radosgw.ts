@@ -13,10 +13,11 @@
  * The Debian packages are installed when missing (CI runs the suite as root on a fresh machine);
  * when that is impossible {@link ensureCeph} says why and the S3 tests skip with that reason.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { freePort } from '../client/proxy.js';
+import { aptInstall, onPath, runToEnd } from './apt.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -34,38 +35,21 @@ export interface S3Server {
 const PACKAGES = ['ceph-mon', 'ceph-osd', 'radosgw', 'ceph-common'];
 const BINARIES = ['ceph-mon', 'ceph-osd', 'radosgw', 'radosgw-admin', 'ceph', 'monmaptool'];
 
-function onPath(bin: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
-}
-
 /** Installs Ceph from Debian's packages if needed. Resolves to null when ready, else the reason it cannot be. */
 export async function ensureCeph(log: (line: string) => void = () => {}): Promise<string | null> {
   if (BINARIES.every(onPath)) return null;
-  if (process.getuid?.() !== 0) return `Ceph (${PACKAGES.join(', ')}) is not installed and installing it needs root`;
-  if (!onPath('apt-get')) return 'Ceph is not installed and there is no apt-get to install it with';
-  log(`installing ${PACKAGES.join(' ')} with apt-get (about 20 s, once per machine)`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', ...PACKAGES]]) {
-    const result = await run('apt-get', args, env);
-    if (result.code !== 0) return `apt-get ${args[0]} failed (exit ${result.code}): ${result.output.trim().split('\n').slice(-3).join(' | ')}`;
-  }
+  const failed = await aptInstall(PACKAGES, {
+    what: `Ceph (${PACKAGES.join(', ')})`,
+    recommends: true,
+    onStart: () => log(`installing ${PACKAGES.join(' ')} with apt-get (about 20 s, once per machine)`),
+  });
+  if (failed) return failed;
   const missing = BINARIES.filter((b) => !onPath(b));
   return missing.length === 0 ? null : `apt-get installed Ceph but ${missing.join(', ')} is still missing`;
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', (err) => resolve({ code: -1, output: String(err) }));
-    child.on('close', (code) => resolve({ code, output }));
-  });
-}
-
 async function must(cmd: string, args: string[]): Promise<string> {
-  const { code, output } = await run(cmd, args);
+  const { code, output } = await runToEnd(cmd, args);
   if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${code}): ${output.trim()}`);
   return output;
 }

@@ -2,22 +2,9 @@
  * Debian's `redis-cli` (package redis-tools), a Redis client bucketq did not write. Installed with
  * apt-get when missing and we are root; otherwise the tests that need it skip with the reason.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { aptInstall, onPath } from './apt.js';
 
-function onPath(bin: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
-}
-
-function run(cmd: string, args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', (err) => resolve({ code: -1, output: err.message }));
-    child.on('close', (code) => resolve({ code, output }));
-  });
-}
 
 let ensured: Promise<string | null> | null = null;
 
@@ -25,15 +12,11 @@ let ensured: Promise<string | null> | null = null;
 export function ensureRedisCli(): Promise<string | null> {
   ensured ??= (async () => {
     if (onPath('redis-cli')) return null;
-    if (process.getuid?.() !== 0) return 'redis-cli (package redis-tools) is not installed and installing it needs root';
-    if (!onPath('apt-get')) return 'redis-cli is not installed and there is no apt-get to install it with';
-    console.log('[redis-cli] installing redis-tools with apt-get (once per machine)');
-    // Another apt-get (the Ceph harness) may hold the lock: wait for it rather than fail.
-    const lock = ['-o', 'DPkg::Lock::Timeout=120'];
-    for (const args of [[...lock, 'update', '-qq'], [...lock, 'install', '-y', '-qq', '--no-install-recommends', 'redis-tools']]) {
-      const r = await run('apt-get', args);
-      if (r.code !== 0) return `apt-get ${args.slice(2).join(' ')} failed (exit ${r.code}): ${r.output.trim().split('\n').slice(-3).join(' | ')}`;
-    }
+    const failed = await aptInstall(['redis-tools'], {
+      what: 'redis-cli (package redis-tools)',
+      onStart: () => console.log('[redis-cli] installing redis-tools with apt-get (once per machine)'),
+    });
+    if (failed) return failed;
     return onPath('redis-cli') ? null : 'apt-get installed redis-tools but redis-cli is still missing';
   })();
   return ensured;
