@@ -36,7 +36,16 @@ export interface InstrumentedStore extends StorageDriver {
 /** Codes that mean the store did answer, so it is reachable. */
 const ANSWERED_CODES: ReadonlySet<string> = new Set(['STORE_CONFLICT', 'NOT_FOUND', 'INVALID_ARGUMENT']);
 
-export function instrumentStore(inner: StorageDriver, observe: (call: StorageCall) => void): InstrumentedStore {
+export function instrumentStore(inner: StorageDriver, observer: (call: StorageCall) => void): InstrumentedStore {
+  // An observer's failure (a user's logger, a metrics bug) must not turn a landed write into a
+  // failed one, nor replace a storage error the commit loop acts on (STORE_CONFLICT, ...).
+  const observe = (call: StorageCall): void => {
+    try {
+      observer(call);
+    } catch {
+      // the call's outcome stands
+    }
+  };
   let lastAnsweredAt = -Infinity;
   let lastFailedAt = -Infinity;
   let lastFailure: unknown = null;
