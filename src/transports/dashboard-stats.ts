@@ -125,7 +125,10 @@ export class StatsStreams {
       }),
     );
     this.write(sink, entry, 'retry: 1000\n: connected\n\n');
-    void this.snapshot().then((e) => this.write(sink, entry, frame(e)));
+    // As on a tick: a failed snapshot skips this event (the next tick sends one); never an unhandled rejection.
+    void this.snapshot()
+      .then((e) => this.write(sink, entry, frame(e)))
+      .catch(() => undefined);
     return done;
   }
 

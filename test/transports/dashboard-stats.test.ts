@@ -101,6 +101,24 @@ describe('StatsStreams', () => {
     expect(clock.pendingTimers).toBe(timersBefore);
     expect(() => stats.serve({ url: '/v1/broker/stats/stream' } as never, {} as never)).toThrow(/shutting down/);
   });
+
+  it('a failing first snapshot leaves no unhandled rejection (it would end the process)', async () => {
+    const { stats } = setup();
+    await broker.push('t', [{ payload: 0 }]);
+    broker.stats = () => Promise.reject(new Error('a bug in stats'));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown) => unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const sink = new FakeSink();
+      void stats.stream(sink);
+      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+      sink.close();
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
 });
 
 describe('redactStoreUrl', () => {
