@@ -12,7 +12,10 @@
  *   leads (Broker#stats is answered from memory there), so a scrape writes nothing and costs the
  *   commit loop nothing.
  * Default process metrics (CPU, memory, event loop lag, GC) start with the first scrape, so
- * brokers that are never scraped (tests, embedded use) install no observers.
+ * brokers that are never scraped (tests, embedded use) install no observers. They live in one
+ * registry per process, appended to every server's scrape: prom-client's observers (an event-loop
+ * delay monitor, a GC PerformanceObserver) can never be stopped, so one set per server would
+ * outlive every server a process closes.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Broker } from '../broker/broker.js';
@@ -27,9 +30,19 @@ const BYTES_BUCKETS = [1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304
 const JOB_STATES = ['pending', 'delayed', 'claimed', 'dead', 'archiving'] as const;
 const KNOWN_METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'HEAD', 'OPTIONS']);
 
+/** The process metrics, shared by every server of this process (see the module comment). */
+let processRegistry: Registry | null = null;
+
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 export class BrokerMetrics {
   readonly registry = new Registry();
-  private defaultsStarted = false;
   private readonly commitSeconds: Histogram<'topic'>;
   private readonly commitRequests: Histogram<'topic'>;
   private readonly commitBytes: Histogram<'topic'>;
@@ -149,10 +162,7 @@ export class BrokerMetrics {
 
   /** The Prometheus text exposition of this server's registry. */
   async scrape(): Promise<{ contentType: string; body: string }> {
-    if (!this.defaultsStarted) {
-      this.defaultsStarted = true;
-      collectDefaultMetrics({ register: this.registry });
-    }
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const [own, process] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);
+    return { contentType: this.registry.contentType, body: `${own}${own.endsWith('\n') || own === '' ? '' : '\n'}${process}` };
   }
 }
