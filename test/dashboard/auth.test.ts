@@ -6,26 +6,18 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DASHBOARD_OUT, type DashboardManifest } from '../../scripts/build-dashboard.js';
-import { done, launchChromium, openPage, startBroker, type TestBroker } from './harness.js';
+import { done, openPage, startBroker, useChromium, type TestBroker } from './harness.js';
 
 const ADMIN = 'admin-token-0f3a9c';
 const VIEWER = 'viewer-token-77b1e2';
 
-let browser: Browser | null = null;
-let skip = '';
+const chrome = useChromium();
 let broker: TestBroker;
 
 beforeAll(async () => {
-  const launched = await launchChromium();
-  if ('skip' in launched) {
-    skip = launched.skip;
-    console.log(`[dashboard] skipped: ${skip}`);
-    return;
-  }
-  browser = launched.browser;
+  if (!chrome.browser) return;
   broker = await startBroker({ token: ADMIN, readToken: VIEWER });
   expect((await broker.api('POST', '/v1/topics/secret-topic/jobs', { id: 'secret-job', payload: { card: '4111' } })).status).toBe(201);
   // One dead job for the read-only test to try (and fail) to retry.
@@ -37,13 +29,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
   await broker?.stop();
 });
 
 describe('dashboard auth (headless Chromium, real broker with a token)', () => {
   it('refuses the page, its assets, the API and the streams without the token', async ({ skip: skipTest }) => {
-    if (!browser) return skipTest(skip);
+    const browser = chrome.need(skipTest);
     const manifest = JSON.parse(await readFile(path.join(DASHBOARD_OUT, 'manifest.json'), 'utf8')) as DashboardManifest;
     for (const route of ['/', `/dashboard/assets/${manifest.js}`, '/v1/topics', '/v1/broker', '/v1/broker/stats/stream', '/v1/events', '/v1/topics/secret-topic/jobs?state=pending']) {
       const res = await fetch(`${broker.url}${route}`, { headers: { origin: 'https://evil.example' } });
@@ -72,7 +63,7 @@ describe('dashboard auth (headless Chromium, real broker with a token)', () => {
   });
 
   it('asks for the token once and keeps it for the session; a cookie alone changes nothing without the CSRF header', async ({ skip: skipTest }) => {
-    if (!browser) return skipTest(skip);
+    const browser = chrome.need(skipTest);
     const page = await openPage(browser, broker.url, '#/', ADMIN);
     await page.waitForSelector('#topics tr[data-topic="secret-topic"]', { timeout: 10_000 });
     // A reload and a deep link need no new login.
@@ -93,7 +84,7 @@ describe('dashboard auth (headless Chromium, real broker with a token)', () => {
   });
 
   it('the read-only token can view everything, and every action is refused or disabled', async ({ skip: skipTest }) => {
-    if (!browser) return skipTest(skip);
+    const browser = chrome.need(skipTest);
     const page = await openPage(browser, broker.url, '#/', VIEWER);
     await expect.poll(() => page.locator('#topics tr[data-topic="secret-topic"] td[data-col="dead"]').textContent(), { timeout: 10_000 }).toBe('1');
     await page.goto(`${broker.url}/#/topics/secret-topic?state=dead&job=dead-one`);

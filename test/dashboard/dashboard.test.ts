@@ -3,31 +3,23 @@
  * counts match the API, a job pushed from the page exists, a job made to fail shows in the dead
  * list and the page's retry sends it back to pending, and screenshots under load.
  */
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { done, launchChromium, openPage, screenshot, startBroker, startLoad, type TestBroker } from './harness.js';
+import { done, openPage, screenshot, startBroker, startLoad, useChromium, type TestBroker } from './harness.js';
 
-let browser: Browser | null = null;
-let skip = '';
+const chrome = useChromium();
 let broker: TestBroker;
 
 beforeAll(async () => {
-  const launched = await launchChromium();
-  if ('skip' in launched) {
-    skip = launched.skip;
-    console.log(`[dashboard] skipped: ${skip}`);
-    return;
-  }
-  browser = launched.browser;
+  if (!chrome.browser) return;
   broker = await startBroker();
 });
 
 afterAll(async () => {
-  await browser?.close();
   await broker?.stop();
 });
 
-const open = (hash = '#/'): Promise<Page> => openPage(browser!, broker.url, hash);
+const open = (hash = '#/'): Promise<Page> => openPage(chrome.browser!, broker.url, hash);
 
 /** Cell text of the overview's row for `topic`. */
 async function overviewCounts(page: Page, topic: string): Promise<Record<string, string>> {
@@ -53,7 +45,7 @@ async function makeDead(topic: string, id: string): Promise<void> {
 
 describe('dashboard (headless Chromium, real broker)', () => {
   it('the overview shows the counts the API reports', async ({ skip: skipTest }) => {
-    if (!browser) return skipTest(skip);
+    const browser = chrome.need(skipTest);
     for (let i = 0; i < 7; i++) await pushOne('counts', { payload: { i } });
     await pushOne('counts', { payload: { later: true }, delayMs: 3_600_000 });
     await pushOne('counts', { payload: { later: true }, delayMs: 3_600_000 });
@@ -71,7 +63,7 @@ describe('dashboard (headless Chromium, real broker)', () => {
   });
 
   it('pushing from the page creates the job, and invalid JSON is refused before it is sent', async ({ skip: skipTest }) => {
-    if (!browser) return skipTest(skip);
+    const browser = chrome.need(skipTest);
     await pushOne('pushes', { payload: { seed: true } }); // the topic exists
     const page = await open('#/topics/pushes');
     await page.click('#push-open');
@@ -98,7 +90,7 @@ describe('dashboard (headless Chromium, real broker)', () => {
   });
 
   it('a job made to fail shows in the dead list, and retrying it from the page sends it back to pending', async ({ skip: skipTest }) => {
-    if (!browser) return skipTest(skip);
+    const browser = chrome.need(skipTest);
     const id = await pushOne('failing', { id: 'doomed-1', payload: { will: 'fail' }, maxAttempts: 1 });
     const page = await open('#/topics/failing?state=dead');
     await makeDead('failing', id);
@@ -118,7 +110,7 @@ describe('dashboard (headless Chromium, real broker)', () => {
   });
 
   it('"retry all dead" sends every dead job back to pending in one call', async ({ skip: skipTest }) => {
-    if (!browser) return skipTest(skip);
+    const browser = chrome.need(skipTest);
     const ids = ['many-1', 'many-2', 'many-3'];
     for (const id of ids) await pushOne('failing-many', { id, payload: {}, maxAttempts: 1 });
     const claim = await broker.api('POST', '/v1/topics/failing-many/claim', { workerId: 'w', max: 3 });
@@ -136,7 +128,7 @@ describe('dashboard (headless Chromium, real broker)', () => {
   });
 
   it('"retry selected" sends back only the picked dead jobs', async ({ skip: skipTest }) => {
-    if (!browser) return skipTest(skip);
+    const browser = chrome.need(skipTest);
     const ids = ['pick-1', 'pick-2', 'pick-3'];
     for (const id of ids) await pushOne('picking', { id, payload: {}, maxAttempts: 1 });
     const claim = await broker.api('POST', '/v1/topics/picking/claim', { workerId: 'w', max: 3 });
@@ -160,7 +152,7 @@ describe('dashboard (headless Chromium, real broker)', () => {
   });
 
   it('cancel from the job drawer; a push the broker refuses shows its error and keeps the editor open', async ({ skip: skipTest }) => {
-    if (!browser) return skipTest(skip);
+    const browser = chrome.need(skipTest);
     await pushOne('cancels', { id: 'cancel-me', payload: { x: 1 }, delayMs: 3_600_000 });
     const page = await open('#/topics/cancels?state=delayed&job=cancel-me');
     await page.waitForSelector('#job-drawer #job-state:has-text("delayed")');
@@ -182,7 +174,7 @@ describe('dashboard (headless Chromium, real broker)', () => {
   });
 
   it('stays light with thousands of jobs: one page of rows in the DOM, the rest behind the cursor', async ({ skip: skipTest }) => {
-    if (!browser) return skipTest(skip);
+    const browser = chrome.need(skipTest);
     const jobs = Array.from({ length: 5000 }, (_, i) => ({ id: `k-${String(i).padStart(5, '0')}`, payload: { i, text: 'x'.repeat(200) } }));
     expect((await broker.api('POST', '/v1/topics/thousands/jobs', { jobs })).status).toBe(201);
     const page = await open('#/topics/thousands');
@@ -197,7 +189,7 @@ describe('dashboard (headless Chromium, real broker)', () => {
   });
 
   it('pause and resume from the page', async ({ skip: skipTest }) => {
-    if (!browser) return skipTest(skip);
+    const browser = chrome.need(skipTest);
     await pushOne('pausing', { payload: {} });
     const page = await open('#/topics/pausing');
     await expect.poll(() => page.locator('#pause-toggle').textContent(), { timeout: 10_000 }).toBe('Pause');
@@ -212,7 +204,7 @@ describe('dashboard (headless Chromium, real broker)', () => {
   });
 
   it('under load: screenshots of the overview and a topic view; paging and search work', async ({ skip: skipTest }) => {
-    if (!browser) return skipTest(skip);
+    const browser = chrome.need(skipTest);
     const load = startLoad(broker.url, 'emails');
     try {
       const page = await open();

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { expect, inject } from 'vitest';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { buildDashboard } from '../../scripts/build-dashboard.js';
 import { createClient } from '../../src/client/index.js';
 import { createWorker } from '../../src/worker/index.js';
@@ -23,6 +23,42 @@ export async function launchChromium(): Promise<{ browser: Browser } | { skip: s
   await buildDashboard();
   const browser = await chromium.launch({ executablePath: answer.path, headless: true, args: ['--no-sandbox'] });
   return { browser };
+}
+
+export interface FileBrowser {
+  /** The file's browser once its beforeAll ran; null when there is none (see `need`). */
+  readonly browser: Browser | null;
+  /** In a test: the browser, or the test is skipped (vitest's `skip` throws) with the reason there is none. */
+  need(skipTest: (note?: string) => never): Browser;
+}
+
+/**
+ * Every dashboard file's setup: one browser launched before the file's tests (register this
+ * before the file's own beforeAll, which may then look at `.browser`) and closed after them.
+ */
+export function useChromium(): FileBrowser {
+  let browser: Browser | null = null;
+  let skip = '';
+  beforeAll(async () => {
+    const launched = await launchChromium();
+    if ('skip' in launched) {
+      skip = launched.skip;
+      console.log(`[dashboard] skipped: ${skip}`);
+      return;
+    }
+    browser = launched.browser;
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    get browser() {
+      return browser;
+    },
+    need(skipTest) {
+      return browser ?? skipTest(skip);
+    },
+  };
 }
 
 export interface TestBroker {

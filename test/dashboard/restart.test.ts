@@ -3,32 +3,19 @@
  * reopens both streams by itself when the broker is back (the browser alone gives up on the
  * draining broker's 503), re-reads what it shows, and carries on live — no reload.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { freePort } from '../client/proxy.js';
-import { done, launchChromium, openPage, startBroker, type TestBroker } from './harness.js';
+import { done, openPage, startBroker, useChromium, type TestBroker } from './harness.js';
 
-let browser: Browser | null = null;
-let skip = '';
+const chrome = useChromium();
 const brokers: TestBroker[] = [];
 
-beforeAll(async () => {
-  const launched = await launchChromium();
-  if ('skip' in launched) {
-    skip = launched.skip;
-    console.log(`[dashboard] skipped: ${skip}`);
-    return;
-  }
-  browser = launched.browser;
-});
-
 afterAll(async () => {
-  await browser?.close();
   for (const b of brokers) await b.stop();
 });
 
 it('survives a broker restart: shows the outage, then reconnects and is live again', async ({ skip: skipTest }) => {
-  if (!browser) return skipTest(skip);
+  const browser = chrome.need(skipTest);
   const listen = `127.0.0.1:${await freePort()}`;
   const first = await startBroker({ listen });
   expect((await first.api('POST', '/v1/topics/restarts/jobs', { id: 'before', payload: {} })).status).toBe(201);
