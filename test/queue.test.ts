@@ -150,6 +150,22 @@ describe('createQueue', () => {
     expect(claimed.map((j) => [j.id, j.payload.subject === big ? 'big' : j.payload.subject])).toEqual([['big', 'big'], ['s', 'small']]);
   });
 
+  it('retryDead leaves no payload object behind for a job it skipped (retried meanwhile by another call)', async () => {
+    const { queue, clock, store } = setup();
+    const big = 'x'.repeat(100 * 1024);
+    await queue.pushMany([{ payload: { to: 'big', subject: big }, id: 'big', maxAttempts: 1 }]);
+    for (const job of await queue.claim({ workerId: 'w', max: 1 })) await queue.nack(job, 'fatal');
+    await drive(clock, queue.broker.flush());
+    const before = (await store.list('payloads/')).length;
+    const outs = await Promise.all([queue.retryDead(), queue.retryDead()]);
+    expect(outs.map((o) => o.retried).sort()).toEqual([0, 1]);
+    await drive(clock, queue.broker.flush());
+    // One live job, one payload object more: the skipped call's copy is deleted.
+    expect((await store.list('payloads/')).length).toBe(before + 1);
+    const [job] = await queue.claim({ workerId: 'w', max: 1 });
+    expect(job!.payload.subject).toBe(big);
+  });
+
   it('close() gives up leadership, so a second queue on the same store takes over at once', async () => {
     const clock = new FakeClock();
     const store = createMemoryStore();

@@ -358,23 +358,35 @@ export class Broker {
     } while (after !== undefined && (!wanted || stubs.length < wanted.size));
     const archived = stubs.filter((j) => j.payload === undefined && j.payloadRef === undefined);
     const records = archived.length > 0 ? await archivedRecords((key) => this.readWithRetry(key), archived) : new Map<string, JobRecord>();
-    for (const rec of records.values()) {
-      const json = JSON.stringify(rec.payload ?? null);
-      if (rec.payloadRef === undefined && Buffer.byteLength(json) > this.o.payloadThreshold) {
-        const ref = this.o.newId();
-        await withRetry('write payload', this.o.retry, this.clock, this.o.random, () => writePayload(this.store, topic, ref, json));
-        delete rec.payload;
-        rec.payloadRef = ref;
+    /** Payload objects written for this call, by job id: garbage for every job the op does not revive. */
+    const written = new Map<string, string>();
+    try {
+      for (const rec of records.values()) {
+        const json = JSON.stringify(rec.payload ?? null);
+        if (rec.payloadRef === undefined && Buffer.byteLength(json) > this.o.payloadThreshold) {
+          const ref = this.o.newId();
+          await withRetry('write payload', this.o.retry, this.clock, this.o.random, () => writePayload(this.store, topic, ref, json));
+          written.set(rec.id, ref);
+          delete rec.payload;
+          rec.payloadRef = ref;
+        }
       }
+      const jobs = stubs.map((j) => (records.has(j.id) ? { id: j.id, record: records.get(j.id)! } : { id: j.id }));
+      // Listed ids that are not dead at all are reported by the op as skipped.
+      if (wanted) {
+        const found = new Set(stubs.map((j) => j.id));
+        for (const id of wanted) if (!found.has(id)) jobs.push({ id });
+      }
+      if (jobs.length === 0) return { retried: 0, ids: [], skipped: [] };
+      const out = await this.call(topic, 'retryDead', { jobs });
+      // Skipped jobs (retried meanwhile by another call or broker) do not point at their fresh copy.
+      this.cleanupPayloads(topic, out.skipped.flatMap((s) => (written.has(s.id) ? [written.get(s.id)!] : [])));
+      return out;
+    } catch (err) {
+      // An ambiguous commit may have landed with jobs pointing at these objects: keep them.
+      if (!isQueueError(err, 'STORE_AMBIGUOUS')) this.cleanupPayloads(topic, [...written.values()]);
+      throw err;
     }
-    const jobs = stubs.map((j) => (records.has(j.id) ? { id: j.id, record: records.get(j.id)! } : { id: j.id }));
-    // Listed ids that are not dead at all are reported by the op as skipped.
-    if (wanted) {
-      const found = new Set(stubs.map((j) => j.id));
-      for (const id of wanted) if (!found.has(id)) jobs.push({ id });
-    }
-    if (jobs.length === 0) return { retried: 0, ids: [], skipped: [] };
-    return this.call(topic, 'retryDead', { jobs });
   }
 
   stats(topic: string): Promise<JobStats> {
