@@ -16,39 +16,29 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseState } from '../../src/core/codec.js';
-import { assertInvariants } from '../../src/core/invariants.js';
 import { queueKey } from '../../src/core/keys.js';
-import { createClient, createMemoryStore } from '../../src/index.js';
-import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
-import type { StorageDriver } from '../../src/storage/types.js';
 import { ROUTES } from '../../src/transports/http-routes.js';
 import { exchange, heapAfterGc, mutate, mutationArb } from './raw.js';
+import { controlJobs, expectCloseWithin, expectValidStates, startFuzzTarget, type FuzzTarget } from './target.js';
 
 const TOKEN = 'fuzz-token-h77';
 const CONTROL = 'control-topic-q9';
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
 
-let store: StorageDriver;
-let server: BrokerServer;
+let target: FuzzTarget;
 let port: number;
-const bugs: Array<{ context: string; err: unknown }> = [];
 
 beforeAll(async () => {
-  store = createMemoryStore();
-  server = await startBrokerServer({
-    store,
-    listen: '127.0.0.1:0',
+  target = await startFuzzTarget({
     token: TOKEN,
     maxBodyBytes: 32 * 1024,
     limits: { maxWaitMs: 50, maxBatch: 50, maxPayloadBytes: 4096 },
-    onError: (err, context) => bugs.push({ context, err }),
   });
-  port = Number(new URL(server.url).port);
+  port = Number(new URL(target.server.url).port);
 });
 
 afterAll(async () => {
-  await server?.close(); // idempotent: the test closes it itself, this is for a test that failed early
+  await target?.server.close(); // idempotent: the test closes it itself, this is for a test that failed early
 });
 
 // ---- valid-ish requests ----------------------------------------------------------------------
@@ -187,8 +177,8 @@ function statuses(out: Buffer): number[] {
 
 describe('HTTP fuzzing', () => {
   it(`${RUNS} random and mutated requests: no 5xx, no crash, bounded heap, nothing lost`, async () => {
-    const control = createClient({ url: server.url, topic: CONTROL, token: TOKEN });
-    const pushed: string[] = [];
+    const { server, bugs, store } = target;
+    const control = controlJobs(server, CONTROL, TOKEN);
     let runs = 0;
     let answered = 0;
     let heapStart = 0;
@@ -198,11 +188,7 @@ describe('HTTP fuzzing', () => {
         fc.asyncProperty(caseArb, async (bytes) => {
           runs++;
           if (runs === 200) heapStart = heapAfterGc(); // after warm-up: code loaded, topics made
-          if (runs % 50 === 0) {
-            const id = `ctl-${runs}`;
-            await control.push({ n: runs }, { id });
-            pushed.push(id);
-          }
+          await control.onCase(runs);
           const out = await exchange(port, bytes);
           if (process.env.FUZZ_LEAKS) {
             for (let i = 0; i < 40 && server.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 5));
@@ -224,24 +210,13 @@ describe('HTTP fuzzing', () => {
 
       // Still serving; every control job is there, pending, untouched.
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
-      const stats = await control.stats();
-      expect(stats.pending).toBe(pushed.length);
-      for (const id of pushed) expect(await control.get(id)).toMatchObject({ id, state: 'pending' });
+      await control.checkUntouched();
     } finally {
       await control.close();
     }
     // Nothing is left in flight: close() waits for every request to have its answer.
-    let timer: NodeJS.Timeout | undefined;
-    const hung = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`close() hung with ${server.inFlight} requests in flight`), 10_000)));
-    expect(await Promise.race([server.close().then(() => 'closed'), hung])).toBe('closed');
-    clearTimeout(timer);
+    await expectCloseWithin(server);
     // Every topic the fuzzer created holds a valid state.
-    const topics = await server.broker.topics();
-    expect(topics).toContain(CONTROL);
-    for (const topic of topics) {
-      const obj = await store.read(queueKey(topic));
-      const state = parseState(Buffer.from(obj!.body).toString('utf8'), queueKey(topic), Date.now());
-      assertInvariants(state, Date.now());
-    }
+    expect(await expectValidStates(store)).toContain(queueKey(CONTROL));
   }, 120_000);
 });

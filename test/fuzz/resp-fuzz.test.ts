@@ -14,39 +14,29 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseState } from '../../src/core/codec.js';
-import { assertInvariants } from '../../src/core/invariants.js';
 import { queueKey } from '../../src/core/keys.js';
-import { createClient, createMemoryStore } from '../../src/index.js';
-import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
-import type { StorageDriver } from '../../src/storage/types.js';
 import { exchange, heapAfterGc, mutate, mutationArb } from './raw.js';
+import { controlJobs, expectCloseWithin, expectValidStates, startFuzzTarget, type FuzzTarget } from './target.js';
 
 const TOKEN = 'resp-fuzz-token-x1';
 const CONTROL = 'control-topic-r4';
 const RUNS = Number(process.env.FUZZ_RUNS ?? 4000);
 
-let store: StorageDriver;
-let server: BrokerServer;
+let target: FuzzTarget;
 let respPort: number;
-const bugs: Array<{ context: string; err: unknown }> = [];
 
 beforeAll(async () => {
-  store = createMemoryStore();
-  server = await startBrokerServer({
-    store,
-    listen: '127.0.0.1:0',
+  target = await startFuzzTarget({
     respListen: '127.0.0.1:0',
     token: TOKEN,
     limits: { maxWaitMs: 50, maxBatch: 50, maxPayloadBytes: 4096 },
     resp: { maxPipeline: 64, reader: { maxArgs: 256, maxBulkBytes: 64 * 1024, maxCommandBytes: 256 * 1024, maxLineBytes: 4096 } },
-    onError: (err, context) => bugs.push({ context, err }),
   });
-  respPort = Number(new URL(server.respUrl!).port);
+  respPort = Number(new URL(target.server.respUrl!).port);
 });
 
 afterAll(async () => {
-  await server?.close(); // idempotent: the test closes it itself, this is for a test that failed early
+  await target?.server.close(); // idempotent: the test closes it itself, this is for a test that failed early
 });
 
 const frame = (args: Array<string | Buffer>): Buffer =>
@@ -102,8 +92,8 @@ const caseArb: fc.Arbitrary<Buffer> = fc.oneof(
 
 describe('RESP fuzzing', () => {
   it(`${RUNS} random and mutated command streams: no crash, no internal error, bounded heap, nothing lost`, async () => {
-    const control = createClient({ url: server.url, topic: CONTROL, token: TOKEN });
-    const pushed: string[] = [];
+    const { server, bugs, store } = target;
+    const control = controlJobs(server, CONTROL, TOKEN);
     let runs = 0;
     let heapStart = 0;
     const kinds = new Map<string, number>();
@@ -112,11 +102,7 @@ describe('RESP fuzzing', () => {
         fc.asyncProperty(caseArb, async (bytes) => {
           runs++;
           if (runs === 200) heapStart = heapAfterGc();
-          if (runs % 50 === 0) {
-            const id = `ctl-${runs}`;
-            await control.push({ n: runs }, { id });
-            pushed.push(id);
-          }
+          await control.onCase(runs);
           const out = (await exchange(respPort, bytes)).toString('latin1');
           for (const m of out.matchAll(/^([-+:$*_#,%|>=(!~])/gm)) kinds.set(m[1]!, (kinds.get(m[1]!) ?? 0) + 1);
           if (/-ERR internal error/.test(out)) throw new Error(`internal error for ${JSON.stringify(bytes.toString('latin1').slice(0, 400))}: ${out.slice(0, 400)}`);
@@ -128,21 +114,11 @@ describe('RESP fuzzing', () => {
       expect(bugs).toEqual([]);
       expect(heapEnd - heapStart).toBeLessThan(64 * 2 ** 20);
       expect((await exchange(respPort, Buffer.concat([authFrame, frame(['PING'])]))).toString()).toBe('+OK\r\n+PONG\r\n');
-      const stats = await control.stats();
-      expect(stats.pending).toBe(pushed.length);
-      for (const id of pushed) expect(await control.get(id)).toMatchObject({ id, state: 'pending' });
+      await control.checkUntouched();
     } finally {
       await control.close();
     }
-    let timer: NodeJS.Timeout | undefined;
-    const hung = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('close() hung'), 10_000)));
-    expect(await Promise.race([server.close().then(() => 'closed'), hung])).toBe('closed');
-    clearTimeout(timer);
-    const keys = (await store.list('topics/')).filter((k) => k.endsWith('/queue.json'));
-    expect(keys).toContain(queueKey(CONTROL));
-    for (const key of keys) {
-      const obj = await store.read(key);
-      assertInvariants(parseState(Buffer.from(obj!.body).toString('utf8'), key, Date.now()), Date.now());
-    }
+    await expectCloseWithin(server);
+    expect(await expectValidStates(store)).toContain(queueKey(CONTROL));
   }, 120_000);
 });
