@@ -48,7 +48,8 @@ export function createOpsHandler(o: OpsHttpOptions): OpsHandler {
   return (req, res) => {
     if (o.draining()) closing.add(res);
     const route = opsRoute(req.url ?? '/')!;
-    res.once('close', () => o.metrics.httpAnswered(req.method ?? 'GET', route, res.statusCode));
+    // 499 as in http.ts: the client left before any answer (statusCode would still say 200).
+    res.once('close', () => o.metrics.httpAnswered(req.method ?? 'GET', route, res.headersSent ? res.statusCode : 499));
     req.resume(); // a body on a GET is read and ignored, so the connection stays usable
     void (async () => {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
