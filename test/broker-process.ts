@@ -1,7 +1,10 @@
 /** Runs `bucketq` (src/cli/main.ts through tsx) as a child process, the way a user meets it. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { afterEach, beforeEach } from 'vitest';
 
 export const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 
@@ -71,4 +74,34 @@ export function startBrokerProcess(args: string[], env: NodeJS.ProcessEnv = {}):
     });
     void exited.then(({ code, signal }) => reject(new Error(`broker exited (${code ?? signal}) before listening: ${stderr.join('\n')}`)));
   });
+}
+
+/**
+ * For a file whose tests each run `bucketq broker` on a fresh directory store: `dir` is a new
+ * temp directory in every test, and the broker a test started with `start` is SIGKILLed after
+ * it if it still runs (a test that failed before stopping it), then the directory is removed.
+ */
+export function brokerPerTest(prefix: string): { readonly dir: string; start(args: string[], env?: NodeJS.ProcessEnv): Promise<BrokerProcess> } {
+  let dir = '';
+  let proc: BrokerProcess | null = null;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterEach(async () => {
+    if (proc && proc.child.exitCode === null && proc.child.signalCode === null) {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+    }
+    proc = null;
+    await rm(dir, { recursive: true, force: true });
+  });
+  return {
+    get dir() {
+      return dir;
+    },
+    async start(args, env) {
+      proc = await startBrokerProcess(args, env);
+      return proc;
+    },
+  };
 }

@@ -2,33 +2,16 @@
  * `bucketq broker` as a user meets it: a child process on port 0 that prints its URL, serves
  * /healthz, and on SIGTERM drains, releases its leases and exits 0. Plus help and usage errors.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/storage/open.js';
-import { runCli, startBrokerProcess, type BrokerProcess } from '../broker-process.js';
+import { brokerPerTest, runCli } from '../broker-process.js';
 import { api } from '../http-helpers.js';
 
-let dir = '';
-let proc: BrokerProcess | null = null;
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bucketq-cli-'));
-});
-
-afterEach(async () => {
-  if (proc && proc.child.exitCode === null && proc.child.signalCode === null) {
-    proc.child.kill('SIGKILL');
-    await proc.exited;
-  }
-  proc = null;
-  await rm(dir, { recursive: true, force: true });
-});
+const each = brokerPerTest('bucketq-cli-');
 
 describe('bucketq broker', () => {
   it('prints its URL, serves, and on SIGTERM drains, releases leadership and exits 0', async () => {
-    proc = await startBrokerProcess(['--store', `file:${dir}`, '--listen', '127.0.0.1:0', '--id', 'cli-broker']);
+    const proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0', '--id', 'cli-broker']);
     expect(proc.stdout[0]).toMatch(/^bucketq broker cli-broker listening on http:\/\/127\.0\.0\.1:\d+ \(advertise http:\/\/127\.0\.0\.1:\d+, store file:\S+, auth none\)$/);
     expect(proc.url).not.toMatch(/:0$/);
 
@@ -42,7 +25,7 @@ describe('bucketq broker', () => {
     expect(proc.stderr).toEqual([]);
 
     // The lease was given up (leaseUntil 0), so a standby could take over at once; the job is kept.
-    const store = await openStore(`file:${dir}`);
+    const store = await openStore(`file:${each.dir}`);
     try {
       const obj = await store.read('topics/t/queue.json');
       const state = JSON.parse(Buffer.from(obj!.body).toString('utf8')) as { broker: { id: string; leaseUntil: number }; jobs: Array<{ id: string }> };
@@ -54,7 +37,7 @@ describe('bucketq broker', () => {
   });
 
   it('takes its token from BUCKETQ_TOKEN and never prints it', async () => {
-    proc = await startBrokerProcess(['--store', `file:${dir}`, '--listen', '127.0.0.1:0'], { BUCKETQ_TOKEN: 'env-token-123' });
+    const proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0'], { BUCKETQ_TOKEN: 'env-token-123' });
     expect(proc.stdout[0]).toContain('auth token');
     expect(proc.stdout.join('\n')).not.toContain('env-token-123');
     expect(await api(proc.url)('GET', '/v1/topics')).toMatchObject({ status: 401 });
@@ -65,7 +48,7 @@ describe('bucketq broker', () => {
   });
 
   it('takes a read-only token from BUCKETQ_READ_TOKEN: it reads, and changes are 403', async () => {
-    proc = await startBrokerProcess(['--store', `file:${dir}`, '--listen', '127.0.0.1:0'], { BUCKETQ_TOKEN: 'admin-token-1', BUCKETQ_READ_TOKEN: 'read-token-1' });
+    const proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0'], { BUCKETQ_TOKEN: 'admin-token-1', BUCKETQ_READ_TOKEN: 'read-token-1' });
     expect(proc.stdout[0]).toContain('auth token + read-only token');
     expect(proc.stdout.join('\n')).not.toContain('read-token-1');
     expect(await api(proc.url, 'read-token-1')('GET', '/v1/topics')).toMatchObject({ status: 200 });
@@ -95,8 +78,8 @@ describe('bucketq broker', () => {
       [['broker', '--lease-ms', 'soon'], /^bucketq broker: --lease-ms must be a whole number/],
       [['broker', '--recent-max-ids', 'all'], /^bucketq broker: --recent-max-ids must be a whole number of at least 0/],
       [['broker', '--listen', 'nowhere'], /^bucketq broker: --listen must be HOST:PORT/],
-      [['broker', '--listen', '0.0.0.0:0', '--store', `file:${dir}`], /^bucketq broker: listening on 0\.0\.0\.0 needs --advertise URL/],
-      [['broker', '--advertise', 'http://0.0.0.0:8080', '--store', `file:${dir}`], /^bucketq broker: --advertise .* unspecified address/],
+      [['broker', '--listen', '0.0.0.0:0', '--store', `file:${each.dir}`], /^bucketq broker: listening on 0\.0\.0\.0 needs --advertise URL/],
+      [['broker', '--advertise', 'http://0.0.0.0:8080', '--store', `file:${each.dir}`], /^bucketq broker: --advertise .* unspecified address/],
       [['broker', '--store', 'nope:x'], /^bucketq broker: Invalid store URL/],
       [['broker', '--read-token', 'r'], /^bucketq broker: --read-token needs --token/],
       [['broker', '--token', 't', '--read-token', 't'], /^bucketq broker: --read-token must differ from --token /],
@@ -111,9 +94,9 @@ describe('bucketq broker', () => {
   });
 
   it('fails with one line and status 1 when the address is taken', async () => {
-    proc = await startBrokerProcess(['--store', `file:${dir}`, '--listen', '127.0.0.1:0']);
+    const proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0']);
     const taken = new URL(proc.url).host;
-    const r = await runCli(['broker', '--store', `file:${dir}`, '--listen', taken]);
+    const r = await runCli(['broker', '--store', `file:${each.dir}`, '--listen', taken]);
     expect(r.code).toBe(1);
     expect(r.stderr.trimEnd()).toMatch(new RegExp(`^bucketq broker: cannot listen on ${taken.replace('.', '\\.')}: the address is in use \\(UNAVAILABLE\\)$`));
   });

@@ -3,32 +3,15 @@
  * on stdout after the human startup line (which scripts wait for), never the token; `silent`
  * prints only the human lines. A library user passes any pino-style logger; the default is silent.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startBrokerServer } from '../../src/server/broker-server.js';
 import type { Logger } from '../../src/server/logger.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
-import { runCli, startBrokerProcess, type BrokerProcess } from '../broker-process.js';
+import { brokerPerTest, runCli } from '../broker-process.js';
 import { api } from '../http-helpers.js';
 
 const TOKEN = 'tok-7f3a9c-never-logged';
-let dir = '';
-let proc: BrokerProcess | null = null;
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bucketq-logs-'));
-});
-
-afterEach(async () => {
-  if (proc && proc.child.exitCode === null && proc.child.signalCode === null) {
-    proc.child.kill('SIGKILL');
-    await proc.exited;
-  }
-  proc = null;
-  await rm(dir, { recursive: true, force: true });
-});
+const each = brokerPerTest('bucketq-logs-');
 
 function jsonLines(lines: readonly string[]): Array<Record<string, any>> {
   return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
@@ -37,7 +20,7 @@ function jsonLines(lines: readonly string[]): Array<Record<string, any>> {
 describe('bucketq broker --log-level', () => {
   it('debug: JSON lines for startup, leadership, storage errors and shutdown; the URL line stays first; no token anywhere', async () => {
     // Injected transient failures (seeded): the broker retries them and logs each failed call.
-    proc = await startBrokerProcess(['--store', `file:${dir}?failRate=0.2&seed=7`, '--listen', '127.0.0.1:0', '--id', 'log-broker', '--log-level', 'debug', '--slow-commit-ms', '0'], { BUCKETQ_TOKEN: TOKEN });
+    const proc = await each.start(['--store', `file:${each.dir}?failRate=0.2&seed=7`, '--listen', '127.0.0.1:0', '--id', 'log-broker', '--log-level', 'debug', '--slow-commit-ms', '0'], { BUCKETQ_TOKEN: TOKEN });
     expect(proc.stdout[0]).toMatch(/^bucketq broker log-broker listening on /);
     const call = api(proc.url, TOKEN);
     for (let i = 0; i < 10; i++) expect((await call('POST', '/v1/topics/t/jobs', { payload: i })).status).toBe(201);
@@ -67,7 +50,7 @@ describe('bucketq broker --log-level', () => {
   });
 
   it('info (the default) leaves debug lines out; silent prints only the human lines; --metrics-listen names its port', async () => {
-    proc = await startBrokerProcess(['--store', `file:${dir}`, '--listen', '127.0.0.1:0'], { BUCKETQ_LOG_LEVEL: 'silent' });
+    let proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0'], { BUCKETQ_LOG_LEVEL: 'silent' });
     await api(proc.url)('POST', '/v1/topics/t/jobs', { payload: 1 });
     await proc.line(/^leading topic t /);
     proc.child.kill('SIGTERM');
@@ -75,7 +58,7 @@ describe('bucketq broker --log-level', () => {
     expect(jsonLines(proc.stdout)).toEqual([]);
     expect(proc.stdout[0]).toMatch(/ listening on /);
 
-    proc = await startBrokerProcess(['--store', `file:${dir}`, '--listen', '127.0.0.1:0', '--slow-commit-ms', '0', '--metrics-listen', '127.0.0.1:0']);
+    proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0', '--slow-commit-ms', '0', '--metrics-listen', '127.0.0.1:0']);
     for (let i = 0; i < 3; i++) await api(proc.url)('POST', '/v1/topics/t/jobs', { payload: i });
     // --metrics-listen: a human line names the metrics-only port, after the startup line.
     const metricsUrl = /^metrics on (http:\/\/\S+)$/.exec((await proc.line(/^metrics on /)).line)![1]!;
@@ -89,11 +72,11 @@ describe('bucketq broker --log-level', () => {
   });
 
   it('refuses an unknown level in one line, exit 2', async () => {
-    const r = await runCli(['broker', '--store', `file:${dir}`, '--listen', '127.0.0.1:0', '--log-level', 'verbose']);
+    const r = await runCli(['broker', '--store', `file:${each.dir}`, '--listen', '127.0.0.1:0', '--log-level', 'verbose']);
     expect(r.code).toBe(2);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/--log-level must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"/);
-    const env = await runCli(['broker', '--store', `file:${dir}`, '--listen', '127.0.0.1:0'], { BUCKETQ_LOG_LEVEL: 'loud' });
+    const env = await runCli(['broker', '--store', `file:${each.dir}`, '--listen', '127.0.0.1:0'], { BUCKETQ_LOG_LEVEL: 'loud' });
     expect(env.code).toBe(2);
     expect(env.stderr).toMatch(/BUCKETQ_LOG_LEVEL must be one of/);
   });
