@@ -1,5 +1,8 @@
 /** Small HTTP helpers for tests of the broker server: JSON calls with fetch, raw requests with node:http. */
 import { request, type Agent, type IncomingHttpHeaders } from 'node:http';
+import { afterEach } from 'vitest';
+import { startBrokerServer, type BrokerServer, type BrokerServerOptions } from '../src/server/broker-server.js';
+import { createMemoryStore } from '../src/storage/memory.js';
 
 export interface JsonReply<T = any> {
   status: number;
@@ -54,4 +57,20 @@ export function raw(
     for (const c of opts.chunks ?? []) req.write(c);
     req.end();
   });
+}
+
+/**
+ * For a file whose tests start in-process broker servers: the returned `start` runs one (a fresh
+ * memory store at any port unless `options` say otherwise), and each is closed after its test.
+ */
+export function serversPerTest(): (options?: BrokerServerOptions) => Promise<BrokerServer> {
+  const servers: BrokerServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+  return async (options = {}) => {
+    const s = await startBrokerServer({ store: createMemoryStore(), listen: '127.0.0.1:0', ...options });
+    servers.push(s);
+    return s;
+  };
 }

@@ -3,26 +3,16 @@
  * conflicts, ambiguous writes and storage errors, labels are route patterns (never raw paths),
  * each BrokerServer has its own registry, and the token is required.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { queueKey } from '../../src/core/keys.js';
 import { QueueError } from '../../src/errors.js';
-import { startBrokerServer, type BrokerServer, type BrokerServerOptions } from '../../src/server/broker-server.js';
+import type { BrokerServer } from '../../src/server/broker-server.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
-import { api } from '../http-helpers.js';
+import { api, serversPerTest } from '../http-helpers.js';
 import { parseSamples, sumOf, valueOf, type Sample } from './prometheus-text.js';
 
-const servers: BrokerServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function start(options: BrokerServerOptions = {}): Promise<BrokerServer> {
-  const s = await startBrokerServer({ store: createMemoryStore(), listen: '127.0.0.1:0', ...options });
-  servers.push(s);
-  return s;
-}
+const start = serversPerTest();
 
 async function scrape(server: BrokerServer, token?: string): Promise<Sample[]> {
   const res = await fetch(`${server.url}/metrics`, token ? { headers: { authorization: `Bearer ${token}` } } : {});

@@ -3,29 +3,19 @@
  * reason when the store cannot be reached or the broker drains. /healthz stays "alive" throughout.
  */
 import { Agent } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/broker/broker.js';
 import { QueueError } from '../../src/errors.js';
-import { startBrokerServer, type BrokerServer, type BrokerServerOptions } from '../../src/server/broker-server.js';
+import { startBrokerServer } from '../../src/server/broker-server.js';
 import { LeadershipTracker } from '../../src/server/leadership.js';
 import { createReadiness, PROBE_KEY } from '../../src/server/readiness.js';
 import { instrumentStore } from '../../src/storage/instrumented.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
-import { api, raw } from '../http-helpers.js';
+import { api, raw, serversPerTest } from '../http-helpers.js';
 import { EventEmitter } from 'node:events';
 
-const servers: BrokerServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function start(options: BrokerServerOptions = {}): Promise<BrokerServer> {
-  const s = await startBrokerServer({ store: createMemoryStore(), listen: '127.0.0.1:0', ...options });
-  servers.push(s);
-  return s;
-}
+const start = serversPerTest();
 
 /** A memory store that fails every call with STORE_UNAVAILABLE while `down` is set. */
 function switchableStore(): StorageDriver & { down: boolean } {
