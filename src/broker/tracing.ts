@@ -74,16 +74,26 @@ export function startRequestSpan(name: string, topic: string, attributes: Attrib
         // called by the commit loop: a tracing SDK's failure must not break it
       }
     },
+    // set and end run after the request's commit landed: an SDK's failure there must not turn
+    // the caller's success into an error (a client would retry a push that is in).
     set: (a) => {
-      if (recording) span.setAttributes(a);
+      try {
+        if (recording) span.setAttributes(a);
+      } catch {
+        // the request's outcome stands
+      }
     },
     end: (error) => {
-      if (error !== undefined && recording) {
-        const code = (error as { code?: unknown }).code;
-        span.setAttribute('bucketq.error.code', typeof code === 'string' ? code : 'UNKNOWN');
-        span.setStatus({ code: api!.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      try {
+        if (error !== undefined && recording) {
+          const code = (error as { code?: unknown }).code;
+          span.setAttribute('bucketq.error.code', typeof code === 'string' ? code : 'UNKNOWN');
+          span.setStatus({ code: api!.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+        }
+        span.end();
+      } catch {
+        // the request's outcome stands
       }
-      span.end();
     },
   };
 }
@@ -130,18 +140,24 @@ export function traceCommits(events: EventEmitter): void {
     const tracer = activeTracer();
     if (!tracer) return;
     const end = Date.now();
-    const span = tracer.startSpan('bucketq.commit', {
-      startTime: end - e.ms,
-      attributes: {
-        'messaging.system': 'bucketq',
-        'messaging.destination.name': e.topic,
-        'bucketq.topic': e.topic,
-        'bucketq.commit.seq': e.seq,
-        'bucketq.commit.requests': e.requests,
-        'bucketq.commit.bytes': e.bytes,
-        'bucketq.commit.conflicts': e.conflicts,
-      },
-    });
-    span.end(end);
+    // This listener is registered first: a throw here would keep every later 'commit' listener
+    // (the event feed, metrics, stats) from seeing the commit.
+    try {
+      const span = tracer.startSpan('bucketq.commit', {
+        startTime: end - e.ms,
+        attributes: {
+          'messaging.system': 'bucketq',
+          'messaging.destination.name': e.topic,
+          'bucketq.topic': e.topic,
+          'bucketq.commit.seq': e.seq,
+          'bucketq.commit.requests': e.requests,
+          'bucketq.commit.bytes': e.bytes,
+          'bucketq.commit.conflicts': e.conflicts,
+        },
+      });
+      span.end(end);
+    } catch {
+      // tracing is best effort
+    }
   });
 }
