@@ -13,7 +13,19 @@ import { errorFields, type Logger } from './logger.js';
 export const DEFAULT_SLOW_COMMIT_MS = 1000;
 
 export function logBrokerEvents(broker: Broker, logger: Logger, slowCommitMs = DEFAULT_SLOW_COMMIT_MS): void {
-  const events = broker.events;
+  // A listener that throws stops the emit: the listeners after it (the event feed, metrics) would
+  // miss the event. The logger may be any object, so its failures stay here.
+  const events = {
+    on<E>(name: string, listener: (e: E) => void): void {
+      broker.events.on(name, (e: E) => {
+        try {
+          listener(e);
+        } catch {
+          // a log line lost, nothing else
+        }
+      });
+    },
+  };
   events.on('leader', (e: { topic: string; epoch: number }) => logger.info({ event: 'leader', topic: e.topic, epoch: e.epoch }, `leading topic ${e.topic}`));
   events.on('fenced', (e: { topic: string; leader: { id: string; url: string } | null }) =>
     logger.warn({ event: 'fenced', topic: e.topic, leader: e.leader ? { id: e.leader.id, url: e.leader.url } : null }, `lost topic ${e.topic} to another broker`),
