@@ -8,25 +8,20 @@
  * reads and changes nothing on each of them: 403 PERMISSION_DENIED, gRPC PERMISSION_DENIED, -NOPERM.
  */
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { Redis } from 'ioredis';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http2 from 'node:http2';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../src/transports/http-routes.js';
-import { startBrokerProcess, type BrokerProcess } from '../broker-process.js';
-import { makeCert, type TestCert } from './certs.js';
+import type { BrokerProcess } from '../broker-process.js';
+import type { TestCert } from './certs.js';
+import { grpcQueueClient, tlsSetup, type TlsSetup } from './tls-broker.js';
 
 const TOKEN = 'auth-test-token-7c1e';
 const WRONG = 'auth-test-wrong-0000';
 const READ = 'auth-test-read-only-5d';
-const PROTO = path.join(import.meta.dirname, '..', '..', 'proto', 'bucketq', 'v1', 'queue.proto');
-
+let tls: TlsSetup;
 let cert: TestCert;
-let dir: string;
 let broker: BrokerProcess;
 let respUrl: URL;
 
@@ -55,22 +50,15 @@ function expectNoCors(a: Answer): void {
 }
 
 beforeAll(async () => {
-  cert = await makeCert();
-  dir = await mkdtemp(path.join(tmpdir(), 'bucketq-auth-'));
-  broker = await startBrokerProcess(
-    ['--store', `file:${dir}`, '--listen', '127.0.0.1:0', '--resp-listen', '127.0.0.1:0', '--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--id', 'auth'],
-    { BUCKETQ_TOKEN: TOKEN, BUCKETQ_READ_TOKEN: READ },
-  );
-  respUrl = new URL((await broker.line(/^redis protocol on /)).line.split(' on ')[1]!);
+  tls = await tlsSetup('bucketq-auth-');
+  cert = tls.cert;
+  ({ proc: broker, respUrl } = await tls.start('auth', { BUCKETQ_TOKEN: TOKEN, BUCKETQ_READ_TOKEN: READ }));
   const seeded = await request('POST', '/v1/topics/t/jobs', { ...bearer(TOKEN), 'content-type': 'application/json' }, JSON.stringify({ id: 'j', payload: 1 }));
   expect(seeded.status).toBe(201);
 });
 
 afterAll(async () => {
-  if (broker && broker.child.exitCode === null && broker.child.signalCode === null) broker.child.kill('SIGKILL');
-  await broker?.exited;
-  await rm(dir, { recursive: true, force: true });
-  await rm(cert.dir, { recursive: true, force: true });
+  await tls?.remove();
 });
 
 describe('HTTP API (HTTPS/1.1)', () => {
@@ -188,9 +176,7 @@ describe('HTTP/2 over TLS (ALPN h2): JSON API and Connect', () => {
 
 describe('gRPC (@grpc/grpc-js over TLS)', () => {
   it('UNAUTHENTICATED without metadata and with a wrong token; OK with the right one', async () => {
-    const def = protoLoader.loadSync(PROTO, { longs: Number, defaults: false, oneofs: true });
-    const Queue = (grpc.loadPackageDefinition(def) as any).bucketq.v1.Queue as grpc.ServiceClientConstructor;
-    const c = new Queue(new URL(broker.url).host, grpc.credentials.createSsl(Buffer.from(cert.cert))) as any;
+    const c = grpcQueueClient(broker.url, cert.cert);
     try {
       const call = (method: string, req: object, token: string | null) =>
         new Promise<{ code: number; res?: any }>((resolve) => {
@@ -249,9 +235,7 @@ describe('the read-only token', () => {
   });
 
   it('gRPC: Get, Stats and ListTopics; Push, Claim, Cancel and ClaimStream are PERMISSION_DENIED', async () => {
-    const def = protoLoader.loadSync(PROTO, { longs: Number, defaults: false, oneofs: true });
-    const Queue = (grpc.loadPackageDefinition(def) as any).bucketq.v1.Queue as grpc.ServiceClientConstructor;
-    const c = new Queue(new URL(broker.url).host, grpc.credentials.createSsl(Buffer.from(cert.cert))) as any;
+    const c = grpcQueueClient(broker.url, cert.cert);
     const md = () => {
       const m = new grpc.Metadata();
       m.set('authorization', `Bearer ${READ}`);

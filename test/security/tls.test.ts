@@ -7,46 +7,36 @@
  * handshake, with a readable error.
  */
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { Redis } from 'ioredis';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueueEvent } from '../../src/event-types.js';
 import { createClient, createWorker } from '../../src/index.js';
 import { startBrokerServer } from '../../src/server/broker-server.js';
-import { runCli, startBrokerProcess, type BrokerProcess } from '../broker-process.js';
+import { runCli, type BrokerProcess } from '../broker-process.js';
 import { Seen } from '../seen.js';
 import { ensureRedisCli, redisCli } from '../servers/redis-cli.js';
-import { makeCert, type TestCert } from './certs.js';
+import type { TestCert } from './certs.js';
+import { grpcQueueClient, tlsSetup, type TlsSetup } from './tls-broker.js';
 
 const TOKEN = 'tls-test-token-9f2c';
-const PROTO = path.join(import.meta.dirname, '..', '..', 'proto', 'bucketq', 'v1', 'queue.proto');
+const LEASE = ['--lease-ms', '1500'];
 
+let tls: TlsSetup;
 let cert: TestCert;
-let dir: string;
 let leader: BrokerProcess;
 let respUrl: URL;
 const cleanups: Array<() => unknown> = [];
 
-function brokerArgs(id: string): string[] {
-  return ['--store', `file:${dir}`, '--listen', '127.0.0.1:0', '--resp-listen', '127.0.0.1:0', '--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--id', id, '--lease-ms', '1500'];
-}
-
 beforeAll(async () => {
-  cert = await makeCert();
-  dir = await mkdtemp(path.join(tmpdir(), 'bucketq-tls-store-'));
-  leader = await startBrokerProcess(brokerArgs('tls-leader'), { BUCKETQ_TOKEN: TOKEN });
-  respUrl = new URL((await leader.line(/^redis protocol on /)).line.split(' on ')[1]!);
+  tls = await tlsSetup('bucketq-tls-store-');
+  cert = tls.cert;
+  ({ proc: leader, respUrl } = await tls.start('tls-leader', { BUCKETQ_TOKEN: TOKEN }, LEASE));
 });
 
 afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
-  if (leader && leader.child.exitCode === null && leader.child.signalCode === null) leader.child.kill('SIGKILL');
-  await leader?.exited;
-  await rm(dir, { recursive: true, force: true });
-  await rm(cert.dir, { recursive: true, force: true });
+  await tls?.remove();
 });
 
 describe('TLS with a self-signed certificate', () => {
@@ -106,9 +96,7 @@ describe('TLS with a self-signed certificate', () => {
   });
 
   it('gRPC over TLS with @grpc/grpc-js trusting the certificate', async () => {
-    const def = protoLoader.loadSync(PROTO, { longs: Number, defaults: false, oneofs: true });
-    const Queue = (grpc.loadPackageDefinition(def) as any).bucketq.v1.Queue as grpc.ServiceClientConstructor;
-    const c = new Queue(new URL(leader.url).host, grpc.credentials.createSsl(Buffer.from(cert.cert))) as any;
+    const c = grpcQueueClient(leader.url, cert.cert);
     cleanups.push(() => c.close());
     const md = new grpc.Metadata();
     md.set('authorization', `Bearer ${TOKEN}`);
@@ -142,11 +130,7 @@ describe('TLS with a self-signed certificate', () => {
   });
 
   it('a standby over https sends clients to the leader, and takes over its topics when it dies', async () => {
-    const standby = await startBrokerProcess(brokerArgs('tls-standby'), { BUCKETQ_TOKEN: TOKEN });
-    cleanups.push(async () => {
-      if (standby.child.exitCode === null && standby.child.signalCode === null) standby.child.kill('SIGKILL');
-      await standby.exited;
-    });
+    const { proc: standby } = await tls.start('tls-standby', { BUCKETQ_TOKEN: TOKEN }, LEASE);
     expect(standby.url).toMatch(/^https:/);
     const q = createClient({ url: standby.url, topic: 'tls', token: TOKEN, ca: cert.cert, retry: { baseMs: 20, maxMs: 200 } });
     cleanups.push(() => q.close());
