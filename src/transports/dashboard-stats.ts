@@ -19,7 +19,7 @@ import type { Broker } from '../broker/broker.js';
 import { systemClock, type Clock } from '../broker/clock.js';
 import type { CommitEvent } from '../broker/topic-loop.js';
 import { isQueueError, QueueError } from '../errors.js';
-import type { StreamSink } from './events.js';
+import { endStream, writeSseHead, type StreamSink } from './sse.js';
 
 export interface StatsStreamOptions {
   /** Time between events (default 1000 ms). */
@@ -103,12 +103,7 @@ export class StatsStreams {
     const q = (req.url ?? '').indexOf('?');
     if (q !== -1 && req.url!.length > q + 1) throw new QueueError('INVALID_ARGUMENT', 'the stats stream takes no query parameters');
     if (this.closed) throw new QueueError('UNAVAILABLE', 'this broker is shutting down; retry on another broker');
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-      'x-accel-buffering': 'no',
-    });
+    writeSseHead(res);
     return this.stream(res);
   }
 
@@ -135,13 +130,7 @@ export class StatsStreams {
   /** Drain: ends every stream, stops the ticker and refuses new streams. */
   close(): void {
     this.closed = true;
-    for (const sink of this.sinks.keys()) {
-      sink.end();
-      const kill = setTimeout(() => {
-        if (!sink.writableFinished) sink.destroy();
-      }, 1000);
-      kill.unref();
-    }
+    for (const sink of this.sinks.keys()) endStream(sink);
     this.stop();
   }
 

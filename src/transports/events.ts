@@ -24,6 +24,7 @@ import type { ResetEvent } from '../event-types.js';
 import { QueueError } from '../errors.js';
 import { checkTopic } from '../protocol.js';
 import { EventFeed, type EventFeedOptions, type Reader } from './event-feed.js';
+import { endStream, writeSseHead, type StreamSink } from './sse.js';
 
 export const DEFAULT_HEARTBEAT_MS = 15_000;
 const MAX_TOPICS = 100;
@@ -35,14 +36,7 @@ export interface EventStreamOptions extends EventFeedOptions {
   heartbeatMs?: number;
 }
 
-/** The socket side of a stream: a ServerResponse, or a fake one in tests. */
-export interface StreamSink {
-  write(chunk: string): boolean;
-  end(): void;
-  destroy(): void;
-  once(event: 'drain' | 'close', fn: () => void): unknown;
-  readonly writableFinished?: boolean;
-}
+export type { StreamSink } from './sse.js';
 
 /** The query of an events request, checked. */
 export function parseEventsQuery(url: string, header: string | string[] | undefined): { topics: Set<string> | null; lastEventId: string | undefined } {
@@ -82,13 +76,7 @@ export class EventStreams {
   serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const query = parseEventsQuery(req.url ?? '/', req.headers['last-event-id']);
     if (this.closed) throw new QueueError('UNAVAILABLE', 'this broker is shutting down; retry on another broker');
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-      // nginx and friends buffer responses unless told not to; a buffered event stream is not live.
-      'x-accel-buffering': 'no',
-    });
+    writeSseHead(res);
     return this.stream(res, query);
   }
 
@@ -153,11 +141,7 @@ export class EventStreams {
     this.closed = true;
     for (const [sink, reader] of this.open) {
       reader.gone = true; // nothing more after the end
-      sink.end();
-      const kill = setTimeout(() => {
-        if (!sink.writableFinished) sink.destroy();
-      }, 1000);
-      kill.unref();
+      endStream(sink);
     }
     this.feed.close();
   }
