@@ -110,13 +110,8 @@ export function traced<T>(
   return activeTracer() ? tracedCall(name, topic, attributes, call, after) : call(null);
 }
 
-async function tracedCall<T>(
-  name: string,
-  topic: string,
-  attributes: Attributes,
-  call: (span: RequestSpan | null) => Promise<T>,
-  after?: (value: T) => Attributes,
-): Promise<T> {
+// The same signature as traced (typed from it, not repeated); async so the span ends on a throw too.
+const tracedCall: typeof traced = async (name, topic, attributes, call, after) => {
   const span = startRequestSpan(name, topic, attributes);
   if (!span) return call(null);
   try {
@@ -128,7 +123,7 @@ async function tracedCall<T>(
     span.end(err);
     throw err;
   }
-}
+};
 
 /**
  * Records a `bucketq.commit` span for every landed commit, from the broker's 'commit' event (the
