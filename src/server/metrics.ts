@@ -74,7 +74,12 @@ export class BrokerMetrics {
     this.storageSeconds = new Histogram({ name: 'bucketq_storage_call_duration_seconds', help: 'Storage call latency by op', labelNames: ['op'], buckets: SECONDS_BUCKETS, registers });
     this.httpRequests = new Counter({ name: 'bucketq_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status code', labelNames: ['method', 'route', 'code'], registers });
 
-    const stats = (topic: string) => broker.stats(topic).catch(() => null);
+    // A topic whose stats cannot be read is left out of this scrape rather than failing it.
+    const leadingStats = async () => {
+      const topics = leadership.leading();
+      const all = await Promise.all(topics.map((topic) => broker.stats(topic).catch(() => null)));
+      return topics.flatMap((topic, i) => (all[i] ? [{ topic, stats: all[i] }] : []));
+    };
     new Gauge({
       name: 'bucketq_jobs',
       help: 'Jobs by state in the committed state of each topic this broker leads',
@@ -82,12 +87,7 @@ export class BrokerMetrics {
       registers,
       async collect() {
         this.reset();
-        const topics = leadership.leading();
-        const all = await Promise.all(topics.map(stats));
-        topics.forEach((topic, i) => {
-          const s = all[i];
-          if (s) for (const state of JOB_STATES) this.set({ topic, state }, s[state]);
-        });
+        for (const { topic, stats } of await leadingStats()) for (const state of JOB_STATES) this.set({ topic, state }, stats[state]);
       },
     });
     new Gauge({
@@ -97,12 +97,7 @@ export class BrokerMetrics {
       registers,
       async collect() {
         this.reset();
-        const topics = leadership.leading();
-        const all = await Promise.all(topics.map(stats));
-        topics.forEach((topic, i) => {
-          const s = all[i];
-          if (s) this.set({ topic }, s.oldestPendingMs / 1000);
-        });
+        for (const { topic, stats } of await leadingStats()) this.set({ topic }, stats.oldestPendingMs / 1000);
       },
     });
     new Gauge({
