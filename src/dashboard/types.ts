@@ -53,6 +53,7 @@ export interface BrokerInfo {
   topics: Array<{ topic: string; leading: boolean; leader: LeaderInfo | null }>;
 }
 
+// Copy of TopicStats in src/transports/dashboard-stats.ts (the source of truth): this tree is compiled separately for the browser and must not import Node code.
 export interface TopicLive {
   pending: number;
   delayed: number;
