@@ -18,8 +18,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueKey } from '../../src/core/keys.js';
 import { ROUTES } from '../../src/transports/http-routes.js';
-import { exchange, heapAfterGc, mutate, mutationArb } from './raw.js';
-import { controlJobs, expectCloseWithin, expectValidStates, startFuzzTarget, type FuzzTarget } from './target.js';
+import { exchange, mutate, mutationArb } from './raw.js';
+import { controlJobs, expectCloseWithin, expectValidStates, fuzzCases, startFuzzTarget, type FuzzTarget } from './target.js';
 
 const TOKEN = 'fuzz-token-h77';
 const CONTROL = 'control-topic-q9';
@@ -179,34 +179,25 @@ describe('HTTP fuzzing', () => {
   it(`${RUNS} random and mutated requests: no 5xx, no crash, bounded heap, nothing lost`, async () => {
     const { server, bugs, store } = target;
     const control = controlJobs(server, CONTROL, TOKEN);
-    let runs = 0;
     let answered = 0;
-    let heapStart = 0;
     const seen = new Map<number, number>();
     try {
-      await fc.assert(
-        fc.asyncProperty(caseArb, async (bytes) => {
-          runs++;
-          if (runs === 200) heapStart = heapAfterGc(); // after warm-up: code loaded, topics made
-          await control.onCase(runs);
-          const out = await exchange(port, bytes);
-          if (process.env.FUZZ_LEAKS) {
-            for (let i = 0; i < 40 && server.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 5));
-            if (server.inFlight > 0) throw new Error(`LEAK ${server.inFlight}: ${JSON.stringify(bytes.toString('latin1'))}`);
-          }
-          const codes = statuses(out);
-          if (codes.length > 0) answered++;
-          for (const c of codes) seen.set(c, (seen.get(c) ?? 0) + 1);
-          const fivexx = codes.filter((c) => c >= 500);
-          if (fivexx.length > 0) throw new Error(`answered ${fivexx.join(', ')}: ${out.toString('utf8').slice(0, 400)}`);
-        }),
-        { numRuns: RUNS, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31), endOnFailure: true },
-      );
-      const heapEnd = heapAfterGc();
-      console.log(`http fuzz: ${runs} cases, ${answered} answered; statuses ${JSON.stringify(Object.fromEntries([...seen].sort((a, b) => a[0] - b[0])))}; heap ${(heapStart / 2 ** 20).toFixed(1)} → ${(heapEnd / 2 ** 20).toFixed(1)} MiB`);
+      const run = await fuzzCases(caseArb, RUNS, control, async (bytes) => {
+        const out = await exchange(port, bytes);
+        if (process.env.FUZZ_LEAKS) {
+          for (let i = 0; i < 40 && server.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 5));
+          if (server.inFlight > 0) throw new Error(`LEAK ${server.inFlight}: ${JSON.stringify(bytes.toString('latin1'))}`);
+        }
+        const codes = statuses(out);
+        if (codes.length > 0) answered++;
+        for (const c of codes) seen.set(c, (seen.get(c) ?? 0) + 1);
+        const fivexx = codes.filter((c) => c >= 500);
+        if (fivexx.length > 0) throw new Error(`answered ${fivexx.join(', ')}: ${out.toString('utf8').slice(0, 400)}`);
+      });
+      console.log(`http fuzz: ${run.cases} cases, ${answered} answered; statuses ${JSON.stringify(Object.fromEntries([...seen].sort((a, b) => a[0] - b[0])))}; heap ${run.heap}`);
       expect(bugs).toEqual([]);
       expect(answered).toBeGreaterThan(RUNS / 2); // the cases mostly reached the router, not only the parser
-      expect(heapEnd - heapStart).toBeLessThan(64 * 2 ** 20);
+      expect(run.heapGrowth).toBeLessThan(64 * 2 ** 20);
 
       // Still serving; every control job is there, pending, untouched.
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200);

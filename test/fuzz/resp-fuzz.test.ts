@@ -15,8 +15,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueKey } from '../../src/core/keys.js';
-import { exchange, heapAfterGc, mutate, mutationArb } from './raw.js';
-import { controlJobs, expectCloseWithin, expectValidStates, startFuzzTarget, type FuzzTarget } from './target.js';
+import { exchange, mutate, mutationArb } from './raw.js';
+import { controlJobs, expectCloseWithin, expectValidStates, fuzzCases, startFuzzTarget, type FuzzTarget } from './target.js';
 
 const TOKEN = 'resp-fuzz-token-x1';
 const CONTROL = 'control-topic-r4';
@@ -94,25 +94,16 @@ describe('RESP fuzzing', () => {
   it(`${RUNS} random and mutated command streams: no crash, no internal error, bounded heap, nothing lost`, async () => {
     const { server, bugs, store } = target;
     const control = controlJobs(server, CONTROL, TOKEN);
-    let runs = 0;
-    let heapStart = 0;
     const kinds = new Map<string, number>();
     try {
-      await fc.assert(
-        fc.asyncProperty(caseArb, async (bytes) => {
-          runs++;
-          if (runs === 200) heapStart = heapAfterGc();
-          await control.onCase(runs);
-          const out = (await exchange(respPort, bytes)).toString('latin1');
-          for (const m of out.matchAll(/^([-+:$*_#,%|>=(!~])/gm)) kinds.set(m[1]!, (kinds.get(m[1]!) ?? 0) + 1);
-          if (/-ERR internal error/.test(out)) throw new Error(`internal error for ${JSON.stringify(bytes.toString('latin1').slice(0, 400))}: ${out.slice(0, 400)}`);
-        }),
-        { numRuns: RUNS, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31), endOnFailure: true },
-      );
-      const heapEnd = heapAfterGc();
-      console.log(`resp fuzz: ${runs} cases; reply types ${JSON.stringify(Object.fromEntries(kinds))}; heap ${(heapStart / 2 ** 20).toFixed(1)} → ${(heapEnd / 2 ** 20).toFixed(1)} MiB`);
+      const run = await fuzzCases(caseArb, RUNS, control, async (bytes) => {
+        const out = (await exchange(respPort, bytes)).toString('latin1');
+        for (const m of out.matchAll(/^([-+:$*_#,%|>=(!~])/gm)) kinds.set(m[1]!, (kinds.get(m[1]!) ?? 0) + 1);
+        if (/-ERR internal error/.test(out)) throw new Error(`internal error for ${JSON.stringify(bytes.toString('latin1').slice(0, 400))}: ${out.slice(0, 400)}`);
+      });
+      console.log(`resp fuzz: ${run.cases} cases; reply types ${JSON.stringify(Object.fromEntries(kinds))}; heap ${run.heap}`);
       expect(bugs).toEqual([]);
-      expect(heapEnd - heapStart).toBeLessThan(64 * 2 ** 20);
+      expect(run.heapGrowth).toBeLessThan(64 * 2 ** 20);
       expect((await exchange(respPort, Buffer.concat([authFrame, frame(['PING'])]))).toString()).toBe('+OK\r\n+PONG\r\n');
       await control.checkUntouched();
     } finally {

@@ -1,15 +1,17 @@
 /**
  * The fuzz files' server and their checks afterwards, the same for HTTP and RESP: an in-process
- * broker server on a memory store that records every bug it reports through onError, control
- * jobs pushed between cases that must come out pending and untouched, a close() that must not
+ * broker server on a memory store that records every bug it reports through onError, the seeded
+ * case loop with its heap readings, control jobs pushed between cases that must come out pending and untouched, a close() that must not
  * hang, and a valid queue.json for every topic the fuzzer created.
  */
+import fc from 'fast-check';
 import { expect } from 'vitest';
 import { parseState } from '../../src/core/codec.js';
 import { assertInvariants } from '../../src/core/invariants.js';
 import { createClient, createMemoryStore } from '../../src/index.js';
 import { startBrokerServer, type BrokerServer, type BrokerServerOptions } from '../../src/server/broker-server.js';
 import type { StorageDriver } from '../../src/storage/types.js';
+import { heapAfterGc } from './raw.js';
 
 export interface FuzzTarget {
   store: StorageDriver;
@@ -43,6 +45,27 @@ export function controlJobs(server: BrokerServer, topic: string, token: string) 
     },
     close: () => client.close(),
   };
+}
+
+/**
+ * Runs `runs` cases of `arb` through `check` (FUZZ_SEED=N replays a run; the first failure ends
+ * it), pushing the control jobs in between. The heap is read after GC once warmed up (case 200:
+ * code loaded, topics made) and at the end; the test bounds the growth.
+ */
+export async function fuzzCases<T>(arb: fc.Arbitrary<T>, runs: number, control: ReturnType<typeof controlJobs>, check: (value: T) => Promise<void>) {
+  let cases = 0;
+  let heapStart = 0;
+  await fc.assert(
+    fc.asyncProperty(arb, async (value) => {
+      cases++;
+      if (cases === 200) heapStart = heapAfterGc();
+      await control.onCase(cases);
+      await check(value);
+    }),
+    { numRuns: runs, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31), endOnFailure: true },
+  );
+  const heapEnd = heapAfterGc();
+  return { cases, heapGrowth: heapEnd - heapStart, heap: `${(heapStart / 2 ** 20).toFixed(1)} → ${(heapEnd / 2 ** 20).toFixed(1)} MiB` };
 }
 
 /** close() must finish: it waits for every request in flight to have its answer. */
