@@ -48,24 +48,63 @@ export type AnyResponse = ServerResponse | Http2ServerResponse;
  * The TLS counterpart of createDualServer: one secure server for HTTP/1.1 and HTTP/2, with the
  * same drain (GOAWAY to every HTTP/2 session) and destroy (every connection still open).
  */
-export function createTlsServer(tls: TlsMaterial, listener: (req: AnyRequest, res: AnyResponse) => void): DualServer {
+/**
+ * A connection with no request in flight is closed after this long (node:http's default
+ * headersTimeout, as the cleartext port's sniff timeout). node:http2's server applies neither
+ * node:http's header nor keep-alive timeouts, also not to its HTTP/1.1 connections: without this,
+ * handshakes that never send a request would hold every slot of `maxConnections` forever.
+ */
+export const TLS_IDLE_TIMEOUT_MS = 60_000;
+
+export function createTlsServer(tls: TlsMaterial, listener: (req: AnyRequest, res: AnyResponse) => void, o: { idleTimeoutMs?: number } = {}): DualServer {
+  const idleTimeoutMs = o.idleTimeoutMs ?? TLS_IDLE_TIMEOUT_MS;
   const sessions = new Set<ServerHttp2Session>();
   const sockets = new Set<TLSSocket>();
+  /** HTTP/1.1 requests in flight per connection: its idle timer only closes it at 0. */
+  const requests = new WeakMap<TLSSocket, number>();
   let draining = false;
   let server: ReturnType<typeof createSecureServer>;
   try {
-    server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, listener);
+    server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, (req, res) => {
+      if (req.httpVersionMajor < 2) {
+        // The timer runs only while idle: node:http's own 'timeout' handler destroys the socket too.
+        const socket = req.socket as TLSSocket;
+        requests.set(socket, (requests.get(socket) ?? 0) + 1);
+        socket.setTimeout(0);
+        res.once('close', () => {
+          const n = requests.get(socket)! - 1;
+          requests.set(socket, n);
+          if (n === 0 && !socket.destroyed) socket.setTimeout(idleTimeoutMs);
+        });
+      }
+      listener(req, res);
+    });
   } catch (err) {
     throw new QueueError('INVALID_ARGUMENT', `the TLS certificate or key is not usable: ${(err as Error).message}`, { cause: err });
   }
   server.on('session', (s: ServerHttp2Session) => {
     sessions.add(s);
     s.once('close', () => sessions.delete(s));
+    // HTTP/2: the session's own inactivity timer; a session with a stream open (a long poll, a
+    // ClaimStream) stays, and its timer fires again once the stream ended and all went quiet.
+    let streams = 0;
+    s.on('stream', (stream) => {
+      streams++;
+      stream.once('close', () => streams--);
+    });
+    s.setTimeout(idleTimeoutMs);
+    s.on('timeout', () => {
+      if (streams === 0) s.destroy(); // on(), not setTimeout's once(): it may fire again
+    });
     if (draining) s.close();
   });
   server.on('secureConnection', (socket: TLSSocket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    if (socket.alpnProtocol === 'h2') return; // the session's timer (above)
+    socket.setTimeout(idleTimeoutMs, () => {
+      if ((requests.get(socket) ?? 0) === 0) socket.destroy();
+    });
   });
   // A failed handshake (a cleartext client, a wrong CA on the client side) concerns that connection only.
   server.on('tlsClientError', (_err, socket) => socket.destroy());
