@@ -31,13 +31,28 @@ export interface DualServer {
   destroy(): void;
 }
 
-export function createDualServer(http1: HttpServer, http2: Http2Server): DualServer {
+/** An HTTP/2 session with no stream open is closed after this long (node:http2 has no such timeout). */
+export const H2_IDLE_TIMEOUT_MS = 60_000;
+
+export function createDualServer(http1: HttpServer, http2: Http2Server, o: { idleTimeoutMs?: number } = {}): DualServer {
+  const idleTimeoutMs = o.idleTimeoutMs ?? H2_IDLE_TIMEOUT_MS;
   const sessions = new Set<ServerHttp2Session>();
   const sniffing = new Set<Socket>();
   let draining = false;
   http2.on('session', (s: ServerHttp2Session) => {
     sessions.add(s);
     s.once('close', () => sessions.delete(s));
+    // Idle sessions would otherwise hold their connection (and a maxConnections slot) forever; a
+    // session with a stream open (a long poll, a ClaimStream) stays.
+    let streams = 0;
+    s.on('stream', (stream) => {
+      streams++;
+      stream.once('close', () => streams--);
+    });
+    s.setTimeout(idleTimeoutMs);
+    s.on('timeout', () => {
+      if (streams === 0) s.destroy(); // on(), not setTimeout's once(): it may fire again
+    });
     if (draining) s.close();
   });
   const front = createServer((socket) => {

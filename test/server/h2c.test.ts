@@ -35,6 +35,41 @@ function h1get(port: number, path: string, agent: Agent): Promise<{ text: string
   });
 }
 
+describe('h2c idle sessions', () => {
+  it('are closed after the idle timeout, but not one with a stream in flight', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let arrived!: () => void;
+    const inFlight = new Promise<void>((resolve) => (arrived = resolve));
+    const h1 = createServer((_req, res) => res.end('h1'));
+    const h2 = createH2Server((_req, res) => {
+      arrived();
+      void held.then(() => res.end('done'));
+    });
+    dual = createDualServer(h1, h2, { idleTimeoutMs: 300 });
+    await new Promise<void>((resolve) => dual!.front.listen(0, '127.0.0.1', resolve));
+    const port = (dual.front.address() as AddressInfo).port;
+    const busy = h2connect(`http://127.0.0.1:${port}`);
+    const answer = new Promise<string>((resolve, reject) => {
+      const s = busy.request({ ':path': '/slow' });
+      let t = '';
+      s.on('data', (d: Buffer) => (t += d.toString()));
+      s.on('end', () => resolve(t));
+      s.on('error', reject);
+    });
+    await inFlight;
+    // The preface and an empty SETTINGS frame, then nothing: an idle HTTP/2 session.
+    const idle = connect(port, '127.0.0.1');
+    idle.on('error', () => {});
+    idle.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+    idle.resume();
+    await new Promise<void>((resolve) => idle.once('close', () => resolve()));
+    release();
+    expect(await answer).toBe('done');
+    busy.close();
+  });
+});
+
 describe('HTTP/1.1 and h2c on one port', () => {
   it('serves both, HTTP/1.1 with keep-alive', async () => {
     const port = await start();
