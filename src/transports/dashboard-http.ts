@@ -82,6 +82,12 @@ export function createDashboardHttp(auth: HttpAuth, dir: string): DashboardHttp 
   }
 
   async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Login CSRF: another site's form could log this browser into a session of the attacker's
+    // token. Browsers say where a request comes from (Sec-Fetch-Site); clients without it pass.
+    const site = req.headers['sec-fetch-site'];
+    if (site === 'cross-site' || site === 'same-site') {
+      throw new HttpError(403, new QueueError('PERMISSION_DENIED', `a login must come from the dashboard's own page (Sec-Fetch-Site: ${site})`));
+    }
     const form = isForm(req);
     const token = await presentedToken(req);
     const role = auth.roleOf(token);

@@ -122,6 +122,19 @@ describe('login and sessions', () => {
     expect((await fetch(`${s.url}/`, { headers: { cookie } })).status).toBe(401);
   });
 
+  it('refuses a login posted by another site (login CSRF: the browser would hold the other site\'s session)', async () => {
+    const s = await start({ token: TOKEN });
+    const form = (site: string) =>
+      fetch(`${s.url}/dashboard/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': site }, body: `token=${TOKEN}`, redirect: 'manual' });
+    for (const site of ['cross-site', 'same-site']) {
+      const refused = await form(site);
+      expect(refused.status).toBe(403);
+      expect(refused.headers.get('set-cookie')).toBeNull();
+      expect(((await refused.json()) as ErrorBody).error.code).toBe('PERMISSION_DENIED');
+    }
+    expect((await form('same-origin')).status).toBe(303);
+  });
+
   it('a cookie-authenticated change needs x-bucketq-csrf: 1; a bearer one does not', async () => {
     const s = await start({ token: TOKEN });
     const cookie = await login(s.url, TOKEN);
