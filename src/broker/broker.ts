@@ -5,6 +5,9 @@
  * from their archive for retry, and finished jobs are archived after their commit.
  *
  * Every transport (embedded API, HTTP, gRPC, RESP) calls these methods; none talks to storage.
+ * Dead-job browsing and bulk retry live in dead-jobs.ts; what stays here is one thin method per
+ * operation and the payload, archive and janitor plumbing they share (about 450 lines, kept
+ * together so every surface's entry points read in one place).
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -38,8 +41,9 @@ import type { StorageDriver } from '../storage/types.js';
 import { Archiver } from './archiver.js';
 import { systemClock, type Clock } from './clock.js';
 import { deletePayload, inlinePayloads, writePayload } from './payloads.js';
-import { archivedRecords, completeStub } from './dead-letters.js';
-import { MAX_PAGE, type ListJobsInput, type ListJobsOutput } from '../core/ops/browse-ops.js';
+import { listJobsPage, retryDeadJobs, type DeadJobsContext } from './dead-jobs.js';
+import { archivedRecord } from './dead-letters.js';
+import type { ListJobsInput, ListJobsOutput } from '../core/ops/browse-ops.js';
 import type { RetryDeadOutput } from '../core/ops/retry-dead.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
 import { TopicLoop, type SubmitExtra, type TopicRequest } from './topic-loop.js';
@@ -123,6 +127,14 @@ export class Broker {
   private readonly janitors = new Map<string, () => void>();
   private readonly o: Required<Pick<BrokerOptions, 'leaseMs' | 'standby' | 'payloadThreshold' | 'retentionMs' | 'random' | 'newId'>> & { retry: RetryPolicy };
   private stopped = false;
+  /** What dead-jobs.ts needs of this broker. */
+  private readonly deadJobs: DeadJobsContext = {
+    call: (topic, op, input) => this.call(topic, op, input),
+    read: (key) => this.readWithRetry(key),
+    inline: (topic, records) => withRetry('read payloads', this.o.retry, this.clock, this.o.random, () => inlinePayloads(this.store, topic, records)),
+    externalise: (topic, json) => this.externalise(topic, json),
+    cleanupPayloads: (topic, refs) => this.cleanupPayloads(topic, refs),
+  };
 
   constructor(options: BrokerOptions) {
     this.store = options.store;
@@ -204,9 +216,8 @@ export class Broker {
       for (const c of checked) {
         const { payloadJson, ...rest } = c;
         const job: PushJob = { ...rest, id: c.id ?? this.o.newId() };
-        if (Buffer.byteLength(payloadJson) > this.o.payloadThreshold) {
-          const ref = this.o.newId();
-          await withRetry('write payload', this.o.retry, this.clock, this.o.random, () => writePayload(this.store, topic, ref, payloadJson));
+        const ref = await this.externalise(topic, payloadJson);
+        if (ref !== undefined) {
           written.push(ref);
           job.payloadRef = ref;
         } else {
@@ -293,7 +304,7 @@ export class Broker {
   /** A job by id, with its payload; dead jobs are read back from their archive object. */
   async get(topic: string, id: string): Promise<JobRecord> {
     const job = await this.call(checkTopic(topic), 'get', { id: checkId(id) });
-    const full = job.state === 'dead' && job.payload === undefined && job.payloadRef === undefined ? await this.fromArchive(topic, job) : job;
+    const full = job.state === 'dead' && job.payload === undefined && job.payloadRef === undefined ? await archivedRecord((key) => this.readWithRetry(key), job) : job;
     if (full.payloadRef !== undefined) await inlinePayloads(this.store, topic, [full]);
     return full;
   }
@@ -305,12 +316,10 @@ export class Broker {
     const job = await this.call(topic, 'get', { id });
     if (job.state !== 'dead') throw new QueueError('FAILED_PRECONDITION', `job ${id} is ${job.state}, not dead`, { details: { id } });
     const stub = job.payload === undefined && job.payloadRef === undefined;
-    const record = stub ? await this.fromArchive(topic, job) : job;
+    const record = stub ? await archivedRecord((key) => this.readWithRetry(key), job) : job;
     if (stub) {
-      const json = JSON.stringify(record.payload ?? null);
-      if (Buffer.byteLength(json) > this.o.payloadThreshold) {
-        const ref = this.o.newId();
-        await withRetry('write payload', this.o.retry, this.clock, this.o.random, () => writePayload(this.store, topic, ref, json));
+      const ref = await this.externalise(topic, JSON.stringify(record.payload ?? null));
+      if (ref !== undefined) {
         delete record.payload;
         record.payloadRef = ref;
       }
@@ -318,23 +327,9 @@ export class Broker {
     return this.call(topic, 'retry', { id, record });
   }
 
-  /**
-   * A page of one state's jobs from the committed state, payloads included: large ones are read
-   * from their objects, dead jobs from their archive (a stub whose archive is not written yet is
-   * shown as the stub).
-   */
-  async listJobs(topic: string, input: ListJobsInput): Promise<ListJobsOutput> {
-    const page = await this.call(checkTopic(topic), 'listJobs', input);
-    const stubs = page.jobs.filter((j) => j.state === 'dead' && j.payload === undefined && j.payloadRef === undefined);
-    if (stubs.length > 0) {
-      const records = await archivedRecords((key) => this.readWithRetry(key), stubs);
-      const isStub = new Set(stubs);
-      page.jobs = page.jobs.map((j) => (isStub.has(j) ? completeStub(j, records) : j));
-    }
-    if (page.jobs.some((j) => j.payloadRef !== undefined)) {
-      await withRetry('read payloads', this.o.retry, this.clock, this.o.random, () => inlinePayloads(this.store, topic, page.jobs));
-    }
-    return page;
+  /** A page of one state's jobs from the committed state, payloads and dead jobs' records included. */
+  listJobs(topic: string, input: ListJobsInput): Promise<ListJobsOutput> {
+    return listJobsPage(this.deadJobs, topic, input);
   }
 
   /** The workers holding leases on a topic's jobs. */
@@ -342,51 +337,9 @@ export class Broker {
     return this.call(checkTopic(topic), 'workers', {});
   }
 
-  /**
-   * Every dead job (or the listed ones) back to pending in one op, so in one commit. Their
-   * records are read from the archive first; large payloads get an object of their own again.
-   */
-  async retryDead(topic: string, ids?: readonly string[]): Promise<RetryDeadOutput> {
-    checkTopic(topic);
-    const wanted = ids === undefined ? undefined : new Set(ids.map((id) => checkId(id)));
-    const stubs: JobRecord[] = [];
-    let after: string | undefined;
-    do {
-      const page = await this.call(topic, 'listJobs', { state: 'dead', limit: MAX_PAGE, ...(after !== undefined ? { after } : {}) });
-      for (const j of page.jobs) if (!wanted || wanted.has(j.id)) stubs.push(j);
-      after = page.next ?? undefined;
-    } while (after !== undefined && (!wanted || stubs.length < wanted.size));
-    const archived = stubs.filter((j) => j.payload === undefined && j.payloadRef === undefined);
-    const records = archived.length > 0 ? await archivedRecords((key) => this.readWithRetry(key), archived) : new Map<string, JobRecord>();
-    /** Payload objects written for this call, by job id: garbage for every job the op does not revive. */
-    const written = new Map<string, string>();
-    try {
-      for (const rec of records.values()) {
-        const json = JSON.stringify(rec.payload ?? null);
-        if (rec.payloadRef === undefined && Buffer.byteLength(json) > this.o.payloadThreshold) {
-          const ref = this.o.newId();
-          await withRetry('write payload', this.o.retry, this.clock, this.o.random, () => writePayload(this.store, topic, ref, json));
-          written.set(rec.id, ref);
-          delete rec.payload;
-          rec.payloadRef = ref;
-        }
-      }
-      const jobs = stubs.map((j) => (records.has(j.id) ? { id: j.id, record: records.get(j.id)! } : { id: j.id }));
-      // Listed ids that are not dead at all are reported by the op as skipped.
-      if (wanted) {
-        const found = new Set(stubs.map((j) => j.id));
-        for (const id of wanted) if (!found.has(id)) jobs.push({ id });
-      }
-      if (jobs.length === 0) return { retried: 0, ids: [], skipped: [] };
-      const out = await this.call(topic, 'retryDead', { jobs });
-      // Skipped jobs (retried meanwhile by another call or broker) do not point at their fresh copy.
-      this.cleanupPayloads(topic, out.skipped.flatMap((s) => (written.has(s.id) ? [written.get(s.id)!] : [])));
-      return out;
-    } catch (err) {
-      // An ambiguous commit may have landed with jobs pointing at these objects: keep them.
-      if (!isQueueError(err, 'STORE_AMBIGUOUS')) this.cleanupPayloads(topic, [...written.values()]);
-      throw err;
-    }
+  /** Every dead job (or the listed ones) back to pending in one op, so in one commit. */
+  retryDead(topic: string, ids?: readonly string[]): Promise<RetryDeadOutput> {
+    return retryDeadJobs(this.deadJobs, topic, ids);
   }
 
   stats(topic: string): Promise<JobStats> {
@@ -448,15 +401,12 @@ export class Broker {
 
   // ---------------------------------------------------------------------------------------------
 
-  private async fromArchive(topic: string, stub: JobRecord): Promise<JobRecord> {
-    if (!stub.archive) throw new QueueError('NOT_FOUND', `no archive for job ${stub.id}`);
-    const key = stub.archive;
-    const obj = await withRetry(`read ${key}`, this.o.retry, this.clock, this.o.random, () => this.store.read(key));
-    if (!obj) throw new QueueError('UNAVAILABLE', `the archive ${key} of job ${stub.id} is not written yet`, { details: { id: stub.id } });
-    const { jobs } = JSON.parse(Buffer.from(obj.body).toString('utf8')) as { jobs: JobRecord[] };
-    const rec = jobs.findLast((j) => j.id === stub.id);
-    if (!rec) throw new QueueError('NOT_FOUND', `job ${stub.id} is not in its archive ${key}`);
-    return rec;
+  /** Writes a payload too large for queue.json to its own object: its ref, or undefined when it fits. */
+  private async externalise(topic: string, json: string): Promise<string | undefined> {
+    if (Buffer.byteLength(json) <= this.o.payloadThreshold) return undefined;
+    const ref = this.o.newId();
+    await withRetry('write payload', this.o.retry, this.clock, this.o.random, () => writePayload(this.store, topic, ref, json));
+    return ref;
   }
 
   private readWithRetry(key: string): Promise<{ body: Uint8Array } | null> {

@@ -4,6 +4,7 @@
  * object. These helpers read those objects, one read per distinct archive, a few at a time.
  */
 import type { JobRecord } from '../core/types.js';
+import { QueueError } from '../errors.js';
 
 /** Reads an object's body with the broker's retry policy (a transient error is retried, not reported). */
 export type ReadWithRetry = (key: string) => Promise<{ body: Uint8Array } | null>;
@@ -44,4 +45,16 @@ export async function archivedRecords(read: ReadWithRetry, stubs: readonly JobRe
 export function completeStub(stub: JobRecord, records: Map<string, JobRecord>): JobRecord {
   const rec = records.get(stub.id);
   return rec ? { ...rec, state: 'dead' } : stub;
+}
+
+/** The archived record of one dead stub: NOT_FOUND without an archive, UNAVAILABLE while it is not written yet. */
+export async function archivedRecord(read: ReadWithRetry, stub: JobRecord): Promise<JobRecord> {
+  if (!stub.archive) throw new QueueError('NOT_FOUND', `no archive for job ${stub.id}`);
+  const key = stub.archive;
+  const obj = await read(key);
+  if (!obj) throw new QueueError('UNAVAILABLE', `the archive ${key} of job ${stub.id} is not written yet`, { details: { id: stub.id } });
+  const { jobs } = JSON.parse(Buffer.from(obj.body).toString('utf8')) as { jobs: JobRecord[] };
+  const rec = jobs.findLast((j) => j.id === stub.id);
+  if (!rec) throw new QueueError('NOT_FOUND', `job ${stub.id} is not in its archive ${key}`);
+  return rec;
 }
