@@ -71,6 +71,7 @@ export function createReadiness(o: ReadinessOptions): () => Promise<ReadyAnswer>
     }
     if (o.phase() === 'draining') return notReady('draining', 'this broker is shutting down');
     const topics = o.leadership.leading();
-    return { status: 200, body: { ready: true, broker: o.brokerId, role: topics.length > 0 ? 'leading' : 'standby', topics } };
+    // Public (no token): how many topics it leads, not their names (GET /v1/broker, behind the token, has those).
+    return { status: 200, body: { ready: true, broker: o.brokerId, role: topics.length > 0 ? 'leading' : 'standby', leading: topics.length } };
   };
 }
