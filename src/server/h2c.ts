@@ -34,16 +34,17 @@ export interface DualServer {
 /** An HTTP/2 session with no stream open is closed after this long (node:http2 has no such timeout). */
 export const H2_IDLE_TIMEOUT_MS = 60_000;
 
-export function createDualServer(http1: HttpServer, http2: Http2Server, o: { idleTimeoutMs?: number } = {}): DualServer {
-  const idleTimeoutMs = o.idleTimeoutMs ?? H2_IDLE_TIMEOUT_MS;
+/**
+ * Tracks the HTTP/2 sessions of a server (cleartext here, TLS in tls.ts) and closes idle ones:
+ * they would otherwise hold their connection (and a maxConnections slot) forever. A session with
+ * a stream open (a long poll, a ClaimStream) stays; its timer fires again once all went quiet.
+ * `draining()` says whether a new session must be closed at once.
+ */
+export function trackHttp2Sessions(server: { on(event: 'session', listener: (s: ServerHttp2Session) => void): unknown }, idleTimeoutMs: number, draining: () => boolean): Set<ServerHttp2Session> {
   const sessions = new Set<ServerHttp2Session>();
-  const sniffing = new Set<Socket>();
-  let draining = false;
-  http2.on('session', (s: ServerHttp2Session) => {
+  server.on('session', (s: ServerHttp2Session) => {
     sessions.add(s);
     s.once('close', () => sessions.delete(s));
-    // Idle sessions would otherwise hold their connection (and a maxConnections slot) forever; a
-    // session with a stream open (a long poll, a ClaimStream) stays.
     let streams = 0;
     s.on('stream', (stream) => {
       streams++;
@@ -53,8 +54,16 @@ export function createDualServer(http1: HttpServer, http2: Http2Server, o: { idl
     s.on('timeout', () => {
       if (streams === 0) s.destroy(); // on(), not setTimeout's once(): it may fire again
     });
-    if (draining) s.close();
+    if (draining()) s.close();
   });
+  return sessions;
+}
+
+export function createDualServer(http1: HttpServer, http2: Http2Server, o: { idleTimeoutMs?: number } = {}): DualServer {
+  const idleTimeoutMs = o.idleTimeoutMs ?? H2_IDLE_TIMEOUT_MS;
+  const sniffing = new Set<Socket>();
+  let draining = false;
+  const sessions = trackHttp2Sessions(http2, idleTimeoutMs, () => draining);
   const front = createServer((socket) => {
     sniffing.add(socket);
     let seen: Buffer = Buffer.alloc(0);

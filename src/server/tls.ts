@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { QueueError } from '../errors.js';
-import type { DualServer } from './h2c.js';
+import { trackHttp2Sessions, type DualServer } from './h2c.js';
 
 export interface TlsMaterial {
   cert: string;
@@ -58,7 +58,7 @@ export const TLS_IDLE_TIMEOUT_MS = 60_000;
 
 export function createTlsServer(tls: TlsMaterial, listener: (req: AnyRequest, res: AnyResponse) => void, o: { idleTimeoutMs?: number } = {}): DualServer {
   const idleTimeoutMs = o.idleTimeoutMs ?? TLS_IDLE_TIMEOUT_MS;
-  const sessions = new Set<ServerHttp2Session>();
+  let sessions = new Set<ServerHttp2Session>();
   const sockets = new Set<TLSSocket>();
   /** HTTP/1.1 requests in flight per connection: its idle timer only closes it at 0. */
   const requests = new WeakMap<TLSSocket, number>();
@@ -82,22 +82,7 @@ export function createTlsServer(tls: TlsMaterial, listener: (req: AnyRequest, re
   } catch (err) {
     throw new QueueError('INVALID_ARGUMENT', `the TLS certificate or key is not usable: ${(err as Error).message}`, { cause: err });
   }
-  server.on('session', (s: ServerHttp2Session) => {
-    sessions.add(s);
-    s.once('close', () => sessions.delete(s));
-    // HTTP/2: the session's own inactivity timer; a session with a stream open (a long poll, a
-    // ClaimStream) stays, and its timer fires again once the stream ended and all went quiet.
-    let streams = 0;
-    s.on('stream', (stream) => {
-      streams++;
-      stream.once('close', () => streams--);
-    });
-    s.setTimeout(idleTimeoutMs);
-    s.on('timeout', () => {
-      if (streams === 0) s.destroy(); // on(), not setTimeout's once(): it may fire again
-    });
-    if (draining) s.close();
-  });
+  sessions = trackHttp2Sessions(server, idleTimeoutMs, () => draining); // HTTP/2: the session's own idle timer
   server.on('secureConnection', (socket: TLSSocket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
