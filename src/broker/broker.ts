@@ -216,7 +216,9 @@ export class Broker {
       for (const c of checked) {
         const { payloadJson, ...rest } = c;
         const job: PushJob = { ...rest, id: c.id ?? this.o.newId() };
-        const ref = await this.externalise(topic, payloadJson);
+        // Only a large payload awaits here: a small push reaches its loop in the same tick, ahead
+        // of whatever its caller submits next (a read after it in a RESP pipeline must see it).
+        const ref = this.isLarge(payloadJson) ? await this.externalise(topic, payloadJson) : undefined;
         if (ref !== undefined) {
           written.push(ref);
           job.payloadRef = ref;
@@ -403,10 +405,14 @@ export class Broker {
 
   /** Writes a payload too large for queue.json to its own object: its ref, or undefined when it fits. */
   private async externalise(topic: string, json: string): Promise<string | undefined> {
-    if (Buffer.byteLength(json) <= this.o.payloadThreshold) return undefined;
+    if (!this.isLarge(json)) return undefined;
     const ref = this.o.newId();
     await withRetry('write payload', this.o.retry, this.clock, this.o.random, () => writePayload(this.store, topic, ref, json));
     return ref;
+  }
+
+  private isLarge(json: string): boolean {
+    return Buffer.byteLength(json) > this.o.payloadThreshold;
   }
 
   private readWithRetry(key: string): Promise<{ body: Uint8Array } | null> {

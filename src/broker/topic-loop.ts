@@ -55,6 +55,8 @@ export interface TopicRequest<K extends OpName = OpName> {
   signal?: AbortSignal;
   /** Called with the commit seq when the request succeeded in a landed commit, before it resolves (tracing; must not throw). */
   onLanded?: (seq: number) => void;
+  /** The broker's own housekeeping (archived, expireDead, release, ...): reads do not wait for it. */
+  internal?: boolean;
   /** Enqueue time, for the standby wait limit. */
   since: number;
 }
@@ -90,7 +92,7 @@ export interface CommitEvent {
 type Mode = 'unloaded' | 'leading' | 'standby' | 'stopped';
 
 /** What a caller may attach to a request besides its op and input. */
-export type SubmitExtra = Pick<TopicRequest, 'deadline' | 'signal' | 'onLanded'>;
+export type SubmitExtra = Pick<TopicRequest, 'deadline' | 'signal' | 'onLanded' | 'internal'>;
 
 const MAX_CONFLICT_ROUNDS = 20;
 /** Ops that never change the state: a batch of only these writes nothing (unless the lease needs renewing). */
@@ -176,7 +178,7 @@ export class TopicLoop {
 
   /** Internal ops (archived, expireDead, release): same batching, errors only logged as events. */
   submitInternal<K extends OpName>(op: K, input: OpInput<K>): Promise<OpOutput<K> | undefined> {
-    return this.submit(op, input).catch((err: unknown) => {
+    return this.submit(op, input, { internal: true }).catch((err: unknown) => {
       this.emit('internal-error', { topic: this.o.topic, op, error: err });
       return undefined;
     });
@@ -213,10 +215,13 @@ export class TopicLoop {
   /**
    * A read (get, stats) is answered from the committed state at once when that is exactly what a
    * batch would see: leading, no batch applied, nothing due that a sweep would change first. It
-   * never waits behind a batch that is pacing itself for the store (minWriteIntervalMs).
+   * never waits behind a batch that is pacing itself for the store (minWriteIntervalMs), but it
+   * does wait for writes submitted before it (queued, not yet committing): a caller that sends a
+   * push and then a read (a RESP pipeline) reads its own write.
    */
   private readNow<K extends OpName>(op: K, input: OpInput<K>, resolve: (v: OpOutput<K>) => void, reject: (e: QueueError) => void): boolean {
     if (!READ_ONLY.has(op) || this.mode !== 'leading' || this.committing || this.releasing || !this.state) return false;
+    if (this.queue.some((r) => !r.internal && !READ_ONLY.has(r.op))) return false;
     const now = this.o.clock.now();
     const due = nextDueAt(this.state);
     if ((due !== undefined && due <= now) || this.renewDue(this.state.broker!, now)) return false;

@@ -61,6 +61,21 @@ describe('minWriteIntervalMs in the commit loop', () => {
     await drive(clock, broker.stop());
   });
 
+  it('answers a read submitted after a write only once that write landed (read your writes, as in a RESP pipeline)', async () => {
+    for (const intervalMs of [0, 1000]) {
+      const clock = new FakeClock();
+      const broker = new Broker({ store: pacedStore(clock, intervalMs), clock, id: 'b1', url: 'http://b1' });
+      await drive(clock, broker.push('jobs', [{ id: 'a', payload: 0 }]));
+      const push = broker.push('jobs', [{ id: 'b', payload: 1 }]); // not awaited: queued, not committed
+      const stats = broker.stats('jobs');
+      const get = broker.get('jobs', 'b');
+      const [, s, g] = await drive(clock, Promise.all([push, stats, get]));
+      expect(s.pending).toBe(2);
+      expect(g).toMatchObject({ id: 'b', state: 'pending' });
+      await drive(clock, broker.stop());
+    }
+  });
+
   it('spaces writes to one object by the interval and lets batches grow (1000 ms, as for GCS)', async () => {
     const { writesAt, pending } = await pushSteadily(1000);
     expect(pending).toBe(31); // every push landed
