@@ -45,7 +45,7 @@ import { advertiseUrl, DEFAULT_LISTEN, listenUrl, parseListen } from './address.
 import { createDualServer } from './h2c.js';
 import { createTlsServer, loadTls } from './tls.js';
 import { startStandbyWatcher, type StandbyWatcher } from './standby-watcher.js';
-import { redactStoreUrl as storeForDisplay } from '../transports/dashboard-store-url.js';
+import { redactStoreUrl as storeForDisplay } from '../storage/redact-url.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
 import { createOperations } from './operations.js';

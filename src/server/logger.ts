@@ -5,7 +5,7 @@
  * writes JSON lines to stdout (see createJsonLogger).
  *
  * No secret is ever logged: tokens are never passed to the logger, store URLs go through
- * redactStoreUrl (transports/dashboard-store-url.ts), and the pino logger redacts fields named
+ * redactStoreUrl (storage/redact-url.ts), and the pino logger redacts fields named
  * like secrets as a second guard.
  */
 import { pino } from 'pino';

@@ -80,7 +80,7 @@ const FAULT_PARAMS = {
 } as const satisfies Record<keyof FaultOptions, number>;
 
 /** Query parameters that never hold a secret; the values of all others may (keys, signatures). */
-const PLAIN_PARAMS = new Set(['region', 'endpoint', 'forcePathStyle', 'minWriteInterval', ...Object.keys(FAULT_PARAMS)]);
+export const PLAIN_PARAMS: ReadonlySet<string> = new Set(['region', 'endpoint', 'forcePathStyle', 'minWriteInterval', ...Object.keys(FAULT_PARAMS)]);
 
 /**
  * The message with every piece of the URL that may be a secret (userinfo such as KEY:SECRET@, the

@@ -18,7 +18,7 @@ export interface BrokerInfo {
   version: string;
   /** Epoch ms at which the server started. */
   startedAt: number;
-  /** The store URL with credentials removed (dashboard-store-url.ts). */
+  /** The store URL with credentials removed (storage/redact-url.ts). */
   store: string;
 }
 

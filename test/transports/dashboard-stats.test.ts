@@ -9,7 +9,7 @@ import { FakeClock, settle } from '../../src/broker/clock.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { StatsStreams, type StatsEvent } from '../../src/transports/dashboard-stats.js';
 import type { StreamSink } from '../../src/transports/events.js';
-import { redactStoreUrl } from '../../src/transports/dashboard-store-url.js';
+import { redactStoreUrl } from '../../src/storage/redact-url.js';
 
 /** A socket stand-in that keeps the stats events written to it. */
 class FakeSink implements StreamSink {

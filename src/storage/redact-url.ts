@@ -6,8 +6,14 @@
  * which bucket, prefix, region and endpoint the broker runs on.
  */
 
-/** Query parameters known to hold nothing secret; every other parameter's value is hidden. */
-const PLAIN_PARAMS = new Set(['region', 'endpoint', 'forcePathStyle', 'latency', 'jitter', 'failRate', 'ambiguousRate', 'seed', 'minWriteInterval', 'project', 'container', 'account']);
+import { PLAIN_PARAMS as PLAIN_URL_PARAMS } from './open.js';
+
+/**
+ * Query parameters known to hold nothing secret; every other parameter's value is hidden. Those
+ * of open.ts (where store URLs are parsed), plus names of places shown on a page but not quoted
+ * in open.ts's error messages.
+ */
+const PLAIN_PARAMS = new Set([...PLAIN_URL_PARAMS, 'project', 'container', 'account']);
 
 /** `name=value` pairs inside a string (connection strings, SAS tokens) whose value is a secret. */
 const SECRET_PAIRS = /\b(AccountKey|SharedAccessSignature|SharedAccessKey|sig|password|pwd|secret|token|key|credentials?)=([^;&\s]*)/gi;
