@@ -3,11 +3,11 @@
  * landed resolves, and the broker's other 'commit' listeners (event feed, metrics, stats) still
  * see every commit. Kept apart from test/ops/traces.test.ts: it registers its own provider.
  */
-import { trace } from '@opentelemetry/api';
 import { BasicTracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
+import { useGlobalTracerProvider } from '../tracer-provider.js';
 
 const ended: string[] = [];
 const throwing: SpanProcessor = {
@@ -22,13 +22,7 @@ const throwing: SpanProcessor = {
 const provider = new BasicTracerProvider({ spanProcessors: [throwing] });
 let broker: Broker | undefined;
 
-beforeAll(() => {
-  trace.setGlobalTracerProvider(provider);
-});
-afterAll(async () => {
-  trace.disable();
-  await provider.shutdown();
-});
+useGlobalTracerProvider(provider);
 afterEach(async () => {
   await broker?.stop();
 });

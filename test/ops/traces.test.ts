@@ -6,24 +6,18 @@
  */
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import { startRequestSpan, traced, tracingAvailable } from '../../src/broker/tracing.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
+import { useGlobalTracerProvider } from '../tracer-provider.js';
 import { codeOf } from '../codes.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
 let broker: Broker;
 
-beforeAll(() => {
-  trace.setGlobalTracerProvider(provider);
-});
-
-afterAll(async () => {
-  trace.disable();
-  await provider.shutdown();
-});
+useGlobalTracerProvider(provider);
 
 afterEach(async () => {
   await broker?.stop();
