@@ -30,6 +30,8 @@ import { StatsStreams, type StatsStreamOptions } from './dashboard-stats.js';
 import { JobHistory } from './dashboard-history.js';
 import { packageVersion } from '../package-version.js';
 
+const NO_QUERY: Readonly<URLSearchParams> = new URLSearchParams();
+
 /** Largest request body by default: a 10 MiB payload as JSON with room for its envelope. */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
@@ -163,8 +165,9 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
     }
     if (route.stream) return route.stream === 'stats' ? stats.serve(req, res) : streams.serve(req, res);
     const body = route.body ? await readJson(req, maxBodyBytes) : undefined;
-    const url = req.url ?? '/';
-    const query = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+    // Most requests (every push, claim, ack) have no query string: they share one empty, read-only one.
+    const q = req.url?.indexOf('?') ?? -1;
+    const query = q === -1 ? NO_QUERY : new URLSearchParams(req.url!.slice(q + 1));
     const reply = await route.run({ broker, topics, params, body, signal, query, info, history });
     if (!signal.aborted) send(req, res, reply.status, reply.body);
   }
