@@ -213,6 +213,9 @@ describe('dashboard (headless Chromium, real broker)', () => {
       await expect.poll(async () => Number(await page.locator('.charts').getAttribute('data-samples')), { timeout: 30_000 }).toBeGreaterThanOrEqual(8);
       await expect.poll(() => page.locator('#topics tr[data-topic="emails"] td[data-col="dead"]').textContent(), { timeout: 30_000 }).not.toBe('0');
       await screenshot(page, 'overview');
+      // The load's worker is slower than its producer, so a backlog builds; wait for it (by the
+      // API, not the page) before asking the page to show it.
+      await expect.poll(async () => (await broker.api('GET', '/v1/topics/emails')).body.pending, { timeout: 30_000 }).toBeGreaterThan(20);
       await page.goto(`${broker.url}/#/topics/emails?state=pending`);
       await page.waitForSelector('#jobs tr[data-job]', { timeout: 10_000 });
       await page.waitForSelector('#workers tr[data-worker]', { timeout: 10_000 });

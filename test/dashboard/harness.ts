@@ -147,8 +147,12 @@ export async function screenshot(page: Page, name: string, fullPage = true): Pro
 }
 
 /**
- * Pushes `perTick` jobs every `tickMs` and works them with a worker (random 5–80 ms of work;
- * one job in `failEvery` throws, so nacks and dead jobs show too), until stopped.
+ * Pushes `perTick` jobs every `tickMs` (100 a second by default) and works them with a worker
+ * (concurrency 4, random 50–150 ms of work: at most ~40 a second; one job in `failEvery` throws,
+ * so nacks and dead jobs show too), until stopped. The worker is slower than the producer on
+ * purpose: a backlog then always waits in pending, so a page looking at the pending list finds
+ * rows whenever it looks. (With a worker that kept up, pending emptied within milliseconds of
+ * each push and a test waiting for a pending row failed in CI when every fetch fell in a gap.)
  */
 export function startLoad(url: string, topic: string, options: { token?: string; perTick?: number; tickMs?: number; failEvery?: number } = {}) {
   const { token, perTick = 20, tickMs = 200, failEvery = 15 } = options;
@@ -165,11 +169,11 @@ export function startLoad(url: string, topic: string, options: { token?: string;
   const worker = createWorker(
     client,
     async (job) => {
-      await new Promise((r) => setTimeout(r, 5 + Math.random() * 75)); // the work itself
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100)); // the work itself
       if (job.payload.fail) throw new Error(`job ${job.payload.n} failed on purpose`);
       return { done: job.payload.n };
     },
-    { concurrency: 8 },
+    { concurrency: 4 },
   );
   worker.on('error', () => {});
   return {
