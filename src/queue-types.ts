@@ -128,6 +128,12 @@ export interface Queue<T = unknown> {
   ackMany(items: ReadonlyArray<AckItem>): Promise<Array<ItemOutcome<{ id: string }>>>;
   /** Nacks several jobs in one commit. Never rejects for one item: see each outcome. */
   nackMany(items: ReadonlyArray<NackItem>): Promise<Array<ItemOutcome<NackResult>>>;
+  /**
+   * Hands claimed jobs back untouched: pending again at once, at the head of their line, the
+   * attempt not counted. For jobs claimed and never started (a worker's `prefetch` when it
+   * closes). A lease that is no longer yours is skipped: `released` counts the jobs handed back.
+   */
+  release(jobs: ReadonlyArray<LeaseHandle>): Promise<{ released: number }>;
   /** Cancels a pending or delayed job (FAILED_PRECONDITION when it is claimed or finished). */
   cancel(id: string): Promise<{ id: string; state: 'cancelled' }>;
   /** Sends a dead-lettered job back to pending with its attempts reset. */

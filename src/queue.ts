@@ -141,6 +141,13 @@ class TopicQueue<T> implements EmbeddedQueue<T> {
     });
   }
 
+  release(jobs: ReadonlyArray<LeaseHandle>): Promise<{ released: number }> {
+    return this.run(() => {
+      if (!Array.isArray(jobs)) throw invalid('release needs an array of claimed jobs');
+      return this.broker.release(this.topic, jobs.map(leaseOf));
+    });
+  }
+
   cancel(id: string): Promise<{ id: string; state: 'cancelled' }> {
     return this.run(() => this.broker.cancel(this.topic, id));
   }

@@ -33,6 +33,7 @@ import {
   type AckRequest,
   type ClaimRequest,
   type HeartbeatRequest,
+  type LeaseRequest,
   type Limits,
   type NackRequest,
   type PushJobRequest,
@@ -297,6 +298,18 @@ export class Broker {
     const delayMs = checkDelayMs(req.delayMs);
     if (delayMs !== undefined) input.delayMs = delayMs;
     return traced('bucketq.nack', topic, { 'bucketq.job.id': l.id, 'bucketq.worker': l.worker }, (span) => this.call(topic, 'nack', input, span ? { onLanded: span.landed } : undefined));
+  }
+
+  /**
+   * Hands claimed jobs back untouched (pending at once, the attempt not counted): jobs a worker
+   * claimed ahead and never started. A lease that is no longer the caller's is skipped.
+   */
+  release(topic: string, items: ReadonlyArray<LeaseRequest>): Promise<{ released: number }> {
+    checkTopic(topic);
+    if (!Array.isArray(items) || items.length === 0) throw new QueueError('INVALID_ARGUMENT', 'release needs a non-empty array of {id, workerId, lease}');
+    if (items.length > this.limits.maxBatch) throw new QueueError('PAYLOAD_TOO_LARGE', `a release holds at most ${this.limits.maxBatch} jobs, got ${items.length}`);
+    const jobs = items.map((item) => checkLease(item));
+    return this.call(topic, 'unclaim', { jobs }).then((out) => ({ released: out.returned }));
   }
 
   cancel(topic: string, id: string): Promise<OpOutput<'cancel'>> {

@@ -177,6 +177,12 @@ class RemoteQueue<T> implements Client<T> {
     );
   }
 
+  async release(jobs: ReadonlyArray<LeaseHandle>): Promise<{ released: number }> {
+    if (!Array.isArray(jobs)) throw invalid('release needs an array of claimed jobs');
+    // A replay after a lost answer hands back nothing twice: a released lease is no longer yours.
+    return this.call({ method: 'POST', path: `${this.base}/release`, body: { jobs: jobs.map(leaseOf) }, retry: 'always' });
+  }
+
   async cancel(id: string): Promise<{ id: string; state: 'cancelled' }> {
     return this.call({ method: 'DELETE', path: this.jobPath(id), retry: 'always' });
   }

@@ -227,6 +227,18 @@ export const ROUTES: readonly Route[] = [
   },
   {
     method: 'POST',
+    path: ['v1', 'topics', ':topic', 'release'],
+    body: true,
+    run: async ({ broker, topics, params, body }) => {
+      const o = fields(body, ['jobs']);
+      if (!Array.isArray(o.jobs)) throw bad('jobs must be a non-empty array of {id, workerId, lease}');
+      await topics.require(params.topic);
+      const jobs = o.jobs.map((j: unknown, i: number) => fields(j, ['id', ...LEASE_FIELDS], `jobs[${i}]`));
+      return { status: 200, body: await broker.release(params.topic, jobs as never) };
+    },
+  },
+  {
+    method: 'POST',
     path: ['v1', 'topics', ':topic', 'settle'],
     body: true,
     run: async ({ broker, topics, params, body }) => {

@@ -1,5 +1,5 @@
 /**
- * Heartbeats of one worker's running jobs, on a single timer. When it fires, every job whose
+ * Heartbeats of one worker's jobs (running, settling, or held for a slot), on a single timer. When it fires, every job whose
  * heartbeat is due, or nearly (within a third of the interval), is heartbeated; the calls are
  * issued together, so they share one commit instead of each costing its own.
  */
@@ -12,8 +12,8 @@ import type { WorkerJob } from './types.js';
 export interface Slot<T> {
   job: WorkerJob<T>;
   abort: AbortController;
-  /** running: handler busy · settling: ack/nack in flight · lost: lease gone · abandoned: close gave up on it */
-  phase: 'running' | 'settling' | 'lost' | 'abandoned';
+  /** held: claimed ahead, waiting for a slot · running: handler busy · settling: ack/nack in flight · lost: lease gone · abandoned: close gave up on it or handed it back */
+  phase: 'held' | 'running' | 'settling' | 'lost' | 'abandoned';
   /** The handler has returned or thrown: the slot no longer counts against concurrency. */
   handlerDone: boolean;
   /** When the next heartbeat is due (clock ms). */
@@ -75,7 +75,7 @@ export class Heartbeats<T> {
         .catch((err: unknown) => {
           const error = toQueueError(err);
           // While an ack/nack is in flight, LEASE_LOST may just mean it landed first: it reports itself.
-          if (error.code === 'LEASE_LOST') return void (slot.phase === 'running' && this.o.onLost(slot, error));
+          if (error.code === 'LEASE_LOST') return void ((slot.phase === 'running' || slot.phase === 'held') && this.o.onLost(slot, error));
           this.o.onError(error);
           slot.heartbeatAt = Math.min(slot.heartbeatAt, this.o.clock.now() + Math.ceil(this.o.heartbeatMs / 3));
         })
@@ -89,5 +89,5 @@ export class Heartbeats<T> {
 }
 
 function isLive(slot: Slot<unknown>): boolean {
-  return slot.phase === 'running' || slot.phase === 'settling';
+  return slot.phase === 'held' || slot.phase === 'running' || slot.phase === 'settling';
 }

@@ -8,6 +8,7 @@ import type { WorkerOptions } from './types.js';
 
 export interface ResolvedWorkerOptions {
   concurrency: number;
+  prefetch: number;
   leaseMs: number;
   heartbeatMs: number;
   waitMs: number;
@@ -17,6 +18,7 @@ export interface ResolvedWorkerOptions {
   autoStart: boolean;
 }
 
+/** Also the broker's default claim limit (protocol.ts maxClaim): concurrency + prefetch stay within it. */
 const MAX_CONCURRENCY = 1000;
 const MAX_WAIT_MS = 30_000;
 const MAX_LEASE_MS = 3_600_000;
@@ -39,8 +41,12 @@ export function resolveWorkerOptions(o: WorkerOptions, queueClock: Clock): Resol
   const leaseMs = int(o.leaseMs, 'leaseMs', 2, MAX_LEASE_MS, DEFAULT_LEASE_MS);
   const heartbeatMs = int(o.heartbeatMs, 'heartbeatMs', 1, MAX_LEASE_MS, Math.max(1, Math.floor(leaseMs / 3)));
   if (heartbeatMs >= leaseMs) throw new QueueError('INVALID_ARGUMENT', 'worker option heartbeatMs must be shorter than leaseMs');
+  const concurrency = int(o.concurrency, 'concurrency', 1, MAX_CONCURRENCY, 1);
+  // One claim asks for the free slots plus the prefetch room: it must fit the broker's claim limit.
+  const prefetch = int(o.prefetch, 'prefetch', 0, MAX_CONCURRENCY - concurrency, 0);
   return {
-    concurrency: int(o.concurrency, 'concurrency', 1, MAX_CONCURRENCY, 1),
+    concurrency,
+    prefetch,
     leaseMs,
     heartbeatMs,
     waitMs: int(o.waitMs, 'waitMs', 1, MAX_WAIT_MS, 5000),

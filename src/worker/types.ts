@@ -17,6 +17,16 @@ export type Handler<T, R> = (job: WorkerJob<T>, signal: AbortSignal) => Promise<
 export interface WorkerOptions {
   /** Jobs run at once (default 1, at most 1000). */
   concurrency?: number;
+  /**
+   * Jobs claimed ahead of free slots and held until a slot frees (default 0, at most 1000 minus
+   * `concurrency`). With short handlers or a slow store this is what keeps the slots fed: each
+   * claim then carries up to `concurrency + prefetch` jobs and the next one leaves while the held
+   * jobs run, instead of every slot waiting for a claim's round trip. Held jobs are leased (and
+   * heartbeated) from the claim; on close they are handed back untouched with
+   * {@link Queue.release} (their attempt not counted). Leave it at 0 when jobs are long or few:
+   * a held job waits here while another worker might have run it.
+   */
+  prefetch?: number;
   /** Lease of each claim and heartbeat (default 30 s). */
   leaseMs?: number;
   /** Heartbeat interval of running jobs (default leaseMs / 3; must be shorter than leaseMs). */
@@ -75,6 +85,8 @@ export interface Worker<T = unknown, R = unknown> {
   readonly state: WorkerState;
   /** Handlers running now (lease-lost ones included until they return). */
   readonly running: number;
+  /** Jobs claimed ahead and waiting for a slot (always 0 without `prefetch`). */
+  readonly held: number;
   /** Starts the loop (only needed with `autoStart: false`); does nothing once started. */
   start(): void;
   /**

@@ -12,6 +12,11 @@
  *   - claiming: one claim call asks for every free slot at once (`max = concurrency - running`;
  *     a slot frees when its handler returns, while its ack is still in flight),
  *     long-polling `waitMs` when nothing is due. close() aborts the poll at once.
+ *   - prefetch (claim-ahead): with `prefetch` P the claim also asks for P jobs more than there
+ *     are free slots. They are held (leased and heartbeated) and started the moment a slot frees,
+ *     so the slots do not wait for a claim's round trip. Once some are held, the loop tops up only
+ *     when at least half of P is free again, so claims stay large. On close, held jobs are handed
+ *     back with release (pending at once, their attempt not counted).
  *   - running: every slot is busy; the loop sleeps until a handler finishes.
  *   - idle: after a failed claim the loop backs off on the clock (200 ms doubling to 5 s), emits
  *     'error' and claims again: storage trouble and leader changes never kill it. Only CLOSED (the
@@ -52,7 +57,12 @@ class QueueWorker<T, R> implements Worker<T, R> {
   private current: WorkerState = 'idle';
   private readonly o: ResolvedWorkerOptions;
   private readonly events = new EventEmitter();
+  /** Every job this worker holds a lease on: held for a slot, running, or settling. */
   private readonly slots = new Set<Slot<T>>();
+  /** Claimed ahead, in claim order, waiting for a slot (also in `slots`, for the heartbeats). */
+  private readonly waiting: Slot<T>[] = [];
+  /** Slots whose handler is still running (a lost handler keeps its slot until it returns). */
+  private busy = 0;
   private started = false;
   private stopping = false;
   private drainedSent = false;
@@ -63,6 +73,8 @@ class QueueWorker<T, R> implements Worker<T, R> {
   private readonly heartbeats: Heartbeats<T>;
   private readonly settler: SettleBatcher<T>;
   private keepAlive: ReturnType<typeof setInterval> | null = null;
+  /** Releases in flight: close() resolves after them, so closing the queue next cannot cut them off. */
+  private readonly releasing = new Set<Promise<void>>();
 
   constructor(
     private readonly queue: Queue<T>,
@@ -90,7 +102,11 @@ class QueueWorker<T, R> implements Worker<T, R> {
   }
 
   get running(): number {
-    return this.slots.size;
+    return this.slots.size - this.waiting.length;
+  }
+
+  get held(): number {
+    return this.waiting.length;
   }
 
   start(): void {
@@ -107,6 +123,7 @@ class QueueWorker<T, R> implements Worker<T, R> {
     this.stopping = true;
     this.setState('stopping');
     this.claimAbort?.abort(new QueueError('CLOSED', `worker ${this.id} is closing`));
+    this.releaseHeld();
     this.wake();
     this.closing = this.shutdown(timeoutMs);
     return this.closing;
@@ -132,19 +149,21 @@ class QueueWorker<T, R> implements Worker<T, R> {
   private async loop(): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
-      if (this.o.concurrency - this.busySlots() <= 0) {
+      const room = this.o.concurrency + this.o.prefetch - this.busy - this.waiting.length;
+      // With jobs held, top up only once half the prefetch room is free: claims stay large.
+      const worthIt = this.waiting.length === 0 ? 1 : Math.ceil(this.o.prefetch / 2);
+      if (room < worthIt) {
         this.setState('running');
         await this.pause();
         await nextTurn();
         continue;
       }
-      const free = this.o.concurrency - this.busySlots();
       this.setState('claiming');
       const abort = new AbortController();
       this.claimAbort = abort;
       let jobs: ClaimedJob<T>[];
       try {
-        jobs = await this.queue.claim({ workerId: this.id, max: free, leaseMs: this.o.leaseMs, waitMs: this.o.waitMs, signal: abort.signal });
+        jobs = await this.queue.claim({ workerId: this.id, max: room, leaseMs: this.o.leaseMs, waitMs: this.o.waitMs, signal: abort.signal });
         failures = 0;
       } catch (err) {
         if (this.stopping) break;
@@ -160,8 +179,8 @@ class QueueWorker<T, R> implements Worker<T, R> {
       } finally {
         this.claimAbort = null;
       }
-      if (this.current === 'stopped') return this.handBack(jobs); // close() gave up waiting for this claim
-      for (const job of jobs) this.run(job);
+      if (this.current === 'stopped') return this.release(jobs); // close() gave up waiting for this claim
+      for (const job of jobs) this.take(job);
       // Let every handler that finishes in this turn free its slot first: the next claim then asks
       // for all of them and leaves together with their acks (one commit, one request each).
       if (jobs.length > 0) await nextTurn();
@@ -171,13 +190,6 @@ class QueueWorker<T, R> implements Worker<T, R> {
         this.events.emit('drained');
       }
     }
-  }
-
-  /** Slots whose handler is still running (a lost handler keeps its slot until it returns). */
-  private busySlots(): number {
-    let n = 0;
-    for (const slot of this.slots) if (!slot.handlerDone) n++;
-    return n;
   }
 
   /** Sleeps until woken (a slot freed, close) or, with `ms`, until that much time passed. */
@@ -199,15 +211,40 @@ class QueueWorker<T, R> implements Worker<T, R> {
 
   // --- one job ----------------------------------------------------------------------------------
 
-  private run(job: ClaimedJob<T>): void {
-    const slot: Slot<T> = { job, abort: new AbortController(), phase: 'running', handlerDone: false, heartbeatAt: this.o.clock.now() + this.o.heartbeatMs, beating: false, done: Promise.resolve() };
+  /** A claimed job: run at once when a slot is free, else held for the next one. */
+  private take(job: ClaimedJob<T>): void {
+    if (this.stopping && this.busy >= this.o.concurrency) return void this.release([job]); // no slot will take it now
+    const slot: Slot<T> = { job, abort: new AbortController(), phase: 'held', handlerDone: false, heartbeatAt: this.o.clock.now() + this.o.heartbeatMs, beating: false, done: Promise.resolve() };
     this.slots.add(slot);
+    if (this.busy < this.o.concurrency) this.run(slot);
+    else this.waiting.push(slot);
+    this.heartbeats.schedule();
+  }
+
+  private run(slot: Slot<T>): void {
+    slot.phase = 'running';
+    this.busy++;
     slot.done = this.execute(slot).finally(() => {
       this.slots.delete(slot);
       this.heartbeats.schedule();
       this.wake();
     });
+  }
+
+  /** A slot freed: the oldest held job takes it (in the same turn, before the next claim is sized). */
+  private startHeld(): void {
+    while (this.busy < this.o.concurrency && this.waiting.length > 0) this.run(this.waiting.shift()!);
+  }
+
+  /** close(): held jobs go back untouched at once; another worker may run them now. */
+  private releaseHeld(): void {
+    const held = this.waiting.splice(0);
+    for (const slot of held) {
+      slot.phase = 'abandoned';
+      this.slots.delete(slot);
+    }
     this.heartbeats.schedule();
+    void this.release(held.map((s) => s.job));
   }
 
   private async execute(slot: Slot<T>): Promise<void> {
@@ -220,6 +257,8 @@ class QueueWorker<T, R> implements Worker<T, R> {
     // The handler is done: its slot is free while the ack or nack is in flight, so the next claim
     // goes out now and shares that commit (one commit per job cycle instead of two).
     slot.handlerDone = true;
+    this.busy--;
+    if (!this.stopping) this.startHeld();
     this.wake();
     if (slot.phase !== 'running') return; // lease lost or given up at close: the outcome is not ours to report
     slot.phase = 'settling';
@@ -259,6 +298,12 @@ class QueueWorker<T, R> implements Worker<T, R> {
 
   private leaseLost(slot: Slot<T>, error: QueueError): void {
     if (slot.phase === 'lost' || slot.phase === 'abandoned') return;
+    if (slot.phase === 'held') {
+      // Never started: nothing to abort, it just is not ours to run any more.
+      this.waiting.splice(this.waiting.indexOf(slot), 1);
+      this.slots.delete(slot);
+      this.wake();
+    }
     slot.phase = 'lost';
     slot.abort.abort(error);
     this.events.emit('lease-lost', slot.job, error);
@@ -278,6 +323,7 @@ class QueueWorker<T, R> implements Worker<T, R> {
     await Promise.race([this.drain(), timeout]);
     cancel();
     if (timedOut) await this.abandonAll();
+    await Promise.all([...this.releasing]);
     this.heartbeats.stop();
     if (this.keepAlive) clearInterval(this.keepAlive);
     this.keepAlive = null;
@@ -299,6 +345,20 @@ class QueueWorker<T, R> implements Worker<T, R> {
     await this.handBack(running.map((s) => s.job));
   }
 
+  /** Jobs claimed and never started: back to pending untouched (their attempt not counted). */
+  private release(jobs: ReadonlyArray<WorkerJob<T>>): Promise<void> {
+    if (jobs.length === 0) return Promise.resolve();
+    // If this fails their leases simply expire (and that attempt counts): say so, lose nothing.
+    const p = this.queue.release(jobs).then(
+      () => {},
+      (err: unknown) => this.emitError(toQueueError(err)),
+    );
+    this.releasing.add(p);
+    void p.finally(() => this.releasing.delete(p));
+    return p;
+  }
+
+  /** Jobs whose handler was aborted at close: nacked at once, so another worker takes them now. */
   private async handBack(jobs: ReadonlyArray<WorkerJob<T>>): Promise<void> {
     if (jobs.length === 0) return;
     const out = await this.queue.nackMany(jobs.map((job) => ({ ...job, error: 'worker closed', delayMs: 0 }))).catch((err: unknown) => [{ ok: false as const, error: toQueueError(err) }]);

@@ -45,8 +45,8 @@ const FAIL_LOUDLY = `process.stderr.write('x'.repeat(5000)+'\\nthe last words of
 describe('bucketq work', () => {
   it('runs the command per job: exit 0 acks with stdout (JSON or text) as the result', async () => {
     json(await bucketq(['push', 'ok', '--jobs'], { env, input: '{"id":"a","payload":{"n":1}}\n{"id":"b","payload":{"n":21}}\n{"id":"c","payload":"hi"}\n' }));
-    const w = work(['ok', '--concurrency', '2', '--json', '--', process.execPath, '-e', ECHO_DOUBLE]);
-    expect(await w.event((e) => e.event === 'started')).toMatchObject({ topic: 'ok', concurrency: 2 });
+    const w = work(['ok', '--concurrency', '2', '--prefetch', '1', '--json', '--', process.execPath, '-e', ECHO_DOUBLE]);
+    expect(await w.event((e) => e.event === 'started')).toMatchObject({ topic: 'ok', concurrency: 2, prefetch: 1 });
     const results = await Promise.all(['a', 'b', 'c'].map((id) => w.event((e) => e.event === 'completed' && e.id === id)));
     expect(results.map((e) => e.result)).toEqual([{ doubled: 2, job: 'a', attempt: '1' }, { doubled: 42, job: 'b', attempt: '1' }, 'plain hi']);
     const q = createClient({ url: broker.url, topic: 'ok' });
@@ -133,6 +133,7 @@ describe('bucketq work', () => {
       bucketq(['work', 'x', '--'], { env }),
       bucketq(['work', '--', 'cat'], { env }),
       bucketq(['work', 'x', '--concurrency', '0', '--', 'cat'], { env }),
+      bucketq(['work', 'x', '--concurrency', '8', '--prefetch', '993', '--', 'cat'], { env }),
     ]);
     for (const r of runs) {
       expect(r.code).toBe(2);
@@ -143,6 +144,7 @@ describe('bucketq work', () => {
       expect.stringMatching(/the command after -- is missing/),
       expect.stringMatching(/missing TOPIC/),
       expect.stringMatching(/--concurrency must be a whole number of at least 1/),
+      expect.stringMatching(/--prefetch must be at most 992 with --concurrency 8/),
     ]);
   });
 });
