@@ -2,7 +2,7 @@
  * The worker process of bench/network.ts: createClient + createWorker with a no-op handler.
  *
  *   BUCKETQ_URL=http://127.0.0.1:PORT tsx bench/network-worker.ts TOPIC CONCURRENCY
- *   BENCH_PREFETCH=N ...   what-if: claim N jobs per request (see below)
+ *   BENCH_PREFETCH=N ...   createWorker's prefetch: claim N jobs ahead of free slots
  *
  * Writes JSON lines on stdout, times as epoch ms with sub-ms precision (performance.timeOrigin +
  * performance.now(), the same clock as the bench process on this machine):
@@ -47,18 +47,7 @@ queue.claim = async (opts) => {
   return jobs;
 };
 
-// A what-if, not a createWorker feature: BENCH_PREFETCH=N makes every claim request ask for N jobs
-// and hands them to the worker from a local buffer (their leases run meanwhile), to show what
-// claiming ahead of free slots would do for throughput.
 const prefetch = Number(process.env.BENCH_PREFETCH ?? 0);
-if (prefetch > 0) {
-  const raw = queue.claim.bind(queue);
-  const buffer: Awaited<ReturnType<typeof raw>> = [];
-  queue.claim = async (opts) => {
-    if (buffer.length === 0) buffer.push(...(await raw({ ...opts, max: Math.max(opts.max ?? 1, prefetch) })));
-    return buffer.splice(0, opts.max ?? 1);
-  };
-}
 
 const worker = createWorker(
   queue,
@@ -66,7 +55,7 @@ const worker = createWorker(
     if (job.payload?.probe !== undefined) out({ probe: job.payload.probe, startedAt: now() });
     return null;
   },
-  { concurrency: Number(concurrencyText), waitMs: 30_000 },
+  { concurrency: Number(concurrencyText), prefetch, waitMs: 30_000 },
 );
 
 let completed = 0;

@@ -16,7 +16,7 @@
  *   npm run bench:network -- --only throughput            # or latency
  *   npm run bench:network -- --cpu-prof /tmp/prof         # broker and worker write .cpuprofile files there
  *   npm run bench:network -- --store 'file:/tmp/x?latency=20'
- *   npm run bench:network -- --prefetch 256               # what-if: the worker claims 256 jobs per request
+ *   npm run bench:network -- --prefetch 256               # the worker claims 256 jobs ahead (createWorker prefetch)
  *   npm run bench:network -- --broker-flag=--recent-max-ids=0   # any broker flag, repeatable
  *
  * CPU seconds are read from /proc (Linux) for the broker and the worker, and from
@@ -225,7 +225,7 @@ try {
   line(`| store | ${args.store ?? 'file:<tmpdir>'} |`);
   line(`| broker | one process: bucketq broker --store … --listen 127.0.0.1:0 (HTTP, keep-alive) |`);
   line(`| producers | ${PRODUCERS} loops in the bench process, one createClient each, one job per push request |`);
-  line(`| worker | one process: createClient + createWorker, concurrency ${CONCURRENCY}, no-op handler${PREFETCH > 0 ? `; what-if: claims ${PREFETCH} jobs per request` : ''} |`);
+  line(`| worker | one process: createClient + createWorker, concurrency ${CONCURRENCY}, no-op handler${PREFETCH > 0 ? `, prefetch ${PREFETCH}` : ''} |`);
   const measured = [args.only !== 'latency' ? `throughput: ${JOBS} jobs` : '', args.only !== 'throughput' ? `latency: ${PROBES} single jobs on an idle queue` : ''].filter(Boolean);
   line(`| jobs | ${WARMUP} warm-up; ${measured.join('; ')} |`);
 

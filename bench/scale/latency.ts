@@ -1,11 +1,12 @@
 /**
- * Workload 1 (producers pushing one job per call, one worker process at concurrency 16, no-op
- * handler) on a `file:` store with injected latency on every store call (`?latency=MS`, the fault
+ * Workload 1 (producers pushing one job per call, one worker process at concurrency 16 with
+ * prefetch 256, as in bench:peers; no-op handler) on a `file:` store with injected latency on every store call (`?latency=MS`, the fault
  * decorator of src/storage/faulty.ts): jobs/s from the first push to the last ack, and the push
  * round trip under that load. Each case pushes until `jobs` or `seconds` is reached, whichever
  * comes first, so slow cases stay short.
  */
 import { createClient } from '../../src/client/index.js';
+import { WORKER_PREFETCH } from '../peers/bucketq.js';
 import { spawnWorker } from '../peers/children.js';
 import type { BenchPayload } from '../peers/types.js';
 import { now } from '../peers/worker-protocol.js';
@@ -24,7 +25,7 @@ export async function latencyCase(latencyMs: number, producers: number, maxJobs:
   const broker = await fileBroker(latencyMs > 0 ? `latency=${latencyMs}` : '');
   const clients = Array.from({ length: producers }, () => createClient<BenchPayload>({ url: broker.url, topic: 'w1' }));
   try {
-    const worker = await spawnWorker(`worker (latency ${latencyMs})`, ['bench/peers/bucketq-worker.ts', broker.url, 'w1', '16']);
+    const worker = await spawnWorker(`worker (latency ${latencyMs})`, ['bench/peers/bucketq-worker.ts', broker.url, 'w1', '16', String(WORKER_PREFETCH)]);
     worker.start();
     const warmup = await closedLoop(producers, (n, p) => clients[p]!.push({ n }), Math.max(100, producers * 4), 60_000);
     await worker.until(() => worker.completed >= warmup.pushed, 120_000);

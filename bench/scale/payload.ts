@@ -5,6 +5,7 @@
  * payload write at push and one read at claim besides its entry in queue.json.
  */
 import { createClient } from '../../src/client/index.js';
+import { WORKER_PREFETCH } from '../peers/bucketq.js';
 import { spawnWorker } from '../peers/children.js';
 import { now } from '../peers/worker-protocol.js';
 import { closedLoop, fileBroker, pct } from './common.js';
@@ -26,7 +27,7 @@ export async function payloadCase(bytes: number, maxJobs: number, seconds: numbe
   const pad = 'x'.repeat(Math.max(0, bytes - 16));
   const clients = Array.from({ length: PRODUCERS }, () => createClient<{ n: number; pad: string }>({ url: broker.url, topic: 'p', timeoutMs: 60_000 }));
   try {
-    const worker = await spawnWorker(`worker (${bytes} B)`, ['bench/peers/bucketq-worker.ts', broker.url, 'p', '16']);
+    const worker = await spawnWorker(`worker (${bytes} B)`, ['bench/peers/bucketq-worker.ts', broker.url, 'p', '16', String(WORKER_PREFETCH)]);
     worker.start();
     const warm = await closedLoop(PRODUCERS, (n, p) => clients[p]!.push({ n, pad }), PRODUCERS * 2, 60_000);
     await worker.until(() => worker.completed >= warm.pushed, 120_000);

@@ -11,7 +11,7 @@ export function renderScale(r: ScaleResults): string {
   out.push(`${r.date.slice(0, 16).replace('T', ' ')} UTC — ${r.machine.cores} × ${r.machine.cpu}, Node ${r.machine.node}, ${r.machine.os}. \`npm run bench:scale\`; one broker process on a \`file:\` store per part.`, '');
   if (r.latency.length > 0) {
     const base = new Map(r.latency.filter((c) => c.latencyMs === 0).map((c) => [c.producers, c.jobsPerSec]));
-    out.push('## Workload 1 with injected store latency', '', 'Producers push one job per call; one worker process at concurrency 16; `file:DIR?latency=MS` adds MS to every store call.', '');
+    out.push('## Workload 1 with injected store latency', '', 'Producers push one job per call; one worker process at concurrency 16 with prefetch 256 (it claims up to 272 jobs per request); `file:DIR?latency=MS` adds MS to every store call.', '');
     out.push(row(['store latency ms', 'producers', 'jobs', 'jobs/s', 'of 0 ms', 'push p50 ms', 'push p99 ms']), rule(7));
     for (const c of r.latency) {
       const b = base.get(c.producers);
@@ -34,7 +34,7 @@ export function renderScale(r: ScaleResults): string {
     out.push('');
   }
   if (r.payload.length > 0) {
-    out.push('## Payload size', '', 'Workload 1 (16 producers, one worker process at concurrency 16); payloads above 64 KiB live in their own objects.', '');
+    out.push('## Payload size', '', 'Workload 1 (16 producers, one worker process at concurrency 16 with prefetch 256); payloads above 64 KiB live in their own objects.', '');
     out.push(row(['payload', 'jobs', 'jobs/s', 'MiB/s', 'push p50 ms', 'push p99 ms']), rule(6));
     const size = (b: number) => (b >= 1048576 ? `${b / 1048576} MiB` : b >= 1024 ? `${b / 1024} KiB` : `${b} B`);
     for (const c of r.payload) out.push(row([size(c.bytes), fmt(c.jobs), fmt(c.jobsPerSec), fmt(c.mibPerSec, 1), fmt(c.pushP50Ms, 1), fmt(c.pushP99Ms, 1)]));

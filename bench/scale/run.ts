@@ -2,8 +2,8 @@
  * npm run bench:scale — bucketq's own limits (issue 7), each part with its own broker process on
  * a `file:` store in a temp dir:
  *
- *   latency   workload 1 with 0, 20, 50, 100, 200 ms injected on every store call (16 producers),
- *             plus 256 producers at 0 and 100 ms: jobs/s and push p50/p99   (bench/scale/latency.ts)
+ *   latency   workload 1 with 0, 20, 50, 100, 200 ms injected on every store call, 16 and 256
+ *             producers: jobs/s and push p50/p99                          (bench/scale/latency.ts)
  *   backlog   commit time, queue.json size, push p50/p99 and broker memory with 1,000 / 100,000 /
  *             1,000,000 jobs pending                                       (bench/scale/backlog.ts)
  *   topics    1 vs 100 topics on one broker: pushes/s and p50/p99           (bench/scale/topics.ts)
@@ -69,7 +69,7 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 const results: ScaleResults = { date: new Date().toISOString(), machine: machine(), latency: [], backlog: [], topics: [], payload: [] };
 try {
   if (parts.has('latency')) {
-    const cases: Array<[number, number]> = [...[0, 20, 50, 100, 200].map((l): [number, number] => [l, 16]), [0, 256], [100, 256]];
+    const cases: Array<[number, number]> = [16, 256].flatMap((producers) => [0, 20, 50, 100, 200].map((l): [number, number] => [l, producers]));
     for (const [latency, producers] of cases) {
       const c = await latencyCase(latency, producers, JOBS, SECONDS);
       log(`  latency ${latency} ms, ${producers} producers: ${c.jobsPerSec.toFixed(0)} jobs/s, push p50 ${c.pushP50.toFixed(1)} ms`);
