@@ -247,7 +247,7 @@ describe('the read-only token', () => {
       expect(await call('Stats', { topic: 't' })).toMatchObject({ code: 0, res: { pending: 1 } });
       expect(await call('Get', { topic: 't', id: 'j' })).toMatchObject({ code: 0, res: { id: 'j' } });
       expect((await call('ListTopics', {})).code).toBe(0);
-      for (const [method, req] of [['Push', { topic: 't', jobs: [{ payload: { numberValue: 1 } }] }], ['Claim', { topic: 't', workerId: 'w' }], ['Cancel', { topic: 't', id: 'j' }], ['Retry', { topic: 't', id: 'j' }]] as const) {
+      for (const [method, req] of [['Push', { topic: 't', jobs: [{ payload: { numberValue: 1 } }] }], ['Claim', { topic: 't', workerId: 'w' }], ['Cancel', { topic: 't', id: 'j' }], ['Retry', { topic: 't', id: 'j' }], ['Release', { topic: 't', jobs: [{ id: 'j', workerId: 'w', lease: 'l' }] }]] as const) {
         const r = await call(method, req);
         expect(r.code, method).toBe(grpc.status.PERMISSION_DENIED);
         expect(r.details).toMatch(/read-only token/);

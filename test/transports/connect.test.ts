@@ -47,6 +47,21 @@ describe.each(transports)('%s', (name, make) => {
     expect((await client.get({ topic, id: 'x' }, { headers: auth })).state).toBe('completed');
   });
 
+  it('release hands claimed jobs back untouched; an empty list is InvalidArgument', async () => {
+    await client.push({ topic, jobs: [{ id: 'r1', payload: toValue(1), maxAttempts: 1 }] }, { headers: auth });
+    const { jobs } = await client.claim({ topic, workerId: 'w', max: 1 }, { headers: auth });
+    expect(jobs.map((j) => j.id)).toEqual(['r1']);
+    const lease = { id: 'r1', workerId: 'w', lease: jobs[0]!.lease };
+    expect((await client.release({ topic, jobs: [lease] }, { headers: auth })).released).toBe(1);
+    expect((await client.release({ topic, jobs: [lease] }, { headers: auth })).released).toBe(0); // not yours any more
+    expect(await client.get({ topic, id: 'r1' }, { headers: auth })).toMatchObject({ state: 'pending', attempts: 0 });
+    const empty = await client.release({ topic, jobs: [] }, { headers: auth }).then(
+      () => null,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(empty?.code).toBe(Code.InvalidArgument);
+  });
+
   it('errors carry the code table, bucketq-code and an ItemError detail', async () => {
     const err = await client.ack({ topic, id: 'x', workerId: 'w', lease: 'nope' }, { headers: auth }).then(
       () => null,

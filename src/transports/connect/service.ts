@@ -13,6 +13,7 @@ import {
   HeartbeatResponseSchema,
   ListTopicsResponseSchema,
   NackResponseSchema,
+  ReleaseResponseSchema,
   PushResponseSchema,
   SettleOutcomeSchema,
   SettleResponseSchema,
@@ -121,6 +122,11 @@ export function unaryMethods(broker: Broker, topics: KnownTopics): UnaryMethods 
       return create(NackResponseSchema, plain({ id: out.id, state: out.state, runAt: out.runAt === undefined ? undefined : big(out.runAt) }));
     },
     settle: (req) => settle(broker, topics, req),
+    async release(req) {
+      const topic = await topics.require(req.topic);
+      const out = await broker.release(topic, req.jobs.map((j) => ({ id: j.id, workerId: j.workerId, lease: j.lease })));
+      return create(ReleaseResponseSchema, { released: out.released });
+    },
     async get(req) {
       const topic = await topics.require(req.topic);
       return job(await broker.get(topic, req.id));

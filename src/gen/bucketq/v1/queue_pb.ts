@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bucketq/v1/queue.proto.
  */
 export const file_bucketq_v1_queue: GenFile = /*@__PURE__*/
-  fileDesc("ChZidWNrZXRxL3YxL3F1ZXVlLnByb3RvEgpidWNrZXRxLnYxIt4BCgdQdXNoSm9iEg8KAmlkGAEgASgJSACIAQESJwoHcGF5bG9hZBgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIVCghwcmlvcml0eRgDIAEoBUgBiAEBEhUKCGRlbGF5X21zGAQgASgDSAKIAQESEwoGcnVuX2F0GAUgASgDSAOIAQESGQoMbWF4X2F0dGVtcHRzGAYgASgFSASIAQFCBQoDX2lkQgsKCV9wcmlvcml0eUILCglfZGVsYXlfbXNCCQoHX3J1bl9hdEIPCg1fbWF4X2F0dGVtcHRzIj8KC1B1c2hSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEiEKBGpvYnMYAiADKAsyEy5idWNrZXRxLnYxLlB1c2hKb2IiOAoKUHVzaFJlc3VsdBIKCgJpZBgBIAEoCRIPCgdjcmVhdGVkGAIgASgIEg0KBXN0YXRlGAMgASgJIjQKDFB1c2hSZXNwb25zZRIkCgRqb2JzGAEgAygLMhYuYnVja2V0cS52MS5QdXNoUmVzdWx0IpABCgxDbGFpbVJlcXVlc3QSDQoFdG9waWMYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhAKA21heBgDIAEoBUgAiAEBEhQKB3dhaXRfbXMYBCABKAVIAYgBARIVCghsZWFzZV9tcxgFIAEoBUgCiAEBQgYKBF9tYXhCCgoIX3dhaXRfbXNCCwoJX2xlYXNlX21zItoBCgpDbGFpbWVkSm9iEgoKAmlkGAEgASgJEicKB3BheWxvYWQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSEAoIcHJpb3JpdHkYAyABKAUSDwoHYXR0ZW1wdBgEIAEoBRIUCgxtYXhfYXR0ZW1wdHMYBSABKAUSDQoFbGVhc2UYBiABKAkSEwoLbGVhc2VfdW50aWwYByABKAMSEgoKY3JlYXRlZF9hdBgIIAEoAxIXCgpsYXN0X2Vycm9yGAkgASgJSACIAQFCDQoLX2xhc3RfZXJyb3IiNQoNQ2xhaW1SZXNwb25zZRIkCgRqb2JzGAEgAygLMhYuYnVja2V0cS52MS5DbGFpbWVkSm9iInEKEkNsYWltU3RyZWFtUmVxdWVzdBINCgV0b3BpYxgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSFQoNbWF4X2luX2ZsaWdodBgDIAEoBRIVCghsZWFzZV9tcxgEIAEoBUgAiAEBQgsKCV9sZWFzZV9tcyI6ChNDbGFpbVN0cmVhbVJlc3BvbnNlEiMKA2pvYhgBIAEoCzIWLmJ1Y2tldHEudjEuQ2xhaW1lZEpvYiJzChBIZWFydGJlYXRSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEgoKAmlkGAIgASgJEhEKCXdvcmtlcl9pZBgDIAEoCRINCgVsZWFzZRgEIAEoCRIVCghsZWFzZV9tcxgFIAEoBUgAiAEBQgsKCV9sZWFzZV9tcyIoChFIZWFydGJlYXRSZXNwb25zZRITCgtsZWFzZV91bnRpbBgBIAEoAyJxCgpBY2tSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEgoKAmlkGAIgASgJEhEKCXdvcmtlcl9pZBgDIAEoCRINCgVsZWFzZRgEIAEoCRImCgZyZXN1bHQYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiGQoLQWNrUmVzcG9uc2USCgoCaWQYASABKAkijAEKC05hY2tSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEgoKAmlkGAIgASgJEhEKCXdvcmtlcl9pZBgDIAEoCRINCgVsZWFzZRgEIAEoCRISCgVlcnJvchgFIAEoCUgAiAEBEhUKCGRlbGF5X21zGAYgASgDSAGIAQFCCAoGX2Vycm9yQgsKCV9kZWxheV9tcyJJCgxOYWNrUmVzcG9uc2USCgoCaWQYASABKAkSDQoFc3RhdGUYAiABKAkSEwoGcnVuX2F0GAMgASgDSACIAQFCCQoHX3J1bl9hdCJhCglTZXR0bGVBY2sSCgoCaWQYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEg0KBWxlYXNlGAMgASgJEiYKBnJlc3VsdBgEIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJ8CgpTZXR0bGVOYWNrEgoKAmlkGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRINCgVsZWFzZRgDIAEoCRISCgVlcnJvchgEIAEoCUgAiAEBEhUKCGRlbGF5X21zGAUgASgDSAGIAQFCCAoGX2Vycm9yQgsKCV9kZWxheV9tcyJqCg1TZXR0bGVSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEiMKBGFja3MYAiADKAsyFS5idWNrZXRxLnYxLlNldHRsZUFjaxIlCgVuYWNrcxgDIAMoCzIWLmJ1Y2tldHEudjEuU2V0dGxlTmFjayJKCglJdGVtRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhMKBmxlYWRlchgDIAEoCUgAiAEBQgkKB19sZWFkZXIimgEKDVNldHRsZU91dGNvbWUSCgoCb2sYASABKAgSCgoCaWQYAiABKAkSEgoFc3RhdGUYAyABKAlIAIgBARITCgZydW5fYXQYBCABKANIAYgBARIpCgVlcnJvchgFIAEoCzIVLmJ1Y2tldHEudjEuSXRlbUVycm9ySAKIAQFCCAoGX3N0YXRlQgkKB19ydW5fYXRCCAoGX2Vycm9yImMKDlNldHRsZVJlc3BvbnNlEicKBGFja3MYASADKAsyGS5idWNrZXRxLnYxLlNldHRsZU91dGNvbWUSKAoFbmFja3MYAiADKAsyGS5idWNrZXRxLnYxLlNldHRsZU91dGNvbWUiJwoKR2V0UmVxdWVzdBINCgV0b3BpYxgBIAEoCRIKCgJpZBgCIAEoCSIpCghKb2JMZWFzZRIOCgZ3b3JrZXIYASABKAkSDQoFdW50aWwYAiABKAMi6QIKA0pvYhIKCgJpZBgBIAEoCRINCgVzdGF0ZRgCIAEoCRInCgdwYXlsb2FkGAMgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhAKCHByaW9yaXR5GAQgASgFEg4KBnJ1bl9hdBgFIAEoAxIQCghhdHRlbXB0cxgGIAEoBRIUCgxtYXhfYXR0ZW1wdHMYByABKAUSKAoFbGVhc2UYCCABKAsyFC5idWNrZXRxLnYxLkpvYkxlYXNlSACIAQESEgoKY3JlYXRlZF9hdBgJIAEoAxISCgp1cGRhdGVkX2F0GAogASgDEhcKCmxhc3RfZXJyb3IYCyABKAlIAYgBARImCgZyZXN1bHQYDCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSGAoLZmluaXNoZWRfYXQYDSABKANIAogBAUIICgZfbGVhc2VCDQoLX2xhc3RfZXJyb3JCDgoMX2ZpbmlzaGVkX2F0IioKDUNhbmNlbFJlcXVlc3QSDQoFdG9waWMYASABKAkSCgoCaWQYAiABKAkiKQoMUmV0cnlSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEgoKAmlkGAIgASgJIioKDVN0YXRlUmVzcG9uc2USCgoCaWQYASABKAkSDQoFc3RhdGUYAiABKAkiHQoMU3RhdHNSZXF1ZXN0Eg0KBXRvcGljGAEgASgJIkUKBkxlYWRlchIKCgJpZBgBIAEoCRILCgN1cmwYAiABKAkSDQoFZXBvY2gYAyABKAMSEwoLbGVhc2VfdW50aWwYBCABKAMigwIKClRvcGljU3RhdHMSDQoFdG9waWMYASABKAkSDwoHcGVuZGluZxgCIAEoAxIPCgdkZWxheWVkGAMgASgDEg8KB2NsYWltZWQYBCABKAMSDAoEZGVhZBgFIAEoAxIRCglhcmNoaXZpbmcYBiABKAMSGQoRb2xkZXN0X3BlbmRpbmdfbXMYByABKAMSDgoGcGF1c2VkGAggASgIEgsKA3NlcRgJIAEoAxInCgZsZWFkZXIYCiABKAsyEi5idWNrZXRxLnYxLkxlYWRlckgAiAEBEiYKCGNvdW50ZXJzGAsgASgLMhQuYnVja2V0cS52MS5Db3VudGVyc0IJCgdfbGVhZGVyIq4BCghDb3VudGVycxIOCgZwdXNoZWQYASABKAMSDwoHY2xhaW1lZBgCIAEoAxIRCgljb21wbGV0ZWQYAyABKAMSDgoGbmFja2VkGAQgASgDEgwKBGRlYWQYBSABKAMSEQoJY2FuY2VsbGVkGAYgASgDEg8KB3JldHJpZWQYByABKAMSFgoObGVhc2VzX2V4cGlyZWQYCCABKAMSFAoMZGVhZF9leHBpcmVkGAkgASgDIhMKEUxpc3RUb3BpY3NSZXF1ZXN0IoYBCgpUb3BpY0VudHJ5Eg0KBXRvcGljGAEgASgJEioKBXN0YXRzGAIgASgLMhYuYnVja2V0cS52MS5Ub3BpY1N0YXRzSACIAQESKQoFZXJyb3IYAyABKAsyFS5idWNrZXRxLnYxLkl0ZW1FcnJvckgBiAEBQggKBl9zdGF0c0IICgZfZXJyb3IiPAoSTGlzdFRvcGljc1Jlc3BvbnNlEiYKBnRvcGljcxgBIAMoCzIWLmJ1Y2tldHEudjEuVG9waWNFbnRyeTKGBgoFUXVldWUSOQoEUHVzaBIXLmJ1Y2tldHEudjEuUHVzaFJlcXVlc3QaGC5idWNrZXRxLnYxLlB1c2hSZXNwb25zZRI8CgVDbGFpbRIYLmJ1Y2tldHEudjEuQ2xhaW1SZXF1ZXN0GhkuYnVja2V0cS52MS5DbGFpbVJlc3BvbnNlElAKC0NsYWltU3RyZWFtEh4uYnVja2V0cS52MS5DbGFpbVN0cmVhbVJlcXVlc3QaHy5idWNrZXRxLnYxLkNsYWltU3RyZWFtUmVzcG9uc2UwARJICglIZWFydGJlYXQSHC5idWNrZXRxLnYxLkhlYXJ0YmVhdFJlcXVlc3QaHS5idWNrZXRxLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEjYKA0FjaxIWLmJ1Y2tldHEudjEuQWNrUmVxdWVzdBoXLmJ1Y2tldHEudjEuQWNrUmVzcG9uc2USOQoETmFjaxIXLmJ1Y2tldHEudjEuTmFja1JlcXVlc3QaGC5idWNrZXRxLnYxLk5hY2tSZXNwb25zZRI/CgZTZXR0bGUSGS5idWNrZXRxLnYxLlNldHRsZVJlcXVlc3QaGi5idWNrZXRxLnYxLlNldHRsZVJlc3BvbnNlEi4KA0dldBIWLmJ1Y2tldHEudjEuR2V0UmVxdWVzdBoPLmJ1Y2tldHEudjEuSm9iEj4KBkNhbmNlbBIZLmJ1Y2tldHEudjEuQ2FuY2VsUmVxdWVzdBoZLmJ1Y2tldHEudjEuU3RhdGVSZXNwb25zZRI8CgVSZXRyeRIYLmJ1Y2tldHEudjEuUmV0cnlSZXF1ZXN0GhkuYnVja2V0cS52MS5TdGF0ZVJlc3BvbnNlEjkKBVN0YXRzEhguYnVja2V0cS52MS5TdGF0c1JlcXVlc3QaFi5idWNrZXRxLnYxLlRvcGljU3RhdHMSSwoKTGlzdFRvcGljcxIdLmJ1Y2tldHEudjEuTGlzdFRvcGljc1JlcXVlc3QaHi5idWNrZXRxLnYxLkxpc3RUb3BpY3NSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct]);
+  fileDesc("ChZidWNrZXRxL3YxL3F1ZXVlLnByb3RvEgpidWNrZXRxLnYxIt4BCgdQdXNoSm9iEg8KAmlkGAEgASgJSACIAQESJwoHcGF5bG9hZBgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIVCghwcmlvcml0eRgDIAEoBUgBiAEBEhUKCGRlbGF5X21zGAQgASgDSAKIAQESEwoGcnVuX2F0GAUgASgDSAOIAQESGQoMbWF4X2F0dGVtcHRzGAYgASgFSASIAQFCBQoDX2lkQgsKCV9wcmlvcml0eUILCglfZGVsYXlfbXNCCQoHX3J1bl9hdEIPCg1fbWF4X2F0dGVtcHRzIj8KC1B1c2hSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEiEKBGpvYnMYAiADKAsyEy5idWNrZXRxLnYxLlB1c2hKb2IiOAoKUHVzaFJlc3VsdBIKCgJpZBgBIAEoCRIPCgdjcmVhdGVkGAIgASgIEg0KBXN0YXRlGAMgASgJIjQKDFB1c2hSZXNwb25zZRIkCgRqb2JzGAEgAygLMhYuYnVja2V0cS52MS5QdXNoUmVzdWx0IpABCgxDbGFpbVJlcXVlc3QSDQoFdG9waWMYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhAKA21heBgDIAEoBUgAiAEBEhQKB3dhaXRfbXMYBCABKAVIAYgBARIVCghsZWFzZV9tcxgFIAEoBUgCiAEBQgYKBF9tYXhCCgoIX3dhaXRfbXNCCwoJX2xlYXNlX21zItoBCgpDbGFpbWVkSm9iEgoKAmlkGAEgASgJEicKB3BheWxvYWQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSEAoIcHJpb3JpdHkYAyABKAUSDwoHYXR0ZW1wdBgEIAEoBRIUCgxtYXhfYXR0ZW1wdHMYBSABKAUSDQoFbGVhc2UYBiABKAkSEwoLbGVhc2VfdW50aWwYByABKAMSEgoKY3JlYXRlZF9hdBgIIAEoAxIXCgpsYXN0X2Vycm9yGAkgASgJSACIAQFCDQoLX2xhc3RfZXJyb3IiNQoNQ2xhaW1SZXNwb25zZRIkCgRqb2JzGAEgAygLMhYuYnVja2V0cS52MS5DbGFpbWVkSm9iInEKEkNsYWltU3RyZWFtUmVxdWVzdBINCgV0b3BpYxgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSFQoNbWF4X2luX2ZsaWdodBgDIAEoBRIVCghsZWFzZV9tcxgEIAEoBUgAiAEBQgsKCV9sZWFzZV9tcyI6ChNDbGFpbVN0cmVhbVJlc3BvbnNlEiMKA2pvYhgBIAEoCzIWLmJ1Y2tldHEudjEuQ2xhaW1lZEpvYiJzChBIZWFydGJlYXRSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEgoKAmlkGAIgASgJEhEKCXdvcmtlcl9pZBgDIAEoCRINCgVsZWFzZRgEIAEoCRIVCghsZWFzZV9tcxgFIAEoBUgAiAEBQgsKCV9sZWFzZV9tcyIoChFIZWFydGJlYXRSZXNwb25zZRITCgtsZWFzZV91bnRpbBgBIAEoAyJxCgpBY2tSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEgoKAmlkGAIgASgJEhEKCXdvcmtlcl9pZBgDIAEoCRINCgVsZWFzZRgEIAEoCRImCgZyZXN1bHQYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiGQoLQWNrUmVzcG9uc2USCgoCaWQYASABKAkiOAoITGVhc2VSZWYSCgoCaWQYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEg0KBWxlYXNlGAMgASgJIkMKDlJlbGVhc2VSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEiIKBGpvYnMYAiADKAsyFC5idWNrZXRxLnYxLkxlYXNlUmVmIiMKD1JlbGVhc2VSZXNwb25zZRIQCghyZWxlYXNlZBgBIAEoBSKMAQoLTmFja1JlcXVlc3QSDQoFdG9waWMYASABKAkSCgoCaWQYAiABKAkSEQoJd29ya2VyX2lkGAMgASgJEg0KBWxlYXNlGAQgASgJEhIKBWVycm9yGAUgASgJSACIAQESFQoIZGVsYXlfbXMYBiABKANIAYgBAUIICgZfZXJyb3JCCwoJX2RlbGF5X21zIkkKDE5hY2tSZXNwb25zZRIKCgJpZBgBIAEoCRINCgVzdGF0ZRgCIAEoCRITCgZydW5fYXQYAyABKANIAIgBAUIJCgdfcnVuX2F0ImEKCVNldHRsZUFjaxIKCgJpZBgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSDQoFbGVhc2UYAyABKAkSJgoGcmVzdWx0GAQgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlInwKClNldHRsZU5hY2sSCgoCaWQYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEg0KBWxlYXNlGAMgASgJEhIKBWVycm9yGAQgASgJSACIAQESFQoIZGVsYXlfbXMYBSABKANIAYgBAUIICgZfZXJyb3JCCwoJX2RlbGF5X21zImoKDVNldHRsZVJlcXVlc3QSDQoFdG9waWMYASABKAkSIwoEYWNrcxgCIAMoCzIVLmJ1Y2tldHEudjEuU2V0dGxlQWNrEiUKBW5hY2tzGAMgAygLMhYuYnVja2V0cS52MS5TZXR0bGVOYWNrIkoKCUl0ZW1FcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEwoGbGVhZGVyGAMgASgJSACIAQFCCQoHX2xlYWRlciKaAQoNU2V0dGxlT3V0Y29tZRIKCgJvaxgBIAEoCBIKCgJpZBgCIAEoCRISCgVzdGF0ZRgDIAEoCUgAiAEBEhMKBnJ1bl9hdBgEIAEoA0gBiAEBEikKBWVycm9yGAUgASgLMhUuYnVja2V0cS52MS5JdGVtRXJyb3JIAogBAUIICgZfc3RhdGVCCQoHX3J1bl9hdEIICgZfZXJyb3IiYwoOU2V0dGxlUmVzcG9uc2USJwoEYWNrcxgBIAMoCzIZLmJ1Y2tldHEudjEuU2V0dGxlT3V0Y29tZRIoCgVuYWNrcxgCIAMoCzIZLmJ1Y2tldHEudjEuU2V0dGxlT3V0Y29tZSInCgpHZXRSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEgoKAmlkGAIgASgJIikKCEpvYkxlYXNlEg4KBndvcmtlchgBIAEoCRINCgV1bnRpbBgCIAEoAyLpAgoDSm9iEgoKAmlkGAEgASgJEg0KBXN0YXRlGAIgASgJEicKB3BheWxvYWQYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSEAoIcHJpb3JpdHkYBCABKAUSDgoGcnVuX2F0GAUgASgDEhAKCGF0dGVtcHRzGAYgASgFEhQKDG1heF9hdHRlbXB0cxgHIAEoBRIoCgVsZWFzZRgIIAEoCzIULmJ1Y2tldHEudjEuSm9iTGVhc2VIAIgBARISCgpjcmVhdGVkX2F0GAkgASgDEhIKCnVwZGF0ZWRfYXQYCiABKAMSFwoKbGFzdF9lcnJvchgLIAEoCUgBiAEBEiYKBnJlc3VsdBgMIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIYCgtmaW5pc2hlZF9hdBgNIAEoA0gCiAEBQggKBl9sZWFzZUINCgtfbGFzdF9lcnJvckIOCgxfZmluaXNoZWRfYXQiKgoNQ2FuY2VsUmVxdWVzdBINCgV0b3BpYxgBIAEoCRIKCgJpZBgCIAEoCSIpCgxSZXRyeVJlcXVlc3QSDQoFdG9waWMYASABKAkSCgoCaWQYAiABKAkiKgoNU3RhdGVSZXNwb25zZRIKCgJpZBgBIAEoCRINCgVzdGF0ZRgCIAEoCSIdCgxTdGF0c1JlcXVlc3QSDQoFdG9waWMYASABKAkiRQoGTGVhZGVyEgoKAmlkGAEgASgJEgsKA3VybBgCIAEoCRINCgVlcG9jaBgDIAEoAxITCgtsZWFzZV91bnRpbBgEIAEoAyKDAgoKVG9waWNTdGF0cxINCgV0b3BpYxgBIAEoCRIPCgdwZW5kaW5nGAIgASgDEg8KB2RlbGF5ZWQYAyABKAMSDwoHY2xhaW1lZBgEIAEoAxIMCgRkZWFkGAUgASgDEhEKCWFyY2hpdmluZxgGIAEoAxIZChFvbGRlc3RfcGVuZGluZ19tcxgHIAEoAxIOCgZwYXVzZWQYCCABKAgSCwoDc2VxGAkgASgDEicKBmxlYWRlchgKIAEoCzISLmJ1Y2tldHEudjEuTGVhZGVySACIAQESJgoIY291bnRlcnMYCyABKAsyFC5idWNrZXRxLnYxLkNvdW50ZXJzQgkKB19sZWFkZXIirgEKCENvdW50ZXJzEg4KBnB1c2hlZBgBIAEoAxIPCgdjbGFpbWVkGAIgASgDEhEKCWNvbXBsZXRlZBgDIAEoAxIOCgZuYWNrZWQYBCABKAMSDAoEZGVhZBgFIAEoAxIRCgljYW5jZWxsZWQYBiABKAMSDwoHcmV0cmllZBgHIAEoAxIWCg5sZWFzZXNfZXhwaXJlZBgIIAEoAxIUCgxkZWFkX2V4cGlyZWQYCSABKAMiEwoRTGlzdFRvcGljc1JlcXVlc3QihgEKClRvcGljRW50cnkSDQoFdG9waWMYASABKAkSKgoFc3RhdHMYAiABKAsyFi5idWNrZXRxLnYxLlRvcGljU3RhdHNIAIgBARIpCgVlcnJvchgDIAEoCzIVLmJ1Y2tldHEudjEuSXRlbUVycm9ySAGIAQFCCAoGX3N0YXRzQggKBl9lcnJvciI8ChJMaXN0VG9waWNzUmVzcG9uc2USJgoGdG9waWNzGAEgAygLMhYuYnVja2V0cS52MS5Ub3BpY0VudHJ5MsoGCgVRdWV1ZRI5CgRQdXNoEhcuYnVja2V0cS52MS5QdXNoUmVxdWVzdBoYLmJ1Y2tldHEudjEuUHVzaFJlc3BvbnNlEjwKBUNsYWltEhguYnVja2V0cS52MS5DbGFpbVJlcXVlc3QaGS5idWNrZXRxLnYxLkNsYWltUmVzcG9uc2USUAoLQ2xhaW1TdHJlYW0SHi5idWNrZXRxLnYxLkNsYWltU3RyZWFtUmVxdWVzdBofLmJ1Y2tldHEudjEuQ2xhaW1TdHJlYW1SZXNwb25zZTABEkgKCUhlYXJ0YmVhdBIcLmJ1Y2tldHEudjEuSGVhcnRiZWF0UmVxdWVzdBodLmJ1Y2tldHEudjEuSGVhcnRiZWF0UmVzcG9uc2USNgoDQWNrEhYuYnVja2V0cS52MS5BY2tSZXF1ZXN0GhcuYnVja2V0cS52MS5BY2tSZXNwb25zZRI5CgROYWNrEhcuYnVja2V0cS52MS5OYWNrUmVxdWVzdBoYLmJ1Y2tldHEudjEuTmFja1Jlc3BvbnNlEj8KBlNldHRsZRIZLmJ1Y2tldHEudjEuU2V0dGxlUmVxdWVzdBoaLmJ1Y2tldHEudjEuU2V0dGxlUmVzcG9uc2USQgoHUmVsZWFzZRIaLmJ1Y2tldHEudjEuUmVsZWFzZVJlcXVlc3QaGy5idWNrZXRxLnYxLlJlbGVhc2VSZXNwb25zZRIuCgNHZXQSFi5idWNrZXRxLnYxLkdldFJlcXVlc3QaDy5idWNrZXRxLnYxLkpvYhI+CgZDYW5jZWwSGS5idWNrZXRxLnYxLkNhbmNlbFJlcXVlc3QaGS5idWNrZXRxLnYxLlN0YXRlUmVzcG9uc2USPAoFUmV0cnkSGC5idWNrZXRxLnYxLlJldHJ5UmVxdWVzdBoZLmJ1Y2tldHEudjEuU3RhdGVSZXNwb25zZRI5CgVTdGF0cxIYLmJ1Y2tldHEudjEuU3RhdHNSZXF1ZXN0GhYuYnVja2V0cS52MS5Ub3BpY1N0YXRzEksKCkxpc3RUb3BpY3MSHS5idWNrZXRxLnYxLkxpc3RUb3BpY3NSZXF1ZXN0Gh4uYnVja2V0cS52MS5MaXN0VG9waWNzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct]);
 
 /**
  * @generated from message bucketq.v1.PushJob
@@ -417,6 +417,78 @@ export const AckResponseSchema: GenMessage<AckResponse> = /*@__PURE__*/
   messageDesc(file_bucketq_v1_queue, 12);
 
 /**
+ * A claimed job as its lease holder names it.
+ *
+ * @generated from message bucketq.v1.LeaseRef
+ */
+export type LeaseRef = Message<"bucketq.v1.LeaseRef"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string worker_id = 2;
+   */
+  workerId: string;
+
+  /**
+   * @generated from field: string lease = 3;
+   */
+  lease: string;
+};
+
+/**
+ * Describes the message bucketq.v1.LeaseRef.
+ * Use `create(LeaseRefSchema)` to create a new message.
+ */
+export const LeaseRefSchema: GenMessage<LeaseRef> = /*@__PURE__*/
+  messageDesc(file_bucketq_v1_queue, 13);
+
+/**
+ * @generated from message bucketq.v1.ReleaseRequest
+ */
+export type ReleaseRequest = Message<"bucketq.v1.ReleaseRequest"> & {
+  /**
+   * @generated from field: string topic = 1;
+   */
+  topic: string;
+
+  /**
+   * At least one, at most the broker's --max-batch.
+   *
+   * @generated from field: repeated bucketq.v1.LeaseRef jobs = 2;
+   */
+  jobs: LeaseRef[];
+};
+
+/**
+ * Describes the message bucketq.v1.ReleaseRequest.
+ * Use `create(ReleaseRequestSchema)` to create a new message.
+ */
+export const ReleaseRequestSchema: GenMessage<ReleaseRequest> = /*@__PURE__*/
+  messageDesc(file_bucketq_v1_queue, 14);
+
+/**
+ * @generated from message bucketq.v1.ReleaseResponse
+ */
+export type ReleaseResponse = Message<"bucketq.v1.ReleaseResponse"> & {
+  /**
+   * How many were handed back (the others were no longer leased to you).
+   *
+   * @generated from field: int32 released = 1;
+   */
+  released: number;
+};
+
+/**
+ * Describes the message bucketq.v1.ReleaseResponse.
+ * Use `create(ReleaseResponseSchema)` to create a new message.
+ */
+export const ReleaseResponseSchema: GenMessage<ReleaseResponse> = /*@__PURE__*/
+  messageDesc(file_bucketq_v1_queue, 15);
+
+/**
  * @generated from message bucketq.v1.NackRequest
  */
 export type NackRequest = Message<"bucketq.v1.NackRequest"> & {
@@ -456,7 +528,7 @@ export type NackRequest = Message<"bucketq.v1.NackRequest"> & {
  * Use `create(NackRequestSchema)` to create a new message.
  */
 export const NackRequestSchema: GenMessage<NackRequest> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 13);
+  messageDesc(file_bucketq_v1_queue, 16);
 
 /**
  * @generated from message bucketq.v1.NackResponse
@@ -485,7 +557,7 @@ export type NackResponse = Message<"bucketq.v1.NackResponse"> & {
  * Use `create(NackResponseSchema)` to create a new message.
  */
 export const NackResponseSchema: GenMessage<NackResponse> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 14);
+  messageDesc(file_bucketq_v1_queue, 17);
 
 /**
  * @generated from message bucketq.v1.SettleAck
@@ -517,7 +589,7 @@ export type SettleAck = Message<"bucketq.v1.SettleAck"> & {
  * Use `create(SettleAckSchema)` to create a new message.
  */
 export const SettleAckSchema: GenMessage<SettleAck> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 15);
+  messageDesc(file_bucketq_v1_queue, 18);
 
 /**
  * @generated from message bucketq.v1.SettleNack
@@ -554,7 +626,7 @@ export type SettleNack = Message<"bucketq.v1.SettleNack"> & {
  * Use `create(SettleNackSchema)` to create a new message.
  */
 export const SettleNackSchema: GenMessage<SettleNack> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 16);
+  messageDesc(file_bucketq_v1_queue, 19);
 
 /**
  * @generated from message bucketq.v1.SettleRequest
@@ -581,7 +653,7 @@ export type SettleRequest = Message<"bucketq.v1.SettleRequest"> & {
  * Use `create(SettleRequestSchema)` to create a new message.
  */
 export const SettleRequestSchema: GenMessage<SettleRequest> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 17);
+  messageDesc(file_bucketq_v1_queue, 20);
 
 /**
  * A bucketq error inside a batch answer (Settle, ListTopics): code is bucketq's (LEASE_LOST, ...).
@@ -612,7 +684,7 @@ export type ItemError = Message<"bucketq.v1.ItemError"> & {
  * Use `create(ItemErrorSchema)` to create a new message.
  */
 export const ItemErrorSchema: GenMessage<ItemError> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 18);
+  messageDesc(file_bucketq_v1_queue, 21);
 
 /**
  * @generated from message bucketq.v1.SettleOutcome
@@ -651,7 +723,7 @@ export type SettleOutcome = Message<"bucketq.v1.SettleOutcome"> & {
  * Use `create(SettleOutcomeSchema)` to create a new message.
  */
 export const SettleOutcomeSchema: GenMessage<SettleOutcome> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 19);
+  messageDesc(file_bucketq_v1_queue, 22);
 
 /**
  * @generated from message bucketq.v1.SettleResponse
@@ -673,7 +745,7 @@ export type SettleResponse = Message<"bucketq.v1.SettleResponse"> & {
  * Use `create(SettleResponseSchema)` to create a new message.
  */
 export const SettleResponseSchema: GenMessage<SettleResponse> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 20);
+  messageDesc(file_bucketq_v1_queue, 23);
 
 /**
  * @generated from message bucketq.v1.GetRequest
@@ -695,7 +767,7 @@ export type GetRequest = Message<"bucketq.v1.GetRequest"> & {
  * Use `create(GetRequestSchema)` to create a new message.
  */
 export const GetRequestSchema: GenMessage<GetRequest> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 21);
+  messageDesc(file_bucketq_v1_queue, 24);
 
 /**
  * @generated from message bucketq.v1.JobLease
@@ -717,7 +789,7 @@ export type JobLease = Message<"bucketq.v1.JobLease"> & {
  * Use `create(JobLeaseSchema)` to create a new message.
  */
 export const JobLeaseSchema: GenMessage<JobLease> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 22);
+  messageDesc(file_bucketq_v1_queue, 25);
 
 /**
  * A job record; a claimed job shows its lease's worker and expiry, never its token.
@@ -796,7 +868,7 @@ export type Job = Message<"bucketq.v1.Job"> & {
  * Use `create(JobSchema)` to create a new message.
  */
 export const JobSchema: GenMessage<Job> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 23);
+  messageDesc(file_bucketq_v1_queue, 26);
 
 /**
  * @generated from message bucketq.v1.CancelRequest
@@ -818,7 +890,7 @@ export type CancelRequest = Message<"bucketq.v1.CancelRequest"> & {
  * Use `create(CancelRequestSchema)` to create a new message.
  */
 export const CancelRequestSchema: GenMessage<CancelRequest> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 24);
+  messageDesc(file_bucketq_v1_queue, 27);
 
 /**
  * @generated from message bucketq.v1.RetryRequest
@@ -840,7 +912,7 @@ export type RetryRequest = Message<"bucketq.v1.RetryRequest"> & {
  * Use `create(RetryRequestSchema)` to create a new message.
  */
 export const RetryRequestSchema: GenMessage<RetryRequest> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 25);
+  messageDesc(file_bucketq_v1_queue, 28);
 
 /**
  * @generated from message bucketq.v1.StateResponse
@@ -862,7 +934,7 @@ export type StateResponse = Message<"bucketq.v1.StateResponse"> & {
  * Use `create(StateResponseSchema)` to create a new message.
  */
 export const StateResponseSchema: GenMessage<StateResponse> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 26);
+  messageDesc(file_bucketq_v1_queue, 29);
 
 /**
  * @generated from message bucketq.v1.StatsRequest
@@ -879,7 +951,7 @@ export type StatsRequest = Message<"bucketq.v1.StatsRequest"> & {
  * Use `create(StatsRequestSchema)` to create a new message.
  */
 export const StatsRequestSchema: GenMessage<StatsRequest> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 27);
+  messageDesc(file_bucketq_v1_queue, 30);
 
 /**
  * @generated from message bucketq.v1.Leader
@@ -911,7 +983,7 @@ export type Leader = Message<"bucketq.v1.Leader"> & {
  * Use `create(LeaderSchema)` to create a new message.
  */
 export const LeaderSchema: GenMessage<Leader> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 28);
+  messageDesc(file_bucketq_v1_queue, 31);
 
 /**
  * @generated from message bucketq.v1.TopicStats
@@ -978,7 +1050,7 @@ export type TopicStats = Message<"bucketq.v1.TopicStats"> & {
  * Use `create(TopicStatsSchema)` to create a new message.
  */
 export const TopicStatsSchema: GenMessage<TopicStats> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 29);
+  messageDesc(file_bucketq_v1_queue, 32);
 
 /**
  * Totals since the topic was created.
@@ -1037,7 +1109,7 @@ export type Counters = Message<"bucketq.v1.Counters"> & {
  * Use `create(CountersSchema)` to create a new message.
  */
 export const CountersSchema: GenMessage<Counters> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 30);
+  messageDesc(file_bucketq_v1_queue, 33);
 
 /**
  * @generated from message bucketq.v1.ListTopicsRequest
@@ -1050,7 +1122,7 @@ export type ListTopicsRequest = Message<"bucketq.v1.ListTopicsRequest"> & {
  * Use `create(ListTopicsRequestSchema)` to create a new message.
  */
 export const ListTopicsRequestSchema: GenMessage<ListTopicsRequest> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 31);
+  messageDesc(file_bucketq_v1_queue, 34);
 
 /**
  * @generated from message bucketq.v1.TopicEntry
@@ -1079,7 +1151,7 @@ export type TopicEntry = Message<"bucketq.v1.TopicEntry"> & {
  * Use `create(TopicEntrySchema)` to create a new message.
  */
 export const TopicEntrySchema: GenMessage<TopicEntry> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 32);
+  messageDesc(file_bucketq_v1_queue, 35);
 
 /**
  * @generated from message bucketq.v1.ListTopicsResponse
@@ -1096,7 +1168,7 @@ export type ListTopicsResponse = Message<"bucketq.v1.ListTopicsResponse"> & {
  * Use `create(ListTopicsResponseSchema)` to create a new message.
  */
 export const ListTopicsResponseSchema: GenMessage<ListTopicsResponse> = /*@__PURE__*/
-  messageDesc(file_bucketq_v1_queue, 33);
+  messageDesc(file_bucketq_v1_queue, 36);
 
 /**
  * @generated from service bucketq.v1.Queue
@@ -1168,6 +1240,17 @@ export const Queue: GenService<{
     methodKind: "unary";
     input: typeof SettleRequestSchema;
     output: typeof SettleResponseSchema;
+  },
+  /**
+   * Claimed jobs handed back untouched, in one commit: pending at once, the attempt not counted
+   * (a worker's claimed-ahead jobs it will not run). A lease that is not yours any more is skipped.
+   *
+   * @generated from rpc bucketq.v1.Queue.Release
+   */
+  release: {
+    methodKind: "unary";
+    input: typeof ReleaseRequestSchema;
+    output: typeof ReleaseResponseSchema;
   },
   /**
    * @generated from rpc bucketq.v1.Queue.Get
