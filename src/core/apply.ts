@@ -11,7 +11,7 @@ import { isQueueError, QueueError } from '../errors.js';
 import { claim, type ClaimInput, type ClaimOutput } from './ops/claim.js';
 import { cancel, configure, get, retry, stats, type ConfigureInput, type RetryInput } from './ops/admin-ops.js';
 import { archived, elect, expireDead, release, sealArchive, type ArchivedInput, type ElectInput } from './ops/housekeeping.js';
-import { ack, heartbeat, nack, unclaim, type AckInput, type HeartbeatInput, type NackInput, type NackOutput, type UnclaimInput } from './ops/lease-ops.js';
+import { ack, heartbeat, nack, unclaim, type AckInput, type HeartbeatInput, type NackInput, type NackOutput, type UnclaimInput, type UnclaimOutput } from './ops/lease-ops.js';
 import { push, type PushInput, type PushOutput } from './ops/push.js';
 import { sweep, type SweepOutput } from './ops/sweep.js';
 import { listJobs, workers, type ListJobsInput, type ListJobsOutput, type WorkerLeases } from './ops/browse-ops.js';
@@ -27,7 +27,7 @@ export interface OpTable {
   heartbeat: [HeartbeatInput, { leaseUntil: number }];
   ack: [AckInput, { id: string }];
   nack: [NackInput, NackOutput];
-  unclaim: [UnclaimInput, { returned: number }];
+  unclaim: [UnclaimInput, UnclaimOutput];
   cancel: [{ id: string }, { id: string; state: 'cancelled' }];
   retry: [RetryInput, { id: string; state: JobRecord['state'] }];
   get: [{ id: string }, JobRecord];

@@ -68,6 +68,23 @@ export class Deque<T> {
     return this.items[this.head];
   }
 
+  /**
+   * Inserts `item` where `less` order puts it among entries already in that order, by binary
+   * search: O(log n) to find the place, O(1) at the front (the usual case).
+   */
+  insertSorted(item: T, less: (a: T, b: T) => boolean): void {
+    const a = this.items;
+    let lo = this.head;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (less(a[mid]!, item)) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === this.head && this.head > 0) a[--this.head] = item;
+    else a.splice(lo, 0, item);
+  }
+
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head];

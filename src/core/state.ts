@@ -205,6 +205,22 @@ export function requeue(s: QueueState, job: JobRecord, runAt: number, now: numbe
   touch(job, now);
 }
 
+/**
+ * A claimed job back to pending untouched (released, or its claim's answer never reached anyone):
+ * it keeps its place in line (its order) instead of going to the back, as a retry would.
+ */
+export function returnClaimed(s: QueueState, job: JobRecord, now: number): void {
+  delete job.lease;
+  setLiveState(s, job, 'pending');
+  const q = s.idx.ready.get(job.priority);
+  if (!q) {
+    indexReady(s, job);
+  } else {
+    q.insertSorted({ job, order: job.order }, (a, b) => a.order < b.order);
+  }
+  touch(job, now);
+}
+
 export function markClaimed(s: QueueState, job: JobRecord, worker: string, token: string, until: number, now: number): void {
   setLiveState(s, job, 'claimed');
   job.attempts++;
@@ -320,12 +336,17 @@ export function promoteDue(s: QueueState, now: number): number {
 /** Claimed jobs whose lease has expired by `now`, earliest first. Removes them from the lease index. */
 export function takeExpiredLeases(s: QueueState, now: number): JobRecord[] {
   const out: JobRecord[] = [];
+  const taken = new Set<JobRecord>();
   const h = s.idx.leases;
   for (let top = h.peek(); top && top.at <= now; top = h.peek()) {
     h.pop();
     const job = top.job;
     // The order tells a requeued-and-reclaimed job's old entry from its new one when both leases end at the same instant.
     if (job.state !== 'claimed' || s.jobs.get(job.id) !== job || job.lease?.until !== top.at || job.order !== top.order) continue;
+    // An unclaimed job keeps its order: reclaimed with a lease ending at the same instant, its old
+    // entry looks like the new one. Both stand for the one lease in force; take the job once.
+    if (taken.has(job)) continue;
+    taken.add(job);
     out.push(job);
   }
   return out;

@@ -146,6 +146,19 @@ describe('leases', () => {
     expect(h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: 'again' }).jobs[0]!.attempt).toBe(1);
   });
 
+  it('unclaimed jobs keep their place in line, ahead of jobs pushed after them', () => {
+    const h = new CoreHarness();
+    h.ok('push', { jobs: ['j0', 'j1', 'j2', 'j3'].map((id) => ({ id, payload: null, priority: 0, runAt: h.now, maxAttempts: 3 })) });
+    const first = h.ok('claim', { worker: W, max: 2, leaseMs: 1000, nonce: 'n1' }).jobs;
+    const second = h.ok('claim', { worker: 'w2', max: 1, leaseMs: 1000, nonce: 'n2' }).jobs;
+    expect([...first, ...second].map((j) => j.id)).toEqual(['j0', 'j1', 'j2']);
+    h.ok('push', { jobs: [{ id: 'late', payload: null, priority: 0, runAt: h.now, maxAttempts: 3 }] });
+    // Handed back out of order, by two workers: claims see them in their original order again.
+    h.ok('unclaim', { jobs: [{ id: 'j2', worker: 'w2', token: second[0]!.lease }] });
+    h.ok('unclaim', { jobs: first.map((j) => ({ id: j.id, worker: W, token: j.lease })) });
+    expect(h.ok('claim', { worker: W, max: 10, leaseMs: 1000, nonce: 'n3' }).jobs.map((j) => j.id)).toEqual(['j0', 'j1', 'j2', 'j3', 'late']);
+  });
+
   it('wrong worker, wrong token and expired lease are all LEASE_LOST', () => {
     const h = new CoreHarness();
     const c = claimed(h);

@@ -2,7 +2,7 @@
 import { QueueError } from '../../errors.js';
 import { backoffDelay } from '../backoff.js';
 import { recentToken } from '../recent.js';
-import { extendLease, findDone, finishJob, requeue } from '../state.js';
+import { extendLease, findDone, finishJob, requeue, returnClaimed } from '../state.js';
 import type { JobState } from '../types.js';
 import { ownedJob, type OpHandler } from './_context.js';
 
@@ -84,19 +84,28 @@ export interface UnclaimInput {
   jobs: Array<{ id: string; worker: string; token: string }>;
 }
 
+export interface UnclaimOutput {
+  returned: number;
+  /** The jobs handed back (the others were no longer leased to that worker). */
+  ids: string[];
+}
+
 /**
  * Hands claimed jobs back untouched, e.g. when the long-polling client that claimed them hung up
- * before it could receive them: they go back to the head of pending and the attempt is not counted.
+ * before it could receive them, or a worker's prefetched jobs at close: they go back to their old
+ * place in pending (ahead of everything pushed after them) and the attempt is not counted.
  */
-export const unclaim: OpHandler<UnclaimInput, { returned: number }> = (s, input, now, ctx) => {
+export const unclaim: OpHandler<UnclaimInput, UnclaimOutput> = (s, input, now, ctx) => {
   let returned = 0;
+  const ids: string[] = [];
   for (const ref of input.jobs) {
     const job = s.jobs.get(ref.id);
     if (!job || job.state !== 'claimed' || job.lease?.token !== ref.token || job.lease.worker !== ref.worker) continue;
     job.attempts = Math.max(0, job.attempts - 1);
-    requeue(s, job, now, now);
+    returnClaimed(s, job, now);
     returned++;
+    ids.push(job.id);
   }
   if (returned > 0) ctx.changed = true;
-  return { returned };
+  return { returned, ids };
 };
