@@ -129,7 +129,7 @@ export interface Queue<T = unknown> {
   /** Nacks several jobs in one commit. Never rejects for one item: see each outcome. */
   nackMany(items: ReadonlyArray<NackItem>): Promise<Array<ItemOutcome<NackResult>>>;
   /**
-   * Hands claimed jobs back untouched: pending again at once, at the head of their line, the
+   * Hands claimed jobs back untouched: pending again at once, in their old place in line, the
    * attempt not counted. For jobs claimed and never started (a worker's `prefetch` when it
    * closes). A lease that is no longer yours is skipped: `released` counts the jobs handed back.
    */

@@ -1,28 +1,14 @@
 /**
- * Heartbeats of one worker's jobs (running, settling, or held for a slot), on a single timer. When it fires, every job whose
- * heartbeat is due, or nearly (within a third of the interval), is heartbeated; the calls are
- * issued together, so they share one commit instead of each costing its own.
+ * Heartbeats of one worker's leases (running, settling, held for a slot, or being handed back),
+ * on a single timer. When it fires, every job whose heartbeat is due, or nearly (within a third
+ * of the interval), is heartbeated; the calls are issued together, so they share one commit
+ * instead of each costing its own. An answered heartbeat moves the slot's `deadline`.
  */
 import type { Clock } from '../broker/clock.js';
 import type { QueueError } from '../errors.js';
 import { toQueueError } from '../queue.js';
+import { isLive, type Slot } from './slot.js';
 import type { WorkerJob } from './types.js';
-
-/** A job in a worker slot. `phase` decides who may still report on it. */
-export interface Slot<T> {
-  job: WorkerJob<T>;
-  abort: AbortController;
-  /** held: claimed ahead, waiting for a slot · running: handler busy · settling: ack/nack in flight · lost: lease gone · abandoned: close gave up on it or handed it back */
-  phase: 'held' | 'running' | 'settling' | 'lost' | 'abandoned';
-  /** The handler has returned or thrown: the slot no longer counts against concurrency. */
-  handlerDone: boolean;
-  /** When the next heartbeat is due (clock ms). */
-  heartbeatAt: number;
-  /** A heartbeat is in flight. */
-  beating: boolean;
-  /** Settles when the handler has returned and its outcome was reported. */
-  done: Promise<void>;
-}
 
 export interface HeartbeatOptions<T> {
   clock: Clock;
@@ -30,7 +16,7 @@ export interface HeartbeatOptions<T> {
   leaseMs: number;
   slots: ReadonlySet<Slot<T>>;
   heartbeat(job: WorkerJob<T>, leaseMs: number): Promise<unknown>;
-  /** A heartbeat answered LEASE_LOST for a job whose handler still runs. */
+  /** A heartbeat answered LEASE_LOST for a job whose handler still runs, or that is held or being handed back. */
   onLost(slot: Slot<T>, error: QueueError): void;
   /** Any other heartbeat failure; the job is heartbeated again sooner. */
   onError(error: QueueError): void;
@@ -72,10 +58,13 @@ export class Heartbeats<T> {
       slot.heartbeatAt = now + this.o.heartbeatMs;
       this.o
         .heartbeat(slot.job, this.o.leaseMs)
+        .then(() => {
+          slot.deadline = Math.max(slot.deadline, now + this.o.leaseMs);
+        })
         .catch((err: unknown) => {
           const error = toQueueError(err);
           // While an ack/nack is in flight, LEASE_LOST may just mean it landed first: it reports itself.
-          if (error.code === 'LEASE_LOST') return void ((slot.phase === 'running' || slot.phase === 'held') && this.o.onLost(slot, error));
+          if (error.code === 'LEASE_LOST') return void ((slot.phase === 'running' || slot.phase === 'held' || slot.phase === 'releasing') && this.o.onLost(slot, error));
           this.o.onError(error);
           slot.heartbeatAt = Math.min(slot.heartbeatAt, this.o.clock.now() + Math.ceil(this.o.heartbeatMs / 3));
         })
@@ -88,6 +77,3 @@ export class Heartbeats<T> {
   }
 }
 
-function isLive(slot: Slot<unknown>): boolean {
-  return slot.phase === 'held' || slot.phase === 'running' || slot.phase === 'settling';
-}

@@ -23,8 +23,10 @@ export interface WorkerOptions {
    * claim then carries up to `concurrency + prefetch` jobs and the next one leaves while the held
    * jobs run, instead of every slot waiting for a claim's round trip. Held jobs are leased (and
    * heartbeated) from the claim; on close they are handed back untouched with
-   * {@link Queue.release} (their attempt not counted). Leave it at 0 when jobs are long or few:
-   * a held job waits here while another worker might have run it.
+   * {@link Queue.release} (their attempt not counted; if the release fails, they run within the
+   * close timeout). Leave it at 0 when jobs are long or few: a held job waits here while another
+   * worker might have run it. `concurrency + prefetch` must not exceed the broker's `--max-claim`
+   * (default 1000), or every claim is refused.
    */
   prefetch?: number;
   /** Lease of each claim and heartbeat (default 30 s). */
@@ -85,7 +87,7 @@ export interface Worker<T = unknown, R = unknown> {
   readonly state: WorkerState;
   /** Handlers running now (lease-lost ones included until they return). */
   readonly running: number;
-  /** Jobs claimed ahead and waiting for a slot (always 0 without `prefetch`). */
+  /** Jobs claimed and not started: held for a slot (`prefetch`), or being handed back at close. */
   readonly held: number;
   /** Starts the loop (only needed with `autoStart: false`); does nothing once started. */
   start(): void;

@@ -15,8 +15,10 @@
  *   - prefetch (claim-ahead): with `prefetch` P the claim also asks for P jobs more than there
  *     are free slots. They are held (leased and heartbeated) and started the moment a slot frees,
  *     so the slots do not wait for a claim's round trip. Once some are held, the loop tops up only
- *     when at least half of P is free again, so claims stay large. On close, held jobs are handed
- *     back with release (pending at once, their attempt not counted).
+ *     when at least half of P is free again, so claims stay large. A held job whose lease may have
+ *     run out is never started (held-jobs.ts). On close, held jobs, and every job of a claim that
+ *     lands after close(), are handed back with release (pending at once, their attempt not
+ *     counted); if the release fails they are run within the close timeout instead.
  *   - running: every slot is busy; the loop sleeps until a handler finishes.
  *   - idle: after a failed claim the loop backs off on the clock (200 ms doubling to 5 s), emits
  *     'error' and claims again: storage trouble and leader changes never kill it. Only CLOSED (the
@@ -38,7 +40,9 @@ import { EventEmitter } from 'node:events';
 import { QueueError } from '../errors.js';
 import { toQueueError } from '../queue.js';
 import type { ClaimedJob, Queue } from '../queue-types.js';
-import { Heartbeats, type Slot } from './heartbeats.js';
+import { Heartbeats } from './heartbeats.js';
+import { HeldJobs } from './held-jobs.js';
+import { newSlot, type Slot } from './slot.js';
 import { SettleBatcher } from './settle-batch.js';
 import { errorBackoffMs, isTransient, resolveWorkerOptions, type ResolvedWorkerOptions } from './options.js';
 import type { CloseOptions, Handler, Worker, WorkerEvents, WorkerJob, WorkerOptions, WorkerState } from './types.js';
@@ -57,10 +61,10 @@ class QueueWorker<T, R> implements Worker<T, R> {
   private current: WorkerState = 'idle';
   private readonly o: ResolvedWorkerOptions;
   private readonly events = new EventEmitter();
-  /** Every job this worker holds a lease on: held for a slot, running, or settling. */
+  /** Every job this worker holds a lease on: held for a slot, being handed back, running, or settling. */
   private readonly slots = new Set<Slot<T>>();
-  /** Claimed ahead, in claim order, waiting for a slot (also in `slots`, for the heartbeats). */
-  private readonly waiting: Slot<T>[] = [];
+  /** Claimed ahead (prefetch), waiting for a slot; also in `slots`, for the heartbeats. */
+  private readonly holding: HeldJobs<T>;
   /** Slots whose handler is still running (a lost handler keeps its slot until it returns). */
   private busy = 0;
   private started = false;
@@ -73,8 +77,6 @@ class QueueWorker<T, R> implements Worker<T, R> {
   private readonly heartbeats: Heartbeats<T>;
   private readonly settler: SettleBatcher<T>;
   private keepAlive: ReturnType<typeof setInterval> | null = null;
-  /** Releases in flight: close() resolves after them, so closing the queue next cannot cut them off. */
-  private readonly releasing = new Set<Promise<void>>();
 
   constructor(
     private readonly queue: Queue<T>,
@@ -85,6 +87,14 @@ class QueueWorker<T, R> implements Worker<T, R> {
     this.o = resolveWorkerOptions(options, queue.clock);
     this.id = this.o.workerId;
     this.settler = new SettleBatcher(queue);
+    this.holding = new HeldJobs({
+      queue,
+      now: () => this.o.clock.now(),
+      slots: this.slots,
+      onLost: (slot, error) => this.events.emit('lease-lost', slot.job, error),
+      onError: (error) => this.emitError(error),
+      onReturned: () => this.startHeld(),
+    });
     this.heartbeats = new Heartbeats({
       clock: this.o.clock,
       heartbeatMs: this.o.heartbeatMs,
@@ -102,11 +112,11 @@ class QueueWorker<T, R> implements Worker<T, R> {
   }
 
   get running(): number {
-    return this.slots.size - this.waiting.length;
+    return this.slots.size - this.holding.size;
   }
 
   get held(): number {
-    return this.waiting.length;
+    return this.holding.size;
   }
 
   start(): void {
@@ -123,7 +133,8 @@ class QueueWorker<T, R> implements Worker<T, R> {
     this.stopping = true;
     this.setState('stopping');
     this.claimAbort?.abort(new QueueError('CLOSED', `worker ${this.id} is closing`));
-    this.releaseHeld();
+    this.holding.releaseAll();
+    this.heartbeats.schedule();
     this.wake();
     this.closing = this.shutdown(timeoutMs);
     return this.closing;
@@ -149,9 +160,10 @@ class QueueWorker<T, R> implements Worker<T, R> {
   private async loop(): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
-      const room = this.o.concurrency + this.o.prefetch - this.busy - this.waiting.length;
+      const held = this.holding.waitingCount;
+      const room = this.o.concurrency + this.o.prefetch - this.busy - held;
       // With jobs held, top up only once half the prefetch room is free: claims stay large.
-      const worthIt = this.waiting.length === 0 ? 1 : Math.ceil(this.o.prefetch / 2);
+      const worthIt = held === 0 ? 1 : Math.ceil(this.o.prefetch / 2);
       if (room < worthIt) {
         this.setState('running');
         await this.pause();
@@ -161,6 +173,7 @@ class QueueWorker<T, R> implements Worker<T, R> {
       this.setState('claiming');
       const abort = new AbortController();
       this.claimAbort = abort;
+      const claimedAt = this.o.clock.now();
       let jobs: ClaimedJob<T>[];
       try {
         jobs = await this.queue.claim({ workerId: this.id, max: room, leaseMs: this.o.leaseMs, waitMs: this.o.waitMs, signal: abort.signal });
@@ -179,8 +192,16 @@ class QueueWorker<T, R> implements Worker<T, R> {
       } finally {
         this.claimAbort = null;
       }
-      if (this.current === 'stopped') return this.release(jobs); // close() gave up waiting for this claim
-      for (const job of jobs) this.take(job);
+      if (this.current === 'stopped') {
+        // close() gave up waiting for this claim: hand the jobs back, in the background.
+        if (jobs.length > 0) void this.queue.release(jobs).catch((err: unknown) => this.emitError(toQueueError(err)));
+        return;
+      }
+      const slots = jobs.map((job) => this.take(job, claimedAt));
+      // A claim that lands after close() started: none of it runs; it goes back in one call.
+      if (this.stopping) this.holding.release(slots);
+      else this.startHeld();
+      this.heartbeats.schedule();
       // Let every handler that finishes in this turn free its slot first: the next claim then asks
       // for all of them and leaves together with their acks (one commit, one request each).
       if (jobs.length > 0) await nextTurn();
@@ -211,40 +232,33 @@ class QueueWorker<T, R> implements Worker<T, R> {
 
   // --- one job ----------------------------------------------------------------------------------
 
-  /** A claimed job: run at once when a slot is free, else held for the next one. */
-  private take(job: ClaimedJob<T>): void {
-    if (this.stopping && this.busy >= this.o.concurrency) return void this.release([job]); // no slot will take it now
-    const slot: Slot<T> = { job, abort: new AbortController(), phase: 'held', handlerDone: false, heartbeatAt: this.o.clock.now() + this.o.heartbeatMs, beating: false, done: Promise.resolve() };
+  /** A claimed job, held until startHeld() gives it a slot (at once when one is free). */
+  private take(job: ClaimedJob<T>, claimedAt: number): Slot<T> {
+    this.holding.dropStale(job.id);
+    const slot = newSlot(job, 'held', claimedAt, this.o.leaseMs, this.o.heartbeatMs, this.o.clock.now());
     this.slots.add(slot);
-    if (this.busy < this.o.concurrency) this.run(slot);
-    else this.waiting.push(slot);
-    this.heartbeats.schedule();
+    this.holding.hold(slot);
+    return slot;
+  }
+
+  /** Free slots take the oldest held jobs (in the same turn, before the next claim is sized). */
+  private startHeld(): void {
+    while (this.busy < this.o.concurrency) {
+      const slot = this.holding.next();
+      if (!slot) break;
+      this.run(slot);
+    }
   }
 
   private run(slot: Slot<T>): void {
     slot.phase = 'running';
     this.busy++;
-    slot.done = this.execute(slot).finally(() => {
+    void this.execute(slot).finally(() => {
       this.slots.delete(slot);
+      slot.finish();
       this.heartbeats.schedule();
       this.wake();
     });
-  }
-
-  /** A slot freed: the oldest held job takes it (in the same turn, before the next claim is sized). */
-  private startHeld(): void {
-    while (this.busy < this.o.concurrency && this.waiting.length > 0) this.run(this.waiting.shift()!);
-  }
-
-  /** close(): held jobs go back untouched at once; another worker may run them now. */
-  private releaseHeld(): void {
-    const held = this.waiting.splice(0);
-    for (const slot of held) {
-      slot.phase = 'abandoned';
-      this.slots.delete(slot);
-    }
-    this.heartbeats.schedule();
-    void this.release(held.map((s) => s.job));
   }
 
   private async execute(slot: Slot<T>): Promise<void> {
@@ -256,9 +270,8 @@ class QueueWorker<T, R> implements Worker<T, R> {
     }
     // The handler is done: its slot is free while the ack or nack is in flight, so the next claim
     // goes out now and shares that commit (one commit per job cycle instead of two).
-    slot.handlerDone = true;
     this.busy--;
-    if (!this.stopping) this.startHeld();
+    this.startHeld(); // when stopping, only jobs a failed release left held
     this.wake();
     if (slot.phase !== 'running') return; // lease lost or given up at close: the outcome is not ours to report
     slot.phase = 'settling';
@@ -298,11 +311,11 @@ class QueueWorker<T, R> implements Worker<T, R> {
 
   private leaseLost(slot: Slot<T>, error: QueueError): void {
     if (slot.phase === 'lost' || slot.phase === 'abandoned') return;
-    if (slot.phase === 'held') {
-      // Never started: nothing to abort, it just is not ours to run any more.
-      this.waiting.splice(this.waiting.indexOf(slot), 1);
-      this.slots.delete(slot);
+    if (slot.phase === 'held' || slot.phase === 'releasing') {
+      // Never started: nothing to abort, it just is not ours to run (or hand back) any more.
+      this.holding.lost(slot);
       this.wake();
+      return void this.events.emit('lease-lost', slot.job, error);
     }
     slot.phase = 'lost';
     slot.abort.abort(error);
@@ -323,7 +336,6 @@ class QueueWorker<T, R> implements Worker<T, R> {
     await Promise.race([this.drain(), timeout]);
     cancel();
     if (timedOut) await this.abandonAll();
-    await Promise.all([...this.releasing]);
     this.heartbeats.stop();
     if (this.keepAlive) clearInterval(this.keepAlive);
     this.keepAlive = null;
@@ -335,27 +347,18 @@ class QueueWorker<T, R> implements Worker<T, R> {
     while (this.slots.size > 0) await Promise.all([...this.slots].map((s) => s.done));
   }
 
-  /** The close timeout ran out: abort what still runs and hand it back for another worker. */
+  /**
+   * The close timeout ran out: abort what still runs and nack it (and anything a failed release
+   * left held) for another worker at once. A release still in flight is left to land.
+   */
   private async abandonAll(): Promise<void> {
     const reason = new QueueError('CLOSED', `worker ${this.id} closed before the handler finished`);
     const running = [...this.slots].filter((s) => s.phase === 'running');
+    const held = this.holding.abandon();
     for (const slot of this.slots) slot.phase = 'abandoned';
     this.slots.clear();
     for (const slot of running) slot.abort.abort(reason);
-    await this.handBack(running.map((s) => s.job));
-  }
-
-  /** Jobs claimed and never started: back to pending untouched (their attempt not counted). */
-  private release(jobs: ReadonlyArray<WorkerJob<T>>): Promise<void> {
-    if (jobs.length === 0) return Promise.resolve();
-    // If this fails their leases simply expire (and that attempt counts): say so, lose nothing.
-    const p = this.queue.release(jobs).then(
-      () => {},
-      (err: unknown) => this.emitError(toQueueError(err)),
-    );
-    this.releasing.add(p);
-    void p.finally(() => this.releasing.delete(p));
-    return p;
+    await this.handBack([...running, ...held].map((s) => s.job));
   }
 
   /** Jobs whose handler was aborted at close: nacked at once, so another worker takes them now. */

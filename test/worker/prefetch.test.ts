@@ -4,7 +4,7 @@
  * on close (Queue.release), and release itself on the embedded queue and over HTTP.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createMemoryStore, createQueue, createWorker, FakeClock, type ClaimedJob, type Queue, type Worker, type WorkerJob, type WorkerOptions } from '../../src/index.js';
+import { createMemoryStore, createQueue, createWorker, FakeClock, QueueError, type ClaimedJob, type Queue, type Worker, type WorkerJob, type WorkerOptions } from '../../src/index.js';
 import { createClient } from '../../src/client/index.js';
 import { startBrokerServer } from '../../src/server/broker-server.js';
 import { codeOf, deferred, drive, until, type Deferred } from '../embedded-helpers.js';
@@ -141,6 +141,74 @@ describe('createWorker with prefetch', () => {
     gates.get('j00')!.resolve('ok');
     await clock.advance(100);
     expect(started).toEqual(['j00']);
+  });
+
+  it('a held job whose lease ran out while its heartbeats failed is dropped, not started', async () => {
+    const { clock, queue, start } = setup();
+    await pushN(queue, 2);
+    const real = queue.heartbeat.bind(queue);
+    vi.spyOn(queue, 'heartbeat').mockImplementation((job, ms) => (job.id === 'j01' ? Promise.reject(new QueueError('UNAVAILABLE', 'store down')) : real(job, ms)));
+    const { gates, started, handler } = gated();
+    const lost: string[] = [];
+    const worker = start(handler, { concurrency: 1, prefetch: 1, leaseMs: 3000, heartbeatMs: 1000 });
+    worker.on('lease-lost', (job) => lost.push(job.id));
+    await until(clock, () => worker.held === 1);
+    await queue.pause(); // so nobody (this worker included) claims j01 again meanwhile
+    await clock.advance(5000); // past j01's lease: the broker takes it back
+    await queue.resume();
+    const other = await drive(clock, queue.claim({ workerId: 'other', max: 5 }));
+    expect(other.map((j) => j.id)).toEqual(['j01']);
+    await queue.ack(other[0]!, 'by other');
+    gates.get('j00')!.resolve('ok');
+    await until(clock, () => lost.includes('j01'));
+    await clock.advance(100);
+    expect(started).toEqual(['j00']);
+    expect(worker.held).toBe(0);
+  });
+
+  it('a release the broker refuses leaves the held jobs ours: they run within the close timeout, none dead-lettered', async () => {
+    const { clock, queue, start } = setup();
+    await pushN(queue, 3, { maxAttempts: 1 });
+    const release = vi.spyOn(queue, 'release').mockRejectedValue(new QueueError('NOT_FOUND', 'no such route (an older broker)'));
+    const { gates, started, handler } = gated();
+    const errors: string[] = [];
+    const worker = start(handler, { concurrency: 1, prefetch: 2, leaseMs: 3000, heartbeatMs: 1000 });
+    worker.on('error', (e) => errors.push(e.code));
+    await until(clock, () => worker.held === 2);
+    const closing = worker.close({ timeoutMs: 60_000 });
+    await until(clock, () => errors.includes('NOT_FOUND'));
+    for (const id of ids(3)) {
+      await until(clock, () => gates.has(id));
+      await clock.advance(2000); // each runs longer than a lease: the held ones are heartbeated meanwhile
+      gates.get(id)!.resolve('ok');
+    }
+    await drive(clock, closing);
+    expect(release).toHaveBeenCalledTimes(1);
+    expect(started).toEqual(ids(3));
+    expect(await queue.stats()).toMatchObject({ dead: 0, claimed: 0, counters: { completed: 3, leasesExpired: 0 } });
+  });
+
+  it('a claim that lands after close() runs nothing: its jobs go back in one release', async () => {
+    const { clock, queue, start } = setup();
+    await pushN(queue, 6);
+    const landed = deferred();
+    const realClaim = queue.claim.bind(queue);
+    // The claim reaches the broker, but its answer arrives only after close() (the abort comes too late).
+    vi.spyOn(queue, 'claim').mockImplementation(async (opts) => {
+      const jobs = await realClaim({ ...opts, signal: undefined });
+      await landed.promise;
+      return jobs;
+    });
+    const release = vi.spyOn(queue, 'release');
+    const { started, handler } = gated();
+    const worker = start(handler, { concurrency: 2, prefetch: 4 });
+    await until(clock, async () => (await queue.stats()).claimed === 6);
+    const closing = worker.close({ timeoutMs: 60_000 });
+    landed.resolve();
+    await drive(clock, closing);
+    expect(started).toEqual([]);
+    expect(release).toHaveBeenCalledTimes(1);
+    expect(await queue.stats()).toMatchObject({ pending: 6, claimed: 0 });
   });
 
   it('refuses a prefetch that is not an integer from 0 to 1000 minus concurrency', () => {

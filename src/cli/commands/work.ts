@@ -165,8 +165,9 @@ export default defineCommand({
       emit('failed', { id: job.id, attempt: job.attempt, ms, error: message, state: outcome.state, ...(outcome.runAt !== undefined ? { runAt: outcome.runAt } : {}) }, `failed ${job.id} (attempt ${job.attempt} of ${job.maxAttempts}, ${next}): ${previewText(message)}`);
     });
     worker.on('lease-lost', (job, error: QueueError) => {
-      startedAt.delete(job.id);
-      emit('lease-lost', { id: job.id, error: error.message }, `lease lost ${job.id}: ${error.message}; its command was stopped`, true);
+      // A prefetched job can lose its lease before its command ever started.
+      const started = startedAt.delete(job.id);
+      emit('lease-lost', { id: job.id, error: error.message, started }, `lease lost ${job.id}: ${error.message}; ${started ? 'its command was stopped' : 'it had not started'}`, true);
     });
     worker.on('error', (error: QueueError) => {
       if (error.code === 'CLOSED') return;
