@@ -64,6 +64,12 @@ export interface RetriedEvent extends JobEventBase {
   kind: 'retried';
 }
 
+/** A claimed job handed back untouched (Queue.release, or a claim whose caller left): pending again, the attempt not counted. */
+export interface ReleasedEvent extends JobEventBase {
+  kind: 'released';
+  worker: string;
+}
+
 /** This broker took the topic (`leading: true`) or lost it to another broker. */
 export interface LeaderEvent {
   id: string;
@@ -105,8 +111,8 @@ export interface ResetEvent {
   reason: string;
 }
 
-export type JobEvent = PushedEvent | ClaimedEvent | AckedEvent | NackedEvent | DeadEvent | CancelledEvent | RetriedEvent;
+export type JobEvent = PushedEvent | ClaimedEvent | AckedEvent | NackedEvent | DeadEvent | CancelledEvent | RetriedEvent | ReleasedEvent;
 export type QueueEvent = JobEvent | LeaderEvent | CommitEvent | ResetEvent;
 export type QueueEventKind = QueueEvent['kind'];
 
-export const EVENT_KINDS: readonly QueueEventKind[] = ['pushed', 'claimed', 'acked', 'nacked', 'dead', 'cancelled', 'retried', 'leader', 'commit', 'reset'];
+export const EVENT_KINDS: readonly QueueEventKind[] = ['pushed', 'claimed', 'acked', 'nacked', 'dead', 'cancelled', 'retried', 'released', 'leader', 'commit', 'reset'];

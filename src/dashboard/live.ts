@@ -151,7 +151,7 @@ class JobEventHub {
   }
 }
 
-const EVENT_KINDS = ['pushed', 'claimed', 'acked', 'nacked', 'dead', 'cancelled', 'retried', 'leader', 'reset'];
+const EVENT_KINDS = ['pushed', 'claimed', 'acked', 'nacked', 'dead', 'cancelled', 'retried', 'released', 'leader', 'reset'];
 const hub = new JobEventHub();
 
 /**

@@ -12,7 +12,7 @@
  */
 import type { JobEvent } from '../event-types.js';
 
-export type HistoryEvent = 'pushed' | 'claimed' | 'acked' | 'nacked' | 'expired' | 'dead' | 'retried' | 'cancelled';
+export type HistoryEvent = 'pushed' | 'claimed' | 'acked' | 'nacked' | 'expired' | 'dead' | 'retried' | 'cancelled' | 'released';
 
 export interface HistoryEntry {
   at: number;

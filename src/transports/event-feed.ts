@@ -277,6 +277,13 @@ export class EventFeed {
         case 'retry':
           this.append({ kind: 'retried', topic, time, seq, job: (r.value as OpOutput<'retry'>).id });
           break;
+        case 'unclaim': {
+          // Handed back untouched: a worker's prefetched jobs at close, or a claim whose caller left.
+          const input = req.input as OpInput<'unclaim'>;
+          const released = new Set((r.value as OpOutput<'unclaim'>).ids);
+          for (const j of input.jobs) if (released.delete(j.id)) this.append({ kind: 'released', topic, time, seq, job: j.id, worker: j.worker });
+          break;
+        }
         case 'retryDead':
           // One op for many dead jobs (retry all): one event per job, as if each were retried alone.
           for (const job of (r.value as OpOutput<'retryDead'>).ids) this.append({ kind: 'retried', topic, time, seq, job });

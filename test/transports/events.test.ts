@@ -108,6 +108,19 @@ describe('event streams on a fake socket', () => {
     expect(ids).toEqual(ids.map((_, i) => ids[0]! + i)); // one id per event, no holes
   });
 
+  it('a release is a released event per job handed back; a lease no longer yours makes none', async () => {
+    const broker = embedded();
+    const sink = new FakeSink();
+    void new EventStreams(broker).stream(sink, all);
+    await broker.push('t', [{ id: 'a', payload: 1 }, { id: 'b', payload: 2 }]);
+    const jobs = await broker.claim('t', { workerId: 'w', max: 2 });
+    expect(await broker.release('t', jobs.map((j) => ({ id: j.id, workerId: 'w', lease: j.lease })))).toEqual({ released: 2 });
+    expect(await broker.release('t', [{ id: 'a', workerId: 'w', lease: jobs[0]!.lease }])).toEqual({ released: 0 });
+    const seen = sink.events().filter(([k]) => k !== 'commit' && k !== 'leader').map(([k, d]) => `${k}:${d.job}`);
+    expect(seen).toEqual(['pushed:a', 'pushed:b', 'claimed:a', 'claimed:b', 'released:a', 'released:b']);
+    expect(sink.events().find(([k]) => k === 'released')![1]).toMatchObject({ topic: 't', job: 'a', worker: 'w', seq: expect.any(Number) });
+  });
+
   it('a lease that runs out is an event too: nacked (back to pending), then dead once attempts are spent', async () => {
     const clock = new FakeClock();
     const broker = new Broker({ store: createMemoryStore(), clock });

@@ -69,6 +69,8 @@ function details(e: QueueEvent): string {
       return `worker ${e.worker}${e.runAt !== undefined ? `, retry in ${duration(Math.max(0, e.runAt - e.time))}` : ''}${e.error ? `: ${previewText(e.error, 120)}` : ''}`;
     case 'dead':
       return `worker ${e.worker}${e.error ? `: ${previewText(e.error, 120)}` : ''}`;
+    case 'released':
+      return `worker ${e.worker}, back to pending untouched`;
     case 'cancelled':
     case 'retried':
       return '';

@@ -29,6 +29,7 @@ function stateAfter(event: JobEvent): string | undefined {
     case 'cancelled':
       return 'cancelled';
     case 'retried':
+    case 'released':
       return 'pending';
     default:
       return undefined;
