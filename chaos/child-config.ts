@@ -14,6 +14,8 @@ export interface ChildConfig {
   rate?: number;
   /** Workers: lease of each claim and heartbeat. */
   leaseMs?: number;
+  /** Workers: createWorker's prefetch (jobs claimed ahead of free slots). */
+  prefetch?: number;
 }
 
 export const CHILD_ENV = 'CHAOS_CHILD';

@@ -4,6 +4,9 @@
  *
  *   nack           a nack of the earlier lease was sent before the later delivery was seen (it
  *                  may have landed even when its answer was lost), so this is a retry;
+ *   released       the worker handed the earlier lease back (Queue.release, its prefetched jobs at
+ *                  close) before the later delivery was seen: the only case in which the later
+ *                  delivery may carry the same attempt number, since a release does not count one;
  *   lease-expired  the earlier lease's last expiry the worker knew (from its claim, or the last
  *                  heartbeat answered) lies before the later delivery was seen: the broker's claim
  *                  happened before the worker saw it, so the broker saw the lease expired;
@@ -16,9 +19,9 @@
  * heartbeat whose answer was lost may have extended a lease beyond what the worker knew; that
  * can only make an unexplained redelivery look explained, never the reverse.
  */
-import type { DeliverEvent, HeartbeatEvent, HistoryEvent, LeaderEvent, NemesisEvent, SettleEvent } from './history.js';
+import type { DeliverEvent, HeartbeatEvent, HistoryEvent, LeaderEvent, NemesisEvent, ReleaseEvent, SettleEvent } from './history.js';
 
-export type Reason = 'nack' | 'lease-expired' | 'leader-change' | 'worker-killed' | 'worker-frozen';
+export type Reason = 'nack' | 'released' | 'lease-expired' | 'leader-change' | 'worker-killed' | 'worker-frozen';
 
 export interface Explainer {
   /** The first reason that explains `second` after `first`, or null. */
@@ -28,17 +31,22 @@ export interface Explainer {
 export function createExplainer(events: HistoryEvent[]): Explainer {
   const heartbeats = new Map<string, HeartbeatEvent[]>();
   const nacks = new Map<string, SettleEvent[]>();
+  const releases = new Map<string, ReleaseEvent[]>();
   const leaders: LeaderEvent[] = [];
   const nemesis: NemesisEvent[] = [];
   for (const e of events) {
     if (e.op === 'hb' && e.ok) push(heartbeats, e.lease, e);
     else if (e.op === 'nack') push(nacks, e.lease, e);
+    else if (e.op === 'release') push(releases, e.lease, e);
     else if (e.op === 'leader') leaders.push(e);
     else if (e.op === 'nemesis') nemesis.push(e);
   }
   return {
     explain(first, second) {
-      if (first.lease === second.lease || second.attempt <= first.attempt) return null;
+      if (first.lease === second.lease || second.attempt < first.attempt) return null;
+      // Sent is enough (its answer may be lost); a release never raises the attempt number.
+      if ((releases.get(first.lease) ?? []).some((r) => r.sm < second.m)) return 'released';
+      if (second.attempt === first.attempt) return null;
       // A nack that answered LEASE_LOST did not land: the lease had gone already.
       if ((nacks.get(first.lease) ?? []).some((n) => n.sm < second.m && n.code !== 'LEASE_LOST')) return 'nack';
       let until = first.until;

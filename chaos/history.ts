@@ -28,12 +28,14 @@ export interface DeliverEvent extends Stamp { op: 'deliver'; id: string; attempt
 export interface HeartbeatEvent extends Stamp { op: 'hb'; id: string; lease: string; ok: boolean; until?: number; code?: string }
 /** An ack's or nack's outcome; `st`/`sm` are when it was sent; a nack's `state` is where the job went. */
 export interface SettleEvent extends Stamp { op: 'ack' | 'nack'; id: string; lease: string; st: number; sm: number; ok: boolean; state?: string; code?: string; retried?: boolean }
+/** A worker handed a claimed job back untouched (Queue.release: its prefetched jobs at close). `sm`: when it was sent. */
+export interface ReleaseEvent extends Stamp { op: 'release'; id: string; lease: string; sm: number; ok: boolean; code?: string }
 /** A broker's own account: it started leading the topic at `epoch`, or was fenced. */
 export interface LeaderEvent extends Stamp { op: 'leader' | 'fenced'; broker: string; epoch?: number }
 /** What the nemesis did to a process. */
-export interface NemesisEvent extends Stamp { op: 'nemesis'; action: 'kill' | 'stop' | 'cont' | 'start'; target: string; role: 'broker' | 'worker' }
+export interface NemesisEvent extends Stamp { op: 'nemesis'; action: 'kill' | 'term' | 'stop' | 'cont' | 'start'; target: string; role: 'broker' | 'worker' }
 
-export type HistoryEvent = PushEvent | DeliverEvent | HeartbeatEvent | SettleEvent | LeaderEvent | NemesisEvent;
+export type HistoryEvent = PushEvent | DeliverEvent | HeartbeatEvent | SettleEvent | ReleaseEvent | LeaderEvent | NemesisEvent;
 
 /** Distributes Omit over the union, so each event kind keeps its own fields. */
 type Unstamped<E> = E extends HistoryEvent ? Omit<E, keyof Stamp> : never;

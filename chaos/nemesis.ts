@@ -8,6 +8,12 @@
  *   freeze broker / freeze worker  SIGSTOP for longer than its lease (the broker's leadership
  *                                  lease, or the jobs' lease), then SIGCONT: it wakes up believing
  *                                  it still holds what it held
+ *   term worker                    SIGTERM (a deploy): the worker closes, finishing or nacking what
+ *                                  runs and releasing what it holds ahead, exits, and is restarted
+ *                                  after downMs. A third of the worker "kills" of the plan are
+ *                                  these (decided from the same draw, so plans of older seeds keep
+ *                                  their times and targets); nothing but nacks and releases may
+ *                                  explain what it hands back.
  * Half the broker faults (`leader: true`) hit whichever broker leads the topic when the fault
  * comes, the others the planned slot. At run time a fault is left out when its target is still
  * down or booting from an earlier one, or when it would leave no broker or no worker up; every
@@ -21,7 +27,7 @@ import type { HistoryWriter } from './history.js';
 export interface Fault {
   /** Ms after the nemesis starts. */
   at: number;
-  action: 'kill' | 'freeze';
+  action: 'kill' | 'freeze' | 'term';
   role: 'broker' | 'worker';
   slot: string;
   /** A broker fault that goes to the current leader instead of `slot`, if it can. */
@@ -45,9 +51,10 @@ export function planNemesis(o: PlanOptions): Fault[] {
   const faults: Fault[] = [];
   for (let at = o.warmupMs ?? 3000; ; at += 1000 + Math.floor(rnd() * 2500)) {
     const role = rnd() < 0.45 ? 'broker' : 'worker';
-    const action = rnd() < 0.5 ? 'kill' : 'freeze';
+    const roll = rnd();
+    const action = roll >= 0.5 ? 'freeze' : role === 'worker' && roll < 0.5 / 3 ? 'term' : 'kill';
     const lease = role === 'broker' ? o.brokerLeaseMs : o.jobLeaseMs;
-    const downMs = action === 'kill' ? 300 + Math.floor(rnd() * 1500) : lease + 300 + Math.floor(rnd() * 1500);
+    const downMs = action === 'freeze' ? lease + 300 + Math.floor(rnd() * 1500) : 300 + Math.floor(rnd() * 1500);
     const slots = role === 'broker' ? o.brokers : o.workers;
     const slot = slots[Math.floor(rnd() * slots.length)]!;
     const leader = role === 'broker' && rnd() < 0.5;
@@ -76,8 +83,8 @@ export async function runNemesis(plan: Fault[], cluster: Cluster, history: Histo
       const upAfter = slotsOf(f.role).filter((s) => s !== slot && !busy.has(s)).length;
       if (busy.has(slot) || !target.ready || upAfter === 0) return void skipped++;
       busy.add(slot);
-      history.record({ op: 'nemesis', action: f.action === 'kill' ? 'kill' : 'stop', target: target.name, role: f.role });
-      cluster.signal(slot, f.action === 'kill' ? 'SIGKILL' : 'SIGSTOP');
+      history.record({ op: 'nemesis', action: f.action === 'freeze' ? 'stop' : f.action, target: target.name, role: f.role });
+      cluster.signal(slot, f.action === 'kill' ? 'SIGKILL' : f.action === 'term' ? 'SIGTERM' : 'SIGSTOP');
       await at(f.at + f.downMs);
       if (f.action === 'freeze') {
         history.record({ op: 'nemesis', action: 'cont', target: target.name, role: f.role });

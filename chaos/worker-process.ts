@@ -1,6 +1,6 @@
 /**
  * A chaos worker: createWorker over createClient, with every claim, heartbeat, ack and nack
- * recorded as the worker saw it (the queue handed to createWorker is the client wrapped by
+ * recorded as the worker saw it, and the releases of prefetched jobs (the queue handed to createWorker is the client wrapped by
  * `recorded`). The handler does what the job's payload asks (child-config.ts ChaosPayload).
  * SIGTERM closes the worker (running handlers finish or are nacked "worker closed") and exits 0.
  * The nemesis SIGKILLs and SIGSTOPs these processes.
@@ -72,6 +72,19 @@ const recorded: Queue<ChaosPayload> = new Proxy(client, {
         }
       };
     }
+    if (prop === 'release') {
+      return async (jobs: ReadonlyArray<LeaseHandle>) => {
+        const sm = monoNow();
+        try {
+          const r = await target.release(jobs);
+          for (const j of jobs) history.record({ op: 'release', id: j.id, lease: j.lease, sm, ok: true });
+          return r;
+        } catch (err) {
+          for (const j of jobs) history.record({ op: 'release', id: j.id, lease: j.lease, sm, ok: false, code: codeOf(err) });
+          throw err;
+        }
+      };
+    }
     if (prop === 'ackMany') return many('ack', (items) => target.ackMany(items));
     if (prop === 'nackMany') return many('nack', (items) => target.nackMany(items));
     if (prop === 'ack' || prop === 'nack') throw new Error(`the worker was expected to settle through ${String(prop)}Many`);
@@ -88,7 +101,9 @@ const worker = createWorker<ChaosPayload, { by: string }>(
     await delay(job.payload.ms, undefined, { signal }).catch(() => {});
     return { by: cfg.name };
   },
-  { concurrency: 8, leaseMs, heartbeatMs: Math.floor(leaseMs / 4), waitMs: 1000, workerId: cfg.name, closeTimeoutMs: 5000 },
+  // Some workers claim ahead (prefetch): their held jobs' heartbeats and the release at close are
+  // under the nemesis too.
+  { concurrency: 8, prefetch: cfg.prefetch ?? 0, leaseMs, heartbeatMs: Math.floor(leaseMs / 4), waitMs: 1000, workerId: cfg.name, closeTimeoutMs: 5000 },
 );
 // Transient errors are expected under the nemesis; the history has what matters.
 worker.on('error', () => {});

@@ -180,6 +180,21 @@ describe('chaos checker', () => {
     expect(check(h, agree(final)).failed).toEqual(['unexplained']);
   });
 
+  it('explains a same-attempt redelivery by a release of the earlier lease sent before it, and only then', () => {
+    const released = (at: number) => {
+      const { h, final } = good();
+      h.push(700, 'd').deliver(710, 'w0.0', 'd', 1).at(800, 'w1.0', { op: 'deliver', id: 'd', attempt: 1, maxAttempts: 5, lease: 'other', until: T0 + 2800, worker: 'w1.0' });
+      h.at(at, 'w0.0', { op: 'release', id: 'd', lease: lease('d', 1), sm: at, ok: true });
+      h.at(810, 'w1.0', { op: 'ack', id: 'd', lease: 'other', st: T0 + 808, sm: 808, ok: true });
+      final.finished.push({ id: 'd', state: 'completed', attempts: 1, maxAttempts: 5, lease: { worker: 'w1.0', token: 'other', until: 0 } });
+      return check(h, agree(final));
+    };
+    const before = released(750);
+    expect(before.failed).toEqual([]);
+    expect(before.redeliveries.released).toBe(1);
+    expect(released(900).failed).toEqual(['unexplained']); // released only after it was handed out again
+  });
+
   it('fails on dead letters that were not nacked or expired to exhaustion', () => {
     const early = good();
     early.h.push(700, 'e').deliver(710, 'w0.0', 'e', 1, 3).nack(720, 'w0.0', 'e', 1, 'dead');

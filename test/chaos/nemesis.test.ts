@@ -11,7 +11,7 @@ describe('nemesis plan', () => {
     expect(planNemesis({ ...options, seed: 43 })).not.toEqual(planNemesis(options));
   });
 
-  it('kills and freezes brokers and workers, each fault over within the period, freezes past the lease', () => {
+  it('kills and freezes brokers and workers and restarts workers gracefully, each fault over within the period, freezes past the lease', () => {
     const plan = planNemesis(options);
     expect(plan.length).toBeGreaterThan(15);
     for (const f of plan) {
@@ -20,7 +20,7 @@ describe('nemesis plan', () => {
       if (f.action === 'freeze') expect(f.downMs).toBeGreaterThan(f.role === 'broker' ? options.brokerLeaseMs : options.jobLeaseMs);
     }
     const kinds = new Set(plan.map((f) => `${f.action} ${f.role}`));
-    expect([...kinds].sort()).toEqual(['freeze broker', 'freeze worker', 'kill broker', 'kill worker']);
+    expect([...kinds].sort()).toEqual(['freeze broker', 'freeze worker', 'kill broker', 'kill worker', 'term worker']);
     expect(plan.some((f) => f.leader)).toBe(true);
   });
 });
