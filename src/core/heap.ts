@@ -69,11 +69,15 @@ export class Deque<T> {
   }
 
   /**
-   * Inserts `item` where `less` order puts it among entries already in that order, by binary
-   * search: O(log n) to find the place, O(1) at the front (the usual case).
+   * Inserts `item` where `less` order puts it among entries already in that order: O(1) at the
+   * back (a new entry) or the front (one handed back), else a binary search.
    */
   insertSorted(item: T, less: (a: T, b: T) => boolean): void {
     const a = this.items;
+    if (a.length === this.head || !less(item, a[a.length - 1]!)) {
+      a.push(item);
+      return;
+    }
     let lo = this.head;
     let hi = a.length;
     while (lo < hi) {

@@ -183,8 +183,12 @@ function indexReady(s: QueueState, job: JobRecord): void {
     while (i < ps.length && ps[i]! > job.priority) i++;
     ps.splice(i, 0, job.priority);
   }
-  q.push({ job, order: job.order });
+  // New and requeued jobs get the highest order and join the back; a job handed back untouched
+  // keeps its order and goes back to its place.
+  q.insertSorted({ job, order: job.order }, byOrder);
 }
+
+const byOrder = (a: ReadyEntry, b: ReadyEntry): boolean => a.order < b.order;
 
 function indexDelayed(s: QueueState, job: JobRecord): void {
   s.idx.delayed.push({ job, at: job.runAt, order: job.order });
@@ -212,12 +216,7 @@ export function requeue(s: QueueState, job: JobRecord, runAt: number, now: numbe
 export function returnClaimed(s: QueueState, job: JobRecord, now: number): void {
   delete job.lease;
   setLiveState(s, job, 'pending');
-  const q = s.idx.ready.get(job.priority);
-  if (!q) {
-    indexReady(s, job);
-  } else {
-    q.insertSorted({ job, order: job.order }, (a, b) => a.order < b.order);
-  }
+  indexReady(s, job);
   touch(job, now);
 }
 
