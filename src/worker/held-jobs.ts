@@ -31,6 +31,8 @@ export interface HeldJobsOptions<T> {
 
 export class HeldJobs<T> {
   private readonly waiting: Slot<T>[] = [];
+  /** The waiting slots by job id: a claim of hundreds checks each job against hundreds held. */
+  private readonly byId = new Map<string, Slot<T>>();
   private releasing = 0;
 
   constructor(private readonly o: HeldJobsOptions<T>) {}
@@ -48,19 +50,20 @@ export class HeldJobs<T> {
   hold(slot: Slot<T>): void {
     slot.phase = 'held';
     this.waiting.push(slot);
+    this.byId.set(slot.job.id, slot);
   }
 
   /** A new claim brought `id` again: any slot still holding it has an expired lease. */
   dropStale(id: string): void {
-    const stale = this.waiting.find((s) => s.job.id === id);
+    const stale = this.byId.get(id);
     if (stale) this.lose(stale, `held job ${id} was claimed again: its lease ran out before a slot freed`);
   }
 
   /** The oldest held job whose lease is still surely ours; held jobs past their deadline are dropped as lost. */
   next(): Slot<T> | undefined {
     for (let slot = this.waiting.shift(); slot; slot = this.waiting.shift()) {
+      this.byId.delete(slot.job.id);
       if (slot.deadline > this.o.now()) return slot;
-      this.waiting.unshift(slot);
       this.lose(slot, `held job ${slot.job.id}: its lease ran out before a slot freed (heartbeats failed)`);
     }
     return undefined;
@@ -69,8 +72,10 @@ export class HeldJobs<T> {
   /** A heartbeat said the lease of a held (or releasing) job is gone. */
   lost(slot: Slot<T>): void {
     const i = this.waiting.indexOf(slot);
-    if (i >= 0) this.waiting.splice(i, 1);
-    else if (slot.phase === 'releasing') this.releasing--;
+    if (i >= 0) {
+      this.waiting.splice(i, 1);
+      this.byId.delete(slot.job.id);
+    } else if (slot.phase === 'releasing') this.releasing--;
     slot.phase = 'lost';
     this.o.slots.delete(slot);
     slot.finish();
@@ -78,6 +83,7 @@ export class HeldJobs<T> {
 
   /** Hands every held job back (close). */
   releaseAll(): void {
+    this.byId.clear();
     this.release(this.waiting.splice(0));
   }
 
@@ -112,6 +118,7 @@ export class HeldJobs<T> {
 
   /** Close gave up: everything held leaves the worker; the caller nacks what is returned. */
   abandon(): Array<Slot<T>> {
+    this.byId.clear();
     const held = this.waiting.splice(0);
     for (const slot of held) slot.phase = 'abandoned';
     return held;
