@@ -134,7 +134,10 @@ export function traceCommits(events: EventEmitter): void {
   events.on('commit', (e: CommitEvent) => {
     const tracer = activeTracer();
     if (!tracer) return;
-    const end = Date.now();
+    // The SDK dates the request spans from performance.now() (relative to performance.timeOrigin);
+    // a number below the time origin is read on that same scale. Date.now() is another clock,
+    // which drifts from it: a commit span dated by it could start after a request span it carried ended.
+    const end = performance.now();
     // This listener is registered first: a throw here would keep every later 'commit' listener
     // (the event feed, metrics, stats) from seeing the commit.
     try {

@@ -20,6 +20,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Broker } from '../broker/broker.js';
+import { systemClock, type Clock } from '../broker/clock.js';
 import type { ResetEvent } from '../event-types.js';
 import { QueueError } from '../errors.js';
 import { checkTopic } from '../protocol.js';
@@ -34,6 +35,8 @@ const RETRY_MS = 1000;
 export interface EventStreamOptions extends EventFeedOptions {
   /** Interval of `: ping` comments (default 15 s). */
   heartbeatMs?: number;
+  /** Times the pings (tests pass a FakeClock). */
+  clock?: Clock;
 }
 
 export type { StreamSink } from './sse.js';
@@ -59,12 +62,14 @@ export function parseEventsQuery(url: string, header: string | string[] | undefi
 export class EventStreams {
   readonly feed: EventFeed;
   private readonly heartbeatMs: number;
+  private readonly clock: Clock;
   private readonly open = new Map<StreamSink, { gone: boolean }>();
   private closed = false;
 
   constructor(broker: Broker, o: EventStreamOptions = {}) {
     this.feed = new EventFeed(broker, o);
     this.heartbeatMs = o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.clock = o.clock ?? systemClock;
   }
 
   /** Streams open right now. */
@@ -83,7 +88,7 @@ export class EventStreams {
   /** The stream itself, on any sink whose headers are sent (tests drive it with a fake socket). */
   stream(sink: StreamSink, query: { topics: Set<string> | null; lastEventId: string | undefined }): Promise<void> {
     const feed = this.feed;
-    let heartbeat: NodeJS.Timeout | undefined;
+    let stopHeartbeat = () => {};
     let unsubscribe = () => {};
     const reader: Reader & { paused: boolean; gone: boolean } = {
       topics: query.topics,
@@ -114,7 +119,7 @@ export class EventStreams {
     const done = new Promise<void>((resolve) =>
       sink.once('close', () => {
         reader.gone = true;
-        clearInterval(heartbeat);
+        stopHeartbeat();
         unsubscribe();
         this.open.delete(sink);
         resolve();
@@ -128,11 +133,13 @@ export class EventStreams {
       send(`id: ${reset.id}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n`);
     }
     feed.pump(reader);
-    heartbeat = setInterval(() => {
+    const ping = (): void => {
+      if (reader.gone) return;
       // A paused socket is not taking writes anyway; a ping there would only grow its buffer.
-      if (!reader.paused && !reader.gone) send(': ping\n\n');
-    }, this.heartbeatMs);
-    heartbeat.unref();
+      if (!reader.paused) send(': ping\n\n');
+      stopHeartbeat = this.clock.setTimer(this.heartbeatMs, ping);
+    };
+    stopHeartbeat = this.clock.setTimer(this.heartbeatMs, ping);
     return done;
   }
 

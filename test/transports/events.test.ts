@@ -170,13 +170,32 @@ describe('event streams on a fake socket', () => {
     expect(sink.events().filter(([k]) => k === 'pushed').map(([, d]) => d.job)).toEqual(['j0', 'j1', 'j2', 'j3', 'j4']);
   });
 
-  it('sends `: ping` heartbeats', async () => {
+  it('sends `: ping` heartbeats every heartbeatMs, none to a paused reader, none after the close', async () => {
     const broker = embedded();
-    const streams = new EventStreams(broker, { heartbeatMs: 10 });
+    const clock = new FakeClock();
+    const streams = new EventStreams(broker, { heartbeatMs: 1000, clock });
     const sink = new FakeSink();
-    void streams.stream(sink, all);
-    await sink.until((c) => c === ': ping\n\n');
+    const done = streams.stream(sink, all);
+    const pings = () => sink.chunks.filter((c) => c === ': ping\n\n').length;
+    await clock.advance(999);
+    expect(pings()).toBe(0);
+    await clock.advance(1);
+    expect(pings()).toBe(1);
+    await clock.advance(2000);
+    expect(pings()).toBe(3);
+    sink.capacity = sink.chunks.length; // the next write fills it: the reader is paused
+    await clock.advance(1000);
+    expect(pings()).toBe(4); // the write that paused it
+    await clock.advance(3000);
+    expect(pings()).toBe(4);
+    sink.capacity = Infinity;
+    sink.emit('drain');
+    await clock.advance(1000);
+    expect(pings()).toBe(5);
     sink.destroy();
+    await done;
+    await clock.advance(5000);
+    expect(pings()).toBe(5);
   });
 
   it('close() (drain) ends every stream and refuses new ones', async () => {
@@ -338,11 +357,18 @@ describe('GET /v1/events on a server', () => {
     const res = await fetch(`${server.url}/v1/events`);
     const reader = res.body!.getReader();
     const closing = server.close();
+    let text = '';
+    const decoder = new TextDecoder();
     for (;;) {
-      const { done } = await reader.read();
+      const { done, value } = await reader.read();
       if (done) break;
+      text += decoder.decode(value, { stream: true });
     }
-    await closing;
+    // The stream opened (the reader saw the greeting) and then ended cleanly: read() said done, it
+    // did not throw (a destroyed socket makes it reject with a network error).
+    expect(text).toContain(': connected');
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    await expect(closing).resolves.toBeUndefined();
   });
 });
 
