@@ -85,6 +85,8 @@ export interface CheckResult {
   /** Share of the window's whole seconds in which some commit landed (some client saw a write succeed). */
   availability: number;
   pushLatencyMs: { p50: number; p99: number; max: number };
+  /** Leader faults: from the SIGKILL (or SIGSTOP) of the broker leading the topic to the first write a client saw land under the next leader. */
+  failoverMs: Record<'kill' | 'stop', { count: number; p50: number; max: number }>;
 }
 
 const MUST_BE_ZERO = ['lostPushes', 'unfinished', 'finishedTwice', 'phantoms', 'doubleAcks', 'ackNotFinal', 'ackDenied', 'unexplained', 'deadUnjustified', 'epochTwice', 'countersOff', 'invariants'] as const;
@@ -163,6 +165,7 @@ export function checkHistory({ events, final, window }: CheckInput): CheckResult
     leaderChanges: Math.max(0, final.epoch - 1),
     availability: availability(events, window),
     pushLatencyMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? 0 },
+    failoverMs: failover(events),
   };
   const failed = MUST_BE_ZERO.filter((k) => result[k].length > 0);
   return { ok: failed.length === 0, failed, ...result };
@@ -233,14 +236,43 @@ function checkDead(final: FinalStore, finished: Map<string, StoredJob[]>, delive
   return out;
 }
 
+/** A client saw a write land: a delivery, or an accepted push, settle or heartbeat. */
+function wrote(e: HistoryEvent): boolean {
+  return e.op === 'deliver' || ((e.op === 'push' || e.op === 'ack' || e.op === 'nack' || e.op === 'hb') && e.ok);
+}
+
+/**
+ * Time to the first commit after a fault of the leader: for each SIGKILL/SIGSTOP whose target was
+ * the broker that last said it leads, the time (monotonic) until a client first saw a write land
+ * after the next leadership change. Counting from the next 'leader' line, not from the fault,
+ * keeps out writes the old leader landed just before the fault and a client recorded just after.
+ */
+export function failover(events: HistoryEvent[]): CheckResult['failoverMs'] {
+  const sorted = [...events].sort((a, b) => a.m - b.m);
+  const times: Record<'kill' | 'stop', number[]> = { kill: [], stop: [] };
+  let leader: string | null = null;
+  for (let i = 0; i < sorted.length; i++) {
+    const e = sorted[i]!;
+    if (e.op === 'leader') leader = e.broker;
+    if (e.op !== 'nemesis' || e.role !== 'broker' || (e.action !== 'kill' && e.action !== 'stop') || e.target !== leader) continue;
+    const next = sorted.findIndex((x, j) => j > i && x.op === 'leader' && x.broker !== e.target);
+    const first = next === -1 ? undefined : sorted.slice(next).find(wrote);
+    if (first) times[e.action].push(first.m - e.m);
+  }
+  const summary = (list: number[]) => {
+    const s = [...list].sort((a, b) => a - b);
+    return { count: s.length, p50: Math.round(quantile(s, 0.5)), max: Math.round(s.at(-1) ?? 0) };
+  };
+  return { kill: summary(times.kill), stop: summary(times.stop) };
+}
+
 /** Share of the whole seconds of `window` in which some client saw a write land. */
 function availability(events: HistoryEvent[], window: { start: number; end: number }): number {
   const seconds = Math.floor((window.end - window.start) / 1000);
   if (seconds <= 0) return 0;
   const landed = new Set<number>();
   for (const e of events) {
-    const wrote = e.op === 'deliver' || ((e.op === 'push' || e.op === 'ack' || e.op === 'nack' || e.op === 'hb') && e.ok);
-    if (!wrote || e.t < window.start) continue;
+    if (!wrote(e) || e.t < window.start) continue;
     const s = Math.floor((e.t - window.start) / 1000);
     if (s < seconds) landed.add(s);
   }

@@ -62,6 +62,9 @@ export function formatReport({ ok, run, check: c }: ChaosReport): string {
   must('final queue.json invariants broken', c.invariants);
   info('leader changes', String(c.leaderChanges));
   info('availability (seconds with a commit)', `${(c.availability * 100).toFixed(1)}%`);
+  const fo = (k: 'kill' | 'stop') => (c.failoverMs[k].count === 0 ? 'none' : `${c.failoverMs[k].p50} / ${c.failoverMs[k].max} ms (${c.failoverMs[k].count})`);
+  info('leader SIGKILL → next leader\'s first commit p50 / max', fo('kill'));
+  info('leader SIGSTOP → next leader\'s first commit p50 / max', fo('stop'));
   info('push latency p50 / p99 / max', `${c.pushLatencyMs.p50} / ${c.pushLatencyMs.p99} / ${c.pushLatencyMs.max} ms`);
   info('pushes acknowledged / failed', `${c.counts.pushesAcked} / ${c.counts.pushesFailed}`);
   info('completed / dead', `${c.counts.completed} / ${c.counts.dead}`);

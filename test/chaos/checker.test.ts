@@ -5,7 +5,7 @@
  * to be what turns a redelivery from unexplained into explained.
  */
 import { describe, expect, it } from 'vitest';
-import { checkHistory, type FinalStore, type StoredJob } from '../../chaos/checker.js';
+import { checkHistory, failover, type FinalStore, type StoredJob } from '../../chaos/checker.js';
 import type { EventBody, HistoryEvent } from '../../chaos/history.js';
 
 const T0 = 1_800_000_000_000;
@@ -246,5 +246,21 @@ describe('chaos checker', () => {
     const r = check(h, agree(final));
     expect(r.failed).toEqual(['phantoms', 'epochTwice']);
     expect([r.phantoms, r.epochTwice]).toEqual([['ghost'], [1]]);
+  });
+
+  it('times failover from a fault of the leader to the first write under the next leader, and ignores faults of standbys', () => {
+    const h = new History()
+      .at(0, 'b0.1', { op: 'leader', broker: 'b0.1', epoch: 1 })
+      .push(100, 'a')
+      .at(1000, 'nemesis', { op: 'nemesis', action: 'kill', target: 'b0.1', role: 'broker' })
+      .push(1010, 'landed-before-the-kill') // the old leader's commit, recorded late: not counted
+      .at(2500, 'b1.1', { op: 'leader', broker: 'b1.1', epoch: 2 })
+      .push(2600, 'b')
+      .at(3000, 'nemesis', { op: 'nemesis', action: 'kill', target: 'b0.2', role: 'broker' }) // a standby: no failover
+      .at(4000, 'nemesis', { op: 'nemesis', action: 'stop', target: 'b1.1', role: 'broker' })
+      .at(5000, 'b0.2', { op: 'leader', broker: 'b0.2', epoch: 3 })
+      .deliver(5200, 'w0', 'b', 1)
+      .at(6000, 'nemesis', { op: 'nemesis', action: 'kill', target: 'b0.2', role: 'broker' }); // no next leader before the end: not counted
+    expect(failover(h.events)).toEqual({ kill: { count: 1, p50: 1600, max: 1600 }, stop: { count: 1, p50: 1200, max: 1200 } });
   });
 });

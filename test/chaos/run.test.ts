@@ -55,6 +55,6 @@ describe('npm run chaos', () => {
     expect((c.counts.nemesis['kill broker'] ?? 0) + (c.counts.nemesis['stop broker'] ?? 0)).toBeGreaterThan(0);
     expect(c.leaderChanges).toBeGreaterThan(0);
     expect(c.redeliveries['lease-expired'] ?? 0).toBeGreaterThan(0);
-    console.log(`[chaos seed ${SEED}] ${JSON.stringify({ counts: c.counts, redeliveries: c.redeliveries, leaderChanges: c.leaderChanges, availability: c.availability, pushLatencyMs: c.pushLatencyMs })}`);
+    console.log(`[chaos seed ${SEED}] ${JSON.stringify({ counts: c.counts, redeliveries: c.redeliveries, leaderChanges: c.leaderChanges, availability: c.availability, pushLatencyMs: c.pushLatencyMs, failoverMs: c.failoverMs })}`);
   });
 });
