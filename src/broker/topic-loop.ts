@@ -112,6 +112,10 @@ export class TopicLoop {
   private state: QueueState | null = null;
   private etag: string | null = null;
   private leader: BrokerLease | null = null;
+  /** The epoch this loop leads at (null unless leading): only its own renewals keep it. */
+  private heldEpoch: number | null = null;
+  /** Until this loop first leads or is refused, a live lease under its own id is a previous incarnation's (see elect). */
+  private restarted = true;
   private leaderSeenAt = -Infinity;
   private wantWrite = false;
   /** Set by stop() once it gives the lease up: later batches while draining must not renew it. */
@@ -372,10 +376,10 @@ export class TopicLoop {
       const before = { seq: s.seq, writer: s.writer, time: s.time };
       beginCommit(s, this.o.brokerId, now);
 
-      const leading = this.mode === 'leading' && s.broker?.id === this.o.brokerId;
+      const leading = this.mode === 'leading' && s.broker?.id === this.o.brokerId && s.broker.epoch === this.heldEpoch;
       let changed = false;
       if (!leading) {
-        const e = apply(s, 'elect', { id: this.o.brokerId, url: this.o.url, leaseMs: this.o.leaseMs }, now);
+        const e = apply(s, 'elect', { id: this.o.brokerId, url: this.o.url, leaseMs: this.o.leaseMs, ...(this.heldEpoch !== null ? { held: this.heldEpoch } : {}), restarted: this.restarted }, now);
         if (!e.ok) {
           Object.assign(s, before);
           return this.becomeStandby(batch, e.error, s.broker);
@@ -414,6 +418,8 @@ export class TopicLoop {
       if (outcome === 'landed') {
         const wasLeading = this.mode === 'leading';
         this.mode = 'leading';
+        this.heldEpoch = s.broker!.epoch;
+        this.restarted = false;
         this.leader = null;
         this.lastWriteAt = this.o.clock.now();
         if (!wasLeading) {
@@ -558,6 +564,8 @@ export class TopicLoop {
   private becomeStandby(batch: TopicRequest[], err: QueueError, holder: BrokerLease | null): void {
     const wasLeading = this.mode === 'leading';
     this.mode = 'standby';
+    this.heldEpoch = null;
+    this.restarted = false;
     this.leader = holder ? { ...holder } : null;
     this.leaderSeenAt = this.o.clock.now();
     this.state = null; // read again before any takeover attempt

@@ -85,6 +85,31 @@ describe('leadership', () => {
     expect((await readQueue(store, 'jobs')).broker).toMatchObject({ id: 'new', epoch: 2 });
   });
 
+  it('a broker restarted under the same id takes over at once with a new epoch, and its frozen old incarnation is fenced', async () => {
+    const store = counting(createMemoryStore());
+    const clockOld = new FakeClock();
+    const clock = new FakeClock(clockOld.now());
+    const old = new Broker({ store, clock: clockOld, id: 'b0', url: 'http://b0-old', leaseMs: 10_000 });
+    await old.push('jobs', [{ id: 'before', payload: 1 }]);
+    // The old process stops (SIGKILL or SIGSTOP: its clock stands still) with nearly the whole lease left.
+    await clock.advance(100);
+    const restarted = new Broker({ store, clock, id: 'b0', url: 'http://b0-new', leaseMs: 10_000 });
+    expect(await codeOf(restarted.push('jobs', [{ id: 'after', payload: 2 }]))).toBe('ok');
+    expect((await readQueue(store, 'jobs')).broker).toMatchObject({ id: 'b0', url: 'http://b0-new', epoch: 2 });
+    const landed = store.landed.get(Q) ?? 0;
+    // The old incarnation wakes up believing it leads at epoch 1: it commits nothing.
+    await clockOld.advance(4000);
+    expect(await codeOf(old.push('jobs', [{ id: 'by-old', payload: 3 }]))).toBe('NOT_LEADER');
+    expect(store.landed.get(Q)).toBe(landed);
+    // Refused once, it is no restart any more: later requests do not take the topic back.
+    await clockOld.advance(STANDBY_RECHECK_MS);
+    expect(await codeOf(old.push('jobs', [{ id: 'by-old-2', payload: 4 }]))).toBe('NOT_LEADER');
+    expect(await codeOf(restarted.push('jobs', [{ id: 'more', payload: 5 }]))).toBe('ok');
+    const q = await readQueue(store, 'jobs');
+    expect(q.broker).toMatchObject({ url: 'http://b0-new', epoch: 2 });
+    expect(q.jobs.map((j: { id: string }) => j.id).sort()).toEqual(['after', 'before', 'more']);
+  });
+
   it('an idle leader renews its lease at about a third of its length', async () => {
     const clock = new FakeClock();
     const store = counting(createMemoryStore());

@@ -270,11 +270,29 @@ describe('election', () => {
   it('takes a free or stale lease with a new epoch, refuses a live one', () => {
     const h = new CoreHarness();
     expect(h.ok('elect', { id: 'b1', url: 'u1', leaseMs: 1000 }).epoch).toBe(1);
-    expect(h.ok('elect', { id: 'b1', url: 'u1', leaseMs: 1000 }).epoch).toBe(1);
+    expect(h.ok('elect', { id: 'b1', url: 'u1', leaseMs: 1000, held: 1 }).epoch).toBe(1); // its own renewal
     const r = h.run('elect', { id: 'b2', url: 'u2', leaseMs: 1000 });
     expect(r.ok ? 'ok' : r.error.details).toMatchObject({ leader: 'u1' });
     h.now += 1000;
     expect(h.ok('elect', { id: 'b2', url: 'u2', leaseMs: 1000 }).epoch).toBe(2);
+  });
+
+  it('a broker restarted under its own id takes its old lease at once with a new epoch; a twin or a fenced one is refused', () => {
+    const h = new CoreHarness();
+    h.ok('elect', { id: 'b1', url: 'u1', leaseMs: 10_000 });
+    // The previous incarnation was SIGKILLed with 10 s left: the new one does not wait them out.
+    h.now += 100;
+    expect(h.ok('elect', { id: 'b1', url: 'u1b', leaseMs: 10_000, restarted: true })).toMatchObject({ epoch: 2, url: 'u1b' });
+    // The old incarnation, if it was only frozen, wakes up holding epoch 1: fenced.
+    const old = h.run('elect', { id: 'b1', url: 'u1', leaseMs: 10_000, held: 1 });
+    expect(old.ok ? 'ok' : old.error.code).toBe('NOT_LEADER');
+    // A process that already led or was refused is not a restart: it waits like anyone else.
+    const again = h.run('elect', { id: 'b1', url: 'u1', leaseMs: 10_000, restarted: false });
+    expect(again.ok ? 'ok' : again.error.message).toMatch(/own id/);
+    // A stale lease under its own id that it does not hold is taken with a new epoch too.
+    h.now += 10_000;
+    expect(h.ok('elect', { id: 'b1', url: 'u1', leaseMs: 10_000 }).epoch).toBe(3);
+    expect(h.ok('elect', { id: 'b1', url: 'u1', leaseMs: 10_000, held: 3 }).epoch).toBe(3);
   });
 
   it('release lets another broker in at once', () => {

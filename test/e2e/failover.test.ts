@@ -458,3 +458,26 @@ describe('e2e: failover under load (two broker processes, one file: store)', () 
     expect(r.standbyLeading.at - r.killAt).toBeLessThan(LEASE_MS / 3 + 1000 + 1000);
   });
 });
+
+describe('e2e: a broker restarted under the same --id', () => {
+  it('takes its topic back at once instead of waiting out its own lease, with a new epoch', async () => {
+    const LONG_LEASE = 120_000; // far longer than a restart takes: the standby wait is not what ends it
+    const args = ['--store', store(), '--listen', '127.0.0.1:0', '--id', 'b0', '--lease-ms', String(LONG_LEASE)];
+    const first = await startBrokerProcess(args);
+    brokers.push(first);
+    const call1 = api(first.url);
+    expect((await call1('POST', '/v1/topics/jobs/jobs', { id: 'before', payload: 1 })).status).toBe(201);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const killedAt = Date.now();
+    const second = await startBrokerProcess(args);
+    brokers.push(second);
+    const claimed = await api(second.url)('POST', '/v1/topics/jobs/claim', { workerId: 'w', max: 1 });
+    const ms = Date.now() - killedAt;
+    console.log(`[restart under the same id] SIGKILL → restarted broker answered a claim in ${ms} ms (lease ${LONG_LEASE} ms)`);
+    expect(claimed.status).toBe(200);
+    expect(claimed.body.jobs.map((j: { id: string }) => j.id)).toEqual(['before']);
+    const stats = await api(second.url)('GET', '/v1/topics/jobs');
+    expect(stats.body.leader).toMatchObject({ id: 'b0', epoch: 2 });
+  });
+});

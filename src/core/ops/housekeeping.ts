@@ -9,21 +9,37 @@ export interface ElectInput {
   id: string;
   url: string;
   leaseMs: number;
+  /** The epoch the caller leads at, when it believes it leads (its own renewals keep it). */
+  held?: number;
+  /**
+   * The caller has not held or lost this topic since it started: a live lease under its own id
+   * is its previous incarnation's (ids are unique among running brokers), so it takes over now.
+   */
+  restarted?: boolean;
 }
 
 /**
  * Takes or renews leadership. A live lease held by another broker is never taken: the caller gets
  * NOT_LEADER naming the holder. A takeover bumps the epoch, which fences the previous leader: its
  * next CAS fails and its reload shows the new epoch.
+ *
+ * A live lease under the caller's own id is renewed only at the epoch the caller holds. A broker
+ * restarted with the same id takes its previous incarnation's lease at once instead of waiting it
+ * out, and bumps the epoch, so that incarnation (if it was only frozen) is fenced like any other.
+ * Anything else under the caller's id (another process running with the same id, or this one
+ * after it was fenced) is NOT_LEADER, so two processes sharing an id cannot both lead.
  */
 export const elect: OpHandler<ElectInput, BrokerLease> = (s, input, now, ctx) => {
   const cur = s.broker;
-  if (cur && cur.id !== input.id && cur.leaseUntil > now) {
-    throw new QueueError('NOT_LEADER', `topic ${s.topic} is led by broker ${cur.id} (${cur.url || 'no url'}) until ${new Date(cur.leaseUntil).toISOString()}`, {
+  const own = cur !== undefined && cur !== null && cur.id === input.id;
+  const renewing = own && input.held === cur.epoch;
+  if (cur && cur.leaseUntil > now && !renewing && !(own && input.held === undefined && input.restarted === true)) {
+    const twin = own ? ` (this broker's own id, at epoch ${cur.epoch}: another process runs with the same id, or this one was fenced)` : '';
+    throw new QueueError('NOT_LEADER', `topic ${s.topic} is led by broker ${cur.id} (${cur.url || 'no url'}) until ${new Date(cur.leaseUntil).toISOString()}${twin}`, {
       details: { leader: cur.url, leaderId: cur.id, leaseUntil: cur.leaseUntil, epoch: cur.epoch },
     });
   }
-  const epoch = cur && cur.id === input.id ? cur.epoch : (cur?.epoch ?? 0) + 1;
+  const epoch = renewing ? cur.epoch : (cur?.epoch ?? 0) + 1;
   s.broker = { id: input.id, url: input.url, epoch, leaseUntil: now + input.leaseMs };
   ctx.changed = true;
   return { ...s.broker };
