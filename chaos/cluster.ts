@@ -2,7 +2,9 @@
  * The processes of a chaos run: brokers (`bucketq broker` on the faulty store), producers and
  * workers (producer-process.ts, worker-process.ts). Each has a slot (`b0`, `w1`, ...); a process
  * killed by the nemesis is restarted in its slot under a new name (`w1.1`, the incarnation), so
- * broker and worker ids are never reused and the history tells incarnations apart.
+ * the history tells incarnations apart and worker ids are never reused. A broker's `--id` is its
+ * slot, as docs/operations.md advises (a stable id per broker): a restarted broker takes back the
+ * topic its killed incarnation led at once, with a new epoch.
  *
  * Broker stdout lines "leading topic T (epoch N)" and "lost topic T ..." are recorded as leader
  * and fenced events in the history file `brokers.jsonl`, stamped when this process read them.
@@ -66,7 +68,7 @@ export class Cluster {
     const prev = this.members.get(slot);
     const incarnation = prev ? prev.incarnation + 1 : 0;
     const name = `${slot}.${incarnation}`;
-    const child = role === 'broker' ? this.spawnBroker(name, slot, incarnation) : this.spawnClient(role, name, slot, incarnation);
+    const child = role === 'broker' ? this.spawnBroker(slot, incarnation) : this.spawnClient(role, name, slot, incarnation);
     const stderr: string[] = [];
     createInterface({ input: child.stderr! }).on('line', (l) => {
       stderr.push(l);
@@ -83,9 +85,9 @@ export class Cluster {
     return member;
   }
 
-  private spawnBroker(name: string, slot: string, incarnation: number): ChildProcess {
+  private spawnBroker(slot: string, incarnation: number): ChildProcess {
     const store = `${this.o.brokerStore}&seed=${this.seedOf(slot, incarnation)}`;
-    const args = ['--import', 'tsx', MAIN, 'broker', '--store', store, '--listen', '127.0.0.1:0', '--id', name, '--lease-ms', String(this.o.brokerLeaseMs)];
+    const args = ['--import', 'tsx', MAIN, 'broker', '--store', store, '--listen', '127.0.0.1:0', '--id', slot, '--lease-ms', String(this.o.brokerLeaseMs)];
     return spawn(process.execPath, args, { env: { ...process.env, BUCKETQ_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
