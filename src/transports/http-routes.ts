@@ -148,8 +148,11 @@ export const ROUTES: readonly Route[] = [
     path: ['v1', 'topics'],
     body: false,
     run: async ({ broker, topics }) => {
-      const names = await broker.topics();
-      for (const t of names) topics.add(t);
+      const stored = await broker.topics();
+      for (const t of stored) topics.add(t);
+      // A topic whose queue.json vanished is no longer in the store's list: list it with its error.
+      const lost = broker.topicLeases().filter((t) => t.stateLost && !stored.includes(t.topic)).map((t) => t.topic);
+      const names = [...stored, ...lost].sort();
       const list = await mapLimit(names, 8, async (topic) => {
         try {
           return { topic, ...statsBody(await broker.stats(topic)) };
@@ -188,6 +191,19 @@ export const ROUTES: readonly Route[] = [
       const settings = await broker.configure(params.topic, o as never);
       topics.add(params.topic);
       return { status: 200, body: settingsBody(settings as TopicSettings) };
+    },
+  },
+  {
+    // An operator's action: serve a topic whose state was lost again (docs/operations.md).
+    method: 'POST',
+    path: ['v1', 'topics', ':topic', 'reset'],
+    body: true,
+    run: async ({ broker, topics, params, body }) => {
+      const o = fields(body ?? {}, ['restoreFromMemory']);
+      if (o.restoreFromMemory !== undefined && typeof o.restoreFromMemory !== 'boolean') throw bad(`restoreFromMemory must be true or false, got ${JSON.stringify(o.restoreFromMemory)}`);
+      const out = await broker.resetTopic(params.topic, { restoreFromMemory: o.restoreFromMemory === true });
+      topics.add(params.topic);
+      return { status: 200, body: out };
     },
   },
   {
