@@ -431,10 +431,15 @@ export class Broker {
     return this.loop(checkTopic(topic)).reset(options.restoreFromMemory === true);
   }
 
-  /** Every topic in the store (those with a queue.json). */
+  /**
+   * Every topic in the store (those with a queue.json), and those whose state this broker found
+   * lost: their queue.json is gone, yet they exist until reset (requests answer STATE_LOST).
+   */
   async topics(): Promise<string[]> {
     const keys = await withRetry('list topics', this.o.retry, this.clock, this.o.random, () => this.store.list('topics/'));
-    return keys.map(topicOfQueueKey).filter((t): t is string => t !== undefined);
+    const stored = keys.map(topicOfQueueKey).filter((t): t is string => t !== undefined);
+    const lost = [...this.loops].filter(([topic, loop]) => loop.lost !== null && !stored.includes(topic)).map(([topic]) => topic);
+    return lost.length === 0 ? stored : [...stored, ...lost].sort();
   }
 
   /** Runs the retention janitor of a topic now (it also runs hourly while leading). */

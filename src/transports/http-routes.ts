@@ -148,11 +148,8 @@ export const ROUTES: readonly Route[] = [
     path: ['v1', 'topics'],
     body: false,
     run: async ({ broker, topics }) => {
-      const stored = await broker.topics();
-      for (const t of stored) topics.add(t);
-      // A topic whose queue.json vanished is no longer in the store's list: list it with its error.
-      const lost = broker.topicLeases().filter((t) => t.stateLost && !stored.includes(t.topic)).map((t) => t.topic);
-      const names = [...stored, ...lost].sort();
+      const names = await broker.topics();
+      for (const t of names) topics.add(t);
       const list = await mapLimit(names, 8, async (topic) => {
         try {
           return { topic, ...statsBody(await broker.stats(topic)) };
