@@ -24,6 +24,13 @@ export type ErrorCode =
   | 'PERMISSION_DENIED'
   /** The object in storage is unreadable or written by a newer format; it is never overwritten. */
   | 'CORRUPT_STATE'
+  /**
+   * The topic's state object (queue.json) vanished, or went back to an older commit, after this
+   * broker had seen it. The broker stops serving the topic rather than re-creating it empty;
+   * only an explicit reset (`bucketq reset`, POST /v1/topics/{topic}/reset) serves it again.
+   * Retrying does not help.
+   */
+  | 'STATE_LOST'
   /** The queue, worker or broker was closed. */
   | 'CLOSED'
   /** Storage: a conditional write lost (the etag no longer matches, or the key exists). */

@@ -48,6 +48,7 @@ import type { ListJobsInput, ListJobsOutput } from '../core/ops/browse-ops.js';
 import type { RetryDeadOutput } from '../core/ops/retry-dead.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
 import { TopicLoop, type SubmitExtra, type TopicRequest } from './topic-loop.js';
+import type { ResetOutcome } from './topic-reset.js';
 import { traceCommits, traced, type RequestSpan } from './tracing.js';
 import type { SweepOutput } from '../core/ops/sweep.js';
 import { DEFAULT_RECENT, type RecentBounds } from '../core/recent.js';
@@ -104,6 +105,26 @@ export interface BrokerOptions {
 }
 
 const HOUR = 3_600_000;
+
+/** A lost topic as GET /v1/broker and the dashboard show it. */
+export interface LostTopic {
+  code: string;
+  message: string;
+  /** When this broker found it lost (epoch ms). */
+  since: number;
+  /** The last commit this broker knows the object held. */
+  seq: number;
+  /** The commit this broker could restore from memory, or null. */
+  memorySeq: number | null;
+}
+
+/** A topic this broker cannot serve (`state-lost`) or cannot commit (`commit-failing`) right now. */
+export interface TopicTrouble {
+  topic: string;
+  trouble: 'state-lost' | 'commit-failing';
+  error: QueueError;
+  since: number;
+}
 
 /**
  * Ids for jobs, lease nonces and payload objects: a random per-process prefix (72 bits) and a
@@ -371,18 +392,54 @@ export class Broker {
     return this.call(topic, 'configure', input);
   }
 
-  /** The topics this broker has a commit loop for, with what it knows of their leader (no I/O). */
-  topicLeases(): Array<{ topic: string; leading: boolean; leader: BrokerLease | null }> {
+  /**
+   * The topics this broker has a commit loop for, with what it knows of their leader (no I/O),
+   * and, for a topic whose state it found lost, why (`stateLost`).
+   */
+  topicLeases(): Array<{ topic: string; leading: boolean; leader: BrokerLease | null; stateLost?: LostTopic }> {
     return [...this.loops].map(([topic, loop]) => {
       const lease = loop.leaderLease;
-      return { topic, leading: loop.isLeading, leader: lease ? { ...lease } : null };
+      const lost = loop.lost;
+      const entry = { topic, leading: loop.isLeading, leader: lease ? { ...lease } : null };
+      return lost ? { ...entry, stateLost: { code: lost.error.code, message: lost.error.message, since: lost.since, seq: lost.seq, memorySeq: lost.memorySeq } } : entry;
     });
   }
 
-  /** Every topic in the store (those with a queue.json). */
+  /**
+   * What keeps this broker from serving or committing a topic (no I/O; readiness, metrics):
+   * topics whose state it found lost, and topics whose last batch failed in the store with none
+   * landed since.
+   */
+  topicTroubles(): TopicTrouble[] {
+    const out: TopicTrouble[] = [];
+    for (const [topic, loop] of this.loops) {
+      const lost = loop.lost;
+      if (lost) out.push({ topic, trouble: 'state-lost', error: lost.error, since: lost.since });
+      const failed = loop.storageFailure;
+      if (failed) out.push({ topic, trouble: 'commit-failing', error: failed.error, since: failed.since });
+    }
+    return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
+  }
+
+  /**
+   * Serves a topic whose state was lost again (docs/operations.md, "When a topic's state
+   * vanishes"): adopts the object if one is back, else writes a fresh empty state, or with
+   * `restoreFromMemory` the last commit this broker landed while leading it. Refuses a topic whose
+   * state is in place (FAILED_PRECONDITION) or that never existed (NOT_FOUND).
+   */
+  resetTopic(topic: string, options: { restoreFromMemory?: boolean } = {}): Promise<ResetOutcome> {
+    return this.loop(checkTopic(topic)).reset(options.restoreFromMemory === true);
+  }
+
+  /**
+   * Every topic in the store (those with a queue.json), and those whose state this broker found
+   * lost: their queue.json is gone, yet they exist until reset (requests answer STATE_LOST).
+   */
   async topics(): Promise<string[]> {
     const keys = await withRetry('list topics', this.o.retry, this.clock, this.o.random, () => this.store.list('topics/'));
-    return keys.map(topicOfQueueKey).filter((t): t is string => t !== undefined);
+    const stored = keys.map(topicOfQueueKey).filter((t): t is string => t !== undefined);
+    const lost = [...this.loops].filter(([topic, loop]) => loop.lost !== null && !stored.includes(topic)).map(([topic]) => topic);
+    return lost.length === 0 ? stored : [...stored, ...lost].sort();
   }
 
   /** Runs the retention janitor of a topic now (it also runs hourly while leading). */

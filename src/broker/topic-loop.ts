@@ -11,6 +11,10 @@
  * - standby: another broker holds a live lease. In `reject` mode requests fail fast with
  *   NOT_LEADER naming it; in `wait` mode (embedded use) they wait until that lease is stale and
  *   this broker takes over, bumping the epoch.
+ * - lost: queue.json vanished (or went back to an older commit) after this broker saw it
+ *   (state-history.ts). Every request fails with STATE_LOST; nothing is re-created implicitly.
+ *   A request reads the object again at most once a second and the loop carries on when it is
+ *   back at or past what this broker saw; otherwise only reset() (an operator's action) ends it.
  * - stopped: closed; every request fails with CLOSED.
  *
  * The loop
@@ -29,8 +33,10 @@
  *        the batch gets STORE_AMBIGUOUS (re-applying could apply it twice);
  *     8. on storage failure past the retries, drops the draft (reloaded next time) and answers
  *        UNAVAILABLE: nothing was acknowledged, nothing is lost.
- *   An idle leader renews its lease at a third of its length; long-polling claims are parked and
- *   re-run after a commit that changed something or when a delayed job or lease comes due.
+ *   An idle leader renews its lease at a third of its length, and retries as often after a failed
+ *   write, so an idle broker finds a broken store and a repaired one (readiness reads
+ *   `storageFailure`); long-polling claims are parked and re-run after a commit that changed
+ *   something or when a delayed job or lease comes due.
  */
 import { EventEmitter } from 'node:events';
 import { apply, beginCommit, type OpInput, type OpName, type OpOutput, type OpResult } from '../core/apply.js';
@@ -44,6 +50,8 @@ import type { StorageDriver } from '../storage/types.js';
 import type { Clock } from './clock.js';
 import { RecentReader } from './recent-reader.js';
 import { withRetry, type RetryPolicy } from './retry.js';
+import { StateHistory, type LostState } from './state-history.js';
+import { planReset, type ResetOutcome } from './topic-reset.js';
 
 export interface TopicRequest<K extends OpName = OpName> {
   op: K;
@@ -89,7 +97,10 @@ export interface CommitEvent {
   conflicts: number;
 }
 
-type Mode = 'unloaded' | 'leading' | 'standby' | 'stopped';
+type Mode = 'unloaded' | 'leading' | 'standby' | 'lost' | 'stopped';
+
+/** Codes of a batch that failed because the store did (readiness: this broker cannot commit). */
+const STORAGE_FAILURES: ReadonlySet<string> = new Set(['UNAVAILABLE', 'STORE_UNAVAILABLE', 'STORE_AMBIGUOUS']);
 
 /** What a caller may attach to a request besides its op and input. */
 export type SubmitExtra = Pick<TopicRequest, 'deadline' | 'signal' | 'onLanded' | 'internal'>;
@@ -125,8 +136,14 @@ export class TopicLoop {
   private cancelDue: (() => void) | null = null;
   private cancelStandby: (() => void) | null = null;
   private idleWaiters: Array<() => void> = [];
+  /** Work that runs alone between batches (reset): no batch in flight, none starts meanwhile. */
+  private tasks: Array<{ run(): Promise<void>; fail(err: QueueError): void }> = [];
   /** Reads the recent window's ids back after a load (see recent-reader.ts). */
   private readonly recent: RecentReader;
+  /** What this broker saw of the topic's object: tells "never existed" from "vanished". */
+  private readonly history: StateHistory;
+  /** The last batch failed in the store and none landed since (readiness). */
+  private failure: { error: QueueError; since: number } | null = null;
 
   constructor(private readonly o: TopicLoopOptions) {
     this.recent = new RecentReader({
@@ -136,6 +153,17 @@ export class TopicLoop {
       random: o.random,
       onError: (key, error) => this.emit('internal-error', { topic: o.topic, op: `recent window from ${key}`, error }),
     });
+    this.history = new StateHistory({ topic: o.topic, store: o.store, clock: o.clock, retry: o.retry, random: o.random });
+  }
+
+  /** Set while the topic's state is lost (STATE_LOST): why, since when, what could be restored. */
+  get lost(): LostState | null {
+    return this.mode === 'lost' ? this.history.lost : null;
+  }
+
+  /** Set while the last batch failed in the store (UNAVAILABLE, STORE_*) and none has landed since. */
+  get storageFailure(): { error: QueueError; since: number } | null {
+    return this.failure;
   }
 
   get isLeading(): boolean {
@@ -169,6 +197,7 @@ export class TopicLoop {
   submit<K extends OpName>(op: K, input: OpInput<K>, extra: SubmitExtra = {}): Promise<OpOutput<K>> {
     return new Promise<OpOutput<K>>((resolve, reject) => {
       if (this.mode === 'stopped') return reject(new QueueError('CLOSED', `the broker stopped serving topic ${this.o.topic}`));
+      if (this.mode === 'lost' && !this.history.recheckDue(this.o.clock.now())) return reject(this.history.lost!.error);
       if (extra.signal?.aborted) return reject(new QueueError('CLOSED', 'request aborted by the caller'));
       const notLeader = this.failFast();
       if (notLeader) return reject(notLeader);
@@ -183,7 +212,8 @@ export class TopicLoop {
   /** Internal ops (archived, expireDead, release): same batching, errors only logged as events. */
   submitInternal<K extends OpName>(op: K, input: OpInput<K>): Promise<OpOutput<K> | undefined> {
     return this.submit(op, input, { internal: true }).catch((err: unknown) => {
-      this.emit('internal-error', { topic: this.o.topic, op, error: err });
+      // A lost topic was reported once (the 'state-lost' event); its housekeeping just stops.
+      if (!isQueueError(err, 'STATE_LOST')) this.emit('internal-error', { topic: this.o.topic, op, error: err });
       return undefined;
     });
   }
@@ -210,8 +240,27 @@ export class TopicLoop {
     this.mode = 'stopped';
     this.clearTimers();
     // A waiting standby may still hold requests (and one may have slipped in since idle()).
-    this.failAll(this.queue.splice(0), new QueueError('CLOSED', `the broker stopped serving topic ${this.o.topic}`));
+    const closed = new QueueError('CLOSED', `the broker stopped serving topic ${this.o.topic}`);
+    this.failAll(this.queue.splice(0), closed);
+    for (const t of this.tasks.splice(0)) t.fail(closed);
     for (const p of this.unpark()) p.resolve({ jobs: [] } as never); // long polls parked while draining
+  }
+
+  /**
+   * The explicit action that serves a topic whose state was lost (docs/operations.md, "When a
+   * topic's state vanishes"). It runs alone between batches and never touches a topic whose
+   * object is in place (FAILED_PRECONDITION) or that never existed (NOT_FOUND). If an object is
+   * back (restored by hand, or reset through another broker), it is adopted as it is. If none is,
+   * a fresh empty state is written, or with `fromMemory` the last commit this broker landed while
+   * leading; either continues the seq and epoch this broker saw, and is written create-only, so
+   * it never replaces an object that appeared meanwhile.
+   */
+  reset(fromMemory: boolean): Promise<ResetOutcome> {
+    return new Promise<ResetOutcome>((resolve, reject) => {
+      if (this.mode === 'stopped') return reject(new QueueError('CLOSED', `the broker stopped serving topic ${this.o.topic}`));
+      this.tasks.push({ run: () => this.resetNow(fromMemory).then(resolve, (err: unknown) => reject(asQueueError(err))), fail: reject });
+      this.kick();
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -304,7 +353,17 @@ export class TopicLoop {
   private async run(): Promise<void> {
     this.running = true;
     try {
-      while ((this.queue.length > 0 || this.wantWrite) && this.mode !== 'stopped') {
+      while ((this.queue.length > 0 || this.wantWrite || this.tasks.length > 0) && this.mode !== 'stopped') {
+        const task = this.tasks.shift();
+        if (task) {
+          this.committing = true;
+          try {
+            await task.run();
+          } finally {
+            this.committing = false;
+          }
+          continue;
+        }
         if (this.mode === 'standby' && this.o.standby === 'wait' && this.leader && this.leader.leaseUntil > this.o.clock.now()) {
           this.waitForStaleLease();
           break;
@@ -325,7 +384,7 @@ export class TopicLoop {
       this.emit('internal-error', { topic: this.o.topic, op: 'run', error: err });
     } finally {
       this.running = false;
-      if (this.queue.length > 0 && this.mode !== 'stopped' && !this.cancelStandby) queueMicrotask(() => this.kick());
+      if ((this.queue.length > 0 || this.tasks.length > 0) && this.mode !== 'stopped' && !this.cancelStandby) queueMicrotask(() => this.kick());
       else for (const w of this.idleWaiters.splice(0)) w();
     }
   }
@@ -333,22 +392,37 @@ export class TopicLoop {
   private async load(): Promise<void> {
     const key = queueKey(this.o.topic);
     const obj = await withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.read(key));
+    if (!obj) await this.history.missing(); // STATE_LOST when the topic existed
     this.adopt(obj);
+    if (this.mode === 'lost') {
+      // Back at or past what this broker saw (another broker reset it): carry on from there.
+      this.mode = 'unloaded';
+      this.history.recovered();
+      this.emit('state-reset', { topic: this.o.topic, action: 'found', seq: this.state!.seq });
+    }
   }
 
+  /** Takes a read of queue.json as the state; none means a new topic, unless it existed (STATE_LOST). */
   private adopt(obj: { body: Uint8Array; etag: string } | null): void {
-    const key = queueKey(this.o.topic);
     if (!obj) {
+      this.history.missingNow();
       this.state = createState(this.o.topic);
       this.etag = null;
       return;
     }
-    const state = parseState(Buffer.from(obj.body).toString('utf8'), key, this.o.clock.now());
+    const state = this.parse(obj.body);
+    this.history.loaded(state);
+    this.state = state;
+    this.etag = obj.etag;
+  }
+
+  private parse(body: Uint8Array): QueueState {
+    const key = queueKey(this.o.topic);
+    const state = parseState(Buffer.from(body).toString('utf8'), key, this.o.clock.now());
     if (state.topic !== this.o.topic) {
       throw new QueueError('CORRUPT_STATE', `${key} names topic ${JSON.stringify(state.topic)}; refusing to use or overwrite it`, { details: { object: key } });
     }
-    this.state = state;
-    this.etag = obj.etag;
+    return state;
   }
 
   private async commit(batch: TopicRequest[]): Promise<void> {
@@ -359,7 +433,7 @@ export class TopicLoop {
         try {
           await this.load();
         } catch (err) {
-          return this.failAll(batch, asQueueError(err));
+          return this.failBatch(batch, asQueueError(err));
         }
       }
       const s = this.state!;
@@ -369,7 +443,7 @@ export class TopicLoop {
           await this.recent.hydrate(s, this.o.clock.now());
         } catch (err) {
           this.state = null;
-          return this.failAll(batch, asQueueError(err));
+          return this.failBatch(batch, asQueueError(err));
         }
       }
       const now = this.o.clock.now();
@@ -421,6 +495,8 @@ export class TopicLoop {
         this.heldEpoch = s.broker!.epoch;
         this.restarted = false;
         this.leader = null;
+        this.failure = null;
+        this.history.landed(s, body);
         this.lastWriteAt = this.o.clock.now();
         if (!wasLeading) {
           this.emit('leader', { topic: this.o.topic, broker: this.o.brokerId, epoch: s.broker!.epoch });
@@ -434,7 +510,7 @@ export class TopicLoop {
         this.scheduleTimers();
         return;
       }
-      if (outcome instanceof QueueError) return this.failAll(batch, outcome);
+      if (outcome instanceof QueueError) return this.failBatch(batch, outcome);
       // 'conflict': the state was reloaded (or dropped); re-apply everything from scratch.
       conflicts++;
       this.emit('conflict', { topic: this.o.topic, round: conflicts });
@@ -569,6 +645,8 @@ export class TopicLoop {
     this.leader = holder ? { ...holder } : null;
     this.leaderSeenAt = this.o.clock.now();
     this.state = null; // read again before any takeover attempt
+    this.failure = null; // the topic is not ours to commit
+    this.history.forgetMemory();
     this.clearTimers();
     if (wasLeading) this.emit('fenced', { topic: this.o.topic, leader: this.leader });
     for (const p of this.unpark()) p.reject(err);
@@ -592,6 +670,74 @@ export class TopicLoop {
 
   private failAll(batch: TopicRequest[], err: QueueError): void {
     for (const req of batch) req.reject(err);
+  }
+
+  /**
+   * Fails a batch the store did not let through. A lost state stops the topic; a storage failure
+   * is kept for readiness, and a leader tries its lease again a third of a lease later, so even an
+   * idle broker notices when the store works again.
+   */
+  private failBatch(batch: TopicRequest[], err: QueueError): void {
+    if (err.code === 'STATE_LOST') this.enterLost(err);
+    else if (STORAGE_FAILURES.has(err.code)) {
+      this.failure = { error: err, since: this.failure?.since ?? this.o.clock.now() };
+      if (this.mode === 'leading') this.scheduleTimers();
+    }
+    this.failAll(batch, err);
+  }
+
+  /** Stops serving the topic: its object vanished or went back. Reported once, per loss. */
+  private enterLost(err: QueueError): void {
+    const first = this.mode !== 'lost';
+    this.mode = 'lost';
+    this.state = null;
+    this.etag = null;
+    this.leader = null;
+    this.failure = null;
+    this.clearTimers();
+    for (const p of this.unpark()) p.reject(err);
+    this.failAll(this.queue.splice(0), err);
+    const lost = this.history.lost!;
+    if (first) this.emit('state-lost', { topic: this.o.topic, error: err, seq: lost.seq, memorySeq: lost.memorySeq });
+  }
+
+  /** reset(), alone between batches: topic-reset.ts decides, this installs and commits it. */
+  private async resetNow(fromMemory: boolean): Promise<ResetOutcome> {
+    const topic = this.o.topic;
+    const key = queueKey(topic);
+    const plan = await planReset(
+      {
+        topic,
+        history: this.history,
+        lost: this.mode === 'lost',
+        read: () => withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.read(key)),
+        parse: (body) => this.parse(body),
+        lose: (err) => this.enterLost(err),
+      },
+      fromMemory,
+    );
+    this.history.recovered();
+    this.state = plan.state;
+    this.etag = plan.etag;
+    this.mode = 'unloaded';
+    if (plan.action === 'adopted') {
+      // Loaded as any read: the next request elects or finds the leader.
+      this.emit('state-reset', { topic, action: plan.action, seq: plan.state.seq });
+      return { topic, action: plan.action, seq: plan.state.seq };
+    }
+    const stats = await this.commitAlone('stats', {}); // elect + a create-only write
+    this.emit('state-reset', { topic, action: plan.action, seq: stats.seq });
+    return { topic, action: plan.action, seq: stats.seq, jobs: { pending: stats.pending, delayed: stats.delayed, claimed: stats.claimed, dead: stats.dead } };
+  }
+
+  /** Commits one request as a batch of its own, from within a task. */
+  private async commitAlone<K extends OpName>(op: K, input: OpInput<K>): Promise<OpOutput<K>> {
+    let req!: TopicRequest;
+    const out = new Promise<OpOutput<K>>((resolve, reject) => {
+      req = { op, input, resolve, reject, since: this.o.clock.now(), internal: true } as unknown as TopicRequest;
+    });
+    await this.commit([req]);
+    return out;
   }
 
   private clearTimers(): void {

@@ -16,7 +16,7 @@ import { isQueueError } from '../errors.js';
 import { UsageError, type Command } from './command.js';
 
 /** Every command, in help order. */
-export const COMMAND_NAMES = ['broker', 'push', 'claim', 'ack', 'nack', 'heartbeat', 'get', 'cancel', 'retry', 'pause', 'resume', 'stats', 'topics', 'inspect', 'work', 'watch', 'doctor'] as const;
+export const COMMAND_NAMES = ['broker', 'push', 'claim', 'ack', 'nack', 'heartbeat', 'get', 'cancel', 'retry', 'pause', 'resume', 'stats', 'topics', 'inspect', 'reset', 'work', 'watch', 'doctor'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 /**

@@ -2,11 +2,15 @@
  * queue.json ⇄ QueueState. Serialisation reuses each unchanged job's cached JSON bytes, so a commit
  * on a large topic costs a buffer concatenation, not a full JSON.stringify. Parsing validates the shape,
  * upgrades older formats and refuses newer ones: a file we do not understand is never overwritten.
+ *
+ * Every field a format has always written must be there: a missing one is refused as corrupt, never
+ * filled with a default and written back (counters reset to 0, dead-letter entries or finished jobs
+ * dropped, the leadership epoch restarted). The only defaults are the upgrades from older formats.
  */
 import { QueueError } from '../errors.js';
 import { jobBytes } from './job-json.js';
 import { parseRecent, windowParts } from './recent.js';
-import { createState, defaultSettings, emptyCounters, FORMAT_VERSION, insertJob, setDone, type QueueState } from './state.js';
+import { createState, emptyCounters, FORMAT_VERSION, insertJob, setDone, type QueueState } from './state.js';
 import type { Counters, DeadEntry, JobRecord, TopicSettings } from './types.js';
 
 const COMMA_NL = Buffer.from(',\n');
@@ -63,33 +67,25 @@ function checkJob(j: unknown, where: string, live: boolean): JobRecord {
   return j as unknown as JobRecord;
 }
 
-/** Settings as stored, known fields checked (a bad value would be used, then written back as if valid); others kept as they are. */
-function checkSettings(raw: unknown, where: string): Partial<TopicSettings> {
-  if (raw === undefined || raw === null) return {};
+/** Settings as stored, every known field checked (a bad value would be used, then written back as if valid); others kept as they are. */
+function checkSettings(raw: unknown, where: string): TopicSettings {
+  if (raw === undefined || raw === null) throw corrupt(where, 'settings are missing');
   if (!isObj(raw)) throw corrupt(where, 'settings is not an object');
-  const out = { ...raw } as Partial<TopicSettings>;
-  if (raw.maxAttempts !== undefined) {
-    if (!isNum(raw.maxAttempts)) throw corrupt(where, 'settings.maxAttempts is not a number');
-    out.maxAttempts = raw.maxAttempts;
-  }
-  if (raw.paused !== undefined) {
-    if (typeof raw.paused !== 'boolean') throw corrupt(where, 'settings.paused is not a boolean');
-    out.paused = raw.paused;
-  }
-  if (raw.backoff !== undefined) {
-    const b = raw.backoff;
-    const ok = isObj(b) && ((b.type === 'fixed' && isNum(b.delayMs)) || (b.type === 'exponential' && isNum(b.baseMs) && (b.maxMs === undefined || isNum(b.maxMs)) && (b.jitter === undefined || isNum(b.jitter))));
-    if (!ok) throw corrupt(where, 'settings.backoff is not a valid backoff');
-    out.backoff = b as unknown as TopicSettings['backoff'];
-  }
-  return out;
+  if (!isNum(raw.maxAttempts)) throw corrupt(where, raw.maxAttempts === undefined ? 'settings.maxAttempts is missing' : 'settings.maxAttempts is not a number');
+  if (typeof raw.paused !== 'boolean') throw corrupt(where, raw.paused === undefined ? 'settings.paused is missing' : 'settings.paused is not a boolean');
+  const b = raw.backoff;
+  const ok = isObj(b) && ((b.type === 'fixed' && isNum(b.delayMs)) || (b.type === 'exponential' && isNum(b.baseMs) && (b.maxMs === undefined || isNum(b.maxMs)) && (b.jitter === undefined || isNum(b.jitter))));
+  if (!ok) throw corrupt(where, b === undefined ? 'settings.backoff is missing' : 'settings.backoff is not a valid backoff');
+  return raw as unknown as TopicSettings;
 }
 
-function checkCounters(raw: unknown, where: string): Partial<Counters> {
-  if (raw === undefined || raw === null) return {};
+/** Every counter (all of them exist since format 1): a missing one would restart at 0. */
+function checkCounters(raw: unknown, where: string): Counters {
+  if (raw === undefined || raw === null) throw corrupt(where, 'counters are missing');
   if (!isObj(raw)) throw corrupt(where, 'counters is not an object');
   for (const [name, value] of Object.entries(raw)) if (!isNum(value)) throw corrupt(where, `counter ${name} is not a number`);
-  return raw as Partial<Counters>;
+  for (const name of Object.keys(emptyCounters())) if (!(name in raw)) throw corrupt(where, `counter ${name} is missing`);
+  return raw as unknown as Counters;
 }
 
 function checkDeadEntry(id: string, e: unknown, where: string): DeadEntry {
@@ -122,20 +118,25 @@ export function parseState(text: string, where: string, now: number): QueueState
   if (typeof raw.topic !== 'string' || !isNum(raw.seq) || !isNum(raw.nextOrder) || !Array.isArray(raw.jobs)) {
     throw corrupt(where, 'missing topic, seq, nextOrder or jobs');
   }
+  if (typeof raw.writer !== 'string' || !isNum(raw.time)) throw corrupt(where, 'missing the commit stamp (writer, time)');
   const s = createState(raw.topic);
   s.seq = raw.seq;
-  s.writer = typeof raw.writer === 'string' ? raw.writer : '';
-  s.time = isNum(raw.time) ? raw.time : 0;
+  s.writer = raw.writer;
+  s.time = raw.time;
   s.nextOrder = raw.nextOrder;
-  if (raw.broker !== null && raw.broker !== undefined) {
+  // null is "no leader yet"; absent is a damaged object (a default would restart the epoch at 1).
+  if (raw.broker === undefined) throw corrupt(where, 'the broker lease is missing (null when none)');
+  if (raw.broker !== null) {
     const b = raw.broker;
-    if (!isObj(b) || typeof b.id !== 'string' || !isNum(b.epoch) || !isNum(b.leaseUntil)) throw corrupt(where, 'bad broker lease');
-    s.broker = { id: b.id, url: typeof b.url === 'string' ? b.url : '', epoch: b.epoch, leaseUntil: b.leaseUntil };
+    if (!isObj(b) || typeof b.id !== 'string' || typeof b.url !== 'string' || !isNum(b.epoch) || !isNum(b.leaseUntil)) throw corrupt(where, 'bad broker lease');
+    s.broker = { id: b.id, url: b.url, epoch: b.epoch, leaseUntil: b.leaseUntil };
   }
-  s.settings = { ...defaultSettings(), ...checkSettings(raw.settings, where) };
-  s.counters = { ...emptyCounters(), ...checkCounters(raw.counters, where) };
-  if (raw.dead !== undefined && raw.dead !== null && !isObj(raw.dead)) throw corrupt(where, 'dead is not an object');
-  if (isObj(raw.dead)) for (const [id, e] of Object.entries(raw.dead)) s.dead.set(id, checkDeadEntry(id, e, where));
+  s.settings = checkSettings(raw.settings, where);
+  s.counters = checkCounters(raw.counters, where);
+  if (!isObj(raw.dead)) throw corrupt(where, raw.dead === undefined ? 'dead (the dead-letter index) is missing' : 'dead is not an object');
+  for (const [id, e] of Object.entries(raw.dead)) s.dead.set(id, checkDeadEntry(id, e, where));
+  // Format 1 had no archive window and no recent window (both start empty); format 2 always writes them.
+  if (raw.format >= 2 && (raw.archiveOpen === undefined || raw.recent === undefined)) throw corrupt(where, 'archiveOpen or recent is missing');
   if (raw.archiveOpen !== undefined && raw.archiveOpen !== null) {
     const a = raw.archiveOpen;
     if (!isObj(a) || !isNum(a.seq) || !isNum(a.start) || !isNum(a.n) || !isNum(a.last)) throw corrupt(where, 'bad archiveOpen');
@@ -144,7 +145,9 @@ export function parseState(text: string, where: string, now: number): QueueState
   const recent = parseRecent(raw.recent);
   if (typeof recent === 'string') throw corrupt(where, recent);
   s.recent = recent;
-  if (Array.isArray(raw.done)) setDone(s, raw.done.map((j) => checkJob(j, where, false)));
+  // Finished jobs not archived yet: a default of [] would drop them.
+  if (!Array.isArray(raw.done)) throw corrupt(where, raw.done === undefined ? 'done (finished jobs not yet archived) is missing' : 'done is not an array');
+  setDone(s, raw.done.map((j) => checkJob(j, where, false)));
 
   const jobs = raw.jobs.map((j) => checkJob(j, where, true));
   // The ready FIFOs must be rebuilt in enqueue order, whatever order the array was written in.

@@ -50,7 +50,16 @@ export interface BrokerInfo {
   version: string;
   startedAt: number;
   store: string;
-  topics: Array<{ topic: string; leading: boolean; leader: LeaderInfo | null }>;
+  topics: Array<{ topic: string; leading: boolean; leader: LeaderInfo | null; stateLost?: LostInfo }>;
+}
+
+/** A topic whose state this broker found lost (GET /v1/broker): it serves it again only after a reset. */
+export interface LostInfo {
+  code: string;
+  message: string;
+  since: number;
+  seq: number;
+  memorySeq: number | null;
 }
 
 // Copy of TopicStats in src/transports/dashboard-stats.ts (the source of truth): this tree is compiled separately for the browser and must not import Node code.

@@ -1,7 +1,8 @@
 /**
  * What a BrokerServer logs about its broker, from the broker's events and the instrumented store:
- * leadership gained (info), lost to another broker (warn), internal errors (error), failed storage
- * calls (warn; a lost compare-and-swap is routine and only debug) and slow commits (debug).
+ * leadership gained (info), lost to another broker (warn), a topic's state lost (error, once per
+ * loss) and reset (warn), internal errors (error), failed storage calls (warn; a lost
+ * compare-and-swap is routine and only debug) and slow commits (debug).
  */
 import type { Broker } from '../broker/broker.js';
 import type { CommitEvent } from '../broker/topic-loop.js';
@@ -29,6 +30,12 @@ export function logBrokerEvents(broker: Broker, logger: Logger, slowCommitMs = D
   events.on('leader', (e: { topic: string; epoch: number }) => logger.info({ event: 'leader', topic: e.topic, epoch: e.epoch }, `leading topic ${e.topic}`));
   events.on('fenced', (e: { topic: string; leader: { id: string; url: string } | null }) =>
     logger.warn({ event: 'fenced', topic: e.topic, leader: e.leader ? { id: e.leader.id, url: e.leader.url } : null }, `lost topic ${e.topic} to another broker`),
+  );
+  events.on('state-lost', (e: { topic: string; seq: number; memorySeq: number | null; error: unknown }) =>
+    logger.error({ event: 'state-lost', topic: e.topic, seq: e.seq, memorySeq: e.memorySeq, error: errorFields(e.error) }, `state of topic ${e.topic} lost; not serving it until reset`),
+  );
+  events.on('state-reset', (e: { topic: string; action: string; seq: number }) =>
+    logger.warn({ event: 'state-reset', topic: e.topic, action: e.action, seq: e.seq }, `topic ${e.topic} serving again (${e.action}, commit ${e.seq})`),
   );
   events.on('internal-error', (e: { topic: string; op: string; error: unknown }) => {
     if (isQueueError(e.error, 'CLOSED')) return;

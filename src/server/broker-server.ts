@@ -243,6 +243,11 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   broker.events.on('fenced', (e: { topic: string; leader: { id: string; url: string } | null }) =>
     log(`lost topic ${e.topic} to broker ${e.leader?.id ?? '?'}${e.leader?.url ? ` at ${e.leader.url}` : ''}`),
   );
+  broker.events.on('state-lost', (e: { topic: string; error: QueueError }) => {
+    log(`state of topic ${e.topic} lost: ${e.error.message}`);
+    onError(e.error, `topic ${e.topic}: state lost`);
+  });
+  broker.events.on('state-reset', (e: { topic: string; action: string; seq: number }) => log(`topic ${e.topic} serving again (${e.action}, commit ${e.seq})`));
   broker.events.on('internal-error', (e: { topic: string; op: string; error: unknown }) => {
     if (!isQueueError(e.error, 'CLOSED')) onError(e.error, `topic ${e.topic}: ${e.op}`);
   });

@@ -16,10 +16,13 @@ export class LeadershipTracker {
 
   constructor(broker: Broker) {
     broker.events.on('leader', (e: { topic: string; epoch: number }) => this.byTopic.set(e.topic, { leading: true, epoch: e.epoch }));
-    broker.events.on('fenced', (e: { topic: string }) => {
-      const t = this.byTopic.get(e.topic);
-      if (t) t.leading = false;
-    });
+    // Fenced by another broker, or its state lost: either way this broker leads it no more.
+    for (const event of ['fenced', 'state-lost']) {
+      broker.events.on(event, (e: { topic: string }) => {
+        const t = this.byTopic.get(e.topic);
+        if (t) t.leading = false;
+      });
+    }
   }
 
   /** Topics this broker leads now, sorted. */

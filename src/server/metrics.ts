@@ -110,6 +110,24 @@ export class BrokerMetrics {
         for (const [topic, t] of leadership.topics()) this.set({ topic }, t.leading ? 1 : 0);
       },
     });
+    // Counts, not per-topic series: alert on > 0; /readyz (with the token), the log and the dashboard name them.
+    const troubled = (trouble: 'state-lost' | 'commit-failing') => broker.topicTroubles().filter((t) => t.trouble === trouble).length;
+    new Gauge({
+      name: 'bucketq_topics_state_lost',
+      help: 'Topics whose state object this broker found missing or behind what it saw; each needs an operator reset',
+      registers,
+      collect() {
+        this.set(troubled('state-lost'));
+      },
+    });
+    new Gauge({
+      name: 'bucketq_topics_commit_failing',
+      help: 'Topics whose last commit failed in the store with none landed since (the broker is not ready meanwhile)',
+      registers,
+      collect() {
+        this.set(troubled('commit-failing'));
+      },
+    });
     new Gauge({
       name: 'bucketq_topic_leader_epoch',
       help: 'Leadership epoch of the lease this broker took last on the topic',

@@ -88,7 +88,7 @@ export function createOperations(o: OperationsOptions): Operations {
         : null;
       handlerOptions = {
         metrics,
-        readiness: createReadiness({ brokerId: broker.id, store, leadership, phase: () => phase, freshMs: o.readyFreshMs }),
+        readiness: createReadiness({ brokerId: broker.id, store, leadership, phase: () => phase, troubles: () => broker.topicTroubles(), freshMs: o.readyFreshMs }),
         checkBearer,
         draining: () => phase === 'draining',
         onError: (err, req) => ops.logError(err, `${req.method} ${req.url}`),

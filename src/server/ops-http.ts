@@ -9,11 +9,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BearerCheck } from '../transports/_auth.js';
 import type { BrokerMetrics } from './metrics.js';
-import type { ReadyAnswer } from './readiness.js';
+import type { Readiness } from './readiness.js';
 
 export interface OpsHttpOptions {
   metrics: BrokerMetrics;
-  readiness: () => Promise<ReadyAnswer>;
+  readiness: Readiness;
   /** Checks an Authorization header; null when the broker has no token (everything open). */
   checkBearer: ((header: string | undefined) => BearerCheck) | null;
   /** Once draining, answers close their connection (the drain waits for connections to close). */
@@ -56,7 +56,8 @@ export function createOpsHandler(o: OpsHttpOptions): OpsHandler {
         return json(req, res, 405, { error: { code: 'INVALID_ARGUMENT', message: `method ${req.method} is not allowed on ${route} (allowed: GET)` } }, { allow: 'GET' });
       }
       if (route === '/readyz') {
-        const answer = await o.readiness();
+        // Public; a caller with a token (or any caller, without one) also gets the topics' names.
+        const answer = await o.readiness(!o.checkBearer || o.checkBearer(req.headers.authorization) === 'ok');
         return json(req, res, answer.status, answer.body);
       }
       const check = o.checkBearer?.(req.headers.authorization) ?? 'ok';

@@ -1,13 +1,20 @@
 /**
  * GET /readyz: whether a load balancer should send this broker traffic. Ready means: serving (not
- * starting, not draining), and the store answered recently. A leader renews its leases every third
- * of a lease and a standby lists topics as often, so the store usually answered a moment ago and a
- * check costs nothing; when it has not (an idle broker with a long lease), one cheap read of a key
- * that does not exist probes it, with a short timeout. Concurrent checks share one probe.
+ * starting, not draining), the store answered recently, no topic's state was found lost, and no
+ * topic's last commit failed in the store. A leader renews its leases every third of a lease and a
+ * standby lists topics as often, so the store usually answered a moment ago and a check costs
+ * nothing; when it has not (an idle broker with a long lease), one cheap read of a key that does
+ * not exist probes it, with a short timeout. Concurrent checks share one probe.
+ *
+ * A store that answers reads but refuses writes (read-only filesystem, full disk, a bucket policy)
+ * passes that probe: the commits tell. A leader's lease renewals are writes too, so even an idle
+ * leader finds out within a third of a lease, and is ready again after its next landed commit or
+ * renewal (Broker#topicTroubles, from the topic loops, no I/O).
  *
  * Leading or standing by are both ready: a standby answers NOT_LEADER with the leader's URL, which
  * every client follows, and takes topics over when their leader dies.
  */
+import type { TopicTrouble } from '../broker/broker.js';
 import { QueueError } from '../errors.js';
 import type { InstrumentedStore } from '../storage/instrumented.js';
 import type { LeadershipTracker } from './leadership.js';
@@ -21,6 +28,8 @@ export interface ReadinessOptions {
   leadership: LeadershipTracker;
   /** 'serving' once started; 'draining' from close() on. */
   phase(): 'serving' | 'draining';
+  /** Topics lost or failing to commit (Broker#topicTroubles). */
+  troubles(): TopicTrouble[];
   /** How recent the store's last answer must be to skip the probe (default 5 s). */
   freshMs?: number;
   /** How long the probe may take (default 2 s). */
@@ -32,7 +41,13 @@ export interface ReadyAnswer {
   body: Record<string, unknown>;
 }
 
-export function createReadiness(o: ReadinessOptions): () => Promise<ReadyAnswer> {
+/**
+ * `detail`: name the topics and quote their errors. Topic names are behind the token (like
+ * GET /v1/broker), so an anonymous probe gets the reason, the code and how many topics.
+ */
+export type Readiness = (detail: boolean) => Promise<ReadyAnswer>;
+
+export function createReadiness(o: ReadinessOptions): Readiness {
   const freshMs = o.freshMs ?? 5000;
   const probeTimeoutMs = o.probeTimeoutMs ?? 2000;
   let probing: Promise<string | null> | null = null;
@@ -57,11 +72,28 @@ export function createReadiness(o: ReadinessOptions): () => Promise<ReadyAnswer>
     return probing;
   }
 
-  function notReady(reason: string, message: string): ReadyAnswer {
-    return { status: 503, body: { ready: false, broker: o.brokerId, reason, error: { code: 'UNAVAILABLE', message } } };
+  function notReady(reason: string, message: string, code = 'UNAVAILABLE', extra: Record<string, unknown> = {}): ReadyAnswer {
+    return { status: 503, body: { ready: false, broker: o.brokerId, reason, error: { code, message }, ...extra } };
   }
 
-  return async () => {
+  /** Lost topics first (an operator must act), then topics whose commits fail. */
+  function troubled(detail: boolean): ReadyAnswer | null {
+    const all = o.troubles();
+    if (all.length === 0) return null;
+    const lost = all.filter((t) => t.trouble === 'state-lost');
+    const first = lost[0] ?? all[0]!;
+    const same = all.filter((t) => t.trouble === first.trouble);
+    const n = `${same.length} topic${same.length === 1 ? '' : 's'}`;
+    if (!detail) {
+      const what = first.trouble === 'state-lost' ? `the state of ${n} was lost` : `the last commit of ${n} failed in the store (${first.error.code}) and none has landed since`;
+      return notReady(first.trouble, `${what}; the topics and errors are shown with the token`, first.error.code, { topics: all.length });
+    }
+    const topics = all.map((t) => ({ topic: t.topic, reason: t.trouble, code: t.error.code, message: t.error.message, since: t.since }));
+    const message = first.trouble === 'state-lost' ? first.error.message : `topic ${first.topic}: the last commit failed and none has landed since: ${first.error.message}`;
+    return notReady(first.trouble, message, first.error.code, { topics });
+  }
+
+  return async (detail) => {
     if (o.phase() === 'draining') return notReady('draining', 'this broker is shutting down');
     const s = o.store;
     const fresh = s.lastAnsweredAt > s.lastFailedAt && performance.now() - s.lastAnsweredAt < freshMs;
@@ -70,6 +102,8 @@ export function createReadiness(o: ReadinessOptions): () => Promise<ReadyAnswer>
       if (failure !== null) return notReady('store-unreachable', `the store did not answer: ${failure}`);
     }
     if (o.phase() === 'draining') return notReady('draining', 'this broker is shutting down');
+    const trouble = troubled(detail);
+    if (trouble) return trouble;
     const topics = o.leadership.leading();
     // Public (no token): how many topics it leads, not their names (GET /v1/broker, behind the token, has those).
     return { status: 200, body: { ready: true, broker: o.brokerId, role: topics.length > 0 ? 'leading' : 'standby', leading: topics.length } };

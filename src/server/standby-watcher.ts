@@ -49,7 +49,8 @@ export function startStandbyWatcher(broker: Broker, options: StandbyWatcherOptio
       await broker.stats(topic);
       reported.delete(topic);
     } catch (err) {
-      if (isQueueError(err, 'NOT_LEADER') || isQueueError(err, 'CLOSED')) reported.delete(topic);
+      // A lost topic was reported by its loop (the 'state-lost' event), once.
+      if (isQueueError(err, 'NOT_LEADER') || isQueueError(err, 'CLOSED') || isQueueError(err, 'STATE_LOST')) reported.delete(topic);
       else if (!stopped) report(err, topic);
     }
   }

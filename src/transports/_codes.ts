@@ -20,6 +20,10 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   STORE_AMBIGUOUS: 503,
   STORE_UNAVAILABLE: 503,
   CORRUPT_STATE: 500,
+  // Like CORRUPT_STATE: the stored state cannot be served as it is, an operator must act, and a
+  // retry cannot help. Not 503 (which says "try again later"), not 404/410 (the client did
+  // nothing wrong, and a 4xx hides a lost queue from 5xx alerting).
+  STATE_LOST: 500,
   INTERNAL: 500,
 };
 
@@ -80,6 +84,7 @@ export const RESP_PREFIX: Readonly<Record<ErrorCode, string>> = {
   STORE_AMBIGUOUS: 'STORE_AMBIGUOUS',
   STORE_UNAVAILABLE: 'UNAVAILABLE',
   CORRUPT_STATE: 'CORRUPT_STATE',
+  STATE_LOST: 'STATE_LOST',
   INTERNAL: 'ERR internal error:',
 };
 
@@ -101,7 +106,7 @@ export function respErrorText(err: QueueError): string {
  * shares), for gRPC, gRPC-Web and Connect (transports/connect/). LEASE_LOST is FAILED_PRECONDITION:
  * the worker must stop, retrying cannot help. NOT_LEADER is UNAVAILABLE with the leader's URL in
  * the `bucketq-leader` metadata. STORE_AMBIGUOUS is DEADLINE_EXCEEDED, which gRPC defines as "may
- * have completed". CORRUPT_STATE is DATA_LOSS. Every answer also carries bucketq's own code in
+ * have completed". CORRUPT_STATE and STATE_LOST are DATA_LOSS. Every answer also carries bucketq's own code in
  * the `bucketq-code` metadata.
  */
 export const GRPC_STATUS: Readonly<Record<ErrorCode, number>> = {
@@ -119,5 +124,6 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, number>> = {
   STORE_AMBIGUOUS: 4, // DEADLINE_EXCEEDED
   STORE_UNAVAILABLE: 14,
   CORRUPT_STATE: 15, // DATA_LOSS
+  STATE_LOST: 15, // DATA_LOSS: "unrecoverable data loss", until an operator resets the topic
   INTERNAL: 13,
 };

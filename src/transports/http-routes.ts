@@ -191,6 +191,19 @@ export const ROUTES: readonly Route[] = [
     },
   },
   {
+    // An operator's action: serve a topic whose state was lost again (docs/operations.md).
+    method: 'POST',
+    path: ['v1', 'topics', ':topic', 'reset'],
+    body: true,
+    run: async ({ broker, topics, params, body }) => {
+      const o = fields(body ?? {}, ['restoreFromMemory']);
+      if (o.restoreFromMemory !== undefined && typeof o.restoreFromMemory !== 'boolean') throw bad(`restoreFromMemory must be true or false, got ${JSON.stringify(o.restoreFromMemory)}`);
+      const out = await broker.resetTopic(params.topic, { restoreFromMemory: o.restoreFromMemory === true });
+      topics.add(params.topic);
+      return { status: 200, body: out };
+    },
+  },
+  {
     method: 'POST',
     path: ['v1', 'topics', ':topic', 'jobs'],
     body: true,

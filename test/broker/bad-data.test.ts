@@ -11,13 +11,19 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../src/client/client.js';
+import { parseState } from '../../src/core/codec.js';
 import { queueKey } from '../../src/core/keys.js';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
 import { openStore } from '../../src/storage/open.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 
 const job = { id: 'j', state: 'pending', payload: 1, priority: 0, order: 1, runAt: 0, attempts: 0, maxAttempts: 3, createdAt: 0, updatedAt: 0 };
-const head = (topic: string) => ({ format: 2, topic, seq: 3, writer: 'w', time: 0, broker: null, settings: {}, nextOrder: 2, counters: {}, dead: {} });
+const settings = { maxAttempts: 3, backoff: { type: 'fixed', delayMs: 100 }, paused: false };
+const counters = { pushed: 1, claimed: 0, completed: 0, nacked: 0, dead: 0, cancelled: 0, retried: 0, leasesExpired: 0, deadExpired: 0 };
+/** Every field format 2 writes but `jobs`: each shape below breaks one thing. */
+const head = (topic: string) => ({ format: 2, topic, seq: 3, writer: 'w', time: 0, broker: null, settings, nextOrder: 2, counters, dead: {}, archiveOpen: null, recent: { windowMs: 60_000, groups: [] }, done: [] });
+/** head() without `field`. */
+const without = (topic: string, field: string) => Object.fromEntries(Object.entries(head(topic)).filter(([k]) => k !== field));
 
 /** Topic → the bytes its queue.json holds, each broken in its own way. */
 const BAD: Record<string, (topic: string) => string> = {
@@ -40,6 +46,17 @@ const BAD: Record<string, (topic: string) => string> = {
   'bad-backoff': (t) => JSON.stringify({ ...head(t), settings: { backoff: { type: 'linear' } }, jobs: [] }),
   'dead-not-object': (t) => JSON.stringify({ ...head(t), dead: [1], jobs: [] }),
   'other-topic': () => JSON.stringify({ ...head('someone-else'), jobs: [] }),
+  // Fields every format wrote: a missing one was once filled with a default and written back
+  // (counters from 0, no dead-letter entries, unarchived finished jobs dropped, epoch from 1).
+  'no-counters': (t) => JSON.stringify({ ...without(t, 'counters'), jobs: [] }),
+  'partial-counters': (t) => JSON.stringify({ ...head(t), counters: { pushed: 5 }, jobs: [] }),
+  'no-settings': (t) => JSON.stringify({ ...without(t, 'settings'), jobs: [] }),
+  'partial-settings': (t) => JSON.stringify({ ...head(t), settings: { maxAttempts: 3 }, jobs: [] }),
+  'no-dead': (t) => JSON.stringify({ ...without(t, 'dead'), jobs: [] }),
+  'no-done': (t) => JSON.stringify({ ...without(t, 'done'), jobs: [] }),
+  'no-broker': (t) => JSON.stringify({ ...without(t, 'broker'), jobs: [] }),
+  'no-writer': (t) => JSON.stringify({ ...without(t, 'writer'), jobs: [] }),
+  'no-recent': (t) => JSON.stringify({ ...without(t, 'recent'), jobs: [] }),
 };
 
 let dir: string;
@@ -86,6 +103,10 @@ afterAll(async () => {
 });
 
 describe('bad queue.json objects', () => {
+  it('the object every shape breaks is valid as it is (so each shape is refused for its own flaw)', () => {
+    expect(parseState(JSON.stringify({ ...head('fine'), jobs: [job] }), 'fine', 0).jobs.size).toBe(1);
+  });
+
   it.each(Object.keys(BAD))('%s: refused with CORRUPT_STATE naming the object, never overwritten', async (topic) => {
     const key = queueKey(topic);
     const before = await store.read(key);
@@ -126,7 +147,7 @@ describe('bad queue.json objects', () => {
   });
 
   it('a format-1 object is upgraded to format 2 by its first commit', async () => {
-    const v1 = { format: 1, topic: 'old', seq: 4, writer: 'old', time: 0, broker: null, settings: { maxAttempts: 3 }, nextOrder: 2, counters: { pushed: 1 }, dead: {}, done: [], jobs: [{ ...job, id: 'old-1', payload: 'v1' }] };
+    const v1 = { format: 1, topic: 'old', seq: 4, writer: 'old', time: 0, broker: null, settings, nextOrder: 2, counters, dead: {}, done: [], jobs: [{ ...job, id: 'old-1', payload: 'v1' }] };
     await store.write(queueKey('old'), Buffer.from(JSON.stringify(v1)), { ifNoneMatch: '*' });
     const q = createClient({ url: servers[0]!.url, topic: 'old' });
     try {

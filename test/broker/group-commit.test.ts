@@ -258,7 +258,10 @@ describe('group commit', () => {
 
   it('upgrades a format-1 queue.json (no archive window, no recent window) on its first commit', async () => {
     const { broker, base } = setup();
-    const v1 = { format: 1, topic: 'jobs', seq: 7, writer: 'old', time: 0, broker: null, settings: { maxAttempts: 3 }, nextOrder: 2, counters: { pushed: 1 }, dead: {}, done: [],
+    // As format 1 wrote it: every setting and counter, no archiveOpen, no recent.
+    const settings = { maxAttempts: 3, backoff: { type: 'fixed', delayMs: 100 }, paused: false };
+    const counters = { pushed: 1, claimed: 0, completed: 0, nacked: 0, dead: 0, cancelled: 0, retried: 0, leasesExpired: 0, deadExpired: 0 };
+    const v1 = { format: 1, topic: 'jobs', seq: 7, writer: 'old', time: 0, broker: null, settings, nextOrder: 2, counters, dead: {}, done: [],
       jobs: [{ id: 'old-1', state: 'pending', payload: 'from v1', priority: 0, order: 1, runAt: 0, attempts: 0, maxAttempts: 3, createdAt: 0, updatedAt: 0 }] };
     await base.write(Q, JSON.stringify(v1));
     await broker.push('jobs', [{ id: 'new-1', payload: 'from v2' }]);

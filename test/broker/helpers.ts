@@ -1,4 +1,6 @@
-/** Test helpers for the broker: a store decorator that counts writes and concurrency per key. */
+/** Test helpers for the broker: a store decorator that counts writes and concurrency per key, and one that refuses writes. */
+import { withFaults } from '../../src/storage/faulty.js';
+import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver, WriteCondition } from '../../src/storage/types.js';
 export { codeOf } from '../codes.js';
 
@@ -48,3 +50,25 @@ export async function readQueue(store: StorageDriver, topic: string): Promise<Re
   return JSON.parse(Buffer.from(obj.body).toString('utf8'));
 }
 
+
+/**
+ * A memory store whose writes fail with STORE_UNAVAILABLE (injected by the `faulty` decorator)
+ * while `refusing` is set, and whose reads, lists and deletes always work: what a read-only
+ * filesystem or a full disk looks like to the broker.
+ */
+export function writeRefusingStore(): StorageDriver & { refusing: boolean } {
+  const inner = createMemoryStore();
+  const store = {
+    refusing: false,
+    name: inner.name,
+    minWriteIntervalMs: 0,
+    read: (k: string) => inner.read(k),
+    list: (p: string) => inner.list(p),
+    delete: (k: string) => inner.delete(k),
+    close: () => inner.close(),
+    write: (...args: Parameters<StorageDriver['write']>) => faulty.write(...args),
+  };
+  // failRate 1 with a draw of 0 fails every call; a draw of 1 fails none.
+  const faulty = withFaults(inner, { failRate: 1 }, () => (store.refusing ? 0 : 1));
+  return store;
+}

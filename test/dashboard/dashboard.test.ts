@@ -3,6 +3,8 @@
  * counts match the API, a job pushed from the page exists, a job made to fail shows in the dead
  * list and the page's retry sends it back to pending, and screenshots under load.
  */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { done, openPage, screenshot, startBroker, startLoad, useChromium, type TestBroker } from './harness.js';
@@ -59,6 +61,19 @@ describe('dashboard (headless Chromium, real broker)', () => {
     await expect.poll(() => overviewCounts(page, 'counts'), { timeout: 10_000 }).toEqual(expected);
     // The cluster view names this broker as the topic's leader.
     await expect.poll(() => page.locator('#topics tr[data-topic="counts"]').textContent()).toContain('this broker');
+    await done(page);
+  });
+
+  it('a topic whose state vanished is marked in the overview', async ({ skip: skipTest }) => {
+    const browser = chrome.need(skipTest);
+    await pushOne('vanishing', { payload: 1 });
+    await rm(path.join(broker.dir, 'topics', 'vanishing'), { recursive: true, force: true });
+    const refused = await broker.api('POST', '/v1/topics/vanishing/jobs', { payload: 2 }); // the leader finds it gone
+    expect(refused.body.error.code).toBe('STATE_LOST');
+    const page = await open();
+    const badge = page.locator('#topics tr[data-topic="vanishing"] [data-badge="state-lost"]');
+    await expect.poll(() => badge.count(), { timeout: 10_000 }).toBe(1);
+    expect(await badge.getAttribute('title')).toContain('topics/vanishing/queue.json vanished');
     await done(page);
   });
 

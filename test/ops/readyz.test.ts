@@ -59,7 +59,10 @@ describe('GET /readyz', () => {
     expect(down.body.error.message).toMatch(/connection refused/);
     expect((await call('GET', '/healthz')).status).toBe(200); // alive all the same
     store.down = false;
-    expect(await call('GET', '/readyz')).toMatchObject({ status: 200, body: { ready: true } }); // the probe read answered
+    // The store answers again, but topic t's last commit failed and none has landed since.
+    expect(await call('GET', '/readyz')).toMatchObject({ status: 503, body: { ready: false, reason: 'commit-failing', topics: [{ topic: 't', reason: 'commit-failing' }] } });
+    expect((await call('POST', '/v1/topics/t/jobs', { payload: 3 })).status).toBe(201);
+    expect(await call('GET', '/readyz')).toMatchObject({ status: 200, body: { ready: true } });
   });
 
   it('answers 503 draining on an open connection while the broker shuts down', async () => {
@@ -96,17 +99,17 @@ describe('createReadiness', () => {
       () => {},
     );
     const broker = { id: 'x', events: new EventEmitter() } as unknown as Broker;
-    const ready = createReadiness({ brokerId: 'x', store, leadership: new LeadershipTracker(broker), phase: () => 'serving', probeTimeoutMs: 50 });
+    const ready = createReadiness({ brokerId: 'x', store, leadership: new LeadershipTracker(broker), phase: () => 'serving', troubles: () => [], probeTimeoutMs: 50 });
     // Two checks at once share one probe.
-    const [a, b] = await Promise.all([ready(), ready()]);
+    const [a, b] = await Promise.all([ready(false), ready(false)]);
     expect(a).toEqual(b);
     expect(a).toMatchObject({ status: 503, body: { reason: 'store-unreachable' } });
     expect(a.body.error).toMatchObject({ message: expect.stringMatching(/no answer within 50 ms/) });
     expect(reads).toEqual([PROBE_KEY]);
     hang = false;
-    expect(await ready()).toMatchObject({ status: 200, body: { ready: true, role: 'standby' } });
+    expect(await ready(false)).toMatchObject({ status: 200, body: { ready: true, role: 'standby' } });
     // The store just answered: the next check needs no probe.
-    expect(await ready()).toMatchObject({ status: 200 });
+    expect(await ready(false)).toMatchObject({ status: 200 });
     expect(reads).toEqual([PROBE_KEY, PROBE_KEY]);
   });
 });

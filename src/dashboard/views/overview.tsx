@@ -78,6 +78,12 @@ export function Overview({ broker }: { broker: BrokerInfo | null }) {
                   <td>
                     <a href={topicHref(name)}>{name}</a>
                     {t?.paused && <span class="badge badge-warn">paused</span>}
+                    {lead?.stateLost && (
+                      // Reset from the command line (bucketq reset TOPIC --confirm): a deliberate act, not a click.
+                      <span class="badge badge-bad" data-badge="state-lost" title={lead.stateLost.message}>
+                        state lost
+                      </span>
+                    )}
                     {t && stalled(t) && (
                       <span class="badge badge-bad" title="jobs are due but nothing is claimed or acked: are the workers running?">
                         stalled
