@@ -111,8 +111,8 @@ export interface BrokerServerOptions {
   connectionGraceMs?: number;
   /** `HOST:PORT` for the Redis protocol (RESP2/RESP3, same token); off when absent. */
   respListen?: string;
-  /** Stream lease length, pipeline depth, connection and frame limits of the Redis protocol. */
-  resp?: Omit<RespServerOptions, 'token' | 'readToken' | 'clock' | 'onError'>;
+  /** Stream lease length, pipeline depth, connection limits and timeouts, frame limits of the Redis protocol. */
+  resp?: Omit<RespServerOptions, 'token' | 'readToken' | 'clock' | 'onError' | 'onRejected'>;
   /** Batch, payload, claim, lease and wait limits (defaults: DEFAULT_LIMITS). */
   limits?: Partial<Limits>;
   /** Further broker options (clock, retry, payloadThreshold, retentionMs, ...). */
@@ -303,6 +303,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
       ...(tls ? { tls } : {}),
       ...(options.brokerOptions?.clock ? { clock: options.brokerOptions.clock } : {}),
       onError: (err, command) => reportError(err, `RESP ${command}`),
+      onRejected: (reason, address) => ops.connectionRejected('resp', reason, address),
     });
     try {
       const respPort = await resp.listen(respAddress.host, respAddress.port);

@@ -14,7 +14,7 @@ import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse, 
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { QueueError } from '../errors.js';
-import { AddressCounts } from '../transports/_connections.js';
+import { AddressCounts, handshakeDeadline } from '../transports/_connections.js';
 import { DEFAULT_HEADERS_TIMEOUT_MS, httpTimeouts, trackHttp2Sessions, type ConnectionLimits, type DualServer } from './h2c.js';
 
 export interface TlsMaterial {
@@ -58,10 +58,9 @@ export const TLS_IDLE_TIMEOUT_MS = 60_000;
  * The TLS counterpart of createDualServer: one secure server for HTTP/1.1 and HTTP/2, with the
  * same drain (GOAWAY to every HTTP/2 session) and destroy (every connection still open), and the
  * same connection limits: connections per address (counted on the TCP connection, before the
- * handshake), and a complete request head within `headersTimeoutMs`: the handshake by then (an
- * absolute deadline: node's handshakeTimeout is an inactivity timer that a client sending its
- * hello a byte at a time never trips), then node:http's headersTimeout on HTTP/1.1 (which the
- * HTTP/2 server applies to its HTTP/1.1 connections too) or the first HTTP/2 request.
+ * handshake), and a complete request head within `headersTimeoutMs`: the handshake by then
+ * (handshakeDeadline), then node:http's headersTimeout on HTTP/1.1 (which the HTTP/2 server
+ * applies to its HTTP/1.1 connections too) or the first HTTP/2 request.
  */
 export function createTlsServer(tls: TlsMaterial, listener: (req: AnyRequest, res: AnyResponse) => void, o: ConnectionLimits = {}): DualServer {
   const idleTimeoutMs = o.idleTimeoutMs ?? TLS_IDLE_TIMEOUT_MS;
@@ -69,8 +68,6 @@ export function createTlsServer(tls: TlsMaterial, listener: (req: AnyRequest, re
   const perAddress = o.maxPerAddress !== undefined ? new AddressCounts(o.maxPerAddress) : null;
   let sessions = new Set<ServerHttp2Session>();
   const sockets = new Set<TLSSocket>();
-  /** Handshake deadlines by "address:port": the TLS socket of a raw connection is not reachable from it without internals. */
-  const handshakes = new Map<string, NodeJS.Timeout>();
   /** HTTP/1.1 requests in flight per connection: its idle timer only closes it at 0. */
   const requests = new WeakMap<TLSSocket, number>();
   let draining = false;
@@ -101,23 +98,10 @@ export function createTlsServer(tls: TlsMaterial, listener: (req: AnyRequest, re
     if (perAddress && !perAddress.admit(raw)) {
       o.onRejected?.('address-limit', raw.remoteAddress);
       raw.destroy(); // before the handshake: closed at once, unanswered
-      return;
     }
-    const key = `${raw.remoteAddress}:${raw.remotePort}`;
-    const deadline = setTimeout(() => {
-      o.onRejected?.('headers-timeout', raw.remoteAddress);
-      raw.destroy();
-    }, headersTimeoutMs);
-    handshakes.set(key, deadline);
-    raw.once('close', () => {
-      clearTimeout(deadline);
-      if (handshakes.get(key) === deadline) handshakes.delete(key);
-    });
   });
+  handshakeDeadline(server, headersTimeoutMs, 'headers-timeout', o.onRejected);
   server.on('secureConnection', (socket: TLSSocket) => {
-    const key = `${socket.remoteAddress}:${socket.remotePort}`;
-    clearTimeout(handshakes.get(key));
-    handshakes.delete(key);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     if (socket.alpnProtocol === 'h2') return; // the session's timers (above)

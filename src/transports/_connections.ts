@@ -7,6 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 
 /**
  * Why a connection was refused or cut (the `reason` label of bucketq_connections_rejected_total):
@@ -69,4 +70,39 @@ export class AddressCounts {
   of(address: string): number {
     return this.counts.get(address) ?? 0;
   }
+}
+
+/** What handshakeDeadline needs of a TLS server (node:tls's, node:http2's secure one). */
+interface TlsServerEvents {
+  on(event: 'connection', listener: (raw: Socket) => void): unknown;
+  on(event: 'secureConnection', listener: (socket: TLSSocket) => void): unknown;
+}
+
+/**
+ * Cuts a TLS connection whose handshake has not finished `ms` after it connected (counted as `reason`). node's own
+ * handshakeTimeout is an inactivity timer, which a client sending its hello a byte at a time
+ * never trips. Deadlines are found again by "address:port": the TLS socket of a raw connection is
+ * not reachable from it without node's internals. A connection destroyed by an earlier
+ * 'connection' listener (a refusal) is skipped.
+ */
+export function handshakeDeadline(server: TlsServerEvents, ms: number, reason: ConnectionRejectReason, onRejected?: OnConnectionRejected): void {
+  const pending = new Map<string, NodeJS.Timeout>();
+  server.on('connection', (raw) => {
+    if (raw.destroyed) return;
+    const key = `${raw.remoteAddress}:${raw.remotePort}`;
+    const deadline = setTimeout(() => {
+      onRejected?.(reason, raw.remoteAddress);
+      raw.destroy();
+    }, ms);
+    pending.set(key, deadline);
+    raw.once('close', () => {
+      clearTimeout(deadline);
+      if (pending.get(key) === deadline) pending.delete(key);
+    });
+  });
+  server.on('secureConnection', (socket) => {
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    clearTimeout(pending.get(key));
+    pending.delete(key);
+  });
 }

@@ -22,7 +22,7 @@ beforeAll(async () => {
     respListen: '127.0.0.1:0',
     maxBodyBytes: 1024,
     limits: { maxBatch: 3, maxPayloadBytes: 100 },
-    resp: { maxConnections: 2 },
+    resp: { maxConnections: 2, maxConnectionsPerAddress: 2 }, // all from 127.0.0.1: the per-address share lifted to the whole limit
   });
   port = Number(new URL(server.url).port);
   respPort = Number(new URL(server.respUrl!).port);
