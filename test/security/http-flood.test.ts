@@ -20,9 +20,11 @@ if (!attackerAddress) console.log(`skipped: this host cannot connect from ${ATTA
 let server: BrokerServer;
 let port: number;
 const attack = new Attack();
+const warnings: any[] = [];
+const none = () => {};
 
 beforeAll(async () => {
-  server = await startBrokerServer({ store: createMemoryStore(), listen: '127.0.0.1:0', token: TOKEN });
+  server = await startBrokerServer({ store: createMemoryStore(), listen: '127.0.0.1:0', token: TOKEN, logger: { error: none, info: none, debug: none, warn: (fields) => warnings.push(fields) } });
   port = Number(new URL(server.url).port);
 });
 
@@ -49,5 +51,9 @@ describe.runIf(attackerAddress)('an HTTP connection flood from one address', () 
 
     const metrics = await timedRequest(port, 'GET', '/metrics', { token: TOKEN, deadlineMs: 5000 });
     expect(metrics.body).toContain('bucketq_connections_rejected_total{listener="http",reason="address-limit"} 550');
+    // Logged at warn, rate-limited: the first at once, the others counted into a line per 10 s interval.
+    const lines = warnings.filter((w) => w.event === 'connection-rejected');
+    expect(lines[0]).toEqual({ event: 'connection-rejected', listener: 'http', reason: 'address-limit', address: ATTACKER, count: 1 });
+    expect(lines.length).toBeLessThanOrEqual(3);
   });
 });
