@@ -183,6 +183,10 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   positive(options.maxConnections, 'maxConnections');
   positive(options.maxConnectionsPerAddress, 'maxConnectionsPerAddress');
   positive(options.headersTimeoutMs, 'headersTimeoutMs');
+  for (const name of ['maxConnections', 'maxConnectionsPerAddress', 'maxUnauthenticated', 'authTimeoutMs'] as const) positive(options.resp?.[name], `resp.${name}`);
+  if (options.resp?.idleTimeoutMs !== undefined && !(Number.isInteger(options.resp.idleTimeoutMs) && options.resp.idleTimeoutMs >= 0)) {
+    throw new QueueError('INVALID_ARGUMENT', `resp.idleTimeoutMs must be an integer >= 0 (0: never), got ${String(options.resp.idleTimeoutMs)}`);
+  }
   const tls = loadTls(options.tlsCert, options.tlsKey);
   if (options.connectionGraceMs !== undefined && !(Number.isInteger(options.connectionGraceMs) && options.connectionGraceMs >= 0)) {
     throw new QueueError('INVALID_ARGUMENT', `connectionGraceMs must be an integer >= 0, got ${String(options.connectionGraceMs)}`);
