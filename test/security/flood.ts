@@ -27,6 +27,13 @@ export async function canConnectFrom(address: string): Promise<boolean> {
   }
 }
 
+/** Whether the attacker's address is usable here; prints why the tests that need it are skipped when it is not. */
+export async function attackerAvailable(): Promise<boolean> {
+  const ok = await canConnectFrom(ATTACKER);
+  if (!ok) console.log(`skipped: this host cannot connect from ${ATTACKER} (Linux routes 127.0.0.0/8 to loopback; elsewhere add the alias)`);
+  return ok;
+}
+
 /** An attacker's connections: every socket opened, and how many are still open. */
 export class Attack {
   readonly sockets: Socket[] = [];

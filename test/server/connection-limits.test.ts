@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../src/index.js';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
 import { makeCert, type TestCert } from '../security/certs.js';
-import { ATTACKER, Attack, canConnectFrom, closedBy, timedRequest } from '../security/flood.js';
+import { ATTACKER, Attack, attackerAvailable, closedBy, timedRequest } from '../security/flood.js';
 
 const HEADERS_TIMEOUT_MS = 300;
 /** Well past the bound (with node's check interval), far below node's defaults (60 s and more). */
@@ -28,7 +28,7 @@ let plain: BrokerServer;
 let secure: BrokerServer;
 const sockets: Socket[] = [];
 const sessions: ClientHttp2Session[] = [];
-const attackerAddress = await canConnectFrom(ATTACKER);
+const attackerAddress = await attackerAvailable();
 
 beforeAll(async () => {
   cert = await makeCert();

@@ -12,13 +12,13 @@ import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBrokerServer, type BrokerServer, type BrokerServerOptions } from '../../src/server/broker-server.js';
 import { makeCert } from '../security/certs.js';
-import { ATTACKER, canConnectFrom } from '../security/flood.js';
+import { ATTACKER, attackerAvailable } from '../security/flood.js';
 
 const TOKEN = 'resp-conn-token';
 /** Far below the defaults (10 s, 5 min), far above what one exchange takes. */
 const SHORT_MS = 300;
 const CUT_WITHIN_MS = 5000;
-const attackerAddress = await canConnectFrom(ATTACKER);
+const attackerAddress = await attackerAvailable();
 
 let server: BrokerServer | null = null;
 const sockets: Socket[] = [];

@@ -192,6 +192,17 @@ EXAMPLES
         --advertise http://10.0.0.5:8080
 `;
 
+/** The Redis port's whole-number flags: flag, option of `resp`, least value. */
+const RESP_INT_FLAGS = [
+  ['resp-lease-ms', 'streamLeaseMs', 1],
+  ['resp-max-pipeline', 'maxPipeline', 1],
+  ['resp-max-clients', 'maxConnections', 1],
+  ['resp-max-clients-per-address', 'maxConnectionsPerAddress', 1],
+  ['resp-auth-timeout-ms', 'authTimeoutMs', 1],
+  ['resp-max-unauthenticated', 'maxUnauthenticated', 1],
+  ['resp-idle-timeout-ms', 'idleTimeoutMs', 0],
+] as const;
+
 /** The store URL for logs, without credentials. */
 function displayStore(url: string): string {
   return url.replace(/\/\/[^/@?]*@/, '//***@');
@@ -263,20 +274,10 @@ export default defineCommand({
     const recentMaxIds = intFlag(values['recent-max-ids'], 'recent-max-ids', 0);
     if (recentMaxIds !== undefined) recent.maxIds = recentMaxIds;
     const resp: NonNullable<BrokerServerOptions['resp']> = {};
-    const respLeaseMs = intFlag(values['resp-lease-ms'], 'resp-lease-ms');
-    if (respLeaseMs !== undefined) resp.streamLeaseMs = respLeaseMs;
-    const respPipeline = intFlag(values['resp-max-pipeline'], 'resp-max-pipeline');
-    if (respPipeline !== undefined) resp.maxPipeline = respPipeline;
-    const respClients = intFlag(values['resp-max-clients'], 'resp-max-clients');
-    if (respClients !== undefined) resp.maxConnections = respClients;
-    const respPerAddress = intFlag(values['resp-max-clients-per-address'], 'resp-max-clients-per-address');
-    if (respPerAddress !== undefined) resp.maxConnectionsPerAddress = respPerAddress;
-    const respAuthTimeout = intFlag(values['resp-auth-timeout-ms'], 'resp-auth-timeout-ms');
-    if (respAuthTimeout !== undefined) resp.authTimeoutMs = respAuthTimeout;
-    const respUnauthenticated = intFlag(values['resp-max-unauthenticated'], 'resp-max-unauthenticated');
-    if (respUnauthenticated !== undefined) resp.maxUnauthenticated = respUnauthenticated;
-    const respIdle = intFlag(values['resp-idle-timeout-ms'], 'resp-idle-timeout-ms', 0);
-    if (respIdle !== undefined) resp.idleTimeoutMs = respIdle;
+    for (const [flag, option, min] of RESP_INT_FLAGS) {
+      const n = intFlag(values[flag], flag, min);
+      if (n !== undefined) resp[option] = n;
+    }
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
     const maxConnections = intFlag(values['max-connections'], 'max-connections');
     const maxConnectionsPerAddress = intFlag(values['max-connections-per-address'], 'max-connections-per-address');
