@@ -92,6 +92,7 @@ export function trackHttp2Sessions(server: { on(event: 'session', listener: (s: 
   server.on('session', (s: ServerHttp2Session) => {
     sessions.add(s);
     let streams = 0;
+    let served = false;
     let timer = setTimeout(() => {
       limits.onRejected?.('headers-timeout', s.socket?.remoteAddress);
       s.destroy();
@@ -101,7 +102,11 @@ export function trackHttp2Sessions(server: { on(event: 'session', listener: (s: 
       clearTimeout(timer);
     });
     s.on('stream', (stream) => {
-      if (streams++ === 0) {
+      streams++;
+      if (!served) {
+        // From the first request on, one timer for the session's life: it does nothing while a
+        // stream is open, and each time the last one closes it starts again (refresh(), no new timer).
+        served = true;
         clearTimeout(timer);
         timer = setTimeout(() => streams === 0 && s.close(), limits.idleTimeoutMs);
       }
