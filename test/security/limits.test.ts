@@ -90,6 +90,7 @@ describe('HTTP limits', () => {
       }
       const refused = await exchange(port, Buffer.from('GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'));
       expect(refused.length).toBe(0);
+      expect(await own.metrics.getSingleMetricAsString('bucketq_connections_rejected_total')).toContain('bucketq_connections_rejected_total{listener="http",reason="max-connections"} 1');
       for (const s of open) expect(await ask(s)).toMatch(/^HTTP\/1\.1 200/);
     } finally {
       for (const s of open) s.destroy();
@@ -118,6 +119,7 @@ describe('RESP limits', () => {
         expect(await ask(s)).toBe('+PONG\r\n');
       }
       expect((await exchange(respPort, Buffer.from('PING\r\n'))).toString()).toBe('-ERR max number of clients reached\r\n');
+      expect(await server.metrics.getSingleMetricAsString('bucketq_connections_rejected_total')).toContain('bucketq_connections_rejected_total{listener="resp",reason="max-connections"} 1');
       for (const s of open) expect(await ask(s)).toBe('+PONG\r\n');
     } finally {
       for (const s of open) s.destroy();
