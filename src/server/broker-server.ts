@@ -39,10 +39,11 @@ import type { Limits } from '../protocol.js';
 import { openStore } from '../storage/open.js';
 import type { StorageDriver } from '../storage/types.js';
 import { CONNECT_PATH_PREFIX, createConnectHandler, type ConnectHandler } from '../transports/connect/handler.js';
+import { defaultPerAddress, type ConnectionRejectReason } from '../transports/_connections.js';
 import { answerClientErrors, createHttpHandler, type HttpHandler } from '../transports/http.js';
 import { createRespServer, type RespServer, type RespServerOptions } from '../transports/resp-server.js';
 import { advertiseUrl, DEFAULT_LISTEN, listenUrl, parseListen } from './address.js';
-import { createDualServer } from './h2c.js';
+import { createDualServer, DEFAULT_HEADERS_TIMEOUT_MS, httpTimeouts } from './h2c.js';
 import { createTlsServer, loadTls } from './tls.js';
 import { startStandbyWatcher, type StandbyWatcher } from './standby-watcher.js';
 import { redactStoreUrl as storeForDisplay } from '../storage/redact-url.js';
@@ -89,6 +90,19 @@ export interface BrokerServerOptions {
   /** Open connections on the HTTP port at most (default 1,000); more are closed at once. The Redis port has its own (`resp.maxConnections`). */
   maxConnections?: number;
   /**
+   * Open connections on the HTTP port from one client address at most (default: half of
+   * `maxConnections`, so one client can never take the slots of everyone else, /healthz
+   * included); more are closed at once. Behind a proxy every client has the proxy's address: raise it.
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * Time from connecting to a complete request head on the HTTP port (default 10 s): a connection
+   * that sends nothing, sends its headers too slowly, does not finish its TLS handshake or opens
+   * an HTTP/2 session without a request is cut then. Also the time to send the head of each later
+   * request on a kept-alive connection.
+   */
+  headersTimeoutMs?: number;
+  /**
    * How long close() waits, once every request has its answer, for clients to close their idle
    * keep-alive connections before closing them itself (default 0: at once). Clients that honour
    * the Keep-Alive header close them within its timeout (5 s; Node's fetch after 3 s), with no
@@ -97,8 +111,8 @@ export interface BrokerServerOptions {
   connectionGraceMs?: number;
   /** `HOST:PORT` for the Redis protocol (RESP2/RESP3, same token); off when absent. */
   respListen?: string;
-  /** Stream lease length, pipeline depth, connection and frame limits of the Redis protocol. */
-  resp?: Omit<RespServerOptions, 'token' | 'readToken' | 'clock' | 'onError'>;
+  /** Stream lease length, pipeline depth, connection limits and timeouts, frame limits of the Redis protocol. */
+  resp?: Omit<RespServerOptions, 'token' | 'readToken' | 'clock' | 'onError' | 'onRejected'>;
   /** Batch, payload, claim, lease and wait limits (defaults: DEFAULT_LIMITS). */
   limits?: Partial<Limits>;
   /** Further broker options (clock, retry, payloadThreshold, retentionMs, ...). */
@@ -167,6 +181,12 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   positive(options.standbyCheckMs, 'standbyCheckMs');
   positive(options.maxBodyBytes, 'maxBodyBytes');
   positive(options.maxConnections, 'maxConnections');
+  positive(options.maxConnectionsPerAddress, 'maxConnectionsPerAddress');
+  positive(options.headersTimeoutMs, 'headersTimeoutMs');
+  for (const name of ['maxConnections', 'maxConnectionsPerAddress', 'maxUnauthenticated', 'authTimeoutMs'] as const) positive(options.resp?.[name], `resp.${name}`);
+  if (options.resp?.idleTimeoutMs !== undefined && !(Number.isInteger(options.resp.idleTimeoutMs) && options.resp.idleTimeoutMs >= 0)) {
+    throw new QueueError('INVALID_ARGUMENT', `resp.idleTimeoutMs must be an integer >= 0 (0: never), got ${String(options.resp.idleTimeoutMs)}`);
+  }
   const tls = loadTls(options.tlsCert, options.tlsKey);
   if (options.connectionGraceMs !== undefined && !(Number.isInteger(options.connectionGraceMs) && options.connectionGraceMs >= 0)) {
     throw new QueueError('INVALID_ARGUMENT', `connectionGraceMs must be an integer >= 0, got ${String(options.connectionGraceMs)}`);
@@ -188,7 +208,14 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
 
   let handler: HttpHandler | null = null;
   let connect: ConnectHandler | null = null;
-  const server = createServer((req, res) => {
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const connectionLimits = {
+    headersTimeoutMs,
+    maxPerAddress: options.maxConnectionsPerAddress ?? defaultPerAddress(maxConnections),
+    onRejected: (reason: ConnectionRejectReason, address: string | undefined) => ops.connectionRejected('http', reason, address),
+  };
+  const server = createServer(httpTimeouts(headersTimeoutMs), (req, res) => {
     // gRPC-Web and Connect calls (bucketq.v1.Queue/*): one prefix test, the JSON routes pay nothing more.
     if (connect && req.url!.startsWith(CONNECT_PATH_PREFIX)) return connect(req, res);
     if (ops.serves(req.url!)) return ops.handle(req, res); // GET /metrics, /readyz (ops-http.ts)
@@ -196,7 +223,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
     res.end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'the broker is starting' } }));
   });
-  answerClientErrors(server);
+  answerClientErrors(server, connectionLimits.onRejected);
   // gRPC needs HTTP/2: cleartext HTTP/2 (prior knowledge) on the same port, told apart by its
   // preface (h2c.ts). It serves the RPC methods only; the JSON routes stay HTTP/1.1.
   const server2 = createHttp2Server((req, res) => {
@@ -213,10 +240,11 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
         if (handler) return handler(req as IncomingMessage, res as ServerResponse);
         res.writeHead(503, { 'content-type': 'application/json; charset=utf-8' });
         res.end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'the broker is starting' } }));
-      })
-    : createDualServer(server, server2);
+      }, connectionLimits)
+    : createDualServer(server, server2, connectionLimits);
+  if (tls) answerClientErrors(dual.front, connectionLimits.onRejected); // its HTTP/1.1 connections, as on the cleartext port
   // Past the limit node closes new connections at once (server 'drop' event): no request is read from them.
-  dual.front.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  dual.front.maxConnections = maxConnections;
 
   let port: number;
   try {
@@ -284,6 +312,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
       ...(tls ? { tls } : {}),
       ...(options.brokerOptions?.clock ? { clock: options.brokerOptions.clock } : {}),
       onError: (err, command) => reportError(err, `RESP ${command}`),
+      onRejected: (reason, address) => ops.connectionRejected('resp', reason, address),
     });
     try {
       const respPort = await resp.listen(respAddress.host, respAddress.port);

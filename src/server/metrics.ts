@@ -54,6 +54,7 @@ export class BrokerMetrics {
   private readonly storageErrors: Counter<'op' | 'code'>;
   private readonly storageSeconds: Histogram<'op'>;
   private readonly httpRequests: Counter<'method' | 'route' | 'code'>;
+  private readonly connectionsRejected: Counter<'listener' | 'reason'>;
   /** The HTTP counter's children by "method route code": one Map lookup per request instead of label hashing. */
   private readonly httpChildren = new Map<string, { inc(): void }>();
 
@@ -73,6 +74,7 @@ export class BrokerMetrics {
     this.storageErrors = new Counter({ name: 'bucketq_storage_errors_total', help: 'Failed storage calls by op and error code', labelNames: ['op', 'code'], registers });
     this.storageSeconds = new Histogram({ name: 'bucketq_storage_call_duration_seconds', help: 'Storage call latency by op', labelNames: ['op'], buckets: SECONDS_BUCKETS, registers });
     this.httpRequests = new Counter({ name: 'bucketq_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status code', labelNames: ['method', 'route', 'code'], registers });
+    this.connectionsRejected = new Counter({ name: 'bucketq_connections_rejected_total', help: 'Connections refused or cut by a connection limit, by port (http, resp) and reason', labelNames: ['listener', 'reason'], registers });
 
     // A topic whose stats cannot be read is left out of this scrape rather than failing it.
     const leadingStats = async () => {
@@ -171,6 +173,11 @@ export class BrokerMetrics {
       if (KNOWN_METHODS.has(method)) this.httpChildren.set(key, child);
     }
     child.inc();
+  }
+
+  /** A connection refused or cut by a limit (transports/_connections.ts lists the reasons). */
+  connectionRejected(listener: 'http' | 'resp', reason: string): void {
+    this.connectionsRejected.inc({ listener, reason });
   }
 
   /** The Prometheus text exposition of this server's registry. */

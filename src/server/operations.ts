@@ -12,7 +12,9 @@ import type { Broker } from '../broker/broker.js';
 import { instrumentStore, type InstrumentedStore } from '../storage/instrumented.js';
 import type { StorageDriver } from '../storage/types.js';
 import { bearerRole, roleChecker, type BearerCheck } from '../transports/_auth.js';
+import type { ConnectionRejectReason } from '../transports/_connections.js';
 import { logBrokerEvents, logStorageCall } from './broker-logs.js';
+import { connectionRejectionLog, type ConnectionListener } from './connection-reports.js';
 import { LeadershipTracker } from './leadership.js';
 import { errorFields, silentLogger, type Logger } from './logger.js';
 import { BrokerMetrics } from './metrics.js';
@@ -44,6 +46,8 @@ export interface Operations {
   handle(req: IncomingMessage, res: ServerResponse): void;
   /** For the HTTP handler: one answered request. */
   httpAnswered(method: string, route: string, status: number): void;
+  /** A connection refused or cut by a connection limit: counted, and logged at warn (rate-limited). */
+  connectionRejected(listener: ConnectionListener, reason: ConnectionRejectReason, address: string | undefined): void;
   /** Failures worth an operator's attention (also passed to the server's onError). */
   logError(err: unknown, context: string): void;
   /** Opens the unauthenticated metrics-only port (metrics-port.ts); closed by close(). */
@@ -62,6 +66,7 @@ export function createOperations(o: OperationsOptions): Operations {
   let handlerOptions: OpsHttpOptions | null = null;
   let metricsPort: MetricsPort | null = null;
   let phase: 'serving' | 'draining' = 'serving';
+  const logRejection = connectionRejectionLog(logger);
   const store = instrumentStore(o.store, (call) => {
     metrics?.storageCall(call);
     logStorageCall(logger, call);
@@ -98,6 +103,10 @@ export function createOperations(o: OperationsOptions): Operations {
     serves: (url) => handler !== null && opsRoute(url) !== null,
     handle: (req, res) => handler!(req, res),
     httpAnswered: (method, route, status) => metrics?.httpAnswered(method, route, status),
+    connectionRejected(listener, reason, address) {
+      metrics?.connectionRejected(listener, reason); // before attach() (the port opens first): logged only
+      logRejection(listener, reason, address);
+    },
     logError: (err, context) => logger.error({ event: 'error', context, error: errorFields(err) }, `error: ${context}`),
     async listenMetrics(address) {
       if (!handlerOptions) throw new Error('operations: attach(broker) first');

@@ -11,9 +11,11 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { QueueError } from '../errors.js';
-import { trackHttp2Sessions, type DualServer } from './h2c.js';
+import { AddressCounts, handshakeDeadline } from '../transports/_connections.js';
+import { DEFAULT_HEADERS_TIMEOUT_MS, httpTimeouts, trackHttp2Sessions, type ConnectionLimits, type DualServer } from './h2c.js';
 
 export interface TlsMaterial {
   cert: string;
@@ -45,19 +47,25 @@ export type AnyRequest = IncomingMessage | Http2ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse;
 
 /**
- * The TLS counterpart of createDualServer: one secure server for HTTP/1.1 and HTTP/2, with the
- * same drain (GOAWAY to every HTTP/2 session) and destroy (every connection still open).
- */
-/**
  * A connection with no request in flight is closed after this long (node:http's default
- * headersTimeout, as the cleartext port's sniff timeout). node:http2's server applies neither
- * node:http's header nor keep-alive timeouts, also not to its HTTP/1.1 connections: without this,
- * handshakes that never send a request would hold every slot of `maxConnections` forever.
+ * headersTimeout, as the cleartext port's sniff timeout). node:http2's server applies no
+ * keep-alive timeout, also not to its HTTP/1.1 connections: without this, connections that made
+ * one request and then sit idle would hold slots of `maxConnections` for good.
  */
 export const TLS_IDLE_TIMEOUT_MS = 60_000;
 
-export function createTlsServer(tls: TlsMaterial, listener: (req: AnyRequest, res: AnyResponse) => void, o: { idleTimeoutMs?: number } = {}): DualServer {
+/**
+ * The TLS counterpart of createDualServer: one secure server for HTTP/1.1 and HTTP/2, with the
+ * same drain (GOAWAY to every HTTP/2 session) and destroy (every connection still open), and the
+ * same connection limits: connections per address (counted on the TCP connection, before the
+ * handshake), and a complete request head within `headersTimeoutMs`: the handshake by then
+ * (handshakeDeadline), then node:http's headersTimeout on HTTP/1.1 (which the HTTP/2 server
+ * applies to its HTTP/1.1 connections too) or the first HTTP/2 request.
+ */
+export function createTlsServer(tls: TlsMaterial, listener: (req: AnyRequest, res: AnyResponse) => void, o: ConnectionLimits = {}): DualServer {
   const idleTimeoutMs = o.idleTimeoutMs ?? TLS_IDLE_TIMEOUT_MS;
+  const headersTimeoutMs = o.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const perAddress = o.maxPerAddress !== undefined ? new AddressCounts(o.maxPerAddress) : null;
   let sessions = new Set<ServerHttp2Session>();
   const sockets = new Set<TLSSocket>();
   /** HTTP/1.1 requests in flight per connection: its idle timer only closes it at 0. */
@@ -82,17 +90,28 @@ export function createTlsServer(tls: TlsMaterial, listener: (req: AnyRequest, re
   } catch (err) {
     throw new QueueError('INVALID_ARGUMENT', `the TLS certificate or key is not usable: ${(err as Error).message}`, { cause: err });
   }
-  sessions = trackHttp2Sessions(server, idleTimeoutMs, () => draining); // HTTP/2: the session's own idle timer
+  // node:http's header timeout for the HTTP/1.1 connections: the HTTP/2 server reads these fields
+  // (set before listen()) when it hands such a connection to node:http.
+  Object.assign(server, httpTimeouts(headersTimeoutMs));
+  sessions = trackHttp2Sessions(server, { idleTimeoutMs, firstRequestMs: headersTimeoutMs, draining: () => draining, onRejected: o.onRejected }); // HTTP/2: the session's own timers
+  server.on('connection', (raw: Socket) => {
+    if (perAddress && !perAddress.admit(raw)) {
+      o.onRejected?.('address-limit', raw.remoteAddress);
+      raw.destroy(); // before the handshake: closed at once, unanswered
+    }
+  });
+  handshakeDeadline(server, headersTimeoutMs, 'headers-timeout', o.onRejected);
   server.on('secureConnection', (socket: TLSSocket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    if (socket.alpnProtocol === 'h2') return; // the session's timer (above)
+    if (socket.alpnProtocol === 'h2') return; // the session's timers (above)
     socket.setTimeout(idleTimeoutMs, () => {
       if ((requests.get(socket) ?? 0) === 0) socket.destroy();
     });
   });
   // A failed handshake (a cleartext client, a wrong CA on the client side) concerns that connection only.
   server.on('tlsClientError', (_err, socket) => socket.destroy());
+  server.on('drop', (data?: { remoteAddress?: string }) => o.onRejected?.('max-connections', data?.remoteAddress));
   return {
     front: server,
     drain() {

@@ -14,11 +14,13 @@
  * claimed).
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Broker } from '../broker/broker.js';
 import { isQueueError, QueueError } from '../errors.js';
 import { checkTopic } from '../protocol.js';
 import { asQueueError, errorBody, httpStatusOf } from './_codes.js';
+import { cut } from './_connections.js';
 import { ClientGone, discardUnreadBody, HttpError, readJson } from './http-body.js';
 import { EventStreams, type EventStreamOptions } from './events.js';
 import { ROUTES, TopicDirectory, type Route } from './http-routes.js';
@@ -244,10 +246,13 @@ function closeWithConnection(req: IncomingMessage, res: ServerResponse): void {
 
 /**
  * Answers malformed HTTP (bad request line, oversized headers, a request that took too long) with
- * a JSON error instead of node's bare status line, then closes the connection.
+ * a JSON error instead of node's bare status line, then closes the connection (for good after a
+ * second, whether or not the client closes its side). `onTimeout` hears of requests cut by
+ * node:http's header or request timeout.
  */
-export function answerClientErrors(server: Server): void {
+export function answerClientErrors(server: { on(event: 'clientError', listener: (err: NodeJS.ErrnoException, socket: Duplex) => void): unknown }, onTimeout?: (reason: 'headers-timeout', address: string | undefined) => void): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') onTimeout?.('headers-timeout', (socket as Socket).remoteAddress);
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
@@ -259,8 +264,6 @@ export function answerClientErrors(server: Server): void {
           ? [408, 'Request Timeout', 'the request did not arrive in time']
           : [400, 'Bad Request', `malformed HTTP request (${err.code ?? err.message})`];
     const json = JSON.stringify(errorBody(new QueueError('INVALID_ARGUMENT', message)));
-    socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`,
-    );
+    cut(socket, `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`);
   });
 }

@@ -12,17 +12,26 @@
  * per connection (pipeline depth) and connections. A client past one of them gets an error reply
  * and is disconnected once its earlier replies are out; other clients are not affected.
  *
+ * Connections (docs/security.md, "Connections"): at most `maxConnections`, `maxConnectionsPerAddress`
+ * from one address; with a token, a connection must authenticate within `authTimeoutMs`, and those
+ * still waiting to are capped so they cannot crowd out authenticated clients
+ * (resp-connection-limits.ts); a connection idle for `idleTimeoutMs` is closed without a word, as
+ * Redis's own `timeout` does (a reply nobody asked for would be an error in most clients). A command
+ * waiting for its reply, such as BLPOP or XREADGROUP BLOCK, is not idle.
+ *
  * Drain: `drain()` stops accepting connections and answers later commands with UNAVAILABLE;
  * `idle()` resolves when every started command has its reply written; `close()` then ends every
  * connection. The broker server does them in that order around `broker.stop()`, which answers
  * parked long polls (BRPOP, XREADGROUP BLOCK) with nothing.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Broker } from '../broker/broker.js';
 import { systemClock, type Clock } from '../broker/clock.js';
 import { isQueueError, QueueError } from '../errors.js';
 import { asQueueError, respErrorText } from './_codes.js';
+import { cut, defaultPerAddress, handshakeDeadline, type OnConnectionRejected } from './_connections.js';
+import { RespConnectionLimits, type Kick } from './resp-connection-limits.js';
 import type { CommandTable, RespConnection, RespServerContext } from './resp-commands.js';
 import { BUCKETQ_COMMANDS } from './resp-commands-bucketq.js';
 import { LIST_COMMANDS } from './resp-commands-lists.js';
@@ -45,6 +54,19 @@ export interface RespServerOptions {
   maxPipeline?: number;
   /** Open connections at most (default 1,000). */
   maxConnections?: number;
+  /** Open connections from one client address at most (default: half of `maxConnections`). */
+  maxConnectionsPerAddress?: number;
+  /**
+   * With a token: connections not authenticated yet at most (default: a tenth of `maxConnections`).
+   * A newcomer past it cuts the one that has waited longest (see resp-connection-limits.ts).
+   */
+  maxUnauthenticated?: number;
+  /** With a token: a connection that has not authenticated this long after connecting gets an error and is closed (default 10 s). */
+  authTimeoutMs?: number;
+  /** A connection that sends nothing for this long with no command running is closed (default 5 min; 0: never). */
+  idleTimeoutMs?: number;
+  /** Told of every connection refused or cut by these limits. */
+  onRejected?: OnConnectionRejected;
   /** PEM certificate and key: speak RESP over TLS (rediss://) instead of cleartext. */
   tls?: { cert: string; key: string } | undefined;
   /** Reader bounds (args per command, bulk size, command size, line length). */
@@ -64,7 +86,7 @@ export interface RespServer {
   close(): Promise<void>;
 }
 
-export const RESP_DEFAULTS = { streamLeaseMs: 30_000, popLeaseMs: 30_000, maxPipeline: 10_000, maxConnections: 1000 };
+export const RESP_DEFAULTS = { streamLeaseMs: 30_000, popLeaseMs: 30_000, maxPipeline: 10_000, maxConnections: 1000, authTimeoutMs: 10_000, idleTimeoutMs: 300_000 };
 
 function unknownCommand(args: string[]): string {
   const shown = args.slice(1, 20).map((a) => `'${a.slice(0, 128)}' `).join('');
@@ -80,6 +102,13 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
   const maxPipeline = options.maxPipeline ?? RESP_DEFAULTS.maxPipeline;
   const maxConnections = options.maxConnections ?? RESP_DEFAULTS.maxConnections;
   const roleOf = roleChecker({ token: options.token, readToken: options.readToken });
+  const authTimeoutMs = options.authTimeoutMs ?? RESP_DEFAULTS.authTimeoutMs;
+  const idleTimeoutMs = options.idleTimeoutMs ?? RESP_DEFAULTS.idleTimeoutMs;
+  const limits = new RespConnectionLimits({
+    maxConnections,
+    maxPerAddress: options.maxConnectionsPerAddress ?? defaultPerAddress(maxConnections),
+    maxUnauthenticated: roleOf ? (options.maxUnauthenticated ?? Math.max(1, Math.floor(maxConnections / 10))) : null,
+  });
   const sockets = new Map<Socket, RespConnection>();
   let nextConnId = 1;
   let draining = false;
@@ -117,10 +146,12 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
   }
 
   function serve(socket: Socket): void {
-    if (sockets.size >= maxConnections || draining) {
-      socket.on('error', () => {});
-      socket.end(draining ? '-UNAVAILABLE the broker is shutting down\r\n' : '-ERR max number of clients reached\r\n');
-      return;
+    socket.on('error', () => {});
+    if (draining) return cut(socket, '-UNAVAILABLE the broker is shutting down\r\n');
+    const refused = limits.admit(socket, sockets.size);
+    if (refused) {
+      options.onRejected?.(refused.reason, socket.remoteAddress);
+      return cut(socket, `-${refused.text}\r\n`);
     }
     socket.setNoDelay(true);
     const aborter = new AbortController();
@@ -136,7 +167,7 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
       const out: Buffer[] = [];
       while (slots.length > 0 && slots[0]!.bytes) out.push(slots.shift()!.bytes!);
       if (out.length > 0 && !socket.destroyed) socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
-      if (closing && slots.length === 0 && !socket.destroyed) socket.end();
+      if (closing && slots.length === 0 && !socket.destroyed) cut(socket);
     };
     const reply = (slot: Slot, r: Reply) => {
       slot.bytes = encode(r, conn.proto);
@@ -154,6 +185,34 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
       slots.push(slot); // last in line: after the replies of the commands before it
       reply(slot, errorReply(text));
     };
+    const kick: Kick = (reason, text) => {
+      if (closing) return;
+      options.onRejected?.(reason, socket.remoteAddress);
+      finalError(text);
+    };
+    let authTimer: NodeJS.Timeout | null = null;
+    if (!conn.authenticated) {
+      limits.waitForAuth(socket, kick);
+      authTimer = setTimeout(() => {
+        limits.done(socket);
+        kick('auth-timeout', `NOAUTH Authentication required: no AUTH within ${authTimeoutMs} ms of connecting; closing the connection`);
+      }, authTimeoutMs);
+    }
+    const authenticated = () => {
+      clearTimeout(authTimer!);
+      authTimer = null;
+      limits.done(socket);
+    };
+    if (idleTimeoutMs > 0) {
+      socket.setTimeout(idleTimeoutMs);
+      // Fires again after the next activity and another idle period, so a long BLPOP is looked at again once answered.
+      socket.on('timeout', () => {
+        if (slots.length > 0 || closing || authTimer) return; // a command waiting for its reply; a connection under its AUTH deadline
+        options.onRejected?.('idle-timeout', socket.remoteAddress);
+        closing = true;
+        socket.destroy(); // without a word (see the module comment); a command arriving just now is not run, so resending it is safe
+      });
+    }
 
     const run = (words: Buffer[]) => {
       const args = words.map((w) => w.toString('utf8'));
@@ -180,6 +239,7 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
       } catch (err) {
         return fail(slot, err, name);
       }
+      if (authTimer && conn.authenticated) authenticated(); // AUTH or HELLO ... AUTH, run synchronously
       if (conn.quit) {
         closing = true;
         socket.pause();
@@ -209,12 +269,16 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
+      clearTimeout(authTimer ?? undefined);
+      limits.done(socket);
       sockets.delete(socket);
       aborter.abort(new QueueError('CLOSED', 'the client went away'));
     });
   }
 
   const server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, serve) : createServer(serve);
+  // The AUTH deadline starts once the handshake is done; the handshake has one of the same length.
+  if (options.tls) handshakeDeadline(server as TlsServer, authTimeoutMs, 'auth-timeout', options.onRejected);
   server.on('error', () => {});
   // A failed handshake (a cleartext client, a client that does not trust the certificate) ends that connection only.
   server.on('tlsClientError', (_err: Error, socket: Socket) => socket.destroy());

@@ -2,6 +2,7 @@
  * `bucketq broker` as a user meets it: a child process on port 0 that prints its URL, serves
  * /healthz, and on SIGTERM drains, releases its leases and exits 0. Plus help and usage errors.
  */
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/storage/open.js';
 import { brokerPerTest, runCli } from '../broker-process.js';
@@ -58,10 +59,31 @@ describe('bucketq broker', () => {
     expect((await proc.exited).code).toBe(0);
   });
 
+  it('cuts connections that send no request head or no AUTH in time, and logs it at warn', async () => {
+    const proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0', '--resp-listen', '127.0.0.1:0', '--headers-timeout-ms', '300', '--resp-auth-timeout-ms', '300', '--log-level', 'warn'], { BUCKETQ_TOKEN: 'cli-cut-token' });
+    const respUrl = new URL((await proc.line(/^redis protocol on /)).line.split(' on ')[1]!);
+    const silent = (port: number) =>
+      new Promise<string>((resolve) => {
+        let got = '';
+        const s = connect(port, '127.0.0.1');
+        s.on('data', (d: Buffer) => (got += d.toString()));
+        s.on('error', () => {});
+        s.on('close', () => resolve(got));
+      });
+    expect(await silent(Number(new URL(proc.url).port))).toBe('');
+    expect(await silent(Number(respUrl.port))).toMatch(/^-NOAUTH Authentication required: no AUTH within 300 ms/);
+    for (const [listener, reason] of [['http', 'headers-timeout'], ['resp', 'auth-timeout']]) {
+      const { line } = await proc.line((l) => l.startsWith('{') && l.includes(`"reason":"${reason}"`));
+      expect(JSON.parse(line)).toMatchObject({ level: 'warn', event: 'connection-rejected', listener, reason, address: '127.0.0.1', count: 1 });
+    }
+    proc.child.kill('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+  });
+
   it('--help prints the manual; bucketq --help lists every command', async () => {
     const manual = await runCli(['broker', '--help']);
     expect(manual.code).toBe(0);
-    for (const word of ['NAME', 'SYNOPSIS', '--store URL', '--listen HOST:PORT', '--advertise URL', '--token', 'BUCKETQ_TOKEN', '--read-token', 'BUCKETQ_READ_TOKEN', 'SIGTERM', '--lease-ms', '--max-body-bytes', '--recent-window-ms']) {
+    for (const word of ['NAME', 'SYNOPSIS', '--store URL', '--listen HOST:PORT', '--advertise URL', '--token', 'BUCKETQ_TOKEN', '--read-token', 'BUCKETQ_READ_TOKEN', 'SIGTERM', '--lease-ms', '--max-body-bytes', '--recent-window-ms', '--max-connections-per-address', '--headers-timeout-ms', '--resp-auth-timeout-ms', '--resp-idle-timeout-ms', '--resp-max-unauthenticated', '--resp-max-clients-per-address']) {
       expect(manual.stdout).toContain(word);
     }
     const all = await runCli(['--help']);
@@ -77,6 +99,8 @@ describe('bucketq broker', () => {
       [['broker', '--bogus'], /^bucketq broker: .*--bogus.*\(see bucketq broker --help\)$/],
       [['broker', '--lease-ms', 'soon'], /^bucketq broker: --lease-ms must be a whole number/],
       [['broker', '--recent-max-ids', 'all'], /^bucketq broker: --recent-max-ids must be a whole number of at least 0/],
+      [['broker', '--headers-timeout-ms', '0'], /^bucketq broker: --headers-timeout-ms must be a whole number of at least 1/],
+      [['broker', '--resp-idle-timeout-ms', 'never'], /^bucketq broker: --resp-idle-timeout-ms must be a whole number of at least 0/],
       [['broker', '--listen', 'nowhere'], /^bucketq broker: --listen must be HOST:PORT/],
       [['broker', '--listen', '0.0.0.0:0', '--store', `file:${each.dir}`], /^bucketq broker: listening on 0\.0\.0\.0 needs --advertise URL/],
       [['broker', '--advertise', 'http://0.0.0.0:8080', '--store', `file:${each.dir}`], /^bucketq broker: --advertise .* unspecified address/],

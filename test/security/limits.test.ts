@@ -22,7 +22,7 @@ beforeAll(async () => {
     respListen: '127.0.0.1:0',
     maxBodyBytes: 1024,
     limits: { maxBatch: 3, maxPayloadBytes: 100 },
-    resp: { maxConnections: 2 },
+    resp: { maxConnections: 2, maxConnectionsPerAddress: 2 }, // all from 127.0.0.1: the per-address share lifted to the whole limit
   });
   port = Number(new URL(server.url).port);
   respPort = Number(new URL(server.respUrl!).port);
@@ -72,7 +72,8 @@ describe('HTTP limits', () => {
 
   it('past maxConnections, new connections are closed unanswered; the open ones keep working', async () => {
     // A server of its own: no connection of another test (a closing one, a client's keep-alive) counts.
-    const own = await startBrokerServer({ store: createMemoryStore(), listen: '127.0.0.1:0', maxConnections: 3 });
+    // Every connection comes from 127.0.0.1: the per-address share (half, by default) is lifted to the whole limit.
+    const own = await startBrokerServer({ store: createMemoryStore(), listen: '127.0.0.1:0', maxConnections: 3, maxConnectionsPerAddress: 3 });
     const port = Number(new URL(own.url).port);
     const open: Socket[] = [];
     const ask = (s: Socket) =>
@@ -89,6 +90,7 @@ describe('HTTP limits', () => {
       }
       const refused = await exchange(port, Buffer.from('GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'));
       expect(refused.length).toBe(0);
+      expect(await own.metrics.getSingleMetricAsString('bucketq_connections_rejected_total')).toContain('bucketq_connections_rejected_total{listener="http",reason="max-connections"} 1');
       for (const s of open) expect(await ask(s)).toMatch(/^HTTP\/1\.1 200/);
     } finally {
       for (const s of open) s.destroy();
@@ -117,6 +119,7 @@ describe('RESP limits', () => {
         expect(await ask(s)).toBe('+PONG\r\n');
       }
       expect((await exchange(respPort, Buffer.from('PING\r\n'))).toString()).toBe('-ERR max number of clients reached\r\n');
+      expect(await server.metrics.getSingleMetricAsString('bucketq_connections_rejected_total')).toContain('bucketq_connections_rejected_total{listener="resp",reason="max-connections"} 1');
       for (const s of open) expect(await ask(s)).toBe('+PONG\r\n');
     } finally {
       for (const s of open) s.destroy();

@@ -70,6 +70,36 @@ describe('h2c idle sessions', () => {
   });
 });
 
+describe('h2c served sessions', () => {
+  it('are closed once idle past the timeout after their last stream, however often the client PINGs', async () => {
+    const h1 = createServer((_req, res) => res.end('h1'));
+    const h2 = createH2Server((_req, res) => res.end('done'));
+    dual = createDualServer(h1, h2, { idleTimeoutMs: 300 });
+    await new Promise<void>((resolve) => dual!.front.listen(0, '127.0.0.1', resolve));
+    const port = (dual.front.address() as AddressInfo).port;
+    const session = h2connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
+    const text = await new Promise<string>((resolve, reject) => {
+      const s = session.request({ ':path': '/once' });
+      let t = '';
+      s.on('data', (d: Buffer) => (t += d.toString()));
+      s.on('end', () => resolve(t));
+      s.on('error', reject);
+    });
+    expect(text).toBe('done');
+    const pings = setInterval(() => !session.destroyed && session.ping(() => {}), 50);
+    let goaway = false;
+    session.once('goaway', () => (goaway = true));
+    try {
+      await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the idle session was not closed within 5 s')), 5000))]);
+    } finally {
+      clearInterval(pings);
+    }
+    expect(goaway).toBe(true); // closed gracefully: the client knows nothing of its was dropped
+  });
+});
+
 describe('HTTP/1.1 and h2c on one port', () => {
   it('serves both, HTTP/1.1 with keep-alive', async () => {
     const port = await start();

@@ -68,7 +68,8 @@ afterEach(async () => {
 });
 
 describe('protocol', () => {
-  beforeEach(() => start({ maxPipeline: 3, maxConnections: 3, reader: { maxArgs: 10 } }));
+  // Every connection comes from 127.0.0.1: the per-address share (half, by default) is lifted to the whole limit.
+  beforeEach(() => start({ maxPipeline: 3, maxConnections: 3, maxConnectionsPerAddress: 3, reader: { maxArgs: 10 } }));
 
   it('HELLO 3 switches to RESP3: maps, nulls; HELLO 4 is NOPROTO', async () => {
     const c = raw();

@@ -3,8 +3,10 @@ import { isIP } from 'node:net';
 import { DEFAULT_RECENT } from '../../core/recent.js';
 import { DEFAULT_LIMITS } from '../../protocol.js';
 import { DEFAULT_LISTEN, parseListen } from '../../server/address.js';
-import { DEFAULT_BROKER_LEASE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STORE, startBrokerServer, type BrokerServer } from '../../server/broker-server.js';
+import { DEFAULT_BROKER_LEASE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STORE, startBrokerServer, type BrokerServer, type BrokerServerOptions } from '../../server/broker-server.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../transports/http.js';
+import { RESP_DEFAULTS } from '../../transports/resp-server.js';
+import { DEFAULT_HEADERS_TIMEOUT_MS } from '../../server/h2c.js';
 import { createJsonLogger, LOG_LEVELS, parseLogLevel } from '../../server/logger.js';
 import { intFlag, parseFlags, sizeFlag } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
@@ -74,6 +76,18 @@ OPTIONS
     --max-connections N
         Open connections on --listen at most (default ${DEFAULT_MAX_CONNECTIONS}); further ones are closed at once.
 
+    --max-connections-per-address N
+        Open connections on --listen from one client address at most (default: half of
+        --max-connections), so one client can never take every slot, /healthz included; further
+        ones are closed at once. Behind a proxy or NAT clients share an address: raise it.
+
+    --headers-timeout-ms N
+        Time from connecting to a complete request head on --listen (default ${DEFAULT_HEADERS_TIMEOUT_MS}): a connection
+        that sends nothing, sends its headers slowly, does not finish its TLS handshake or opens an
+        HTTP/2 session without a request is cut then (a started HTTP/1.1 head gets a 408). Each
+        later request on a kept-alive connection has as long for its head. Long polls and request
+        bodies are not affected.
+
     --resp-listen HOST:PORT
         Also speak the Redis protocol (RESP2, RESP3 after HELLO 3) there; off by default. Keys
         are topics: LPUSH/RPOP are an at-most-once queue, XADD/XREADGROUP/XACK an at-least-once
@@ -86,6 +100,25 @@ OPTIONS
     --resp-max-pipeline N, --resp-max-clients N
         Replies pending on one connection (default 10000) and open connections (default 1000);
         a client past a limit gets an error and is disconnected.
+
+    --resp-max-clients-per-address N
+        Open connections on --resp-listen from one client address at most (default: half of
+        --resp-max-clients); past it: "-ERR max number of clients reached for this address".
+
+    --resp-auth-timeout-ms N
+        With a token, a connection that has not sent a valid AUTH this long after connecting gets
+        -NOAUTH and is closed (default ${RESP_DEFAULTS.authTimeoutMs}). With TLS the handshake has as long, token or not.
+
+    --resp-max-unauthenticated N
+        With a token, connections waiting to authenticate at most (default: a tenth of
+        --resp-max-clients). A new connection past it, or past --resp-max-clients while any
+        connection is unauthenticated, closes the one that has waited longest instead of being
+        refused, so strangers can never crowd out clients that have the token.
+
+    --resp-idle-timeout-ms N
+        A connection that sends nothing this long, with no command running, is closed without a
+        reply, as Redis's "timeout" does (default ${RESP_DEFAULTS.idleTimeoutMs}; 0: never). A waiting BLPOP or
+        XREADGROUP BLOCK is not idle. Clients such as ioredis reconnect on their own.
 
     --id ID
         This broker's id in leases and logs (default: random). Must be unique among running
@@ -161,6 +194,17 @@ EXAMPLES
         --advertise http://10.0.0.5:8080
 `;
 
+/** The Redis port's whole-number flags: flag, option of `resp`, least value. */
+const RESP_INT_FLAGS = [
+  ['resp-lease-ms', 'streamLeaseMs', 1],
+  ['resp-max-pipeline', 'maxPipeline', 1],
+  ['resp-max-clients', 'maxConnections', 1],
+  ['resp-max-clients-per-address', 'maxConnectionsPerAddress', 1],
+  ['resp-auth-timeout-ms', 'authTimeoutMs', 1],
+  ['resp-max-unauthenticated', 'maxUnauthenticated', 1],
+  ['resp-idle-timeout-ms', 'idleTimeoutMs', 0],
+] as const;
+
 /** The store URL for logs, without credentials. */
 function displayStore(url: string): string {
   return url.replace(/\/\/[^/@?]*@/, '//***@');
@@ -198,9 +242,15 @@ export default defineCommand({
       'resp-lease-ms': { type: 'string' },
       'resp-max-pipeline': { type: 'string' },
       'resp-max-clients': { type: 'string' },
+      'resp-max-clients-per-address': { type: 'string' },
+      'resp-auth-timeout-ms': { type: 'string' },
+      'resp-max-unauthenticated': { type: 'string' },
+      'resp-idle-timeout-ms': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'max-connections': { type: 'string' },
+      'max-connections-per-address': { type: 'string' },
+      'headers-timeout-ms': { type: 'string' },
     });
     const store = values.store ?? DEFAULT_STORE;
     const listen = values.listen ?? DEFAULT_LISTEN;
@@ -225,15 +275,15 @@ export default defineCommand({
     if (recentWindowMs !== undefined) recent.windowMs = recentWindowMs;
     const recentMaxIds = intFlag(values['recent-max-ids'], 'recent-max-ids', 0);
     if (recentMaxIds !== undefined) recent.maxIds = recentMaxIds;
-    const resp: { streamLeaseMs?: number; maxPipeline?: number; maxConnections?: number } = {};
-    const respLeaseMs = intFlag(values['resp-lease-ms'], 'resp-lease-ms');
-    if (respLeaseMs !== undefined) resp.streamLeaseMs = respLeaseMs;
-    const respPipeline = intFlag(values['resp-max-pipeline'], 'resp-max-pipeline');
-    if (respPipeline !== undefined) resp.maxPipeline = respPipeline;
-    const respClients = intFlag(values['resp-max-clients'], 'resp-max-clients');
-    if (respClients !== undefined) resp.maxConnections = respClients;
+    const resp: NonNullable<BrokerServerOptions['resp']> = {};
+    for (const [flag, option, min] of RESP_INT_FLAGS) {
+      const n = intFlag(values[flag], flag, min);
+      if (n !== undefined) resp[option] = n;
+    }
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
     const maxConnections = intFlag(values['max-connections'], 'max-connections');
+    const maxConnectionsPerAddress = intFlag(values['max-connections-per-address'], 'max-connections-per-address');
+    const headersTimeoutMs = intFlag(values['headers-timeout-ms'], 'headers-timeout-ms');
     const drainTimeoutMs = intFlag(values['drain-timeout-ms'], 'drain-timeout-ms') ?? DEFAULT_DRAIN_TIMEOUT_MS;
     const levelText = values['log-level'] ?? (env.BUCKETQ_LOG_LEVEL ? env.BUCKETQ_LOG_LEVEL : 'info');
     let logLevel;
@@ -273,6 +323,8 @@ export default defineCommand({
         ...(values['resp-listen'] !== undefined ? { respListen: values['resp-listen'], resp } : {}),
         ...(values['tls-cert'] !== undefined && values['tls-key'] !== undefined ? { tlsCert: values['tls-cert'], tlsKey: values['tls-key'] } : {}),
         ...(maxConnections !== undefined ? { maxConnections } : {}),
+        ...(maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress } : {}),
+        ...(headersTimeoutMs !== undefined ? { headersTimeoutMs } : {}),
         limits,
         brokerOptions: { recent },
         connectionGraceMs: Math.min(CONNECTION_GRACE_MS, Math.floor(drainTimeoutMs / 2)),
