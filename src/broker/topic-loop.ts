@@ -693,6 +693,7 @@ export class TopicLoop {
     this.state = null;
     this.etag = null;
     this.leader = null;
+    this.heldEpoch = null; // a reset starts a new term: its first commit elects with a new epoch
     this.failure = null;
     this.clearTimers();
     for (const p of this.unpark()) p.reject(err);

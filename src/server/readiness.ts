@@ -1,7 +1,7 @@
 /**
  * GET /readyz: whether a load balancer should send this broker traffic. Ready means: serving (not
- * starting, not draining), the store answered recently, no topic's state was found lost, and no
- * topic's last commit failed in the store. A leader renews its leases every third of a lease and a
+ * starting, not draining), the store answered recently, and no topic's last commit failed in the
+ * store. Topics whose state was found lost are listed (`stateLost`) but leave it ready (lostTopics). A leader renews its leases every third of a lease and a
  * standby lists topics as often, so the store usually answered a moment ago and a check costs
  * nothing; when it has not (an idle broker with a long lease), one cheap read of a key that does
  * not exist probes it, with a short timeout. Concurrent checks share one probe.
@@ -76,21 +76,29 @@ export function createReadiness(o: ReadinessOptions): Readiness {
     return { status: 503, body: { ready: false, broker: o.brokerId, reason, error: { code, message }, ...extra } };
   }
 
-  /** Lost topics first (an operator must act), then topics whose commits fail. */
-  function troubled(detail: boolean): ReadyAnswer | null {
-    const all = o.troubles();
+  /**
+   * Topics whose state was lost, as the answer shows them: names and errors with `detail`, a count
+   * without. They do not make the broker unready: the loss is in the store, not in this broker,
+   * and every broker that saw the topic finds it lost, so a readiness gate would take the whole
+   * fleet (and every healthy topic) out of rotation for one topic. The gauge alerts instead.
+   */
+  function lostTopics(detail: boolean): Record<string, unknown> {
+    const lost = o.troubles().filter((t) => t.trouble === 'state-lost');
+    if (lost.length === 0) return {};
+    return { stateLost: detail ? lost.map((t) => ({ topic: t.topic, code: t.error.code, message: t.error.message, since: t.since })) : lost.length };
+  }
+
+  /** Topics whose last commit failed in the store and none landed since: this broker cannot commit. */
+  function failing(detail: boolean): ReadyAnswer | null {
+    const all = o.troubles().filter((t) => t.trouble === 'commit-failing');
     if (all.length === 0) return null;
-    const lost = all.filter((t) => t.trouble === 'state-lost');
-    const first = lost[0] ?? all[0]!;
-    const same = all.filter((t) => t.trouble === first.trouble);
-    const n = `${same.length} topic${same.length === 1 ? '' : 's'}`;
+    const first = all[0]!;
+    const n = `${all.length} topic${all.length === 1 ? '' : 's'}`;
     if (!detail) {
-      const what = first.trouble === 'state-lost' ? `the state of ${n} was lost` : `the last commit of ${n} failed in the store (${first.error.code}) and none has landed since`;
-      return notReady(first.trouble, `${what}; the topics and errors are shown with the token`, first.error.code, { topics: all.length });
+      return notReady('commit-failing', `the last commit of ${n} failed in the store (${first.error.code}) and none has landed since; the topics and errors are shown with the token`, first.error.code, { topics: all.length, ...lostTopics(false) });
     }
     const topics = all.map((t) => ({ topic: t.topic, reason: t.trouble, code: t.error.code, message: t.error.message, since: t.since }));
-    const message = first.trouble === 'state-lost' ? first.error.message : `topic ${first.topic}: the last commit failed and none has landed since: ${first.error.message}`;
-    return notReady(first.trouble, message, first.error.code, { topics });
+    return notReady('commit-failing', `topic ${first.topic}: the last commit failed and none has landed since: ${first.error.message}`, first.error.code, { topics, ...lostTopics(true) });
   }
 
   return async (detail) => {
@@ -102,10 +110,10 @@ export function createReadiness(o: ReadinessOptions): Readiness {
       if (failure !== null) return notReady('store-unreachable', `the store did not answer: ${failure}`);
     }
     if (o.phase() === 'draining') return notReady('draining', 'this broker is shutting down');
-    const trouble = troubled(detail);
+    const trouble = failing(detail);
     if (trouble) return trouble;
     const topics = o.leadership.leading();
     // Public (no token): how many topics it leads, not their names (GET /v1/broker, behind the token, has those).
-    return { status: 200, body: { ready: true, broker: o.brokerId, role: topics.length > 0 ? 'leading' : 'standby', leading: topics.length } };
+    return { status: 200, body: { ready: true, broker: o.brokerId, role: topics.length > 0 ? 'leading' : 'standby', leading: topics.length, ...lostTopics(detail) } };
   };
 }

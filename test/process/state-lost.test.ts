@@ -26,7 +26,7 @@ async function within<T>(ms: number, p: Promise<T>, why: () => string): Promise<
 }
 
 describe('a broker process whose topic directory is deleted', () => {
-  it('re-creates nothing, refuses the topic with STATE_LOST and says so on /readyz until `bucketq reset` restores it', async () => {
+  it('re-creates nothing, refuses the topic with STATE_LOST and lists it on /readyz until `bucketq reset` restores it', async () => {
     const proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0', '--id', 'p1', '--lease-ms', String(LEASE_MS), '--token', 'tok']);
     const call = api(proc.url, 'tok');
     for (const id of ['a', 'b', 'c']) expect(await call('POST', '/v1/topics/T/jobs', { id, payload: { id } })).toMatchObject({ status: 201 });
@@ -40,7 +40,7 @@ describe('a broker process whose topic directory is deleted', () => {
     const push = await call('POST', '/v1/topics/T/jobs', { id: 'd', payload: 1 });
     expect(push).toMatchObject({ status: 500, body: { error: { code: 'STATE_LOST' } } });
     const ready = await call('GET', '/readyz');
-    expect(ready).toMatchObject({ status: 503, body: { ready: false, reason: 'state-lost', topics: [{ topic: 'T', reason: 'state-lost', code: 'STATE_LOST' }] } });
+    expect(ready).toMatchObject({ status: 200, body: { ready: true, stateLost: [{ topic: 'T', code: 'STATE_LOST' }] } });
     expect(await call('POST', '/v1/topics/other/jobs', { payload: 2 })).toMatchObject({ status: 201 }); // other topics are served
     expect(existsSync(topicDir)).toBe(false); // nothing re-created: no empty queue.json at seq 1
     const logged = proc.stdout.filter((l) => l.startsWith('{') && l.includes('"event":"state-lost"'));
@@ -55,7 +55,7 @@ describe('a broker process whose topic directory is deleted', () => {
     expect(reset.code).toBe(0);
     expect(JSON.parse(reset.stdout)).toMatchObject({ topic: 'T', action: 'restored', jobs: { pending: 3 } });
 
-    expect(await call('GET', '/readyz')).toMatchObject({ status: 200, body: { ready: true } });
+    expect((await call('GET', '/readyz')).body.stateLost).toBeUndefined();
     expect(await call('POST', '/v1/topics/T/jobs', { id: 'd', payload: 1 })).toMatchObject({ status: 201 });
     const claimed = await call('POST', '/v1/topics/T/claim', { workerId: 'w', max: 10 });
     expect(claimed.body.jobs.map((j: { id: string }) => j.id)).toEqual(['a', 'b', 'c', 'd']);
