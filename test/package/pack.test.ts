@@ -183,11 +183,12 @@ console.log(JSON.stringify({ sent, completed: stats.counters.completed }));
       `const { createQueue, QueueError } = require('bucketq');
 const { createMemoryStore } = require('bucketq/storage');
 const { createClient } = require('bucketq/client');
-console.log([typeof createQueue, typeof QueueError, typeof createMemoryStore, typeof createClient].join(' '));
+const { version } = require('bucketq/package.json');
+console.log([typeof createQueue, typeof QueueError, typeof createMemoryStore, typeof createClient, typeof version].join(' '));
 `,
     );
     const r = run(process.execPath, ['require.cjs'], app);
-    expect(ok(r, 'require')).toBe('function function function function\n');
+    expect(ok(r, 'require')).toBe('function function function function string\n');
     expect(r.stderr).toBe(''); // not even an ExperimentalWarning
   });
 
