@@ -1,7 +1,12 @@
 /**
  * OpenTelemetry spans, when `@opentelemetry/api` is installed (an optional peer dependency). It is
- * imported once, when this module loads. Spans are made only while an SDK's tracer provider is
+ * loaded once, when this module loads. Spans are made only while an SDK's tracer provider is
  * registered; otherwise (no API, or no SDK) every helper here is a null check and nothing else.
+ *
+ * It is loaded with require, not a top-level `await import()`: no bucketq module may have a
+ * top-level await, or CommonJS code could not `require('bucketq')` (Node's require of ES modules
+ * refuses such a graph). Node loads the same file either way (the API's exports give import and
+ * require one CommonJS build), and the API keeps its registered provider on globalThis in any case.
  *
  * Spans (docs/operations.md):
  * - `bucketq.push`: from the push request to its commit landing; topic, job count, commit seq.
@@ -16,15 +21,19 @@
  * `messaging.destination.name`) and are `bucketq.*` otherwise.
  */
 import type { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
 import type { CommitEvent } from './topic-loop.js';
 
 type Api = typeof import('@opentelemetry/api');
 type Attributes = Record<string, string | number | boolean | string[]>;
 
-const api: Api | null = await import('@opentelemetry/api').then(
-  (m) => m,
-  () => null,
-);
+const api = ((): Api | null => {
+  try {
+    return createRequire(import.meta.url)('@opentelemetry/api') as Api;
+  } catch {
+    return null;
+  }
+})();
 
 const TRACER_NAME = 'bucketq';
 const apiTracer = api ? api.trace.getTracer(TRACER_NAME) : null;

@@ -161,6 +161,11 @@ function isCertificateCode(code: string): boolean {
   return /CERT|SIGNATURE|ISSUER/.test(code);
 }
 
+/** OpenSSL's reason ("self-signed certificate"), without the advice Node 24 appends after a ';' (to try --use-system-ca): ours follows. */
+function certificateReason(cause: unknown): string | undefined {
+  return (cause as Error | undefined)?.message?.split(';')[0];
+}
+
 function errCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
@@ -196,7 +201,7 @@ export async function httpRequest<R>(req: HttpRequest): Promise<R> {
     }
     const why =
       f.code !== undefined && isCertificateCode(f.code)
-        ? `the broker's TLS certificate is not trusted (${f.code}: ${(f.cause as Error)?.message}); give its CA with the ca option or --ca FILE`
+        ? `the broker's TLS certificate is not trusted (${f.code}: ${certificateReason(f.cause)}); give its CA with the ca option or --ca FILE`
         : f.kind === 'connect'
           ? `cannot connect (${f.code})`
           : `connection failed (${f.code ?? (f.cause as Error)?.message ?? 'closed'})`;

@@ -46,7 +46,7 @@ function selectedByFilters(root: string, users: readonly string[] = USERS): bool
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  // The bucket is made with the SDK in this process; its Node 22 notice is in the README.
+  // The bucket is made with the SDK in this process: no notice about old Node versions in the output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   let answer: Promise<HarnessAnswer>;
   let server: S3Server | null = null;
