@@ -6,10 +6,10 @@
  * Around every call, one interceptor: refuse while draining (UNAVAILABLE), check the bearer token
  * (`authorization` metadata, constant-time, transports/_auth.ts) and turn every QueueError into
  * the ConnectError of the one table in transports/_codes.ts, for unary answers and for errors in
- * the middle of a stream alike.
+ * the middle of a stream alike. A path that is no method is answered 401 without a valid token,
+ * else 404, both with a Connect error body (node-adapter.ts).
  */
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
-import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Broker } from '../../broker/broker.js';
@@ -17,6 +17,7 @@ import { Queue } from '../../gen/bucketq/v1/queue_pb.js';
 import { bearerRole, roleChecker } from '../_auth.js';
 import { claimStream } from './claim-stream.js';
 import { toConnectError } from './errors.js';
+import { answerConnectError, createNodeAdapter } from './node-adapter.js';
 import { KnownTopics, unaryMethods } from './service.js';
 
 /** The path prefix of every method: `/bucketq.v1.Queue/Push`, ... */
@@ -54,6 +55,8 @@ async function* convertErrors<T>(messages: AsyncIterable<T>, onBug: (err: unknow
   }
 }
 
+const UNAUTHENTICATED = { missing: 'this broker needs authorization: Bearer <token>', invalid: 'the bearer token is not valid' };
+
 export function createConnectHandler(broker: Broker, options: ConnectHandlerOptions = {}): ConnectHandler {
   const roleOf = roleChecker({ token: options.token, readToken: options.readToken });
   const drainer = new AbortController();
@@ -63,15 +66,9 @@ export function createConnectHandler(broker: Broker, options: ConnectHandlerOpti
 
   const guard: Interceptor = (next) => async (req) => {
     if (drainer.signal.aborted) throw new ConnectError('this broker is shutting down; retry on another broker', Code.Unavailable, { 'bucketq-code': 'UNAVAILABLE' });
-    if (roleOf) {
-      const role = bearerRole(roleOf, req.header.get('authorization'));
-      if (role === 'missing' || role === 'invalid') {
-        const message = role === 'missing' ? 'this broker needs authorization: Bearer <token>' : 'the bearer token is not valid';
-        throw new ConnectError(message, Code.Unauthenticated, { 'bucketq-code': 'UNAUTHENTICATED' });
-      }
-      if (role === 'read' && !READ_METHODS.has(req.method.name)) {
-        throw new ConnectError(`the read-only token may call ${[...READ_METHODS].join(', ')} only, not ${req.method.name}`, Code.PermissionDenied, { 'bucketq-code': 'PERMISSION_DENIED' });
-      }
+    // A missing or wrong token never gets here (see authenticate below): what is left is the role.
+    if (roleOf && bearerRole(roleOf, req.header.get('authorization')) === 'read' && !READ_METHODS.has(req.method.name)) {
+      throw new ConnectError(`the read-only token may call ${[...READ_METHODS].join(', ')} only, not ${req.method.name}`, Code.PermissionDenied, { 'bucketq-code': 'PERMISSION_DENIED' });
     }
     const onBug = (err: unknown) => options.onError?.(err, req.method.name);
     try {
@@ -82,7 +79,7 @@ export function createConnectHandler(broker: Broker, options: ConnectHandlerOpti
     }
   };
 
-  const adapter = connectNodeAdapter({
+  const adapter = createNodeAdapter({
     interceptors: [guard],
     readMaxBytes: options.maxBodyBytes ?? 16 * 1024 * 1024,
     routes: (router) => {
@@ -91,6 +88,18 @@ export function createConnectHandler(broker: Broker, options: ConnectHandlerOpti
         claimStream: (req, ctx) => claimStream(broker, topics, drainer.signal, req, ctx),
       });
     },
+    // Every path, before its body is read: a stranger learns nothing of what exists, and holds no bytes.
+    authenticate: (req, res) => {
+      const role = roleOf ? bearerRole(roleOf, req.headers.authorization) : 'admin';
+      if (role !== 'missing' && role !== 'invalid') return true;
+      answerConnectError(req, res, Code.Unauthenticated, UNAUTHENTICATED[role], { 'bucketq-code': 'UNAUTHENTICATED' });
+      return false;
+    },
+    fallback: (req, res) =>
+      answerConnectError(req, res, Code.Unimplemented, `no method ${(req.url ?? '').split('?', 1)[0]} (bucketq.v1.Queue has ${Queue.methods.map((m) => m.name).join(', ')})`, {
+        'bucketq-code': 'NOT_FOUND',
+      }),
+    onError: (err, procedure) => options.onError?.(err, procedure),
   });
 
   const handler = ((req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
