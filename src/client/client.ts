@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from '../broker/clock.js';
 import type { BrokerLease, JobStats, TopicSettings } from '../core/types.js';
 import { isQueueError, QueueError, type ErrorCode } from '../errors.js';
-import { checkLeaseMs, checkTopic, DEFAULT_LEASE_MS, DEFAULT_LIMITS } from '../protocol.js';
+import { checkJsonDepth, checkLeaseMs, checkTopic, DEFAULT_LEASE_MS, DEFAULT_LIMITS } from '../protocol.js';
 import type {
   AckItem,
   ClaimedJob,
@@ -128,6 +128,7 @@ class RemoteQueue<T> implements Client<T> {
     const wire = jobs.map((job, i) => {
       if (typeof job !== 'object' || job === null) throw invalid(`jobs[${i}] must be an object with a payload`);
       made.push(job.id === undefined);
+      checkJsonDepth(job.payload, `jobs[${i}].payload`); // before JSON.stringify walks it
       return job.id === undefined ? { ...job, id: newJobId() } : job;
     });
     const out = await this.call<{ jobs: PushResult[] }>({ method: 'POST', path: `${this.base}/jobs`, body: { jobs: wire }, retry: 'always' });

@@ -1,10 +1,12 @@
 /**
  * Request bodies of the HTTP transport: JSON only, size-limited while reading (a body larger than
  * the limit is refused from its Content-Length before a byte is read, or the moment the running
- * count passes the limit), and what to do with a body left unread when an error is answered early.
+ * count passes the limit), nested no deeper than the protocol allows (checked on the bytes, before
+ * parsing), and what to do with a body left unread when an error is answered early.
  */
 import type { IncomingMessage } from 'node:http';
 import { QueueError } from '../errors.js';
+import { checkBodyDepth } from '../protocol.js';
 
 /** The client hung up before its request was complete: there is nobody to answer. */
 export class ClientGone extends Error {
@@ -88,6 +90,7 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
   }
   const body = await readBody(req, maxBytes);
   if (body.length === 0) return undefined;
+  checkBodyDepth(body);
   try {
     return JSON.parse(body.toString('utf8')) as unknown;
   } catch (err) {

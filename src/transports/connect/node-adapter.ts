@@ -1,15 +1,21 @@
 /**
  * connect-node's `connectNodeAdapter` (a path lookup in front of the router's handlers), with what
- * bucketq adds at the level of bytes, before connect-es has the request:
+ * bucketq adds at the level of bytes, before and after connect-es has the request:
  *
+ * - A request protobuf cannot decode is the client's mistake: connect-es answers a binary message
+ *   it cannot parse (invalid UTF-8 in a string, nesting past the decoder's recursion limit) with
+ *   Internal, which is HTTP 500 on Connect; here it becomes InvalidArgument on every protocol
+ *   (as connect-go answers), and nesting names bucketq's own limit (MAX_JSON_DEPTH).
  * - `authenticate` runs first on every path, methods or not: a request without a valid token is
  *   answered 401 before its body is read or anything is said about what exists.
  * - Paths that are no method go to `fallback`.
  */
 import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions } from '@connectrpc/connect';
+import type { UniversalServerResponse } from '@connectrpc/connect/protocol';
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { MAX_JSON_DEPTH } from '../../protocol.js';
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -58,8 +64,92 @@ export function answerConnectError(req: NodeRequest, res: NodeResponse, code: ke
   if (unread) req.resume();
 }
 
+const DECODE_FAILURE = /^parse binary: |maximum recursion depth/;
+
+/** The message a request that protobuf could not decode gets instead of connect-es's own. */
+function decodeMessage(original: string): string {
+  if (/maximum recursion depth/.test(original)) {
+    return `the request nests too deep for protobuf to decode (${original.replace(/^parse binary: /, '')}); a payload or result may nest at most ${MAX_JSON_DEPTH} levels of arrays and objects`;
+  }
+  return `the request is not a valid protobuf message: ${original.replace(/^parse binary: /, '')}`;
+}
+
 function percentEncoded(text: string): string {
   return encodeURIComponent(text).replace(/%20/g, ' ');
+}
+
+/** The gRPC-Web trailer frame (flag 0x80) with grpc-status 13 from a decode failure, rewritten; null when it is another. */
+function grpcWebTrailer(chunk: Uint8Array): Uint8Array | null {
+  if (chunk.length < 5 || chunk[0] !== 0x80) return null;
+  const text = Buffer.from(chunk.subarray(5)).toString('latin1');
+  const status = /^grpc-status: *(\d+)/im.exec(text)?.[1];
+  const message = decodeURIComponent(/^grpc-message: *(.*?)\r?$/im.exec(text)?.[1] ?? '');
+  if (status !== '13' || !DECODE_FAILURE.test(message)) return null;
+  const lines = text
+    .split('\r\n')
+    .filter((l) => l !== '' && !/^grpc-(status|message):/i.test(l))
+    .concat([`grpc-status: ${Code.InvalidArgument}`, `grpc-message: ${percentEncoded(decodeMessage(message))}`, 'bucketq-code: INVALID_ARGUMENT']);
+  const body = Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1');
+  const frame = Buffer.alloc(5 + body.length);
+  frame[0] = 0x80;
+  frame.writeUInt32BE(body.length, 1);
+  body.copy(frame, 5);
+  return frame;
+}
+
+async function* concat(chunks: Uint8Array[]): AsyncIterable<Uint8Array> {
+  yield* chunks;
+}
+
+/** The answer with a decode failure of connect-es turned into InvalidArgument (see the module comment). */
+async function decodeFailuresAsInvalid(res: UniversalServerResponse): Promise<UniversalServerResponse> {
+  const body = res.body;
+  if (body === undefined || !(Symbol.asyncIterator in Object(body))) return res;
+  const type = res.header?.get('content-type') ?? '';
+  if (res.status !== 200) {
+    // Connect: the error is the (small) JSON body of a non-200 answer.
+    if (!type.startsWith('application/json')) return res;
+    const chunks: Uint8Array[] = [];
+    for await (const c of body as AsyncIterable<Uint8Array>) chunks.push(c);
+    let error: { code?: unknown; message?: unknown } = {};
+    try {
+      error = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof error;
+    } catch {
+      // not ours to fix
+    }
+    if ((error.code !== 'internal' && error.code !== 'invalid_argument') || typeof error.message !== 'string' || !DECODE_FAILURE.test(error.message)) {
+      return { ...res, body: concat(chunks) };
+    }
+    const json = Buffer.from(JSON.stringify({ code: 'invalid_argument', message: decodeMessage(error.message) }));
+    const header = new Headers(res.header);
+    header.set('content-length', String(json.length));
+    header.set('bucketq-code', 'INVALID_ARGUMENT');
+    return { ...res, status: 400, header, body: concat([json]) };
+  }
+  if (res.trailer) {
+    // gRPC: the status is in the trailers, complete once the body has been read.
+    const trailer = res.trailer;
+    return {
+      ...res,
+      body: (async function* () {
+        yield* body as AsyncIterable<Uint8Array>;
+        const message = decodeURIComponent(trailer.get('grpc-message') ?? '');
+        if (trailer.get('grpc-status') === '13' && DECODE_FAILURE.test(message)) {
+          trailer.set('grpc-status', String(Code.InvalidArgument));
+          trailer.set('grpc-message', percentEncoded(decodeMessage(message)));
+          trailer.set('bucketq-code', 'INVALID_ARGUMENT');
+        }
+      })(),
+    };
+  }
+  if (!type.startsWith('application/grpc-web')) return res;
+  // gRPC-Web: the status is the last frame of the body.
+  return {
+    ...res,
+    body: (async function* () {
+      for await (const c of body as AsyncIterable<Uint8Array>) yield grpcWebTrailer(c) ?? c;
+    })(),
+  };
 }
 
 export function createNodeAdapter(options: NodeAdapterOptions): (req: NodeRequest, res: NodeResponse) => void {
@@ -80,6 +170,7 @@ export function createNodeAdapter(options: NodeAdapterOptions): (req: NodeReques
       return;
     }
     handler(ureq)
+      .then(decodeFailuresAsInvalid)
       .then((ures) => universalResponseToNodeResponse(ures, res as ServerResponse))
       .catch((err: unknown) => {
         // A write that failed because the client left is nobody's bug (connect-node ignores it too).
