@@ -223,6 +223,9 @@ export function checkPushJob(j: unknown, limits: Limits, where = 'job'): Checked
   const o = j as Record<string, unknown>;
   const known = new Set(['id', 'payload', 'priority', 'delayMs', 'runAt', 'maxAttempts', 'backoff']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw bad(`${where} has an unknown field ${shown(k)}`);
+  // A job without the field is almost always a client's mistake (a misspelt key): refused. The
+  // embedded push(payload) always sets it; there undefined (push() of a void queue) means null.
+  if (!Object.hasOwn(o, 'payload')) throw bad(`${where}.payload is required (send null for a job that needs none)`);
   checkJsonDepth(o.payload, `${where}.payload`);
   let payloadJson: string | undefined;
   try {

@@ -1,9 +1,11 @@
 /**
  * Request bodies of the HTTP transport: JSON only, size-limited while reading (a body larger than
  * the limit is refused from its Content-Length before a byte is read, or the moment the running
- * count passes the limit), nested no deeper than the protocol allows (checked on the bytes, before
- * parsing), and what to do with a body left unread when an error is answered early.
+ * count passes the limit), valid UTF-8 and nested no deeper than the protocol allows (both checked
+ * on the bytes, before parsing), and what to do with a body left unread when an error is answered
+ * early.
  */
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { QueueError } from '../errors.js';
 import { checkBodyDepth } from '../protocol.js';
@@ -90,6 +92,8 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
   }
   const body = await readBody(req, maxBytes);
   if (body.length === 0) return undefined;
+  // Decoding would turn each invalid sequence into U+FFFD, silently changing ids and payloads.
+  if (!isUtf8(body)) throw new QueueError('INVALID_ARGUMENT', 'the request body is not valid UTF-8');
   checkBodyDepth(body);
   try {
     return JSON.parse(body.toString('utf8')) as unknown;

@@ -12,11 +12,16 @@
  * per connection (pipeline depth) and connections. A client past one of them gets an error reply
  * and is disconnected once its earlier replies are out; other clients are not affected.
  *
+ * Text: every argument must be valid UTF-8 (but ECHO's, answered as bytes): keys are topics, ids and
+ * group names are compared as text, and a payload is stored as a JSON string, which cannot hold
+ * other bytes. Decoding would silently turn them into U+FFFD; such a command is refused instead.
+ *
  * Drain: `drain()` stops accepting connections and answers later commands with UNAVAILABLE;
  * `idle()` resolves when every started command has its reply written; `close()` then ends every
  * connection. The broker server does them in that order around `broker.stop()`, which answers
  * parked long polls (BRPOP, XREADGROUP BLOCK) with nothing.
  */
+import { isUtf8 } from 'node:buffer';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Broker } from '../broker/broker.js';
@@ -172,6 +177,10 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
       if (!cmd) return reply(slot, errorReply(unknownCommand(args)));
       if (conn.readOnly && cmd.flags.includes('write')) return reply(slot, errorReply(`NOPERM this connection authenticated with the read-only token and cannot run the '${name}' command`));
       if ((cmd.arity > 0 && args.length !== cmd.arity) || args.length < -cmd.arity) return reply(slot, errorReply(`ERR wrong number of arguments for '${name}' command`));
+      if (name !== 'echo') {
+        const bad = words.findIndex((w) => !isUtf8(w));
+        if (bad >= 0) return reply(slot, errorReply(`ERR bucketq: argument ${bad} of '${name}' is not valid UTF-8 (keys, ids and values are text here)`));
+      }
       if (draining && name !== 'quit') return reply(slot, errorReply('UNAVAILABLE the broker is shutting down; retry on another broker'));
       conn.cmd = name;
       let result: Reply | Promise<Reply>;

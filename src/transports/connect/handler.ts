@@ -17,7 +17,7 @@ import { Queue } from '../../gen/bucketq/v1/queue_pb.js';
 import { bearerRole, roleChecker } from '../_auth.js';
 import { claimStream } from './claim-stream.js';
 import { toConnectError } from './errors.js';
-import { answerConnectError, createNodeAdapter } from './node-adapter.js';
+import { answerConnectError, createNodeAdapter, type NodeAdapterOptions } from './node-adapter.js';
 import { KnownTopics, unaryMethods } from './service.js';
 
 /** The path prefix of every method: `/bucketq.v1.Queue/Push`, ... */
@@ -57,6 +57,17 @@ async function* convertErrors<T>(messages: AsyncIterable<T>, onBug: (err: unknow
 
 const UNAUTHENTICATED = { missing: 'this broker needs authorization: Bearer <token>', invalid: 'the bearer token is not valid' };
 
+const fatalDecoder = new TextDecoder('utf-8', { fatal: true });
+const strictUtf8 = {
+  decode(bytes?: Uint8Array): string {
+    try {
+      return fatalDecoder.decode(bytes);
+    } catch {
+      throw new Error('the request is not valid UTF-8');
+    }
+  },
+};
+
 export function createConnectHandler(broker: Broker, options: ConnectHandlerOptions = {}): ConnectHandler {
   const roleOf = roleChecker({ token: options.token, readToken: options.readToken });
   const drainer = new AbortController();
@@ -82,6 +93,9 @@ export function createConnectHandler(broker: Broker, options: ConnectHandlerOpti
   const adapter = createNodeAdapter({
     interceptors: [guard],
     readMaxBytes: options.maxBodyBytes ?? 16 * 1024 * 1024,
+    // Connect's JSON codec would decode invalid UTF-8 to U+FFFD, ids included: refused instead.
+    // (connect-es passes jsonOptions on to its JSON serialization, which takes a textDecoder.)
+    jsonOptions: { textDecoder: strictUtf8 } as NodeAdapterOptions['jsonOptions'],
     routes: (router) => {
       router.service(Queue, {
         ...unaryMethods(broker, topics),
