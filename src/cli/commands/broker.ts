@@ -5,6 +5,7 @@ import { DEFAULT_LIMITS } from '../../protocol.js';
 import { DEFAULT_LISTEN, parseListen } from '../../server/address.js';
 import { DEFAULT_BROKER_LEASE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STORE, startBrokerServer, type BrokerServer } from '../../server/broker-server.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../transports/http.js';
+import { DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../../transports/_body-budget.js';
 import { createJsonLogger, LOG_LEVELS, parseLogLevel } from '../../server/logger.js';
 import { intFlag, parseFlags, sizeFlag } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
@@ -101,6 +102,13 @@ OPTIONS
         Largest request body (default ${DEFAULT_MAX_BODY_BYTES / MiB}MiB); larger gets 413 PAYLOAD_TOO_LARGE.
         Sizes take K, M, G suffixes (powers of 1024).
 
+    --max-body-bytes-in-flight SIZE
+        Request-body bytes the broker holds at once, over every wire (HTTP, gRPC/Connect, Redis
+        port), from the first byte read until the answer: a push holds its body until its commit
+        (default ${DEFAULT_MAX_BODY_BYTES_IN_FLIGHT / MiB}MiB; at least --max-body-bytes). A request that does not fit is refused
+        before its body is read: 503 UNAVAILABLE with Retry-After (-UNAVAILABLE on the Redis port),
+        which clients retry. Parsing a body costs a few times its size in memory: budget for that.
+
     --max-payload-bytes SIZE
         Largest job payload as JSON (default ${DEFAULT_LIMITS.maxPayloadBytes / MiB}MiB).
 
@@ -183,6 +191,7 @@ export default defineCommand({
       'lease-ms': { type: 'string' },
       'standby-check-ms': { type: 'string' },
       'max-body-bytes': { type: 'string' },
+      'max-body-bytes-in-flight': { type: 'string' },
       'max-payload-bytes': { type: 'string' },
       'max-batch': { type: 'string' },
       'max-claim': { type: 'string' },
@@ -268,6 +277,7 @@ export default defineCommand({
         ...(values['lease-ms'] !== undefined ? { leaseMs: intFlag(values['lease-ms'], 'lease-ms')! } : {}),
         ...(values['standby-check-ms'] !== undefined ? { standbyCheckMs: intFlag(values['standby-check-ms'], 'standby-check-ms')! } : {}),
         ...(values['max-body-bytes'] !== undefined ? { maxBodyBytes: sizeFlag(values['max-body-bytes'], 'max-body-bytes')! } : {}),
+        ...(values['max-body-bytes-in-flight'] !== undefined ? { maxBodyBytesInFlight: sizeFlag(values['max-body-bytes-in-flight'], 'max-body-bytes-in-flight')! } : {}),
         ...(values['resp-listen'] !== undefined ? { respListen: values['resp-listen'], resp } : {}),
         ...(values['tls-cert'] !== undefined && values['tls-key'] !== undefined ? { tlsCert: values['tls-cert'], tlsKey: values['tls-key'] } : {}),
         ...(maxConnections !== undefined ? { maxConnections } : {}),

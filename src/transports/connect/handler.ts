@@ -7,7 +7,8 @@
  * (`authorization` metadata, constant-time, transports/_auth.ts) and turn every QueueError into
  * the ConnectError of the one table in transports/_codes.ts, for unary answers and for errors in
  * the middle of a stream alike. A path that is no method is answered 401 without a valid token,
- * else 404, both with a Connect error body (node-adapter.ts).
+ * else 404, both with a Connect error body. Around the bytes (node-adapter.ts): the budget of body
+ * bytes in flight, and undecodable requests answered InvalidArgument.
  */
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -15,6 +16,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Broker } from '../../broker/broker.js';
 import { Queue } from '../../gen/bucketq/v1/queue_pb.js';
 import { bearerRole, roleChecker } from '../_auth.js';
+import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../_body-budget.js';
 import { claimStream } from './claim-stream.js';
 import { toConnectError } from './errors.js';
 import { answerConnectError, createNodeAdapter, type NodeAdapterOptions } from './node-adapter.js';
@@ -33,6 +35,8 @@ export interface ConnectHandlerOptions {
   readToken?: string | undefined;
   /** Largest request message in bytes (default 16 MiB, as the HTTP API's body limit). */
   maxBodyBytes?: number | undefined;
+  /** Request-body bytes held at once, shared with the broker's other wires (default: 64 MiB of its own). */
+  bodyBudget?: BodyBudget | undefined;
   /** Unexpected failures (bugs), answered as INTERNAL without their details. */
   onError?: ((err: unknown, procedure: string) => void) | undefined;
 }
@@ -96,6 +100,7 @@ export function createConnectHandler(broker: Broker, options: ConnectHandlerOpti
     // Connect's JSON codec would decode invalid UTF-8 to U+FFFD, ids included: refused instead.
     // (connect-es passes jsonOptions on to its JSON serialization, which takes a textDecoder.)
     jsonOptions: { textDecoder: strictUtf8 } as NodeAdapterOptions['jsonOptions'],
+    budget: options.bodyBudget ?? new BodyBudget(DEFAULT_MAX_BODY_BYTES_IN_FLIGHT),
     routes: (router) => {
       router.service(Queue, {
         ...unaryMethods(broker, topics),

@@ -2,6 +2,11 @@
  * connect-node's `connectNodeAdapter` (a path lookup in front of the router's handlers), with what
  * bucketq adds at the level of bytes, before and after connect-es has the request:
  *
+ * - Body bytes count against the broker's budget (transports/_body-budget.ts): a declared length
+ *   is asked for before a byte is read and refused with HTTP 503, Retry-After and a Connect error
+ *   body (every gRPC client maps 503 to UNAVAILABLE); a stream without one (gRPC on HTTP/2) is
+ *   counted as it is read and fails with Unavailable when the budget is full. They are given
+ *   back once the answer is out.
  * - A request protobuf cannot decode is the client's mistake: connect-es answers a binary message
  *   it cannot parse (invalid UTF-8 in a string, nesting past the decoder's recursion limit) with
  *   Internal, which is HTTP 500 on Connect; here it becomes InvalidArgument on every protocol
@@ -16,12 +21,14 @@ import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, un
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { MAX_JSON_DEPTH } from '../../protocol.js';
+import { OVERLOADED_RETRY_AFTER_S, type BodyBudget, type BodyHold } from '../_body-budget.js';
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
 export interface NodeAdapterOptions extends Partial<ConnectRouterOptions> {
   routes(router: ConnectRouter): void;
+  budget: BodyBudget;
   /** False after it has answered the request itself (401). */
   authenticate(req: NodeRequest, res: NodeResponse): boolean;
   fallback(req: NodeRequest, res: NodeResponse): void;
@@ -34,12 +41,13 @@ const ANSWERED = {
   [Code.InvalidArgument]: ['invalid_argument', 400],
   [Code.Unauthenticated]: ['unauthenticated', 401],
   [Code.Unimplemented]: ['unimplemented', 404],
+  [Code.Unavailable]: ['unavailable', 503],
 } as const;
 
 /**
- * Answers an error before connect-es has the request, in its protocol's form: gRPC-Web a
- * trailers-only answer (status 200, `grpc-status` and `grpc-message` in the headers), gRPC an empty
- * body with them in the trailers, Connect a JSON `{code, message}` with the code's HTTP status. `headers` go along (bucketq-code).
+ * Answers an error before connect-es has the request, in its protocol's form: gRPC and gRPC-Web a
+ * trailers-only answer (status 200, `grpc-status` and `grpc-message` in the headers), Connect a
+ * JSON `{code, message}` with the code's HTTP status. `headers` go along (bucketq-code, Retry-After).
  */
 export function answerConnectError(req: NodeRequest, res: NodeResponse, code: keyof typeof ANSWERED, message: string, headers: Record<string, string> = {}): void {
   const [name, httpStatus] = ANSWERED[code];
@@ -152,8 +160,18 @@ async function decodeFailuresAsInvalid(res: UniversalServerResponse): Promise<Un
   };
 }
 
+/** The request's body iterable, counted against the budget chunk by chunk. */
+function counted(body: AsyncIterable<Uint8Array>, hold: BodyHold, budget: BodyBudget): AsyncIterable<Uint8Array> {
+  return (async function* () {
+    for await (const chunk of body) {
+      if (!hold.take(chunk.byteLength)) throw new ConnectError(budget.overloaded().message, Code.Unavailable, { 'bucketq-code': 'UNAVAILABLE' });
+      yield chunk;
+    }
+  })();
+}
+
 export function createNodeAdapter(options: NodeAdapterOptions): (req: NodeRequest, res: NodeResponse) => void {
-  const { routes, authenticate, fallback, onError, ...routerOptions } = options;
+  const { routes, budget, authenticate, fallback, onError, ...routerOptions } = options;
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...routerOptions });
   routes(router);
   const paths = new Map(router.handlers.map((h) => [h.requestPath, h]));
@@ -162,19 +180,29 @@ export function createNodeAdapter(options: NodeAdapterOptions): (req: NodeReques
     if (!authenticate(req, res)) return;
     const handler = paths.get((req.url ?? '').split('?', 1)[0]!);
     if (!handler) return fallback(req, res);
+    const hold = budget.hold();
+    const length = req.headers['content-length'];
+    const declared = length === undefined ? undefined : Number(length);
+    if (declared !== undefined && Number.isFinite(declared) && !hold.take(declared)) {
+      answerConnectError(req, res, Code.Unavailable, budget.overloaded().message, { 'retry-after': String(OVERLOADED_RETRY_AFTER_S), 'bucketq-code': 'UNAVAILABLE' });
+      return;
+    }
     let ureq;
     try {
       ureq = universalRequestFromNodeRequest(req as IncomingMessage, res as ServerResponse, undefined, undefined);
     } catch (err) {
+      hold.release();
       answerConnectError(req, res, Code.InvalidArgument, (err as Error).message);
       return;
     }
+    if (declared === undefined) ureq = { ...ureq, body: counted(ureq.body as AsyncIterable<Uint8Array>, hold, budget) };
     handler(ureq)
       .then(decodeFailuresAsInvalid)
       .then((ures) => universalResponseToNodeResponse(ures, res as ServerResponse))
       .catch((err: unknown) => {
         // A write that failed because the client left is nobody's bug (connect-node ignores it too).
         if (!res.destroyed && ConnectError.from(err).code !== Code.Aborted) onError(err, handler.method.name);
-      });
+      })
+      .finally(() => hold.release());
   };
 }
