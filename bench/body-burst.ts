@@ -3,7 +3,7 @@
  * N concurrent pushes of one payload of SIZE MiB each (default 40 × 9 MiB), all at once, each on
  * its own connection. Reports the broker's memory (process.memoryUsage(): rss, V8 heap used and
  * total, external buffers) before, at its peak during the burst (sampled every 50 ms), just after,
- * and after a forced full GC; then how the pushes were answered (201, 503 with Retry-After, other),
+ * 10 s later with nothing happening, and after a forced full GC; then how the pushes were answered (201, 503 with Retry-After, other),
  * retries the refused ones as a client would (after Retry-After) until every job is in, and checks
  * that the topic holds exactly the jobs that were acknowledged: nothing accepted is lost.
  *
@@ -87,8 +87,10 @@ const burstMs = Date.now() - started;
 sampling = false;
 await sampler;
 show('peak during the burst', peak!);
-show('after the burst', await ask('mem'));
-show('after a full GC', await ask('gc'));
+show('just after the burst', await ask('mem'));
+await new Promise((r) => setTimeout(r, 10_000));
+show('10 s later, idle', await ask('mem'));
+show('then after a full GC', await ask('gc'));
 
 const tally = new Map<string, number>();
 for (const r of first) {
