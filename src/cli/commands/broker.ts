@@ -241,6 +241,11 @@ export default defineCommand({
     if (respClients !== undefined) resp.maxConnections = respClients;
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
     const maxConnections = intFlag(values['max-connections'], 'max-connections');
+    const maxBodyBytes = sizeFlag(values['max-body-bytes'], 'max-body-bytes');
+    const maxBodyBytesInFlight = sizeFlag(values['max-body-bytes-in-flight'], 'max-body-bytes-in-flight');
+    if ((maxBodyBytesInFlight ?? DEFAULT_MAX_BODY_BYTES_IN_FLIGHT) < (maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)) {
+      throw new UsageError(`--max-body-bytes-in-flight must be at least --max-body-bytes (${maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES} bytes): a body of the largest size must fit`);
+    }
     const drainTimeoutMs = intFlag(values['drain-timeout-ms'], 'drain-timeout-ms') ?? DEFAULT_DRAIN_TIMEOUT_MS;
     const levelText = values['log-level'] ?? (env.BUCKETQ_LOG_LEVEL ? env.BUCKETQ_LOG_LEVEL : 'info');
     let logLevel;
@@ -276,8 +281,8 @@ export default defineCommand({
         ...(values.id !== undefined ? { id: values.id } : {}),
         ...(values['lease-ms'] !== undefined ? { leaseMs: intFlag(values['lease-ms'], 'lease-ms')! } : {}),
         ...(values['standby-check-ms'] !== undefined ? { standbyCheckMs: intFlag(values['standby-check-ms'], 'standby-check-ms')! } : {}),
-        ...(values['max-body-bytes'] !== undefined ? { maxBodyBytes: sizeFlag(values['max-body-bytes'], 'max-body-bytes')! } : {}),
-        ...(values['max-body-bytes-in-flight'] !== undefined ? { maxBodyBytesInFlight: sizeFlag(values['max-body-bytes-in-flight'], 'max-body-bytes-in-flight')! } : {}),
+        ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
+        ...(maxBodyBytesInFlight !== undefined ? { maxBodyBytesInFlight } : {}),
         ...(values['resp-listen'] !== undefined ? { respListen: values['resp-listen'], resp } : {}),
         ...(values['tls-cert'] !== undefined && values['tls-key'] !== undefined ? { tlsCert: values['tls-cert'], tlsKey: values['tls-key'] } : {}),
         ...(maxConnections !== undefined ? { maxConnections } : {}),
