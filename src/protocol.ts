@@ -75,13 +75,101 @@ export const DEFAULT_LIMITS: Limits = {
 export const DEFAULT_LEASE_MS = 30_000;
 export const JOB_ID_MAX = 256;
 
-function bad(message: string): QueueError {
-  return new QueueError('INVALID_ARGUMENT', message);
+/**
+ * How deep any JSON value a caller sends may nest (payloads, ack results, settings, every request
+ * body's fields): `[]`, `{}` and `"x"` are 1 level or less, `[[1]]` is 2. Refused past it with
+ * INVALID_ARGUMENT on every surface, so no path that walks a stored value recursively (JSON text of
+ * a job, listings, protobuf Values, the dashboard) can ever run out of stack. 32 because gRPC
+ * carries these values as google.protobuf.Value, two protobuf message levels per JSON level, and
+ * protobuf runtimes decode at most 100 levels by default: a deeper value could not be handed to a
+ * gRPC worker written in Java, C++, Python or JavaScript. See docs/http-api.md.
+ */
+export const MAX_JSON_DEPTH = 32;
+/**
+ * A request body nests at most this deep: a value at MAX_JSON_DEPTH inside the deepest envelope
+ * (`{"jobs": [{"payload": …}]}`, `{"acks": [{"result": …}]}`). Checked on the raw text before it is
+ * parsed (see {@link jsonTextTooDeep}), so a pathological body costs one scan and no parse.
+ */
+export const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 3;
+
+function bad(message: string, details?: Record<string, unknown>): QueueError {
+  return new QueueError('INVALID_ARGUMENT', message, details ? { details } : {});
+}
+
+/** A value shown in an error message: short, and never a walk of something arbitrarily deep. */
+export function shown(v: unknown): string {
+  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
+  return typeof v === 'string' ? JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v) : String(v);
+}
+
+/** Whether `v` nests deeper than `max` levels. Recursive, but never deeper than max + 1 frames. */
+function nestsDeeper(v: object, max: number): boolean {
+  if (max === 0) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (typeof x === 'object' && x !== null && nestsDeeper(x, max - 1)) return true;
+    }
+    return false;
+  }
+  for (const k in v) {
+    const x = (v as Record<string, unknown>)[k];
+    if (typeof x === 'object' && x !== null && nestsDeeper(x, max - 1)) return true;
+  }
+  return false;
+}
+
+function tooDeep(field: string): QueueError {
+  return bad(`${field} nests deeper than ${MAX_JSON_DEPTH} levels of arrays and objects, the limit`, { maxDepth: MAX_JSON_DEPTH });
+}
+
+/**
+ * Refuses a JSON value (payload, result, setting) nested deeper than {@link MAX_JSON_DEPTH}.
+ * Call it before anything walks the value (JSON.stringify included): it stops at the limit.
+ */
+export function checkJsonDepth(value: unknown, field: string): void {
+  if (typeof value === 'object' && value !== null && nestsDeeper(value, MAX_JSON_DEPTH)) throw tooDeep(field);
+}
+
+/**
+ * Whether JSON text (UTF-8 bytes) opens more than `max` arrays and objects at once, counting only
+ * brackets outside strings. One pass with no allocation; string contents are skipped with indexOf,
+ * so a body that is mostly strings costs little. Text that is not valid JSON may pass: the parser
+ * refuses it next.
+ */
+export function jsonTextTooDeep(text: Uint8Array, max: number): boolean {
+  let depth = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text[i]!;
+    if (c === 0x22 /* " */) {
+      // To the closing quote: one not preceded by an odd number of backslashes.
+      for (;;) {
+        i = text.indexOf(0x22, i + 1);
+        if (i < 0) return false;
+        let b = i - 1;
+        while (text[b] === 0x5c /* \ */) b--;
+        if ((i - 1 - b) % 2 === 0) break;
+      }
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/** Refuses a request body nested deeper than {@link MAX_BODY_DEPTH} (see jsonTextTooDeep). */
+export function checkBodyDepth(text: Uint8Array, what = 'the request body'): void {
+  if (jsonTextTooDeep(text, MAX_BODY_DEPTH)) {
+    throw bad(`${what} nests deeper than ${MAX_BODY_DEPTH} levels; a payload, result or other JSON value in it may nest at most ${MAX_JSON_DEPTH}`, { maxDepth: MAX_JSON_DEPTH });
+  }
 }
 
 export function checkTopic(topic: unknown): string {
   if (typeof topic !== 'string' || !TOPIC_PATTERN.test(topic)) {
-    throw bad(`topic must match [A-Za-z0-9_.-]{1,128}, got ${JSON.stringify(topic)}`);
+    throw bad(`topic must match [A-Za-z0-9_.-]{1,128}, got ${shown(topic)}`);
   }
   return topic;
 }
@@ -93,7 +181,7 @@ export function checkId(id: unknown, field = 'id'): string {
 
 function checkInt(v: unknown, field: string, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(`${field} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(`${field} must be an integer from ${min} to ${max}, got ${shown(v)}`);
   return v;
 }
 
@@ -134,7 +222,11 @@ export function checkPushJob(j: unknown, limits: Limits, where = 'job'): Checked
   if (typeof j !== 'object' || j === null || Array.isArray(j)) throw bad(`${where} must be an object with a payload`);
   const o = j as Record<string, unknown>;
   const known = new Set(['id', 'payload', 'priority', 'delayMs', 'runAt', 'maxAttempts', 'backoff']);
-  for (const k of Object.keys(o)) if (!known.has(k)) throw bad(`${where} has an unknown field ${JSON.stringify(k)}`);
+  for (const k of Object.keys(o)) if (!known.has(k)) throw bad(`${where} has an unknown field ${shown(k)}`);
+  // A job without the field is almost always a client's mistake (a misspelt key): refused. The
+  // embedded push(payload) always sets it; there undefined (push() of a void queue) means null.
+  if (!Object.hasOwn(o, 'payload')) throw bad(`${where}.payload is required (send null for a job that needs none)`);
+  checkJsonDepth(o.payload, `${where}.payload`);
   let payloadJson: string | undefined;
   try {
     payloadJson = JSON.stringify(o.payload === undefined ? null : o.payload);

@@ -3,6 +3,7 @@
  * `createQueue` and remote `createClient`): the same caller mistakes get the same errors.
  */
 import { isQueueError, QueueError } from './errors.js';
+import { checkJsonDepth } from './protocol.js';
 import type { LeaseHandle } from './queue-types.js';
 
 function invalid(message: string): QueueError {
@@ -19,6 +20,7 @@ export function leaseOf(job: LeaseHandle): LeaseHandle {
 /** An ack result, checked to be JSON-serialisable before it is sent. */
 export function jsonSafe(result: unknown): unknown {
   if (result === undefined) return undefined;
+  checkJsonDepth(result, 'result'); // before JSON.stringify walks it
   try {
     JSON.stringify(result);
   } catch (err) {

@@ -24,6 +24,7 @@ import {
   checkDelayMs,
   checkErrorText,
   checkId,
+  checkJsonDepth,
   checkLease,
   checkLeaseMs,
   checkPushBatch,
@@ -300,6 +301,7 @@ export class Broker {
     const l = checkLease(req);
     let result: unknown;
     if (req.result !== undefined) {
+      checkJsonDepth(req.result, 'result');
       const json = JSON.stringify(req.result);
       if (json !== undefined && Buffer.byteLength(json) > this.o.payloadThreshold) {
         throw new QueueError('PAYLOAD_TOO_LARGE', `an ack result may be at most ${this.o.payloadThreshold} bytes as JSON`);

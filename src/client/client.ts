@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from '../broker/clock.js';
 import type { BrokerLease, JobStats, TopicSettings } from '../core/types.js';
 import { isQueueError, QueueError, type ErrorCode } from '../errors.js';
-import { checkLeaseMs, checkTopic, DEFAULT_LEASE_MS, DEFAULT_LIMITS } from '../protocol.js';
+import { checkJsonDepth, checkLeaseMs, checkTopic, DEFAULT_LEASE_MS, DEFAULT_LIMITS } from '../protocol.js';
 import type {
   AckItem,
   ClaimedJob,
@@ -128,7 +128,10 @@ class RemoteQueue<T> implements Client<T> {
     const wire = jobs.map((job, i) => {
       if (typeof job !== 'object' || job === null) throw invalid(`jobs[${i}] must be an object with a payload`);
       made.push(job.id === undefined);
-      return job.id === undefined ? { ...job, id: newJobId() } : job;
+      // Before JSON.stringify walks it; and undefined (push() of a void queue) is sent as null, as
+      // the embedded queue stores it: the broker refuses a job without the field.
+      checkJsonDepth(job.payload, `jobs[${i}].payload`);
+      return { ...job, payload: job.payload ?? null, id: job.id ?? newJobId() };
     });
     const out = await this.call<{ jobs: PushResult[] }>({ method: 'POST', path: `${this.base}/jobs`, body: { jobs: wire }, retry: 'always' });
     // An id made here is new to the world: `created: false` can only mean an earlier try of this very push landed.

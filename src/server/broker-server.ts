@@ -40,7 +40,8 @@ import { openStore } from '../storage/open.js';
 import type { StorageDriver } from '../storage/types.js';
 import { CONNECT_PATH_PREFIX, createConnectHandler, type ConnectHandler } from '../transports/connect/handler.js';
 import { defaultPerAddress, type ConnectionRejectReason } from '../transports/_connections.js';
-import { answerClientErrors, createHttpHandler, type HttpHandler } from '../transports/http.js';
+import { answerClientErrors, createHttpHandler, DEFAULT_MAX_BODY_BYTES, type HttpHandler } from '../transports/http.js';
+import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../transports/_body-budget.js';
 import { createRespServer, type RespServer, type RespServerOptions } from '../transports/resp-server.js';
 import { advertiseUrl, DEFAULT_LISTEN, listenUrl, parseListen } from './address.js';
 import { createDualServer, DEFAULT_HEADERS_TIMEOUT_MS, httpTimeouts } from './h2c.js';
@@ -81,6 +82,13 @@ export interface BrokerServerOptions {
   /** Largest request body (default 16 MiB). */
   maxBodyBytes?: number;
   /**
+   * Request-body bytes held at once across the HTTP API, gRPC/Connect and the Redis port, from the
+   * first byte read until the answer (a push: after its commit). Default 64 MiB; at least
+   * `maxBodyBytes`. A request that does not fit is refused before its body is read (503
+   * UNAVAILABLE with Retry-After; -UNAVAILABLE on the Redis port). See docs/operations.md.
+   */
+  maxBodyBytesInFlight?: number;
+  /**
    * TLS certificate (chain) and private key, each PEM text or a path to a PEM file (server/tls.ts).
    * Both or neither; with them the port speaks HTTPS (HTTP/1.1 and HTTP/2 by ALPN), the Redis port
    * TLS, and URLs are https:// and rediss://.
@@ -112,7 +120,7 @@ export interface BrokerServerOptions {
   /** `HOST:PORT` for the Redis protocol (RESP2/RESP3, same token); off when absent. */
   respListen?: string;
   /** Stream lease length, pipeline depth, connection limits and timeouts, frame limits of the Redis protocol. */
-  resp?: Omit<RespServerOptions, 'token' | 'readToken' | 'clock' | 'onError' | 'onRejected'>;
+  resp?: Omit<RespServerOptions, 'token' | 'readToken' | 'clock' | 'onError' | 'onRejected' | 'bodyBudget'>;
   /** Batch, payload, claim, lease and wait limits (defaults: DEFAULT_LIMITS). */
   limits?: Partial<Limits>;
   /** Further broker options (clock, retry, payloadThreshold, retentionMs, ...). */
@@ -186,6 +194,12 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   for (const name of ['maxConnections', 'maxConnectionsPerAddress', 'maxUnauthenticated', 'authTimeoutMs'] as const) positive(options.resp?.[name], `resp.${name}`);
   if (options.resp?.idleTimeoutMs !== undefined && !(Number.isInteger(options.resp.idleTimeoutMs) && options.resp.idleTimeoutMs >= 0)) {
     throw new QueueError('INVALID_ARGUMENT', `resp.idleTimeoutMs must be an integer >= 0 (0: never), got ${String(options.resp.idleTimeoutMs)}`);
+  }
+  positive(options.maxBodyBytesInFlight, 'maxBodyBytesInFlight');
+  const bodyBudget = new BodyBudget(options.maxBodyBytesInFlight ?? DEFAULT_MAX_BODY_BYTES_IN_FLIGHT);
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (bodyBudget.limit < maxBodyBytes) {
+    throw new QueueError('INVALID_ARGUMENT', `maxBodyBytesInFlight (${bodyBudget.limit}) must be at least maxBodyBytes (${maxBodyBytes}): a body of the largest size must fit`);
   }
   const tls = loadTls(options.tlsCert, options.tlsKey);
   if (options.connectionGraceMs !== undefined && !(Number.isInteger(options.connectionGraceMs) && options.connectionGraceMs >= 0)) {
@@ -288,7 +302,8 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     token: options.token,
     readToken: options.readToken,
     dashboardDir: options.dashboardDir,
-    maxBodyBytes: options.maxBodyBytes,
+    maxBodyBytes,
+    bodyBudget,
     onError: (err, req) => reportError(err, `${req.method} ${req.url}`),
     onAnswered: ops.httpAnswered,
     info: { startedAt: Date.now(), store: typeof storeOption === 'string' ? storeForDisplay(storeOption) : `${store.name} (a driver passed in)` },
@@ -298,7 +313,8 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   connect = createConnectHandler(broker, {
     token: options.token,
     readToken: options.readToken,
-    maxBodyBytes: options.maxBodyBytes,
+    maxBodyBytes,
+    bodyBudget,
     onError: (err, procedure) => reportError(err, `rpc ${procedure}`),
   });
   const rpc = connect;
@@ -307,6 +323,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   if (respAddress) {
     resp = createRespServer(broker, {
       ...options.resp,
+      bodyBudget,
       token: options.token,
       readToken: options.readToken,
       ...(tls ? { tls } : {}),

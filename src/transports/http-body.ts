@@ -1,10 +1,16 @@
 /**
  * Request bodies of the HTTP transport: JSON only, size-limited while reading (a body larger than
  * the limit is refused from its Content-Length before a byte is read, or the moment the running
- * count passes the limit), and what to do with a body left unread when an error is answered early.
+ * count passes the limit), counted against the broker's budget of body bytes in flight
+ * (_body-budget.ts: 503 when it is full, again before a byte is read when the length is declared),
+ * valid UTF-8 and nested no deeper than the protocol allows (both checked on the bytes, before
+ * parsing), and what to do with a body left unread when an error is answered early.
  */
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { QueueError } from '../errors.js';
+import { checkBodyDepth } from '../protocol.js';
+import { OVERLOADED_RETRY_AFTER_S, type BodyBudget, type BodyHold } from './_body-budget.js';
 
 /** The client hung up before its request was complete: there is nobody to answer. */
 export class ClientGone extends Error {
@@ -48,10 +54,26 @@ export function hasBody(req: IncomingMessage): boolean {
   return len !== undefined ? len > 0 : req.headers['transfer-encoding'] !== undefined;
 }
 
-/** Reads the whole body, refusing more than `maxBytes`. Rejects with ClientGone when the client hangs up. */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/** Bytes of bodies in flight: the broker's budget and this request's share of it (released by the caller once answered). */
+export interface BodyAccount {
+  budget: BodyBudget;
+  hold: BodyHold;
+}
+
+function overloaded(budget: BodyBudget): HttpError {
+  return new HttpError(503, budget.overloaded(), { 'retry-after': String(OVERLOADED_RETRY_AFTER_S) });
+}
+
+/**
+ * Reads the whole body, refusing more than `maxBytes` and, with `account`, more than the budget
+ * has room for. Rejects with ClientGone when the client hangs up.
+ */
+export function readBody(req: IncomingMessage, maxBytes: number, account?: BodyAccount): Promise<Buffer> {
   const declared = declaredLength(req);
   if (declared !== undefined && declared > maxBytes) return Promise.reject(tooLarge(declared, maxBytes));
+  // Declared: all of it is asked for before a byte is read. Otherwise chunk by chunk, as it comes.
+  const perChunk = account !== undefined && declared === undefined;
+  if (account && declared !== undefined && !account.hold.take(declared)) return Promise.reject(overloaded(account.budget));
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -66,6 +88,7 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBytes) return finish(tooLarge(`more than ${maxBytes}`, maxBytes));
+      if (perChunk && !account.hold.take(chunk.length)) return finish(overloaded(account.budget));
       chunks.push(chunk);
     };
     const onEnd = () => finish(null, Buffer.concat(chunks, size));
@@ -80,14 +103,17 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
  * (`Content-Type: application/json`): besides catching mistakes, that keeps browsers from sending
  * one cross-origin without a CORS preflight, which this server never grants.
  */
-export async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+export async function readJson(req: IncomingMessage, maxBytes: number, account?: BodyAccount): Promise<unknown> {
   if (!hasBody(req)) return undefined;
   const type = req.headers['content-type'] ?? '';
   if (!JSON_TYPE.test(type)) {
     throw new HttpError(415, new QueueError('INVALID_ARGUMENT', `the request body must be JSON with Content-Type: application/json, got ${JSON.stringify(type || 'none')}`));
   }
-  const body = await readBody(req, maxBytes);
+  const body = await readBody(req, maxBytes, account);
   if (body.length === 0) return undefined;
+  // Decoding would turn each invalid sequence into U+FFFD, silently changing ids and payloads.
+  if (!isUtf8(body)) throw new QueueError('INVALID_ARGUMENT', 'the request body is not valid UTF-8');
+  checkBodyDepth(body);
   try {
     return JSON.parse(body.toString('utf8')) as unknown;
   } catch (err) {

@@ -7,6 +7,7 @@ import type { Broker } from '../broker/broker.js';
 import type { ClaimedJob } from '../core/ops/claim.js';
 import type { JobRecord, JobStats, TopicSettings } from '../core/types.js';
 import { isQueueError, QueueError } from '../errors.js';
+import { shown } from '../protocol.js';
 import { asQueueError, wireError, type WireError } from './_codes.js';
 import { DASHBOARD_ROUTES, type BrokerInfo } from './http-routes-dashboard.js';
 import { publicJob } from './http-public-job.js';
@@ -180,9 +181,9 @@ export const ROUTES: readonly Route[] = [
     run: async ({ broker, topics, params, body }) => {
       const o = fields(body, ['maxAttempts', 'backoff', 'paused']);
       // The broker coerces `paused` and the core checks maxAttempts only inside the commit: refuse both here.
-      if (o.paused !== undefined && typeof o.paused !== 'boolean') throw bad(`paused must be true or false, got ${JSON.stringify(o.paused)}`);
+      if (o.paused !== undefined && typeof o.paused !== 'boolean') throw bad(`paused must be true or false, got ${shown(o.paused)}`);
       if (o.maxAttempts !== undefined && !(typeof o.maxAttempts === 'number' && Number.isInteger(o.maxAttempts) && o.maxAttempts >= 1 && o.maxAttempts <= 1_000_000)) {
-        throw bad(`maxAttempts must be an integer from 1 to 1000000, got ${JSON.stringify(o.maxAttempts)}`);
+        throw bad(`maxAttempts must be an integer from 1 to 1000000, got ${shown(o.maxAttempts)}`);
       }
       // Like push and claim, this creates the topic: a topic may be set up (or paused) before its first push.
       const settings = await broker.configure(params.topic, o as never);

@@ -21,7 +21,8 @@ import { isQueueError, QueueError } from '../errors.js';
 import { checkTopic } from '../protocol.js';
 import { asQueueError, errorBody, httpStatusOf } from './_codes.js';
 import { cut } from './_connections.js';
-import { ClientGone, discardUnreadBody, HttpError, readJson } from './http-body.js';
+import { ClientGone, discardUnreadBody, HttpError, readJson, type BodyAccount } from './http-body.js';
+import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from './_body-budget.js';
 import { EventStreams, type EventStreamOptions } from './events.js';
 import { ROUTES, TopicDirectory, type Route } from './http-routes.js';
 import { createHttpAuth } from './http-auth.js';
@@ -46,6 +47,11 @@ export interface HttpHandlerOptions {
   dashboardDir?: string | undefined;
   /** Largest request body in bytes (default 16 MiB); larger ones get 413 PAYLOAD_TOO_LARGE. */
   maxBodyBytes?: number | undefined;
+  /**
+   * Request-body bytes held at once (shared with the other wires of a broker server); a body that
+   * does not fit gets 503 UNAVAILABLE with Retry-After. Default: a budget of its own of 64 MiB.
+   */
+  bodyBudget?: BodyBudget | undefined;
   /** Unexpected failures (bugs), answered as 500 INTERNAL without their details. */
   onError?: ((err: unknown, req: IncomingMessage) => void) | undefined;
   /** GET /v1/events: heartbeat interval, resume window (transports/events.ts). */
@@ -120,6 +126,7 @@ function matchRoute(method: string, url: string): Match {
 
 export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = {}): HttpHandler {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const budget = options.bodyBudget ?? new BodyBudget(DEFAULT_MAX_BODY_BYTES_IN_FLIGHT);
   const auth = createHttpAuth({ token: options.token, readToken: options.readToken });
   const dashboard = createDashboardHttp(auth, options.dashboardDir ?? DEFAULT_DASHBOARD_DIR);
   const topics = new TopicDirectory(broker);
@@ -139,7 +146,7 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
     res.end(json);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal, seen: { route: string }): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal, seen: { route: string }, account: BodyAccount): Promise<void> {
     if (draining) throw new QueueError('UNAVAILABLE', 'this broker is shutting down; retry on another broker');
     const path = (req.url ?? '/').split('?', 1)[0]!;
     if (dashboard.handles(path)) {
@@ -166,7 +173,7 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
       if (params.topic === '.' || params.topic === '..') throw new QueueError('INVALID_ARGUMENT', `topic ${JSON.stringify(params.topic)} is not allowed`);
     }
     if (route.stream) return route.stream === 'stats' ? stats.serve(req, res) : streams.serve(req, res);
-    const body = route.body ? await readJson(req, maxBodyBytes) : undefined;
+    const body = route.body ? await readJson(req, maxBodyBytes, account) : undefined;
     // Most requests (every push, claim, ack) have no query string: they share one empty, read-only one.
     const q = req.url?.indexOf('?') ?? -1;
     const query = q === -1 ? NO_QUERY : new URLSearchParams(req.url!.slice(q + 1));
@@ -190,7 +197,9 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
       if (!res.writableFinished) aborter.abort(new QueueError('CLOSED', 'the client went away'));
     });
     const seen = { route: 'unmatched' };
-    const handled = handle(req, res, aborter.signal, seen)
+    // The body's bytes stay counted until the answer is out and the handler done (a push: after its commit).
+    const account: BodyAccount = { budget, hold: budget.hold() };
+    const handled = handle(req, res, aborter.signal, seen, account)
       .catch((err: unknown) => fail(req, res, err, aborter.signal))
       .catch((err: unknown) => options.onError?.(err, req));
     // In flight until the answer has been handed to the OS (or the client left), not merely written.
@@ -202,6 +211,7 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
       }),
     );
     void Promise.all([handled, closed]).then(() => {
+      account.hold.release();
       inFlight--;
       if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
     });

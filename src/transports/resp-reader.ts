@@ -68,6 +68,14 @@ export class RespReader {
     return this.buf.length - this.pos + this.pendingBytes + (this.array?.bytes ?? 0);
   }
 
+  /**
+   * Bytes of the bulk strings of the command being read: those read and the announced length of
+   * one still arriving. Known before that bulk's bytes are, so a server can refuse them first.
+   */
+  get announcedBytes(): number {
+    return this.array ? this.array.bytes + Math.max(this.bulkLen, 0) : 0;
+  }
+
   feed(chunk: Buffer): void {
     if (chunk.length === 0) return;
     this.pending.push(chunk);

@@ -10,7 +10,15 @@
  *
  * Limits: array length, bulk and command size and line length (resp-reader.ts), replies pending
  * per connection (pipeline depth) and connections. A client past one of them gets an error reply
- * and is disconnected once its earlier replies are out; other clients are not affected.
+ * and is disconnected once its earlier replies are out; other clients are not affected. The bytes
+ * of commands count against the broker's budget of request bytes in flight (_body-budget.ts) from
+ * the moment a bulk string's length is announced until the command's reply: a command that does
+ * not fit gets -UNAVAILABLE before its bulk is read, and the connection is closed (the stream cannot
+ * be resynchronised without reading it).
+ *
+ * Text: every argument must be valid UTF-8 (but ECHO's, answered as bytes): keys are topics, ids and
+ * group names are compared as text, and a payload is stored as a JSON string, which cannot hold
+ * other bytes. Decoding would silently turn them into U+FFFD; such a command is refused instead.
  *
  * Connections (docs/security.md, "Connections"): at most `maxConnections`, `maxConnectionsPerAddress`
  * from one address; with a token, a connection must authenticate within `authTimeoutMs`, and those
@@ -24,6 +32,7 @@
  * connection. The broker server does them in that order around `broker.stop()`, which answers
  * parked long polls (BRPOP, XREADGROUP BLOCK) with nothing.
  */
+import { isUtf8 } from 'node:buffer';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Broker } from '../broker/broker.js';
@@ -42,6 +51,7 @@ import { isProtocolError, RespReader, type RespReaderLimits } from './resp-reade
 import { StreamLeases } from './resp-stream-leases.js';
 import { encode, errorReply, type Reply } from './resp-writer.js';
 import { roleChecker } from './_auth.js';
+import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from './_body-budget.js';
 
 export interface RespServerOptions {
   /** When set, every command but AUTH, HELLO and QUIT needs `AUTH [user] token` first. */
@@ -71,6 +81,8 @@ export interface RespServerOptions {
   tls?: { cert: string; key: string } | undefined;
   /** Reader bounds (args per command, bulk size, command size, line length). */
   reader?: Partial<RespReaderLimits>;
+  /** Request bytes held at once, shared with the broker's other wires (default: 64 MiB of its own). */
+  bodyBudget?: BodyBudget | undefined;
   clock?: Clock;
   /** Unexpected failures (bugs), answered as `-ERR internal error` without their details. */
   onError?: (err: unknown, command: string) => void;
@@ -88,6 +100,9 @@ export interface RespServer {
 
 export const RESP_DEFAULTS = { streamLeaseMs: 30_000, popLeaseMs: 30_000, maxPipeline: 10_000, maxConnections: 1000, authTimeoutMs: 10_000, idleTimeoutMs: 300_000 };
 
+/** Bytes a connection may send before it has authenticated (AUTH and HELLO are a few dozen). */
+const UNAUTHENTICATED_MAX_BYTES = 64 * 1024;
+
 function unknownCommand(args: string[]): string {
   const shown = args.slice(1, 20).map((a) => `'${a.slice(0, 128)}' `).join('');
   return `ERR unknown command '${args[0]!.slice(0, 128)}', with args beginning with: ${shown}`;
@@ -95,6 +110,8 @@ function unknownCommand(args: string[]): string {
 
 interface Slot {
   bytes: Buffer | null;
+  /** The command's argument bytes, held against the budget until its reply. */
+  size: number;
 }
 
 export function createRespServer(broker: Broker, options: RespServerOptions = {}): RespServer {
@@ -109,6 +126,7 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
     maxPerAddress: options.maxConnectionsPerAddress ?? defaultPerAddress(maxConnections),
     maxUnauthenticated: roleOf ? (options.maxUnauthenticated ?? Math.max(1, Math.floor(maxConnections / 10))) : null,
   });
+  const budget = options.bodyBudget ?? new BodyBudget(DEFAULT_MAX_BODY_BYTES_IN_FLIGHT);
   const sockets = new Map<Socket, RespConnection>();
   let nextConnId = 1;
   let draining = false;
@@ -162,6 +180,9 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
     const slots: Slot[] = [];
     /** No more commands: the last reply is queued; end once it is written. */
     let closing = false;
+    /** This connection's share of the budget: commands awaiting their replies, and the one being read. */
+    const hold = budget.hold();
+    let pendingBytes = 0;
 
     const flush = () => {
       const out: Buffer[] = [];
@@ -171,6 +192,11 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
     };
     const reply = (slot: Slot, r: Reply) => {
       slot.bytes = encode(r, conn.proto);
+      if (slot.size > 0) {
+        pendingBytes -= slot.size;
+        slot.size = 0;
+        hold.resize(pendingBytes + reader.announcedBytes); // smaller: always succeeds
+      }
       flush();
     };
     const fail = (slot: Slot, err: unknown, name: string) => {
@@ -181,7 +207,7 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
     const finalError = (text: string) => {
       closing = true;
       socket.pause();
-      const slot: Slot = { bytes: null };
+      const slot: Slot = { bytes: null, size: 0 };
       slots.push(slot); // last in line: after the replies of the commands before it
       reply(slot, errorReply(text));
     };
@@ -214,9 +240,26 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
       });
     }
 
+    /** Whether the budget has room for the commands read and the bulk announced; if not, the connection's last reply says so. */
+    const fits = (size: number): boolean => {
+      const want = pendingBytes + size + reader.announcedBytes;
+      // Before AUTH a client may send AUTH and HELLO: a stranger does not get to hold the budget.
+      if (!conn.authenticated && want > UNAUTHENTICATED_MAX_BYTES) {
+        finalError('NOAUTH Authentication required.');
+        return false;
+      }
+      if (hold.resize(want)) return true;
+      finalError(respErrorText(budget.overloaded()));
+      return false;
+    };
+
     const run = (words: Buffer[]) => {
+      let size = 0;
+      for (const w of words) size += w.length;
+      if (!fits(size)) return;
       const args = words.map((w) => w.toString('utf8'));
-      const slot: Slot = { bytes: null };
+      const slot: Slot = { bytes: null, size };
+      pendingBytes += size;
       if (slots.length >= maxPipeline) {
         slots.push(slot);
         closing = true;
@@ -231,6 +274,10 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
       if (!cmd) return reply(slot, errorReply(unknownCommand(args)));
       if (conn.readOnly && cmd.flags.includes('write')) return reply(slot, errorReply(`NOPERM this connection authenticated with the read-only token and cannot run the '${name}' command`));
       if ((cmd.arity > 0 && args.length !== cmd.arity) || args.length < -cmd.arity) return reply(slot, errorReply(`ERR wrong number of arguments for '${name}' command`));
+      if (name !== 'echo') {
+        const bad = words.findIndex((w) => !isUtf8(w));
+        if (bad >= 0) return reply(slot, errorReply(`ERR bucketq: argument ${bad} of '${name}' is not valid UTF-8 (keys, ids and values are text here)`));
+      }
       if (draining && name !== 'quit') return reply(slot, errorReply('UNAVAILABLE the broker is shutting down; retry on another broker'));
       conn.cmd = name;
       let result: Reply | Promise<Reply>;
@@ -261,6 +308,8 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
       reader.feed(chunk);
       try {
         for (let args = reader.next(); args && !closing; args = closing ? null : reader.next()) run(args);
+        // A bulk announced but not all here yet: its bytes are asked for before they pile up.
+        if (!closing) fits(0);
       } catch (err) {
         if (isProtocolError(err)) return finalError(`ERR ${(err as QueueError).message}`);
         options.onError?.(err, 'read'); // a bug: this connection ends, the server goes on
@@ -272,6 +321,7 @@ export function createRespServer(broker: Broker, options: RespServerOptions = {}
       clearTimeout(authTimer ?? undefined);
       limits.done(socket);
       sockets.delete(socket);
+      hold.release();
       aborter.abort(new QueueError('CLOSED', 'the client went away'));
     });
   }

@@ -83,7 +83,7 @@ describe('bucketq broker', () => {
   it('--help prints the manual; bucketq --help lists every command', async () => {
     const manual = await runCli(['broker', '--help']);
     expect(manual.code).toBe(0);
-    for (const word of ['NAME', 'SYNOPSIS', '--store URL', '--listen HOST:PORT', '--advertise URL', '--token', 'BUCKETQ_TOKEN', '--read-token', 'BUCKETQ_READ_TOKEN', 'SIGTERM', '--lease-ms', '--max-body-bytes', '--recent-window-ms', '--max-connections-per-address', '--headers-timeout-ms', '--resp-auth-timeout-ms', '--resp-idle-timeout-ms', '--resp-max-unauthenticated', '--resp-max-clients-per-address']) {
+    for (const word of ['NAME', 'SYNOPSIS', '--store URL', '--listen HOST:PORT', '--advertise URL', '--token', 'BUCKETQ_TOKEN', '--read-token', 'BUCKETQ_READ_TOKEN', 'SIGTERM', '--lease-ms', '--max-body-bytes', '--max-body-bytes-in-flight', '--recent-window-ms', '--max-connections-per-address', '--headers-timeout-ms', '--resp-auth-timeout-ms', '--resp-idle-timeout-ms', '--resp-max-unauthenticated', '--resp-max-clients-per-address']) {
       expect(manual.stdout).toContain(word);
     }
     const all = await runCli(['--help']);
@@ -107,6 +107,8 @@ describe('bucketq broker', () => {
       [['broker', '--store', 'nope:x'], /^bucketq broker: Invalid store URL/],
       [['broker', '--read-token', 'r'], /^bucketq broker: --read-token needs --token/],
       [['broker', '--token', 't', '--read-token', 't'], /^bucketq broker: --read-token must differ from --token /],
+      [['broker', '--max-body-bytes-in-flight', '1K'], /^bucketq broker: --max-body-bytes-in-flight must be at least --max-body-bytes \(16777216 bytes\)/],
+      [['broker', '--max-body-bytes-in-flight', 'lots'], /^bucketq broker: --max-body-bytes-in-flight must be a size/],
       [['frobnicate'], /^bucketq: unknown command "frobnicate" \(see bucketq --help\)$/],
     ];
     const runs = await Promise.all(cases.map(([args]) => runCli(args)));

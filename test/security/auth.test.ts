@@ -95,6 +95,20 @@ describe('HTTP API (HTTPS/1.1)', () => {
     }
   });
 
+  it('paths under /bucketq.v1. that are no method: 401 before 404 too, each answer a Connect error body', async () => {
+    const json = { 'content-type': 'application/json' };
+    for (const p of ['/bucketq.v1.Queue/NoSuchMethod', '/bucketq.v1.Other/Push', '/bucketq.v1.']) {
+      for (const token of [null, WRONG]) {
+        const a = await request('POST', p, { ...json, ...bearer(token) }, '{}');
+        expect(a.status, `${p} with ${token ?? 'no token'}`).toBe(401);
+        expect(JSON.parse(a.text)).toMatchObject({ code: 'unauthenticated' });
+      }
+      const known = await request('POST', p, { ...json, ...bearer(TOKEN) }, '{}');
+      expect(known.status, p).toBe(404);
+      expect(JSON.parse(known.text)).toMatchObject({ code: 'unimplemented', message: expect.stringContaining('no method') });
+    }
+  });
+
   it('the event stream: 401 without the token, a stream with it', async () => {
     expect((await request('GET', '/v1/events', { accept: 'text/event-stream' })).status).toBe(401);
     expect((await request('GET', '/v1/events', { accept: 'text/event-stream', ...bearer(WRONG) })).status).toBe(401);

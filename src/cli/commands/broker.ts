@@ -7,6 +7,7 @@ import { DEFAULT_BROKER_LEASE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STORE, startB
 import { DEFAULT_MAX_BODY_BYTES } from '../../transports/http.js';
 import { RESP_DEFAULTS } from '../../transports/resp-server.js';
 import { DEFAULT_HEADERS_TIMEOUT_MS } from '../../server/h2c.js';
+import { DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../../transports/_body-budget.js';
 import { createJsonLogger, LOG_LEVELS, parseLogLevel } from '../../server/logger.js';
 import { intFlag, parseFlags, sizeFlag } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
@@ -136,6 +137,13 @@ OPTIONS
         Largest request body (default ${DEFAULT_MAX_BODY_BYTES / MiB}MiB); larger gets 413 PAYLOAD_TOO_LARGE.
         Sizes take K, M, G suffixes (powers of 1024).
 
+    --max-body-bytes-in-flight SIZE
+        Request-body bytes the broker holds at once, over every wire (HTTP, gRPC/Connect, Redis
+        port), from the first byte read until the answer: a push holds its body until its commit
+        (default ${DEFAULT_MAX_BODY_BYTES_IN_FLIGHT / MiB}MiB; at least --max-body-bytes). A request that does not fit is refused
+        before its body is read: 503 UNAVAILABLE with Retry-After (-UNAVAILABLE on the Redis port),
+        which clients retry. Parsing a body costs a few times its size in memory: budget for that.
+
     --max-payload-bytes SIZE
         Largest job payload as JSON (default ${DEFAULT_LIMITS.maxPayloadBytes / MiB}MiB).
 
@@ -229,6 +237,7 @@ export default defineCommand({
       'lease-ms': { type: 'string' },
       'standby-check-ms': { type: 'string' },
       'max-body-bytes': { type: 'string' },
+      'max-body-bytes-in-flight': { type: 'string' },
       'max-payload-bytes': { type: 'string' },
       'max-batch': { type: 'string' },
       'max-claim': { type: 'string' },
@@ -284,6 +293,11 @@ export default defineCommand({
     const maxConnections = intFlag(values['max-connections'], 'max-connections');
     const maxConnectionsPerAddress = intFlag(values['max-connections-per-address'], 'max-connections-per-address');
     const headersTimeoutMs = intFlag(values['headers-timeout-ms'], 'headers-timeout-ms');
+    const maxBodyBytes = sizeFlag(values['max-body-bytes'], 'max-body-bytes');
+    const maxBodyBytesInFlight = sizeFlag(values['max-body-bytes-in-flight'], 'max-body-bytes-in-flight');
+    if ((maxBodyBytesInFlight ?? DEFAULT_MAX_BODY_BYTES_IN_FLIGHT) < (maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)) {
+      throw new UsageError(`--max-body-bytes-in-flight must be at least --max-body-bytes (${maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES} bytes): a body of the largest size must fit`);
+    }
     const drainTimeoutMs = intFlag(values['drain-timeout-ms'], 'drain-timeout-ms') ?? DEFAULT_DRAIN_TIMEOUT_MS;
     const levelText = values['log-level'] ?? (env.BUCKETQ_LOG_LEVEL ? env.BUCKETQ_LOG_LEVEL : 'info');
     let logLevel;
@@ -319,7 +333,8 @@ export default defineCommand({
         ...(values.id !== undefined ? { id: values.id } : {}),
         ...(values['lease-ms'] !== undefined ? { leaseMs: intFlag(values['lease-ms'], 'lease-ms')! } : {}),
         ...(values['standby-check-ms'] !== undefined ? { standbyCheckMs: intFlag(values['standby-check-ms'], 'standby-check-ms')! } : {}),
-        ...(values['max-body-bytes'] !== undefined ? { maxBodyBytes: sizeFlag(values['max-body-bytes'], 'max-body-bytes')! } : {}),
+        ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
+        ...(maxBodyBytesInFlight !== undefined ? { maxBodyBytesInFlight } : {}),
         ...(values['resp-listen'] !== undefined ? { respListen: values['resp-listen'], resp } : {}),
         ...(values['tls-cert'] !== undefined && values['tls-key'] !== undefined ? { tlsCert: values['tls-cert'], tlsKey: values['tls-key'] } : {}),
         ...(maxConnections !== undefined ? { maxConnections } : {}),

@@ -18,7 +18,7 @@ import {
 } from '../../gen/bucketq/v1/queue_pb.js';
 import type { PushJobRequest } from '../../protocol.js';
 
-/** A Value as JSON; an unset Value (or field) is null, as a missing payload is over HTTP. */
+/** A Value as JSON; an unset Value (or field) is null. */
 export function fromValue(v: Value | undefined): unknown {
   if (v === undefined || v.kind.case === undefined) return null;
   return toJson(ValueSchema, v);
@@ -45,8 +45,10 @@ export function big(v: number): bigint {
   return BigInt(Math.trunc(v));
 }
 
+/** A PushJob without its payload stays without one: the protocol refuses it, as over HTTP (null is a Value of its own). */
 export function pushJob(j: PushJob): PushJobRequest {
-  return { payload: fromValue(j.payload), ...defined({ id: j.id, priority: j.priority, delayMs: num(j.delayMs), runAt: num(j.runAt), maxAttempts: j.maxAttempts }) };
+  const rest = defined({ id: j.id, priority: j.priority, delayMs: num(j.delayMs), runAt: num(j.runAt), maxAttempts: j.maxAttempts });
+  return (j.payload === undefined ? rest : { payload: fromValue(j.payload), ...rest }) as PushJobRequest;
 }
 
 export function claimedJob(j: ClaimedJob): ClaimedJobMessage {

@@ -6,17 +6,20 @@
  * Around every call, one interceptor: refuse while draining (UNAVAILABLE), check the bearer token
  * (`authorization` metadata, constant-time, transports/_auth.ts) and turn every QueueError into
  * the ConnectError of the one table in transports/_codes.ts, for unary answers and for errors in
- * the middle of a stream alike.
+ * the middle of a stream alike. A path that is no method is answered 401 without a valid token,
+ * else 404, both with a Connect error body. Around the bytes (node-adapter.ts): the budget of body
+ * bytes in flight, and undecodable requests answered InvalidArgument.
  */
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
-import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Broker } from '../../broker/broker.js';
 import { Queue } from '../../gen/bucketq/v1/queue_pb.js';
 import { bearerRole, roleChecker } from '../_auth.js';
+import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../_body-budget.js';
 import { claimStream } from './claim-stream.js';
 import { toConnectError } from './errors.js';
+import { answerConnectError, createNodeAdapter, type NodeAdapterOptions } from './node-adapter.js';
 import { KnownTopics, unaryMethods } from './service.js';
 
 /** The path prefix of every method: `/bucketq.v1.Queue/Push`, ... */
@@ -32,6 +35,8 @@ export interface ConnectHandlerOptions {
   readToken?: string | undefined;
   /** Largest request message in bytes (default 16 MiB, as the HTTP API's body limit). */
   maxBodyBytes?: number | undefined;
+  /** Request-body bytes held at once, shared with the broker's other wires (default: 64 MiB of its own). */
+  bodyBudget?: BodyBudget | undefined;
   /** Unexpected failures (bugs), answered as INTERNAL without their details. */
   onError?: ((err: unknown, procedure: string) => void) | undefined;
 }
@@ -54,6 +59,19 @@ async function* convertErrors<T>(messages: AsyncIterable<T>, onBug: (err: unknow
   }
 }
 
+const UNAUTHENTICATED = { missing: 'this broker needs authorization: Bearer <token>', invalid: 'the bearer token is not valid' };
+
+const fatalDecoder = new TextDecoder('utf-8', { fatal: true });
+const strictUtf8 = {
+  decode(bytes?: Uint8Array): string {
+    try {
+      return fatalDecoder.decode(bytes);
+    } catch {
+      throw new Error('the request is not valid UTF-8');
+    }
+  },
+};
+
 export function createConnectHandler(broker: Broker, options: ConnectHandlerOptions = {}): ConnectHandler {
   const roleOf = roleChecker({ token: options.token, readToken: options.readToken });
   const drainer = new AbortController();
@@ -63,15 +81,9 @@ export function createConnectHandler(broker: Broker, options: ConnectHandlerOpti
 
   const guard: Interceptor = (next) => async (req) => {
     if (drainer.signal.aborted) throw new ConnectError('this broker is shutting down; retry on another broker', Code.Unavailable, { 'bucketq-code': 'UNAVAILABLE' });
-    if (roleOf) {
-      const role = bearerRole(roleOf, req.header.get('authorization'));
-      if (role === 'missing' || role === 'invalid') {
-        const message = role === 'missing' ? 'this broker needs authorization: Bearer <token>' : 'the bearer token is not valid';
-        throw new ConnectError(message, Code.Unauthenticated, { 'bucketq-code': 'UNAUTHENTICATED' });
-      }
-      if (role === 'read' && !READ_METHODS.has(req.method.name)) {
-        throw new ConnectError(`the read-only token may call ${[...READ_METHODS].join(', ')} only, not ${req.method.name}`, Code.PermissionDenied, { 'bucketq-code': 'PERMISSION_DENIED' });
-      }
+    // A missing or wrong token never gets here (see authenticate below): what is left is the role.
+    if (roleOf && bearerRole(roleOf, req.header.get('authorization')) === 'read' && !READ_METHODS.has(req.method.name)) {
+      throw new ConnectError(`the read-only token may call ${[...READ_METHODS].join(', ')} only, not ${req.method.name}`, Code.PermissionDenied, { 'bucketq-code': 'PERMISSION_DENIED' });
     }
     const onBug = (err: unknown) => options.onError?.(err, req.method.name);
     try {
@@ -82,15 +94,31 @@ export function createConnectHandler(broker: Broker, options: ConnectHandlerOpti
     }
   };
 
-  const adapter = connectNodeAdapter({
+  const adapter = createNodeAdapter({
     interceptors: [guard],
     readMaxBytes: options.maxBodyBytes ?? 16 * 1024 * 1024,
+    // Connect's JSON codec would decode invalid UTF-8 to U+FFFD, ids included: refused instead.
+    // (connect-es passes jsonOptions on to its JSON serialization, which takes a textDecoder.)
+    jsonOptions: { textDecoder: strictUtf8 } as NodeAdapterOptions['jsonOptions'],
+    budget: options.bodyBudget ?? new BodyBudget(DEFAULT_MAX_BODY_BYTES_IN_FLIGHT),
     routes: (router) => {
       router.service(Queue, {
         ...unaryMethods(broker, topics),
         claimStream: (req, ctx) => claimStream(broker, topics, drainer.signal, req, ctx),
       });
     },
+    // Every path, before its body is read: a stranger learns nothing of what exists, and holds no bytes.
+    authenticate: (req, res) => {
+      const role = roleOf ? bearerRole(roleOf, req.headers.authorization) : 'admin';
+      if (role !== 'missing' && role !== 'invalid') return true;
+      answerConnectError(req, res, Code.Unauthenticated, UNAUTHENTICATED[role], { 'bucketq-code': 'UNAUTHENTICATED' });
+      return false;
+    },
+    fallback: (req, res) =>
+      answerConnectError(req, res, Code.Unimplemented, `no method ${(req.url ?? '').split('?', 1)[0]} (bucketq.v1.Queue has ${Queue.methods.map((m) => m.name).join(', ')})`, {
+        'bucketq-code': 'NOT_FOUND',
+      }),
+    onError: (err, procedure) => options.onError?.(err, procedure),
   });
 
   const handler = ((req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
