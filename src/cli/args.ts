@@ -1,6 +1,7 @@
 /** Flag parsing shared by CLI commands: node:util parseArgs, with every mistake as a UsageError. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './command.js';
+import { didYouMean } from './did-you-mean.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 export type ParsedFlags<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: true }>>;
@@ -10,7 +11,10 @@ export function parseFlags<O extends Options>(argv: string[], options: O, allowP
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: allowPositionals as true });
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\s*To specify a positional argument.*$/s, ''));
+    const message = (err as Error).message.replace(/\s*To specify a positional argument.*$/s, '');
+    const unknown = /^Unknown option '--([^'=]+)'/.exec(message);
+    const hint = unknown ? didYouMean(unknown[1]!, Object.keys(options), (n) => `--${n}`) : '';
+    throw new UsageError(`${message}${hint}`);
   }
 }
 

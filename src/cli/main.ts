@@ -10,52 +10,47 @@
  * Failures print one line on stderr: `bucketq <command>: <message>`; exit status 2 for bad
  * arguments, 1 for anything else.
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isQueueError } from '../errors.js';
+import { packageVersion } from '../package-version.js';
+import { didYouMean } from './did-you-mean.js';
 import { UsageError, type Command } from './command.js';
 
 /** Every command, in help order. */
 export const COMMAND_NAMES = ['broker', 'push', 'claim', 'ack', 'nack', 'heartbeat', 'get', 'cancel', 'retry', 'pause', 'resume', 'stats', 'topics', 'inspect', 'reset', 'work', 'watch', 'doctor'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
-/**
- * name → lazy import of `commands/<name>.js`. The specifier is built from the name (rather than
- * written out per command) so that a command whose module is not written yet is reported as
- * such at run time instead of failing the type check of the whole CLI.
- */
-const COMMANDS: Record<CommandName, () => Promise<{ default: Command }>> = Object.fromEntries(
-  COMMAND_NAMES.map((name) => [name, () => import(`./commands/${name}.js`) as Promise<{ default: Command }>]),
-) as Record<CommandName, () => Promise<{ default: Command }>>;
+/** name → lazy import of its module: `bucketq push` never loads the broker, nor `broker` the client. */
+const COMMANDS: Record<CommandName, () => Promise<{ default: Command }>> = {
+  broker: () => import('./commands/broker.js'),
+  push: () => import('./commands/push.js'),
+  claim: () => import('./commands/claim.js'),
+  ack: () => import('./commands/ack.js'),
+  nack: () => import('./commands/nack.js'),
+  heartbeat: () => import('./commands/heartbeat.js'),
+  get: () => import('./commands/get.js'),
+  cancel: () => import('./commands/cancel.js'),
+  retry: () => import('./commands/retry.js'),
+  pause: () => import('./commands/pause.js'),
+  resume: () => import('./commands/resume.js'),
+  stats: () => import('./commands/stats.js'),
+  topics: () => import('./commands/topics.js'),
+  inspect: () => import('./commands/inspect.js'),
+  reset: () => import('./commands/reset.js'),
+  work: () => import('./commands/work.js'),
+  watch: () => import('./commands/watch.js'),
+  doctor: () => import('./commands/doctor.js'),
+};
 
 function isCommandName(name: string): name is CommandName {
   return (COMMAND_NAMES as readonly string[]).includes(name);
 }
 
-/** The command's module, or null when it does not exist yet. Other import failures are thrown. */
-async function loadCommand(name: CommandName): Promise<Command | null> {
-  try {
-    return (await COMMANDS[name]()).default;
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e?.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes(`commands/${name}.`)) return null;
-    throw err;
-  }
-}
-
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
 async function overview(): Promise<string> {
-  const loaded = await Promise.all(COMMAND_NAMES.map(async (name) => [name, await loadCommand(name).catch(() => null)] as const));
+  const loaded = await Promise.all(COMMAND_NAMES.map(async (name) => [name, (await COMMANDS[name]()).default] as const));
   const width = Math.max(...COMMAND_NAMES.map((n) => n.length));
-  const lines = loaded.map(([name, cmd]) => `  ${name.padEnd(width)}  ${cmd ? cmd.summary : '(not available yet)'}`);
+  const lines = loaded.map(([name, cmd]) => `  ${name.padEnd(width)}  ${cmd.summary}`);
   return [
     'bucketq - a durable job queue whose whole state lives in object storage',
     '',
@@ -96,7 +91,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 0;
   }
   if (first === '--version' || first === '-v') {
-    process.stdout.write(`bucketq ${version()}\n`);
+    process.stdout.write(`bucketq ${packageVersion()}\n`);
     return 0;
   }
   const name = first === 'help' ? rest[0] : first;
@@ -105,19 +100,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 0;
   }
   if (name === undefined || !isCommandName(name)) {
-    process.stderr.write(`bucketq: unknown command ${JSON.stringify(name)} (see bucketq --help)\n`);
+    const hint = name === undefined ? '' : didYouMean(name, COMMAND_NAMES);
+    process.stderr.write(`bucketq: unknown command ${JSON.stringify(name)}${hint} (see bucketq --help)\n`);
     return 2;
   }
   const prefix = `bucketq ${name}`;
-  let command: Command | null;
+  let command: Command;
   try {
-    command = await loadCommand(name);
+    command = (await COMMANDS[name]()).default;
   } catch (err) {
     process.stderr.write(`${failureLine(prefix, err).line}\n`);
-    return 1;
-  }
-  if (!command) {
-    process.stderr.write(`${prefix}: not available yet\n`);
     return 1;
   }
   if (first === 'help' || wantsHelp(rest)) {

@@ -110,6 +110,8 @@ describe('bucketq broker', () => {
       [['broker', '--max-body-bytes-in-flight', '1K'], /^bucketq broker: --max-body-bytes-in-flight must be at least --max-body-bytes \(16777216 bytes\)/],
       [['broker', '--max-body-bytes-in-flight', 'lots'], /^bucketq broker: --max-body-bytes-in-flight must be a size/],
       [['frobnicate'], /^bucketq: unknown command "frobnicate" \(see bucketq --help\)$/],
+      [['brokr'], /^bucketq: unknown command "brokr" \(did you mean broker\?\) \(see bucketq --help\)$/],
+      [['broker', '--tokne', 't'], /^bucketq broker: Unknown option '--tokne' \(did you mean --token\?\) \(see bucketq broker --help\)$/],
     ];
     const runs = await Promise.all(cases.map(([args]) => runCli(args)));
     runs.forEach((r, i) => {
