@@ -339,10 +339,15 @@ export class Broker {
     return this.call(checkTopic(topic), 'cancel', { id: checkId(id) });
   }
 
-  /** A job by id, with its payload; dead jobs are read back from their archive object. */
+  /**
+   * A job by id, with its payload. Dead jobs, and finished ones archived within the recent window,
+   * are read back from their archive object (queue.json holds only a stub of them); past the
+   * window a finished job is NOT_FOUND.
+   */
   async get(topic: string, id: string): Promise<JobRecord> {
     const job = await this.call(checkTopic(topic), 'get', { id: checkId(id) });
-    const full = job.state === 'dead' && job.payload === undefined && job.payloadRef === undefined ? await archivedRecord((key) => this.readWithRetry(key), job) : job;
+    const stub = job.archive !== undefined && job.payload === undefined && job.payloadRef === undefined;
+    const full = stub ? await archivedRecord((key) => this.readWithRetry(key), job) : job;
     if (full.payloadRef !== undefined) await inlinePayloads(this.store, topic, [full]);
     return full;
   }

@@ -39,6 +39,8 @@ export interface RecentGroup {
 export interface RecentEntry {
   /** Lease token of the completing claim ('' when cancelled). */
   token: string;
+  /** The archive object holding the job's record. */
+  key: string;
   /** When its group was made: past `windowMs` the entry no longer counts, pruned or not. */
   at: number;
 }
@@ -71,8 +73,13 @@ export function emptyRecent(): RecentWindow {
 
 /** The token an id finished with, while the window still remembers it at `now`. */
 export function recentToken(w: RecentWindow, id: string, now: number): string | undefined {
+  return recentEntry(w, id, now)?.token;
+}
+
+/** The window's entry of `id` while it counts at `now`. */
+export function recentEntry(w: RecentWindow, id: string, now: number): RecentEntry | undefined {
   const e = w.byId.get(id);
-  return e !== undefined && now - e.at <= w.windowMs ? e.token : undefined;
+  return e !== undefined && now - e.at <= w.windowMs ? e : undefined;
 }
 
 /** Whether a group is still inside the window at `now` (older ones are neither read back nor consulted). */
@@ -94,7 +101,7 @@ export function remember(w: RecentWindow, at: number, key: string, records: read
 
 function index(w: RecentWindow, g: RecentGroup): void {
   const jobs = g.jobs!;
-  for (let i = 0; i < jobs.length; i += 2) w.byId.set(jobs[i]!, { token: jobs[i + 1]!, at: g.at });
+  for (let i = 0; i < jobs.length; i += 2) w.byId.set(jobs[i]!, { token: jobs[i + 1]!, key: g.key, at: g.at });
 }
 
 /** Drops the groups that fell out of the bounds, oldest first. */

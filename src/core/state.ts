@@ -6,7 +6,7 @@
 import { Deque, MinHeap } from './heap.js';
 import { dropJsonCache } from './job-json.js';
 import { archiveKey } from './keys.js';
-import { emptyRecent, recentToken, type RecentWindow } from './recent.js';
+import { emptyRecent, recentEntry, type RecentWindow } from './recent.js';
 export { jobJson } from './job-json.js';
 import {
   DEFAULT_BACKOFF,
@@ -290,13 +290,15 @@ export function deadStub(id: string, dead: DeadEntry): JobRecord {
 }
 
 /**
- * A job archived lately, as far as the recent window knows it: id and final state only. The full
- * record is in its archive object.
+ * A job archived lately, as far as the recent window knows it: its id, final state and the archive
+ * object that holds its record. The other fields are placeholders, never answered: the broker
+ * reads the record from `archive` before a get answers (as for a dead stub), and a push of the
+ * same id answers only `{id, state}`.
  */
 export function recentStub(s: QueueState, id: string, now: number): JobRecord | undefined {
-  const token = recentToken(s.recent, id, now);
-  if (token === undefined) return undefined;
-  return { id, state: token === '' ? 'cancelled' : 'completed', priority: 0, order: 0, runAt: 0, attempts: 0, maxAttempts: 0, createdAt: 0, updatedAt: 0 };
+  const entry = recentEntry(s.recent, id, now);
+  if (entry === undefined) return undefined;
+  return { id, state: entry.token === '' ? 'cancelled' : 'completed', priority: 0, order: 0, runAt: 0, attempts: 0, maxAttempts: 0, createdAt: 0, updatedAt: 0, archive: entry.key };
 }
 
 /** The latest finished, not yet archived record of a job id. */

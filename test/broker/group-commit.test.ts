@@ -116,6 +116,23 @@ describe('group commit', () => {
     expect(Buffer.from((await store.read(archive!))!.body).toString()).toContain(big);
   });
 
+  it('a finished job archived within the recent window: get reads its whole record back, a push of its id answers only its state, and past the window it is NOT_FOUND', async () => {
+    const { broker, clock } = setup();
+    await broker.push('jobs', [{ id: 'j1', payload: { hello: 'world' }, priority: 3 }]);
+    const [job] = await broker.claim('jobs', { workerId: 'w' });
+    await broker.ack('jobs', { id: 'j1', workerId: 'w', lease: job!.lease, result: 42 });
+    await drive(clock, broker.flush()); // archived: queue.json holds only the recent window's entry
+    // The real record, not placeholders (it answered attempts 0, maxAttempts 0, createdAt 0, no result).
+    const got = await broker.get('jobs', 'j1');
+    expect(got).toMatchObject({ id: 'j1', state: 'completed', result: 42, payload: { hello: 'world' }, priority: 3, attempts: 1, maxAttempts: expect.any(Number) });
+    expect(got.maxAttempts).toBeGreaterThan(0);
+    expect(got.createdAt).toBeGreaterThan(0);
+    const [again] = await broker.push('jobs', [{ id: 'j1', payload: 'retried' }]);
+    expect(again).toEqual({ id: 'j1', created: false, state: 'completed' });
+    await clock.advance(61_000); // past the default 60 s window
+    expect(await codeOf(broker.get('jobs', 'j1'))).toBe('NOT_FOUND');
+  });
+
   it('dead jobs leave queue.json, stay findable, and can be retried from their archive', async () => {
     const { broker, store, clock } = setup();
     await broker.push('jobs', [{ id: 'd', payload: { n: 1 }, maxAttempts: 1 }]);

@@ -11,9 +11,10 @@ SYNOPSIS
 
 DESCRIPTION
     Shows a job by id with its payload: live jobs (pending, delayed, claimed), dead-lettered
-    jobs (read back from their archive), and completed or cancelled jobs until they are
-    archived, a few milliseconds after their commit; after that NOT_FOUND (their record is in
-    the store's archive/TOPIC/ objects for the retention period). A claimed job shows its
+    jobs (read back from their archive), and completed or cancelled jobs: from queue.json until
+    they are archived, then from their archive object while the broker's recent window
+    (--recent-window-ms, default 60 s) remembers their id; after that NOT_FOUND (their record
+    stays in the store's archive/TOPIC/ objects for the retention period). A claimed job shows its
     worker and lease end, never its lease token.
 
 ${GLOBAL_USAGE}

@@ -28,7 +28,7 @@ export interface PushOutcome {
   /** false when a job with this id already existed: nothing was duplicated. */
   created: boolean;
   state: JobState;
-  /** The existing job, when not created. */
+  /** The existing job, when not created and queue.json still holds its record (not for a dead or archived one: its state says it). */
   existing?: JobRecord;
 }
 
@@ -36,16 +36,14 @@ export interface PushOutput {
   jobs: PushOutcome[];
 }
 
-function existingJob(s: QueueState, id: string, now: number): JobRecord | undefined {
-  const live = s.jobs.get(id);
-  if (live) return live;
-  const done = findDone(s, id);
-  if (done) return done;
-  const dead = s.dead.get(id);
-  // The full record is in the archive; the index entry is enough to refuse a duplicate.
-  if (dead) return deadStub(id, dead);
+/** The job already under `id`: its record while queue.json holds one, else only its state. */
+function existingJob(s: QueueState, id: string, now: number): { state: JobState; record?: JobRecord } | undefined {
+  const record = s.jobs.get(id) ?? findDone(s, id);
+  if (record) return { state: record.state, record };
+  // Dead: the full record is in the archive; the index entry is enough to refuse a duplicate.
   // Archived lately: a client's retry of a push whose answer was lost must not add it again.
-  return recentStub(s, id, now);
+  const stub = s.dead.has(id) ? deadStub(id, s.dead.get(id)!) : recentStub(s, id, now);
+  return stub && { state: stub.state };
 }
 
 export const push: OpHandler<PushInput, PushOutput> = (s, input, now, ctx) => {
@@ -54,7 +52,7 @@ export const push: OpHandler<PushInput, PushOutput> = (s, input, now, ctx) => {
   for (const j of input.jobs) {
     const found = existingJob(s, j.id, now);
     if (found) {
-      out.push({ id: j.id, created: false, state: found.state, existing: snapshot(found) });
+      out.push({ id: j.id, created: false, state: found.state, ...(found.record ? { existing: snapshot(found.record) } : {}) });
       continue;
     }
     const runAt = j.runAt ?? now + Math.max(0, j.delayMs ?? 0);
