@@ -73,3 +73,9 @@ export function isQueueError(err: unknown, code?: ErrorCode): err is QueueError 
 export function isTransientStoreError(err: unknown): boolean {
   return isQueueError(err, 'STORE_UNAVAILABLE');
 }
+
+/** Any failure as a QueueError: ours pass through, anything else is INTERNAL with its cause. */
+export function toQueueError(err: unknown): QueueError {
+  if (isQueueError(err)) return err;
+  return new QueueError('INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
+}

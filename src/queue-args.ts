@@ -2,7 +2,7 @@
  * Argument helpers shared by the two implementations of the Queue interface (embedded
  * `createQueue` and remote `createClient`): the same caller mistakes get the same errors.
  */
-import { isQueueError, QueueError } from './errors.js';
+import { QueueError } from './errors.js';
 import { checkJsonDepth } from './protocol.js';
 import type { LeaseHandle } from './queue-types.js';
 
@@ -35,10 +35,4 @@ export function errorText(error: unknown): string | undefined {
   if (error instanceof Error) return error.message || error.name;
   if (typeof error === 'string') return error;
   throw invalid('error must be a string or an Error');
-}
-
-/** Any failure as a QueueError: ours pass through, anything else is INTERNAL with its cause. */
-export function toQueueError(err: unknown): QueueError {
-  if (isQueueError(err)) return err;
-  return new QueueError('INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
 }

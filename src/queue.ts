@@ -7,7 +7,7 @@
 import { Broker } from './broker/broker.js';
 import { systemClock, type Clock } from './broker/clock.js';
 import type { JobStats, TopicSettings } from './core/types.js';
-import { isQueueError, QueueError } from './errors.js';
+import { isQueueError, QueueError, toQueueError } from './errors.js';
 import { checkBackoff, checkLeaseMs, checkTopic, DEFAULT_LEASE_MS, DEFAULT_LIMITS } from './protocol.js';
 import { lazyStore } from './queue-store.js';
 import type {
@@ -28,8 +28,8 @@ import type {
   TopicSettingsUpdate,
 } from './queue-types.js';
 import type { StorageDriver } from './storage/types.js';
-import { errorText, jsonSafe, leaseOf, toQueueError } from './queue-args.js';
-export { toQueueError } from './queue-args.js';
+import { errorText, jsonSafe, leaseOf } from './queue-args.js';
+export { toQueueError } from './errors.js';
 
 export type * from './queue-types.js';
 

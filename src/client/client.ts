@@ -24,7 +24,7 @@
 import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from '../broker/clock.js';
 import type { BrokerLease, JobStats, TopicSettings } from '../core/types.js';
-import { isQueueError, QueueError, type ErrorCode } from '../errors.js';
+import { isQueueError, QueueError, toQueueError, type ErrorCode } from '../errors.js';
 import { checkJsonDepth, checkLeaseMs, checkTopic, DEFAULT_LEASE_MS, DEFAULT_LIMITS } from '../protocol.js';
 import type {
   AckItem,
@@ -45,7 +45,7 @@ import type {
 import type { QueueEvent } from '../event-types.js';
 import { Connection, type CallOptions, type ConnectionOptions } from './connection.js';
 import { streamEvents, type EventsOptions } from './events.js';
-import { errorText, jsonSafe, leaseOf, toQueueError } from '../queue-args.js';
+import { errorText, jsonSafe, leaseOf } from '../queue-args.js';
 
 export interface ClientOptions extends ConnectionOptions {
   /** The topic: `[A-Za-z0-9_.-]{1,128}`. One client per topic, like createQueue. */

@@ -5,8 +5,7 @@
  * instead of each costing its own. An answered heartbeat moves the slot's `deadline`.
  */
 import type { Clock } from '../broker/clock.js';
-import type { QueueError } from '../errors.js';
-import { toQueueError } from '../queue.js';
+import { toQueueError, type QueueError } from '../errors.js';
 import { isLive, type Slot } from './slot.js';
 import type { WorkerJob } from './types.js';
 

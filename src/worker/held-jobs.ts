@@ -12,8 +12,7 @@
  * leases expire, which spends an attempt and dead-letters a job on its last one, they go back to
  * being held and are run within the close timeout.
  */
-import { QueueError } from '../errors.js';
-import { toQueueError } from '../queue.js';
+import { QueueError, toQueueError } from '../errors.js';
 import type { Queue } from '../queue-types.js';
 import type { Slot } from './slot.js';
 

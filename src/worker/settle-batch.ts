@@ -9,8 +9,7 @@
  * (The network client splits a settle request the broker finds too large, so a refusal that
  * reaches an item here is that item's own.)
  */
-import type { QueueError } from '../errors.js';
-import { toQueueError } from '../queue.js';
+import { toQueueError, type QueueError } from '../errors.js';
 import type { AckItem, ItemOutcome, NackItem, NackResult, Queue } from '../queue-types.js';
 
 interface Pending<I, V> {

@@ -37,8 +37,7 @@
  *   - A started worker keeps the process alive (like a server) until it is closed.
  */
 import { EventEmitter } from 'node:events';
-import { QueueError } from '../errors.js';
-import { toQueueError } from '../queue.js';
+import { QueueError, toQueueError } from '../errors.js';
 import type { ClaimedJob, Queue } from '../queue-types.js';
 import { Heartbeats } from './heartbeats.js';
 import { HeldJobs } from './held-jobs.js';
