@@ -22,7 +22,7 @@ import type { ContainerClient, StoragePipelineOptions } from '@azure/storage-blo
 import { QueueError } from '../errors.js';
 import { cloudCall, DEFAULT_CLOUD_RETRY, isUnsentNetworkError, networkCode, type CallPolicy, type CloudRetryOptions, type FailureKind } from './cloud-call.js';
 import { asBytes, assertValidKey, assertValidPrefix } from './keys.js';
-import { invalid, type Target } from './open.js';
+import { invalid, type Target } from './store-url.js';
 import { importSdk, normalisePrefix, prefixedKey } from './sdk.js';
 import type { StorageDriver, StoredObject, WriteCondition } from './types.js';
 

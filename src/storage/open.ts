@@ -17,20 +17,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QueueError } from '../errors.js';
 import type { FaultOptions } from './faulty.js';
+import { FAULT_PARAMS, invalid, type Target } from './store-url.js';
 import type { StorageDriver } from './types.js';
+
+export { invalid, PLAIN_PARAMS, type Target } from './store-url.js';
 
 export interface OpenStoreOptions {
   /** Base for relative `file:` paths; defaults to process.cwd(). */
   cwd?: string;
-}
-
-export interface Target {
-  /** Everything after `scheme:` and before `?`. */
-  location: string;
-  url: string;
-  cwd: string;
-  /** The query parameters this driver declared in {@link DriverEntry.params} (the common ones are taken out). */
-  params: Map<string, string>;
 }
 
 interface DriverEntry {
@@ -70,42 +64,6 @@ const DRIVERS: Record<string, DriverEntry> = {
     return createGcsStore(gcsOptionsFromUrl(target));
   } },
 };
-
-const FAULT_PARAMS = {
-  latency: Infinity,
-  jitter: Infinity,
-  failRate: 1,
-  ambiguousRate: 1,
-  seed: Infinity,
-} as const satisfies Record<keyof FaultOptions, number>;
-
-/** Query parameters that never hold a secret; the values of all others may (keys, signatures). */
-export const PLAIN_PARAMS: ReadonlySet<string> = new Set(['region', 'endpoint', 'forcePathStyle', 'minWriteInterval', ...Object.keys(FAULT_PARAMS)]);
-
-/**
- * The message with every piece of the URL that may be a secret (userinfo such as KEY:SECRET@, the
- * values of other query parameters) replaced by ***, wherever it appears: the reason may quote the
- * location too. Errors end up in logs and terminals.
- */
-function withoutSecrets(url: string, message: string): string {
-  const secrets: string[] = [];
-  const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(url)?.[1];
-  if (userinfo) secrets.push(userinfo, ...userinfo.split(':').filter((p) => p.length >= 3));
-  const q = url.indexOf('?');
-  if (q !== -1) {
-    for (const pair of url.slice(q + 1).split('&')) {
-      const [name = '', value = ''] = pair.split(/=(.*)/s);
-      if (value.length >= 3 && !PLAIN_PARAMS.has(name)) secrets.push(value);
-    }
-  }
-  let out = message;
-  for (const secret of secrets.sort((a, b) => b.length - a.length)) out = out.split(secret).join('***');
-  return out;
-}
-
-export function invalid(url: string, why: string): QueueError {
-  return new QueueError('INVALID_ARGUMENT', withoutSecrets(url, `Invalid store URL ${JSON.stringify(url)}: ${why}`));
-}
 
 function filePath({ location, url, cwd }: Target): string {
   if (location.startsWith('//')) {

@@ -6,7 +6,7 @@
  * which bucket, prefix, region and endpoint the broker runs on.
  */
 
-import { PLAIN_PARAMS as PLAIN_URL_PARAMS } from './open.js';
+import { PLAIN_PARAMS as PLAIN_URL_PARAMS } from './store-url.js';
 
 /**
  * Query parameters known to hold nothing secret; every other parameter's value is hidden. Those

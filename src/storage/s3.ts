@@ -34,7 +34,7 @@ import { QueueError } from '../errors.js';
 import { asBytes, assertValidKey, assertValidPrefix } from './keys.js';
 import { isNotFound, mapConditionalError, mapPlainError, statusOf } from './s3-errors.js';
 import { importSdk, normalisePrefix, prefixedKey } from './sdk.js';
-import { invalid, type Target } from './open.js';
+import { invalid, type Target } from './store-url.js';
 import type { StorageDriver, StoredObject, WriteCondition } from './types.js';
 
 export const DRIVER_NAME = 's3';
