@@ -23,6 +23,9 @@ import { promisify } from 'node:util';
 import { validate as lintDockerfile, ValidationSeverity } from 'dockerfile-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import brokerCommand from '../../src/cli/commands/broker.js';
+import { startBrokerProcess, type BrokerProcess } from '../broker-process.js';
+import { raw } from '../http-helpers.js';
+import { containerEnv, expandReferences, readManifests, schemaErrors, typeErrors, type Container, type Manifest } from './manifests.js';
 import { dockerfileEnv, dockerfileInstructions, execForm, expandExecStart, parseEnvFile, parseUnit, unitValue } from './unit-files.js';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
@@ -45,6 +48,16 @@ async function brokerParserError(argv: string[]): Promise<string> {
     (e: unknown) => e as Error,
   );
   return error.message;
+}
+
+/** GET `url` until it answers 200 or `ms` have passed; the last status (0: no answer). */
+async function statusWithin(url: string, ms: number): Promise<number> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const status = await raw(url, { headers: { connection: 'close' } }).then((r) => r.status, () => 0);
+    if (status === 200 || Date.now() > deadline) return status;
+    await new Promise((resolve) => setTimeout(resolve, 200)); // a probe's period, shortened
+  }
 }
 
 function flagValue(argv: string[], flag: string): string | undefined {
@@ -195,5 +208,171 @@ describe('container image file (deploy/container/Containerfile)', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('Kubernetes manifests (deploy/kubernetes/)', () => {
+  const dir = path.join(DEPLOY, 'kubernetes');
+  const manifests: Manifest[] = [];
+  let kustomization: { resources: string[] } = { resources: [] };
+  beforeAll(async () => {
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort();
+    for (const file of files) {
+      const docs = readManifests(file, await readFile(path.join(dir, file), 'utf8'));
+      if (file === 'kustomization.yaml') kustomization = docs[0] as unknown as typeof kustomization;
+      else manifests.push(...docs);
+    }
+  });
+  const one = (kind: string, name?: string) => {
+    const found = manifests.filter((m) => m.kind === kind && (name === undefined || m.metadata.name === name));
+    expect(found, `${kind} ${name ?? ''}`).toHaveLength(1);
+    return found[0]!;
+  };
+
+  it('kustomization.yaml lists every manifest of the folder', async () => {
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
+    expect([...kustomization.resources].sort()).toEqual(files);
+  });
+
+  it('every manifest is valid against the Kubernetes schemas and has no unknown field', async () => {
+    expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'ConfigMap/bucketq-config', 'PodDisruptionBudget/bucketq', 'Service/bucketq', 'Service/bucketq-headless', 'ServiceAccount/bucketq', 'StatefulSet/bucketq',
+    ]);
+    for (const m of manifests) expect(await schemaErrors(m), `${m.file}: ${m.kind}/${m.metadata.name}`).toBeNull();
+    // Both checks are live: a wrong type and a misspelt field are caught. The misspelt copy is
+    // type-checked along with the manifests (one compilation): its error must be the only one.
+    const broken = structuredClone(one('StatefulSet')) as Manifest & { spec: { replicas: unknown; template: { spec: { containers: Array<Record<string, unknown>> } } } };
+    broken.spec.replicas = 'three';
+    expect(await schemaErrors(broken)).toMatch(/replicas must be integer/);
+    broken.spec.replicas = 3;
+    (broken.spec.template.spec.containers[0]!.readinessProbe as Record<string, unknown>).periodSecond = 5;
+    const errors = typeErrors([...manifests, { ...broken, file: 'broken copy' }], ROOT);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^broken copy: .*'"?periodSecond"?' does not exist in type 'IProbe'/);
+  });
+
+  it('wires the StatefulSet to its Services, Secret, ConfigMap and budget, with a grace period longer than the drain', () => {
+    const sts = one('StatefulSet') as Manifest & { spec: any };
+    const headless = one('Service', 'bucketq-headless') as Manifest & { spec: any };
+    const client = one('Service', 'bucketq') as Manifest & { spec: any };
+    const pdb = one('PodDisruptionBudget') as Manifest & { spec: any };
+    const pod = sts.spec.template;
+    const container = pod.spec.containers[0] as Container & { readinessProbe: any; livenessProbe: any; startupProbe: any };
+    const labels = pod.metadata.labels;
+    expect(sts.spec.selector.matchLabels).toEqual(labels);
+    for (const selector of [headless.spec.selector, client.spec.selector, pdb.spec.selector.matchLabels]) expect(selector).toEqual(labels);
+    expect(sts.spec.serviceName).toBe('bucketq-headless');
+    expect(headless.spec.clusterIP).toBe('None');
+    expect(headless.spec.publishNotReadyAddresses).toBe(true);
+    const portNames = new Set(container.ports!.map((p) => p.name));
+    for (const p of [...headless.spec.ports, ...client.spec.ports]) expect(portNames.has(p.targetPort), p.targetPort).toBe(true);
+
+    expect(container.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(container.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(container.startupProbe.httpGet.path).toBe('/healthz');
+    const drainMs = Number(flagValue(container.args!, 'drain-timeout-ms'));
+    expect(pod.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(drainMs);
+    // Liveness tolerates a minute of failures; readiness reacts within seconds.
+    expect(container.livenessProbe.periodSeconds * container.livenessProbe.failureThreshold).toBeGreaterThanOrEqual(60);
+    expect(container.readinessProbe.timeoutSeconds).toBeGreaterThan(2); // /readyz may read the store with a 2 s timeout
+
+    const tokenRef = container.env!.find((e) => e.name === 'BUCKETQ_TOKEN')!.valueFrom!.secretKeyRef!;
+    expect(tokenRef).toEqual({ name: 'bucketq-tokens', key: 'token' }); // required: no pod without a token
+    expect(manifests.some((m) => m.kind === 'Secret')).toBe(false); // created by the operator, never a value in the repo
+    expect(container.envFrom!.map((f) => f.configMapRef?.name ?? f.secretRef?.name)).toEqual(['bucketq-config', 'bucketq-store-credentials']);
+    expect(pod.metadata.annotations['prometheus.io/port']).toBe(String(container.ports!.find((p) => p.name === 'metrics')!.containerPort));
+    expect(pod.spec.securityContext.runAsNonRoot).toBe(true);
+    expect(pdb.spec.maxUnavailable).toBe(1);
+  });
+
+  describe('the StatefulSet command line as a broker process', () => {
+    const TOKEN = 'deploy-test-admin-token';
+    const READ_TOKEN = 'deploy-test-read-token';
+    let store = '';
+    let broker: BrokerProcess | null = null;
+    afterAll(async () => {
+      if (broker && broker.child.exitCode === null && broker.child.signalCode === null) {
+        broker.child.kill('SIGKILL');
+        await broker.exited;
+      }
+      if (store) await rm(store, { recursive: true, force: true });
+    });
+
+    it('starts, answers its probes and the image HEALTHCHECK on the ports they name, takes the Secret token, advertises its pod DNS name, and drains on SIGTERM', async () => {
+      const sts = one('StatefulSet') as Manifest & { spec: any };
+      const config = one('ConfigMap') as Manifest & { data: Record<string, string> };
+      const container = sts.spec.template.spec.containers[0] as Container & { readinessProbe: any; livenessProbe: any; startupProbe: any };
+      store = await mkdtemp(path.join(tmpdir(), 'bucketq-k8s-'));
+
+      // The environment the kubelet would build for pod bucketq-0, with a local store for the bucket.
+      const env = containerEnv(container, {
+        fields: { 'metadata.name': 'bucketq-0', 'metadata.namespace': 'queues' },
+        configMaps: { 'bucketq-config': { ...config.data, BUCKETQ_STORE: `file:${store}` } },
+        secrets: { 'bucketq-tokens': { token: TOKEN, 'read-token': READ_TOKEN } },
+      });
+      expect(container.command).toEqual([INSTALLED_BIN, 'broker']);
+      const args = container.args!.map((a) => expandReferences(a, env));
+      expect(args.filter((a) => a.includes('$('))).toEqual([]);
+      expect(flagValue(args, 'id')).toBe('bucketq-0');
+      expect(flagValue(args, 'advertise')).toBe('http://bucketq-0.bucketq-headless.queues.svc.cluster.local:8080');
+
+      // Loopback and free ports instead of 0.0.0.0 and the container ports; everything else as written.
+      const portOf: Record<string, number> = {};
+      const local = args.map((a) => {
+        const m = /^--(listen|metrics-listen)=(.+):(\d+)$/.exec(a);
+        if (!m) return a;
+        portOf[m[1]!] = Number(m[3]);
+        return `--${m[1]}=127.0.0.1:0`;
+      });
+      const containerPort = (port: string | number) => (typeof port === 'number' ? port : container.ports!.find((p) => p.name === port)!.containerPort);
+      expect(containerPort('http')).toBe(portOf.listen);
+      expect(containerPort('metrics')).toBe(portOf['metrics-listen']);
+
+      broker = await startBrokerProcess(local, env);
+      const metricsUrl = (await broker.line(/^metrics on /)).line.replace(/^metrics on /, '');
+      const urlFor = (port: string | number) => (containerPort(port) === portOf.listen ? broker!.url : metricsUrl);
+      expect(broker.stdout[0]).toContain('bucketq broker bucketq-0 listening on');
+      expect(broker.stdout[0]).toContain('(advertise http://bucketq-0.bucketq-headless.queues.svc.cluster.local:8080,');
+      expect(broker.stdout[0]).toContain('auth token + read-only token');
+
+      // As the kubelet does: each probe is asked until it succeeds (the startup and readiness
+      // probes may fail at first) or its period x failureThreshold runs out.
+      for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) {
+        const url = `${urlFor(probe.httpGet.port)}${probe.httpGet.path}`;
+        expect(await statusWithin(url, probe.periodSeconds * probe.failureThreshold * 1000), url).toBe(200);
+      }
+
+      // The image's HEALTHCHECK command, as Docker runs it inside the container.
+      const text = await readFile(path.join(DEPLOY, 'container', 'Containerfile'), 'utf8');
+      const health = dockerfileInstructions(text).find((i) => i.keyword === 'HEALTHCHECK')!.args;
+      const [node, ...healthArgs] = execForm(health.slice(health.indexOf('CMD ') + 4));
+      expect(node).toBe('node');
+      const port = new URL(broker.url).port;
+      await expect(run(process.execPath, healthArgs, { env: { BUCKETQ_LISTEN: `0.0.0.0:${port}` } })).resolves.toBeDefined();
+      const closed = await run(process.execPath, healthArgs, { env: { BUCKETQ_LISTEN: '0.0.0.0:1' } }).then(() => 0, (e: { code: number }) => e.code);
+      expect(closed).toBe(1);
+
+      // The Secret's tokens: without one a push is refused; with the admin token it lands and this
+      // broker leads the topic under its advertised URL, the one NOT_LEADER answers name.
+      // (Connection: close throughout, so the drain has no idle keep-alive connection to wait for.)
+      const push = (token?: string) =>
+        raw(`${broker!.url}/v1/topics/deploy/jobs`, {
+          method: 'POST',
+          headers: { connection: 'close', 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          chunks: [JSON.stringify({ payload: { hello: 'kubernetes' } })],
+        });
+      expect((await push()).status).toBe(401);
+      expect((await push(READ_TOKEN)).status).toBe(403);
+      expect((await push(TOKEN)).status).toBe(201);
+      const topic = await raw(`${broker.url}/v1/topics/deploy`, { headers: { connection: 'close', authorization: `Bearer ${READ_TOKEN}` } });
+      expect(topic.body.leader).toMatchObject({ id: 'bucketq-0', url: 'http://bucketq-0.bucketq-headless.queues.svc.cluster.local:8080' });
+
+      const exitedBy = Date.now() + sts.spec.template.spec.terminationGracePeriodSeconds * 1000;
+      broker.child.kill('SIGTERM');
+      const { code } = await broker.exited;
+      expect(code).toBe(0);
+      expect(Date.now()).toBeLessThan(exitedBy);
+      expect(broker.stdout.some((l) => l.startsWith('drained'))).toBe(true);
+    });
   });
 });
