@@ -23,9 +23,9 @@ import { promisify } from 'node:util';
 import { validate as lintDockerfile, ValidationSeverity } from 'dockerfile-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import brokerCommand from '../../src/cli/commands/broker.js';
-import { startBrokerProcess, type BrokerProcess } from '../broker-process.js';
+import { brokerPerTest } from '../broker-process.js';
 import { raw } from '../http-helpers.js';
-import { containerEnv, expandReferences, readManifests, schemaErrors, typeErrors, type Container, type Manifest } from './manifests.js';
+import { containerEnv, expandReferences, readManifests, schemaErrors, typeErrors, type BrokerContainer, type Manifest } from './manifests.js';
 import { dockerfileEnv, dockerfileInstructions, execForm, expandExecStart, parseEnvFile, parseUnit, unitValue } from './unit-files.js';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
@@ -35,6 +35,9 @@ const run = promisify(execFile);
 /** Where the install steps of docs/deployment.md put the bin; the test runs the checkout's instead. */
 const INSTALLED_BIN = '/opt/bucketq/node_modules/.bin/bucketq';
 const SENTINEL = '--zz-deploy-test-sentinel';
+
+/** A manifest walked by the checks below, once the schema checks have passed on it. */
+type Loose = Manifest & { spec: any };
 
 /**
  * Whether the broker's own parser takes `argv` (flags after `bucketq broker`): it runs the
@@ -252,12 +255,12 @@ describe('Kubernetes manifests (deploy/kubernetes/)', () => {
   });
 
   it('wires the StatefulSet to its Services, Secret, ConfigMap and budget, with a grace period longer than the drain', () => {
-    const sts = one('StatefulSet') as Manifest & { spec: any };
-    const headless = one('Service', 'bucketq-headless') as Manifest & { spec: any };
-    const client = one('Service', 'bucketq') as Manifest & { spec: any };
-    const pdb = one('PodDisruptionBudget') as Manifest & { spec: any };
+    const sts = one('StatefulSet') as Loose;
+    const headless = one('Service', 'bucketq-headless') as Loose;
+    const client = one('Service', 'bucketq') as Loose;
+    const pdb = one('PodDisruptionBudget') as Loose;
     const pod = sts.spec.template;
-    const container = pod.spec.containers[0] as Container & { readinessProbe: any; livenessProbe: any; startupProbe: any };
+    const container = pod.spec.containers[0] as BrokerContainer;
     const labels = pod.metadata.labels;
     expect(sts.spec.selector.matchLabels).toEqual(labels);
     for (const selector of [headless.spec.selector, client.spec.selector, pdb.spec.selector.matchLabels]) expect(selector).toEqual(labels);
@@ -288,21 +291,14 @@ describe('Kubernetes manifests (deploy/kubernetes/)', () => {
   describe('the StatefulSet command line as a broker process', () => {
     const TOKEN = 'deploy-test-admin-token';
     const READ_TOKEN = 'deploy-test-read-token';
-    let store = '';
-    let broker: BrokerProcess | null = null;
-    afterAll(async () => {
-      if (broker && broker.child.exitCode === null && broker.child.signalCode === null) {
-        broker.child.kill('SIGKILL');
-        await broker.exited;
-      }
-      if (store) await rm(store, { recursive: true, force: true });
-    });
+    // A fresh directory for the store, and the broker SIGKILLed after the test if it still runs.
+    const brokers = brokerPerTest('bucketq-k8s-');
 
     it('starts, answers its probes and the image HEALTHCHECK on the ports they name, takes the Secret token, advertises its pod DNS name, and drains on SIGTERM', async () => {
-      const sts = one('StatefulSet') as Manifest & { spec: any };
+      const sts = one('StatefulSet') as Loose;
       const config = one('ConfigMap') as Manifest & { data: Record<string, string> };
-      const container = sts.spec.template.spec.containers[0] as Container & { readinessProbe: any; livenessProbe: any; startupProbe: any };
-      store = await mkdtemp(path.join(tmpdir(), 'bucketq-k8s-'));
+      const container = sts.spec.template.spec.containers[0] as BrokerContainer;
+      const store = brokers.dir;
 
       // The environment the kubelet would build for pod bucketq-0, with a local store for the bucket.
       const env = containerEnv(container, {
@@ -328,9 +324,9 @@ describe('Kubernetes manifests (deploy/kubernetes/)', () => {
       expect(containerPort('http')).toBe(portOf.listen);
       expect(containerPort('metrics')).toBe(portOf['metrics-listen']);
 
-      broker = await startBrokerProcess(local, env);
+      const broker = await brokers.start(local, env);
       const metricsUrl = (await broker.line(/^metrics on /)).line.replace(/^metrics on /, '');
-      const urlFor = (port: string | number) => (containerPort(port) === portOf.listen ? broker!.url : metricsUrl);
+      const urlFor = (port: string | number) => (containerPort(port) === portOf.listen ? broker.url : metricsUrl);
       expect(broker.stdout[0]).toContain('bucketq broker bucketq-0 listening on');
       expect(broker.stdout[0]).toContain('(advertise http://bucketq-0.bucketq-headless.queues.svc.cluster.local:8080,');
       expect(broker.stdout[0]).toContain('auth token + read-only token');
@@ -356,7 +352,7 @@ describe('Kubernetes manifests (deploy/kubernetes/)', () => {
       // broker leads the topic under its advertised URL, the one NOT_LEADER answers name.
       // (Connection: close throughout, so the drain has no idle keep-alive connection to wait for.)
       const push = (token?: string) =>
-        raw(`${broker!.url}/v1/topics/deploy/jobs`, {
+        raw(`${broker.url}/v1/topics/deploy/jobs`, {
           method: 'POST',
           headers: { connection: 'close', 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
           chunks: [JSON.stringify({ payload: { hello: 'kubernetes' } })],

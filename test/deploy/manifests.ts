@@ -117,6 +117,20 @@ export interface Container {
   [k: string]: unknown;
 }
 
+export interface HttpProbe {
+  httpGet: { path: string; port: string | number; scheme?: string };
+  periodSeconds: number;
+  timeoutSeconds?: number;
+  failureThreshold: number;
+}
+
+/** The broker's container: a {@link Container} with its three probes. */
+export interface BrokerContainer extends Container {
+  startupProbe: HttpProbe;
+  livenessProbe: HttpProbe;
+  readinessProbe: HttpProbe;
+}
+
 export interface PodContext {
   fields: Record<string, string>;
   configMaps: Record<string, Record<string, string>>;
