@@ -2,7 +2,8 @@
  * The commit loop of one topic: group commit, leadership and fencing.
  *
  * (Longer than our ~400-line norm on purpose: the loop, its modes and the paths that leave them
- * — conflict, ambiguity, fencing, parking — are one state machine, easier to check in one place.)
+ * — conflict, ambiguity, fencing — are one state machine, easier to check in one place. Parked
+ * long polls and their timers are parking.ts.)
  *
  * Modes
  * - unloaded: no state in memory. The next batch reads queue.json (or creates it) first.
@@ -49,6 +50,7 @@ import { isQueueError, QueueError } from '../errors.js';
 import type { StorageDriver } from '../storage/types.js';
 import type { Clock } from './clock.js';
 import { RecentReader } from './recent-reader.js';
+import { ParkingLot } from './parking.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 import { StateHistory, type LostState } from './state-history.js';
 import { planReset, type ResetOutcome } from './topic-reset.js';
@@ -113,9 +115,8 @@ export const STANDBY_RECHECK_MS = 1000;
 
 export class TopicLoop {
   private queue: TopicRequest[] = [];
-  private parked: TopicRequest[] = [];
-  /** The deadline timer of each parked request (they keep the process alive: cancel them on unpark). */
-  private parkTimers = new Map<TopicRequest, () => void>();
+  /** Long-polling claims that found no job (parking.ts). */
+  private readonly parking: ParkingLot<TopicRequest>;
   private running = false;
   /** A batch is applied to the draft and its write may be in flight: the state is not the committed one. */
   private committing = false;
@@ -133,7 +134,6 @@ export class TopicLoop {
   private releasing = false;
   private lastWriteAt = -Infinity;
   private cancelRenew: (() => void) | null = null;
-  private cancelDue: (() => void) | null = null;
   private cancelStandby: (() => void) | null = null;
   private idleWaiters: Array<() => void> = [];
   /** Work that runs alone between batches (reset): no batch in flight, none starts meanwhile. */
@@ -146,6 +146,7 @@ export class TopicLoop {
   private failure: { error: QueueError; since: number } | null = null;
 
   constructor(private readonly o: TopicLoopOptions) {
+    this.parking = new ParkingLot(o.clock, (req) => req.resolve({ jobs: [] } as never));
     this.recent = new RecentReader({
       store: o.store,
       clock: o.clock,
@@ -230,7 +231,7 @@ export class TopicLoop {
    */
   async stop(release = true): Promise<void> {
     if (this.mode === 'stopped') return;
-    for (const p of this.unpark()) p.resolve({ jobs: [] } as never);
+    for (const p of this.parking.unparkAll()) p.resolve({ jobs: [] } as never);
     await this.idle();
     if (release && this.mode === 'leading') {
       this.releasing = true;
@@ -243,7 +244,7 @@ export class TopicLoop {
     const closed = new QueueError('CLOSED', `the broker stopped serving topic ${this.o.topic}`);
     this.failAll(this.queue.splice(0), closed);
     for (const t of this.tasks.splice(0)) t.fail(closed);
-    for (const p of this.unpark()) p.resolve({ jobs: [] } as never); // long polls parked while draining
+    for (const p of this.parking.unparkAll()) p.resolve({ jobs: [] } as never); // long polls parked while draining
   }
 
   /**
@@ -304,29 +305,8 @@ export class TopicLoop {
   private abort(req: TopicRequest): void {
     const i = this.queue.indexOf(req);
     if (i >= 0) this.queue.splice(i, 1);
-    else if (this.unpark(req).length === 0) return;
+    else if (this.parking.unpark(req).length === 0) return;
     req.reject(new QueueError('CLOSED', 'request aborted by the caller'));
-  }
-
-  /**
-   * Takes one parked request (or all) out of `parked`, cancelling its deadline timer, and the
-   * due-time timer once nothing is parked: neither may keep the process alive for nobody.
-   */
-  private unpark(req?: TopicRequest): TopicRequest[] {
-    let out: TopicRequest[];
-    if (req) {
-      const i = this.parked.indexOf(req);
-      out = i >= 0 ? this.parked.splice(i, 1) : [];
-    } else out = this.parked.splice(0);
-    for (const r of out) {
-      this.parkTimers.get(r)?.();
-      this.parkTimers.delete(r);
-    }
-    if (this.parked.length === 0) {
-      this.cancelDue?.();
-      this.cancelDue = null;
-    }
-    return out;
   }
 
   /**
@@ -602,19 +582,16 @@ export class TopicLoop {
   }
 
   private park(req: TopicRequest): void {
-    this.parked.push(req);
-    this.parkTimers.set(req, this.o.clock.setTimer(req.deadline! - this.o.clock.now(), () => {
-      if (this.unpark(req).length > 0) req.resolve({ jobs: [] } as never);
-    }, true));
+    this.parking.park(req, req.deadline!);
     this.scheduleTimers();
   }
 
   /** After a commit that changed something, parked long-polls try again in the next batch. */
   private wakeParked(): void {
-    if (this.parked.length === 0 || !this.state) return;
+    if (this.parking.size === 0 || !this.state) return;
     const c = this.state.idx.counts;
     if (c.pending === 0) return;
-    this.queue.push(...this.unpark());
+    this.queue.push(...this.parking.unparkAll());
   }
 
   private scheduleTimers(): void {
@@ -625,16 +602,11 @@ export class TopicLoop {
       this.wantWrite = true;
       this.kick();
     });
-    this.cancelDue?.();
-    this.cancelDue = null;
-    const due = this.parked.length > 0 && this.state ? nextDueAt(this.state) : undefined;
-    if (due !== undefined) {
-      this.cancelDue = this.o.clock.setTimer(Math.max(0, due - this.o.clock.now()), () => {
-        this.cancelDue = null;
-        this.queue.push(...this.unpark());
-        this.kick();
-      }, true);
-    }
+    // Parked long polls try again when a delayed job or a lease comes due.
+    this.parking.wakeAt(this.parking.size > 0 && this.state ? nextDueAt(this.state) : undefined, (woken) => {
+      this.queue.push(...woken);
+      this.kick();
+    });
   }
 
   private becomeStandby(batch: TopicRequest[], err: QueueError, holder: BrokerLease | null): void {
@@ -649,7 +621,7 @@ export class TopicLoop {
     this.history.forgetMemory();
     this.clearTimers();
     if (wasLeading) this.emit('fenced', { topic: this.o.topic, leader: this.leader });
-    for (const p of this.unpark()) p.reject(err);
+    for (const p of this.parking.unparkAll()) p.reject(err);
     if (this.o.standby === 'reject') return this.failAll(batch, err);
     // wait mode: keep the requests (up to a limit) and retry once the holder's lease is stale.
     const limit = this.o.clock.now() - 3 * this.o.leaseMs;
@@ -696,7 +668,7 @@ export class TopicLoop {
     this.heldEpoch = null; // a reset starts a new term: its first commit elects with a new epoch
     this.failure = null;
     this.clearTimers();
-    for (const p of this.unpark()) p.reject(err);
+    for (const p of this.parking.unparkAll()) p.reject(err);
     this.failAll(this.queue.splice(0), err);
     const lost = this.history.lost!;
     if (first) this.emit('state-lost', { topic: this.o.topic, error: err, seq: lost.seq, memorySeq: lost.memorySeq });
@@ -743,9 +715,9 @@ export class TopicLoop {
 
   private clearTimers(): void {
     this.cancelRenew?.();
-    this.cancelDue?.();
     this.cancelStandby?.();
-    this.cancelRenew = this.cancelDue = this.cancelStandby = null;
+    this.cancelRenew = this.cancelStandby = null;
+    this.parking.cancelWakeUp();
   }
 }
 
