@@ -2,8 +2,9 @@
  * The commit loop of one topic: group commit, leadership and fencing.
  *
  * (Longer than our ~400-line norm on purpose: the loop, its modes and the paths that leave them
- * — conflict, ambiguity, fencing — are one state machine, easier to check in one place. Parked
- * long polls and their timers are parking.ts.)
+ * — conflict, fencing, lost state — are one state machine, easier to check in one place. The
+ * conditional write of queue.json and its outcomes are queue-object.ts; parked long polls and
+ * their timers are parking.ts.)
  *
  * Modes
  * - unloaded: no state in memory. The next batch reads queue.json (or creates it) first.
@@ -42,18 +43,18 @@
 import { EventEmitter } from 'node:events';
 import { apply, beginCommit, type OpInput, type OpName, type OpOutput, type OpResult } from '../core/apply.js';
 import type { SweepOutput } from '../core/ops/sweep.js';
-import { parseState, serializeState } from '../core/codec.js';
-import { queueKey } from '../core/keys.js';
-import { createState, nextDueAt, type QueueState } from '../core/state.js';
+import { serializeState } from '../core/codec.js';
+import { nextDueAt, type QueueState } from '../core/state.js';
 import type { BrokerLease } from '../core/types.js';
 import { isQueueError, QueueError } from '../errors.js';
 import type { StorageDriver } from '../storage/types.js';
 import type { Clock } from './clock.js';
-import { RecentReader } from './recent-reader.js';
 import { ParkingLot } from './parking.js';
-import { withRetry, type RetryPolicy } from './retry.js';
-import { StateHistory, type LostState } from './state-history.js';
-import { planReset, type ResetOutcome } from './topic-reset.js';
+import { asQueueError, QueueObject } from './queue-object.js';
+import { RecentReader } from './recent-reader.js';
+import type { RetryPolicy } from './retry.js';
+import type { LostState } from './state-history.js';
+import type { ResetOutcome } from './topic-reset.js';
 
 export interface TopicRequest<K extends OpName = OpName> {
   op: K;
@@ -121,8 +122,8 @@ export class TopicLoop {
   /** A batch is applied to the draft and its write may be in flight: the state is not the committed one. */
   private committing = false;
   private mode: Mode = 'unloaded';
-  private state: QueueState | null = null;
-  private etag: string | null = null;
+  /** queue.json: its cached state (the draft while a batch runs), the conditional write. */
+  private readonly object: QueueObject;
   private leader: BrokerLease | null = null;
   /** The epoch this loop leads at (null unless leading): only its own renewals keep it. */
   private heldEpoch: number | null = null;
@@ -140,8 +141,6 @@ export class TopicLoop {
   private tasks: Array<{ run(): Promise<void>; fail(err: QueueError): void }> = [];
   /** Reads the recent window's ids back after a load (see recent-reader.ts). */
   private readonly recent: RecentReader;
-  /** What this broker saw of the topic's object: tells "never existed" from "vanished". */
-  private readonly history: StateHistory;
   /** The last batch failed in the store and none landed since (readiness). */
   private failure: { error: QueueError; since: number } | null = null;
 
@@ -154,12 +153,20 @@ export class TopicLoop {
       random: o.random,
       onError: (key, error) => this.emit('internal-error', { topic: o.topic, op: `recent window from ${key}`, error }),
     });
-    this.history = new StateHistory({ topic: o.topic, store: o.store, clock: o.clock, retry: o.retry, random: o.random });
+    this.object = new QueueObject({
+      topic: o.topic,
+      store: o.store,
+      clock: o.clock,
+      retry: o.retry,
+      random: o.random,
+      writer: o.brokerId,
+      onAmbiguous: (landed) => this.emit('ambiguous', { topic: o.topic, landed }),
+    });
   }
 
   /** Set while the topic's state is lost (STATE_LOST): why, since when, what could be restored. */
   get lost(): LostState | null {
-    return this.mode === 'lost' ? this.history.lost : null;
+    return this.mode === 'lost' ? this.object.lost : null;
   }
 
   /** Set while the last batch failed in the store (UNAVAILABLE, STORE_*) and none has landed since. */
@@ -174,6 +181,10 @@ export class TopicLoop {
   /** The last known leader lease (ours when leading). */
   get leaderLease(): BrokerLease | null {
     return this.mode === 'leading' ? (this.state?.broker ?? null) : this.leader;
+  }
+
+  private get state(): QueueState | null {
+    return this.object.state;
   }
 
   /** Live job counts of the cached state (approximate while a batch runs), or null when not loaded. */
@@ -198,7 +209,7 @@ export class TopicLoop {
   submit<K extends OpName>(op: K, input: OpInput<K>, extra: SubmitExtra = {}): Promise<OpOutput<K>> {
     return new Promise<OpOutput<K>>((resolve, reject) => {
       if (this.mode === 'stopped') return reject(new QueueError('CLOSED', `the broker stopped serving topic ${this.o.topic}`));
-      if (this.mode === 'lost' && !this.history.recheckDue(this.o.clock.now())) return reject(this.history.lost!.error);
+      if (this.mode === 'lost' && !this.object.lostRecheckDue(this.o.clock.now())) return reject(this.object.lost!.error);
       if (extra.signal?.aborted) return reject(new QueueError('CLOSED', 'request aborted by the caller'));
       const notLeader = this.failFast();
       if (notLeader) return reject(notLeader);
@@ -369,40 +380,15 @@ export class TopicLoop {
     }
   }
 
+  /** Reads queue.json; a lost topic whose object is back at or past what this broker saw carries on. */
   private async load(): Promise<void> {
-    const key = queueKey(this.o.topic);
-    const obj = await withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.read(key));
-    if (!obj) await this.history.missing(); // STATE_LOST when the topic existed
-    this.adopt(obj);
+    const state = await this.object.load();
     if (this.mode === 'lost') {
       // Back at or past what this broker saw (another broker reset it): carry on from there.
       this.mode = 'unloaded';
-      this.history.recovered();
-      this.emit('state-reset', { topic: this.o.topic, action: 'found', seq: this.state!.seq });
+      this.object.recovered();
+      this.emit('state-reset', { topic: this.o.topic, action: 'found', seq: state.seq });
     }
-  }
-
-  /** Takes a read of queue.json as the state; none means a new topic, unless it existed (STATE_LOST). */
-  private adopt(obj: { body: Uint8Array; etag: string } | null): void {
-    if (!obj) {
-      this.history.missingNow();
-      this.state = createState(this.o.topic);
-      this.etag = null;
-      return;
-    }
-    const state = this.parse(obj.body);
-    this.history.loaded(state);
-    this.state = state;
-    this.etag = obj.etag;
-  }
-
-  private parse(body: Uint8Array): QueueState {
-    const key = queueKey(this.o.topic);
-    const state = parseState(Buffer.from(body).toString('utf8'), key, this.o.clock.now());
-    if (state.topic !== this.o.topic) {
-      throw new QueueError('CORRUPT_STATE', `${key} names topic ${JSON.stringify(state.topic)}; refusing to use or overwrite it`, { details: { object: key } });
-    }
-    return state;
   }
 
   private async commit(batch: TopicRequest[]): Promise<void> {
@@ -422,7 +408,7 @@ export class TopicLoop {
         try {
           await this.recent.hydrate(s, this.o.clock.now());
         } catch (err) {
-          this.state = null;
+          this.object.drop();
           return this.failBatch(batch, asQueueError(err));
         }
       }
@@ -468,15 +454,14 @@ export class TopicLoop {
       const gap = this.lastWriteAt + this.o.store.minWriteIntervalMs - this.o.clock.now();
       if (gap > 0) await this.o.clock.sleep(gap);
       const body = serializeState(s);
-      const outcome = await this.write(s, body);
-      if (outcome === 'landed') {
+      const outcome = await this.object.write(s, body);
+      if (outcome.kind === 'landed') {
         const wasLeading = this.mode === 'leading';
         this.mode = 'leading';
         this.heldEpoch = s.broker!.epoch;
         this.restarted = false;
         this.leader = null;
         this.failure = null;
-        this.history.landed(s, body);
         this.lastWriteAt = this.o.clock.now();
         if (!wasLeading) {
           this.emit('leader', { topic: this.o.topic, broker: this.o.brokerId, epoch: s.broker!.epoch });
@@ -490,74 +475,15 @@ export class TopicLoop {
         this.scheduleTimers();
         return;
       }
-      if (outcome instanceof QueueError) return this.failBatch(batch, outcome);
+      if (outcome.kind === 'failed') return this.failBatch(batch, outcome.error);
       // 'conflict': the state was reloaded (or dropped); re-apply everything from scratch.
       conflicts++;
       this.emit('conflict', { topic: this.o.topic, round: conflicts });
       if (conflicts >= MAX_CONFLICT_ROUNDS) {
-        this.state = null;
+        this.object.drop();
         return this.failAll(batch, new QueueError('UNAVAILABLE', `topic ${this.o.topic}: ${conflicts} write conflicts in a row`));
       }
     }
-  }
-
-  /** One conditional write, with transient retries and ambiguity resolved by re-reading. */
-  private async write(s: QueueState, body: Uint8Array): Promise<'landed' | 'conflict' | QueueError> {
-    const key = queueKey(this.o.topic);
-    const cond = this.etag === null ? ({ ifNoneMatch: '*' } as const) : { ifMatch: this.etag };
-    try {
-      const { etag } = await withRetry(`write ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.write(key, body, cond));
-      this.etag = etag;
-      return 'landed';
-    } catch (err) {
-      if (isQueueError(err, 'STORE_CONFLICT')) {
-        this.state = null;
-        return 'conflict';
-      }
-      if (isQueueError(err, 'STORE_AMBIGUOUS')) return this.resolveAmbiguous(s);
-      this.state = null;
-      return asQueueError(err);
-    }
-  }
-
-  /**
-   * A write that may have landed. The commit carries our writer id and its seq, so a re-read tells:
-   * the same pair means ours landed (and nobody wrote since); anything else means re-apply on what
-   * is there now.
-   */
-  private async resolveAmbiguous(s: QueueState): Promise<'landed' | 'conflict' | QueueError> {
-    const key = queueKey(this.o.topic);
-    let obj;
-    try {
-      obj = await withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.read(key));
-    } catch (err) {
-      // Still unknown: the write may have landed, so the batch must not be reported as not done.
-      this.state = null;
-      return new QueueError('STORE_AMBIGUOUS', `topic ${this.o.topic}: a commit may or may not have landed (${asQueueError(err).message})`, { cause: err });
-    }
-    if (obj) {
-      const text = Buffer.from(obj.body).toString('utf8');
-      const head = peekCommit(text);
-      if (head && head.seq === s.seq && head.writer === this.o.brokerId) {
-        this.etag = obj.etag;
-        this.emit('ambiguous', { topic: this.o.topic, landed: true });
-        return 'landed';
-      }
-      if (head && head.seq > s.seq) {
-        // Another writer committed on top of some state after ours was sent: ours may be buried
-        // underneath. Re-applying could apply the batch twice; answering "not done" could lose it.
-        this.state = null;
-        return new QueueError('STORE_AMBIGUOUS', `topic ${this.o.topic}: a commit may or may not have landed before broker ${head.writer} wrote`);
-      }
-    }
-    this.emit('ambiguous', { topic: this.o.topic, landed: false });
-    try {
-      this.adopt(obj);
-    } catch (err) {
-      this.state = null;
-      return asQueueError(err);
-    }
-    return 'conflict';
   }
 
   /** Answers a batch; `seq` is its commit's when it was written (absent when nothing was). */
@@ -616,9 +542,9 @@ export class TopicLoop {
     this.restarted = false;
     this.leader = holder ? { ...holder } : null;
     this.leaderSeenAt = this.o.clock.now();
-    this.state = null; // read again before any takeover attempt
+    this.object.drop(); // read again before any takeover attempt
     this.failure = null; // the topic is not ours to commit
-    this.history.forgetMemory();
+    this.object.forgetMemory();
     this.clearTimers();
     if (wasLeading) this.emit('fenced', { topic: this.o.topic, leader: this.leader });
     for (const p of this.parking.unparkAll()) p.reject(err);
@@ -662,36 +588,21 @@ export class TopicLoop {
   private enterLost(err: QueueError): void {
     const first = this.mode !== 'lost';
     this.mode = 'lost';
-    this.state = null;
-    this.etag = null;
+    this.object.forget();
     this.leader = null;
     this.heldEpoch = null; // a reset starts a new term: its first commit elects with a new epoch
     this.failure = null;
     this.clearTimers();
     for (const p of this.parking.unparkAll()) p.reject(err);
     this.failAll(this.queue.splice(0), err);
-    const lost = this.history.lost!;
+    const lost = this.object.lost!;
     if (first) this.emit('state-lost', { topic: this.o.topic, error: err, seq: lost.seq, memorySeq: lost.memorySeq });
   }
 
-  /** reset(), alone between batches: topic-reset.ts decides, this installs and commits it. */
+  /** reset(), alone between batches: topic-reset.ts decides, queue-object.ts installs, this commits it. */
   private async resetNow(fromMemory: boolean): Promise<ResetOutcome> {
     const topic = this.o.topic;
-    const key = queueKey(topic);
-    const plan = await planReset(
-      {
-        topic,
-        history: this.history,
-        lost: this.mode === 'lost',
-        read: () => withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.read(key)),
-        parse: (body) => this.parse(body),
-        lose: (err) => this.enterLost(err),
-      },
-      fromMemory,
-    );
-    this.history.recovered();
-    this.state = plan.state;
-    this.etag = plan.etag;
+    const plan = await this.object.reset(fromMemory, { lost: this.mode === 'lost', lose: (err) => this.enterLost(err) });
     this.mode = 'unloaded';
     if (plan.action === 'adopted') {
       // Loaded as any read: the next request elects or finds the leader.
@@ -725,16 +636,4 @@ export function notLeaderError(topic: string, leader: BrokerLease): QueueError {
   return new QueueError('NOT_LEADER', `topic ${topic} is led by broker ${leader.id}${leader.url ? ` at ${leader.url}` : ''}`, {
     details: { leader: leader.url, leaderId: leader.id, epoch: leader.epoch, leaseUntil: leader.leaseUntil },
   });
-}
-
-function asQueueError(err: unknown): QueueError {
-  if (isQueueError(err)) return err;
-  return new QueueError('UNAVAILABLE', `storage failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-}
-
-/** Reads seq and writer from the head of queue.json without parsing the whole (possibly large) file. */
-function peekCommit(text: string): { seq: number; writer: string } | null {
-  const seq = /"seq":(\d+)/.exec(text.slice(0, 512));
-  const writer = /"writer":"((?:[^"\\]|\\.)*)"/.exec(text.slice(0, 1024));
-  return seq && writer ? { seq: Number(seq[1]), writer: JSON.parse(`"${writer[1]}"`) as string } : null;
 }
