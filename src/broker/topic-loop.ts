@@ -1,44 +1,54 @@
 /**
- * The commit loop of one topic: group commit, leadership and fencing.
+ * The commit loop of one topic: it queues requests, applies each batch of them to the cached
+ * state and commits the batch as one conditional write of queue.json. One loop per topic per
+ * broker (broker.ts). Its parts, each in its own file with its own tests:
  *
- * (Longer than our ~400-line norm on purpose: the loop, its modes and the paths that leave them
- * — conflict, fencing, lost state — are one state machine, easier to check in one place. The
- * conditional write of queue.json and its outcomes are queue-object.ts; parked long polls and
- * their timers are parking.ts.)
+ *   queue-object.ts  the conditional write: load, write with ifMatch, ambiguous outcomes, STATE_LOST
+ *   leadership.ts    the lease: elect, renewal, standby (fail fast or wait), a restart under one id
+ *   parking.ts       long-polling claims that wait for a job, and their timers
+ *
+ * What stays here is the order of things: the modes, the batch queue, one write in flight.
  *
  * Modes
- * - unloaded: no state in memory. The next batch reads queue.json (or creates it) first.
- * - leading: this broker holds the lease in the object. It caches state + etag and reads again
- *   only after a conflict. Every batch becomes at most one conditional write.
+ * - unloaded: nothing read yet (or a reset installed a state). The next batch reads queue.json,
+ *   or starts a topic that never existed, and elects: to leading, standby or lost.
+ * - leading: this broker holds the lease. It caches state + etag and reads again only after a
+ *   conflict; every batch becomes at most one conditional write; reads (get, stats, listJobs,
+ *   workers) are answered from the committed state at once when no batch is being applied and
+ *   no caller's write is queued before them (readNow). An idle leader renews its lease at a
+ *   third of its length, and retries as often after a failed write, so it finds a broken store
+ *   and a repaired one (readiness reads `storageFailure`). Left for standby when a conflict's
+ *   reload shows another leader (fenced), for lost, or for stopped.
  * - standby: another broker holds a live lease. In `reject` mode requests fail fast with
- *   NOT_LEADER naming it; in `wait` mode (embedded use) they wait until that lease is stale and
- *   this broker takes over, bumping the epoch.
- * - lost: queue.json vanished (or went back to an older commit) after this broker saw it
- *   (state-history.ts). Every request fails with STATE_LOST; nothing is re-created implicitly.
- *   A request reads the object again at most once a second and the loop carries on when it is
- *   back at or past what this broker saw; otherwise only reset() (an operator's action) ends it.
- * - stopped: closed; every request fails with CLOSED.
+ *   NOT_LEADER naming it, from the last read while that is under a second old; then a batch reads
+ *   again and takes a given-up or stale lease over. In `wait` mode (embedded use) requests wait,
+ *   for up to three leases, until that lease is stale and this broker takes over, bumping the epoch.
+ * - lost: queue.json vanished (or went back to an older commit) after this broker saw it. Every
+ *   request fails with STATE_LOST and parked long polls end; nothing is re-created implicitly. A
+ *   request reads the object again at most once a second and the loop carries on (unloaded) when
+ *   it is back at or past what this broker saw; otherwise only reset() (an operator's action) ends it.
+ * - stopped: stop() committed what was queued (and gave the lease up); every request fails with CLOSED.
  *
  * The loop
  *   Requests queue up in `queue`. `run()` is the only writer and runs one batch at a time, so one
  *   CAS write is in flight per topic, ever. Requests arriving while a write is in flight form the
- *   next batch, taken the moment the current one settles: no interval timer. A batch:
- *     1. stamps the draft (seq + 1, writer id, time) and, unless leading, applies `elect` first;
+ *   next batch, taken the moment the current one settles: no interval timer (but a store's
+ *   minWriteIntervalMs is honoured; batches grow meanwhile). A reset runs alone between batches. A batch:
+ *     1. stamps the draft (seq + 1, writer id, time) and, unless it carries this broker's lease,
+ *        applies `elect` first;
  *     2. sweeps if something is due, then applies every request (one op's error fails only it);
  *     3. writes nothing if nothing changed and the lease is fresh; answers at once;
  *     4. otherwise renews the lease in the draft, serialises and writes with ifMatch;
  *     5. on success settles every request, then runs side effects (archiving, waking pollers);
  *     6. on a conflict reloads and re-applies the whole batch from scratch (results reset); if the
  *        reload shows another live leader, `elect` fails and the batch gets NOT_LEADER (fenced);
- *     7. on an ambiguous write re-reads: seq and writer tell whether it landed; if not, as 6; if
- *        the re-read fails or shows a later commit by another writer, the outcome stays unknown and
- *        the batch gets STORE_AMBIGUOUS (re-applying could apply it twice);
+ *     7. on an ambiguous write the object re-reads: seq and writer tell whether it landed; if not,
+ *        as 6; if the re-read fails or shows a later commit by another writer, the outcome stays
+ *        unknown and the batch gets STORE_AMBIGUOUS (re-applying could apply it twice);
  *     8. on storage failure past the retries, drops the draft (reloaded next time) and answers
  *        UNAVAILABLE: nothing was acknowledged, nothing is lost.
- *   An idle leader renews its lease at a third of its length, and retries as often after a failed
- *   write, so an idle broker finds a broken store and a repaired one (readiness reads
- *   `storageFailure`); long-polling claims are parked and re-run after a commit that changed
- *   something or when a delayed job or lease comes due.
+ *   A claim that finds no job and may wait is parked, and re-run after a commit that left jobs
+ *   pending, or when a delayed job or a lease comes due.
  */
 import { EventEmitter } from 'node:events';
 import { apply, beginCommit, type OpInput, type OpName, type OpOutput, type OpResult } from '../core/apply.js';
@@ -49,6 +59,7 @@ import type { BrokerLease } from '../core/types.js';
 import { isQueueError, QueueError } from '../errors.js';
 import type { StorageDriver } from '../storage/types.js';
 import type { Clock } from './clock.js';
+import { Leadership } from './leadership.js';
 import { ParkingLot } from './parking.js';
 import { asQueueError, QueueObject } from './queue-object.js';
 import { RecentReader } from './recent-reader.js';
@@ -111,8 +122,6 @@ export type SubmitExtra = Pick<TopicRequest, 'deadline' | 'signal' | 'onLanded' 
 const MAX_CONFLICT_ROUNDS = 20;
 /** Ops that never change the state: a batch of only these writes nothing (unless the lease needs renewing). */
 const READ_ONLY: ReadonlySet<OpName> = new Set<OpName>(['get', 'stats', 'listJobs', 'workers']);
-/** How long a standby trusts its last read of the leader before reading again. */
-export const STANDBY_RECHECK_MS = 1000;
 
 export class TopicLoop {
   private queue: TopicRequest[] = [];
@@ -124,18 +133,11 @@ export class TopicLoop {
   private mode: Mode = 'unloaded';
   /** queue.json: its cached state (the draft while a batch runs), the conditional write. */
   private readonly object: QueueObject;
-  private leader: BrokerLease | null = null;
-  /** The epoch this loop leads at (null unless leading): only its own renewals keep it. */
-  private heldEpoch: number | null = null;
-  /** Until this loop first leads or is refused, a live lease under its own id is a previous incarnation's (see elect). */
-  private restarted = true;
-  private leaderSeenAt = -Infinity;
+  /** The lease: term, renewal, standby (leadership.ts). */
+  private readonly leadership: Leadership;
+  /** The renewal timer fired: run a batch even with no request (it renews the lease if due). */
   private wantWrite = false;
-  /** Set by stop() once it gives the lease up: later batches while draining must not renew it. */
-  private releasing = false;
   private lastWriteAt = -Infinity;
-  private cancelRenew: (() => void) | null = null;
-  private cancelStandby: (() => void) | null = null;
   private idleWaiters: Array<() => void> = [];
   /** Work that runs alone between batches (reset): no batch in flight, none starts meanwhile. */
   private tasks: Array<{ run(): Promise<void>; fail(err: QueueError): void }> = [];
@@ -146,6 +148,7 @@ export class TopicLoop {
 
   constructor(private readonly o: TopicLoopOptions) {
     this.parking = new ParkingLot(o.clock, (req) => req.resolve({ jobs: [] } as never));
+    this.leadership = new Leadership({ topic: o.topic, brokerId: o.brokerId, url: o.url, leaseMs: o.leaseMs, standby: o.standby, clock: o.clock });
     this.recent = new RecentReader({
       store: o.store,
       clock: o.clock,
@@ -180,7 +183,7 @@ export class TopicLoop {
 
   /** The last known leader lease (ours when leading). */
   get leaderLease(): BrokerLease | null {
-    return this.mode === 'leading' ? (this.state?.broker ?? null) : this.leader;
+    return this.mode === 'leading' ? (this.state?.broker ?? null) : this.leadership.leader;
   }
 
   private get state(): QueueState | null {
@@ -211,7 +214,7 @@ export class TopicLoop {
       if (this.mode === 'stopped') return reject(new QueueError('CLOSED', `the broker stopped serving topic ${this.o.topic}`));
       if (this.mode === 'lost' && !this.object.lostRecheckDue(this.o.clock.now())) return reject(this.object.lost!.error);
       if (extra.signal?.aborted) return reject(new QueueError('CLOSED', 'request aborted by the caller'));
-      const notLeader = this.failFast();
+      const notLeader = this.mode === 'standby' ? this.leadership.failFast() : null;
       if (notLeader) return reject(notLeader);
       if (this.readNow(op, input, resolve, reject)) return;
       const req = { op, input, resolve, reject, since: this.o.clock.now(), ...extra } as TopicRequest;
@@ -245,7 +248,7 @@ export class TopicLoop {
     for (const p of this.parking.unparkAll()) p.resolve({ jobs: [] } as never);
     await this.idle();
     if (release && this.mode === 'leading') {
-      this.releasing = true;
+      this.leadership.resign();
       await this.submitInternal('release', { id: this.o.brokerId });
     }
     await this.idle();
@@ -285,32 +288,15 @@ export class TopicLoop {
    * push and then a read (a RESP pipeline) reads its own write.
    */
   private readNow<K extends OpName>(op: K, input: OpInput<K>, resolve: (v: OpOutput<K>) => void, reject: (e: QueueError) => void): boolean {
-    if (!READ_ONLY.has(op) || this.mode !== 'leading' || this.committing || this.releasing || !this.state) return false;
+    if (!READ_ONLY.has(op) || this.mode !== 'leading' || this.committing || this.leadership.resigning || !this.state) return false;
     if (this.queue.some((r) => !r.internal && !READ_ONLY.has(r.op))) return false;
     const now = this.o.clock.now();
     const due = nextDueAt(this.state);
-    if ((due !== undefined && due <= now) || this.renewDue(this.state.broker!, now)) return false;
+    if ((due !== undefined && due <= now) || this.leadership.renewDue(this.state.broker!, now)) return false;
     const r = apply(this.state, op, input, now);
     if (r.ok) resolve(r.value as OpOutput<K>);
     else reject(r.error);
     return true;
-  }
-
-  /** A third of the lease has passed: the next batch renews it, even if it changes nothing else. */
-  private renewDue(lease: BrokerLease, now: number): boolean {
-    return lease.leaseUntil - now <= (this.o.leaseMs * 2) / 3;
-  }
-
-  /**
-   * A standby answers NOT_LEADER from what it last read, without I/O, while that is recent and
-   * the holder's lease still runs; otherwise the request goes through a batch, which re-reads and
-   * takes over if the lease was released or went stale.
-   */
-  private failFast(): QueueError | null {
-    if (this.mode !== 'standby' || this.o.standby !== 'reject' || !this.leader) return null;
-    const now = this.o.clock.now();
-    if (this.leader.leaseUntil <= now || now - this.leaderSeenAt >= STANDBY_RECHECK_MS) return null;
-    return notLeaderError(this.o.topic, this.leader);
   }
 
   private abort(req: TopicRequest): void {
@@ -355,8 +341,8 @@ export class TopicLoop {
           }
           continue;
         }
-        if (this.mode === 'standby' && this.o.standby === 'wait' && this.leader && this.leader.leaseUntil > this.o.clock.now()) {
-          this.waitForStaleLease();
+        if (this.mode === 'standby' && this.leadership.mustWait()) {
+          this.leadership.waitForStaleLease(() => this.kick());
           break;
         }
         const gap = this.lastWriteAt + this.o.store.minWriteIntervalMs - this.o.clock.now();
@@ -375,7 +361,7 @@ export class TopicLoop {
       this.emit('internal-error', { topic: this.o.topic, op: 'run', error: err });
     } finally {
       this.running = false;
-      if ((this.queue.length > 0 || this.tasks.length > 0) && this.mode !== 'stopped' && !this.cancelStandby) queueMicrotask(() => this.kick());
+      if ((this.queue.length > 0 || this.tasks.length > 0) && this.mode !== 'stopped' && !this.leadership.waitingForStaleLease) queueMicrotask(() => this.kick());
       else for (const w of this.idleWaiters.splice(0)) w();
     }
   }
@@ -416,10 +402,10 @@ export class TopicLoop {
       const before = { seq: s.seq, writer: s.writer, time: s.time };
       beginCommit(s, this.o.brokerId, now);
 
-      const leading = this.mode === 'leading' && s.broker?.id === this.o.brokerId && s.broker.epoch === this.heldEpoch;
+      const leading = this.mode === 'leading' && this.leadership.holds(s);
       let changed = false;
       if (!leading) {
-        const e = apply(s, 'elect', { id: this.o.brokerId, url: this.o.url, leaseMs: this.o.leaseMs, ...(this.heldEpoch !== null ? { held: this.heldEpoch } : {}), restarted: this.restarted }, now);
+        const e = apply(s, 'elect', this.leadership.electInput(), now);
         if (!e.ok) {
           Object.assign(s, before);
           return this.becomeStandby(batch, e.error, s.broker);
@@ -441,15 +427,15 @@ export class TopicLoop {
       }
       const lease = s.broker!;
       // Renew once a third of the lease has passed (the idle timer fires right then).
-      if (!changed && (!this.renewDue(lease, now) || this.releasing)) {
+      if (!changed && (!this.leadership.renewDue(lease, now) || this.leadership.resigning)) {
         Object.assign(s, before);
         this.settle(batch, results, now);
-        if (!this.cancelRenew) this.scheduleTimers();
+        if (!this.leadership.renewalScheduled) this.scheduleTimers();
         return;
       }
       // Commits renew the lease; a release keeps it at 0 so a standby takes over at once, and so
       // do the commits of requests that arrive while the loop drains after it.
-      if (!this.releasing) lease.leaseUntil = now + this.o.leaseMs;
+      this.leadership.renew(lease, now);
       // A batch of reads that turned out to write (a due renewal) did not wait in run(): wait here.
       const gap = this.lastWriteAt + this.o.store.minWriteIntervalMs - this.o.clock.now();
       if (gap > 0) await this.o.clock.sleep(gap);
@@ -458,9 +444,7 @@ export class TopicLoop {
       if (outcome.kind === 'landed') {
         const wasLeading = this.mode === 'leading';
         this.mode = 'leading';
-        this.heldEpoch = s.broker!.epoch;
-        this.restarted = false;
-        this.leader = null;
+        this.leadership.took(s.broker!.epoch);
         this.failure = null;
         this.lastWriteAt = this.o.clock.now();
         if (!wasLeading) {
@@ -522,9 +506,7 @@ export class TopicLoop {
 
   private scheduleTimers(): void {
     if (this.mode !== 'leading') return;
-    this.cancelRenew?.();
-    this.cancelRenew = this.o.clock.setTimer(this.o.leaseMs / 3, () => {
-      this.cancelRenew = null;
+    this.leadership.scheduleRenewal(() => {
       this.wantWrite = true;
       this.kick();
     });
@@ -538,32 +520,16 @@ export class TopicLoop {
   private becomeStandby(batch: TopicRequest[], err: QueueError, holder: BrokerLease | null): void {
     const wasLeading = this.mode === 'leading';
     this.mode = 'standby';
-    this.heldEpoch = null;
-    this.restarted = false;
-    this.leader = holder ? { ...holder } : null;
-    this.leaderSeenAt = this.o.clock.now();
+    this.leadership.refused(holder);
     this.object.drop(); // read again before any takeover attempt
     this.failure = null; // the topic is not ours to commit
     this.object.forgetMemory();
     this.clearTimers();
-    if (wasLeading) this.emit('fenced', { topic: this.o.topic, leader: this.leader });
+    if (wasLeading) this.emit('fenced', { topic: this.o.topic, leader: this.leadership.leader });
     for (const p of this.parking.unparkAll()) p.reject(err);
-    if (this.o.standby === 'reject') return this.failAll(batch, err);
-    // wait mode: keep the requests (up to a limit) and retry once the holder's lease is stale.
-    const limit = this.o.clock.now() - 3 * this.o.leaseMs;
-    const keep = batch.filter((r) => r.since >= limit);
-    this.failAll(batch.filter((r) => r.since < limit), err);
-    this.queue.unshift(...keep);
-  }
-
-  private waitForStaleLease(): void {
-    if (this.cancelStandby || !this.leader) return;
-    const wait = this.leader.leaseUntil - this.o.clock.now() + 1;
-    this.cancelStandby = this.o.clock.setTimer(wait, () => {
-      this.cancelStandby = null;
-      if (this.leader) this.leader.leaseUntil = 0; // believed stale now: the next batch re-reads and elects
-      this.kick();
-    }, true);
+    // `reject` mode fails them all; `wait` mode keeps them (up to a limit) for a takeover once the holder's lease is stale.
+    this.failAll(batch.filter((r) => !this.leadership.mayWait(r.since)), err);
+    this.queue.unshift(...batch.filter((r) => this.leadership.mayWait(r.since)));
   }
 
   private failAll(batch: TopicRequest[], err: QueueError): void {
@@ -589,8 +555,7 @@ export class TopicLoop {
     const first = this.mode !== 'lost';
     this.mode = 'lost';
     this.object.forget();
-    this.leader = null;
-    this.heldEpoch = null; // a reset starts a new term: its first commit elects with a new epoch
+    this.leadership.forget(); // a reset starts a new term
     this.failure = null;
     this.clearTimers();
     for (const p of this.parking.unparkAll()) p.reject(err);
@@ -625,15 +590,7 @@ export class TopicLoop {
   }
 
   private clearTimers(): void {
-    this.cancelRenew?.();
-    this.cancelStandby?.();
-    this.cancelRenew = this.cancelStandby = null;
+    this.leadership.cancelTimers();
     this.parking.cancelWakeUp();
   }
-}
-
-export function notLeaderError(topic: string, leader: BrokerLease): QueueError {
-  return new QueueError('NOT_LEADER', `topic ${topic} is led by broker ${leader.id}${leader.url ? ` at ${leader.url}` : ''}`, {
-    details: { leader: leader.url, leaderId: leader.id, epoch: leader.epoch, leaseUntil: leader.leaseUntil },
-  });
 }
