@@ -51,7 +51,8 @@
  *   pending, or when a delayed job or a lease comes due.
  */
 import { EventEmitter } from 'node:events';
-import { apply, beginCommit, type OpInput, type OpName, type OpOutput, type OpResult } from '../core/apply.js';
+import { apply, type OpInput, type OpName, type OpOutput, type OpResult } from '../core/apply.js';
+import { applyBatch } from '../core/batch.js';
 import type { SweepOutput } from '../core/ops/sweep.js';
 import { serializeState } from '../core/codec.js';
 import { nextDueAt, type QueueState } from '../core/state.js';
@@ -399,36 +400,14 @@ export class TopicLoop {
         }
       }
       const now = this.o.clock.now();
-      const before = { seq: s.seq, writer: s.writer, time: s.time };
-      beginCommit(s, this.o.brokerId, now);
-
-      const leading = this.mode === 'leading' && this.leadership.holds(s);
-      let changed = false;
-      if (!leading) {
-        const e = apply(s, 'elect', this.leadership.electInput(), now);
-        if (!e.ok) {
-          Object.assign(s, before);
-          return this.becomeStandby(batch, e.error, s.broker);
-        }
-        changed = true;
-      }
-      const due = nextDueAt(s);
-      let swept: SweepOutput | undefined;
-      if (due !== undefined && due <= now) {
-        const r = apply(s, 'sweep', {}, now);
-        changed ||= r.ok && r.changed;
-        if (r.ok) swept = r.value;
-      }
-      const results: OpResult<OpName>[] = [];
-      for (const req of batch) {
-        const r = apply(s, req.op, req.input, now);
-        results.push(r);
-        changed ||= r.ok && r.changed;
-      }
+      const elect = this.mode === 'leading' && this.leadership.holds(s) ? null : this.leadership.electInput();
+      const applied = applyBatch(s, this.o.brokerId, batch, elect, now);
+      if (!applied.ok) return this.becomeStandby(batch, applied.error, s.broker);
+      const { changed, results, swept } = applied;
       const lease = s.broker!;
       // Renew once a third of the lease has passed (the idle timer fires right then).
       if (!changed && (!this.leadership.renewDue(lease, now) || this.leadership.resigning)) {
-        Object.assign(s, before);
+        applied.unstamp();
         this.settle(batch, results, now);
         if (!this.leadership.renewalScheduled) this.scheduleTimers();
         return;
