@@ -50,7 +50,6 @@
  *   A claim that finds no job and may wait is parked, and re-run after a commit that left jobs
  *   pending, or when a delayed job or a lease comes due.
  */
-import { EventEmitter } from 'node:events';
 import { apply, type OpInput, type OpName, type OpOutput, type OpResult } from '../core/apply.js';
 import { applyBatch } from '../core/batch.js';
 import type { SweepOutput } from '../core/ops/sweep.js';
@@ -59,6 +58,7 @@ import { nextDueAt, type QueueState } from '../core/state.js';
 import type { BrokerLease } from '../core/types.js';
 import { isQueueError, QueueError } from '../errors.js';
 import type { StorageDriver } from '../storage/types.js';
+import type { BrokerEvents } from './broker-events.js';
 import type { Clock } from './clock.js';
 import { Leadership } from './leadership.js';
 import { ParkingLot } from './parking.js';
@@ -95,21 +95,11 @@ export interface TopicLoopOptions {
   standby: 'wait' | 'reject';
   retry: RetryPolicy;
   random: () => number;
-  events: EventEmitter;
+  events: BrokerEvents;
   /** Runs after every landed commit that changed the state (archiving, payload clean-up). */
   afterCommit(state: QueueState, requests: readonly TopicRequest[], results: readonly OpResult<OpName>[], swept: SweepOutput | undefined): void;
   /** Called when this broker takes the lease of the topic. */
   onLeading?(): void;
-}
-
-export interface CommitEvent {
-  topic: string;
-  seq: number;
-  requests: number;
-  bytes: number;
-  /** Time from taking the batch to the write landing, conflicts included. */
-  ms: number;
-  conflicts: number;
 }
 
 type Mode = 'unloaded' | 'leading' | 'standby' | 'lost' | 'stopped';
@@ -311,13 +301,13 @@ export class TopicLoop {
    * Events are for observers (metrics, tests, logs): a listener that throws must never break the
    * loop or leave a landed batch unanswered, so its error is swallowed here.
    */
-  private emit(event: string, payload: unknown): void {
+  private readonly emit: BrokerEvents['emit'] = (event, ...payload) => {
     try {
-      this.o.events.emit(event, payload);
+      return this.o.events.emit(event, ...payload);
     } catch {
-      // an observer's bug is not the queue's failure
+      return false; // an observer's bug is not the queue's failure
     }
-  }
+  };
 
   private kick(): void {
     // One microtask late, so that every request submitted in the same tick (Promise.all of acks,
@@ -430,7 +420,7 @@ export class TopicLoop {
           this.emit('leader', { topic: this.o.topic, broker: this.o.brokerId, epoch: s.broker!.epoch });
           this.o.onLeading?.();
         }
-        this.emit('commit', { topic: this.o.topic, seq: s.seq, requests: batch.length, bytes: body.length, ms: this.o.clock.now() - started, conflicts } satisfies CommitEvent);
+        this.emit('commit', { topic: this.o.topic, seq: s.seq, requests: batch.length, bytes: body.length, ms: this.o.clock.now() - started, conflicts });
         this.settle(batch, results, now, s.seq);
         this.recent.remember(s);
         this.o.afterCommit(s, batch, results, swept);
