@@ -1,7 +1,7 @@
 /**
  * Leadership of one topic as this broker sees it: the lease rules the commit loop applies to every
  * batch, and what it does while another broker leads. The lease is `broker: {id, url, epoch,
- * leaseUntil}` in queue.json, taken and renewed by the core op `elect` and given up by `release`
+ * leaseUntil}` in queue.json, taken and renewed by the core op `elect` and given up by `resign`
  * (core/ops/housekeeping.ts); docs/operations.md, "Failover and the broker's id", is the user's view.
  *
  * - Term. This broker leads at the epoch its last landed commit carried. A draft that does not

@@ -47,12 +47,12 @@ export class ParkingLot<R> {
   /** Takes `req` out (an empty list when it is not parked), cancelling its deadline timer. */
   unpark(req: R): R[] {
     const i = this.parked.indexOf(req);
-    return this.release(i >= 0 ? this.parked.splice(i, 1) : []);
+    return this.leave(i >= 0 ? this.parked.splice(i, 1) : []);
   }
 
   /** Takes every parked request out, in the order they were parked. */
   unparkAll(): R[] {
-    return this.release(this.parked.splice(0));
+    return this.leave(this.parked.splice(0));
   }
 
   /**
@@ -78,7 +78,7 @@ export class ParkingLot<R> {
   }
 
   /** Cancels the timers of requests that left, and the wake-up once nobody is parked. */
-  private release(out: R[]): R[] {
+  private leave(out: R[]): R[] {
     for (const r of out) {
       this.deadlines.get(r)?.();
       this.deadlines.delete(r);

@@ -78,7 +78,7 @@ export interface TopicRequest<K extends OpName = OpName> {
   signal?: AbortSignal;
   /** Called with the commit seq when the request succeeded in a landed commit, before it resolves (tracing; must not throw). */
   onLanded?: (seq: number) => void;
-  /** The broker's own housekeeping (archived, expireDead, release, ...): reads do not wait for it. */
+  /** The broker's own housekeeping (archived, expireDead, resign, ...): reads do not wait for it. */
   internal?: boolean;
   /** Enqueue time, for the standby wait limit. */
   since: number;
@@ -215,7 +215,7 @@ export class TopicLoop {
     });
   }
 
-  /** Internal ops (archived, expireDead, release): same batching, errors only logged as events. */
+  /** Internal ops (archived, expireDead, resign): same batching, errors only logged as events. */
   submitInternal<K extends OpName>(op: K, input: OpInput<K>): Promise<OpOutput<K> | undefined> {
     return this.submit(op, input, { internal: true }).catch((err: unknown) => {
       // A lost topic was reported once (the 'state-lost' event); its housekeeping just stops.
@@ -232,15 +232,15 @@ export class TopicLoop {
 
   /**
    * Stops the loop: waits for the batch in flight, commits what is queued, gives the lease up
-   * (when `release`) so a standby can take over at once, then refuses everything.
+   * (when `resign`) so a standby can take over at once, then refuses everything.
    */
-  async stop(release = true): Promise<void> {
+  async stop(resign = true): Promise<void> {
     if (this.mode === 'stopped') return;
     for (const p of this.parking.unparkAll()) p.resolve({ jobs: [] } as never);
     await this.idle();
-    if (release && this.mode === 'leading') {
+    if (resign && this.mode === 'leading') {
       this.leadership.resign();
-      await this.submitInternal('release', { id: this.o.brokerId });
+      await this.submitInternal('resign', { id: this.o.brokerId });
     }
     await this.idle();
     this.mode = 'stopped';
@@ -402,7 +402,7 @@ export class TopicLoop {
         if (!this.leadership.renewalScheduled) this.scheduleTimers();
         return;
       }
-      // Commits renew the lease; a release keeps it at 0 so a standby takes over at once, and so
+      // Commits renew the lease; a resign keeps it at 0 so a standby takes over at once, and so
       // do the commits of requests that arrive while the loop drains after it.
       this.leadership.renew(lease, now);
       // A batch of reads that turned out to write (a due renewal) did not wait in run(): wait here.

@@ -80,7 +80,7 @@ describe('Leadership: renewal', () => {
     l.renew(lease, clock.now() + 500);
     expect(lease.leaseUntil).toBe(clock.now() + 500 + LEASE_MS);
     l.resign();
-    lease.leaseUntil = 0; // what `release` wrote
+    lease.leaseUntil = 0; // what `resign` wrote
     l.renew(lease, clock.now() + 1000);
     expect(lease.leaseUntil).toBe(0);
     expect(l.resigning).toBe(true);

@@ -295,10 +295,11 @@ describe('election', () => {
     expect(h.ok('elect', { id: 'b1', url: 'u1', leaseMs: 10_000, held: 3 }).epoch).toBe(3);
   });
 
-  it('release lets another broker in at once', () => {
+  it('resign lets another broker in at once', () => {
     const h = new CoreHarness();
     h.ok('elect', { id: 'b1', url: 'u1', leaseMs: 1000 });
-    h.ok('release', { id: 'b1' });
+    expect(h.ok('resign', { id: 'b2' })).toEqual({ resigned: false }); // not the holder: nothing changes
+    expect(h.ok('resign', { id: 'b1' })).toEqual({ resigned: true });
     expect(h.ok('elect', { id: 'b2', url: 'u2', leaseMs: 1000 }).epoch).toBe(2);
   });
 });
