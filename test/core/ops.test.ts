@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../src/core/backoff.js';
+import { backoffDelay, retryDelay } from '../../src/core/backoff.js';
 import { assertInvariants } from '../../src/core/invariants.js';
 import { CoreHarness } from './harness.js';
 
@@ -326,5 +326,12 @@ describe('backoff', () => {
     expect(backoffDelay(b, 3, 1)).toBe(400);
     expect(backoffDelay(b, 10, 1)).toBe(1000);
     expect(backoffDelay({ type: 'fixed', delayMs: 7 }, 9, 0.3)).toBe(7);
+  });
+
+  it('retries wait with equal jitter: at least half the doubling step, at most all of it, capped', () => {
+    const step = { baseMs: 10, maxMs: 2000 };
+    expect([retryDelay(1, step, 0), retryDelay(1, step, 0.999)]).toEqual([5, 10]);
+    expect([retryDelay(4, step, 0), retryDelay(4, step, 0.5)]).toEqual([40, 60]);
+    expect([retryDelay(20, step, 0), retryDelay(20, step, 0.999)]).toEqual([1000, 1999]);
   });
 });
