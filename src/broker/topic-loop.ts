@@ -7,7 +7,9 @@
  *   leadership.ts    the lease: elect, renewal, standby (fail fast or wait), a restart under one id
  *   parking.ts       long-polling claims that wait for a job, and their timers
  *
- * What stays here is the order of things: the modes, the batch queue, one write in flight.
+ * What stays here is the order of things: the modes, the batch queue, one write in flight. (That
+ * is still about 500 lines, over our ~400 norm: every mode change below is made in this file, and
+ * they are easiest to check side by side; a batch's state changes are core/batch.ts.)
  *
  * Modes
  * - unloaded: nothing read yet (or a reset installed a state). The next batch reads queue.json,
@@ -429,7 +431,8 @@ export class TopicLoop {
         return;
       }
       if (outcome.kind === 'failed') return this.failBatch(batch, outcome.error);
-      // 'conflict': the state was reloaded (or dropped); re-apply everything from scratch.
+      // 'conflict': the cache was dropped (read again next round) or holds what an ambiguous
+      // write's re-read found; re-apply everything from scratch.
       conflicts++;
       this.emit('conflict', { topic: this.o.topic, round: conflicts });
       if (conflicts >= MAX_CONFLICT_ROUNDS) {

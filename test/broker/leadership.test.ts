@@ -143,19 +143,25 @@ describe('Leadership: standby', () => {
     expect(leadership(clock, 'reject').mayWait(clock.now())).toBe(false);
   });
 
-  it('the stale-lease wait fires just after the holder\'s lease ends, once, and takes the lease for stale', async () => {
+  /** A wait-mode standby refused by B, whose lease ends in a second, waiting for it to go stale. */
+  function waitingStandby() {
     const { fake, clock, alive } = keepAliveClock();
     const l = leadership(clock, 'wait');
     l.refused(holder(ledBy('B', 2, fake.now() + 1000)));
-    let woken = 0;
-    l.waitForStaleLease(() => woken++);
-    l.waitForStaleLease(() => woken++); // already waiting: no second timer
+    const woken = { n: 0 };
+    l.waitForStaleLease(() => woken.n++);
+    return { fake, alive, l, woken };
+  }
+
+  it('the stale-lease wait fires just after the holder\'s lease ends, once, and takes the lease for stale', async () => {
+    const { fake, alive, l, woken } = waitingStandby();
+    l.waitForStaleLease(() => woken.n++); // already waiting: no second timer
     expect(l.waitingForStaleLease).toBe(true);
     expect(alive.size).toBe(1); // waiting requests hold the process
     await fake.advance(1000);
-    expect(woken).toBe(0);
+    expect(woken.n).toBe(0);
     await fake.advance(1);
-    expect(woken).toBe(1);
+    expect(woken.n).toBe(1);
     expect(l.waitingForStaleLease).toBe(false);
     expect(l.leader!.leaseUntil).toBe(0);
     expect(l.mustWait()).toBe(false); // the next batch reads and elects
@@ -163,14 +169,10 @@ describe('Leadership: standby', () => {
   });
 
   it('cancelTimers ends the stale-lease wait', async () => {
-    const { fake, clock, alive } = keepAliveClock();
-    const l = leadership(clock, 'wait');
-    l.refused(holder(ledBy('B', 2, fake.now() + 1000)));
-    let woken = 0;
-    l.waitForStaleLease(() => woken++);
+    const { fake, alive, l, woken } = waitingStandby();
     l.cancelTimers();
     expect(alive.size).toBe(0);
     await fake.advance(5000);
-    expect(woken).toBe(0);
+    expect(woken.n).toBe(0);
   });
 });
