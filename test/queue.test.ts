@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { Broker, createMemoryStore, createQueue, FakeClock, isQueueError, QueueError, type ClaimedJob, type EmbeddedQueue, type JobRecord } from '../src/index.js';
-import type { CommitEvent } from '../src/broker/index.js';
+import type { CommitStats } from '../src/broker/index.js';
 import { codeOf, controlled, drive } from './embedded-helpers.js';
 
 interface Email {
@@ -67,8 +67,8 @@ describe('createQueue', () => {
   it('pushMany adds every job in one commit, in order, and claims follow priority then FIFO', async () => {
     const { queue } = setup();
     await queue.stats(); // elect first, so the push below is one commit on its own
-    const commits: CommitEvent[] = [];
-    queue.broker.events.on('commit', (e: CommitEvent) => commits.push(e));
+    const commits: CommitStats[] = [];
+    queue.broker.events.on('commit', (e) => commits.push(e));
     const out = await queue.pushMany([
       { payload: { to: 'a', subject: 'low' }, id: 'a' },
       { payload: { to: 'b', subject: 'high' }, id: 'b', priority: 5 },
@@ -99,8 +99,8 @@ describe('createQueue', () => {
     const { queue } = setup();
     await queue.pushMany(Array.from({ length: 5 }, (_, i) => ({ payload: { to: `u${i}`, subject: 's' }, id: `j${i}` })));
     const jobs = await queue.claim({ workerId: 'w', max: 5 });
-    const commits: CommitEvent[] = [];
-    queue.broker.events.on('commit', (e: CommitEvent) => commits.push(e));
+    const commits: CommitStats[] = [];
+    queue.broker.events.on('commit', (e) => commits.push(e));
 
     const acked = await queue.ackMany(jobs.slice(0, 3).map((j) => ({ ...j, result: j.id })));
     expect(acked.map((r) => r.ok)).toEqual([true, true, true]);

@@ -41,6 +41,7 @@ import {
 } from '../protocol.js';
 import type { StorageDriver } from '../storage/types.js';
 import { Archiver } from './archiver.js';
+import type { BrokerEventMap, BrokerEvents, LandedBatch } from './broker-events.js';
 import { systemClock, type Clock } from './clock.js';
 import { deletePayload, inlinePayloads, writePayload } from './payloads.js';
 import { listJobsPage, retryDeadJobs, type DeadJobsContext } from './dead-jobs.js';
@@ -48,25 +49,11 @@ import { archivedRecord } from './dead-letters.js';
 import type { ListJobsInput, ListJobsOutput } from '../core/ops/browse-ops.js';
 import type { RetryDeadOutput } from '../core/ops/retry-dead.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
-import { TopicLoop, type SubmitExtra, type TopicRequest } from './topic-loop.js';
+import { TopicLoop, type SubmitExtra } from './topic-loop.js';
 import type { ResetOutcome } from './topic-reset.js';
 import { traceCommits, traced, type RequestSpan } from './tracing.js';
 import type { SweepOutput } from '../core/ops/sweep.js';
 import { DEFAULT_RECENT, type RecentBounds } from '../core/recent.js';
-
-/**
- * The `batch` event: a landed commit's requests and their results, in order, emitted after the
- * commit and only while someone listens. Read it synchronously: the inputs belong to the loop.
- */
-export interface LandedBatch {
-  topic: string;
-  seq: number;
-  time: number;
-  requests: readonly TopicRequest[];
-  results: readonly OpResult<OpName>[];
-  /** Leases that expired in this commit (their jobs went back to pending, or dead). */
-  expired: SweepOutput['expired'];
-}
 
 export interface BrokerOptions {
   store: StorageDriver;
@@ -142,7 +129,8 @@ export class Broker {
   readonly id: string;
   readonly url: string;
   readonly store: StorageDriver;
-  readonly events = new EventEmitter();
+  /** What happened, for observers: one typed map of events (broker-events.ts). */
+  readonly events: BrokerEvents = new EventEmitter<BrokerEventMap>();
   readonly limits: Limits;
   private readonly clock: Clock;
   private readonly loops = new Map<string, TopicLoop>();

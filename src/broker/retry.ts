@@ -1,3 +1,4 @@
+import { retryDelay } from '../core/backoff.js';
 import { isTransientStoreError, QueueError } from '../errors.js';
 import type { Clock } from './clock.js';
 
@@ -12,7 +13,7 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseMs: 10, maxMs: 2000
 
 /**
  * Runs `fn`, retrying transient storage errors (STORE_UNAVAILABLE: the call did not take effect)
- * with exponential backoff and full jitter. Conflicts and ambiguous writes are never retried here:
+ * with exponential backoff and equal jitter (core/backoff.ts, retryDelay). Conflicts and ambiguous writes are never retried here:
  * they need a re-read, which only the caller can judge. When tries run out: UNAVAILABLE.
  */
 export async function withRetry<T>(what: string, policy: RetryPolicy, clock: Clock, random: () => number, fn: () => Promise<T>): Promise<T> {
@@ -24,8 +25,7 @@ export async function withRetry<T>(what: string, policy: RetryPolicy, clock: Clo
       if (attempt >= policy.attempts) {
         throw new QueueError('UNAVAILABLE', `storage kept failing (${what}, ${attempt} tries): ${(err as Error).message}`, { cause: err });
       }
-      const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
-      await clock.sleep(Math.round(cap * (0.5 + random() / 2)));
+      await clock.sleep(retryDelay(attempt, policy, random()));
     }
   }
 }

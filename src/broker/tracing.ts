@@ -20,9 +20,8 @@
  * Attribute names follow the messaging conventions where they apply (`messaging.system`,
  * `messaging.destination.name`) and are `bucketq.*` otherwise.
  */
-import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
-import type { CommitEvent } from './topic-loop.js';
+import type { BrokerEvents } from './broker-events.js';
 
 type Api = typeof import('@opentelemetry/api');
 type Attributes = Record<string, string | number | boolean | string[]>;
@@ -138,9 +137,9 @@ const tracedCall: typeof traced = async (name, topic, attributes, call, after) =
  * Records a `bucketq.commit` span for every landed commit, from the broker's 'commit' event (the
  * loop itself knows nothing of tracing). The span is dated from the commit's measured duration.
  */
-export function traceCommits(events: EventEmitter): void {
+export function traceCommits(events: BrokerEvents): void {
   if (!api) return;
-  events.on('commit', (e: CommitEvent) => {
+  events.on('commit', (e) => {
     const tracer = activeTracer();
     if (!tracer) return;
     // The SDK dates the request spans from performance.now() (relative to performance.timeOrigin);

@@ -20,6 +20,7 @@
  * connection cut after sending) says so in its message and carries `details.retried: true`: a
  * replayed ack that finds its job already completed and archived answers LEASE_LOST.
  */
+import { retryDelay } from '../core/backoff.js';
 import { QueueError, isQueueError } from '../errors.js';
 import { lazyStore } from '../queue-store.js';
 import type { StorageDriver } from '../storage/types.js';
@@ -29,7 +30,7 @@ import { failureKind, httpRequest, type HttpRequest } from './http.js';
 export interface RetryOptions {
   /** Give up retrying a call this long after it began (default 30 000 ms; 0: never retry). */
   deadlineMs?: number;
-  /** First back-off (default 100 ms); doubles per failure. */
+  /** First back-off (default 100 ms); doubles per failure, half of it drawn at random. */
   baseMs?: number;
   /** Longest back-off (default 2 000 ms). */
   maxMs?: number;
@@ -197,8 +198,7 @@ export class Connection {
   }
 
   private backoff(failures: number): number {
-    const full = Math.min(this.maxMs, this.baseMs * 2 ** (failures - 1));
-    return Math.round(full / 2 + Math.random() * (full / 2));
+    return retryDelay(failures, { baseMs: this.baseMs, maxMs: this.maxMs }, Math.random());
   }
 }
 

@@ -10,7 +10,7 @@
 import { isQueueError, QueueError } from '../errors.js';
 import { claim, type ClaimInput, type ClaimOutput } from './ops/claim.js';
 import { cancel, configure, get, retry, stats, type ConfigureInput, type RetryInput } from './ops/admin-ops.js';
-import { archived, elect, expireDead, release, sealArchive, type ArchivedInput, type ElectInput } from './ops/housekeeping.js';
+import { archived, elect, expireDead, resign, sealArchive, type ArchivedInput, type ElectInput } from './ops/housekeeping.js';
 import { ack, heartbeat, nack, unclaim, type AckInput, type HeartbeatInput, type NackInput, type NackOutput, type UnclaimInput, type UnclaimOutput } from './ops/lease-ops.js';
 import { push, type PushInput, type PushOutput } from './ops/push.js';
 import { sweep, type SweepOutput } from './ops/sweep.js';
@@ -35,7 +35,7 @@ export interface OpTable {
   sweep: [Record<string, never>, SweepOutput];
   configure: [ConfigureInput, ConfigureInput];
   elect: [ElectInput, BrokerLease];
-  release: [{ id: string }, { released: boolean }];
+  resign: [{ id: string }, { resigned: boolean }];
   archived: [ArchivedInput, { removed: number }];
   sealArchive: [{ key: string }, { sealed: boolean }];
   expireDead: [{ before: number }, { expired: number }];
@@ -49,7 +49,7 @@ export type OpInput<K extends OpName> = OpTable[K][0];
 export type OpOutput<K extends OpName> = OpTable[K][1];
 
 const HANDLERS: { [K in OpName]: OpHandler<OpInput<K>, OpOutput<K>> } = {
-  push, claim, heartbeat, ack, nack, unclaim, cancel, retry, get, stats, sweep, configure, elect, release, archived, sealArchive, expireDead, listJobs, workers, retryDead,
+  push, claim, heartbeat, ack, nack, unclaim, cancel, retry, get, stats, sweep, configure, elect, resign, archived, sealArchive, expireDead, listJobs, workers, retryDead,
 };
 
 export const OP_NAMES = Object.keys(HANDLERS) as OpName[];

@@ -5,7 +5,6 @@
  * compare-and-swap is routine and only debug) and slow commits (debug).
  */
 import type { Broker } from '../broker/broker.js';
-import type { CommitEvent } from '../broker/topic-loop.js';
 import { isQueueError } from '../errors.js';
 import type { StorageCall } from '../storage/instrumented.js';
 import { errorFields, type Logger } from './logger.js';
@@ -16,36 +15,46 @@ export const DEFAULT_SLOW_COMMIT_MS = 1000;
 export function logBrokerEvents(broker: Broker, logger: Logger, slowCommitMs = DEFAULT_SLOW_COMMIT_MS): void {
   // A listener that throws stops the emit: the listeners after it (the event feed, metrics) would
   // miss the event. The logger may be any object, so its failures stay here.
-  const events = {
-    on<E>(name: string, listener: (e: E) => void): void {
-      broker.events.on(name, (e: E) => {
-        try {
-          listener(e);
-        } catch {
-          // a log line lost, nothing else
-        }
-      });
-    },
-  };
-  events.on('leader', (e: { topic: string; epoch: number }) => logger.info({ event: 'leader', topic: e.topic, epoch: e.epoch }, `leading topic ${e.topic}`));
-  events.on('fenced', (e: { topic: string; leader: { id: string; url: string } | null }) =>
-    logger.warn({ event: 'fenced', topic: e.topic, leader: e.leader ? { id: e.leader.id, url: e.leader.url } : null }, `lost topic ${e.topic} to another broker`),
+  const quiet =
+    <A extends unknown[]>(listener: (...args: A) => void) =>
+    (...args: A): void => {
+      try {
+        listener(...args);
+      } catch {
+        // a log line lost, nothing else
+      }
+    };
+  const events = broker.events;
+  events.on('leader', quiet((e) => logger.info({ event: 'leader', topic: e.topic, epoch: e.epoch }, `leading topic ${e.topic}`)));
+  events.on(
+    'fenced',
+    quiet((e) => logger.warn({ event: 'fenced', topic: e.topic, leader: e.leader ? { id: e.leader.id, url: e.leader.url } : null }, `lost topic ${e.topic} to another broker`)),
   );
-  events.on('state-lost', (e: { topic: string; seq: number; memorySeq: number | null; error: unknown }) =>
-    logger.error({ event: 'state-lost', topic: e.topic, seq: e.seq, memorySeq: e.memorySeq, error: errorFields(e.error) }, `state of topic ${e.topic} lost; not serving it until reset`),
+  events.on(
+    'state-lost',
+    quiet((e) =>
+      logger.error({ event: 'state-lost', topic: e.topic, seq: e.seq, memorySeq: e.memorySeq, error: errorFields(e.error) }, `state of topic ${e.topic} lost; not serving it until reset`),
+    ),
   );
-  events.on('state-reset', (e: { topic: string; action: string; seq: number }) =>
-    logger.warn({ event: 'state-reset', topic: e.topic, action: e.action, seq: e.seq }, `topic ${e.topic} serving again (${e.action}, commit ${e.seq})`),
+  events.on(
+    'state-reset',
+    quiet((e) => logger.warn({ event: 'state-reset', topic: e.topic, action: e.action, seq: e.seq }, `topic ${e.topic} serving again (${e.action}, commit ${e.seq})`)),
   );
-  events.on('internal-error', (e: { topic: string; op: string; error: unknown }) => {
-    if (isQueueError(e.error, 'CLOSED')) return;
-    logger.error({ event: 'internal-error', topic: e.topic, op: e.op, error: errorFields(e.error) }, `internal error on topic ${e.topic}: ${e.op}`);
-  });
-  events.on('commit', (e: CommitEvent) => {
-    if (e.ms >= slowCommitMs) {
-      logger.debug({ event: 'slow-commit', topic: e.topic, seq: e.seq, ms: e.ms, requests: e.requests, bytes: e.bytes, conflicts: e.conflicts }, `slow commit on topic ${e.topic}`);
-    }
-  });
+  events.on(
+    'internal-error',
+    quiet((e) => {
+      if (isQueueError(e.error, 'CLOSED')) return;
+      logger.error({ event: 'internal-error', topic: e.topic, op: e.op, error: errorFields(e.error) }, `internal error on topic ${e.topic}: ${e.op}`);
+    }),
+  );
+  events.on(
+    'commit',
+    quiet((e) => {
+      if (e.ms >= slowCommitMs) {
+        logger.debug({ event: 'slow-commit', topic: e.topic, seq: e.seq, ms: e.ms, requests: e.requests, bytes: e.bytes, conflicts: e.conflicts }, `slow commit on topic ${e.topic}`);
+      }
+    }),
+  );
 }
 
 /** The log line of a failed storage call (successful ones are not logged: see the metrics). */

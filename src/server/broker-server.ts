@@ -281,16 +281,16 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     ...(options.limits ? { limits: options.limits } : {}),
   });
   ops.attach(broker);
-  broker.events.on('leader', (e: { topic: string; epoch: number }) => log(`leading topic ${e.topic} (epoch ${e.epoch})`));
-  broker.events.on('fenced', (e: { topic: string; leader: { id: string; url: string } | null }) =>
+  broker.events.on('leader', (e) => log(`leading topic ${e.topic} (epoch ${e.epoch})`));
+  broker.events.on('fenced', (e) =>
     log(`lost topic ${e.topic} to broker ${e.leader?.id ?? '?'}${e.leader?.url ? ` at ${e.leader.url}` : ''}`),
   );
-  broker.events.on('state-lost', (e: { topic: string; error: QueueError }) => {
+  broker.events.on('state-lost', (e) => {
     log(`state of topic ${e.topic} lost: ${e.error.message}`);
     onError(e.error, `topic ${e.topic}: state lost`);
   });
-  broker.events.on('state-reset', (e: { topic: string; action: string; seq: number }) => log(`topic ${e.topic} serving again (${e.action}, commit ${e.seq})`));
-  broker.events.on('internal-error', (e: { topic: string; op: string; error: unknown }) => {
+  broker.events.on('state-reset', (e) => log(`topic ${e.topic} serving again (${e.action}, commit ${e.seq})`));
+  broker.events.on('internal-error', (e) => {
     if (!isQueueError(e.error, 'CLOSED')) onError(e.error, `topic ${e.topic}: ${e.op}`);
   });
   const reportError = (err: unknown, context: string) => {

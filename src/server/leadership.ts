@@ -15,9 +15,9 @@ export class LeadershipTracker {
   private readonly byTopic = new Map<string, TopicLeadership>();
 
   constructor(broker: Broker) {
-    broker.events.on('leader', (e: { topic: string; epoch: number }) => this.byTopic.set(e.topic, { leading: true, epoch: e.epoch }));
+    broker.events.on('leader', (e) => this.byTopic.set(e.topic, { leading: true, epoch: e.epoch }));
     // Fenced by another broker, or its state lost: either way this broker leads it no more.
-    for (const event of ['fenced', 'state-lost']) {
+    for (const event of ['fenced', 'state-lost'] as const) {
       broker.events.on(event, (e: { topic: string }) => {
         const t = this.byTopic.get(e.topic);
         if (t) t.leading = false;

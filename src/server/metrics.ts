@@ -19,7 +19,6 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Broker } from '../broker/broker.js';
-import type { CommitEvent } from '../broker/topic-loop.js';
 import type { StorageCall } from '../storage/instrumented.js';
 import { LeadershipTracker } from './leadership.js';
 
@@ -145,15 +144,15 @@ export class BrokerMetrics {
 
   private listen(): void {
     const events = this.broker.events;
-    events.on('commit', (e: CommitEvent) => {
+    events.on('commit', (e) => {
       this.commitSeconds.observe({ topic: e.topic }, e.ms / 1000);
       this.commitRequests.observe({ topic: e.topic }, e.requests);
       this.commitBytes.observe({ topic: e.topic }, e.bytes);
     });
-    events.on('conflict', (e: { topic: string }) => this.conflicts.inc({ topic: e.topic }));
-    events.on('ambiguous', (e: { topic: string; landed: boolean }) => this.ambiguous.inc({ topic: e.topic, landed: String(e.landed) }));
-    events.on('fenced', (e: { topic: string }) => this.fenced.inc({ topic: e.topic }));
-    events.on('internal-error', (e: { topic: string }) => this.internalErrors.inc({ topic: e.topic ?? '' }));
+    events.on('conflict', (e) => this.conflicts.inc({ topic: e.topic }));
+    events.on('ambiguous', (e) => this.ambiguous.inc({ topic: e.topic, landed: String(e.landed) }));
+    events.on('fenced', (e) => this.fenced.inc({ topic: e.topic }));
+    events.on('internal-error', (e) => this.internalErrors.inc({ topic: e.topic ?? '' }));
   }
 
   /** For the instrumented store decorator. */

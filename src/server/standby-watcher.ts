@@ -8,7 +8,7 @@
  * leads yet (new in the store) is taken over the same way.
  *
  * The cost on a standby: one list of `topics/` per tick and one read of each topic it does not
- * lead at most once a second (the loop's STANDBY_RECHECK_MS) or when the leader's lease ran out.
+ * lead at most once a second (STANDBY_RECHECK_MS, broker/leadership.ts) or when the leader's lease ran out.
  */
 import type { Broker } from '../broker/broker.js';
 import { isQueueError } from '../errors.js';

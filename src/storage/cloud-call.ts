@@ -21,6 +21,7 @@
  * A conditional write is retried only after `unsent` attempts, so a conflict it meets later is
  * real: no earlier attempt of it can have landed.
  */
+import { retryDelay } from '../core/backoff.js';
 import { QueueError } from '../errors.js';
 
 export type FailureKind = 'conflict' | 'unsent' | 'unknown' | 'fatal';
@@ -28,7 +29,7 @@ export type FailureKind = 'conflict' | 'unsent' | 'unknown' | 'fatal';
 export interface CloudRetryOptions {
   /** Tries per call, the first included (default 4). */
   attempts?: number;
-  /** First backoff in ms; it doubles per try, with full jitter (default 50). */
+  /** First backoff in ms; it doubles per try, half of it drawn at random (equal jitter: core/backoff.ts) (default 50). */
   baseMs?: number;
   /** Longest backoff in ms (default 2000). */
   maxMs?: number;
@@ -101,8 +102,7 @@ export async function cloudCall<T>(policy: CallPolicy, mode: CallMode, what: str
         const code = mayHaveLanded && mode === 'write' ? 'STORE_AMBIGUOUS' : 'STORE_UNAVAILABLE';
         throw new QueueError(code, `${policy.driver}: ${what} failed after ${n} tries: ${why}`, { cause: err });
       }
-      const cap = Math.min(policy.retry.maxMs, policy.retry.baseMs * 2 ** (n - 1));
-      await sleep(Math.round(cap * (0.5 + Math.random() / 2)));
+      await sleep(retryDelay(n, policy.retry, Math.random()));
     } finally {
       clearTimeout(timer);
     }

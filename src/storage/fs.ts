@@ -32,8 +32,8 @@
  *   and the write landed (it may already be superseded, which is normal) → success;
  * - otherwise either we are a zombie or KEEP other commits landed on top of ours while we were
  *   frozen between link and verify; both happen only under a pause, and names cannot tell them
- *   apart → our file is unlinked and the call throws STORE_AMBIGUOUS (the broker resolves it with
- *   the commit sequence it stores in the object, ARCHITECTURE rule 7).
+ *   apart → our file is unlinked and the call throws STORE_AMBIGUOUS (the broker resolves it by
+ *   re-reading the commit seq and writer id it stores in the object: broker/queue-object.ts).
  *
  * Create (ifNoneMatch, or any write to a missing key): build the key directory with its marker and
  * version 1 under .tmp~, fsync, and rename() it into place (atomic; ENOTEMPTY/EEXIST means another

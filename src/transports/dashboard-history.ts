@@ -3,10 +3,10 @@
  * on GET /v1/topics/:topic/jobs/:id, newest last.
  *
  * Kept in this broker's memory only, from the event feed (event-feed.ts), never in queue.json
- * (rule 8: queue.json stays small, counters replace history). So it holds what this broker saw
- * while the feed was recording, which is whenever someone watches (the dashboard keeps
- * /v1/events open) and a minute after: the dashboard's operator sees the story of the jobs that
- * moved while they looked. It costs nothing while nobody watches, and is bounded: the last
+ * (queue.json stays small, counters replace history: README.md, "How it works"). So it holds
+ * what this broker saw while the feed was recording, which is whenever someone watches (the
+ * dashboard keeps /v1/events open) and a minute after: the dashboard's operator sees the story
+ * of the jobs that moved while they looked. It costs nothing while nobody watches, and is bounded: the last
  * {@link MAX_ENTRIES} entries of each of the {@link MAX_JOBS} jobs that moved last. Heartbeats
  * are not events, so they are not in it (a worker's last heartbeat is on GET .../workers).
  */

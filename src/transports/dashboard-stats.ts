@@ -17,7 +17,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Broker } from '../broker/broker.js';
 import { systemClock, type Clock } from '../broker/clock.js';
-import type { CommitEvent } from '../broker/topic-loop.js';
+import type { CommitStats } from '../broker/broker-events.js';
 import { isQueueError, QueueError } from '../errors.js';
 import { endStream, writeSseHead, type StreamSink } from './sse.js';
 
@@ -75,7 +75,7 @@ export class StatsStreams {
   private stopTicker: (() => void) | null = null;
   private startedAt = 0;
   private closed = false;
-  private readonly onCommit = (e: CommitEvent) => this.commits.push({ at: this.clock.now(), ms: e.ms });
+  private readonly onCommit = (e: CommitStats) => this.commits.push({ at: this.clock.now(), ms: e.ms });
   private readonly onConflict = () => this.conflicts.push(this.clock.now());
   private readonly onAmbiguous = () => this.ambiguous.push(this.clock.now());
 

@@ -14,8 +14,8 @@
  * is told so ({@link Reader.overrun}); memory stays the ring plus one socket buffer per reader.
  */
 import { randomBytes } from 'node:crypto';
-import type { Broker, LandedBatch } from '../broker/broker.js';
-import type { CommitEvent as LoopCommit } from '../broker/topic-loop.js';
+import type { Broker } from '../broker/broker.js';
+import type { BrokerEventMap, CommitStats, LandedBatch } from '../broker/broker-events.js';
 import type { OpInput, OpOutput } from '../core/apply.js';
 import type { CommitEvent, JobEvent, LeaderEvent, PushedEvent } from '../event-types.js';
 
@@ -77,7 +77,8 @@ export class EventFeed {
   private readonly readers = new Set<Reader>();
   private listening = false;
   private lingerTimer: NodeJS.Timeout | null = null;
-  private readonly listeners: Array<[string, (e: never) => void]>;
+  /** What the feed listens to while someone watches, in the order the broker's listeners are added. */
+  private readonly listeners: { [K in keyof BrokerEventMap]?: (...args: BrokerEventMap[K]) => void };
 
   constructor(
     private readonly broker: Broker,
@@ -88,16 +89,12 @@ export class EventFeed {
     this.now = o.now ?? Date.now;
     this.onEvent = o.onEvent;
     this.ring = new Array<Entry | undefined>(this.window);
-    this.listeners = [
-      ['commit', (e: LoopCommit) => this.onCommit(e)],
-      ['batch', (b: LandedBatch) => this.onBatch(b)],
-      ['leader', (e: { topic: string; broker: string; epoch: number }) => this.append({ kind: 'leader', topic: e.topic, time: this.now(), leading: true, broker: e.broker, epoch: e.epoch })],
-      [
-        'fenced',
-        (e: { topic: string; leader: { id: string; url: string } | null }) =>
-          this.append({ kind: 'leader', topic: e.topic, time: this.now(), leading: false, leaderId: e.leader?.id ?? null, leader: e.leader?.url || null }),
-      ],
-    ];
+    this.listeners = {
+      commit: (e) => this.onCommit(e),
+      batch: (b) => this.onBatch(b),
+      leader: (e) => this.append({ kind: 'leader', topic: e.topic, time: this.now(), leading: true, broker: e.broker, epoch: e.epoch }),
+      fenced: (e) => this.append({ kind: 'leader', topic: e.topic, time: this.now(), leading: false, leaderId: e.leader?.id ?? null, leader: e.leader?.url || null }),
+    };
   }
 
   /** The id of event number `n` on the wire. */
@@ -137,7 +134,7 @@ export class EventFeed {
       // A gap: whatever happened before now was not recorded. Skip an id so no resume spans it.
       this.clear();
       this.next++;
-      for (const [name, fn] of this.listeners) this.broker.events.on(name, fn as (...args: unknown[]) => void);
+      for (const name of listened(this.listeners)) this.broker.events.on(name, this.listeners[name]!);
     }
     return () => {
       if (!this.readers.delete(reader) || this.readers.size > 0 || !this.listening) return;
@@ -174,7 +171,7 @@ export class EventFeed {
     this.lingerTimer = null;
     if (!this.listening || this.readers.size > 0) return;
     this.listening = false;
-    for (const [name, fn] of this.listeners) this.broker.events.off(name, fn as (...args: unknown[]) => void);
+    for (const name of listened(this.listeners)) this.broker.events.off(name, this.listeners[name]!);
     this.clear();
   }
 
@@ -214,7 +211,7 @@ export class EventFeed {
     }
   }
 
-  private onCommit(e: LoopCommit): void {
+  private onCommit(e: CommitStats): void {
     this.append({ kind: 'commit', topic: e.topic, time: this.now(), seq: e.seq, requests: e.requests, bytes: e.bytes, ms: e.ms, conflicts: e.conflicts });
   }
 
@@ -294,4 +291,9 @@ export class EventFeed {
       }
     }
   }
+}
+
+/** The events a listener table names. */
+function listened(table: { [K in keyof BrokerEventMap]?: unknown }): Array<keyof BrokerEventMap> {
+  return Object.keys(table) as Array<keyof BrokerEventMap>;
 }

@@ -1,4 +1,8 @@
-/** Test helpers for the broker: a store decorator that counts writes and concurrency per key, and one that refuses writes. */
+/**
+ * Test helpers for the broker: a store decorator that counts writes and concurrency per key, one
+ * that refuses writes, and a fake clock that knows which of its timers would keep a process alive.
+ */
+import { FakeClock, type Clock } from '../../src/broker/clock.js';
 import { withFaults } from '../../src/storage/faulty.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver, WriteCondition } from '../../src/storage/types.js';
@@ -71,4 +75,27 @@ export function writeRefusingStore(): StorageDriver & { refusing: boolean } {
   // failRate 1 with a draw of 0 fails every call; a draw of 1 fails none.
   const faulty = withFaults(inner, { failRate: 1 }, () => (store.refusing ? 0 : 1));
   return store;
+}
+
+/** A fake clock that knows which timers would keep a real process alive. */
+export function keepAliveClock() {
+  const fake = new FakeClock();
+  const alive = new Set<object>();
+  const clock: Clock = {
+    now: () => fake.now(),
+    sleep: (ms) => fake.sleep(ms),
+    setTimer(ms, fn, keepAlive = false) {
+      const token = {};
+      if (keepAlive) alive.add(token);
+      const cancel = fake.setTimer(ms, () => {
+        alive.delete(token);
+        fn();
+      });
+      return () => {
+        alive.delete(token);
+        cancel();
+      };
+    },
+  };
+  return { fake, clock, alive };
 }

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import { FakeClock } from '../../src/broker/clock.js';
-import { STANDBY_RECHECK_MS } from '../../src/broker/topic-loop.js';
+import { STANDBY_RECHECK_MS } from '../../src/broker/leadership.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { drive } from '../embedded-helpers.js';

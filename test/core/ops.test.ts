@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../src/core/backoff.js';
+import { backoffDelay, retryDelay } from '../../src/core/backoff.js';
 import { assertInvariants } from '../../src/core/invariants.js';
 import { CoreHarness } from './harness.js';
 
@@ -295,10 +295,11 @@ describe('election', () => {
     expect(h.ok('elect', { id: 'b1', url: 'u1', leaseMs: 10_000, held: 3 }).epoch).toBe(3);
   });
 
-  it('release lets another broker in at once', () => {
+  it('resign lets another broker in at once', () => {
     const h = new CoreHarness();
     h.ok('elect', { id: 'b1', url: 'u1', leaseMs: 1000 });
-    h.ok('release', { id: 'b1' });
+    expect(h.ok('resign', { id: 'b2' })).toEqual({ resigned: false }); // not the holder: nothing changes
+    expect(h.ok('resign', { id: 'b1' })).toEqual({ resigned: true });
     expect(h.ok('elect', { id: 'b2', url: 'u2', leaseMs: 1000 }).epoch).toBe(2);
   });
 });
@@ -325,5 +326,12 @@ describe('backoff', () => {
     expect(backoffDelay(b, 3, 1)).toBe(400);
     expect(backoffDelay(b, 10, 1)).toBe(1000);
     expect(backoffDelay({ type: 'fixed', delayMs: 7 }, 9, 0.3)).toBe(7);
+  });
+
+  it('retries wait with equal jitter: at least half the doubling step, at most all of it, capped', () => {
+    const step = { baseMs: 10, maxMs: 2000 };
+    expect([retryDelay(1, step, 0), retryDelay(1, step, 0.999)]).toEqual([5, 10]);
+    expect([retryDelay(4, step, 0), retryDelay(4, step, 0.5)]).toEqual([40, 60]);
+    expect([retryDelay(20, step, 0), retryDelay(20, step, 0.999)]).toEqual([1000, 1999]);
   });
 });

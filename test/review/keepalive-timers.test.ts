@@ -1,32 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
-import { FakeClock, type Clock } from '../../src/broker/clock.js';
 import { withFaults } from '../../src/storage/faulty.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { drive } from '../embedded-helpers.js';
-
-/** A fake clock that knows which timers would keep a real process alive. */
-function keepAliveClock() {
-  const fake = new FakeClock();
-  const alive = new Set<object>();
-  const clock: Clock = {
-    now: () => fake.now(),
-    sleep: (ms) => fake.sleep(ms),
-    setTimer(ms, fn, keepAlive = false) {
-      const token = {};
-      if (keepAlive) alive.add(token);
-      const cancel = fake.setTimer(ms, () => {
-        alive.delete(token);
-        fn();
-      });
-      return () => {
-        alive.delete(token);
-        cancel();
-      };
-    },
-  };
-  return { fake, clock, alive };
-}
+import { keepAliveClock } from '../broker/helpers.js';
 
 describe('review: timers that keep the process alive', () => {
   it('a stopped broker leaves no keep-alive timer behind for a long poll it answered', async () => {

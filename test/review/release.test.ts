@@ -7,15 +7,15 @@ import { codeOf, drive } from '../embedded-helpers.js';
 import { readQueue } from '../broker/helpers.js';
 
 describe('review: giving the lease up on stop', () => {
-  it('a request that arrives while the release is being written does not take the lease back', async () => {
+  it('a request that arrives while the resign (the lease given up) is being written does not take the lease back', async () => {
     const clock = new FakeClock();
     const base = createMemoryStore();
     const slow = withFaults(base, { latency: 50 }, () => 0.5, (ms) => clock.sleep(ms));
     const a = new Broker({ store: slow, clock, id: 'A', leaseMs: 10_000 });
     const b = new Broker({ store: base, clock, id: 'B', leaseMs: 10_000 });
     await drive(clock, a.push('jobs', [{ id: 'one', payload: 1 }]));
-    const stopping = a.loop('jobs').stop(); // nothing queued: the release is submitted at once
-    await clock.advance(10); // the release write is in flight
+    const stopping = a.loop('jobs').stop(); // nothing queued: the resign is submitted at once
+    await clock.advance(10); // the resign write is in flight
     const late = a.push('jobs', [{ id: 'late', payload: 2 }]);
     await drive(clock, stopping);
     expect(await codeOf(late)).toBe('ok'); // it was committed while draining

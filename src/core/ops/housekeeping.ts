@@ -1,4 +1,4 @@
-/** Ops the broker itself issues: leadership (elect, release) and archive bookkeeping. */
+/** Ops the broker itself issues: leadership (elect, resign) and archive bookkeeping. */
 import { QueueError } from '../../errors.js';
 import { DEFAULT_RECENT, forgetExpired, remember, type RecentBounds } from '../recent.js';
 import { openWindowKey, setDone } from '../state.js';
@@ -45,12 +45,15 @@ export const elect: OpHandler<ElectInput, BrokerLease> = (s, input, now, ctx) =>
   return { ...s.broker };
 };
 
-/** Gives up leadership on a clean shutdown so a standby can take over at once. */
-export const release: OpHandler<{ id: string }, { released: boolean }> = (s, input, _now, ctx) => {
-  if (!s.broker || s.broker.id !== input.id) return { released: false };
+/**
+ * Gives up leadership on a clean shutdown so a standby can take over at once. (Not to be confused
+ * with Queue.release, which hands claimed jobs back: that is the op `unclaim`.)
+ */
+export const resign: OpHandler<{ id: string }, { resigned: boolean }> = (s, input, _now, ctx) => {
+  if (!s.broker || s.broker.id !== input.id) return { resigned: false };
   s.broker.leaseUntil = 0;
   ctx.changed = true;
-  return { released: true };
+  return { resigned: true };
 };
 
 export interface ArchivedInput {

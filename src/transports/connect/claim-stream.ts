@@ -16,7 +16,8 @@
  */
 import { create } from '@bufbuild/protobuf';
 import type { HandlerContext } from '@connectrpc/connect';
-import type { Broker, LandedBatch } from '../../broker/broker.js';
+import type { Broker } from '../../broker/broker.js';
+import type { LandedBatch } from '../../broker/broker-events.js';
 import { QueueError } from '../../errors.js';
 import { ClaimStreamResponseSchema, type ClaimStreamRequest, type ClaimStreamResponse } from '../../gen/bucketq/v1/queue_pb.js';
 import { claimedJob } from './convert.js';

@@ -1,0 +1,66 @@
+/**
+ * One batch applied to a draft: every state change a group commit carries, without the writing.
+ * Pure and re-runnable like each op (apply.ts): after a conflict the broker reloads and applies the
+ * same batch again from scratch, so results are made here each time, never kept from a round
+ * before. The broker's loop (broker/topic-loop.ts) decides whether and how to write the outcome.
+ *
+ * The order is the commit's: stamp it (seq + 1, writer, time); `elect` first when the caller does
+ * not hold the lease (a refusal ends the batch: none of it may be written); sweep what came due
+ * (expired leases, delayed jobs) so the requests see it; then each request in turn, one op's error
+ * failing only that op.
+ */
+import type { QueueError } from '../errors.js';
+import { apply, beginCommit, type OpInput, type OpName, type OpResult } from './apply.js';
+import type { ElectInput } from './ops/housekeeping.js';
+import type { SweepOutput } from './ops/sweep.js';
+import { nextDueAt, type QueueState } from './state.js';
+
+export interface BatchRequest {
+  op: OpName;
+  input: OpInput<OpName>;
+}
+
+export type AppliedBatch =
+  | {
+      ok: true;
+      /** Whether anything changed (an election does): otherwise there is nothing to write. */
+      changed: boolean;
+      /** One per request, in order. */
+      results: OpResult<OpName>[];
+      /** What the sweep did, when something came due. */
+      swept: SweepOutput | undefined;
+      /** Takes the commit stamp back: for a batch that is not written after all. */
+      unstamp(): void;
+    }
+  /** `elect` refused the caller (another broker holds a live lease); the draft is as it was. */
+  | { ok: false; error: QueueError };
+
+/** Applies `requests` to `draft` as one commit by `writer`, electing first with `elect` unless it is null. */
+export function applyBatch(draft: QueueState, writer: string, requests: readonly BatchRequest[], elect: ElectInput | null, now: number): AppliedBatch {
+  const before = { seq: draft.seq, writer: draft.writer, time: draft.time };
+  const unstamp = () => void Object.assign(draft, before);
+  beginCommit(draft, writer, now);
+  let changed = false;
+  if (elect) {
+    const e = apply(draft, 'elect', elect, now);
+    if (!e.ok) {
+      unstamp();
+      return { ok: false, error: e.error };
+    }
+    changed = true;
+  }
+  const due = nextDueAt(draft);
+  let swept: SweepOutput | undefined;
+  if (due !== undefined && due <= now) {
+    const r = apply(draft, 'sweep', {}, now);
+    changed ||= r.ok && r.changed;
+    if (r.ok) swept = r.value;
+  }
+  const results: OpResult<OpName>[] = [];
+  for (const req of requests) {
+    const r = apply(draft, req.op, req.input, now);
+    results.push(r);
+    changed ||= r.ok && r.changed;
+  }
+  return { ok: true, changed, results, swept, unstamp };
+}
