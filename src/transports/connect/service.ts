@@ -1,6 +1,6 @@
 /**
  * The unary methods of bucketq.v1.Queue: each is one Broker call (Settle: one commit of many),
- * exactly as the HTTP routes (transports/http-routes.ts) make them, so validation, defaults and
+ * exactly as the HTTP routes (transports/http/routes.ts) make them, so validation, defaults and
  * errors are the same on every wire. Push, Claim and ClaimStream create a topic; the others
  * answer NOT_FOUND for one that does not exist (and create nothing).
  */
@@ -24,7 +24,7 @@ import {
 } from '../../gen/bucketq/v1/queue_pb.js';
 import type { Queue } from '../../gen/bucketq/v1/queue_pb.js';
 import { checkTopic } from '../../protocol.js';
-import { asQueueError } from '../_codes.js';
+import { asQueueError } from '../shared/error-codes.js';
 import { big, claimedJob, fromValue, job, num, pushJob, topicStats } from './convert.js';
 import { itemError } from './errors.js';
 import type { ServiceImpl } from '@connectrpc/connect';

@@ -6,7 +6,7 @@
  *   an id that exists returns it and adds nothing (bucketq's idempotent push), where Redis would
  *   refuse an id not above the top. Trimming (MAXLEN/MINID) is refused: jobs leave when acked.
  * - XREADGROUP `>` claims jobs leased for `--resp-lease-ms` to the broker worker `group:consumer`;
- *   the lease token stays in this server (resp-stream-leases.ts). Another id than `>` lists the
+ *   the lease token stays in this server (resp/stream-leases.ts). Another id than `>` lists the
  *   consumer's own live deliveries after it, as Redis does. NOACK claims and acks in one step.
  * - Groups: every group of a key reads the same queue; the group scopes XACK, XPENDING and XCLAIM
  *   and names the worker. Redis would give each group its own copy of every message; a topic is
@@ -17,10 +17,10 @@
  * - XLEN counts pending, delayed and claimed jobs; XDEL cancels pending or delayed jobs (a claimed
  *   one is not deleted: 0).
  */
-import type { ClaimedJob } from '../core/ops/claim.js';
-import { QueueError } from '../errors.js';
-import { intArg, invalid, payloadFields, syntaxError, topicOf, type CommandCall, type CommandTable } from './resp-commands.js';
-import { map, NULL_ARRAY, OK, type Reply } from './resp-writer.js';
+import type { ClaimedJob } from '../../../core/ops/claim.js';
+import { QueueError } from '../../../errors.js';
+import { intArg, invalid, payloadFields, syntaxError, topicOf, type CommandCall, type CommandTable } from '../command.js';
+import { map, NULL_ARRAY, OK, type Reply } from '../writer.js';
 
 const MAX_GROUPS_PER_KEY = 1024;
 

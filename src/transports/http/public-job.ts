@@ -1,4 +1,4 @@
-import type { JobRecord } from '../core/types.js';
+import type { JobRecord } from '../../core/types.js';
 
 /** A job as shown over the wire: large payloads already inlined, and never another claim's lease token. */
 export function publicJob(job: JobRecord): Record<string, unknown> {

@@ -4,13 +4,13 @@
  * a {@link Reply}. Commands are thin: each is one or a few broker calls and a reply shape; queue
  * rules live in the broker and the core, never here.
  */
-import type { Broker } from '../broker/broker.js';
-import type { Clock } from '../broker/clock.js';
-import { QueueError } from '../errors.js';
-import { checkTopic } from '../protocol.js';
-import type { Proto, Reply } from './resp-writer.js';
-import type { StreamLeases } from './resp-stream-leases.js';
-import type { Role } from './_auth.js';
+import type { Broker } from '../../broker/broker.js';
+import type { Clock } from '../../broker/clock.js';
+import { QueueError } from '../../errors.js';
+import { checkTopic } from '../../protocol.js';
+import type { Proto, Reply } from './writer.js';
+import type { StreamLeases } from './stream-leases.js';
+import type { Role } from '../shared/tokens.js';
 
 /** One client connection's state. */
 export interface RespConnection {

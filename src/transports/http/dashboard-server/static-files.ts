@@ -11,8 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** dist/dashboard/ of the package: two levels up from src/transports/ (tsx) and from dist/transports/. */
-export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../dist/dashboard/', import.meta.url));
+/** dist/dashboard/ of the package: four levels up from src/transports/http/dashboard-server/ (tsx) and from dist/transports/http/dashboard-server/. */
+export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../../dist/dashboard/', import.meta.url));
 
 export const DASHBOARD_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";

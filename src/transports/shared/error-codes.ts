@@ -2,7 +2,7 @@
  * The one mapping from {@link ErrorCode} to each wire. Every transport answers errors through this
  * file, so a code means the same thing on every surface; the message is for humans.
  */
-import { isQueueError, QueueError, type ErrorCode } from '../errors.js';
+import { isQueueError, QueueError, type ErrorCode } from '../../errors.js';
 
 /** ErrorCode → HTTP status (docs/http-api.md). */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {

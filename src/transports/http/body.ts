@@ -2,15 +2,15 @@
  * Request bodies of the HTTP transport: JSON only, size-limited while reading (a body larger than
  * the limit is refused from its Content-Length before a byte is read, or the moment the running
  * count passes the limit), counted against the broker's budget of body bytes in flight
- * (_body-budget.ts: 503 when it is full, again before a byte is read when the length is declared),
+ * (shared/body-budget.ts: 503 when it is full, again before a byte is read when the length is declared),
  * valid UTF-8 and nested no deeper than the protocol allows (both checked on the bytes, before
  * parsing), and what to do with a body left unread when an error is answered early.
  */
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
-import { QueueError } from '../errors.js';
-import { checkBodyDepth } from '../protocol.js';
-import { OVERLOADED_RETRY_AFTER_S, type BodyBudget, type BodyHold } from './_body-budget.js';
+import { QueueError } from '../../errors.js';
+import { checkBodyDepth } from '../../protocol.js';
+import { OVERLOADED_RETRY_AFTER_S, type BodyBudget, type BodyHold } from '../shared/body-budget.js';
 
 /** The client hung up before its request was complete: there is nobody to answer. */
 export class ClientGone extends Error {

@@ -12,10 +12,10 @@
  *   broker's longest long poll).
  * - LLEN is the number of pending jobs (due now); delayed and claimed ones are not in the "list".
  */
-import type { ClaimedJob } from '../core/ops/claim.js';
-import { QueueError } from '../errors.js';
-import { intArg, payloadText, secondsArg, syntaxError, topicOf, type CommandCall, type CommandTable } from './resp-commands.js';
-import { NULL_ARRAY, type Reply } from './resp-writer.js';
+import type { ClaimedJob } from '../../../core/ops/claim.js';
+import { QueueError } from '../../../errors.js';
+import { intArg, payloadText, secondsArg, syntaxError, topicOf, type CommandCall, type CommandTable } from '../command.js';
+import { NULL_ARRAY, type Reply } from '../writer.js';
 
 function worker(call: CommandCall): string {
   return `resp-pop-${call.conn.id}`;

@@ -2,16 +2,16 @@
  * Who is asking, and may they: the HTTP side of tokens, roles and dashboard sessions.
  *
  * A request proves itself with `Authorization: Bearer <token>` or with the dashboard's session
- * cookie (dashboard-session.ts). The admin token (`token`) may do everything; the read-only token
+ * cookie (dashboard-server/sessions.ts). The admin token (`token`) may do everything; the read-only token
  * (`readToken`) may call GET routes, the events stream and the stats stream, and any change is 403
  * PERMISSION_DENIED. A request authenticated by the cookie that changes anything must also carry
  * `x-bucketq-csrf: 1`. With no token configured everything is open.
  */
 import type { IncomingMessage } from 'node:http';
-import { QueueError } from '../errors.js';
-import { bearerRole, roleChecker, type Role } from './_auth.js';
-import { cookieValue, SESSION_COOKIE, Sessions } from './dashboard-session.js';
-import { HttpError } from './http-body.js';
+import { QueueError } from '../../errors.js';
+import { bearerRole, roleChecker, type Role } from '../shared/tokens.js';
+import { cookieValue, SESSION_COOKIE, Sessions } from './dashboard-server/sessions.js';
+import { HttpError } from './body.js';
 
 export const CSRF_HEADER = 'x-bucketq-csrf';
 

@@ -3,9 +3,9 @@
  * They answer what redis-cli and ioredis ask on connect (INFO for the ready check, CLIENT SETINFO
  * and SETNAME, COMMAND DOCS for hints) with the shapes they parse.
  */
-import { QueueError } from '../errors.js';
-import { intArg, invalid, syntaxError, type CommandCall, type CommandTable, type RespServerContext } from './resp-commands.js';
-import { map, OK, simple, type Reply } from './resp-writer.js';
+import { QueueError } from '../../../errors.js';
+import { intArg, invalid, syntaxError, type CommandCall, type CommandTable, type RespServerContext } from '../command.js';
+import { map, OK, simple, type Reply } from '../writer.js';
 
 /** The Redis version whose commands this server answers like (clients gate features on it). */
 export const REDIS_COMPAT_VERSION = '7.2.0';

@@ -6,7 +6,7 @@
  * client retries after a pause: a burst of large bodies then costs at most the budget (times the
  * few copies parsing makes), not one body per connection.
  */
-import { QueueError } from '../errors.js';
+import { QueueError } from '../../errors.js';
 
 const MiB = 1024 * 1024;
 

@@ -1,7 +1,7 @@
 /**
  * Pending entries of a consumer group: XPENDING, XCLAIM, XAUTOCLAIM, on top of broker leases.
  *
- * A Redis pending entry is a bucketq job leased to the group (see resp-stream-leases.ts). bucketq
+ * A Redis pending entry is a bucketq job leased to the group (see resp/stream-leases.ts). bucketq
  * itself puts a job back when its lease expires, and the next XREADGROUP `>` of any consumer gets
  * it: that is the usual redelivery. XCLAIM and XAUTOCLAIM take over a *live* lease, one idle for
  * at least min-idle-time (since its delivery or last claim), from another consumer of the same
@@ -13,10 +13,10 @@
  * IDLE, TIME, RETRYCOUNT, FORCE and LASTID are accepted and ignored: idle time and delivery counts
  * are the broker's (deliveries = the job's attempts).
  */
-import { QueueError } from '../errors.js';
-import { compareIds, intArg, invalid, payloadFields, syntaxError, topicOf, type CommandCall, type CommandTable } from './resp-commands.js';
-import type { StreamLease } from './resp-stream-leases.js';
-import { NULL_ARRAY, type Reply } from './resp-writer.js';
+import { QueueError } from '../../../errors.js';
+import { compareIds, intArg, invalid, payloadFields, syntaxError, topicOf, type CommandCall, type CommandTable } from '../command.js';
+import type { StreamLease } from '../stream-leases.js';
+import { NULL_ARRAY, type Reply } from '../writer.js';
 
 /** `-`, `+`, an id, or `(id` (exclusive), as XPENDING ranges take them. */
 function inRange(id: string, start: string, end: string): boolean {

@@ -15,11 +15,11 @@
  * nothing is lost by skipping one). close() (drain) ends every stream and stops the ticker.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Broker } from '../broker/broker.js';
-import { systemClock, type Clock } from '../broker/clock.js';
-import type { CommitEvent } from '../broker/topic-loop.js';
-import { isQueueError, QueueError } from '../errors.js';
-import { endStream, writeSseHead, type StreamSink } from './sse.js';
+import type { Broker } from '../../../broker/broker.js';
+import { systemClock, type Clock } from '../../../broker/clock.js';
+import type { CommitEvent } from '../../../broker/topic-loop.js';
+import { isQueueError, QueueError } from '../../../errors.js';
+import { endStream, writeSseHead, type StreamSink } from '../sse.js';
 
 export interface StatsStreamOptions {
   /** Time between events (default 1000 ms). */

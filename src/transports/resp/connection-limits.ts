@@ -10,10 +10,10 @@
  *   connection is still unauthenticated, cuts the one that has waited longest instead of being
  *   refused: a real client sends AUTH first thing and is authenticated within a round trip, so the
  *   one cut is nearly always a stranger's, and a newcomer, stranger or not, always gets in to try;
- * - and each of them is cut anyway at its AUTH deadline (resp-server.ts).
+ * - and each of them is cut anyway at its AUTH deadline (server.ts).
  */
 import type { Socket } from 'node:net';
-import { AddressCounts, type ConnectionRejectReason } from './_connections.js';
+import { AddressCounts, type ConnectionRejectReason } from '../shared/connections.js';
 
 /** Cuts one connection for a reason, with an error reply for its client. */
 export type Kick = (reason: ConnectionRejectReason, text: string) => void;

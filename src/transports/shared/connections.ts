@@ -1,6 +1,6 @@
 /**
  * Connection limits shared by the HTTP port (server/h2c.ts, server/tls.ts) and the Redis port
- * (resp-server.ts): the count of open connections per client address, the reasons a connection is
+ * (resp/server.ts): the count of open connections per client address, the reasons a connection is
  * refused or cut, and a way to cut one that does not depend on the client closing its side.
  *
  * Counting costs a Map update when a connection opens and when it closes, nothing per request.

@@ -19,13 +19,13 @@
  * a second are destroyed, so a vanished reader cannot hold up the shutdown.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Broker } from '../broker/broker.js';
-import { systemClock, type Clock } from '../broker/clock.js';
-import type { ResetEvent } from '../event-types.js';
-import { QueueError } from '../errors.js';
-import { checkTopic } from '../protocol.js';
+import type { Broker } from '../../../broker/broker.js';
+import { systemClock, type Clock } from '../../../broker/clock.js';
+import type { ResetEvent } from '../../../event-types.js';
+import { QueueError } from '../../../errors.js';
+import { checkTopic } from '../../../protocol.js';
 import { EventFeed, type EventFeedOptions, type Reader } from './event-feed.js';
-import { endStream, writeSseHead, type StreamSink } from './sse.js';
+import { endStream, writeSseHead, type StreamSink } from '../sse.js';
 
 export const DEFAULT_HEARTBEAT_MS = 15_000;
 const MAX_TOPICS = 100;
@@ -39,7 +39,7 @@ export interface EventStreamOptions extends EventFeedOptions {
   clock?: Clock;
 }
 
-export type { StreamSink } from './sse.js';
+export type { StreamSink } from '../sse.js';
 
 /** The query of an events request, checked. */
 export function parseEventsQuery(url: string, header: string | string[] | undefined): { topics: Set<string> | null; lastEventId: string | undefined } {

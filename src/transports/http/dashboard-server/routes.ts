@@ -1,13 +1,13 @@
 /**
  * The routes behind the dashboard (docs/http-api.md, "Dashboard API"): pages of jobs by state,
  * retry every dead job, the workers holding leases, and what this broker is and leads. Reads are
- * answered from the committed state and write nothing. http.ts matches them after ROUTES.
+ * answered from the committed state and write nothing. The handler (http/handler.ts) matches them after the API's routes.
  */
-import { LISTABLE_STATES, MAX_PAGE, type ListableState } from '../core/ops/browse-ops.js';
-import { QueueError } from '../errors.js';
-import { checkId } from '../protocol.js';
-import { publicJob } from './http-public-job.js';
-import type { Route } from './http-routes.js';
+import { LISTABLE_STATES, MAX_PAGE, type ListableState } from '../../../core/ops/browse-ops.js';
+import { QueueError } from '../../../errors.js';
+import { checkId } from '../../../protocol.js';
+import { publicJob } from '../public-job.js';
+import type { Route } from '../routes.js';
 
 function bad(message: string): QueueError {
   return new QueueError('INVALID_ARGUMENT', message);

@@ -2,7 +2,7 @@
  * A job's recent history for the dashboard's job view: `history: [{at, event, worker?, error?}]`
  * on GET /v1/topics/:topic/jobs/:id, newest last.
  *
- * Kept in this broker's memory only, from the event feed (event-feed.ts), never in queue.json
+ * Kept in this broker's memory only, from the event feed (http/events/event-feed.ts), never in queue.json
  * (rule 8: queue.json stays small, counters replace history). So it holds what this broker saw
  * while the feed was recording, which is whenever someone watches (the dashboard keeps
  * /v1/events open) and a minute after: the dashboard's operator sees the story of the jobs that
@@ -10,7 +10,7 @@
  * {@link MAX_ENTRIES} entries of each of the {@link MAX_JOBS} jobs that moved last. Heartbeats
  * are not events, so they are not in it (a worker's last heartbeat is on GET .../workers).
  */
-import type { JobEvent } from '../event-types.js';
+import type { JobEvent } from '../../../event-types.js';
 
 export type HistoryEvent = 'pushed' | 'claimed' | 'acked' | 'nacked' | 'expired' | 'dead' | 'retried' | 'cancelled' | 'released';
 
@@ -24,7 +24,7 @@ export interface HistoryEntry {
 export const MAX_JOBS = 10_000;
 export const MAX_ENTRIES = 20;
 
-/** The error text the feed gives an expired lease (event-feed.ts). */
+/** The error text the feed gives an expired lease (http/events/event-feed.ts). */
 const LEASE_EXPIRED = 'lease expired';
 
 export class JobHistory {

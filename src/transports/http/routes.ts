@@ -3,15 +3,15 @@
  * and the result into a JSON answer. Validation of fields is the protocol's (src/protocol.ts),
  * shared with every surface; this file only rejects fields the protocol would silently ignore.
  */
-import type { Broker } from '../broker/broker.js';
-import type { ClaimedJob } from '../core/ops/claim.js';
-import type { JobRecord, JobStats, TopicSettings } from '../core/types.js';
-import { isQueueError, QueueError } from '../errors.js';
-import { shown } from '../protocol.js';
-import { asQueueError, wireError, type WireError } from './_codes.js';
-import { DASHBOARD_ROUTES, type BrokerInfo } from './http-routes-dashboard.js';
-import { publicJob } from './http-public-job.js';
-import type { JobHistory } from './dashboard-history.js';
+import type { Broker } from '../../broker/broker.js';
+import type { ClaimedJob } from '../../core/ops/claim.js';
+import type { JobRecord, JobStats, TopicSettings } from '../../core/types.js';
+import { isQueueError, QueueError } from '../../errors.js';
+import { shown } from '../../protocol.js';
+import { asQueueError, wireError, type WireError } from '../shared/error-codes.js';
+import { DASHBOARD_ROUTES, type BrokerInfo } from './dashboard-server/routes.js';
+import { publicJob } from './public-job.js';
+import type { JobHistory } from './dashboard-server/job-history.js';
 
 export interface RouteContext {
   broker: Broker;
@@ -43,7 +43,7 @@ export interface Route {
   body: boolean;
   /** Served without a token (health checks). */
   public?: boolean;
-  /** Answered as a stream by the handler, never by run(): GET /v1/events (events.ts), the dashboard's stats (dashboard-stats.ts). */
+  /** Answered as a stream by the handler, never by run(): GET /v1/events (events/event-streams.ts), the dashboard's stats (dashboard-server/stats-stream.ts). */
   stream?: 'events' | 'stats';
   run(ctx: RouteContext): Promise<Reply>;
 }
@@ -82,7 +82,7 @@ export class TopicDirectory {
   }
 }
 
-export { publicJob } from './http-public-job.js';
+export { publicJob } from './public-job.js';
 
 function claimedJob(job: ClaimedJob): Record<string, unknown> {
   const { payloadRef: _ref, payload, ...rest } = job;

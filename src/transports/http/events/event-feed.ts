@@ -14,10 +14,10 @@
  * is told so ({@link Reader.overrun}); memory stays the ring plus one socket buffer per reader.
  */
 import { randomBytes } from 'node:crypto';
-import type { Broker, LandedBatch } from '../broker/broker.js';
-import type { CommitEvent as LoopCommit } from '../broker/topic-loop.js';
-import type { OpInput, OpOutput } from '../core/apply.js';
-import type { CommitEvent, JobEvent, LeaderEvent, PushedEvent } from '../event-types.js';
+import type { Broker, LandedBatch } from '../../../broker/broker.js';
+import type { CommitEvent as LoopCommit } from '../../../broker/topic-loop.js';
+import type { OpInput, OpOutput } from '../../../core/apply.js';
+import type { CommitEvent, JobEvent, LeaderEvent, PushedEvent } from '../../../event-types.js';
 
 export const DEFAULT_EVENT_WINDOW = 10_000;
 export const DEFAULT_LINGER_MS = 60_000;
@@ -29,7 +29,7 @@ export interface EventFeedOptions {
   lingerMs?: number;
   /** Clock for event times of leader changes (default Date.now). */
   now?: () => number;
-  /** Sees every event as it is recorded (the dashboard's job history, dashboard-history.ts). */
+  /** Sees every event as it is recorded (the dashboard's job history, dashboard-server/job-history.ts). */
   onEvent?: (event: { kind: string; topic: string; time: number }) => void;
 }
 

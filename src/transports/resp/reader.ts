@@ -15,7 +15,7 @@
  * error. After a protocol error the stream cannot be resynchronised: the server answers it and
  * closes the connection, as Redis does.
  */
-import { QueueError } from '../errors.js';
+import { QueueError } from '../../errors.js';
 
 export interface RespReaderLimits {
   /** Elements of one command array (default 100,000). */

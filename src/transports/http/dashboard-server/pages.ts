@@ -7,17 +7,17 @@
  *   POST /dashboard/login        form or JSON {token}: sets the session cookie (303 to / for forms)
  *   POST /dashboard/logout       forgets the session and clears the cookie
  *
- * Errors are JSON like every other answer of http.ts (thrown from here, answered there), except
+ * Errors are JSON like every other answer of http/handler.ts (thrown from here, answered there), except
  * the login page itself. When dist/dashboard/ is missing, GET / is 503 saying how to build it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { QueueError } from '../errors.js';
-import { clearedSessionCookie, cookieValue, SESSION_COOKIE, sessionCookie } from './dashboard-session.js';
-import { loginPage } from './dashboard-login.js';
-import { readAsset, readIndex, SECURITY_HEADERS, type StaticFile } from './dashboard-static.js';
-import { readBody, readJson, HttpError } from './http-body.js';
-import type { HttpAuth } from './http-auth.js';
+import { QueueError } from '../../../errors.js';
+import { clearedSessionCookie, cookieValue, SESSION_COOKIE, sessionCookie } from './sessions.js';
+import { loginPage } from './login-page.js';
+import { readAsset, readIndex, SECURITY_HEADERS, type StaticFile } from './static-files.js';
+import { readBody, readJson, HttpError } from '../body.js';
+import type { HttpAuth } from '../auth.js';
 
 const LOGIN_BODY_MAX = 8 * 1024;
 const ASSETS = '/dashboard/assets/';

@@ -6,11 +6,11 @@
  *
  * The cookie is HttpOnly (no script reads it), SameSite=Strict (no other site's page sends it),
  * Path=/, Secure over TLS, and a session cookie (no Max-Age: it ends with the browser session).
- * Requests it authenticates that change anything also need `x-bucketq-csrf: 1` (http.ts), a header
+ * Requests it authenticates that change anything also need `x-bucketq-csrf: 1` (http/auth.ts), a header
  * no cross-site form can set and no cross-site script may send without a CORS preflight.
  */
 import { randomBytes } from 'node:crypto';
-import type { Role } from './_auth.js';
+import type { Role } from '../../shared/tokens.js';
 
 export const SESSION_COOKIE = 'bucketq_session';
 /** A session is refused after this long even if the browser keeps the cookie (a day). */

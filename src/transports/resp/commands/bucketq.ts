@@ -9,9 +9,9 @@
  *   unknown or expired delivery is `-LEASE_LOST`.
  * - `BQ.RETRY key id` sends a dead job back to pending with its attempts reset; replies its state.
  */
-import { QueueError } from '../errors.js';
-import { intArg, syntaxError, topicOf, type CommandCall, type CommandTable } from './resp-commands.js';
-import { simple, type Reply } from './resp-writer.js';
+import { QueueError } from '../../../errors.js';
+import { intArg, syntaxError, topicOf, type CommandCall, type CommandTable } from '../command.js';
+import { simple, type Reply } from '../writer.js';
 
 async function nack(call: CommandCall): Promise<Reply> {
   const [key, group, id, ...rest] = call.args;

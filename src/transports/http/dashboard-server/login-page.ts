@@ -4,7 +4,7 @@
  * no data. Its one inline style is allowed by hash in its own CSP; it runs no script at all.
  */
 import { createHash } from 'node:crypto';
-import { SECURITY_HEADERS } from './dashboard-static.js';
+import { SECURITY_HEADERS } from './static-files.js';
 
 const STYLE = `body{font:16px/1.4 system-ui,sans-serif;display:grid;place-items:center;min-height:100vh;margin:0;background:#f4f5f7;color:#1d2330}
 @media (prefers-color-scheme:dark){body{background:#15181e;color:#e4e7ec}form{background:#1d2129!important}input{background:#15181e;color:inherit}}

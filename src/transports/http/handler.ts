@@ -1,7 +1,7 @@
 /**
  * The HTTP transport: `createHttpHandler(broker, options)` is a `(req, res)` listener for node:http
- * serving the API of docs/http-api.md. No framework: a route table (http-routes.ts), JSON bodies
- * with a size limit (http-body.ts) and one error mapping (_codes.ts).
+ * serving the API of docs/http-api.md. No framework: a route table (routes.ts), JSON bodies
+ * with a size limit (body.ts) and one error mapping (shared/error-codes.ts).
  *
  * Every answer is JSON, errors included (`{"error": {code, message, ...}}`): unknown routes, wrong
  * methods, malformed JSON, oversized bodies, missing tokens and malformed HTTP (see
@@ -16,22 +16,22 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Broker } from '../broker/broker.js';
-import { isQueueError, QueueError } from '../errors.js';
-import { checkTopic } from '../protocol.js';
-import { asQueueError, errorBody, httpStatusOf } from './_codes.js';
-import { cut } from './_connections.js';
-import { ClientGone, discardUnreadBody, HttpError, readJson, type BodyAccount } from './http-body.js';
-import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from './_body-budget.js';
-import { EventStreams, type EventStreamOptions } from './events.js';
-import { ROUTES, TopicDirectory, type Route } from './http-routes.js';
-import { createHttpAuth } from './http-auth.js';
-import { createDashboardHttp } from './dashboard-http.js';
-import { DEFAULT_DASHBOARD_DIR } from './dashboard-static.js';
-import type { BrokerInfo } from './http-routes-dashboard.js';
-import { StatsStreams, type StatsStreamOptions } from './dashboard-stats.js';
-import { JobHistory } from './dashboard-history.js';
-import { packageVersion } from '../package-version.js';
+import type { Broker } from '../../broker/broker.js';
+import { isQueueError, QueueError } from '../../errors.js';
+import { checkTopic } from '../../protocol.js';
+import { asQueueError, errorBody, httpStatusOf } from '../shared/error-codes.js';
+import { cut } from '../shared/connections.js';
+import { ClientGone, discardUnreadBody, HttpError, readJson, type BodyAccount } from './body.js';
+import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../shared/body-budget.js';
+import { EventStreams, type EventStreamOptions } from './events/event-streams.js';
+import { ROUTES, TopicDirectory, type Route } from './routes.js';
+import { createHttpAuth } from './auth.js';
+import { createDashboardHttp } from './dashboard-server/pages.js';
+import { DEFAULT_DASHBOARD_DIR } from './dashboard-server/static-files.js';
+import type { BrokerInfo } from './dashboard-server/routes.js';
+import { StatsStreams, type StatsStreamOptions } from './dashboard-server/stats-stream.js';
+import { JobHistory } from './dashboard-server/job-history.js';
+import { packageVersion } from '../../package-version.js';
 
 const NO_QUERY: Readonly<URLSearchParams> = new URLSearchParams();
 
@@ -43,7 +43,7 @@ export interface HttpHandlerOptions {
   token?: string | undefined;
   /** A second token that may only read: GET routes and the streams; any change is 403 PERMISSION_DENIED. */
   readToken?: string | undefined;
-  /** Where the built dashboard is (default dist/dashboard/ of this package; see dashboard-static.ts). */
+  /** Where the built dashboard is (default dist/dashboard/ of this package; see dashboard-server/static-files.ts). */
   dashboardDir?: string | undefined;
   /** Largest request body in bytes (default 16 MiB); larger ones get 413 PAYLOAD_TOO_LARGE. */
   maxBodyBytes?: number | undefined;
@@ -54,9 +54,9 @@ export interface HttpHandlerOptions {
   bodyBudget?: BodyBudget | undefined;
   /** Unexpected failures (bugs), answered as 500 INTERNAL without their details. */
   onError?: ((err: unknown, req: IncomingMessage) => void) | undefined;
-  /** GET /v1/events: heartbeat interval, resume window (transports/events.ts). */
+  /** GET /v1/events: heartbeat interval, resume window (events/event-streams.ts). */
   events?: EventStreamOptions | undefined;
-  /** GET /v1/broker/stats/stream: interval, window, clock (transports/dashboard-stats.ts). */
+  /** GET /v1/broker/stats/stream: interval, window, clock (dashboard-server/stats-stream.ts). */
   stats?: StatsStreamOptions | undefined;
   /** What GET /v1/broker reports besides the broker's own view (default: this package's version, the store driver's name). */
   info?: Partial<BrokerInfo> | undefined;

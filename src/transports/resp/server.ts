@@ -1,17 +1,17 @@
 /**
  * The Redis protocol transport: `createRespServer(broker, options)` is a node:net server speaking
  * RESP2 (RESP3 after `HELLO 3`) whose keys are topics. Lists are at-most-once queues, streams
- * with consumer groups at-least-once (see resp-commands-lists.ts, resp-commands-streams.ts).
+ * with consumer groups at-least-once (see commands/lists.ts, commands/streams.ts).
  *
  * Pipelining: commands are read and started in order as they arrive, so a pipeline of pushes
  * lands in one group commit; replies are written in order, each when it and all before it are
  * done. Connection commands (AUTH, HELLO, SELECT, CLIENT) run synchronously, so a command after
  * AUTH in the same pipeline already sees its result.
  *
- * Limits: array length, bulk and command size and line length (resp-reader.ts), replies pending
+ * Limits: array length, bulk and command size and line length (reader.ts), replies pending
  * per connection (pipeline depth) and connections. A client past one of them gets an error reply
  * and is disconnected once its earlier replies are out; other clients are not affected. The bytes
- * of commands count against the broker's budget of request bytes in flight (_body-budget.ts) from
+ * of commands count against the broker's budget of request bytes in flight (shared/body-budget.ts) from
  * the moment a bulk string's length is announced until the command's reply: a command that does
  * not fit gets -UNAVAILABLE before its bulk is read, and the connection is closed (the stream cannot
  * be resynchronised without reading it).
@@ -23,7 +23,7 @@
  * Connections (docs/security.md, "Connections"): at most `maxConnections`, `maxConnectionsPerAddress`
  * from one address; with a token, a connection must authenticate within `authTimeoutMs`, and those
  * still waiting to are capped so they cannot crowd out authenticated clients
- * (resp-connection-limits.ts); a connection idle for `idleTimeoutMs` is closed without a word, as
+ * (connection-limits.ts); a connection idle for `idleTimeoutMs` is closed without a word, as
  * Redis's own `timeout` does (a reply nobody asked for would be an error in most clients). A command
  * waiting for its reply, such as BLPOP or XREADGROUP BLOCK, is not idle.
  *
@@ -35,23 +35,23 @@
 import { isUtf8 } from 'node:buffer';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
-import type { Broker } from '../broker/broker.js';
-import { systemClock, type Clock } from '../broker/clock.js';
-import { isQueueError, QueueError } from '../errors.js';
-import { asQueueError, respErrorText } from './_codes.js';
-import { cut, defaultPerAddress, handshakeDeadline, type OnConnectionRejected } from './_connections.js';
-import { RespConnectionLimits, type Kick } from './resp-connection-limits.js';
-import type { CommandTable, RespConnection, RespServerContext } from './resp-commands.js';
-import { BUCKETQ_COMMANDS } from './resp-commands-bucketq.js';
-import { LIST_COMMANDS } from './resp-commands-lists.js';
-import { PENDING_COMMANDS } from './resp-commands-pending.js';
-import { serverCommands } from './resp-commands-server.js';
-import { STREAM_COMMANDS } from './resp-commands-streams.js';
-import { isProtocolError, RespReader, type RespReaderLimits } from './resp-reader.js';
-import { StreamLeases } from './resp-stream-leases.js';
-import { encode, errorReply, type Reply } from './resp-writer.js';
-import { roleChecker } from './_auth.js';
-import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from './_body-budget.js';
+import type { Broker } from '../../broker/broker.js';
+import { systemClock, type Clock } from '../../broker/clock.js';
+import { isQueueError, QueueError } from '../../errors.js';
+import { asQueueError, respErrorText } from '../shared/error-codes.js';
+import { cut, defaultPerAddress, handshakeDeadline, type OnConnectionRejected } from '../shared/connections.js';
+import { RespConnectionLimits, type Kick } from './connection-limits.js';
+import type { CommandTable, RespConnection, RespServerContext } from './command.js';
+import { BUCKETQ_COMMANDS } from './commands/bucketq.js';
+import { LIST_COMMANDS } from './commands/lists.js';
+import { PENDING_COMMANDS } from './commands/pending.js';
+import { serverCommands } from './commands/server.js';
+import { STREAM_COMMANDS } from './commands/streams.js';
+import { isProtocolError, RespReader, type RespReaderLimits } from './reader.js';
+import { StreamLeases } from './stream-leases.js';
+import { encode, errorReply, type Reply } from './writer.js';
+import { roleChecker } from '../shared/tokens.js';
+import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../shared/body-budget.js';
 
 export interface RespServerOptions {
   /** When set, every command but AUTH, HELLO and QUIT needs `AUTH [user] token` first. */
@@ -68,7 +68,7 @@ export interface RespServerOptions {
   maxConnectionsPerAddress?: number;
   /**
    * With a token: connections not authenticated yet at most (default: a tenth of `maxConnections`).
-   * A newcomer past it cuts the one that has waited longest (see resp-connection-limits.ts).
+   * A newcomer past it cuts the one that has waited longest (see connection-limits.ts).
    */
   maxUnauthenticated?: number;
   /** With a token: a connection that has not authenticated this long after connecting gets an error and is closed (default 10 s). */
