@@ -5,4 +5,5 @@
  * listener for node:http and node:http2 (handler.ts).
  */
 export { answerClientErrors, createHttpHandler, DEFAULT_MAX_BODY_BYTES, type HttpHandler, type HttpHandlerOptions } from './handler.js';
-export { ROUTES, type Route } from './routes.js';
+export { ROUTES } from './routes.js';
+export type { Route } from './route.js';

@@ -3,50 +3,14 @@
  * and the result into a JSON answer. Validation of fields is the protocol's (src/protocol.ts),
  * shared with every surface; this file only rejects fields the protocol would silently ignore.
  */
-import type { Broker } from '../../broker/broker.js';
 import type { ClaimedJob } from '../../core/ops/claim.js';
 import type { JobRecord, JobStats, TopicSettings } from '../../core/types.js';
 import { isQueueError, QueueError } from '../../errors.js';
 import { shown } from '../../protocol.js';
 import { asQueueError, wireError, type WireError } from '../shared/error-codes.js';
-import { DASHBOARD_ROUTES, type BrokerInfo } from './dashboard-server/routes.js';
+import { DASHBOARD_ROUTES } from './dashboard-server/routes.js';
 import { publicJob } from './public-job.js';
-import type { JobHistory } from './dashboard-server/job-history.js';
-
-export interface RouteContext {
-  broker: Broker;
-  topics: TopicDirectory;
-  /** Decoded path parameters. */
-  params: { topic: string; id: string };
-  /** The parsed JSON body (undefined when there was none). */
-  body: unknown;
-  /** Fires when the client goes away before its answer was sent. */
-  signal: AbortSignal;
-  /** The query string's parameters. */
-  query: URLSearchParams;
-  /** Version, start time and store of this server (GET /v1/broker). */
-  info: BrokerInfo;
-  /** What this broker saw jobs go through lately (GET job's `history`). */
-  history: JobHistory;
-}
-
-export interface Reply {
-  status: number;
-  body: unknown;
-}
-
-export interface Route {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
-  /** Path segments; `:topic` and `:id` capture one segment each. */
-  path: readonly string[];
-  /** Whether the handler reads a JSON body. */
-  body: boolean;
-  /** Served without a token (health checks). */
-  public?: boolean;
-  /** Answered as a stream by the handler, never by run(): GET /v1/events (events/event-streams.ts), the dashboard's stats (dashboard-server/stats-stream.ts). */
-  stream?: 'events' | 'stats';
-  run(ctx: RouteContext): Promise<Reply>;
-}
+import type { Route } from './route.js';
 
 function bad(message: string): QueueError {
   return new QueueError('INVALID_ARGUMENT', message);
@@ -60,26 +24,6 @@ function fields(body: unknown, allowed: readonly string[], where = 'the request 
     if (!allowed.includes(k)) throw bad(`${where} has an unknown field ${JSON.stringify(k)} (allowed: ${allowed.join(', ')})`);
   }
   return o;
-}
-
-/**
- * Topics known to exist (they have a queue.json). Push and claim create a topic; every other
- * route answers NOT_FOUND for one that does not exist rather than creating it as a side effect.
- */
-export class TopicDirectory {
-  private readonly known = new Set<string>();
-
-  constructor(private readonly broker: Broker) {}
-
-  add(topic: string): void {
-    this.known.add(topic);
-  }
-
-  async require(topic: string): Promise<void> {
-    if (this.known.has(topic)) return;
-    for (const t of await this.broker.topics()) this.known.add(t);
-    if (!this.known.has(topic)) throw new QueueError('NOT_FOUND', `no topic ${topic}`, { details: { topic } });
-  }
 }
 
 export { publicJob } from './public-job.js';

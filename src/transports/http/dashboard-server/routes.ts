@@ -7,19 +7,10 @@ import { LISTABLE_STATES, MAX_PAGE, type ListableState } from '../../../core/ops
 import { QueueError } from '../../../errors.js';
 import { checkId } from '../../../protocol.js';
 import { publicJob } from '../public-job.js';
-import type { Route } from '../routes.js';
+import type { Route } from '../route.js';
 
 function bad(message: string): QueueError {
   return new QueueError('INVALID_ARGUMENT', message);
-}
-
-/** What GET /v1/broker says about this process besides what the broker knows. */
-export interface BrokerInfo {
-  version: string;
-  /** Epoch ms at which the server started. */
-  startedAt: number;
-  /** The store URL with credentials removed (storage/redact-url.ts). */
-  store: string;
 }
 
 /** Only these query parameters, each at most once. */
