@@ -9,7 +9,7 @@
  * a restart or a failover XACK of an older delivery answers 0 and the job is redelivered when its
  * lease expires, which is what at-least-once promises.
  */
-import { compareIds } from './command.js';
+import { compareIds } from './stream-ids.js';
 
 export interface StreamLease {
   id: string;

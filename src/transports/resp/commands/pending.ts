@@ -14,7 +14,8 @@
  * are the broker's (deliveries = the job's attempts).
  */
 import { QueueError } from '../../../errors.js';
-import { compareIds, intArg, invalid, payloadFields, syntaxError, topicOf, type CommandCall, type CommandTable } from '../command.js';
+import { intArg, invalid, payloadFields, syntaxError, topicOf, type CommandCall, type CommandTable } from '../command.js';
+import { compareIds } from '../stream-ids.js';
 import type { StreamLease } from '../stream-leases.js';
 import { NULL_ARRAY, type Reply } from '../writer.js';
 
