@@ -167,10 +167,15 @@ export function checkBodyDepth(text: Uint8Array, what = 'the request body'): voi
   }
 }
 
+/**
+ * A topic name: `[A-Za-z0-9_.-]{1,128}`, but not `.` or `..`, which the pattern admits and no store
+ * can hold (a topic is a segment of its objects' keys, of a file store's paths and of URL paths).
+ */
 export function checkTopic(topic: unknown): string {
   if (typeof topic !== 'string' || !TOPIC_PATTERN.test(topic)) {
     throw bad(`topic must match [A-Za-z0-9_.-]{1,128}, got ${shown(topic)}`);
   }
+  if (topic === '.' || topic === '..') throw bad(`topic ${shown(topic)} is not allowed: it is a path segment, which no store can hold`);
   return topic;
 }
 

@@ -18,9 +18,10 @@ import { create } from '@bufbuild/protobuf';
 import type { HandlerContext } from '@connectrpc/connect';
 import type { Broker, LandedBatch } from '../../broker/broker.js';
 import { QueueError } from '../../errors.js';
+import { checkTopic } from '../../protocol.js';
 import { ClaimStreamResponseSchema, type ClaimStreamRequest, type ClaimStreamResponse } from '../../gen/bucketq/v1/queue_pb.js';
 import { claimedJob } from './convert.js';
-import { valid, type KnownTopics } from './service.js';
+import type { KnownTopics } from './service.js';
 
 /** The jobs one stream has delivered and not seen settled: lease token → expiry timer. */
 class Window {
@@ -115,7 +116,7 @@ export async function* claimStream(
   req: ClaimStreamRequest,
   ctx: HandlerContext,
 ): AsyncGenerator<ClaimStreamResponse> {
-  const topic = valid(req.topic);
+  const topic = checkTopic(req.topic);
   const max = broker.limits.maxClaim;
   if (!Number.isInteger(req.maxInFlight) || req.maxInFlight < 1 || req.maxInFlight > max) {
     throw new QueueError('INVALID_ARGUMENT', `max_in_flight must be an integer from 1 to ${max}, got ${req.maxInFlight}`);

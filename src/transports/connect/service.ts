@@ -41,7 +41,7 @@ export class KnownTopics {
   }
 
   async require(topic: string): Promise<string> {
-    valid(topic);
+    checkTopic(topic);
     if (this.known.has(topic)) return topic;
     for (const t of await this.broker.topics()) this.known.add(t);
     if (!this.known.has(topic)) throw new QueueError('NOT_FOUND', `no topic ${topic}`, { details: { topic } });
@@ -49,12 +49,7 @@ export class KnownTopics {
   }
 }
 
-/** The protocol's topic check, plus the two names no store can hold (they are path segments). */
-export function valid(topic: string): string {
-  checkTopic(topic);
-  if (topic === '.' || topic === '..') throw new QueueError('INVALID_ARGUMENT', `topic ${JSON.stringify(topic)} is not allowed`);
-  return topic;
-}
+
 
 /** Drops undefined members, so the broker sees a field as absent, never as `undefined`. */
 function plain<T extends Record<string, unknown>>(o: T): T {
@@ -92,12 +87,12 @@ async function settle(broker: Broker, topics: KnownTopics, req: SettleRequest) {
 export function unaryMethods(broker: Broker, topics: KnownTopics): UnaryMethods {
   return {
     async push(req) {
-      const out = await broker.push(valid(req.topic), req.jobs.map(pushJob));
+      const out = await broker.push(checkTopic(req.topic), req.jobs.map(pushJob));
       topics.add(req.topic);
       return create(PushResponseSchema, { jobs: out.map((j) => ({ id: j.id, created: j.created, state: j.existing?.state ?? j.state })) });
     },
     async claim(req, ctx) {
-      const topic = valid(req.topic);
+      const topic = checkTopic(req.topic);
       const jobs = await broker.claim(topic, plain({ workerId: req.workerId, max: req.max, waitMs: req.waitMs, leaseMs: req.leaseMs }), ctx.signal);
       topics.add(topic);
       if (ctx.signal.aborted && jobs.length > 0) {

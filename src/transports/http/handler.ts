@@ -168,11 +168,7 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
     }
     if (!match) throw notFound;
     const { route, params } = match;
-    if (route.path.includes(':topic')) {
-      checkTopic(params.topic);
-      // The pattern admits them, but no store can hold them (they are path segments).
-      if (params.topic === '.' || params.topic === '..') throw new QueueError('INVALID_ARGUMENT', `topic ${JSON.stringify(params.topic)} is not allowed`);
-    }
+    if (route.path.includes(':topic')) checkTopic(params.topic);
     if (route.stream) return route.stream === 'stats' ? stats.serve(req, res) : streams.serve(req, res);
     const body = route.body ? await readJson(req, maxBodyBytes, account) : undefined;
     // Most requests (every push, claim, ack) have no query string: they share one empty, read-only one.

@@ -1,0 +1,84 @@
+/**
+ * One rule, one place: each rule a request must pass lives in src/protocol.ts or the broker, and
+ * every entry to it (the HTTP API, Connect/gRPC, the Redis port, the embedded queue, the network
+ * client) answers it the same way: the same code and the protocol's own words. One broker server
+ * in process (memory store) serves the three wires.
+ */
+import { Redis } from 'ioredis';
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from '../../src/client/client.js';
+import { isQueueError, type QueueError } from '../../src/errors.js';
+import { createQueue } from '../../src/queue.js';
+import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
+import { createMemoryStore } from '../../src/storage/memory.js';
+import { api } from '../http-helpers.js';
+
+let server: BrokerServer;
+let redis: Redis;
+let http: ReturnType<typeof api>;
+
+beforeAll(async () => {
+  server = await startBrokerServer({ store: 'memory://', listen: '127.0.0.1:0', respListen: '127.0.0.1:0' });
+  http = api(server.url);
+  redis = new Redis(server.respUrl!, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => {});
+});
+afterAll(async () => {
+  redis?.disconnect();
+  await server?.close();
+});
+
+interface Refusal {
+  code: string;
+  message: string;
+}
+
+/** A Connect unary call with JSON over HTTP/1.1: its error as bucketq's code and the message. */
+async function connect(method: string, body: unknown): Promise<Refusal | 'ok'> {
+  const res = await fetch(`${server.url}/bucketq.v1.Queue/${method}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const answer = (await res.json()) as { message?: string };
+  return res.ok ? 'ok' : { code: res.headers.get('bucketq-code') ?? '?', message: answer.message ?? '' };
+}
+
+/** An HTTP request sent with its path exactly as given (fetch would resolve `..` itself). */
+function rawHttp(method: string, path: string, body: unknown): Promise<Refusal | 'ok'> {
+  return new Promise((resolve, reject) => {
+    const req = request(server.url + '/', { method, path, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        const answer = JSON.parse(text) as { error?: Refusal };
+        resolve(res.statusCode! < 300 ? 'ok' : answer.error!);
+      });
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+/** What a call threw, as a refusal (a QueueError) or 'ok'. */
+async function refusal(call: () => unknown): Promise<Refusal | 'ok'> {
+  try {
+    await call();
+    return 'ok';
+  } catch (err) {
+    if (!isQueueError(err)) throw err;
+    return { code: (err as QueueError).code, message: err.message };
+  }
+}
+
+describe('topic names: "." and ".." are refused by checkTopic itself, on every wire', () => {
+  it.each(['.', '..'])('%s', async (topic) => {
+    const said = `topic ${JSON.stringify(topic)} is not allowed`;
+    expect(await rawHttp('POST', `/v1/topics/${topic}/jobs`, { payload: 1 })).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(said) });
+    expect(await connect('Push', { topic, jobs: [{ payload: 1 }] })).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(said) });
+    await expect(redis.lpush(topic, 'x')).rejects.toThrow(`ERR bucketq: a key is a topic name: ${said}`);
+    expect(await refusal(() => createQueue({ store: createMemoryStore(), topic }))).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(said) });
+    expect(await refusal(() => createClient({ url: server.url, topic }))).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(said) });
+    expect(await refusal(() => server.broker.push(topic, [{ payload: 1 }]))).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(said) });
+    // Nothing was made of any of it.
+    expect(await server.broker.topics()).toEqual([]);
+  });
+});
