@@ -82,3 +82,35 @@ describe('topic names: "." and ".." are refused by checkTopic itself, on every w
     expect(await server.broker.topics()).toEqual([]);
   });
 });
+
+describe('topics that do not exist: one directory, the same NOT_FOUND on HTTP and Connect, nothing created', () => {
+  it('ack, nack, heartbeat, release, get, cancel, retry, stats of an unknown topic', async () => {
+    const lease = { workerId: 'w', lease: 'l' };
+    const said = { code: 'NOT_FOUND', message: 'no topic nowhere' };
+    const overHttp: Array<[string, string, unknown?]> = [
+      ['POST', '/v1/topics/nowhere/jobs/j/ack', lease],
+      ['POST', '/v1/topics/nowhere/jobs/j/nack', lease],
+      ['POST', '/v1/topics/nowhere/jobs/j/heartbeat', lease],
+      ['POST', '/v1/topics/nowhere/release', { jobs: [{ id: 'j', ...lease }] }],
+      ['POST', '/v1/topics/nowhere/settle', { acks: [{ id: 'j', ...lease }] }],
+      ['GET', '/v1/topics/nowhere/jobs/j'],
+      ['DELETE', '/v1/topics/nowhere/jobs/j'],
+      ['POST', '/v1/topics/nowhere/jobs/j/retry'],
+      ['GET', '/v1/topics/nowhere'],
+    ];
+    for (const [method, path, body] of overHttp) expect((await http(method, path, body)).body.error, `${method} ${path}`).toMatchObject(said);
+    const overConnect: Array<[string, unknown]> = [
+      ['Ack', { topic: 'nowhere', id: 'j', ...lease }],
+      ['Nack', { topic: 'nowhere', id: 'j', ...lease }],
+      ['Heartbeat', { topic: 'nowhere', id: 'j', ...lease }],
+      ['Release', { topic: 'nowhere', jobs: [{ id: 'j', ...lease }] }],
+      ['Settle', { topic: 'nowhere', acks: [{ id: 'j', ...lease }] }],
+      ['Get', { topic: 'nowhere', id: 'j' }],
+      ['Cancel', { topic: 'nowhere', id: 'j' }],
+      ['Retry', { topic: 'nowhere', id: 'j' }],
+      ['Stats', { topic: 'nowhere' }],
+    ];
+    for (const [method, body] of overConnect) expect(await connect(method, body), method).toEqual(said);
+    expect(await server.broker.topics()).not.toContain('nowhere');
+  });
+});

@@ -21,7 +21,7 @@ import { QueueError } from '../../errors.js';
 import { checkTopic } from '../../protocol.js';
 import { ClaimStreamResponseSchema, type ClaimStreamRequest, type ClaimStreamResponse } from '../../gen/bucketq/v1/queue_pb.js';
 import { claimedJob } from './convert.js';
-import type { KnownTopics } from './service.js';
+import type { TopicDirectory } from '../shared/topic-directory.js';
 
 /** The jobs one stream has delivered and not seen settled: lease token → expiry timer. */
 class Window {
@@ -111,7 +111,7 @@ function watchSettles(broker: Broker, topic: string, window: Window): () => void
 
 export async function* claimStream(
   broker: Broker,
-  topics: KnownTopics,
+  topics: TopicDirectory,
   drain: AbortSignal,
   req: ClaimStreamRequest,
   ctx: HandlerContext,

@@ -20,7 +20,8 @@ import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../shared/body-bud
 import { claimStream } from './claim-stream.js';
 import { toConnectError } from './errors.js';
 import { answerConnectError, createNodeAdapter, type NodeAdapterOptions } from './node-adapter.js';
-import { KnownTopics, unaryMethods } from './service.js';
+import { unaryMethods } from './service.js';
+import { TopicDirectory } from '../shared/topic-directory.js';
 
 /** The path prefix of every method: `/bucketq.v1.Queue/Push`, ... */
 export const CONNECT_PATH_PREFIX = '/bucketq.v1.';
@@ -75,7 +76,7 @@ const strictUtf8 = {
 export function createConnectHandler(broker: Broker, options: ConnectHandlerOptions = {}): ConnectHandler {
   const roleOf = roleChecker({ token: options.token, readToken: options.readToken });
   const drainer = new AbortController();
-  const topics = new KnownTopics(broker);
+  const topics = new TopicDirectory(broker);
   let inFlight = 0;
   const idleWaiters: Array<() => void> = [];
 

@@ -27,29 +27,10 @@ import { checkTopic } from '../../protocol.js';
 import { asQueueError } from '../shared/error-codes.js';
 import { big, claimedJob, fromValue, job, num, pushJob, topicStats } from './convert.js';
 import { itemError } from './errors.js';
+import type { TopicDirectory } from '../shared/topic-directory.js';
 import type { ServiceImpl } from '@connectrpc/connect';
 
 export type UnaryMethods = Omit<ServiceImpl<typeof Queue>, 'claimStream'>;
-
-/** Topics known to have a queue.json; see the module comment. */
-export class KnownTopics {
-  private readonly known = new Set<string>();
-  constructor(private readonly broker: Broker) {}
-
-  add(topic: string): void {
-    this.known.add(topic);
-  }
-
-  async require(topic: string): Promise<string> {
-    checkTopic(topic);
-    if (this.known.has(topic)) return topic;
-    for (const t of await this.broker.topics()) this.known.add(t);
-    if (!this.known.has(topic)) throw new QueueError('NOT_FOUND', `no topic ${topic}`, { details: { topic } });
-    return topic;
-  }
-}
-
-
 
 /** Drops undefined members, so the broker sees a field as absent, never as `undefined`. */
 function plain<T extends Record<string, unknown>>(o: T): T {
@@ -67,7 +48,7 @@ async function outcome(call: () => Promise<{ id: string; state?: string; runAt?:
   }
 }
 
-async function settle(broker: Broker, topics: KnownTopics, req: SettleRequest) {
+async function settle(broker: Broker, topics: TopicDirectory, req: SettleRequest) {
   const n = req.acks.length + req.nacks.length;
   if (n === 0) throw new QueueError('INVALID_ARGUMENT', 'settle needs at least one item in acks or nacks');
   if (n > broker.limits.maxBatch) throw new QueueError('PAYLOAD_TOO_LARGE', `a settle holds at most ${broker.limits.maxBatch} items, got ${n}`);
@@ -84,7 +65,7 @@ async function settle(broker: Broker, topics: KnownTopics, req: SettleRequest) {
   return create(SettleResponseSchema, { acks: a.map((r) => r.out), nacks: b.map((r) => r.out) });
 }
 
-export function unaryMethods(broker: Broker, topics: KnownTopics): UnaryMethods {
+export function unaryMethods(broker: Broker, topics: TopicDirectory): UnaryMethods {
   return {
     async push(req) {
       const out = await broker.push(checkTopic(req.topic), req.jobs.map(pushJob));

@@ -26,7 +26,7 @@ import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../shared/body-bud
 import { EventStreams, type EventStreamOptions } from './events/event-streams.js';
 import { ROUTES } from './routes.js';
 import type { BrokerInfo, Route } from './route.js';
-import { TopicDirectory } from './topic-directory.js';
+import { TopicDirectory } from '../shared/topic-directory.js';
 import { createHttpAuth } from './auth.js';
 import { createDashboardHttp } from './dashboard-server/pages.js';
 import { DEFAULT_DASHBOARD_DIR } from './dashboard-server/static-files.js';

@@ -5,7 +5,7 @@
  */
 import type { Broker } from '../../broker/broker.js';
 import type { JobHistory } from './dashboard-server/job-history.js';
-import type { TopicDirectory } from './topic-directory.js';
+import type { TopicDirectory } from '../shared/topic-directory.js';
 
 /** What GET /v1/broker says about this process besides what the broker knows. */
 export interface BrokerInfo {
