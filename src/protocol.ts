@@ -4,7 +4,7 @@
  * INVALID_ARGUMENT naming it; the core then only sees well-formed input.
  */
 import { TOPIC_PATTERN } from './core/keys.js';
-import type { Backoff } from './core/types.js';
+import type { Backoff, TopicSettings } from './core/types.js';
 import { QueueError } from './errors.js';
 
 export interface PushJobRequest<T = unknown> {
@@ -73,6 +73,8 @@ export const DEFAULT_LIMITS: Limits = {
 };
 
 export const DEFAULT_LEASE_MS = 30_000;
+/** The most claims a job may be given before it is dead: per job (push) and per topic (settings). */
+export const MAX_ATTEMPTS_LIMIT = 1_000_000;
 export const JOB_ID_MAX = 256;
 
 /**
@@ -190,6 +192,11 @@ function checkInt(v: unknown, field: string, min: number, max: number): number |
   return v;
 }
 
+/** A job's or a topic's maxAttempts: an integer from 1 to {@link MAX_ATTEMPTS_LIMIT}. */
+export function checkMaxAttempts(v: unknown, field = 'maxAttempts'): number | undefined {
+  return checkInt(v, field, 1, MAX_ATTEMPTS_LIMIT);
+}
+
 export function checkBackoff(b: unknown, field = 'backoff'): Backoff | undefined {
   if (b === undefined) return undefined;
   if (typeof b !== 'object' || b === null) throw bad(`${field} must be an object`);
@@ -250,7 +257,7 @@ export function checkPushJob(j: unknown, limits: Limits, where = 'job'): Checked
   if (delayMs !== undefined) out.delayMs = delayMs;
   const runAt = checkInt(o.runAt, `${where}.runAt`, 0, 8.64e15);
   if (runAt !== undefined) out.runAt = runAt;
-  const maxAttempts = checkInt(o.maxAttempts, `${where}.maxAttempts`, 1, 1_000_000);
+  const maxAttempts = checkMaxAttempts(o.maxAttempts, `${where}.maxAttempts`);
   if (maxAttempts !== undefined) out.maxAttempts = maxAttempts;
   const backoff = checkBackoff(o.backoff, `${where}.backoff`);
   if (backoff) out.backoff = backoff;
@@ -261,6 +268,26 @@ export function checkPushBatch(jobs: unknown, limits: Limits): CheckedPushJob[] 
   if (!Array.isArray(jobs) || jobs.length === 0) throw bad('jobs must be a non-empty array');
   if (jobs.length > limits.maxBatch) throw new QueueError('PAYLOAD_TOO_LARGE', `a push holds at most ${limits.maxBatch} jobs, got ${jobs.length}`);
   return jobs.map((j, i) => checkPushJob(j, limits, `jobs[${i}]`));
+}
+
+/**
+ * A topic's settings, each optional, as every entry takes them: configure() of the embedded queue
+ * and the client, PATCH /v1/topics/:topic, createQueue's maxAttempts and backoff. Fields other
+ * than these three are not looked at (a wire that must refuse them does so itself).
+ */
+export function checkSettings(s: unknown): Partial<TopicSettings> {
+  if (typeof s !== 'object' || s === null || Array.isArray(s)) throw bad('settings must be an object {maxAttempts?, backoff?, paused?}');
+  const o = s as Record<string, unknown>;
+  const out: Partial<TopicSettings> = {};
+  const maxAttempts = checkMaxAttempts(o.maxAttempts);
+  if (maxAttempts !== undefined) out.maxAttempts = maxAttempts;
+  const backoff = checkBackoff(o.backoff);
+  if (backoff) out.backoff = backoff;
+  if (o.paused !== undefined) {
+    if (typeof o.paused !== 'boolean') throw bad(`paused must be true or false, got ${shown(o.paused)}`);
+    out.paused = o.paused;
+  }
+  return out;
 }
 
 export function checkClaim(r: ClaimRequest, limits: Limits): { worker: string; max: number; leaseMs: number; waitMs: number } {

@@ -19,7 +19,6 @@ import type { PushJob, PushOutcome } from '../core/ops/push.js';
 import type { BrokerLease, JobRecord, JobStats } from '../core/types.js';
 import { isQueueError, QueueError } from '../errors.js';
 import {
-  checkBackoff,
   checkClaim,
   checkDelayMs,
   checkErrorText,
@@ -28,6 +27,7 @@ import {
   checkLease,
   checkLeaseMs,
   checkPushBatch,
+  checkSettings,
   checkTopic,
   DEFAULT_LEASE_MS,
   DEFAULT_LIMITS,
@@ -386,12 +386,7 @@ export class Broker {
 
   configure(topic: string, settings: ConfigureInput): Promise<ConfigureInput> {
     checkTopic(topic);
-    const input: ConfigureInput = {};
-    if (settings.maxAttempts !== undefined) input.maxAttempts = settings.maxAttempts;
-    const backoff = checkBackoff(settings.backoff);
-    if (backoff) input.backoff = backoff;
-    if (settings.paused !== undefined) input.paused = !!settings.paused;
-    return this.call(topic, 'configure', input);
+    return this.call(topic, 'configure', checkSettings(settings));
   }
 
   /**

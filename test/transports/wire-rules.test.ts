@@ -12,6 +12,7 @@ import { isQueueError, type QueueError } from '../../src/errors.js';
 import { createQueue } from '../../src/queue.js';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
+import { bucketq } from '../cli/cli-helpers.js';
 import { api } from '../http-helpers.js';
 
 let server: BrokerServer;
@@ -112,5 +113,46 @@ describe('topics that do not exist: one directory, the same NOT_FOUND on HTTP an
     ];
     for (const [method, body] of overConnect) expect(await connect(method, body), method).toEqual(said);
     expect(await server.broker.topics()).not.toContain('nowhere');
+  });
+});
+
+describe('maxAttempts: an integer from 1 to 1,000,000, for a job and for a topic, on every entry', () => {
+  it.each([0, 2_000_000, 1.5, '3'])('%s is refused the same way everywhere, and nothing changes', async (bad) => {
+    const said = `must be an integer from 1 to 1000000, got ${typeof bad === 'string' ? JSON.stringify(bad) : bad}`;
+    const refused = { code: 'INVALID_ARGUMENT', message: expect.stringContaining(`maxAttempts ${said}`) };
+    // A topic's settings: PATCH, the embedded queue's configure() and createQueue's option, the client, the broker.
+    expect((await http('PATCH', '/v1/topics/settings', { maxAttempts: bad })).body.error).toMatchObject(refused);
+    const embedded = createQueue({ store: server.broker, topic: 'settings' });
+    expect(await refusal(() => embedded.configure({ maxAttempts: bad as number }))).toMatchObject(refused);
+    expect(await refusal(() => createQueue({ store: server.broker, topic: 'settings', maxAttempts: bad as number }))).toMatchObject(refused);
+    const client = createClient({ url: server.url, topic: 'settings' });
+    expect(await refusal(() => client.configure({ maxAttempts: bad as number }))).toMatchObject(refused);
+    await client.close();
+    expect(await refusal(() => server.broker.configure('settings', { maxAttempts: bad as number }))).toMatchObject(refused);
+    // A job's own: HTTP, Connect (a job's max_attempts is an integer there: only the numbers), the embedded queue.
+    expect((await http('POST', '/v1/topics/settings/jobs', { payload: 1, maxAttempts: bad })).body.error).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(`.maxAttempts ${said}`) });
+    if (typeof bad === 'number' && Number.isInteger(bad)) {
+      expect(await connect('Push', { topic: 'settings', jobs: [{ payload: 1, maxAttempts: bad }] })).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(`.maxAttempts ${said}`) });
+    }
+    expect(await refusal(() => embedded.push(1, { maxAttempts: bad as number }))).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(`.maxAttempts ${said}`) });
+    await embedded.close();
+    expect(await server.broker.topics()).not.toContain('settings');
+  });
+
+  it('the CLI says so before it sends anything (exit 2)', async () => {
+    for (const bad of ['0', '2000000']) {
+      const run = await bucketq(['push', 'settings', '1', '--max-attempts', bad, '--url', 'http://127.0.0.1:9']);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(`--max-attempts must be an integer from 1 to 1000000, got ${bad}`);
+    }
+  });
+
+  it('paused is true or false on every entry (the embedded queue coerced it)', async () => {
+    const refused = { code: 'INVALID_ARGUMENT', message: 'paused must be true or false, got "yes"' };
+    expect((await http('PATCH', '/v1/topics/settings', { paused: 'yes' })).body.error).toMatchObject(refused);
+    const embedded = createQueue({ store: server.broker, topic: 'settings' });
+    expect(await refusal(() => embedded.configure({ paused: 'yes' as unknown as boolean }))).toMatchObject(refused);
+    await embedded.close();
+    expect(await server.broker.topics()).not.toContain('settings');
   });
 });

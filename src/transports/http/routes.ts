@@ -6,7 +6,7 @@
 import type { ClaimedJob } from '../../core/ops/claim.js';
 import type { JobRecord, JobStats, TopicSettings } from '../../core/types.js';
 import { isQueueError, QueueError } from '../../errors.js';
-import { shown } from '../../protocol.js';
+import { checkSettings } from '../../protocol.js';
 import { asQueueError, wireError, type WireError } from '../shared/error-codes.js';
 import { DASHBOARD_ROUTES } from './dashboard-server/routes.js';
 import { publicJob } from './public-job.js';
@@ -123,16 +123,11 @@ export const ROUTES: readonly Route[] = [
     path: ['v1', 'topics', ':topic'],
     body: true,
     run: async ({ broker, topics, params, body }) => {
-      const o = fields(body, ['maxAttempts', 'backoff', 'paused']);
-      // The broker coerces `paused` and the core checks maxAttempts only inside the commit: refuse both here.
-      if (o.paused !== undefined && typeof o.paused !== 'boolean') throw bad(`paused must be true or false, got ${shown(o.paused)}`);
-      if (o.maxAttempts !== undefined && !(typeof o.maxAttempts === 'number' && Number.isInteger(o.maxAttempts) && o.maxAttempts >= 1 && o.maxAttempts <= 1_000_000)) {
-        throw bad(`maxAttempts must be an integer from 1 to 1000000, got ${shown(o.maxAttempts)}`);
-      }
+      const settings = checkSettings(fields(body, ['maxAttempts', 'backoff', 'paused']));
       // Like push and claim, this creates the topic: a topic may be set up (or paused) before its first push.
-      const settings = await broker.configure(params.topic, o as never);
+      const configured = await broker.configure(params.topic, settings);
       topics.add(params.topic);
-      return { status: 200, body: settingsBody(settings as TopicSettings) };
+      return { status: 200, body: settingsBody(configured as TopicSettings) };
     },
   },
   {
