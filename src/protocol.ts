@@ -290,6 +290,21 @@ export function checkSettings(s: unknown): Partial<TopicSettings> {
   return out;
 }
 
+/** A settle (acks and nacks in one request): at least one item, at most `limits.maxBatch`, as a push. */
+export function checkSettleSize(items: number, limits: Limits): void {
+  if (items === 0) throw bad('settle needs at least one item in acks or nacks');
+  if (items > limits.maxBatch) throw new QueueError('PAYLOAD_TOO_LARGE', `a settle holds at most ${limits.maxBatch} items, got ${items}`);
+}
+
+/**
+ * A settle answers each item on its own, but an item refused because this broker cannot serve the
+ * topic at all (NOT_LEADER, CLOSED) is the whole request's answer: the client then takes all of
+ * it to the leader instead of reading failed items one by one.
+ */
+export function wholeSettleError(errors: ReadonlyArray<QueueError | undefined>): QueueError | undefined {
+  return errors.find((e) => e?.code === 'NOT_LEADER' || e?.code === 'CLOSED');
+}
+
 export function checkClaim(r: ClaimRequest, limits: Limits): { worker: string; max: number; leaseMs: number; waitMs: number } {
   if (typeof r !== 'object' || r === null) throw bad('claim needs {workerId}');
   return {

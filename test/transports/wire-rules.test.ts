@@ -156,3 +156,43 @@ describe('maxAttempts: an integer from 1 to 1,000,000, for a job and for a topic
     expect(await server.broker.topics()).not.toContain('settings');
   });
 });
+
+describe('settle: at least one item, at most maxBatch, and NOT_LEADER answers the whole request, on HTTP and Connect', () => {
+  let leader: BrokerServer;
+  let standby: BrokerServer;
+  beforeAll(async () => {
+    const store = createMemoryStore();
+    leader = await startBrokerServer({ store, listen: '127.0.0.1:0', limits: { maxBatch: 3 } });
+    standby = await startBrokerServer({ store, listen: '127.0.0.1:0', limits: { maxBatch: 3 } });
+  });
+  afterAll(async () => {
+    await standby?.close();
+    await leader?.close();
+  });
+
+  async function both(base: string, acks: unknown[]): Promise<[Refusal | 'ok', Refusal | 'ok']> {
+    const h = await api(base)('POST', '/v1/topics/s/settle', { acks });
+    const c = await fetch(`${base}/bucketq.v1.Queue/Settle`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 's', acks }) });
+    const cBody = (await c.json()) as { message?: string };
+    return [h.status === 200 ? 'ok' : h.body.error, c.ok ? 'ok' : { code: c.headers.get('bucketq-code') ?? '?', message: cBody.message ?? '' }];
+  }
+
+  it('sizes', async () => {
+    await api(leader.url)('POST', '/v1/topics/s/jobs', { payload: 1 });
+    const item = { id: 'j', workerId: 'w', lease: 'l' };
+    expect(await both(leader.url, [])).toEqual([
+      { code: 'INVALID_ARGUMENT', message: 'settle needs at least one item in acks or nacks' },
+      { code: 'INVALID_ARGUMENT', message: 'settle needs at least one item in acks or nacks' },
+    ]);
+    const tooMany = { code: 'PAYLOAD_TOO_LARGE', message: 'a settle holds at most 3 items, got 4' };
+    expect(await both(leader.url, [item, item, item, item])).toEqual([tooMany, tooMany]);
+    // Three items of which none holds a lease: each answered on its own, the request is fine.
+    expect(await both(leader.url, [item, item, item])).toEqual(['ok', 'ok']);
+  });
+
+  it('a standby answers the whole settle NOT_LEADER, on both wires', async () => {
+    const [h, c] = await both(standby.url, [{ id: 'j', workerId: 'w', lease: 'l' }]);
+    expect(h).toMatchObject({ code: 'NOT_LEADER', leader: leader.url });
+    expect(c).toMatchObject({ code: 'NOT_LEADER' });
+  });
+});

@@ -6,7 +6,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import type { Broker } from '../../broker/broker.js';
-import { isQueueError, QueueError } from '../../errors.js';
+import type { QueueError } from '../../errors.js';
 import {
   AckResponseSchema,
   ClaimResponseSchema,
@@ -23,7 +23,7 @@ import {
   type SettleRequest,
 } from '../../gen/bucketq/v1/queue_pb.js';
 import type { Queue } from '../../gen/bucketq/v1/queue_pb.js';
-import { checkTopic } from '../../protocol.js';
+import { checkSettleSize, checkTopic, wholeSettleError } from '../../protocol.js';
 import { asQueueError } from '../shared/error-codes.js';
 import { big, claimedJob, fromValue, job, num, pushJob, topicStats } from './convert.js';
 import { itemError } from './errors.js';
@@ -49,9 +49,7 @@ async function outcome(call: () => Promise<{ id: string; state?: string; runAt?:
 }
 
 async function settle(broker: Broker, topics: TopicDirectory, req: SettleRequest) {
-  const n = req.acks.length + req.nacks.length;
-  if (n === 0) throw new QueueError('INVALID_ARGUMENT', 'settle needs at least one item in acks or nacks');
-  if (n > broker.limits.maxBatch) throw new QueueError('PAYLOAD_TOO_LARGE', `a settle holds at most ${broker.limits.maxBatch} items, got ${n}`);
+  checkSettleSize(req.acks.length + req.nacks.length, broker.limits);
   const topic = await topics.require(req.topic);
   // Every call is submitted in this one synchronous pass, so they share one commit.
   const acks = req.acks.map((a) =>
@@ -59,9 +57,8 @@ async function settle(broker: Broker, topics: TopicDirectory, req: SettleRequest
   );
   const nacks = req.nacks.map((x) => outcome(() => broker.nack(topic, plain({ id: x.id, workerId: x.workerId, lease: x.lease, error: x.error, delayMs: num(x.delayMs) }))));
   const [a, b] = await Promise.all([Promise.all(acks), Promise.all(nacks)]);
-  // This broker cannot serve the topic at all: fail the call, so the client follows the leader.
-  const whole = [...a, ...b].find((r) => r.err && (isQueueError(r.err, 'NOT_LEADER') || isQueueError(r.err, 'CLOSED')));
-  if (whole?.err) throw whole.err;
+  const whole = wholeSettleError([...a, ...b].map((r) => r.err));
+  if (whole) throw whole;
   return create(SettleResponseSchema, { acks: a.map((r) => r.out), nacks: b.map((r) => r.out) });
 }
 

@@ -5,8 +5,8 @@
  */
 import type { ClaimedJob } from '../../core/ops/claim.js';
 import type { JobRecord, JobStats, TopicSettings } from '../../core/types.js';
-import { isQueueError, QueueError } from '../../errors.js';
-import { checkSettings } from '../../protocol.js';
+import { QueueError } from '../../errors.js';
+import { checkSettings, checkSettleSize, wholeSettleError } from '../../protocol.js';
 import { asQueueError, wireError, type WireError } from '../shared/error-codes.js';
 import { DASHBOARD_ROUTES } from './dashboard-server/routes.js';
 import { publicJob } from './public-job.js';
@@ -201,10 +201,7 @@ export const ROUTES: readonly Route[] = [
       }
       const acks = (o.acks ?? []) as unknown[];
       const nacks = (o.nacks ?? []) as unknown[];
-      if (acks.length + nacks.length === 0) throw bad('settle needs at least one item in acks or nacks');
-      if (acks.length + nacks.length > broker.limits.maxBatch) {
-        throw new QueueError('PAYLOAD_TOO_LARGE', `a settle holds at most ${broker.limits.maxBatch} items, got ${acks.length + nacks.length}`);
-      }
+      checkSettleSize(acks.length + nacks.length, broker.limits);
       await topics.require(params.topic);
       // Every call is submitted in this one synchronous pass, so they share one commit.
       const ackOut = acks.map((a, i) =>
@@ -214,9 +211,8 @@ export const ROUTES: readonly Route[] = [
         outcome(() => broker.nack(params.topic, fields(n, ['id', ...LEASE_FIELDS, 'error', 'delayMs'], `nacks[${i}]`) as never)),
       );
       const [a, n] = await Promise.all([Promise.all(ackOut), Promise.all(nackOut)]);
-      // This broker cannot serve the topic at all: answer the request as such, so the client follows the leader.
-      const whole = [...a, ...n].find((r) => r.raw && (isQueueError(r.raw, 'NOT_LEADER') || isQueueError(r.raw, 'CLOSED')));
-      if (whole?.raw) throw whole.raw;
+      const whole = wholeSettleError([...a, ...n].map((r) => r.raw));
+      if (whole) throw whole;
       const strip = ({ raw: _raw, ...r }: Outcome & { raw?: QueueError }) => r;
       return { status: 200, body: { acks: a.map(strip), nacks: n.map(strip) } };
     },
