@@ -264,6 +264,13 @@ export class Broker {
     }
   }
 
+  /**
+   * Leases up to `max` due jobs to `workerId`, waiting up to `waitMs` for one. `signal` is the
+   * caller's presence: when it fires before the answer is ready (the request queued, parked, being
+   * committed, or its payloads being read), the claim rejects with CLOSED and any jobs it took go
+   * back untouched, attempts not counted. Every wire passes the signal of its caller (an HTTP
+   * client that hung up, a gRPC call cancelled, a stream that ended) and needs nothing more.
+   */
   async claim(topic: string, req: ClaimRequest, signal?: AbortSignal): Promise<ClaimedJob[]> {
     checkTopic(topic);
     const c = checkClaim(req, this.limits);
@@ -283,11 +290,21 @@ export class Broker {
         await withRetry('read payloads', this.o.retry, this.clock, this.o.random, () => inlinePayloads(this.store, topic, out.jobs));
       } catch (err) {
         // UNAVAILABLE tells the caller nothing happened: make it true by handing the jobs back.
-        if (isQueueError(err, 'UNAVAILABLE')) void this.loop(topic).submitInternal('unclaim', { jobs: out.jobs.map((j) => ({ id: j.id, worker: c.worker, token: j.lease })) });
+        if (isQueueError(err, 'UNAVAILABLE')) this.handBack(topic, c.worker, out.jobs);
         throw err;
       }
     }
+    // The caller left after the commit (the loop hands back for one that leaves before it lands).
+    if (signal?.aborted) {
+      this.handBack(topic, c.worker, out.jobs);
+      throw new QueueError('CLOSED', 'request aborted by the caller');
+    }
     return out.jobs;
+  }
+
+  /** Claimed jobs back to pending untouched, in the background (a failure is an internal-error event). */
+  private handBack(topic: string, worker: string, jobs: readonly ClaimedJob[]): void {
+    if (jobs.length > 0) void this.loop(topic).submitInternal('unclaim', { jobs: jobs.map((j) => ({ id: j.id, worker, token: j.lease })) });
   }
 
   heartbeat(topic: string, req: HeartbeatRequest): Promise<{ leaseUntil: number }> {

@@ -12,6 +12,8 @@ import { isQueueError, type QueueError } from '../../src/errors.js';
 import { createQueue } from '../../src/queue.js';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
+import type { StorageDriver } from '../../src/storage/types.js';
+import { deferred, type Deferred } from '../embedded-helpers.js';
 import { bucketq } from '../cli/cli-helpers.js';
 import { api } from '../http-helpers.js';
 
@@ -194,5 +196,91 @@ describe('settle: at least one item, at most maxBatch, and NOT_LEADER answers th
     const [h, c] = await both(standby.url, [{ id: 'j', workerId: 'w', lease: 'l' }]);
     expect(h).toMatchObject({ code: 'NOT_LEADER', leader: leader.url });
     expect(c).toMatchObject({ code: 'NOT_LEADER' });
+  });
+});
+
+describe('a claim whose caller left before its answer: the broker hands the jobs back, whatever the wire', () => {
+  // The window: the claim has landed and its large payload is being read, when the caller leaves.
+  let gated: BrokerServer;
+  let gate: { reached: Deferred<void>; open: Deferred<void> } | null = null;
+  beforeAll(async () => {
+    const base = createMemoryStore();
+    const store: StorageDriver = {
+      ...base,
+      name: base.name,
+      minWriteIntervalMs: base.minWriteIntervalMs,
+      async read(key) {
+        const g = gate;
+        if (g && key.startsWith('payloads/')) {
+          gate = null;
+          g.reached.resolve();
+          await g.open.promise;
+        }
+        return base.read(key);
+      },
+    };
+    gated = await startBrokerServer({ store, listen: '127.0.0.1:0', brokerOptions: { payloadThreshold: 100 } });
+  });
+  afterAll(() => gated?.close());
+
+  /** Pushes one job with a large payload and arms the gate for the next payload read. */
+  async function setUp(topic: string): Promise<{ reached: Promise<void>; open: () => void }> {
+    await gated.broker.push(topic, [{ id: 'big', payload: 'x'.repeat(500) }]);
+    const g = { reached: deferred(), open: deferred() };
+    gate = g;
+    return { reached: g.reached.promise, open: () => g.open.resolve() };
+  }
+
+  async function pollUntil(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while (!(await cond())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async function expectHandedBack(topic: string): Promise<void> {
+    await pollUntil('the job to be pending again', async () => (await gated.broker.stats(topic)).pending === 1);
+    expect(await gated.broker.stats(topic)).toMatchObject({ pending: 1, claimed: 0 });
+    expect(await gated.broker.get(topic, 'big')).toMatchObject({ state: 'pending', attempts: 0 });
+  }
+
+  it('the embedded queue: an aborted claim rejects CLOSED and takes nothing', async () => {
+    const g = await setUp('gone-embedded');
+    const queue = createQueue({ store: gated.broker, topic: 'gone-embedded' });
+    const caller = new AbortController();
+    const claim = refusal(() => queue.claim({ workerId: 'w', signal: caller.signal }));
+    await g.reached;
+    caller.abort();
+    g.open();
+    expect(await claim).toMatchObject({ code: 'CLOSED' });
+    await expectHandedBack('gone-embedded');
+    await queue.close();
+  });
+
+  it('HTTP: a client that hangs up', async () => {
+    const g = await setUp('gone-http');
+    const req = request(`${gated.url}/v1/topics/gone-http/claim`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    req.on('error', () => {});
+    req.end(JSON.stringify({ workerId: 'w' }));
+    await g.reached;
+    req.destroy();
+    // The server has seen it go once the request is counted as 499 (client closed request).
+    await pollUntil('the 499', async () => (await gated.metrics.getSingleMetricAsString('bucketq_http_requests_total')).includes('route="/v1/topics/:topic/claim",code="499"'));
+    g.open();
+    await expectHandedBack('gone-http');
+  });
+
+  it('Connect: a cancelled call', async () => {
+    const g = await setUp('gone-connect');
+    const caller = new AbortController();
+    const call = fetch(`${gated.url}/bucketq.v1.Queue/Claim`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'gone-connect', workerId: 'w' }), signal: caller.signal }).catch(() => 'cancelled');
+    await g.reached;
+    caller.abort();
+    expect(await call).toBe('cancelled');
+    // Its answer is no longer in flight once the server has seen the call go.
+    await pollUntil('the server to see the call go', () => gated.inFlight === 0);
+    g.open();
+    await expectHandedBack('gone-connect');
   });
 });

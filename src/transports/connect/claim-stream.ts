@@ -11,7 +11,7 @@
  * Loop: with c > 0 credits, a long-poll claim of up to c jobs (wait as long as the broker allows);
  * jobs are yielded one message each; with no credit, wait for one. The claim is aborted when the
  * client leaves or the broker drains; jobs claimed in the commit that raced with that are handed
- * back at once. A job yielded to a client that then disappears stays leased until it expires
+ * back at once (by the broker: see Broker.claim). A job yielded to a client that then disappears stays leased until it expires
  * (at-least-once, as for a lost claim answer).
  */
 import { create } from '@bufbuild/protobuf';
@@ -132,16 +132,13 @@ export async function* claimStream(
       if (req.leaseMs !== undefined) claim.leaseMs = req.leaseMs;
       let jobs;
       try {
+        // Ended (client gone, drain) before the answer: CLOSED, and the broker hands the jobs back.
         jobs = await broker.claim(topic, claim, signal);
       } catch (err) {
         if (signal.aborted) break; // the broker refuses work once it drains: just end the stream
         throw err;
       }
       topics.add(topic);
-      if (signal.aborted) {
-        if (jobs.length > 0) await broker.call(topic, 'unclaim', { jobs: jobs.map((j) => ({ id: j.id, worker: req.workerId, token: j.lease })) }).catch(() => undefined);
-        break;
-      }
       // Held before yielding: an ack may land before the generator resumes.
       for (const j of jobs) window.hold(j.id, j.lease, j.leaseUntil);
       for (const j of jobs) yield create(ClaimStreamResponseSchema, { job: claimedJob(j) });

@@ -71,12 +71,9 @@ export function unaryMethods(broker: Broker, topics: TopicDirectory): UnaryMetho
     },
     async claim(req, ctx) {
       const topic = checkTopic(req.topic);
+      // A cancelled call gets nothing: the broker hands its jobs back.
       const jobs = await broker.claim(topic, plain({ workerId: req.workerId, max: req.max, waitMs: req.waitMs, leaseMs: req.leaseMs }), ctx.signal);
       topics.add(topic);
-      if (ctx.signal.aborted && jobs.length > 0) {
-        // The client left between the commit and its answer: hand the jobs back at once.
-        await broker.call(topic, 'unclaim', { jobs: jobs.map((j) => ({ id: j.id, worker: req.workerId, token: j.lease })) }).catch(() => undefined);
-      }
       return create(ClaimResponseSchema, { jobs: jobs.map(claimedJob) });
     },
     async heartbeat(req) {

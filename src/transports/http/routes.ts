@@ -168,13 +168,9 @@ export const ROUTES: readonly Route[] = [
     body: true,
     run: async ({ broker, topics, params, body, signal }) => {
       const o = fields(body, ['workerId', 'max', 'waitMs', 'leaseMs']);
+      // A client that leaves before its answer gets nothing: the broker hands its jobs back.
       const jobs = await broker.claim(params.topic, o as never, signal);
       topics.add(params.topic);
-      if (signal.aborted && jobs.length > 0) {
-        // The client left between the commit and its answer: hand the jobs back at once.
-        const worker = o.workerId as string;
-        await broker.call(params.topic, 'unclaim', { jobs: jobs.map((j) => ({ id: j.id, worker, token: j.lease })) }).catch(() => undefined);
-      }
       return { status: 200, body: { jobs: jobs.map(claimedJob) } };
     },
   },
