@@ -290,6 +290,12 @@ export function checkSettings(s: unknown): Partial<TopicSettings> {
   return out;
 }
 
+/** A release (claimed jobs handed back untouched): a non-empty array of at most `limits.maxBatch`. */
+export function checkReleaseSize(items: unknown, limits: Limits): asserts items is unknown[] {
+  if (!Array.isArray(items) || items.length === 0) throw bad('release needs a non-empty array of {id, workerId, lease}');
+  if (items.length > limits.maxBatch) throw new QueueError('PAYLOAD_TOO_LARGE', `a release holds at most ${limits.maxBatch} jobs, got ${items.length}`);
+}
+
 /** A settle (acks and nacks in one request): at least one item, at most `limits.maxBatch`, as a push. */
 export function checkSettleSize(items: number, limits: Limits): void {
   if (items === 0) throw bad('settle needs at least one item in acks or nacks');
@@ -305,7 +311,7 @@ export function wholeSettleError(errors: ReadonlyArray<QueueError | undefined>):
   return errors.find((e) => e?.code === 'NOT_LEADER' || e?.code === 'CLOSED');
 }
 
-export function checkClaim(r: ClaimRequest, limits: Limits): { worker: string; max: number; leaseMs: number; waitMs: number } {
+export function checkClaim(r: ClaimRequest | UntypedRequest, limits: Limits): { worker: string; max: number; leaseMs: number; waitMs: number } {
   if (typeof r !== 'object' || r === null) throw bad('claim needs {workerId}');
   return {
     worker: checkId(r.workerId, 'workerId'),
@@ -315,7 +321,7 @@ export function checkClaim(r: ClaimRequest, limits: Limits): { worker: string; m
   };
 }
 
-export function checkLease(r: LeaseRequest): { id: string; worker: string; token: string } {
+export function checkLease(r: LeaseRequest | UntypedRequest): { id: string; worker: string; token: string } {
   if (typeof r !== 'object' || r === null) throw bad('expected {id, workerId, lease}');
   return { id: checkId(r.id), worker: checkId(r.workerId, 'workerId'), token: checkId(r.lease, 'lease') };
 }
@@ -332,4 +338,43 @@ export function checkErrorText(v: unknown): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string') throw bad('error must be a string');
   return v;
+}
+
+/** A request as an untyped wire carries it (a JSON body): fields of any type, or missing. */
+export type UntypedRequest = Readonly<Record<string, unknown>>;
+
+// The typed requests of an untyped wire, checked with the broker's own checks and words (the
+// broker checks again; a wire translates, it never casts). Field names are the HTTP API's.
+
+export function claimRequestOf(o: UntypedRequest, limits: Limits): ClaimRequest {
+  const c = checkClaim(o, limits);
+  return { workerId: c.worker, max: c.max, leaseMs: c.leaseMs, waitMs: c.waitMs };
+}
+
+export function leaseRequestOf(o: UntypedRequest): LeaseRequest {
+  const l = checkLease(o);
+  return { id: l.id, workerId: l.worker, lease: l.token };
+}
+
+export function heartbeatRequestOf(o: UntypedRequest, limits: Limits): HeartbeatRequest {
+  const req: HeartbeatRequest = leaseRequestOf(o);
+  const leaseMs = checkLeaseMs(o.leaseMs, limits);
+  if (leaseMs !== undefined) req.leaseMs = leaseMs;
+  return req;
+}
+
+/** The result is any JSON value: the broker checks its depth and size. */
+export function ackRequestOf(o: UntypedRequest): AckRequest {
+  const req: AckRequest = leaseRequestOf(o);
+  if (o.result !== undefined) req.result = o.result;
+  return req;
+}
+
+export function nackRequestOf(o: UntypedRequest): NackRequest {
+  const req: NackRequest = leaseRequestOf(o);
+  const error = checkErrorText(o.error);
+  if (error !== undefined) req.error = error;
+  const delayMs = checkDelayMs(o.delayMs);
+  if (delayMs !== undefined) req.delayMs = delayMs;
+  return req;
 }

@@ -27,6 +27,7 @@ import {
   checkLease,
   checkLeaseMs,
   checkPushBatch,
+  checkReleaseSize,
   checkSettings,
   checkTopic,
   DEFAULT_LEASE_MS,
@@ -346,8 +347,7 @@ export class Broker {
    */
   release(topic: string, items: ReadonlyArray<LeaseRequest>): Promise<{ released: number }> {
     checkTopic(topic);
-    if (!Array.isArray(items) || items.length === 0) throw new QueueError('INVALID_ARGUMENT', 'release needs a non-empty array of {id, workerId, lease}');
-    if (items.length > this.limits.maxBatch) throw new QueueError('PAYLOAD_TOO_LARGE', `a release holds at most ${this.limits.maxBatch} jobs, got ${items.length}`);
+    checkReleaseSize(items, this.limits);
     const jobs = items.map((item) => checkLease(item));
     return this.call(topic, 'unclaim', { jobs }).then((out) => ({ released: out.returned }));
   }

@@ -284,3 +284,18 @@ describe('a claim whose caller left before its answer: the broker hands the jobs
     await expectHandedBack('gone-connect');
   });
 });
+
+describe('fields of the wrong type: HTTP checks them into typed requests with the broker\'s own words', () => {
+  it.each([
+    ['claim', '/v1/topics/typed/claim', { workerId: 'w', max: 'x' }, 'max must be an integer from 1 to 1000, got "x"', (q: ReturnType<typeof createQueue>) => q.claim({ workerId: 'w', max: 'x' as unknown as number })],
+    ['heartbeat', '/v1/topics/typed/jobs/j/heartbeat', { workerId: 'w', lease: 'l', leaseMs: -1 }, 'leaseMs must be an integer from 1 to 3600000, got -1', (q: ReturnType<typeof createQueue>) => q.heartbeat({ id: 'j', workerId: 'w', lease: 'l' }, -1)],
+    ['ack', '/v1/topics/typed/jobs/j/ack', { workerId: 'w', lease: 7 }, 'lease must be a string of 1 to 256 characters', (q: ReturnType<typeof createQueue>) => q.ack({ id: 'j', workerId: 'w', lease: 7 as unknown as string })],
+    ['nack', '/v1/topics/typed/jobs/j/nack', { workerId: 'w', lease: 'l', delayMs: 'soon' }, 'delayMs must be an integer from 0 to 315360000000, got "soon"', (q: ReturnType<typeof createQueue>) => q.nack({ id: 'j', workerId: 'w', lease: 'l' }, undefined, { delayMs: 'soon' as unknown as number })],
+  ] as const)('%s', async (_op, path, body, said, embedded) => {
+    await http('POST', '/v1/topics/typed/jobs', { payload: 1 });
+    expect((await http('POST', path, body)).body.error).toEqual({ code: 'INVALID_ARGUMENT', message: said });
+    const queue = createQueue({ store: server.broker, topic: 'typed' });
+    expect(await refusal(() => embedded(queue))).toEqual({ code: 'INVALID_ARGUMENT', message: said });
+    await queue.close();
+  });
+});

@@ -6,7 +6,7 @@
 import type { ClaimedJob } from '../../core/ops/claim.js';
 import type { JobRecord, JobStats, TopicSettings } from '../../core/types.js';
 import { QueueError } from '../../errors.js';
-import { checkSettings, checkSettleSize, wholeSettleError } from '../../protocol.js';
+import { ackRequestOf, checkReleaseSize, checkSettings, checkSettleSize, claimRequestOf, heartbeatRequestOf, leaseRequestOf, nackRequestOf, wholeSettleError } from '../../protocol.js';
 import { asQueueError, wireError, type WireError } from '../shared/error-codes.js';
 import { DASHBOARD_ROUTES } from './dashboard-server/routes.js';
 import { publicJob } from './public-job.js';
@@ -169,7 +169,7 @@ export const ROUTES: readonly Route[] = [
     run: async ({ broker, topics, params, body, signal }) => {
       const o = fields(body, ['workerId', 'max', 'waitMs', 'leaseMs']);
       // A client that leaves before its answer gets nothing: the broker hands its jobs back.
-      const jobs = await broker.claim(params.topic, o as never, signal);
+      const jobs = await broker.claim(params.topic, claimRequestOf(o, broker.limits), signal);
       topics.add(params.topic);
       return { status: 200, body: { jobs: jobs.map(claimedJob) } };
     },
@@ -182,8 +182,9 @@ export const ROUTES: readonly Route[] = [
       const o = fields(body, ['jobs']);
       if (!Array.isArray(o.jobs)) throw bad('jobs must be a non-empty array of {id, workerId, lease}');
       await topics.require(params.topic);
-      const jobs = o.jobs.map((j: unknown, i: number) => fields(j, ['id', ...LEASE_FIELDS], `jobs[${i}]`));
-      return { status: 200, body: await broker.release(params.topic, jobs as never) };
+      checkReleaseSize(o.jobs, broker.limits);
+      const jobs = o.jobs.map((j: unknown, i: number) => leaseRequestOf(fields(j, ['id', ...LEASE_FIELDS], `jobs[${i}]`)));
+      return { status: 200, body: await broker.release(params.topic, jobs) };
     },
   },
   {
@@ -201,10 +202,10 @@ export const ROUTES: readonly Route[] = [
       await topics.require(params.topic);
       // Every call is submitted in this one synchronous pass, so they share one commit.
       const ackOut = acks.map((a, i) =>
-        outcome(() => broker.ack(params.topic, fields(a, ['id', ...LEASE_FIELDS, 'result'], `acks[${i}]`) as never)),
+        outcome(() => broker.ack(params.topic, ackRequestOf(fields(a, ['id', ...LEASE_FIELDS, 'result'], `acks[${i}]`)))),
       );
       const nackOut = nacks.map((n, i) =>
-        outcome(() => broker.nack(params.topic, fields(n, ['id', ...LEASE_FIELDS, 'error', 'delayMs'], `nacks[${i}]`) as never)),
+        outcome(() => broker.nack(params.topic, nackRequestOf(fields(n, ['id', ...LEASE_FIELDS, 'error', 'delayMs'], `nacks[${i}]`)))),
       );
       const [a, n] = await Promise.all([Promise.all(ackOut), Promise.all(nackOut)]);
       const whole = wholeSettleError([...a, ...n].map((r) => r.raw));
@@ -240,7 +241,7 @@ export const ROUTES: readonly Route[] = [
     run: async ({ broker, topics, params, body }) => {
       const o = fields(body, [...LEASE_FIELDS, 'leaseMs']);
       await topics.require(params.topic);
-      return { status: 200, body: await broker.heartbeat(params.topic, { ...o, id: params.id } as never) };
+      return { status: 200, body: await broker.heartbeat(params.topic, heartbeatRequestOf({ ...o, id: params.id }, broker.limits)) };
     },
   },
   {
@@ -250,7 +251,7 @@ export const ROUTES: readonly Route[] = [
     run: async ({ broker, topics, params, body }) => {
       const o = fields(body, [...LEASE_FIELDS, 'result']);
       await topics.require(params.topic);
-      return { status: 200, body: await broker.ack(params.topic, { ...o, id: params.id } as never) };
+      return { status: 200, body: await broker.ack(params.topic, ackRequestOf({ ...o, id: params.id })) };
     },
   },
   {
@@ -260,7 +261,7 @@ export const ROUTES: readonly Route[] = [
     run: async ({ broker, topics, params, body }) => {
       const o = fields(body, [...LEASE_FIELDS, 'error', 'delayMs']);
       await topics.require(params.topic);
-      return { status: 200, body: await broker.nack(params.topic, { ...o, id: params.id } as never) };
+      return { status: 200, body: await broker.nack(params.topic, nackRequestOf({ ...o, id: params.id })) };
     },
   },
   {
