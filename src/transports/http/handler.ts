@@ -13,7 +13,7 @@
  * before its answer; the broker then claims nothing for it (or hands back what a racing commit
  * claimed).
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Broker } from '../../broker/broker.js';

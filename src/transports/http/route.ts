@@ -38,7 +38,7 @@ export interface Reply {
   body: unknown;
 }
 
-export interface Route {
+interface RouteBase {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Path segments; `:topic` and `:id` capture one segment each. */
   path: readonly string[];
@@ -46,7 +46,21 @@ export interface Route {
   body: boolean;
   /** Served without a token (health checks). */
   public?: boolean;
-  /** Answered as a stream by the handler, never by run(): GET /v1/events (events/event-streams.ts), the dashboard's stats (dashboard-server/stats-stream.ts). */
-  stream?: 'events' | 'stats';
+}
+
+/** A route answered with one JSON reply. */
+export interface CallRoute extends RouteBase {
+  stream?: undefined;
   run(ctx: RouteContext): Promise<Reply>;
 }
+
+/**
+ * A route the handler answers as a stream of Server-Sent Events: GET /v1/events
+ * (events/event-streams.ts), the dashboard's stats (dashboard-server/stats-stream.ts). It is in
+ * the table to be matched and authenticated like every other.
+ */
+export interface StreamRoute extends RouteBase {
+  stream: 'events' | 'stats';
+}
+
+export type Route = CallRoute | StreamRoute;

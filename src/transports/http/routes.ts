@@ -4,7 +4,7 @@
  * shared with every surface; this file only rejects fields the protocol would silently ignore.
  */
 import type { ClaimedJob } from '../../core/ops/claim.js';
-import type { JobRecord, JobStats, TopicSettings } from '../../core/types.js';
+import type { JobStats, TopicSettings } from '../../core/types.js';
 import { QueueError } from '../../errors.js';
 import { ackRequestOf, checkReleaseSize, checkSettings, checkSettleSize, claimRequestOf, heartbeatRequestOf, leaseRequestOf, nackRequestOf, wholeSettleError } from '../../protocol.js';
 import { asQueueError, wireError, type WireError } from '../shared/error-codes.js';
@@ -25,8 +25,6 @@ function fields(body: unknown, allowed: readonly string[], where = 'the request 
   }
   return o;
 }
-
-export { publicJob } from './public-job.js';
 
 function claimedJob(job: ClaimedJob): Record<string, unknown> {
   const { payloadRef: _ref, payload, ...rest } = job;
@@ -79,15 +77,7 @@ export const ROUTES: readonly Route[] = [
     public: true,
     run: async ({ broker }) => ({ status: 200, body: { ok: true, broker: broker.id } }),
   },
-  {
-    method: 'GET',
-    path: ['v1', 'events'],
-    body: false,
-    stream: 'events',
-    run: async () => {
-      throw new QueueError('INTERNAL', 'the events route is a stream');
-    },
-  },
+  { method: 'GET', path: ['v1', 'events'], body: false, stream: 'events' },
   {
     method: 'GET',
     path: ['v1', 'topics'],

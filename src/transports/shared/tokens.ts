@@ -9,6 +9,7 @@ function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
 }
 
+/** What an `Authorization: Bearer <token>` header proves, where any role will do (the operations port). */
 export type BearerCheck = 'ok' | 'missing' | 'invalid';
 
 /** A constant-time checker of presented tokens; null when the broker has no token. */
@@ -16,17 +17,6 @@ export function tokenChecker(token: string | undefined): ((presented: string) =>
   if (token === undefined) return null;
   const expected = sha256(token);
   return (presented) => timingSafeEqual(sha256(presented), expected);
-}
-
-/** A checker of `Authorization: Bearer <token>` values; null when the broker has no token. */
-export function bearerChecker(token: string | undefined): ((header: string | null | undefined) => BearerCheck) | null {
-  const matches = tokenChecker(token);
-  if (!matches) return null;
-  return (header) => {
-    const m = header === undefined || header === null ? null : /^Bearer +(\S+) *$/i.exec(header);
-    if (!m) return 'missing';
-    return matches(m[1]!) ? 'ok' : 'invalid';
-  };
 }
 
 /** What a presented credential may do: `admin` everything, `read` only what changes nothing. */

@@ -98,13 +98,5 @@ export const DASHBOARD_ROUTES: readonly Route[] = [
       };
     },
   },
-  {
-    method: 'GET',
-    path: ['v1', 'broker', 'stats', 'stream'],
-    body: false,
-    stream: 'stats',
-    run: async () => {
-      throw new QueueError('INTERNAL', 'the stats route is a stream');
-    },
-  },
+  { method: 'GET', path: ['v1', 'broker', 'stats', 'stream'], body: false, stream: 'stats' },
 ];
