@@ -208,7 +208,7 @@ export class Broker {
         events: this.events,
         afterCommit: (state, requests, results, swept) => {
           this.archiver.schedule(topic, state, created);
-          // Live event streams (transports/events.ts) derive job events from the landed batch.
+          // Live event streams (transports/http/events/) derive job events from the landed batch.
           // Nobody watching: no work at all on the commit path.
           if (this.events.listenerCount('batch') > 0) this.emitBatch({ topic, seq: state.seq, time: state.time, requests, results, expired: swept?.expired ?? [] });
         },
