@@ -4,7 +4,7 @@
  * INVALID_ARGUMENT naming it; the core then only sees well-formed input.
  */
 import { TOPIC_PATTERN } from './core/keys.js';
-import type { Backoff } from './core/types.js';
+import type { Backoff, TopicSettings } from './core/types.js';
 import { QueueError } from './errors.js';
 
 export interface PushJobRequest<T = unknown> {
@@ -73,6 +73,8 @@ export const DEFAULT_LIMITS: Limits = {
 };
 
 export const DEFAULT_LEASE_MS = 30_000;
+/** The most claims a job may be given before it is dead: per job (push) and per topic (settings). */
+export const MAX_ATTEMPTS_LIMIT = 1_000_000;
 export const JOB_ID_MAX = 256;
 
 /**
@@ -167,10 +169,15 @@ export function checkBodyDepth(text: Uint8Array, what = 'the request body'): voi
   }
 }
 
+/**
+ * A topic name: `[A-Za-z0-9_.-]{1,128}`, but not `.` or `..`, which the pattern admits and no store
+ * can hold (a topic is a segment of its objects' keys, of a file store's paths and of URL paths).
+ */
 export function checkTopic(topic: unknown): string {
   if (typeof topic !== 'string' || !TOPIC_PATTERN.test(topic)) {
     throw bad(`topic must match [A-Za-z0-9_.-]{1,128}, got ${shown(topic)}`);
   }
+  if (topic === '.' || topic === '..') throw bad(`topic ${shown(topic)} is not allowed: it is a path segment, which no store can hold`);
   return topic;
 }
 
@@ -183,6 +190,11 @@ function checkInt(v: unknown, field: string, min: number, max: number): number |
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(`${field} must be an integer from ${min} to ${max}, got ${shown(v)}`);
   return v;
+}
+
+/** A job's or a topic's maxAttempts: an integer from 1 to {@link MAX_ATTEMPTS_LIMIT}. */
+export function checkMaxAttempts(v: unknown, field = 'maxAttempts'): number | undefined {
+  return checkInt(v, field, 1, MAX_ATTEMPTS_LIMIT);
 }
 
 export function checkBackoff(b: unknown, field = 'backoff'): Backoff | undefined {
@@ -245,7 +257,7 @@ export function checkPushJob(j: unknown, limits: Limits, where = 'job'): Checked
   if (delayMs !== undefined) out.delayMs = delayMs;
   const runAt = checkInt(o.runAt, `${where}.runAt`, 0, 8.64e15);
   if (runAt !== undefined) out.runAt = runAt;
-  const maxAttempts = checkInt(o.maxAttempts, `${where}.maxAttempts`, 1, 1_000_000);
+  const maxAttempts = checkMaxAttempts(o.maxAttempts, `${where}.maxAttempts`);
   if (maxAttempts !== undefined) out.maxAttempts = maxAttempts;
   const backoff = checkBackoff(o.backoff, `${where}.backoff`);
   if (backoff) out.backoff = backoff;
@@ -258,7 +270,48 @@ export function checkPushBatch(jobs: unknown, limits: Limits): CheckedPushJob[] 
   return jobs.map((j, i) => checkPushJob(j, limits, `jobs[${i}]`));
 }
 
-export function checkClaim(r: ClaimRequest, limits: Limits): { worker: string; max: number; leaseMs: number; waitMs: number } {
+/**
+ * A topic's settings, each optional, as every entry takes them: configure() of the embedded queue
+ * and the client, PATCH /v1/topics/:topic, createQueue's maxAttempts and backoff. Fields other
+ * than these three are not looked at (a wire that must refuse them does so itself).
+ */
+export function checkSettings(s: unknown): Partial<TopicSettings> {
+  if (typeof s !== 'object' || s === null || Array.isArray(s)) throw bad('settings must be an object {maxAttempts?, backoff?, paused?}');
+  const o = s as Record<string, unknown>;
+  const out: Partial<TopicSettings> = {};
+  const maxAttempts = checkMaxAttempts(o.maxAttempts);
+  if (maxAttempts !== undefined) out.maxAttempts = maxAttempts;
+  const backoff = checkBackoff(o.backoff);
+  if (backoff) out.backoff = backoff;
+  if (o.paused !== undefined) {
+    if (typeof o.paused !== 'boolean') throw bad(`paused must be true or false, got ${shown(o.paused)}`);
+    out.paused = o.paused;
+  }
+  return out;
+}
+
+/** A release (claimed jobs handed back untouched): a non-empty array of at most `limits.maxBatch`. */
+export function checkReleaseSize(items: unknown, limits: Limits): asserts items is unknown[] {
+  if (!Array.isArray(items) || items.length === 0) throw bad('release needs a non-empty array of {id, workerId, lease}');
+  if (items.length > limits.maxBatch) throw new QueueError('PAYLOAD_TOO_LARGE', `a release holds at most ${limits.maxBatch} jobs, got ${items.length}`);
+}
+
+/** A settle (acks and nacks in one request): at least one item, at most `limits.maxBatch`, as a push. */
+export function checkSettleSize(items: number, limits: Limits): void {
+  if (items === 0) throw bad('settle needs at least one item in acks or nacks');
+  if (items > limits.maxBatch) throw new QueueError('PAYLOAD_TOO_LARGE', `a settle holds at most ${limits.maxBatch} items, got ${items}`);
+}
+
+/**
+ * A settle answers each item on its own, but an item refused because this broker cannot serve the
+ * topic at all (NOT_LEADER, CLOSED) is the whole request's answer: the client then takes all of
+ * it to the leader instead of reading failed items one by one.
+ */
+export function wholeSettleError(errors: ReadonlyArray<QueueError | undefined>): QueueError | undefined {
+  return errors.find((e) => e?.code === 'NOT_LEADER' || e?.code === 'CLOSED');
+}
+
+export function checkClaim(r: ClaimRequest | UntypedRequest, limits: Limits): { worker: string; max: number; leaseMs: number; waitMs: number } {
   if (typeof r !== 'object' || r === null) throw bad('claim needs {workerId}');
   return {
     worker: checkId(r.workerId, 'workerId'),
@@ -268,7 +321,7 @@ export function checkClaim(r: ClaimRequest, limits: Limits): { worker: string; m
   };
 }
 
-export function checkLease(r: LeaseRequest): { id: string; worker: string; token: string } {
+export function checkLease(r: LeaseRequest | UntypedRequest): { id: string; worker: string; token: string } {
   if (typeof r !== 'object' || r === null) throw bad('expected {id, workerId, lease}');
   return { id: checkId(r.id), worker: checkId(r.workerId, 'workerId'), token: checkId(r.lease, 'lease') };
 }
@@ -285,4 +338,43 @@ export function checkErrorText(v: unknown): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string') throw bad('error must be a string');
   return v;
+}
+
+/** A request as an untyped wire carries it (a JSON body): fields of any type, or missing. */
+export type UntypedRequest = Readonly<Record<string, unknown>>;
+
+// The typed requests of an untyped wire, checked with the broker's own checks and words (the
+// broker checks again; a wire translates, it never casts). Field names are the HTTP API's.
+
+export function claimRequestOf(o: UntypedRequest, limits: Limits): ClaimRequest {
+  const c = checkClaim(o, limits);
+  return { workerId: c.worker, max: c.max, leaseMs: c.leaseMs, waitMs: c.waitMs };
+}
+
+export function leaseRequestOf(o: UntypedRequest): LeaseRequest {
+  const l = checkLease(o);
+  return { id: l.id, workerId: l.worker, lease: l.token };
+}
+
+export function heartbeatRequestOf(o: UntypedRequest, limits: Limits): HeartbeatRequest {
+  const req: HeartbeatRequest = leaseRequestOf(o);
+  const leaseMs = checkLeaseMs(o.leaseMs, limits);
+  if (leaseMs !== undefined) req.leaseMs = leaseMs;
+  return req;
+}
+
+/** The result is any JSON value: the broker checks its depth and size. */
+export function ackRequestOf(o: UntypedRequest): AckRequest {
+  const req: AckRequest = leaseRequestOf(o);
+  if (o.result !== undefined) req.result = o.result;
+  return req;
+}
+
+export function nackRequestOf(o: UntypedRequest): NackRequest {
+  const req: NackRequest = leaseRequestOf(o);
+  const error = checkErrorText(o.error);
+  if (error !== undefined) req.error = error;
+  const delayMs = checkDelayMs(o.delayMs);
+  if (delayMs !== undefined) req.delayMs = delayMs;
+  return req;
 }

@@ -8,7 +8,7 @@ import { Broker } from './broker/broker.js';
 import { systemClock, type Clock } from './broker/clock.js';
 import type { JobStats, TopicSettings } from './core/types.js';
 import { isQueueError, QueueError, toQueueError } from './errors.js';
-import { checkBackoff, checkLeaseMs, checkTopic, DEFAULT_LEASE_MS, DEFAULT_LIMITS } from './protocol.js';
+import { checkLeaseMs, checkSettings, checkTopic, DEFAULT_LEASE_MS, DEFAULT_LIMITS } from './protocol.js';
 import { lazyStore } from './queue-store.js';
 import type {
   AckItem,
@@ -62,13 +62,7 @@ class TopicQueue<T> implements EmbeddedQueue<T> {
     this.topic = checkTopic(o.topic);
     this.clock = o.clock ?? systemClock;
     this.leaseMs = checkLeaseMs(o.leaseMs, DEFAULT_LIMITS) ?? DEFAULT_LEASE_MS;
-    const settings: TopicSettingsUpdate = {};
-    if (o.maxAttempts !== undefined) {
-      if (!Number.isInteger(o.maxAttempts) || o.maxAttempts < 1) throw invalid(`maxAttempts must be an integer >= 1, got ${JSON.stringify(o.maxAttempts)}`);
-      settings.maxAttempts = o.maxAttempts;
-    }
-    const backoff = checkBackoff(o.backoff);
-    if (backoff) settings.backoff = backoff;
+    const settings = checkSettings({ maxAttempts: o.maxAttempts, backoff: o.backoff });
     this.settings = Object.keys(settings).length > 0 ? settings : null;
 
     const store = o.store;

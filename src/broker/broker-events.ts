@@ -1,7 +1,7 @@
 /**
  * The events of a broker (`broker.events`, a typed EventEmitter), declared once for every listener:
  * metrics and logs (server/), readiness's view of leadership (server/leadership.ts), the live event
- * feed (transports/event-feed.ts), commit spans (tracing.ts). They are the broker's own view, as
+ * feed (transports/http/events/event-feed.ts), commit spans (tracing.ts). They are the broker's own view, as
  * the topic loops, the archiver and the janitor report it. The events a client reads on the wire
  * (GET /v1/events: `QueueEvent`, its `CommitEvent` and `LeaderEvent`) are built from these by the
  * event feed and declared in src/event-types.ts; the names here say they are not those.

@@ -19,7 +19,6 @@ import type { PushJob, PushOutcome } from '../core/ops/push.js';
 import type { BrokerLease, JobRecord, JobStats } from '../core/types.js';
 import { isQueueError, QueueError } from '../errors.js';
 import {
-  checkBackoff,
   checkClaim,
   checkDelayMs,
   checkErrorText,
@@ -28,6 +27,8 @@ import {
   checkLease,
   checkLeaseMs,
   checkPushBatch,
+  checkReleaseSize,
+  checkSettings,
   checkTopic,
   DEFAULT_LEASE_MS,
   DEFAULT_LIMITS,
@@ -195,7 +196,7 @@ export class Broker {
         events: this.events,
         afterCommit: (state, requests, results, swept) => {
           this.archiver.schedule(topic, state, created);
-          // Live event streams (transports/events.ts) derive job events from the landed batch.
+          // Live event streams (transports/http/events/) derive job events from the landed batch.
           // Nobody watching: no work at all on the commit path.
           if (this.events.listenerCount('batch') > 0) this.emitBatch({ topic, seq: state.seq, time: state.time, requests, results, expired: swept?.expired ?? [] });
         },
@@ -252,6 +253,13 @@ export class Broker {
     }
   }
 
+  /**
+   * Leases up to `max` due jobs to `workerId`, waiting up to `waitMs` for one. `signal` is the
+   * caller's presence: when it fires before the answer is ready (the request queued, parked, being
+   * committed, or its payloads being read), the claim rejects with CLOSED and any jobs it took go
+   * back untouched, attempts not counted. Every wire passes the signal of its caller (an HTTP
+   * client that hung up, a gRPC call cancelled, a stream that ended) and needs nothing more.
+   */
   async claim(topic: string, req: ClaimRequest, signal?: AbortSignal): Promise<ClaimedJob[]> {
     checkTopic(topic);
     const c = checkClaim(req, this.limits);
@@ -271,11 +279,21 @@ export class Broker {
         await withRetry('read payloads', this.o.retry, this.clock, this.o.random, () => inlinePayloads(this.store, topic, out.jobs));
       } catch (err) {
         // UNAVAILABLE tells the caller nothing happened: make it true by handing the jobs back.
-        if (isQueueError(err, 'UNAVAILABLE')) void this.loop(topic).submitInternal('unclaim', { jobs: out.jobs.map((j) => ({ id: j.id, worker: c.worker, token: j.lease })) });
+        if (isQueueError(err, 'UNAVAILABLE')) this.handBack(topic, c.worker, out.jobs);
         throw err;
       }
     }
+    // The caller left after the commit (the loop hands back for one that leaves before it lands).
+    if (signal?.aborted) {
+      this.handBack(topic, c.worker, out.jobs);
+      throw new QueueError('CLOSED', 'request aborted by the caller');
+    }
     return out.jobs;
+  }
+
+  /** Claimed jobs back to pending untouched, in the background (a failure is an internal-error event). */
+  private handBack(topic: string, worker: string, jobs: readonly ClaimedJob[]): void {
+    if (jobs.length > 0) void this.loop(topic).submitInternal('unclaim', { jobs: jobs.map((j) => ({ id: j.id, worker, token: j.lease })) });
   }
 
   heartbeat(topic: string, req: HeartbeatRequest): Promise<{ leaseUntil: number }> {
@@ -317,8 +335,7 @@ export class Broker {
    */
   release(topic: string, items: ReadonlyArray<LeaseRequest>): Promise<{ released: number }> {
     checkTopic(topic);
-    if (!Array.isArray(items) || items.length === 0) throw new QueueError('INVALID_ARGUMENT', 'release needs a non-empty array of {id, workerId, lease}');
-    if (items.length > this.limits.maxBatch) throw new QueueError('PAYLOAD_TOO_LARGE', `a release holds at most ${this.limits.maxBatch} jobs, got ${items.length}`);
+    checkReleaseSize(items, this.limits);
     const jobs = items.map((item) => checkLease(item));
     return this.call(topic, 'unclaim', { jobs }).then((out) => ({ released: out.returned }));
   }
@@ -379,12 +396,7 @@ export class Broker {
 
   configure(topic: string, settings: ConfigureInput): Promise<ConfigureInput> {
     checkTopic(topic);
-    const input: ConfigureInput = {};
-    if (settings.maxAttempts !== undefined) input.maxAttempts = settings.maxAttempts;
-    const backoff = checkBackoff(settings.backoff);
-    if (backoff) input.backoff = backoff;
-    if (settings.paused !== undefined) input.paused = !!settings.paused;
-    return this.call(topic, 'configure', input);
+    return this.call(topic, 'configure', checkSettings(settings));
   }
 
   /**

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import { createClient } from '../client/client.js';
 import type { ConnectionOptions } from '../client/connection.js';
-import { checkTopic } from '../protocol.js';
+import { checkMaxAttempts, checkTopic } from '../protocol.js';
 import type { Queue } from '../queue-types.js';
 import { parseFlags, type ParsedFlags } from './args.js';
 import { UsageError } from './command.js';
@@ -141,6 +141,17 @@ export function positionals(given: string[], names: string[]): Array<string | un
 export function topicArg(value: string): string {
   try {
     return checkTopic(value);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** `--max-attempts N`: the protocol's rule for a job's maxAttempts, checked here so a bad one is a usage error before anything is sent. */
+export function maxAttemptsFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^-?\d{1,16}$/.test(value.trim()) ? Number(value) : value;
+  try {
+    return checkMaxAttempts(n, '--max-attempts');
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

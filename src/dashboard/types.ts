@@ -62,7 +62,7 @@ export interface LostInfo {
   memorySeq: number | null;
 }
 
-// Copy of TopicStats in src/transports/dashboard-stats.ts (the source of truth): this tree is compiled separately for the browser and must not import Node code.
+// Copy of TopicStats in src/transports/http/dashboard-server/stats-stream.ts (the source of truth): this tree is compiled separately for the browser and must not import Node code.
 export interface TopicLive {
   pending: number;
   delayed: number;

@@ -11,7 +11,7 @@
  * up to `connectionGraceMs` to close their idle keep-alive connections; close the remaining
  * connections; close the store (when it was opened here).
  *
- * The Redis protocol (`respListen`, transports/resp-server.ts) drains alongside: it stops accepting
+ * The Redis protocol (`respListen`, transports/resp/) drains alongside: it stops accepting
  * with the HTTP server and answers later commands with -UNAVAILABLE; its commands in flight get
  * their replies (parked BRPOP / XREADGROUP BLOCK get nothing when the broker stops), then its
  * connections are ended.
@@ -38,11 +38,10 @@ import { isQueueError, QueueError } from '../errors.js';
 import type { Limits } from '../protocol.js';
 import { openStore } from '../storage/open.js';
 import type { StorageDriver } from '../storage/types.js';
-import { CONNECT_PATH_PREFIX, createConnectHandler, type ConnectHandler } from '../transports/connect/handler.js';
-import { defaultPerAddress, type ConnectionRejectReason } from '../transports/_connections.js';
-import { answerClientErrors, createHttpHandler, DEFAULT_MAX_BODY_BYTES, type HttpHandler } from '../transports/http.js';
-import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../transports/_body-budget.js';
-import { createRespServer, type RespServer, type RespServerOptions } from '../transports/resp-server.js';
+import { CONNECT_PATH_PREFIX, createConnectHandler, type ConnectHandler } from '../transports/connect/index.js';
+import { BodyBudget, defaultPerAddress, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, type ConnectionRejectReason } from '../transports/shared/index.js';
+import { answerClientErrors, createHttpHandler, DEFAULT_MAX_BODY_BYTES, type HttpHandler } from '../transports/http/index.js';
+import { createRespServer, type RespServer, type RespServerOptions } from '../transports/resp/index.js';
 import { advertiseUrl, DEFAULT_LISTEN, listenUrl, parseListen } from './address.js';
 import { createDualServer, DEFAULT_HEADERS_TIMEOUT_MS, httpTimeouts } from './h2c.js';
 import { createTlsServer, loadTls } from './tls.js';

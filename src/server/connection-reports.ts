@@ -1,11 +1,11 @@
 /**
- * The log lines of refused and cut connections (transports/_connections.ts lists the reasons).
+ * The log lines of refused and cut connections (transports/shared/connections.ts lists the reasons).
  * A flood refuses thousands of connections a second, so each kind (port and reason) is logged at
  * warn level at most once per interval: the first at once, the ones after it counted and logged
  * together when the interval is over, with the last address seen. Nothing is lost from the
  * metrics, which count every one.
  */
-import type { ConnectionRejectReason } from '../transports/_connections.js';
+import type { ConnectionRejectReason } from '../transports/shared/index.js';
 import type { Logger } from './logger.js';
 
 export type ConnectionListener = 'http' | 'resp';

@@ -20,7 +20,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
-import { AddressCounts, type OnConnectionRejected } from '../transports/_connections.js';
+import { AddressCounts, type OnConnectionRejected } from '../transports/shared/index.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 

@@ -174,7 +174,7 @@ export class BrokerMetrics {
     child.inc();
   }
 
-  /** A connection refused or cut by a limit (transports/_connections.ts lists the reasons). */
+  /** A connection refused or cut by a limit (transports/shared/connections.ts lists the reasons). */
   connectionRejected(listener: 'http' | 'resp', reason: string): void {
     this.connectionsRejected.inc({ listener, reason });
   }

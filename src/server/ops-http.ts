@@ -3,11 +3,11 @@
  * GET /metrics (Prometheus text format; needs the broker's token like the API, which Prometheus
  * sends with `authorization: {credentials: TOKEN}`) and GET /readyz (public, like /healthz).
  *
- * They are served here rather than in http-routes.ts because /metrics is not JSON and both need
+ * They are served here rather than in the HTTP API's routes (transports/http/routes.ts) because /metrics is not JSON and both need
  * the server's registry and store, which the API's routes do not see.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { BearerCheck } from '../transports/_auth.js';
+import type { BearerCheck } from '../transports/shared/index.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
 
@@ -48,7 +48,7 @@ export function createOpsHandler(o: OpsHttpOptions): OpsHandler {
   return (req, res) => {
     if (o.draining()) closing.add(res);
     const route = opsRoute(req.url ?? '/')!;
-    // 499 as in http.ts: the client left before any answer (statusCode would still say 200).
+    // 499 as in transports/http/handler.ts: the client left before any answer (statusCode would still say 200).
     res.once('close', () => o.metrics.httpAnswered(req.method ?? 'GET', route, res.headersSent ? res.statusCode : 499));
     req.resume(); // a body on a GET is read and ignored, so the connection stays usable
     void (async () => {

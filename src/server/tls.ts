@@ -14,7 +14,7 @@ import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse, 
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { QueueError } from '../errors.js';
-import { AddressCounts, handshakeDeadline } from '../transports/_connections.js';
+import { AddressCounts, handshakeDeadline } from '../transports/shared/index.js';
 import { DEFAULT_HEADERS_TIMEOUT_MS, httpTimeouts, trackHttp2Sessions, type ConnectionLimits, type DualServer } from './h2c.js';
 
 export interface TlsMaterial {

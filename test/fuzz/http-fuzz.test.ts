@@ -17,7 +17,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueKey } from '../../src/core/keys.js';
-import { ROUTES } from '../../src/transports/http-routes.js';
+import { ROUTES } from '../../src/transports/http/index.js';
 import { exchange, mutate, mutationArb } from './raw.js';
 import { controlJobs, expectCloseWithin, expectValidStates, fuzzCases, startFuzzTarget, type FuzzTarget } from './target.js';
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/broker/clock.js';
 import { QueueError } from '../../src/errors.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
-import { GRPC_STATUS, HTTP_STATUS, respErrorText } from '../../src/transports/_codes.js';
+import { GRPC_STATUS, HTTP_STATUS, respErrorText } from '../../src/transports/shared/index.js';
 import { writeRefusingStore } from '../broker/helpers.js';
 import { drive } from '../embedded-helpers.js';
 import { api, serversPerTest } from '../http-helpers.js';

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import http2 from 'node:http2';
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROUTES } from '../../src/transports/http-routes.js';
+import { ROUTES } from '../../src/transports/http/index.js';
 import type { BrokerProcess } from '../broker-process.js';
 import type { TestCert } from './certs.js';
 import { grpcQueueClient, tlsSetup, type TlsSetup } from './tls-broker.js';

@@ -19,7 +19,7 @@ import { createClient, createMemoryStore, createQueue } from '../../src/index.js
 import { MAX_JSON_DEPTH } from '../../src/protocol.js';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
 import { fromValue } from '../../src/transports/connect/convert.js';
-import { ROUTES } from '../../src/transports/http-routes.js';
+import { ROUTES } from '../../src/transports/http/index.js';
 import { api } from '../http-helpers.js';
 
 const TOKEN = 'deep-token';

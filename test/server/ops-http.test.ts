@@ -1,6 +1,6 @@
 /**
  * The operations endpoints' request metric: a client that leaves before its answer is counted as
- * 499 (as on the API routes, http.ts), never as the 200 node's ServerResponse starts with.
+ * 499 (as on the API routes, transports/http/handler.ts), never as the 200 node's ServerResponse starts with.
  */
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

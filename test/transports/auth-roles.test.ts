@@ -1,6 +1,6 @@
 /** roleChecker: which role a presented token has (the read-only token of docs/http-api.md). */
 import { describe, expect, it } from 'vitest';
-import { bearerRole, roleChecker } from '../../src/transports/_auth.js';
+import { bearerRole, roleChecker } from '../../src/transports/shared/index.js';
 
 describe('roleChecker', () => {
   it('maps the admin and the read-only token to their roles and anything else to null', () => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
-import { DEFAULT_DASHBOARD_DIR } from '../../src/transports/dashboard-static.js';
+import { DEFAULT_DASHBOARD_DIR } from '../../src/transports/http/dashboard-server/static-files.js';
 import { api } from '../http-helpers.js';
 import { makeCert } from '../security/certs.js';
 

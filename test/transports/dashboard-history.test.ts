@@ -1,6 +1,6 @@
 /** JobHistory: what it keeps of the event feed, and its bounds. */
 import { describe, expect, it } from 'vitest';
-import { JobHistory, MAX_ENTRIES, MAX_JOBS } from '../../src/transports/dashboard-history.js';
+import { JobHistory, MAX_ENTRIES, MAX_JOBS } from '../../src/transports/http/dashboard-server/job-history.js';
 
 const ev = (kind: string, job: string, extra: Record<string, unknown> = {}) => ({ kind, topic: 't', time: 1, seq: 1, job, ...extra });
 

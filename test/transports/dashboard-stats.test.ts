@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import { FakeClock, settle } from '../../src/broker/clock.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
-import { StatsStreams, type StatsEvent } from '../../src/transports/dashboard-stats.js';
-import type { StreamSink } from '../../src/transports/events.js';
+import { StatsStreams, type StatsEvent } from '../../src/transports/http/dashboard-server/stats-stream.js';
+import type { StreamSink } from '../../src/transports/http/events/event-streams.js';
 import { redactStoreUrl } from '../../src/storage/redact-url.js';
 
 /** A socket stand-in that keeps the stats events written to it. */

@@ -11,7 +11,7 @@ import { drive } from '../embedded-helpers.js';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
-import { EventStreams, parseEventsQuery } from '../../src/transports/events.js';
+import { EventStreams, parseEventsQuery } from '../../src/transports/http/events/event-streams.js';
 import { watch, type Watcher } from './sse-reader.js';
 
 /** A socket stand-in: takes `capacity` writes, then reports a full buffer until drained by hand. */
@@ -376,7 +376,7 @@ describe('a reader that stops reading, on a real socket', () => {
   it('is disconnected once the window passes it; the server does not buffer for it', async () => {
     const { createServer } = await import('node:http');
     const { connect } = await import('node:net');
-    const { createHttpHandler } = await import('../../src/transports/http.js');
+    const { createHttpHandler } = await import('../../src/transports/http/index.js');
     const broker = embedded();
     const handler = createHttpHandler(broker, { events: { window: 1000 } });
     const http = createServer(handler);

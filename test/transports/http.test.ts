@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
-import { createHttpHandler } from '../../src/transports/http.js';
+import { createHttpHandler } from '../../src/transports/http/index.js';
 import { api, raw } from '../http-helpers.js';
 
 const MAX_BODY = 4096;

@@ -7,8 +7,8 @@ import fc from 'fast-check';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
-import { isProtocolError, RespReader } from '../../src/transports/resp-reader.js';
-import { encode } from '../../src/transports/resp-writer.js';
+import { isProtocolError, RespReader } from '../../src/transports/resp/reader.js';
+import { encode } from '../../src/transports/resp/writer.js';
 
 function frame(args: string[]): Buffer {
   return encode(args);

@@ -10,8 +10,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/broker/clock.js';
 import { QueueError } from '../../src/errors.js';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
-import { respErrorText } from '../../src/transports/_codes.js';
-import { encode } from '../../src/transports/resp-writer.js';
+import { respErrorText } from '../../src/transports/shared/index.js';
+import { encode } from '../../src/transports/resp/writer.js';
 
 const LEASE_MS = 1000;
 let clock: FakeClock;

@@ -6,7 +6,7 @@ import type { PushOptions, PushResult, Queue } from '../../queue-types.js';
 import { intFlag } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
 import { createProgress } from '../progress.js';
-import { clientFor, ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, jsonArg, parse, positionals, print, secondsFlag, topicArg } from '../shared.js';
+import { clientFor, ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, jsonArg, maxAttemptsFlag, parse, positionals, print, secondsFlag, topicArg } from '../shared.js';
 
 const DEFAULT_BATCH = 500;
 const MAX_BATCH = 10_000;
@@ -43,7 +43,7 @@ OPTIONS
         Make the job due S seconds from now.
 
     --max-attempts N
-        Claims before the job is dead-lettered (default: the topic's, 5).
+        Claims before the job is dead-lettered: 1 to 1000000 (default: the topic's, 5).
 
     --jobs
         Each stdin line is a job object rather than a payload; the options above are defaults.
@@ -98,7 +98,7 @@ export default defineCommand({
     }
     const delayMs = secondsFlag(v.delay, 'delay');
     if (delayMs !== undefined) defaults.delayMs = delayMs;
-    const maxAttempts = intFlag(v['max-attempts'], 'max-attempts');
+    const maxAttempts = maxAttemptsFlag(v['max-attempts']);
     if (maxAttempts !== undefined) defaults.maxAttempts = maxAttempts;
     const batch = intFlag(v.batch, 'batch') ?? DEFAULT_BATCH;
     if (batch > MAX_BATCH) throw new UsageError(`--batch must be at most ${MAX_BATCH}, got ${batch}`);

@@ -11,7 +11,7 @@
  * Loop: with c > 0 credits, a long-poll claim of up to c jobs (wait as long as the broker allows);
  * jobs are yielded one message each; with no credit, wait for one. The claim is aborted when the
  * client leaves or the broker drains; jobs claimed in the commit that raced with that are handed
- * back at once. A job yielded to a client that then disappears stays leased until it expires
+ * back at once (by the broker: see Broker.claim). A job yielded to a client that then disappears stays leased until it expires
  * (at-least-once, as for a lost claim answer).
  */
 import { create } from '@bufbuild/protobuf';
@@ -19,9 +19,10 @@ import type { HandlerContext } from '@connectrpc/connect';
 import type { Broker } from '../../broker/broker.js';
 import type { LandedBatch } from '../../broker/broker-events.js';
 import { QueueError } from '../../errors.js';
+import { checkTopic } from '../../protocol.js';
 import { ClaimStreamResponseSchema, type ClaimStreamRequest, type ClaimStreamResponse } from '../../gen/bucketq/v1/queue_pb.js';
 import { claimedJob } from './convert.js';
-import { valid, type KnownTopics } from './service.js';
+import type { TopicDirectory } from '../shared/topic-directory.js';
 
 /** The jobs one stream has delivered and not seen settled: lease token → expiry timer. */
 class Window {
@@ -111,12 +112,12 @@ function watchSettles(broker: Broker, topic: string, window: Window): () => void
 
 export async function* claimStream(
   broker: Broker,
-  topics: KnownTopics,
+  topics: TopicDirectory,
   drain: AbortSignal,
   req: ClaimStreamRequest,
   ctx: HandlerContext,
 ): AsyncGenerator<ClaimStreamResponse> {
-  const topic = valid(req.topic);
+  const topic = checkTopic(req.topic);
   const max = broker.limits.maxClaim;
   if (!Number.isInteger(req.maxInFlight) || req.maxInFlight < 1 || req.maxInFlight > max) {
     throw new QueueError('INVALID_ARGUMENT', `max_in_flight must be an integer from 1 to ${max}, got ${req.maxInFlight}`);
@@ -132,16 +133,13 @@ export async function* claimStream(
       if (req.leaseMs !== undefined) claim.leaseMs = req.leaseMs;
       let jobs;
       try {
+        // Ended (client gone, drain) before the answer: CLOSED, and the broker hands the jobs back.
         jobs = await broker.claim(topic, claim, signal);
       } catch (err) {
         if (signal.aborted) break; // the broker refuses work once it drains: just end the stream
         throw err;
       }
       topics.add(topic);
-      if (signal.aborted) {
-        if (jobs.length > 0) await broker.call(topic, 'unclaim', { jobs: jobs.map((j) => ({ id: j.id, worker: req.workerId, token: j.lease })) }).catch(() => undefined);
-        break;
-      }
       // Held before yielding: an ack may land before the generator resumes.
       for (const j of jobs) window.hold(j.id, j.lease, j.leaseUntil);
       for (const j of jobs) yield create(ClaimStreamResponseSchema, { job: claimedJob(j) });

@@ -1,5 +1,5 @@
 /**
- * QueueError → ConnectError through the one table of transports/_codes.ts. The bucketq code goes
+ * QueueError → ConnectError through the one table of transports/shared/error-codes.ts. The bucketq code goes
  * along as `bucketq-code` metadata and an ItemError detail, so a client can branch on LEASE_LOST
  * vs FAILED_PRECONDITION (one gRPC code); NOT_LEADER adds `bucketq-leader`: the URL to go to.
  */
@@ -7,7 +7,7 @@ import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { isQueueError, type QueueError } from '../../errors.js';
 import { ItemErrorSchema, type ItemError } from '../../gen/bucketq/v1/queue_pb.js';
-import { asQueueError, GRPC_STATUS, wireError } from '../_codes.js';
+import { asQueueError, GRPC_STATUS, wireError } from '../shared/error-codes.js';
 
 /** The leader URL of a NOT_LEADER error, when it names one. */
 export function leaderOf(err: QueueError): string | undefined {

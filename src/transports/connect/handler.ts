@@ -4,8 +4,8 @@
  * server for paths under `/bucketq.v1.` (server/broker-server.ts).
  *
  * Around every call, one interceptor: refuse while draining (UNAVAILABLE), check the bearer token
- * (`authorization` metadata, constant-time, transports/_auth.ts) and turn every QueueError into
- * the ConnectError of the one table in transports/_codes.ts, for unary answers and for errors in
+ * (`authorization` metadata, constant-time, transports/shared/tokens.ts) and turn every QueueError into
+ * the ConnectError of the one table in transports/shared/error-codes.ts, for unary answers and for errors in
  * the middle of a stream alike. A path that is no method is answered 401 without a valid token,
  * else 404, both with a Connect error body. Around the bytes (node-adapter.ts): the budget of body
  * bytes in flight, and undecodable requests answered InvalidArgument.
@@ -15,12 +15,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Broker } from '../../broker/broker.js';
 import { Queue } from '../../gen/bucketq/v1/queue_pb.js';
-import { bearerRole, roleChecker } from '../_auth.js';
-import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../_body-budget.js';
+import { bearerRole, roleChecker } from '../shared/tokens.js';
+import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../shared/body-budget.js';
 import { claimStream } from './claim-stream.js';
 import { toConnectError } from './errors.js';
 import { answerConnectError, createNodeAdapter, type NodeAdapterOptions } from './node-adapter.js';
-import { KnownTopics, unaryMethods } from './service.js';
+import { unaryMethods } from './service.js';
+import { TopicDirectory } from '../shared/topic-directory.js';
 
 /** The path prefix of every method: `/bucketq.v1.Queue/Push`, ... */
 export const CONNECT_PATH_PREFIX = '/bucketq.v1.';
@@ -75,7 +76,7 @@ const strictUtf8 = {
 export function createConnectHandler(broker: Broker, options: ConnectHandlerOptions = {}): ConnectHandler {
   const roleOf = roleChecker({ token: options.token, readToken: options.readToken });
   const drainer = new AbortController();
-  const topics = new KnownTopics(broker);
+  const topics = new TopicDirectory(broker);
   let inFlight = 0;
   const idleWaiters: Array<() => void> = [];
 

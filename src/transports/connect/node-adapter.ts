@@ -2,7 +2,7 @@
  * connect-node's `connectNodeAdapter` (a path lookup in front of the router's handlers), with what
  * bucketq adds at the level of bytes, before and after connect-es has the request:
  *
- * - Body bytes count against the broker's budget (transports/_body-budget.ts): a declared length
+ * - Body bytes count against the broker's budget (transports/shared/body-budget.ts): a declared length
  *   is asked for before a byte is read and refused with HTTP 503, Retry-After and a Connect error
  *   body (every gRPC client maps 503 to UNAVAILABLE); a stream without one (gRPC on HTTP/2) is
  *   counted as it is read and fails with Unavailable when the budget is full. They are given
@@ -21,7 +21,7 @@ import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, un
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { MAX_JSON_DEPTH } from '../../protocol.js';
-import { OVERLOADED_RETRY_AFTER_S, type BodyBudget, type BodyHold } from '../_body-budget.js';
+import { OVERLOADED_RETRY_AFTER_S, type BodyBudget, type BodyHold } from '../shared/body-budget.js';
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;

@@ -1,12 +1,12 @@
 /**
  * The unary methods of bucketq.v1.Queue: each is one Broker call (Settle: one commit of many),
- * exactly as the HTTP routes (transports/http-routes.ts) make them, so validation, defaults and
+ * exactly as the HTTP routes (transports/http/routes.ts) make them, so validation, defaults and
  * errors are the same on every wire. Push, Claim and ClaimStream create a topic; the others
  * answer NOT_FOUND for one that does not exist (and create nothing).
  */
 import { create } from '@bufbuild/protobuf';
 import type { Broker } from '../../broker/broker.js';
-import { isQueueError, QueueError } from '../../errors.js';
+import type { QueueError } from '../../errors.js';
 import {
   AckResponseSchema,
   ClaimResponseSchema,
@@ -23,38 +23,14 @@ import {
   type SettleRequest,
 } from '../../gen/bucketq/v1/queue_pb.js';
 import type { Queue } from '../../gen/bucketq/v1/queue_pb.js';
-import { checkTopic } from '../../protocol.js';
-import { asQueueError } from '../_codes.js';
+import { checkSettleSize, checkTopic, wholeSettleError } from '../../protocol.js';
+import { asQueueError } from '../shared/error-codes.js';
 import { big, claimedJob, fromValue, job, num, pushJob, topicStats } from './convert.js';
 import { itemError } from './errors.js';
+import type { TopicDirectory } from '../shared/topic-directory.js';
 import type { ServiceImpl } from '@connectrpc/connect';
 
 export type UnaryMethods = Omit<ServiceImpl<typeof Queue>, 'claimStream'>;
-
-/** Topics known to have a queue.json; see the module comment. */
-export class KnownTopics {
-  private readonly known = new Set<string>();
-  constructor(private readonly broker: Broker) {}
-
-  add(topic: string): void {
-    this.known.add(topic);
-  }
-
-  async require(topic: string): Promise<string> {
-    valid(topic);
-    if (this.known.has(topic)) return topic;
-    for (const t of await this.broker.topics()) this.known.add(t);
-    if (!this.known.has(topic)) throw new QueueError('NOT_FOUND', `no topic ${topic}`, { details: { topic } });
-    return topic;
-  }
-}
-
-/** The protocol's topic check, plus the two names no store can hold (they are path segments). */
-export function valid(topic: string): string {
-  checkTopic(topic);
-  if (topic === '.' || topic === '..') throw new QueueError('INVALID_ARGUMENT', `topic ${JSON.stringify(topic)} is not allowed`);
-  return topic;
-}
 
 /** Drops undefined members, so the broker sees a field as absent, never as `undefined`. */
 function plain<T extends Record<string, unknown>>(o: T): T {
@@ -72,10 +48,8 @@ async function outcome(call: () => Promise<{ id: string; state?: string; runAt?:
   }
 }
 
-async function settle(broker: Broker, topics: KnownTopics, req: SettleRequest) {
-  const n = req.acks.length + req.nacks.length;
-  if (n === 0) throw new QueueError('INVALID_ARGUMENT', 'settle needs at least one item in acks or nacks');
-  if (n > broker.limits.maxBatch) throw new QueueError('PAYLOAD_TOO_LARGE', `a settle holds at most ${broker.limits.maxBatch} items, got ${n}`);
+async function settle(broker: Broker, topics: TopicDirectory, req: SettleRequest) {
+  checkSettleSize(req.acks.length + req.nacks.length, broker.limits);
   const topic = await topics.require(req.topic);
   // Every call is submitted in this one synchronous pass, so they share one commit.
   const acks = req.acks.map((a) =>
@@ -83,27 +57,23 @@ async function settle(broker: Broker, topics: KnownTopics, req: SettleRequest) {
   );
   const nacks = req.nacks.map((x) => outcome(() => broker.nack(topic, plain({ id: x.id, workerId: x.workerId, lease: x.lease, error: x.error, delayMs: num(x.delayMs) }))));
   const [a, b] = await Promise.all([Promise.all(acks), Promise.all(nacks)]);
-  // This broker cannot serve the topic at all: fail the call, so the client follows the leader.
-  const whole = [...a, ...b].find((r) => r.err && (isQueueError(r.err, 'NOT_LEADER') || isQueueError(r.err, 'CLOSED')));
-  if (whole?.err) throw whole.err;
+  const whole = wholeSettleError([...a, ...b].map((r) => r.err));
+  if (whole) throw whole;
   return create(SettleResponseSchema, { acks: a.map((r) => r.out), nacks: b.map((r) => r.out) });
 }
 
-export function unaryMethods(broker: Broker, topics: KnownTopics): UnaryMethods {
+export function unaryMethods(broker: Broker, topics: TopicDirectory): UnaryMethods {
   return {
     async push(req) {
-      const out = await broker.push(valid(req.topic), req.jobs.map(pushJob));
+      const out = await broker.push(checkTopic(req.topic), req.jobs.map(pushJob));
       topics.add(req.topic);
       return create(PushResponseSchema, { jobs: out.map((j) => ({ id: j.id, created: j.created, state: j.existing?.state ?? j.state })) });
     },
     async claim(req, ctx) {
-      const topic = valid(req.topic);
+      const topic = checkTopic(req.topic);
+      // A cancelled call gets nothing: the broker hands its jobs back.
       const jobs = await broker.claim(topic, plain({ workerId: req.workerId, max: req.max, waitMs: req.waitMs, leaseMs: req.leaseMs }), ctx.signal);
       topics.add(topic);
-      if (ctx.signal.aborted && jobs.length > 0) {
-        // The client left between the commit and its answer: hand the jobs back at once.
-        await broker.call(topic, 'unclaim', { jobs: jobs.map((j) => ({ id: j.id, worker: req.workerId, token: j.lease })) }).catch(() => undefined);
-      }
       return create(ClaimResponseSchema, { jobs: jobs.map(claimedJob) });
     },
     async heartbeat(req) {

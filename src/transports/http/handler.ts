@@ -1,0 +1,276 @@
+/**
+ * The HTTP transport: `createHttpHandler(broker, options)` is a `(req, res)` listener for node:http
+ * serving the API of docs/http-api.md. No framework: a route table (routes.ts), JSON bodies
+ * with a size limit (body.ts) and one error mapping (shared/error-codes.ts).
+ *
+ * Every answer is JSON, errors included (`{"error": {code, message, ...}}`): unknown routes, wrong
+ * methods, malformed JSON, oversized bodies, missing tokens and malformed HTTP (see
+ * {@link answerClientErrors}). No CORS headers are ever sent, so browsers on other origins cannot
+ * read answers, and bodies must be declared JSON, which such browsers cannot send without a
+ * preflight. Responses always carry a Content-Length, so connections stay alive between requests.
+ *
+ * Long polls: a claim with `waitMs` gets an AbortSignal that fires when the client goes away
+ * before its answer; the broker then claims nothing for it (or hands back what a racing commit
+ * claimed).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Broker } from '../../broker/broker.js';
+import { isQueueError, QueueError } from '../../errors.js';
+import { checkTopic } from '../../protocol.js';
+import { asQueueError, errorBody, httpStatusOf } from '../shared/error-codes.js';
+import { cut } from '../shared/connections.js';
+import { ClientGone, discardUnreadBody, HttpError, readJson, type BodyAccount } from './body.js';
+import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../shared/body-budget.js';
+import { EventStreams, type EventStreamOptions } from './events/event-streams.js';
+import { ROUTES } from './routes.js';
+import type { BrokerInfo, Route } from './route.js';
+import { TopicDirectory } from '../shared/topic-directory.js';
+import { createHttpAuth } from './auth.js';
+import { createDashboardHttp } from './dashboard-server/pages.js';
+import { DEFAULT_DASHBOARD_DIR } from './dashboard-server/static-files.js';
+import { StatsStreams, type StatsStreamOptions } from './dashboard-server/stats-stream.js';
+import { JobHistory } from './dashboard-server/job-history.js';
+import { packageVersion } from '../../package-version.js';
+
+const NO_QUERY: Readonly<URLSearchParams> = new URLSearchParams();
+
+/** Largest request body by default: a 10 MiB payload as JSON with room for its envelope. */
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+export interface HttpHandlerOptions {
+  /** When set, every route except `/healthz` needs `Authorization: Bearer <token>` (or a dashboard session). */
+  token?: string | undefined;
+  /** A second token that may only read: GET routes and the streams; any change is 403 PERMISSION_DENIED. */
+  readToken?: string | undefined;
+  /** Where the built dashboard is (default dist/dashboard/ of this package; see dashboard-server/static-files.ts). */
+  dashboardDir?: string | undefined;
+  /** Largest request body in bytes (default 16 MiB); larger ones get 413 PAYLOAD_TOO_LARGE. */
+  maxBodyBytes?: number | undefined;
+  /**
+   * Request-body bytes held at once (shared with the other wires of a broker server); a body that
+   * does not fit gets 503 UNAVAILABLE with Retry-After. Default: a budget of its own of 64 MiB.
+   */
+  bodyBudget?: BodyBudget | undefined;
+  /** Unexpected failures (bugs), answered as 500 INTERNAL without their details. */
+  onError?: ((err: unknown, req: IncomingMessage) => void) | undefined;
+  /** GET /v1/events: heartbeat interval, resume window (events/event-streams.ts). */
+  events?: EventStreamOptions | undefined;
+  /** GET /v1/broker/stats/stream: interval, window, clock (dashboard-server/stats-stream.ts). */
+  stats?: StatsStreamOptions | undefined;
+  /** What GET /v1/broker reports besides the broker's own view (default: this package's version, the store driver's name). */
+  info?: Partial<BrokerInfo> | undefined;
+  /**
+   * Called once per request when its answer is out (or the client left): the route's pattern
+   * (`/v1/topics/:topic/jobs`, `unmatched` when no route matched) and the status sent (499 when
+   * the client left before any answer). For metrics.
+   */
+  onAnswered?: ((method: string, route: string, status: number) => void) | undefined;
+}
+
+/** Each route's path as a pattern, for metrics labels (never the raw path: topics and ids vary). */
+const ROUTE_PATTERNS = new Map<Route, string>(ROUTES.map((r) => [r, `/${r.path.join('/')}`]));
+
+export interface HttpHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** Requests being handled right now (long polls included). */
+  readonly inFlight: number;
+  /** From now on new requests get 503 UNAVAILABLE and every answer closes its connection. */
+  drain(): void;
+  /** Resolves when no request is being handled. */
+  idle(): Promise<void>;
+}
+
+const JSON_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+};
+
+interface Match {
+  route: Route;
+  params: { topic: string; id: string };
+}
+
+/** The route for a method and path: 404 when no route has the path, 405 (with Allow) when none has the method. */
+function matchRoute(method: string, url: string): Match {
+  const path = url.split('?', 1)[0]!;
+  let segments: string[];
+  try {
+    segments = path.startsWith('/') ? path.slice(1).split('/').map(decodeURIComponent) : [];
+  } catch {
+    throw new QueueError('INVALID_ARGUMENT', `the path ${JSON.stringify(path)} is not validly percent-encoded`);
+  }
+  const candidates: Match[] = [];
+  for (const route of ROUTES) {
+    if (route.path.length !== segments.length) continue;
+    const params = { topic: '', id: '' };
+    const ok = route.path.every((p, i) => {
+      const s = segments[i]!;
+      if (p === ':topic' || p === ':id') {
+        params[p === ':topic' ? 'topic' : 'id'] = s;
+        return s !== '';
+      }
+      return p === s;
+    });
+    if (ok) candidates.push({ route, params });
+  }
+  if (candidates.length === 0) throw new QueueError('NOT_FOUND', `no route ${method} ${path}`);
+  const match = candidates.find((c) => c.route.method === method);
+  if (!match) {
+    const allow = candidates.map((c) => c.route.method).join(', ');
+    throw new HttpError(405, new QueueError('INVALID_ARGUMENT', `method ${method} is not allowed on ${path} (allowed: ${allow})`), { allow });
+  }
+  return match;
+}
+
+export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = {}): HttpHandler {
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const budget = options.bodyBudget ?? new BodyBudget(DEFAULT_MAX_BODY_BYTES_IN_FLIGHT);
+  const auth = createHttpAuth({ token: options.token, readToken: options.readToken });
+  const dashboard = createDashboardHttp(auth, options.dashboardDir ?? DEFAULT_DASHBOARD_DIR);
+  const topics = new TopicDirectory(broker);
+  const history = new JobHistory();
+  const streams = new EventStreams(broker, { ...options.events, onEvent: (e) => history.record(e) });
+  const stats = new StatsStreams(broker, options.stats);
+  const info: BrokerInfo = { version: packageVersion(), startedAt: Date.now(), store: broker.store.name, ...options.info };
+  let inFlight = 0;
+  let draining = false;
+  const idleWaiters: Array<() => void> = [];
+
+  function send(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    if (res.headersSent || res.destroyed) return;
+    const json = JSON.stringify(body);
+    const close = discardUnreadBody(req) || draining;
+    res.writeHead(status, { ...JSON_HEADERS, 'content-length': String(Buffer.byteLength(json)), ...(close ? { connection: 'close' } : {}), ...headers });
+    res.end(json);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal, seen: { route: string }, account: BodyAccount): Promise<void> {
+    if (draining) throw new QueueError('UNAVAILABLE', 'this broker is shutting down; retry on another broker');
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    if (dashboard.handles(path)) {
+      seen.route = path === '/' ? '/' : '/dashboard/*'; // one label for every asset (hashed names)
+      return dashboard.serve(req, res, path);
+    }
+    let match: Match | undefined;
+    let notFound: unknown;
+    try {
+      match = matchRoute(req.method ?? 'GET', req.url ?? '/');
+      seen.route = ROUTE_PATTERNS.get(match.route) ?? 'unmatched';
+    } catch (err) {
+      notFound = err;
+    }
+    if (!match?.route.public) {
+      const who = auth.authenticate(req); // before saying anything about routes
+      if (match) auth.authorize(req, who);
+    }
+    if (!match) throw notFound;
+    const { route, params } = match;
+    if (route.path.includes(':topic')) checkTopic(params.topic);
+    if (route.stream) return route.stream === 'stats' ? stats.serve(req, res) : streams.serve(req, res);
+    const body = route.body ? await readJson(req, maxBodyBytes, account) : undefined;
+    // Most requests (every push, claim, ack) have no query string: they share one empty, read-only one.
+    const q = req.url?.indexOf('?') ?? -1;
+    const query = q === -1 ? NO_QUERY : new URLSearchParams(req.url!.slice(q + 1));
+    const reply = await route.run({ broker, topics, params, body, signal, query, info, history });
+    if (!signal.aborted) send(req, res, reply.status, reply.body);
+  }
+
+  function fail(req: IncomingMessage, res: ServerResponse, err: unknown, signal: AbortSignal): void {
+    if (err instanceof ClientGone || signal.aborted) return; // nobody to answer
+    if (err instanceof HttpError) return send(req, res, err.status, errorBody(err.error), err.headers);
+    const q = asQueueError(err);
+    if (!isQueueError(err) || q.code === 'INTERNAL') options.onError?.(err, req);
+    send(req, res, httpStatusOf(q.code), errorBody(q));
+  }
+
+  const handler = ((req: IncomingMessage, res: ServerResponse) => {
+    inFlight++;
+    closeWithConnection(req, res);
+    const aborter = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) aborter.abort(new QueueError('CLOSED', 'the client went away'));
+    });
+    const seen = { route: 'unmatched' };
+    // The body's bytes stay counted until the answer is out and the handler done (a push: after its commit).
+    const account: BodyAccount = { budget, hold: budget.hold() };
+    const handled = handle(req, res, aborter.signal, seen, account)
+      .catch((err: unknown) => fail(req, res, err, aborter.signal))
+      .catch((err: unknown) => options.onError?.(err, req));
+    // In flight until the answer has been handed to the OS (or the client left), not merely written.
+    const closed = new Promise<void>((resolve) =>
+      res.once('close', () => {
+        // 499 (nginx's "client closed request"): the client left before any answer was sent.
+        options.onAnswered?.(req.method ?? 'GET', seen.route, res.headersSent ? res.statusCode : 499);
+        resolve();
+      }),
+    );
+    void Promise.all([handled, closed]).then(() => {
+      account.hold.release();
+      inFlight--;
+      if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
+    });
+  }) as HttpHandler;
+
+  Object.defineProperty(handler, 'inFlight', { get: () => inFlight });
+  handler.drain = () => {
+    draining = true;
+    streams.close(); // an event stream has no answer to finish: end it now
+    stats.close();
+  };
+  handler.idle = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)));
+  return handler;
+}
+
+/** Responses of HTTP/1 connections not closed yet, per connection (pipelined requests queue theirs). */
+const openOn = new WeakMap<Duplex, Set<ServerResponse>>();
+
+/**
+ * A response queued behind another on a pipelined connection (not attached to the socket yet)
+ * gets no 'close' of its own when the connection ends, as answerClientErrors ends it on a
+ * malformed request that follows: it will never be sent, so it is closed here, and everything
+ * waiting for its 'close' (in flight count, drain, long-poll aborts, event streams) goes on.
+ * One socket listener serves every request of the connection.
+ */
+function closeWithConnection(req: IncomingMessage, res: ServerResponse): void {
+  if (req.httpVersionMajor >= 2) return;
+  const socket = req.socket as Duplex | null;
+  if (!socket) return;
+  let open = openOn.get(socket);
+  if (!open) {
+    const set = new Set<ServerResponse>();
+    openOn.set(socket, (open = set));
+    socket.once('close', () => {
+      for (const r of [...set]) if (set.has(r) && !r.socket) r.emit('close'); // attached ones get node's own 'close'
+    });
+  }
+  const responses = open;
+  responses.add(res);
+  res.once('close', () => responses.delete(res));
+}
+
+/**
+ * Answers malformed HTTP (bad request line, oversized headers, a request that took too long) with
+ * a JSON error instead of node's bare status line, then closes the connection (for good after a
+ * second, whether or not the client closes its side). `onTimeout` hears of requests cut by
+ * node:http's header or request timeout.
+ */
+export function answerClientErrors(server: { on(event: 'clientError', listener: (err: NodeJS.ErrnoException, socket: Duplex) => void): unknown }, onTimeout?: (reason: 'headers-timeout', address: string | undefined) => void): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') onTimeout?.('headers-timeout', (socket as Socket).remoteAddress);
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'the request did not arrive in time']
+          : [400, 'Bad Request', `malformed HTTP request (${err.code ?? err.message})`];
+    const json = JSON.stringify(errorBody(new QueueError('INVALID_ARGUMENT', message)));
+    cut(socket, `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`);
+  });
+}
