@@ -142,9 +142,10 @@ export function traceCommits(events: BrokerEvents): void {
   events.on('commit', (e) => {
     const tracer = activeTracer();
     if (!tracer) return;
-    // The SDK dates the request spans from performance.now() (relative to performance.timeOrigin);
-    // a number below the time origin is read on that same scale. Date.now() is another clock,
-    // which drifts from it: a commit span dated by it could start after a request span it carried ended.
+    // The SDK dates a span it times itself by performance.now() since the span was made, and reads
+    // a number no larger than performance.now() on that scale too. Dated so, the commit span keeps
+    // the request spans' clock to within the SDK's own anchoring (whole milliseconds per span);
+    // Date.now() arithmetic here would add that clock's drift and rounding on top.
     const end = performance.now();
     // This listener is registered first: a throw here would keep every later 'commit' listener
     // (the event feed, metrics, stats) from seeing the commit.
