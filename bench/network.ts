@@ -30,7 +30,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createClient } from '../src/client/index.js';
-import type { Queue } from '../src/queue-types.js';
+import type { Queue } from '../src/api.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -8,7 +8,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { createClient } from '../src/client/index.js';
 import { isQueueError, QueueError } from '../src/errors.js';
-import type { ItemOutcome, LeaseHandle, Queue } from '../src/queue-types.js';
+import type { ItemOutcome, LeaseHandle, Queue } from '../src/api.js';
 import { createWorker } from '../src/worker/index.js';
 import { onTerm, readChildConfig, type ChaosPayload } from './child-config.js';
 import { HistoryWriter, monoNow } from './history.js';

@@ -22,14 +22,14 @@ export type {
   QueueOptions,
   RetryDeadResult,
   TopicSettingsUpdate,
-} from './queue-types.js';
+} from './api.js';
 export { createClient, type ClientOptions } from './client/client.js';
 export { createWorker } from './worker/index.js';
 export type { CloseOptions, Handler, Worker, WorkerEvents, WorkerJob, WorkerOptions, WorkerState } from './worker/index.js';
 export { QueueError, isQueueError, type ErrorCode, type QueueErrorOptions } from './errors.js';
 export { openStore, createMemoryStore, type OpenStoreOptions, type StorageDriver } from './storage/index.js';
 export { Broker, createBroker, type BrokerOptions } from './broker/broker.js';
-export { FakeClock, systemClock, type Clock } from './broker/clock.js';
+export { FakeClock, systemClock, type Clock } from './clock.js';
 export type { Backoff, BrokerLease, Counters, JobState, JobStats, TopicSettings } from './core/types.js';
 export type { AckRequest, ClaimRequest, HeartbeatRequest, LeaseRequest, Limits, NackRequest, PushJobRequest } from './protocol.js';
 export { DEFAULT_LEASE_MS, DEFAULT_LIMITS } from './protocol.js';

@@ -5,11 +5,11 @@
  * {@link QueueError}. Workers ({@link createWorker}) are built on it and know nothing of storage.
  */
 import { Broker } from './broker/broker.js';
-import { systemClock, type Clock } from './broker/clock.js';
+import { systemClock, type Clock } from './clock.js';
 import type { JobStats, TopicSettings } from './core/types.js';
 import { isQueueError, QueueError, toQueueError } from './errors.js';
 import { checkLeaseMs, checkSettings, checkTopic, DEFAULT_LEASE_MS, DEFAULT_LIMITS } from './protocol.js';
-import { lazyStore } from './queue-store.js';
+import { lazyStore } from './lazy-store.js';
 import type {
   AckItem,
   ClaimedJob,
@@ -26,12 +26,12 @@ import type {
   QueueOptions,
   RetryDeadResult,
   TopicSettingsUpdate,
-} from './queue-types.js';
+} from './api.js';
 import type { StorageDriver } from './storage/types.js';
-import { errorText, jsonSafe, leaseOf } from './queue-args.js';
+import { errorText, jsonSafe, leaseOf } from './api-arguments.js';
 export { toQueueError } from './errors.js';
 
-export type * from './queue-types.js';
+export type * from './api.js';
 
 /**
  * Opens one topic as a typed queue. Synchronous: with a URL the store is opened on first use.

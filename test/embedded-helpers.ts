@@ -1,5 +1,5 @@
 /** Helpers for the embedded API tests: fake-clock driving, gates, and store decorators. */
-import type { FakeClock } from '../src/broker/clock.js';
+import type { FakeClock } from '../src/clock.js';
 import { QueueError } from '../src/errors.js';
 import type { StorageDriver } from '../src/storage/types.js';
 export { codeOf } from './codes.js';

@@ -22,7 +22,7 @@ import type { RecentBounds } from '../core/recent.js';
 import { openWindowFull, openWindowKey, type QueueState } from '../core/state.js';
 import type { JobRecord } from '../core/types.js';
 import type { StorageDriver } from '../storage/types.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 import { deletePayload, inlinePayloads } from './payloads.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 import type { TopicLoop } from './topic-loop.js';

@@ -43,7 +43,7 @@ import {
 import type { StorageDriver } from '../storage/types.js';
 import { Archiver } from './archiver.js';
 import type { BrokerEventMap, BrokerEvents, LandedBatch } from './broker-events.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import { deletePayload, inlinePayloads, writePayload } from './payloads.js';
 import { listJobsPage, retryDeadJobs, type DeadJobsContext } from './dead-jobs.js';
 import { archivedRecord } from './dead-letters.js';

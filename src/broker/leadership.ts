@@ -30,7 +30,7 @@ import type { ElectInput } from '../core/ops/housekeeping.js';
 import type { QueueState } from '../core/state.js';
 import type { BrokerLease } from '../core/types.js';
 import { QueueError } from '../errors.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 
 /** How long a standby trusts its last read of the leader before reading again. */
 export const STANDBY_RECHECK_MS = 1000;

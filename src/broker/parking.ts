@@ -11,9 +11,9 @@
  * Apart from the loop because its one hard rule is about timers, not commits: every timer here
  * keeps the process alive (a caller waits on it), so each is cancelled the moment its request
  * leaves, and the wake-up timer once nobody is parked. A timer left behind would hold a stopping
- * process open for nobody (test/review/keepalive-timers.test.ts).
+ * process open for nobody (test/broker/keepalive-timers.test.ts).
  */
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 
 export class ParkingLot<R> {
   private readonly parked: R[] = [];

@@ -32,7 +32,7 @@ import { queueKey } from '../core/keys.js';
 import { createState, type QueueState } from '../core/state.js';
 import { isQueueError, QueueError } from '../errors.js';
 import type { StorageDriver, StoredObject } from '../storage/types.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 import { StateHistory, type LostState } from './state-history.js';
 import { planReset, type ResetPlan } from './topic-reset.js';

@@ -13,7 +13,7 @@ import type { QueueState } from '../core/state.js';
 import type { JobRecord } from '../core/types.js';
 import { QueueError } from '../errors.js';
 import type { StorageDriver } from '../storage/types.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
 export interface RecentReaderOptions {

@@ -1,6 +1,6 @@
 import { retryDelay } from '../core/backoff.js';
 import { isTransientStoreError, QueueError } from '../errors.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 
 export interface RetryPolicy {
   /** Tries in all, the first included. */

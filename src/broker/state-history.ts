@@ -19,7 +19,7 @@ import { archivePrefix, queueKey } from '../core/keys.js';
 import type { QueueState } from '../core/state.js';
 import { QueueError } from '../errors.js';
 import type { StorageDriver } from '../storage/types.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
 export interface StateHistoryOptions {

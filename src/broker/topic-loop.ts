@@ -61,7 +61,7 @@ import type { BrokerLease } from '../core/types.js';
 import { isQueueError, QueueError } from '../errors.js';
 import type { StorageDriver } from '../storage/types.js';
 import type { BrokerEvents } from './broker-events.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 import { Leadership } from './leadership.js';
 import { ParkingLot } from './parking.js';
 import { asQueueError, QueueObject } from './queue-object.js';

@@ -9,7 +9,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { createClient } from '../client/client.js';
 import type { ConnectionOptions } from '../client/connection.js';
 import { checkMaxAttempts, checkTopic } from '../protocol.js';
-import type { Queue } from '../queue-types.js';
+import type { Queue } from '../api.js';
 import { parseFlags, type ParsedFlags } from './args.js';
 import { UsageError } from './command.js';
 

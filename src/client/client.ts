@@ -22,7 +22,7 @@
  *   resume                  changes nothing more
  */
 import { randomBytes } from 'node:crypto';
-import { systemClock, type Clock } from '../broker/clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { BrokerLease, JobStats, TopicSettings } from '../core/types.js';
 import { isQueueError, QueueError, toQueueError, type ErrorCode } from '../errors.js';
 import { checkJsonDepth, checkLeaseMs, checkTopic, DEFAULT_LEASE_MS, DEFAULT_LIMITS } from '../protocol.js';
@@ -41,11 +41,11 @@ import type {
   Queue,
   RetryDeadResult,
   TopicSettingsUpdate,
-} from '../queue-types.js';
+} from '../api.js';
 import type { QueueEvent } from '../event-types.js';
 import { Connection, type CallOptions, type ConnectionOptions } from './connection.js';
 import { streamEvents, type EventsOptions } from './events.js';
-import { errorText, jsonSafe, leaseOf } from '../queue-args.js';
+import { errorText, jsonSafe, leaseOf } from '../api-arguments.js';
 
 export interface ClientOptions extends ConnectionOptions {
   /** The topic: `[A-Za-z0-9_.-]{1,128}`. One client per topic, like createQueue. */

@@ -22,7 +22,7 @@
  */
 import { retryDelay } from '../core/backoff.js';
 import { QueueError, isQueueError } from '../errors.js';
-import { lazyStore } from '../queue-store.js';
+import { lazyStore } from '../lazy-store.js';
 import type { StorageDriver } from '../storage/types.js';
 import { discoverBroker } from './discovery.js';
 import { failureKind, httpRequest, type HttpRequest } from './http.js';

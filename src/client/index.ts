@@ -8,5 +8,5 @@ export type * from '../event-types.js';
 export type { ConnectionOptions, RetryOptions } from './connection.js';
 export { listTopics, type TopicSummary } from './topics.js';
 export { discoverBroker, readLeader, type Discovered } from './discovery.js';
-export type * from '../queue-types.js';
+export type * from '../api.js';
 export { QueueError, isQueueError, type ErrorCode } from '../errors.js';

@@ -49,7 +49,7 @@ import { startStandbyWatcher, type StandbyWatcher } from './standby-watcher.js';
 import { redactStoreUrl as storeForDisplay } from '../storage/redact-url.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
-import { createOperations } from './operations.js';
+import { createObservability } from './observability.js';
 
 export const DEFAULT_STORE = 'file:./bucketq-data';
 export const DEFAULT_BROKER_LEASE_MS = 10_000;
@@ -217,7 +217,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   const storeOption = options.store ?? DEFAULT_STORE;
   const store = typeof storeOption === 'string' ? await openStore(storeOption) : storeOption;
   const ownsStore = typeof storeOption === 'string';
-  const ops = createOperations({ store, logger: options.logger, token: options.token, readToken: options.readToken, slowCommitMs: options.slowCommitMs });
+  const ops = createObservability({ store, logger: options.logger, token: options.token, readToken: options.readToken, slowCommitMs: options.slowCommitMs });
 
   let handler: HttpHandler | null = null;
   let connect: ConnectHandler | null = null;

@@ -4,7 +4,7 @@
  * of the interval), is heartbeated; the calls are issued together, so they share one commit
  * instead of each costing its own. An answered heartbeat moves the slot's `deadline`.
  */
-import type { Clock } from '../broker/clock.js';
+import type { Clock } from '../clock.js';
 import { toQueueError, type QueueError } from '../errors.js';
 import { isLive, type Slot } from './slot.js';
 import type { WorkerJob } from './types.js';

@@ -13,7 +13,7 @@
  * being held and are run within the close timeout.
  */
 import { QueueError, toQueueError } from '../errors.js';
-import type { Queue } from '../queue-types.js';
+import type { Queue } from '../api.js';
 import type { Slot } from './slot.js';
 
 export interface HeldJobsOptions<T> {

@@ -1,7 +1,7 @@
 /** Defaults and validation of {@link WorkerOptions}: a bad option is INVALID_ARGUMENT at creation. */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Clock } from '../broker/clock.js';
+import type { Clock } from '../clock.js';
 import { QueueError } from '../errors.js';
 import { checkId, DEFAULT_LEASE_MS } from '../protocol.js';
 import type { WorkerOptions } from './types.js';

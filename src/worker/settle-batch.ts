@@ -10,7 +10,7 @@
  * reaches an item here is that item's own.)
  */
 import { toQueueError, type QueueError } from '../errors.js';
-import type { AckItem, ItemOutcome, NackItem, NackResult, Queue } from '../queue-types.js';
+import type { AckItem, ItemOutcome, NackItem, NackResult, Queue } from '../api.js';
 
 interface Pending<I, V> {
   item: I;

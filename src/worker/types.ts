@@ -1,7 +1,7 @@
 /** Public types of {@link createWorker}. */
-import type { Clock } from '../broker/clock.js';
+import type { Clock } from '../clock.js';
 import type { QueueError } from '../errors.js';
-import type { ClaimedJob, NackResult } from '../queue-types.js';
+import type { ClaimedJob, NackResult } from '../api.js';
 
 /** The job a handler receives: the claimed job, payload typed. Read-only by contract. */
 export type WorkerJob<T = unknown> = Readonly<ClaimedJob<T>>;

@@ -38,7 +38,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { QueueError, toQueueError } from '../errors.js';
-import type { ClaimedJob, Queue } from '../queue-types.js';
+import type { ClaimedJob, Queue } from '../api.js';
 import { Heartbeats } from './heartbeats.js';
 import { HeldJobs } from './held-jobs.js';
 import { newSlot, type Slot } from './slot.js';

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
-import { FakeClock } from '../../src/broker/clock.js';
+import { FakeClock } from '../../src/clock.js';
 import { drive } from '../embedded-helpers.js';
 import { codeOf, writeRefusingStore } from './helpers.js';
 

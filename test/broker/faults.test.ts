@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
-import { FakeClock } from '../../src/broker/clock.js';
+import { FakeClock } from '../../src/clock.js';
 import type { JobRecord } from '../../src/core/types.js';
 import { isQueueError } from '../../src/errors.js';
 import { withFaults } from '../../src/storage/faulty.js';

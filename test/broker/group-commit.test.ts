@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ARCHIVE_WINDOW_MAX_JOBS } from '../../src/core/state.js';
 import { Broker } from '../../src/broker/broker.js';
-import { FakeClock, settle } from '../../src/broker/clock.js';
+import { FakeClock, settle } from '../../src/clock.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { withFaults } from '../../src/storage/faulty.js';
 import { drive } from '../embedded-helpers.js';

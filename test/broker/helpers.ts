@@ -2,7 +2,7 @@
  * Test helpers for the broker: a store decorator that counts writes and concurrency per key, one
  * that refuses writes, and a fake clock that knows which of its timers would keep a process alive.
  */
-import { FakeClock, type Clock } from '../../src/broker/clock.js';
+import { FakeClock, type Clock } from '../../src/clock.js';
 import { withFaults } from '../../src/storage/faulty.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver, WriteCondition } from '../../src/storage/types.js';

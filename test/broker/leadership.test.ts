@@ -4,7 +4,7 @@
  * the last read, and the stale-lease wait. Fake clock, no store.
  */
 import { describe, expect, it } from 'vitest';
-import { FakeClock, type Clock } from '../../src/broker/clock.js';
+import { FakeClock, type Clock } from '../../src/clock.js';
 import { Leadership, STANDBY_RECHECK_MS } from '../../src/broker/leadership.js';
 import { apply } from '../../src/core/apply.js';
 import { createState, type QueueState } from '../../src/core/state.js';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
-import { FakeClock, settle } from '../../src/broker/clock.js';
+import { FakeClock, settle } from '../../src/clock.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { drive } from '../embedded-helpers.js';

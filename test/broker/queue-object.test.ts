@@ -5,7 +5,7 @@
  * clock, the `faulty` decorator.
  */
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../src/broker/clock.js';
+import { FakeClock } from '../../src/clock.js';
 import { QueueObject } from '../../src/broker/queue-object.js';
 import { beginCommit } from '../../src/core/apply.js';
 import { serializeState } from '../../src/core/codec.js';

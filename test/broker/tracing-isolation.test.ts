@@ -1,7 +1,7 @@
 /**
  * A tracing SDK that throws (a span processor's bug) must change nothing in the queue: a push that
  * landed resolves, and the broker's other 'commit' listeners (event feed, metrics, stats) still
- * see every commit. Kept apart from test/ops/traces.test.ts: it registers its own provider.
+ * see every commit. Kept apart from test/observability/traces.test.ts: it registers its own provider.
  */
 import { BasicTracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -11,7 +11,7 @@ import { leaseOfQueueJson } from '../../src/client/discovery.js';
 import { failureKind, httpRequest } from '../../src/client/http.js';
 import { queueKey } from '../../src/core/keys.js';
 import { isQueueError, type QueueError } from '../../src/errors.js';
-import type { Queue } from '../../src/queue-types.js';
+import type { Queue } from '../../src/api.js';
 import { startBrokerServer, type BrokerServer, type BrokerServerOptions } from '../../src/server/broker-server.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';

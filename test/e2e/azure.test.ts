@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClient } from '../../src/client/index.js';
-import type { Queue } from '../../src/queue-types.js';
+import type { Queue } from '../../src/api.js';
 import { openStore } from '../../src/storage/index.js';
 import { createWorker } from '../../src/worker/index.js';
 import type { Worker } from '../../src/worker/types.js';

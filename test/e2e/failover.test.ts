@@ -19,7 +19,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createClient } from '../../src/client/index.js';
 import { isQueueError, QueueError } from '../../src/errors.js';
 import { openStore } from '../../src/storage/index.js';
-import type { Queue } from '../../src/queue-types.js';
+import type { Queue } from '../../src/api.js';
 import { createWorker } from '../../src/worker/index.js';
 import type { Worker } from '../../src/worker/types.js';
 import { startBrokerProcess, type BrokerProcess } from '../broker-process.js';

@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient } from '../../src/client/index.js';
-import type { Queue } from '../../src/queue-types.js';
+import type { Queue } from '../../src/api.js';
 import { openStore } from '../../src/storage/index.js';
 import { startBrokerProcess, type BrokerProcess } from '../broker-process.js';
 import { start, type Running } from '../cli/cli-helpers.js';

@@ -6,7 +6,7 @@
  *
  * A real filesystem: a tmpfs mounted for the test (root, CAP_SYS_ADMIN). chmod would not do: root
  * ignores permissions. Where mounting is not allowed the test is skipped with a printed reason; the
- * same behaviour is covered with the `faulty` decorator in test/ops/state-lost.test.ts.
+ * same behaviour is covered with the `faulty` decorator in test/observability/state-lost.test.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';

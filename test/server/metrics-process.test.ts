@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
-import { FakeClock } from '../../src/broker/clock.js';
+import { FakeClock } from '../../src/clock.js';
 import { LeadershipTracker } from '../../src/server/leadership.js';
 import { BrokerMetrics } from '../../src/server/metrics.js';
 import { createMemoryStore } from '../../src/storage/memory.js';

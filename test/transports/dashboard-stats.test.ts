@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
-import { FakeClock, settle } from '../../src/broker/clock.js';
+import { FakeClock, settle } from '../../src/clock.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { StatsStreams, type StatsEvent } from '../../src/transports/http/dashboard-server/stats-stream.js';
 import type { StreamSink } from '../../src/transports/http/events/event-streams.js';

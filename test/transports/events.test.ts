@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
-import { FakeClock } from '../../src/broker/clock.js';
+import { FakeClock } from '../../src/clock.js';
 import { drive } from '../embedded-helpers.js';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
 import { createMemoryStore } from '../../src/storage/memory.js';

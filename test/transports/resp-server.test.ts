@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { connect, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../src/broker/clock.js';
+import { FakeClock } from '../../src/clock.js';
 import { QueueError } from '../../src/errors.js';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
 import { respErrorText } from '../../src/transports/shared/index.js';

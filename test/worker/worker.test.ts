@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryStore, createQueue, createWorker, FakeClock, QueueError, type Queue, type Worker, type WorkerJob, type WorkerOptions } from '../../src/index.js';
-import { settle } from '../../src/broker/clock.js';
+import { settle } from '../../src/clock.js';
 import { codeOf, controlled, deferred, drive, until, type Deferred } from '../embedded-helpers.js';
 import { createClient } from '../../src/client/index.js';
 import { startBrokerServer } from '../../src/server/broker-server.js';

@@ -1,5 +1,5 @@
 /** `bucketq get`: one job with its payload. */
-import type { JobRecord } from '../../queue-types.js';
+import type { JobRecord } from '../../api.js';
 import { defineCommand } from '../command.js';
 import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, parse, positionals, print, topicArg, when, withClient } from '../shared.js';
 

@@ -2,7 +2,7 @@
 import { fstatSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { QueueError } from '../../errors.js';
-import type { PushOptions, PushResult, Queue } from '../../queue-types.js';
+import type { PushOptions, PushResult, Queue } from '../../api.js';
 import { intFlag } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
 import { createProgress } from '../progress.js';

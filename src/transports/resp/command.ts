@@ -5,7 +5,7 @@
  * rules live in the broker and the core, never here.
  */
 import type { Broker } from '../../broker/broker.js';
-import type { Clock } from '../../broker/clock.js';
+import type { Clock } from '../../clock.js';
 import { QueueError } from '../../errors.js';
 import { checkTopic } from '../../protocol.js';
 import type { Proto, Reply } from './writer.js';

@@ -36,7 +36,7 @@ import { isUtf8 } from 'node:buffer';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Broker } from '../../broker/broker.js';
-import { systemClock, type Clock } from '../../broker/clock.js';
+import { systemClock, type Clock } from '../../clock.js';
 import { isQueueError, QueueError } from '../../errors.js';
 import { asQueueError, respErrorText } from '../shared/error-codes.js';
 import { cut, defaultPerAddress, handshakeDeadline, type OnConnectionRejected } from '../shared/connections.js';

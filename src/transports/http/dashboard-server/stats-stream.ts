@@ -16,7 +16,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Broker } from '../../../broker/broker.js';
-import { systemClock, type Clock } from '../../../broker/clock.js';
+import { systemClock, type Clock } from '../../../clock.js';
 import type { CommitStats } from '../../../broker/broker-events.js';
 import { isQueueError, QueueError } from '../../../errors.js';
 import { endStream, writeSseHead, type StreamSink } from '../sse.js';

@@ -20,7 +20,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Broker } from '../../../broker/broker.js';
-import { systemClock, type Clock } from '../../../broker/clock.js';
+import { systemClock, type Clock } from '../../../clock.js';
 import type { ResetEvent } from '../../../event-types.js';
 import { QueueError } from '../../../errors.js';
 import { checkTopic } from '../../../protocol.js';

@@ -3,7 +3,7 @@ import { Broker } from '../../src/broker/broker.js';
 import { withFaults } from '../../src/storage/faulty.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { drive } from '../embedded-helpers.js';
-import { keepAliveClock } from '../broker/helpers.js';
+import { keepAliveClock } from './helpers.js';
 
 describe('review: timers that keep the process alive', () => {
   it('a stopped broker leaves no keep-alive timer behind for a long poll it answered', async () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
-import { FakeClock } from '../../src/broker/clock.js';
+import { FakeClock } from '../../src/clock.js';
 import { withFaults } from '../../src/storage/faulty.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { codeOf, drive } from '../embedded-helpers.js';
-import { readQueue } from '../broker/helpers.js';
+import { readQueue } from './helpers.js';
 
 describe('review: giving the lease up on stop', () => {
   it('a request that arrives while the resign (the lease given up) is being written does not take the lease back', async () => {

@@ -4,7 +4,7 @@
  */
 import { QueueError } from './errors.js';
 import { checkJsonDepth } from './protocol.js';
-import type { LeaseHandle } from './queue-types.js';
+import type { LeaseHandle } from './api.js';
 
 function invalid(message: string): QueueError {
   return new QueueError('INVALID_ARGUMENT', message);

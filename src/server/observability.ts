@@ -1,9 +1,10 @@
 /**
- * The operations side of a BrokerServer in one place, so the server's assembly stays a few lines:
- * the instrumented store (metrics, logs, readiness all see every storage call), the per-server
+ * What a BrokerServer shows its operators, in one place, so the server's assembly stays a few
+ * lines (named "observability" so it is not read as the queue operations of core/ops/): the
+ * instrumented store (metrics, logs, readiness all see every storage call), the per-server
  * Prometheus registry, the logs of broker events, /metrics and /readyz.
  *
- * Lifecycle: createOperations() before the Broker (the broker must get the instrumented store),
+ * Lifecycle: createObservability() before the Broker (the broker must get the instrumented store),
  * attach(broker) right after it, draining() when close() begins, stopped() once the broker stopped.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -22,7 +23,7 @@ import { listenMetricsPort, type MetricsPort } from './metrics-port.js';
 import { createOpsHandler, opsRoute, type OpsHandler, type OpsHttpOptions } from './ops-http.js';
 import { createReadiness } from './readiness.js';
 
-export interface OperationsOptions {
+export interface ObservabilityOptions {
   store: StorageDriver;
   logger?: Logger | undefined;
   token?: string | undefined;
@@ -33,7 +34,7 @@ export interface OperationsOptions {
   readyFreshMs?: number | undefined;
 }
 
-export interface Operations {
+export interface Observability {
   /** The store to hand to the Broker. */
   store: InstrumentedStore;
   logger: Logger;
@@ -57,7 +58,7 @@ export interface Operations {
   close(): Promise<void>;
 }
 
-export function createOperations(o: OperationsOptions): Operations {
+export function createObservability(o: ObservabilityOptions): Observability {
   const logger = o.logger ?? silentLogger;
   let metrics: BrokerMetrics | null = null;
   let leadership: LeadershipTracker | null = null;
@@ -71,7 +72,7 @@ export function createOperations(o: OperationsOptions): Operations {
     logStorageCall(logger, call);
   });
 
-  const ops: Operations = {
+  const ops: Observability = {
     store,
     logger,
     get registry(): Registry {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
-import { FakeClock } from '../../src/broker/clock.js';
+import { FakeClock } from '../../src/clock.js';
 import { QueueError } from '../../src/errors.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { codeOf, drive } from '../embedded-helpers.js';
-import { readQueue } from '../broker/helpers.js';
+import { readQueue } from './helpers.js';
 
 const Q = 'topics/jobs/queue.json';
 

@@ -5,7 +5,7 @@
  * servers on a memory store (or one that refuses writes), driven by a fake clock.
  */
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../src/broker/clock.js';
+import { FakeClock } from '../../src/clock.js';
 import { QueueError } from '../../src/errors.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { GRPC_STATUS, HTTP_STATUS, respErrorText } from '../../src/transports/shared/index.js';

@@ -4,7 +4,7 @@
  * trip (dates become strings, `undefined` fields disappear).
  */
 import type { Broker, BrokerOptions } from './broker/broker.js';
-import type { Clock } from './broker/clock.js';
+import type { Clock } from './clock.js';
 import type { ClaimedJob as CoreClaimedJob } from './core/ops/claim.js';
 import type { Backoff, JobRecord as CoreJobRecord, JobStats, TopicSettings } from './core/types.js';
 import type { QueueError } from './errors.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { assertInvariants } from '../../src/core/invariants.js';
-import { CoreHarness } from '../core/harness.js';
+import { CoreHarness } from './harness.js';
 
 describe('review: the lease index after a job is claimed again with the same expiry', () => {
   it('unclaim then a new claim in the same millisecond: the expiry is handled once', () => {
