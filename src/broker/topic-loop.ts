@@ -10,7 +10,8 @@
  *   only after a conflict. Every batch becomes at most one conditional write.
  * - standby: another broker holds a live lease. In `reject` mode requests fail fast with
  *   NOT_LEADER naming it; in `wait` mode (embedded use) they wait until that lease is stale and
- *   this broker takes over, bumping the epoch.
+ *   this broker takes over, bumping the epoch, unless the holder is a network broker (its lease
+ *   names a URL): that one leads as long as it runs, so they fail fast as in `reject`.
  * - lost: queue.json vanished (or went back to an older commit) after this broker saw it
  *   (state-history.ts). Every request fails with STATE_LOST; nothing is re-created implicitly.
  *   A request reads the object again at most once a second and the loop carries on when it is
@@ -295,7 +296,7 @@ export class TopicLoop {
    * takes over if the lease was released or went stale.
    */
   private failFast(): QueueError | null {
-    if (this.mode !== 'standby' || this.o.standby !== 'reject' || !this.leader) return null;
+    if (this.mode !== 'standby' || !this.leader || this.waitsFor(this.leader)) return null;
     const now = this.o.clock.now();
     if (this.leader.leaseUntil <= now || now - this.leaderSeenAt >= STANDBY_RECHECK_MS) return null;
     return notLeaderError(this.o.topic, this.leader);
@@ -364,7 +365,7 @@ export class TopicLoop {
           }
           continue;
         }
-        if (this.mode === 'standby' && this.o.standby === 'wait' && this.leader && this.leader.leaseUntil > this.o.clock.now()) {
+        if (this.mode === 'standby' && this.leader && this.waitsFor(this.leader) && this.leader.leaseUntil > this.o.clock.now()) {
           this.waitForStaleLease();
           break;
         }
@@ -650,12 +651,17 @@ export class TopicLoop {
     this.clearTimers();
     if (wasLeading) this.emit('fenced', { topic: this.o.topic, leader: this.leader });
     for (const p of this.unpark()) p.reject(err);
-    if (this.o.standby === 'reject') return this.failAll(batch, err);
+    if (!this.waitsFor(this.leader)) return this.failAll(batch, err);
     // wait mode: keep the requests (up to a limit) and retry once the holder's lease is stale.
     const limit = this.o.clock.now() - 3 * this.o.leaseMs;
     const keep = batch.filter((r) => r.since >= limit);
     this.failAll(batch.filter((r) => r.since < limit), err);
     this.queue.unshift(...keep);
+  }
+
+  /** `wait` mode waits out an embedded holder's lease (no URL: a crashed process like this one), never a network broker's. */
+  private waitsFor(holder: BrokerLease | null): boolean {
+    return this.o.standby === 'wait' && !holder?.url;
   }
 
   private waitForStaleLease(): void {
