@@ -70,10 +70,9 @@ describe('bucketq watch', () => {
   });
 
   it('fails with one line and status 1: no broker, a wrong token; --help is a manual', async () => {
-    const none = await bucketq(['watch', 't', '--url', 'http://127.0.0.1:1', '--timeout', '0.3']);
+    const none = await bucketq(['watch', 't', '--url', 'http://127.0.0.1:1']);
     expect(none.code).toBe(1);
-    expect(none.stderr.trim().split('\n')).toHaveLength(1);
-    expect(none.stderr).toMatch(/^bucketq watch: .*\(UNAVAILABLE\)$/m);
+    expect(none.stderr).toBe('bucketq watch: no broker at http://127.0.0.1:1 (connection refused); is one running? set --url or BUCKETQ_URL\n');
 
     const denied = await bucketq(['watch', '--url', server.url, '--token', 'wrong']);
     expect(denied.code).toBe(1);

@@ -1,6 +1,6 @@
 /** `bucketq heartbeat`: extend the lease of a claimed job. */
 import { defineCommand, UsageError } from '../command.js';
-import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, LEASE_FLAGS, LEASE_USAGE, leaseHandle, parse, positionals, print, secondsFlag, topicArg, when, withClient } from '../shared.js';
+import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, LEASE_FLAGS, LEASE_USAGE, leaseHandle, parse, positionals, print, secondsFlag, topicArg, when, withLeaseClient } from '../shared.js';
 
 const usage = `NAME
     bucketq heartbeat - extend the lease of a claimed job
@@ -43,7 +43,7 @@ export default defineCommand({
     const handle = leaseHandle(id!, flags.values);
     const leaseMs = secondsFlag(flags.values['lease-seconds'], 'lease-seconds', 3600);
     if (leaseMs !== undefined && leaseMs < 1) throw new UsageError('--lease-seconds must be more than 0');
-    const out = await withClient(ctx, topic, (q) => q.heartbeat(handle, leaseMs));
+    const out = await withLeaseClient(ctx, topic, handle, (q) => q.heartbeat(handle, leaseMs));
     print(ctx, out, () => `lease of ${handle.id} extended until ${when(out.leaseUntil)}`);
     return 0;
   },

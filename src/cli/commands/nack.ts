@@ -1,6 +1,6 @@
 /** `bucketq nack`: fail an attempt of a claimed job. */
 import { defineCommand } from '../command.js';
-import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, LEASE_FLAGS, LEASE_USAGE, leaseHandle, parse, positionals, print, secondsFlag, topicArg, when, withClient } from '../shared.js';
+import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, LEASE_FLAGS, LEASE_USAGE, leaseHandle, parse, positionals, print, secondsFlag, topicArg, when, withLeaseClient } from '../shared.js';
 
 const usage = `NAME
     bucketq nack - fail an attempt of a claimed job
@@ -45,7 +45,7 @@ export default defineCommand({
     const topic = topicArg(topicText!);
     const handle = leaseHandle(id!, flags.values);
     const delayMs = secondsFlag(flags.values.delay, 'delay');
-    const out = await withClient(ctx, topic, (q) => q.nack(handle, flags.values.error, delayMs === undefined ? {} : { delayMs }));
+    const out = await withLeaseClient(ctx, topic, handle, (q) => q.nack(handle, flags.values.error, delayMs === undefined ? {} : { delayMs }));
     print(ctx, out, () =>
       out.state === 'dead' ? `nacked ${out.id}: dead (its attempts are spent)` : `nacked ${out.id}: ${out.state}${out.runAt !== undefined ? `, due ${when(out.runAt)}` : ''}`,
     );
