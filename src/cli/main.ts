@@ -13,6 +13,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { packageVersion } from '../package-version.js';
+import { setNoticePrefix } from './args.js';
 import { didYouMean } from './did-you-mean.js';
 import type { Command } from './command.js';
 import { failureLine } from './failure-line.js';
@@ -98,6 +99,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 2;
   }
   const prefix = `bucketq ${name}`;
+  setNoticePrefix(prefix);
   let command: Command;
   try {
     command = (await COMMANDS[name]()).default;

@@ -11,7 +11,7 @@ import { QueueError } from '../errors.js';
 import type { ConnectionOptions } from '../client/connection.js';
 import { checkTopic } from '../protocol.js';
 import type { Queue } from '../queue-types.js';
-import { parseFlags, type ParsedFlags } from './args.js';
+import { durationFlag, durationWithAlias, parseFlags, type ParsedFlags } from './args.js';
 import { UsageError } from './command.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
@@ -48,9 +48,9 @@ export const GLOBAL_USAGE = `GLOBAL OPTIONS
         PEM CA certificate(s) to trust for https:// brokers, e.g. a self-signed broker's own
         certificate (default: the system's CAs; NODE_EXTRA_CA_CERTS adds to them).
 
-    --timeout S
+    --timeout D
         Keep retrying a call that fails for a transient reason (a leader change, a broker
-        restarting) for up to S seconds (default ${DEFAULT_TIMEOUT_S}). When no broker can be reached at all
+        restarting) for up to D, a duration (default ${DEFAULT_TIMEOUT_S}s). When no broker can be reached at all
         before one has answered (connection refused, unknown host, no connection within
         ${CONNECT_TIMEOUT_MS / 1000} s), the command fails at once: "no broker at URL (connection refused)".
 
@@ -108,7 +108,7 @@ function connectionOf(v: Record<string, string | boolean | undefined>, env: Node
   const url = nonEmpty(v.url as string | undefined) ?? nonEmpty(env.BUCKETQ_URL);
   const store = nonEmpty(v.store as string | undefined) ?? nonEmpty(env.BUCKETQ_STORE);
   const token = nonEmpty(v.token as string | undefined) ?? nonEmpty(env.BUCKETQ_TOKEN);
-  const deadlineMs = secondsFlag(v.timeout as string | undefined, 'timeout') ?? DEFAULT_TIMEOUT_S * 1000;
+  const deadlineMs = durationFlag(v.timeout as string | undefined, 'timeout', { bareSeconds: true }) ?? DEFAULT_TIMEOUT_S * 1000;
   const ca = caFile(nonEmpty(v.ca as string | undefined));
   return {
     ...(ca !== undefined ? { ca } : {}),
@@ -165,12 +165,19 @@ export function topicArg(value: string): string {
   }
 }
 
-/** A duration in seconds (`30`, `0.5`), returned in milliseconds. */
-export function secondsFlag(value: string | undefined, flag: string, maxSeconds = 10 * 365 * 86_400): number | undefined {
-  if (value === undefined) return undefined;
-  const n = /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : NaN;
-  if (!Number.isFinite(n) || n > maxSeconds) throw new UsageError(`--${flag} must be a number of seconds from 0 to ${maxSeconds}, got ${JSON.stringify(value)}`);
-  return Math.round(n * 1000);
+/** The job lease flag of claim, heartbeat and work, with its old name, which took seconds. */
+export const LEASE_FOR_FLAGS = {
+  'lease-for': { type: 'string' },
+  'lease-seconds': { type: 'string' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+export const LEASE_FOR_USAGE = `    --lease-for D
+        The job lease, a duration from 1s to 1h (default 30s). (--lease-seconds S, its old
+        name, still works, with a notice.)`;
+
+/** --lease-for (or the deprecated --lease-seconds) in milliseconds. */
+export function leaseForFlag(values: Record<string, unknown>): number | undefined {
+  return durationWithAlias(values, 'lease-for', 'lease-seconds', { min: 1000, max: 3_600_000 });
 }
 
 /** A JSON argument (payload, result). */

@@ -44,8 +44,8 @@ describe('CLI failures a user meets first', () => {
     const url = `http://127.0.0.1:${port}`;
     // --timeout 60: a CLI that retried a refused connection would still be waiting when the test times out.
     const [push, stats] = await Promise.all([
-      timed(bucketq(['push', 'emails', '{"to":"ada"}', '--url', url, '--timeout', '60'])),
-      timed(bucketq(['stats', '--timeout', '60'], { env: { BUCKETQ_URL: url } })),
+      timed(bucketq(['push', 'emails', '{"to":"ada"}', '--url', url, '--timeout', '60s'])),
+      timed(bucketq(['stats', '--timeout', '60s'], { env: { BUCKETQ_URL: url } })),
     ]);
     expect(oneLine(push, 1)).toBe(`bucketq push: no broker at ${url} (connection refused); is one running? set --url or BUCKETQ_URL`);
     expect(oneLine(stats, 1)).toBe(`bucketq stats: no broker at ${url} (connection refused); is one running? set --url or BUCKETQ_URL`);
@@ -59,7 +59,7 @@ describe('CLI failures a user meets first', () => {
     await once(silent, 'listening');
     try {
       const url = `https://127.0.0.1:${(silent.address() as AddressInfo).port}`;
-      const run = await timed(bucketq(['get', 'emails', 'x', '--url', url, '--timeout', '60']));
+      const run = await timed(bucketq(['get', 'emails', 'x', '--url', url, '--timeout', '60s']));
       expect(oneLine(run, 1)).toBe(`bucketq get: no broker at ${url} (no connection within 2000 ms); is one running? set --url or BUCKETQ_URL`);
       expect(run.ms).toBeLessThan(20_000);
     } finally {

@@ -23,7 +23,7 @@ const broker = brokerPerTest('bucketq-work-gone-');
 describe('bucketq work without a broker', () => {
   it('none at the URL: one line naming it, exit 1, at once', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
-    const w = start(['work', 'emails', '--url', url, '--timeout', '60', '--', 'cat']);
+    const w = start(['work', 'emails', '--url', url, '--timeout', '60s', '--', 'cat']);
     workers.push(w);
     expect(await w.exited).toBe(1);
     expect(w.stderr.filter((l) => l.startsWith('bucketq work: '))).toEqual([`bucketq work: no broker at ${url} (connection refused); is one running? set --url or BUCKETQ_URL`]);

@@ -131,7 +131,7 @@ describe('bucketq work', () => {
       const port = (server.address() as AddressInfo).port;
       const script = `require('net').connect(${port},'127.0.0.1');process.on('SIGTERM',()=>{process.stderr.write('told to stop\\n');process.exit(143);});`;
       json(await bucketq(['push', 'slow-drain', '1', '--id', 'd1'], { env }));
-      const w = work(['slow-drain', '--json', '--drain-timeout', '0.2', '--', process.execPath, '-e', script]);
+      const w = work(['slow-drain', '--json', '--drain-timeout', '200ms', '--', process.execPath, '-e', script]);
       await connected();
       w.child.kill('SIGINT');
       expect(await w.event((e) => e.event === 'killing')).toMatchObject({ reason: 'drain-timeout', running: 1 });

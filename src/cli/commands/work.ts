@@ -2,11 +2,11 @@
 import type { QueueError } from '../../errors.js';
 import { createWorker } from '../../worker/index.js';
 import type { WorkerJob } from '../../worker/types.js';
-import { intFlag } from '../args.js';
+import { durationFlag, intFlag } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
 import { commandProblem } from '../command-path.js';
 import { KILL_GRACE_MS, runCommand } from '../run-command.js';
-import { clientFor, duration, ENVIRONMENT_USAGE, GLOBAL_USAGE, parse, positionals, preview, previewText, secondsFlag, topicArg } from '../shared.js';
+import { clientFor, duration, ENVIRONMENT_USAGE, GLOBAL_USAGE, LEASE_FOR_FLAGS, LEASE_FOR_USAGE, leaseForFlag, parse, positionals, preview, previewText, topicArg } from '../shared.js';
 
 const DEFAULT_DRAIN_S = 30;
 /**
@@ -19,7 +19,7 @@ const usage = `NAME
     bucketq work - run a command for every job of a topic
 
 SYNOPSIS
-    bucketq work TOPIC [--concurrency N] [--prefetch N] [--lease-seconds S] [--worker ID] [--drain-timeout S] -- COMMAND [ARGS...]
+    bucketq work TOPIC [--concurrency N] [--prefetch N] [--lease-for D] [--worker ID] [--drain-timeout D] -- COMMAND [ARGS...]
 
 DESCRIPTION
     Claims jobs of TOPIC and runs COMMAND once per job (without a shell), up to N at a time. The
@@ -53,14 +53,15 @@ OPTIONS
         prefetch at most 1000). Worth it for many short jobs; held jobs are released (pending
         again, attempt not counted) on SIGTERM.
 
-    --lease-seconds S
-        Lease of each job (default 30, at least 1); renewed every S/3 seconds while its command runs.
+${LEASE_FOR_USAGE}
+        Renewed every third of it while the job's command runs.
 
     --worker ID
         This worker's id in leases (default: host, pid and a random suffix).
 
-    --drain-timeout S
-        On SIGTERM, how long running commands may take to finish (default ${DEFAULT_DRAIN_S}); then they get
+    --drain-timeout D
+        On SIGTERM, how long running commands may take to finish, a duration (default ${DEFAULT_DRAIN_S}s; a bare
+        number is still read as seconds, with a notice; write the unit); then they get
         SIGTERM (SIGKILL ${KILL_GRACE_MS / 1000} s later), and their jobs are released for another worker
         (pending at once, the attempt not counted).
 
@@ -106,7 +107,7 @@ export default defineCommand({
     if (command === undefined || command === '') throw new UsageError('the command after -- is missing');
     const { flags, ctx } = parse(
       argv.slice(0, end),
-      { concurrency: { type: 'string' }, prefetch: { type: 'string' }, 'lease-seconds': { type: 'string' }, worker: { type: 'string' }, 'drain-timeout': { type: 'string' } },
+      { concurrency: { type: 'string' }, prefetch: { type: 'string' }, ...LEASE_FOR_FLAGS, worker: { type: 'string' }, 'drain-timeout': { type: 'string' } },
       env,
     );
     const [topicText] = positionals(flags.positionals, ['TOPIC']);
@@ -116,9 +117,8 @@ export default defineCommand({
     if (concurrency > 1000) throw new UsageError('--concurrency must be at most 1000');
     const prefetch = intFlag(v.prefetch, 'prefetch', 0) ?? 0;
     if (concurrency + prefetch > 1000) throw new UsageError(`--prefetch must be at most ${1000 - concurrency} with --concurrency ${concurrency} (together at most 1000)`);
-    const leaseMs = secondsFlag(v['lease-seconds'], 'lease-seconds', 3600);
-    if (leaseMs !== undefined && leaseMs < 1000) throw new UsageError('--lease-seconds must be at least 1');
-    const drainMs = secondsFlag(v['drain-timeout'], 'drain-timeout') ?? DEFAULT_DRAIN_S * 1000;
+    const leaseMs = leaseForFlag(v);
+    const drainMs = durationFlag(v['drain-timeout'], 'drain-timeout', { bareSeconds: true }) ?? DEFAULT_DRAIN_S * 1000;
     // Before anything is claimed: a command that cannot start would cost its first job an attempt.
     const problem = commandProblem(command, process.env.PATH);
     if (problem !== null) throw new UsageError(`cannot run ${JSON.stringify(command)}: ${problem}`);
