@@ -209,8 +209,9 @@ describe('bucketq client commands', () => {
     failed(await bucketq(['stats', 'x', '--url', `http://127.0.0.1:${port}`], { env: {} }), 1, /^bucketq stats: no broker at http:\/\/127\.0\.0\.1:\d+ \(connection refused\); is one running\? set --url or BUCKETQ_URL$/m);
   });
 
-  it('inspect reads queue.json from the store with no broker', async () => {
-    const solo = `file:${dir}/solo`;
+  it('inspect reads queue.json from the store with no broker (by default the broker\'s, ./bucketq-data)', async () => {
+    // The broker's default store, seen from its working directory.
+    const solo = `file:${dir}/solo/bucketq-data`;
     const s = await startBrokerServer({ store: solo, listen: '127.0.0.1:0' });
     json(await bucketq(['push', 'ins', '{"hello":"world"}', '--id', 'i1'], { env: { BUCKETQ_URL: s.url } }));
     json(await bucketq(['push', 'ins', '2', '--id', 'i2', '--delay', '60s'], { env: { BUCKETQ_URL: s.url } }));
@@ -232,7 +233,9 @@ describe('bucketq client commands', () => {
     expect(text.stdout).toMatch(/^i1\s+pending\s+0\s+0\s+\{"hello":"world"\}$/m);
 
     failed(await bucketq(['inspect', 'nope', '--store', solo], { env: {} }), 1, /no topic nope .*\(NOT_FOUND\)$/m);
-    failed(await bucketq(['inspect', 'ins'], { env: {} }), 2, /give --store URL/);
+    // No --store: the default store, ./bucketq-data, as for `bucketq broker`.
+    expect(json(await bucketq(['inspect', 'ins'], { env: {}, cwd: `${dir}/solo` }))).toMatchObject({ key: 'topics/ins/queue.json', state: { topic: 'ins' } });
+    failed(await bucketq(['inspect', 'ins'], { env: {}, cwd: dir }), 1, /^bucketq inspect: no topic ins in file:\.\/bucketq-data \(no topics\/ins\/queue\.json\) \(NOT_FOUND\)$/m);
   });
 
   it('--help of every command reads like a manual', async () => {
