@@ -31,7 +31,9 @@ export interface QueueOptions {
   /**
    * Options of the broker this queue creates (ignored keys: `store`). The default `standby` here
    * is `wait`: a process restarting after a crash waits for its old lease to go stale and takes
-   * over, instead of failing with NOT_LEADER. Not allowed together with a shared Broker.
+   * over, instead of failing with NOT_LEADER. A topic that a network broker leads (`bucketq
+   * broker` on the same store) fails at once with NOT_LEADER naming its URL: go through it with
+   * createClient. Not allowed together with a shared Broker.
    */
   brokerOptions?: Partial<Omit<BrokerOptions, 'store'>>;
 }

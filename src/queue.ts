@@ -203,8 +203,25 @@ class TopicQueue<T> implements EmbeddedQueue<T> {
       if (this.settings) await abortable(this.configureOnce(this.settings), signal);
       return await fn();
     } catch (err) {
-      throw toQueueError(err);
+      throw this.explained(toQueueError(err));
     }
+  }
+
+  /**
+   * NOT_LEADER from a network broker (its lease names a URL) says what to do instead: that broker
+   * leads the topic as long as it runs (the embedded broker waits only for an embedded holder's
+   * lease to go stale), so the likely mistake is pointing this queue at a running broker's store.
+   */
+  private explained(err: QueueError): QueueError {
+    const leader = err.details?.leader;
+    if (err.code !== 'NOT_LEADER' || typeof leader !== 'string' || leader === '') return err;
+    const id = typeof err.details?.leaderId === 'string' ? `broker ${err.details.leaderId}` : 'a broker';
+    return new QueueError(
+      'NOT_LEADER',
+      `topic ${this.topic} is led by ${id} at ${leader}: an embedded queue cannot share a topic with a running broker; ` +
+        `use createClient({ url: '${leader}', topic: '${this.topic}' }) to go through it, give this queue another store, or stop that broker`,
+      { cause: err, details: err.details },
+    );
   }
 
   private configureOnce(settings: TopicSettingsUpdate): Promise<void> {
@@ -229,7 +246,7 @@ class TopicQueue<T> implements EmbeddedQueue<T> {
         try {
           return { id, ok: true, value: await op(item) };
         } catch (err) {
-          return { id, ok: false, error: toQueueError(err) };
+          return { id, ok: false, error: this.explained(toQueueError(err)) };
         }
       }),
     );
@@ -244,9 +261,6 @@ function isStorageDriver(s: unknown): s is StorageDriver {
   const d = s as Partial<StorageDriver> | null;
   return typeof d === 'object' && d !== null && typeof d.read === 'function' && typeof d.write === 'function' && typeof d.list === 'function';
 }
-
-
-
 
 
 /** Waits for `p`, or rejects with CLOSED as soon as `signal` aborts. */

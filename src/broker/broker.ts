@@ -68,7 +68,8 @@ export interface BrokerOptions {
   /**
    * When another broker leads a topic: `reject` answers NOT_LEADER at once (network brokers,
    * clients follow the leader); `wait` holds requests until that lease goes stale and takes over
-   * (embedded use after a crash). Default `reject`.
+   * (embedded use after a crash), but answers NOT_LEADER at once when the holder is a network
+   * broker (its lease names a URL), which leads as long as it runs. Default `reject`.
    */
   standby?: 'wait' | 'reject';
   /** Payloads larger than this many bytes (as JSON) go to their own object (default 64 KiB). */

@@ -133,20 +133,29 @@ export class Leadership {
    * holder's lease still runs; null when a batch must read again (and may take over).
    */
   failFast(): QueueError | null {
-    if (this.o.standby !== 'reject' || !this.holder) return null;
+    if (!this.holder || this.waitsFor(this.holder)) return null;
     const now = this.o.clock.now();
     if (this.holder.leaseUntil <= now || now - this.holderSeenAt >= STANDBY_RECHECK_MS) return null;
     return notLeaderError(this.o.topic, this.holder);
   }
 
-  /** For a standby in `wait` mode: the holder's lease still runs, so requests wait for it. */
-  mustWait(): boolean {
-    return this.o.standby === 'wait' && this.holder !== null && this.holder.leaseUntil > this.o.clock.now();
+  /**
+   * `wait` mode waits out only an embedded holder's lease (no URL: a process like this one, which
+   * may have crashed). A network broker (its lease names a URL) leads as long as it runs, so a
+   * wait would last as long: its topics fail fast with NOT_LEADER naming it, as in `reject` mode.
+   */
+  private waitsFor(holder: BrokerLease | null): boolean {
+    return this.o.standby === 'wait' && !holder?.url;
   }
 
-  /** Whether a request queued at `since` may wait on for a takeover (`wait` mode, up to three leases). */
+  /** For a standby that waits (above): the holder's lease still runs, so requests wait for it. */
+  mustWait(): boolean {
+    return this.holder !== null && this.waitsFor(this.holder) && this.holder.leaseUntil > this.o.clock.now();
+  }
+
+  /** Whether a request queued at `since` may wait on for a takeover (a waiting standby, up to three leases). */
   mayWait(since: number): boolean {
-    return this.o.standby === 'wait' && since >= this.o.clock.now() - 3 * this.o.leaseMs;
+    return this.waitsFor(this.holder) && since >= this.o.clock.now() - 3 * this.o.leaseMs;
   }
 
   /** Calls `onStale` once the holder's lease has run out, and takes it for stale from then on. */

@@ -24,7 +24,9 @@
  * - standby: another broker holds a live lease. In `reject` mode requests fail fast with
  *   NOT_LEADER naming it, from the last read while that is under a second old; then a batch reads
  *   again and takes a given-up or stale lease over. In `wait` mode (embedded use) requests wait,
- *   for up to three leases, until that lease is stale and this broker takes over, bumping the epoch.
+ *   for up to three leases, until that lease is stale and this broker takes over, bumping the epoch,
+ *   unless the holder is a network broker (its lease names a URL): that one leads as long as it
+ *   runs, so they fail fast as in `reject` (leadership.ts).
  * - lost: queue.json vanished (or went back to an older commit) after this broker saw it. Every
  *   request fails with STATE_LOST and parked long polls end; nothing is re-created implicitly. A
  *   request reads the object again at most once a second and the loop carries on (unloaded) when

@@ -12,10 +12,11 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { isQueueError } from '../errors.js';
 import { packageVersion } from '../package-version.js';
+import { setNoticePrefix } from './args.js';
 import { didYouMean } from './did-you-mean.js';
-import { UsageError, type Command } from './command.js';
+import type { Command } from './command.js';
+import { failureLine } from './failure-line.js';
 
 /** Every command, in help order. */
 export const COMMAND_NAMES = ['broker', 'push', 'claim', 'ack', 'nack', 'heartbeat', 'get', 'cancel', 'retry', 'pause', 'resume', 'stats', 'topics', 'inspect', 'reset', 'work', 'watch', 'doctor'] as const;
@@ -72,13 +73,6 @@ function wantsHelp(argv: string[]): boolean {
   return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
 }
 
-function failureLine(prefix: string, err: unknown): { line: string; code: number } {
-  if (err instanceof UsageError) return { line: `${prefix}: ${err.message} (see ${prefix} --help)`, code: 2 };
-  if (isQueueError(err)) return { line: `${prefix}: ${err.message} (${err.code})`, code: err.code === 'INVALID_ARGUMENT' ? 2 : 1 };
-  if (err instanceof Error) return { line: `${prefix}: ${err.message}`, code: 1 };
-  return { line: `${prefix}: ${String(err)}`, code: 1 };
-}
-
 /** Runs the command line `argv` (without node and the script) and resolves to the exit status. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [first, ...rest] = argv;
@@ -105,6 +99,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 2;
   }
   const prefix = `bucketq ${name}`;
+  setNoticePrefix(prefix);
   let command: Command;
   try {
     command = (await COMMANDS[name]()).default;
@@ -119,7 +114,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   try {
     return await command.run(rest, env);
   } catch (err) {
-    const { line, code } = failureLine(prefix, err);
+    const tokenGiven = rest.some((a) => a === '--token' || a.startsWith('--token=')) || (env.BUCKETQ_TOKEN ?? '') !== '';
+    const { line, code } = failureLine(prefix, err, { tokenGiven });
     process.stderr.write(`${line}\n`);
     return code;
   }

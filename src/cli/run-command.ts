@@ -10,7 +10,8 @@ import { spawn } from 'node:child_process';
 export const MAX_STDOUT_BYTES = 1024 * 1024;
 /** How much of the end of stderr becomes the error of a failed job. */
 export const STDERR_TAIL_BYTES = 2048;
-const KILL_GRACE_MS = 5000;
+/** After SIGTERM, how long a command has before SIGKILL. */
+export const KILL_GRACE_MS = 5000;
 
 export type CommandOutcome =
   | { ok: true; result: unknown }

@@ -6,15 +6,18 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
-import { createClient } from '../client/client.js';
+import { createClient, type ClientOptions } from '../client/client.js';
+import { QueueError } from '../errors.js';
 import type { ConnectionOptions } from '../client/connection.js';
 import { checkMaxAttempts, checkTopic } from '../protocol.js';
 import type { Queue } from '../api.js';
-import { parseFlags, type ParsedFlags } from './args.js';
+import { durationFlag, durationWithAlias, parseFlags, type ParsedFlags } from './args.js';
 import { UsageError } from './command.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 const DEFAULT_TIMEOUT_S = 10;
+/** A broker that has not accepted a connection (and finished TLS) within this long is not there. */
+export const CONNECT_TIMEOUT_MS = 2000;
 
 export const GLOBAL_FLAGS = {
   url: { type: 'string' },
@@ -45,9 +48,11 @@ export const GLOBAL_USAGE = `GLOBAL OPTIONS
         PEM CA certificate(s) to trust for https:// brokers, e.g. a self-signed broker's own
         certificate (default: the system's CAs; NODE_EXTRA_CA_CERTS adds to them).
 
-    --timeout S
-        Keep retrying a call that fails for a transient reason (no broker reachable, a leader
-        change) for up to S seconds (default ${DEFAULT_TIMEOUT_S}).
+    --timeout D
+        Keep retrying a call that fails for a transient reason (a leader change, a broker
+        restarting) for up to D, a duration (default ${DEFAULT_TIMEOUT_S}s). When no broker can be reached at all
+        before one has answered (connection refused, unknown host, no connection within
+        ${CONNECT_TIMEOUT_MS / 1000} s), the command fails at once: "no broker at URL (connection refused)".
 
     --json
         Print results as JSON (the default when stdout is not a terminal).
@@ -103,7 +108,7 @@ function connectionOf(v: Record<string, string | boolean | undefined>, env: Node
   const url = nonEmpty(v.url as string | undefined) ?? nonEmpty(env.BUCKETQ_URL);
   const store = nonEmpty(v.store as string | undefined) ?? nonEmpty(env.BUCKETQ_STORE);
   const token = nonEmpty(v.token as string | undefined) ?? nonEmpty(env.BUCKETQ_TOKEN);
-  const deadlineMs = secondsFlag(v.timeout as string | undefined, 'timeout') ?? DEFAULT_TIMEOUT_S * 1000;
+  const deadlineMs = durationFlag(v.timeout as string | undefined, 'timeout', { bareSeconds: true }) ?? DEFAULT_TIMEOUT_S * 1000;
   const ca = caFile(nonEmpty(v.ca as string | undefined));
   return {
     ...(ca !== undefined ? { ca } : {}),
@@ -111,11 +116,14 @@ function connectionOf(v: Record<string, string | boolean | undefined>, env: Node
     ...(store !== undefined ? { store } : {}),
     ...(token !== undefined ? { token } : {}),
     retry: { deadlineMs },
+    // Nothing listening is the likely cause: say so now rather than after the retry deadline.
+    failFastUnreachable: true,
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
   };
 }
 
 /** A client of `topic` with the global flags' connection. */
-export function clientFor<T = unknown>(ctx: Context, topic: string, extra: { leaseMs?: number } = {}): Queue<T> {
+export function clientFor<T = unknown>(ctx: Context, topic: string, extra: Pick<ClientOptions, 'leaseMs' | 'onRetry'> = {}): Queue<T> {
   return createClient<T>({ ...ctx.connection, topic, ...extra });
 }
 
@@ -127,6 +135,17 @@ export async function withClient<R>(ctx: Context, topic: string, fn: (q: Queue) 
   } finally {
     await q.close();
   }
+}
+
+/** withClient for ack, nack and heartbeat: a LEASE_LOST says which of --worker and --lease does not match. */
+export function withLeaseClient<R>(ctx: Context, topic: string, handle: { id: string; workerId: string }, fn: (q: Queue) => Promise<R>): Promise<R> {
+  return withClient(ctx, topic, async (q) => {
+    try {
+      return await fn(q);
+    } catch (err) {
+      throw await explainLeaseLost(q, handle, err);
+    }
+  });
 }
 
 /** The positional arguments, exactly `names` of them (`[NAME]` marks an optional one). */
@@ -157,12 +176,19 @@ export function maxAttemptsFlag(value: string | undefined): number | undefined {
   }
 }
 
-/** A duration in seconds (`30`, `0.5`), returned in milliseconds. */
-export function secondsFlag(value: string | undefined, flag: string, maxSeconds = 10 * 365 * 86_400): number | undefined {
-  if (value === undefined) return undefined;
-  const n = /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : NaN;
-  if (!Number.isFinite(n) || n > maxSeconds) throw new UsageError(`--${flag} must be a number of seconds from 0 to ${maxSeconds}, got ${JSON.stringify(value)}`);
-  return Math.round(n * 1000);
+/** The job lease flag of claim, heartbeat and work, with its old name, which took seconds. */
+export const LEASE_FOR_FLAGS = {
+  'lease-for': { type: 'string' },
+  'lease-seconds': { type: 'string' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+export const LEASE_FOR_USAGE = `    --lease-for D
+        The job lease, a duration from 1s to 1h (default 30s). (--lease-seconds S, its old
+        name, still works, with a notice.)`;
+
+/** --lease-for (or the deprecated --lease-seconds) in milliseconds. */
+export function leaseForFlag(values: Record<string, unknown>): number | undefined {
+  return durationWithAlias(values, 'lease-for', 'lease-seconds', { min: 1000, max: 3_600_000 });
 }
 
 /** A JSON argument (payload, result). */
@@ -241,6 +267,29 @@ export function leaseHandle(id: string, values: { worker?: string | undefined; l
   if (values.worker === undefined || values.worker === '') throw new UsageError('--worker ID is required: the worker id the job was claimed with');
   if (values.lease === undefined || values.lease === '') throw new UsageError('--lease L is required: the lease token from the claim');
   return { id, workerId: values.worker, lease: values.lease };
+}
+
+/**
+ * LEASE_LOST "leased by another claim" (the broker's word for both a foreign worker id and a
+ * wrong lease token), reworded to say which of --worker and --lease does not match, from one
+ * look at the job. Any other error comes back as it was.
+ */
+export async function explainLeaseLost(q: Queue, handle: { id: string; workerId: string }, err: unknown): Promise<unknown> {
+  if (!(err instanceof QueueError) || err.code !== 'LEASE_LOST' || !/is leased by another claim/.test(err.message) || err.details?.retried) return err;
+  const id = handle.id;
+  let holder: string | undefined;
+  try {
+    holder = (await q.get(id)).lease?.worker;
+  } catch {
+    holder = undefined;
+  }
+  const message =
+    holder === undefined
+      ? `job ${id}: --worker and --lease do not match its current claim (the lease may have expired and the job been claimed again)`
+      : holder === handle.workerId
+        ? `job ${id}: the lease token does not match its current claim by worker ${holder} (the lease may have expired and the job been claimed again); give the lease of the latest claim with --lease`
+        : `job ${id} is claimed by worker ${holder}, not ${handle.workerId} (--worker); the lease may have expired and another worker claimed it`;
+  return new QueueError('LEASE_LOST', message, { cause: err, ...(err.details ? { details: err.details } : {}) });
 }
 
 /** An epoch-ms time as ISO text with how far away it is. */

@@ -47,6 +47,20 @@ export interface ConnectionOptions {
   ca?: string | undefined;
   /** Per-request timeout (default 10 000 ms); a long-poll claim gets its wait on top. */
   timeoutMs?: number | undefined;
+  /**
+   * Time to connect to a broker (TCP, and the TLS handshake for https) before the request counts
+   * as "no connection" (default: the request timeout).
+   */
+  connectTimeoutMs?: number | undefined;
+  /**
+   * Until some broker has answered this connection once, fail a call at once when no connection
+   * can be made at all (refused, unknown host, no connection within connectTimeoutMs, an untrusted
+   * certificate), instead of retrying until the deadline: the error (UNAVAILABLE, `details.unreachable`)
+   * says `no broker at URL (connection refused)`. For command lines and scripts, where nothing
+   * running there is the likely cause and waiting only hides it. Once a broker has answered, such
+   * failures are retried as usual (a broker restarting, a failover). Default false.
+   */
+  failFastUnreachable?: boolean | undefined;
   retry?: RetryOptions | undefined;
   /** Called before each back-off with the failure that caused it (logging; tests). */
   onRetry?: ((info: { error: QueueError; failures: number; delayMs: number; url: string | null }) => void) | undefined;
@@ -86,6 +100,10 @@ export class Connection {
   /** The CA for https:// brokers (ConnectionOptions.ca). */
   readonly ca: string | undefined;
   private readonly timeoutMs: number;
+  private readonly connectTimeoutMs: number | undefined;
+  private readonly failFastUnreachable: boolean;
+  /** Some broker answered a request of this connection (see ConnectionOptions.failFastUnreachable). */
+  private answered = false;
   private readonly deadlineMs: number;
   private readonly baseMs: number;
   private readonly maxMs: number;
@@ -111,6 +129,8 @@ export class Connection {
     if (o.ca !== undefined && (typeof o.ca !== 'string' || !o.ca.includes('-----BEGIN CERTIFICATE'))) throw invalid('ca must be PEM text with at least one "-----BEGIN CERTIFICATE" block');
     this.ca = o.ca;
     this.timeoutMs = positive(o.timeoutMs, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS;
+    this.connectTimeoutMs = positive(o.connectTimeoutMs, 'connectTimeoutMs');
+    this.failFastUnreachable = o.failFastUnreachable === true;
     const r = o.retry ?? {};
     this.deadlineMs = nonNegative(r.deadlineMs, 'retry.deadlineMs') ?? 30_000;
     this.baseMs = positive(r.baseMs, 'retry.baseMs') ?? 100;
@@ -142,13 +162,17 @@ export class Connection {
           token: this.token,
           ca: this.ca,
           timeoutMs: this.timeoutMs + (o.extraTimeoutMs ?? 0),
+          ...(this.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.connectTimeoutMs } : {}),
           signal: o.signal,
         });
+        this.answered = true;
         return out;
       } catch (err) {
         const error = isQueueError(err) ? err : new QueueError('UNAVAILABLE', `finding the broker failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
         const kind = failureKind(error);
         if (kind === 'aborted') throw error;
+        if (kind !== 'connect' && base !== null) this.answered = true;
+        if (kind === 'connect' && base !== null && this.failFastUnreachable && !this.answered) throw unreachable(error, base, this.connectTimeoutMs ?? this.timeoutMs);
         // An answer to a replay whose first try may have landed (a LEASE_LOST to a replayed ack) says so.
         if (kind === 'answer' && mayHaveLanded && !TRANSIENT.has(error.code) && !REFUSED.has(error.code)) throw replayed(error);
         if (kind === 'ambiguous') mayHaveLanded = true;
@@ -234,6 +258,25 @@ export function checkUrl(text: string): string {
 function gaveUp(error: QueueError, failures: number, deadlineMs: number): QueueError {
   const message = `${error.message}; gave up after ${failures} ${failures === 1 ? 'try' : 'tries'} in ${Math.round(deadlineMs / 100) / 10} s`;
   return new QueueError(error.code, message, { cause: error, ...(error.details ? { details: error.details } : {}) });
+}
+
+/** Why no connection was made, in words, from the socket error code http.ts keeps in details.errno. */
+const UNREACHABLE_WHY: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ETIMEDOUT: 'no connection within {ms} ms',
+  ENOTFOUND: 'unknown host',
+  EAI_AGAIN: 'host name lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EADDRNOTAVAIL: 'address not available',
+};
+
+/** The first call found no broker at `base` (failFastUnreachable). A certificate error keeps its own message. */
+function unreachable(error: QueueError, base: string, connectTimeoutMs: number): QueueError {
+  const errno = typeof error.details?.errno === 'string' ? error.details.errno : undefined;
+  const why = errno !== undefined ? UNREACHABLE_WHY[errno]?.replace('{ms}', String(connectTimeoutMs)) : undefined;
+  if (why === undefined) return error;
+  return new QueueError('UNAVAILABLE', `no broker at ${base} (${why})`, { cause: error, details: { ...error.details, url: base, unreachable: true } });
 }
 
 function replayed(error: QueueError): QueueError {

@@ -66,6 +66,8 @@ export interface HttpRequest {
   ca?: string | undefined;
   /** The whole request, answer included, must finish within this long. */
   timeoutMs: number;
+  /** A connection (and TLS handshake) must be made within this long, else a `connect` failure (default: timeoutMs). */
+  connectTimeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -105,7 +107,7 @@ class RequestFailure extends Error {
 }
 
 /** One HTTP exchange; rejects with a RequestFailure that says whether the socket ever connected. */
-function exchange(url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number, signal: AbortSignal | undefined, ca: string | undefined): Promise<RawAnswer> {
+function exchange(url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number, connectTimeoutMs: number, signal: AbortSignal | undefined, ca: string | undefined): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const lib = url.protocol === 'https:' ? https : http;
     const agent = agentFor(url, ca);
@@ -115,6 +117,7 @@ function exchange(url: URL, method: string, headers: Record<string, string>, bod
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(connectTimer);
       signal?.removeEventListener('abort', onAbort);
       if (err) {
         req.destroy();
@@ -137,6 +140,7 @@ function exchange(url: URL, method: string, headers: Record<string, string>, bod
     }
     const onAbort = () => finish(new RequestFailure('aborted', undefined, signal?.reason));
     const timer = setTimeout(() => finish(new RequestFailure(connected ? 'timeout' : 'connect', connected ? undefined : 'ETIMEDOUT')), timeoutMs);
+    const connectTimer = connectTimeoutMs < timeoutMs ? setTimeout(() => !connected && finish(new RequestFailure('connect', 'ETIMEDOUT')), connectTimeoutMs) : undefined;
     req.on('socket', (socket) => {
       // A reused keep-alive socket is connected already; a new one reports when it is (over TLS:
       // after the handshake, before which nothing of the request was sent).
@@ -191,7 +195,7 @@ export async function httpRequest<R>(req: HttpRequest): Promise<R> {
   let status: number;
   let text: string;
   try {
-    ({ status, text } = await exchange(url, req.method, headers, body, req.timeoutMs, req.signal, req.ca));
+    ({ status, text } = await exchange(url, req.method, headers, body, req.timeoutMs, req.connectTimeoutMs ?? req.timeoutMs, req.signal, req.ca));
   } catch (err) {
     const f = err as RequestFailure;
     if (f.kind === 'aborted') throw failure('aborted', new QueueError('CLOSED', 'request aborted by the caller', { cause: f.cause }));
@@ -205,7 +209,7 @@ export async function httpRequest<R>(req: HttpRequest): Promise<R> {
         : f.kind === 'connect'
           ? `cannot connect (${f.code})`
           : `connection failed (${f.code ?? (f.cause as Error)?.message ?? 'closed'})`;
-    throw failure(f.kind, new QueueError('UNAVAILABLE', `${where}: ${why}`, { cause: f.cause ?? err, details: { url: req.base } }));
+    throw failure(f.kind, new QueueError('UNAVAILABLE', `${where}: ${why}`, { cause: f.cause ?? err, details: { url: req.base, ...(f.code !== undefined ? { errno: f.code } : {}) } }));
   }
   let parsed: unknown;
   try {

@@ -50,8 +50,9 @@ import { redactStoreUrl as storeForDisplay } from '../storage/redact-url.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
 import { createObservability } from './observability.js';
+import { DEFAULT_STORE } from './default-store.js';
 
-export const DEFAULT_STORE = 'file:./bucketq-data';
+export { DEFAULT_STORE };
 export const DEFAULT_BROKER_LEASE_MS = 10_000;
 export const DEFAULT_MAX_CONNECTIONS = 1000;
 

@@ -8,6 +8,12 @@
  * check gives a verdict with a reason; a check that needs an earlier one's result is skipped when
  * that one failed. Outcomes a store reports as ambiguous (STORE_AMBIGUOUS) are resolved by
  * re-reading, as the broker does.
+ *
+ * A check that *fails* saw the store break a promise: the store is not safe. A check that *errs*
+ * could not run because the store did not answer (unreachable, credentials refused, a missing
+ * bucket: STORE_UNAVAILABLE, FAILED_PRECONDITION, or any other exception): that says nothing
+ * about its conditional writes, so the report's verdict is then "could-not-check", never
+ * "not-safe", unless another check failed.
  */
 import { randomBytes } from 'node:crypto';
 import { isQueueError } from '../errors.js';
@@ -17,7 +23,8 @@ export type CheckName = 'reach' | 'read-write' | 'list' | 'delete' | 'create-if-
 
 export interface CheckResult {
   name: CheckName;
-  verdict: 'pass' | 'fail' | 'skip';
+  /** `error`: the check could not run, the store failed (see the module comment). */
+  verdict: 'pass' | 'fail' | 'skip' | 'error';
   /** Why it passed or failed, in a sentence. */
   detail: string;
   ms: number;
@@ -31,7 +38,12 @@ export interface DoctorReport {
   /** Sequential conditional writes timed for the latency figure. */
   latency: { writes: number; p50Ms: number; p99Ms: number } | null;
   ok: boolean;
+  /** ok; not-safe: a check saw the store break a promise; could-not-check: none failed, some could not run. */
+  verdict: 'ok' | 'not-safe' | 'could-not-check';
+  /** Checks that ran and failed. */
   failed: CheckName[];
+  /** Checks that could not run (the store failed). */
+  errors: CheckName[];
 }
 
 export interface DoctorOptions {
@@ -53,13 +65,22 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
-/** A write's outcome as a word, never throwing: ok (with etag), conflict, ambiguous, or error. */
+/** The store did not answer (as opposed to answering wrongly): the check cannot tell anything. */
+function storeDidNotAnswer(err: unknown): boolean {
+  return isQueueError(err, 'STORE_UNAVAILABLE') || isQueueError(err, 'FAILED_PRECONDITION');
+}
+
+/**
+ * A write's outcome as a word: ok (with etag), conflict, ambiguous, or error (an answer that is
+ * neither success nor conflict). Throws when the store did not answer at all: the check errs.
+ */
 async function attempt(p: Promise<{ etag: string }>): Promise<{ kind: 'ok'; etag: string } | { kind: 'conflict' | 'ambiguous' | 'error'; why: string }> {
   try {
     return { kind: 'ok', etag: (await p).etag };
   } catch (err) {
     if (isQueueError(err, 'STORE_CONFLICT')) return { kind: 'conflict', why: errText(err) };
     if (isQueueError(err, 'STORE_AMBIGUOUS')) return { kind: 'ambiguous', why: errText(err) };
+    if (storeDidNotAnswer(err)) throw err;
     return { kind: 'error', why: errText(err) };
   }
 }
@@ -90,7 +111,8 @@ export async function runDoctor(store: StorageDriver, options: DoctorOptions = {
         result = { name, verdict: 'pass', detail: await run(), ms: 0 };
       } catch (err) {
         if (err instanceof CheckSkipped) result = { name, verdict: 'skip', detail: `skipped: ${err.message}`, ms: 0 };
-        else result = { name, verdict: 'fail', detail: err instanceof CheckFailed ? err.message : `unexpected error: ${errText(err)}`, ms: 0 };
+        else if (err instanceof CheckFailed) result = { name, verdict: 'fail', detail: err.message, ms: 0 };
+        else result = { name, verdict: 'error', detail: `could not run: ${errText(err)}`, ms: 0 };
       }
       result.ms = Math.round(performance.now() - started);
     }
@@ -208,8 +230,8 @@ export async function runDoctor(store: StorageDriver, options: DoctorOptions = {
   if (checks.find((c) => c.name === 'conditional-replace')?.verdict === 'pass') {
     for (let i = 0; i < writes; i++) {
       const started = performance.now();
-      const out = await attempt(store.write(k('cas'), `latency ${i}`, { ifMatch: etag }));
-      if (out.kind !== 'ok') break;
+      const out = await attempt(store.write(k('cas'), `latency ${i}`, { ifMatch: etag })).catch(() => null);
+      if (out?.kind !== 'ok') break;
       latencies.push(performance.now() - started);
       etag = out.etag;
     }
@@ -225,13 +247,17 @@ export async function runDoctor(store: StorageDriver, options: DoctorOptions = {
 
   const sorted = [...latencies].sort((a, b) => a - b);
   const failed = checks.filter((c) => c.verdict === 'fail').map((c) => c.name);
+  const errors = checks.filter((c) => c.verdict === 'error').map((c) => c.name);
+  const ok = failed.length === 0 && checks.every((c) => c.verdict === 'pass');
   return {
     driver: store.name,
     scratch,
     checks,
     latency: sorted.length > 0 ? { writes: sorted.length, p50Ms: round1(quantile(sorted, 0.5)), p99Ms: round1(quantile(sorted, 0.99)) } : null,
-    ok: failed.length === 0 && checks.every((c) => c.verdict === 'pass'),
+    ok,
+    verdict: ok ? 'ok' : failed.length > 0 ? 'not-safe' : 'could-not-check',
     failed,
+    errors,
   };
 }
 

@@ -9,7 +9,9 @@ export type WorkerJob<T = unknown> = Readonly<ClaimedJob<T>>;
 /**
  * Runs one job. Return a value to complete the job with that result (JSON, small); throw to fail
  * the attempt (the message becomes `lastError`; an error with a numeric `retryDelayMs` sets the
- * retry delay). When `signal` aborts (its `reason` is a QueueError: LEASE_LOST, or CLOSED when the
+ * retry delay). Throw an error with `release: true` to hand the job back untouched instead
+ * ({@link Queue.release}: pending at once in its old place in line, the attempt not counted): for
+ * work that was stopped from outside rather than failed, e.g. by a shutdown. When `signal` aborts (its `reason` is a QueueError: LEASE_LOST, or CLOSED when the
  * worker's close timeout ran out) the job is no longer yours: stop work, your outcome is ignored.
  */
 export type Handler<T, R> = (job: WorkerJob<T>, signal: AbortSignal) => Promise<R> | R;
@@ -61,6 +63,8 @@ export interface WorkerEvents<T, R> {
   completed: [job: WorkerJob<T>, result: R];
   /** The handler threw and the nack landed: `outcome.state` tells whether it will be retried or is dead. */
   failed: [job: WorkerJob<T>, error: unknown, outcome: NackResult];
+  /** The handler threw an error with `release: true` and the job was handed back untouched (attempt not counted). */
+  released: [job: WorkerJob<T>, error: unknown];
   /** The job's lease was lost (heartbeat, ack or nack answered LEASE_LOST); its handler was aborted. */
   'lease-lost': [job: WorkerJob<T>, error: QueueError];
   /**

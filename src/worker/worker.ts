@@ -24,7 +24,7 @@
  *     'error' and claims again: storage trouble and leader changes never kill it. Only CLOSED (the
  *     queue was closed under it) stops the worker.
  *   - A handler's return value is acked as the result; a throw is nacked with its message (and its
- *     numeric `retryDelayMs` as the delay). Acks and nacks finished in the same event-loop turn
+ *     numeric `retryDelayMs` as the delay), or released when the error carries `release: true`. Acks and nacks finished in the same event-loop turn
  *     go out as one ackMany / nackMany call (settle-batch.ts). Transient ack/nack failures are retried a few times;
  *     if they keep failing, the lease simply expires and the job is delivered again.
  *   - Heartbeats: one timer per worker. When it fires, every running job whose heartbeat is due
@@ -283,10 +283,20 @@ class QueueWorker<T, R> implements Worker<T, R> {
       outcome = { ok: false, error: new QueueError(acked.error.code, `the handler's result was refused: ${acked.error.message}`) };
     }
     const error = outcome.error;
+    if ((error as { release?: unknown } | null)?.release === true) return this.handBackOne(slot, error);
     const delay = (error as { retryDelayMs?: unknown } | null)?.retryDelayMs;
     const opts = typeof delay === 'number' && Number.isInteger(delay) && delay >= 0 ? { delayMs: delay } : {};
     const nacked = await this.settle(slot, () => this.settler.nack({ ...slot.job, error: errorMessage(error), ...opts }));
     if (nacked.ok) this.events.emit('failed', slot.job, error, nacked.value);
+  }
+
+  /** The handler asked to hand its job back (an error with `release: true`): released, the attempt not counted. */
+  private async handBackOne(slot: Slot<T>, error: unknown): Promise<void> {
+    const released = await this.settle(slot, () => this.queue.release([slot.job]));
+    if (!released.ok) return;
+    // A release skips a lease that is no longer ours: the job went to someone else meanwhile.
+    if (released.value.released === 0) return this.leaseLost(slot, new QueueError('LEASE_LOST', `job ${slot.job.id} could not be handed back: its lease is no longer this worker's`));
+    this.events.emit('released', slot.job, error);
   }
 
   /** An ack or nack, retried while the failure is transient; LEASE_LOST marks the job lost. */

@@ -128,11 +128,16 @@ describe('Leadership: standby', () => {
     expect(l.mustWait()).toBe(false);
   });
 
-  it('wait mode never fails fast: requests wait for a live lease, up to three leases old', async () => {
+  it('wait mode waits for an embedded holder\'s live lease, up to three leases old; a network broker\'s (with a URL) fails fast', async () => {
     const clock = new FakeClock();
     const l = leadership(clock, 'wait');
     const queuedAt = clock.now();
-    l.refused(holder(ledBy('B', 2, clock.now() + LEASE_MS)));
+    const network = leadership(clock, 'wait');
+    network.refused(holder(ledBy('B', 2, clock.now() + LEASE_MS)));
+    expect(network.failFast()).toMatchObject({ code: 'NOT_LEADER', details: { leader: 'http://b' } });
+    expect(network.mustWait()).toBe(false);
+    expect(network.mayWait(queuedAt)).toBe(false);
+    l.refused({ ...holder(ledBy('B', 2, clock.now() + LEASE_MS)), url: '' }); // another embedded process
     expect(l.failFast()).toBeNull();
     expect(l.mustWait()).toBe(true);
     expect(l.mayWait(queuedAt)).toBe(true);

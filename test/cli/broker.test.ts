@@ -97,10 +97,10 @@ describe('bucketq broker', () => {
   it('reports bad usage in one line on stderr with exit status 2', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['broker', '--bogus'], /^bucketq broker: .*--bogus.*\(see bucketq broker --help\)$/],
-      [['broker', '--lease-ms', 'soon'], /^bucketq broker: --lease-ms must be a whole number/],
+      [['broker', '--lease-ms', 'soon'], /^bucketq broker: --lease-ms must be a duration such as 500ms, 30s, 2m or 1h \(a bare number is milliseconds\), got "soon"/],
       [['broker', '--recent-max-ids', 'all'], /^bucketq broker: --recent-max-ids must be a whole number of at least 0/],
-      [['broker', '--headers-timeout-ms', '0'], /^bucketq broker: --headers-timeout-ms must be a whole number of at least 1/],
-      [['broker', '--resp-idle-timeout-ms', 'never'], /^bucketq broker: --resp-idle-timeout-ms must be a whole number of at least 0/],
+      [['broker', '--headers-timeout-ms', '0'], /^bucketq broker: --headers-timeout-ms must be from 1ms to /],
+      [['broker', '--resp-idle-timeout-ms', 'never'], /^bucketq broker: --resp-idle-timeout-ms must be a duration such as/],
       [['broker', '--listen', 'nowhere'], /^bucketq broker: --listen must be HOST:PORT/],
       [['broker', '--listen', '0.0.0.0:0', '--store', `file:${each.dir}`], /^bucketq broker: listening on 0\.0\.0\.0 needs --advertise URL/],
       [['broker', '--advertise', 'http://0.0.0.0:8080', '--store', `file:${each.dir}`], /^bucketq broker: --advertise .* unspecified address/],

@@ -2,8 +2,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+const TSX = pathToFileURL(join(import.meta.dirname, '..', '..', 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
 /** The environment of every run: none of the caller's BUCKETQ_* settings leak in. */
 function envOf(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -19,8 +21,9 @@ export interface Run {
 }
 
 /** Runs `bucketq ARGS` to its end, feeding `input` (if any) to stdin. */
-export function bucketq(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: envOf(opts.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'] });
+export function bucketq(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<Run> {
+  // tsx by path: from another working directory `--import tsx` would not resolve.
+  const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { env: envOf(opts.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'], ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}) });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

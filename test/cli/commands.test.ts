@@ -45,7 +45,7 @@ describe('bucketq client commands', () => {
     const first = json(await bucketq(['push', 'p1', '{"to":"ada"}', '--id', 'a1', '--priority', '3'], { env }));
     expect(first).toEqual({ id: 'a1', created: true });
     expect(json(await bucketq(['push', 'p1', '{"to":"bob"}', '--id', 'a1'], { env }))).toEqual({ id: 'a1', created: false });
-    const gen = json(await bucketq(['push', 'p1', '"plain string"', '--delay', '60'], { env }));
+    const gen = json(await bucketq(['push', 'p1', '"plain string"', '--delay', '60s'], { env }));
     expect(gen).toMatchObject({ created: true, id: expect.any(String) });
     const human = await bucketq(['push', 'p1', '1', '--id', 'a1', '--human'], { env });
     expect(human).toMatchObject({ code: 0, stdout: 'a1 exists already: nothing added\n' });
@@ -93,21 +93,21 @@ describe('bucketq client commands', () => {
     expect(empty).toEqual({ jobs: [] });
 
     const { jobs } = json<{ jobs: Array<{ id: string; lease: string; workerId: string; payload: number; attempt: number }> }>(
-      await bucketq(['claim', 'cl', '--max', '2', '--worker', 'me', '--lease-seconds', '60'], { env }),
+      await bucketq(['claim', 'cl', '--max', '2', '--worker', 'me', '--lease-for', '60s'], { env }),
     );
     expect(jobs).toMatchObject([
       { id: 'c1', payload: 1, attempt: 1, workerId: 'me' },
       { id: 'c2', payload: 2, workerId: 'me' },
     ]);
     const [a, b] = jobs as [(typeof jobs)[0], (typeof jobs)[0]];
-    const beat = json(await bucketq(['heartbeat', 'cl', a.id, '--worker', 'me', '--lease', a.lease, '--lease-seconds', '120'], { env }));
+    const beat = json(await bucketq(['heartbeat', 'cl', a.id, '--worker', 'me', '--lease', a.lease, '--lease-for', '2m'], { env }));
     expect(beat.leaseUntil).toBeGreaterThan(Date.now() + 100_000);
     expect(json(await bucketq(['ack', 'cl', a.id, '--worker', 'me', '--lease', a.lease, '--result', '{"ok":1}'], { env }))).toEqual({ id: 'c1' });
     // The same ack again (a retry whose first answer was lost) answers ok and changes nothing; another lease is refused.
     expect(json(await bucketq(['ack', 'cl', a.id, '--worker', 'me', '--lease', a.lease], { env }))).toEqual({ id: 'c1' });
     failed(await bucketq(['ack', 'cl', a.id, '--worker', 'me', '--lease', b.lease], { env }), 1, /^bucketq ack: .*\(LEASE_LOST\)$/m);
     failed(await bucketq(['nack', 'cl', b.id, '--worker', 'other', '--lease', b.lease], { env }), 1, /LEASE_LOST/);
-    const nacked = json(await bucketq(['nack', 'cl', b.id, '--worker', 'me', '--lease', b.lease, '--error', 'smtp down', '--delay', '30'], { env }));
+    const nacked = json(await bucketq(['nack', 'cl', b.id, '--worker', 'me', '--lease', b.lease, '--error', 'smtp down', '--delay', '30s'], { env }));
     expect(nacked).toMatchObject({ id: 'c2', state: 'delayed', runAt: expect.any(Number) });
     failed(await bucketq(['ack', 'cl', 'c3', '--worker', 'me'], { env }), 2, /--lease L is required/);
 
@@ -172,7 +172,7 @@ describe('bucketq client commands', () => {
 
   it('stats: a table on request, JSON into a pipe; topics', async () => {
     json(await bucketq(['push', 'st', '1', '--id', 's1'], { env }));
-    json(await bucketq(['push', 'st', '2', '--id', 's2', '--delay', '100'], { env }));
+    json(await bucketq(['push', 'st', '2', '--id', 's2', '--delay', '100s'], { env }));
     const table = await bucketq(['stats', 'st', '--human'], { env });
     expect(table.code).toBe(0);
     const [header, row] = table.stdout.split('\n');
@@ -206,14 +206,15 @@ describe('bucketq client commands', () => {
       await secured.close();
     }
     const port = await freePort();
-    failed(await bucketq(['stats', 'x', '--url', `http://127.0.0.1:${port}`, '--timeout', '0.3'], { env: {} }), 1, /^bucketq stats: .*cannot connect \(ECONNREFUSED\); gave up after .*\(UNAVAILABLE\)$/m);
+    failed(await bucketq(['stats', 'x', '--url', `http://127.0.0.1:${port}`], { env: {} }), 1, /^bucketq stats: no broker at http:\/\/127\.0\.0\.1:\d+ \(connection refused\); is one running\? set --url or BUCKETQ_URL$/m);
   });
 
-  it('inspect reads queue.json from the store with no broker', async () => {
-    const solo = `file:${dir}/solo`;
+  it('inspect reads queue.json from the store with no broker (by default the broker\'s, ./bucketq-data)', async () => {
+    // The broker's default store, seen from its working directory.
+    const solo = `file:${dir}/solo/bucketq-data`;
     const s = await startBrokerServer({ store: solo, listen: '127.0.0.1:0' });
     json(await bucketq(['push', 'ins', '{"hello":"world"}', '--id', 'i1'], { env: { BUCKETQ_URL: s.url } }));
-    json(await bucketq(['push', 'ins', '2', '--id', 'i2', '--delay', '60'], { env: { BUCKETQ_URL: s.url } }));
+    json(await bucketq(['push', 'ins', '2', '--id', 'i2', '--delay', '60s'], { env: { BUCKETQ_URL: s.url } }));
     await s.close();
 
     const out = json(await bucketq(['inspect', 'ins', '--store', solo], { env: {} }));
@@ -232,7 +233,9 @@ describe('bucketq client commands', () => {
     expect(text.stdout).toMatch(/^i1\s+pending\s+0\s+0\s+\{"hello":"world"\}$/m);
 
     failed(await bucketq(['inspect', 'nope', '--store', solo], { env: {} }), 1, /no topic nope .*\(NOT_FOUND\)$/m);
-    failed(await bucketq(['inspect', 'ins'], { env: {} }), 2, /give --store URL/);
+    // No --store: the default store, ./bucketq-data, as for `bucketq broker`.
+    expect(json(await bucketq(['inspect', 'ins'], { env: {}, cwd: `${dir}/solo` }))).toMatchObject({ key: 'topics/ins/queue.json', state: { topic: 'ins' } });
+    failed(await bucketq(['inspect', 'ins'], { env: {}, cwd: dir }), 1, /^bucketq inspect: no topic ins in file:\.\/bucketq-data \(no topics\/ins\/queue\.json\) \(NOT_FOUND\)$/m);
   });
 
   it('--help of every command reads like a manual', async () => {

@@ -3,7 +3,7 @@
  * on stores that keep compare-and-swap (file:, radosgw, Azurite) and fail, naming the check, on one that
  * ignores conditions (s3rver).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { openStore } from '../../src/storage/open.js';
 import { startAzurite, type Azurite } from '../servers/azurite.js';
 import { s3Target } from '../servers/s3-target.js';
 import { startS3rver, type FakeS3 } from '../servers/s3rver-fake.js';
+import { freePort } from '../client/proxy.js';
 import { bucketq } from './cli-helpers.js';
 
 const ALL = ['reach', 'read-write', 'list', 'delete', 'create-if-absent', 'conditional-replace', 'stale-etag', 'if-match-missing', 'race', 'cleanup'];
@@ -47,14 +48,45 @@ describe('bucketq doctor', () => {
     await store.close();
   });
 
-  it('is a usage error without a store, and has a manual', async () => {
-    const run = await bucketq(['doctor']);
-    expect(run.code).toBe(2);
-    expect(run.stderr.trim()).toBe('bucketq doctor: give the store to check with --store URL (or BUCKETQ_STORE) (see bucketq doctor --help)');
+  it('without --store checks the broker\'s default store, ./bucketq-data, and has a manual', async () => {
+    const cwd = await mkdtemp(path.join(tmpdir(), 'bucketq-doctor-cwd-'));
+    try {
+      const run = await bucketq(['doctor', '--human', '--rounds', '1', '--writes', '2'], { cwd });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout.split('\n')[0]).toBe('bucketq doctor file:./bucketq-data (driver file)');
+      expect(run.stdout).toMatch(/^verdict: OK/m);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
     const help = await bucketq(['doctor', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^NAME\n    bucketq doctor - /);
     expect(help.stdout).toContain('if-match-missing');
+    expect(help.stdout).toContain('COULD NOT CHECK');
+  });
+
+  it('a store it cannot reach or write: COULD NOT CHECK with the reason, exit 3, never NOT SAFE', async () => {
+    const file = path.join(dir, 'a-file');
+    await writeFile(file, 'not a directory');
+    const closedPort = `s3://bucket/x?endpoint=http://127.0.0.1:${await freePort()}&forcePathStyle=true&region=us-east-1`;
+    const [notWritable, unreachable, json] = await Promise.all([
+      bucketq(['doctor', '--store', `file:${file}/store`, '--human']),
+      bucketq(['doctor', '--store', closedPort, '--human'], { env: { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' } }),
+      bucketq(['doctor', '--store', closedPort, '--json'], { env: { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' } }),
+    ]);
+    for (const run of [notWritable, unreachable]) {
+      expect(run.code, run.stderr).toBe(3);
+      expect(run.stdout).not.toContain('NOT SAFE');
+      expect(run.stdout).not.toMatch(/^ {2}FAIL/m);
+      expect(run.stderr.trimEnd().split('\n').filter((l) => l.startsWith('bucketq doctor: '))).toHaveLength(1);
+    }
+    expect(notWritable.stdout).toMatch(/^ {2}ERR {3}read-write {11}could not run: STORE_UNAVAILABLE: File store: write .* \(ENOTDIR\)/m);
+    expect(notWritable.stdout).toMatch(/^verdict: COULD NOT CHECK: read-write: STORE_UNAVAILABLE: .*ENOTDIR/m);
+    expect(notWritable.stderr).toMatch(new RegExp(`^bucketq doctor: could not check file:${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/store: read-write: STORE_UNAVAILABLE: .*ENOTDIR\\)\n$`));
+    expect(unreachable.stdout).toMatch(/^ {2}ERR {3}reach {16}could not run: STORE_UNAVAILABLE: .*ECONNREFUSED/m);
+    expect(unreachable.stdout).toMatch(/^verdict: COULD NOT CHECK: reach: /m);
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, verdict: 'could-not-check', failed: [], errors: ['reach', 'cleanup'] });
   });
 
   it.skipIf(!target.ready)('passes every check on S3 (radosgw or BUCKETQ_TEST_S3_URL)', async () => {
@@ -99,6 +131,7 @@ describe('bucketq doctor', () => {
       expect(run.stdout).toMatch(/^  FAIL  stale-etag           a write with a stale etag replaced the object/m);
       expect(run.stdout).toMatch(/^  FAIL  race                 round 1: 8 of 8 writers with the same etag were told they won/m);
       expect(run.stdout).toMatch(/^verdict: NOT SAFE for bucketq, failed: create-if-absent, stale-etag, if-match-missing, race$/m);
+      expect(JSON.parse((await bucketq(['doctor', '--store', url, '--json'], { env: fake.env })).stdout)).toMatchObject({ verdict: 'not-safe', errors: [] });
       const lines = run.stderr.trim().split('\n');
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/^bucketq doctor: s3:\/\/fake-bucket\/doc\?.* failed: create-if-absent.*\(FAILED_PRECONDITION\)$/);

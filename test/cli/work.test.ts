@@ -5,6 +5,9 @@
  * Synchronisation is by output lines and sockets, never by sleeping.
  */
 import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -99,7 +102,7 @@ describe('bucketq work', () => {
     }
   });
 
-  it('a second SIGTERM kills the running command; its job is nacked', async () => {
+  it('a second SIGTERM kills the running command; its job is released (pending, the attempt not counted), as --help says', async () => {
     const { server, connected } = await gate();
     try {
       const port = (server.address() as AddressInfo).port;
@@ -110,21 +113,60 @@ describe('bucketq work', () => {
       w.child.kill('SIGTERM');
       await w.event((e) => e.event === 'draining');
       w.child.kill('SIGTERM');
-      const failed = await w.event((e) => e.event === 'failed');
-      expect(failed).toMatchObject({ id: 'k1', state: expect.stringMatching(/pending|delayed/) });
-      expect(failed.error).toBe('killed by SIGKILL: working');
+      const released = await w.event((e) => e.event === 'released');
+      expect(released).toMatchObject({ id: 'k1', attempt: 1, reason: 'stopped by bucketq work (killed by SIGKILL: working)' });
       expect(await w.exited).toBe(0);
+      expect(w.lines.map((l) => JSON.parse(l).event)).toEqual(['started', 'draining', 'killing', 'released', 'stopped']);
+      const q = createClient({ url: broker.url, topic: 'stuck' });
+      expect(await q.get('k1')).toMatchObject({ state: 'pending', attempts: 0 });
+      await q.close();
     } finally {
       server.close();
     }
   });
 
-  it('a command that cannot start nacks its job and stops the worker with one line, exit 1', async () => {
+  it('--drain-timeout: a command still running then gets SIGTERM and its job is released', async () => {
+    const { server, connected } = await gate();
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const script = `require('net').connect(${port},'127.0.0.1');process.on('SIGTERM',()=>{process.stderr.write('told to stop\\n');process.exit(143);});`;
+      json(await bucketq(['push', 'slow-drain', '1', '--id', 'd1'], { env }));
+      const w = work(['slow-drain', '--json', '--drain-timeout', '200ms', '--', process.execPath, '-e', script]);
+      await connected();
+      w.child.kill('SIGINT');
+      expect(await w.event((e) => e.event === 'killing')).toMatchObject({ reason: 'drain-timeout', running: 1 });
+      expect(await w.event((e) => e.event === 'released')).toMatchObject({ id: 'd1', reason: 'stopped by bucketq work (exit 143: told to stop)' });
+      expect(await w.exited).toBe(0);
+      const q = createClient({ url: broker.url, topic: 'slow-drain' });
+      expect(await q.get('d1')).toMatchObject({ state: 'pending', attempts: 0 });
+      await q.close();
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a command that is not found or not executable: one line, exit 2, before any job is claimed', async () => {
     json(await bucketq(['push', 'nocmd', '1', '--id', 'n1'], { env }));
-    const w = work(['nocmd', '--human', '--', '/nonexistent/command', 'arg']);
-    expect(await w.exited).toBe(1);
-    expect(w.stderr.filter((l) => l.startsWith('bucketq work: '))).toEqual(['bucketq work: cannot run "/nonexistent/command": not found (ENOENT)']);
-    expect(w.lines.join('\n')).toMatch(/^failed n1 \(attempt 1 of 5, \w+.*\): cannot run/m);
+    const dir = await mkdtemp(join(tmpdir(), 'bucketq-work-'));
+    try {
+      const plain = join(dir, 'handler.sh');
+      await writeFile(plain, '#!/bin/sh\necho hi\n', { mode: 0o644 });
+      const runs = await Promise.all([
+        bucketq(['work', 'nocmd', '--', '/nonexistent/command', 'arg'], { env }),
+        bucketq(['work', 'nocmd', '--', 'no-such-command-bucketq-test'], { env }),
+        bucketq(['work', 'nocmd', '--', plain], { env }),
+      ]);
+      expect(runs.map((r) => [r.code, r.stdout, r.stderr])).toEqual([
+        [2, '', 'bucketq work: cannot run "/nonexistent/command": not found (see bucketq work --help)\n'],
+        [2, '', 'bucketq work: cannot run "no-such-command-bucketq-test": not found in PATH (see bucketq work --help)\n'],
+        [2, '', `bucketq work: cannot run ${JSON.stringify(plain)}: not executable (chmod +x?) (see bucketq work --help)\n`],
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    const q = createClient({ url: broker.url, topic: 'nocmd' });
+    expect(await q.get('n1')).toMatchObject({ state: 'pending', attempts: 0 });
+    await q.close();
   });
 
   it('bad arguments: one line, exit 2', async () => {

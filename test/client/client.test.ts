@@ -281,6 +281,26 @@ describe('createClient: leaders and retries', () => {
     expect(err.message).toMatch(/cannot connect \(ECONNREFUSED\).*gave up after/);
   });
 
+  it('failFastUnreachable: a refused first call fails at once; once a broker has answered, refusals are retried', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    let retries = 0;
+    const q = client({ url, topic: 'ff', failFastUnreachable: true, retry: { deadlineMs: 60_000, baseMs: 20, maxMs: 40 }, onRetry: () => retries++ });
+    const err = (await q.push(1).catch((e: unknown) => e)) as QueueError;
+    expect(err).toMatchObject({ code: 'UNAVAILABLE', message: `no broker at ${url} (connection refused)`, details: { url, unreachable: true, errno: 'ECONNREFUSED' } });
+    expect(retries).toBe(0);
+    // The broker comes up and answers; then it restarts: the refusals in between are retried.
+    const first = await server({ listen: `127.0.0.1:${port}` });
+    expect(await q.push('a', { id: 'a' })).toEqual({ id: 'a', created: true });
+    await first.close();
+    servers.splice(servers.indexOf(first), 1);
+    const pushed = q.push('b', { id: 'b' });
+    // Restart it once the client has been refused at least once.
+    while (retries === 0) await new Promise((r) => setImmediate(r));
+    await server({ listen: `127.0.0.1:${port}` });
+    expect(await pushed).toEqual({ id: 'b', created: true });
+  });
+
   it('pushes retried after lost answers and timeouts never duplicate', async () => {
     const s = await server();
     // The first two batches land but their answers are lost; the third lands and answers too late.

@@ -104,6 +104,28 @@ describe('dashboard (headless Chromium, real broker)', () => {
     await done(page);
   });
 
+  it('the push form\'s delay takes the CLI\'s durations (1m30s) and says when the job is due', async ({ skip: skipTest }) => {
+    chrome.need(skipTest);
+    await pushOne('delays', { payload: { seed: true } });
+    const page = await open('#/topics/delays');
+    await page.click('#push-open');
+    await page.fill('#push-payload', '{"later": true}');
+    await page.fill('#push-id', 'in-90s');
+    await page.fill('#push-delay', '90 seconds');
+    await expect.poll(() => page.locator('#push-problem').textContent()).toContain('delay must be a duration such as 30s');
+    expect(await page.locator('#push-submit').isDisabled()).toBe(true);
+    await page.fill('#push-delay', '1m30s');
+    await expect.poll(() => page.locator('#push-problem').textContent()).toBe('valid JSON; due in 1m30s');
+    const before = Date.now();
+    await page.click('#push-submit');
+    await page.waitForSelector('.notice-ok:has-text("pushed in-90s")');
+    const job = await broker.api('GET', '/v1/topics/delays/jobs/in-90s');
+    expect(job.body.state).toBe('delayed');
+    expect(job.body.runAt - before).toBeGreaterThanOrEqual(89_000);
+    expect(job.body.runAt - Date.now()).toBeLessThanOrEqual(90_000);
+    await done(page);
+  });
+
   it('a job made to fail shows in the dead list, and retrying it from the page sends it back to pending', async ({ skip: skipTest }) => {
     const browser = chrome.need(skipTest);
     const id = await pushOne('failing', { id: 'doomed-1', payload: { will: 'fail' }, maxAttempts: 1 });

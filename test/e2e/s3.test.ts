@@ -50,7 +50,7 @@ describe.skipIf(!target.ready)('e2e on S3: brokers and a `bucketq work` process 
     expect(await api(b.url)('GET', '/v1/topics/e2e')).toMatchObject({ status: 503, body: { error: { code: 'NOT_LEADER', leaderId: 'A' } } });
     const takeover = b.line(/^leading topic e2e \(epoch 2\)$/);
 
-    const w = start(['work', 'e2e', '--concurrency', '4', '--json', '--timeout', '30', '--', process.execPath, '-e', JOB], { env });
+    const w = start(['work', 'e2e', '--concurrency', '4', '--json', '--timeout', '30s', '--', process.execPath, '-e', JOB], { env });
     children.push(w);
     await w.event((e) => e.event === 'started');
 

@@ -4,7 +4,8 @@
  * the checkout's dist/, which other tests serve the dashboard from), the tarball is installed into
  * a scratch project as `npm install bucketq` would install it, and then, from that project only:
  * the embedded quick start, `require('bucketq')` from CommonJS, a consumer type-checked with
- * `tsc --strict`, `npx bucketq --help`, and `bucketq broker` serving the dashboard.
+ * `tsc --strict`, `npx bucketq --help`, and `bucketq broker` serving the dashboard. The copy
+ * itself, built by `prepare` as `npm install` in a checkout builds it, runs `npx bucketq --help` too.
  *
  * The install reads npm's shared cache (`--offline`); only a cache that lacks some runtime
  * dependency's metadata (a fresh machine) makes it fetch from the registry, once.
@@ -200,6 +201,15 @@ console.log([typeof createQueue, typeof QueueError, typeof createMemoryStore, ty
     const out = ok(run('npx', ['--offline', 'bucketq', '--help'], app), 'npx bucketq --help');
     expect(out.split('\n')[0]).toMatch(/^bucketq - .*queue/);
   });
+
+  it('`npx bucketq --help` runs in a checkout after its install built dist/ (the README\'s form)', () => {
+    // The copy npm pack ran `prepare` in is such a checkout: its own bin, nothing in node_modules/.bin.
+    // A cache of its own: npx links the checkout into the cache's _npx/ directory.
+    const checkout = path.join(tmp, 'src');
+    expect(existsSync(path.join(checkout, 'dist', 'cli', 'main.js'))).toBe(true);
+    const out = ok(run('npx', ['--offline', '--cache', path.join(tmp, 'npx-cache'), 'bucketq', '--help'], checkout), 'npx bucketq --help in a checkout');
+    expect(out.split('\n')[0]).toMatch(/^bucketq - .*queue/);
+  }, 180_000); // npx links the checkout into its cache first: half a minute on a loaded machine
 
   it('`bucketq broker` serves the dashboard that ships in the package', async () => {
     broker = spawn(path.join(app, 'node_modules', '.bin', 'bucketq'), ['broker', '--store', 'memory://', '--listen', '127.0.0.1:0'], { cwd: app, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });

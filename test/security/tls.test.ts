@@ -86,7 +86,7 @@ describe('TLS with a self-signed certificate', () => {
     const stats = await runCli(['stats', 'tls-cli', '--url', leader.url, '--json'], { BUCKETQ_TOKEN: TOKEN, NODE_EXTRA_CA_CERTS: cert.certFile });
     expect(stats.code).toBe(0);
     expect(JSON.parse(stats.stdout)).toMatchObject({ pending: 1 });
-    const bad = await runCli(['stats', 'tls-cli', '--url', leader.url, '--timeout', '0'], { BUCKETQ_TOKEN: TOKEN });
+    const bad = await runCli(['stats', 'tls-cli', '--url', leader.url, '--timeout', '0s'], { BUCKETQ_TOKEN: TOKEN });
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toMatch(/^bucketq stats: GET https:.*TLS certificate is not trusted .*--ca FILE \(UNAVAILABLE\)$/m);

@@ -70,12 +70,22 @@ describe('runDoctor', () => {
     expect(report.failed).toEqual(['if-match-missing']);
   });
 
-  it('fails reach with the reason when the store is unreachable, and skips what needs it', async () => {
+  it('an unreachable store: reach errs with the reason (could not run, not failed), the rest is skipped, the verdict is could-not-check', async () => {
     const inner = createMemoryStore();
     const down: StorageDriver = { ...inner, read: () => Promise.reject(new QueueError('FAILED_PRECONDITION', 'access denied')) };
     const report = await runDoctor(down);
-    expect(report.checks[0]).toMatchObject({ name: 'reach', verdict: 'fail', detail: 'unexpected error: FAILED_PRECONDITION: access denied' });
+    expect(report.checks[0]).toMatchObject({ name: 'reach', verdict: 'error', detail: 'could not run: FAILED_PRECONDITION: access denied' });
     expect(verdicts(report.checks)).toMatchObject({ 'read-write': 'skip', race: 'skip' });
-    expect(report.ok).toBe(false);
+    expect(report).toMatchObject({ ok: false, verdict: 'could-not-check', failed: [], errors: ['reach'] });
+  });
+
+  it('a store that stops answering mid-way (STORE_UNAVAILABLE on writes) is could-not-check; one that answers wrongly is not-safe', async () => {
+    const inner = createMemoryStore();
+    const flaky: StorageDriver = { ...inner, write: () => Promise.reject(new QueueError('STORE_UNAVAILABLE', 'connection reset')) };
+    const report = await runDoctor(flaky);
+    expect(verdicts(report.checks)).toMatchObject({ reach: 'pass', 'read-write': 'error', 'create-if-absent': 'error' });
+    expect(report).toMatchObject({ verdict: 'could-not-check', failed: [] });
+    const ignoresConditions: StorageDriver = { ...inner, write: (key, body) => inner.write(key, body) };
+    expect(await runDoctor(ignoresConditions)).toMatchObject({ verdict: 'not-safe', failed: expect.arrayContaining(['create-if-absent']) });
   });
 });

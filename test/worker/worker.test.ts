@@ -127,6 +127,29 @@ describe('createWorker', () => {
     expect(rec.runAt - rec.updatedAt).toBe(60_000);
   });
 
+  it('an error with release: true hands the job back untouched: pending, the attempt not counted', async () => {
+    const { clock, queue, start } = setup();
+    await queue.push({ n: 1 }, { id: 'stopped' });
+    const released: unknown[] = [];
+    let failed = 0;
+    let runs = 0;
+    const worker = start(() => {
+      runs++;
+      throw Object.assign(new Error('stopped from outside'), { release: true });
+    });
+    worker.on('released', (job, error) => {
+      released.push({ id: job.id, message: (error as Error).message });
+      void worker.close({ timeoutMs: 0 }); // once: the job would be claimed again at once
+    });
+    worker.on('failed', () => failed++);
+    await until(clock, () => released.length === 1);
+    await drive(clock, worker.close());
+    expect(released).toEqual([{ id: 'stopped', message: 'stopped from outside' }]);
+    expect(failed).toBe(0);
+    expect(runs).toBe(1);
+    expect(await queue.get('stopped')).toMatchObject({ state: 'pending', attempts: 0 });
+  });
+
   it('heartbeats keep long jobs alive past their lease, grouped into one round per interval', async () => {
     const { clock, queue, start } = setup();
     await pushN(queue, 2);

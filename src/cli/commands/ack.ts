@@ -1,6 +1,6 @@
 /** `bucketq ack`: complete a claimed job. */
 import { defineCommand } from '../command.js';
-import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, jsonArg, LEASE_FLAGS, LEASE_USAGE, leaseHandle, parse, positionals, print, topicArg, withClient } from '../shared.js';
+import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, jsonArg, LEASE_FLAGS, LEASE_USAGE, leaseHandle, parse, positionals, print, topicArg, withLeaseClient } from '../shared.js';
 
 const usage = `NAME
     bucketq ack - complete a claimed job
@@ -45,7 +45,7 @@ export default defineCommand({
     const topic = topicArg(topicText!);
     const handle = leaseHandle(id!, flags.values);
     const result = flags.values.result === undefined ? undefined : jsonArg(flags.values.result, 'the result');
-    const out = await withClient(ctx, topic, (q) => q.ack(handle, result));
+    const out = await withLeaseClient(ctx, topic, handle, (q) => q.ack(handle, result));
     print(ctx, out, () => `acked ${out.id}`);
     return 0;
   },

@@ -9,7 +9,7 @@ import { RESP_DEFAULTS } from '../../transports/resp/index.js';
 import { DEFAULT_HEADERS_TIMEOUT_MS } from '../../server/h2c.js';
 import { DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../../transports/shared/index.js';
 import { createJsonLogger, LOG_LEVELS, parseLogLevel } from '../../server/logger.js';
-import { intFlag, parseFlags, sizeFlag } from '../args.js';
+import { durationFlag, intFlag, parseFlags, sizeFlag } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
@@ -38,6 +38,9 @@ DESCRIPTION
     503 NOT_LEADER and the leader's advertised URL, and take the topic over when the lease is
     released or goes stale. A standby checks every topic it does not lead every third of a lease,
     so it takes over a dead leader's topics even when no client talks to it.
+
+    Every --…-ms flag takes a duration: a bare number of milliseconds, or a number with a unit
+    (500ms, 10s, 2m, 1h), as every duration flag of bucketq does (docs/cli.md).
 
     On startup it prints one line to stdout:
         bucketq broker ID listening on URL (advertise URL, store URL, auth token|none)
@@ -202,7 +205,7 @@ EXAMPLES
         --advertise http://10.0.0.5:8080
 `;
 
-/** The Redis port's whole-number flags: flag, option of `resp`, least value. */
+/** The Redis port's whole-number flags (durations end in -ms): flag, option of `resp`, least value. */
 const RESP_INT_FLAGS = [
   ['resp-lease-ms', 'streamLeaseMs', 1],
   ['resp-max-pipeline', 'maxPipeline', 1],
@@ -212,6 +215,11 @@ const RESP_INT_FLAGS = [
   ['resp-max-unauthenticated', 'maxUnauthenticated', 1],
   ['resp-idle-timeout-ms', 'idleTimeoutMs', 0],
 ] as const;
+
+/** A `--…-ms` flag: a duration (docs/cli.md), a bare number being milliseconds as the name says. */
+function msFlag(value: string | undefined, flag: string, min = 1): number | undefined {
+  return durationFlag(value, flag, { min });
+}
 
 /** The store URL for logs, without credentials. */
 function displayStore(url: string): string {
@@ -280,25 +288,25 @@ export default defineCommand({
     const maxClaim = intFlag(values['max-claim'], 'max-claim');
     if (maxClaim !== undefined) limits.maxClaim = maxClaim;
     const recent: { windowMs?: number; maxIds?: number } = {};
-    const recentWindowMs = intFlag(values['recent-window-ms'], 'recent-window-ms', 0);
+    const recentWindowMs = msFlag(values['recent-window-ms'], 'recent-window-ms', 0);
     if (recentWindowMs !== undefined) recent.windowMs = recentWindowMs;
     const recentMaxIds = intFlag(values['recent-max-ids'], 'recent-max-ids', 0);
     if (recentMaxIds !== undefined) recent.maxIds = recentMaxIds;
     const resp: NonNullable<BrokerServerOptions['resp']> = {};
     for (const [flag, option, min] of RESP_INT_FLAGS) {
-      const n = intFlag(values[flag], flag, min);
+      const n = flag.endsWith('-ms') ? msFlag(values[flag], flag, min) : intFlag(values[flag], flag, min);
       if (n !== undefined) resp[option] = n;
     }
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
     const maxConnections = intFlag(values['max-connections'], 'max-connections');
     const maxConnectionsPerAddress = intFlag(values['max-connections-per-address'], 'max-connections-per-address');
-    const headersTimeoutMs = intFlag(values['headers-timeout-ms'], 'headers-timeout-ms');
+    const headersTimeoutMs = msFlag(values['headers-timeout-ms'], 'headers-timeout-ms');
     const maxBodyBytes = sizeFlag(values['max-body-bytes'], 'max-body-bytes');
     const maxBodyBytesInFlight = sizeFlag(values['max-body-bytes-in-flight'], 'max-body-bytes-in-flight');
     if ((maxBodyBytesInFlight ?? DEFAULT_MAX_BODY_BYTES_IN_FLIGHT) < (maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)) {
       throw new UsageError(`--max-body-bytes-in-flight must be at least --max-body-bytes (${maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES} bytes): a body of the largest size must fit`);
     }
-    const drainTimeoutMs = intFlag(values['drain-timeout-ms'], 'drain-timeout-ms') ?? DEFAULT_DRAIN_TIMEOUT_MS;
+    const drainTimeoutMs = msFlag(values['drain-timeout-ms'], 'drain-timeout-ms') ?? DEFAULT_DRAIN_TIMEOUT_MS;
     const levelText = values['log-level'] ?? (env.BUCKETQ_LOG_LEVEL ? env.BUCKETQ_LOG_LEVEL : 'info');
     let logLevel;
     try {
@@ -331,8 +339,8 @@ export default defineCommand({
         ...(token !== undefined ? { token } : {}),
         ...(readToken !== undefined ? { readToken } : {}),
         ...(values.id !== undefined ? { id: values.id } : {}),
-        ...(values['lease-ms'] !== undefined ? { leaseMs: intFlag(values['lease-ms'], 'lease-ms')! } : {}),
-        ...(values['standby-check-ms'] !== undefined ? { standbyCheckMs: intFlag(values['standby-check-ms'], 'standby-check-ms')! } : {}),
+        ...(values['lease-ms'] !== undefined ? { leaseMs: msFlag(values['lease-ms'], 'lease-ms')! } : {}),
+        ...(values['standby-check-ms'] !== undefined ? { standbyCheckMs: msFlag(values['standby-check-ms'], 'standby-check-ms')! } : {}),
         ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
         ...(maxBodyBytesInFlight !== undefined ? { maxBodyBytesInFlight } : {}),
         ...(values['resp-listen'] !== undefined ? { respListen: values['resp-listen'], resp } : {}),
@@ -345,7 +353,7 @@ export default defineCommand({
         connectionGraceMs: Math.min(CONNECTION_GRACE_MS, Math.floor(drainTimeoutMs / 2)),
         logger,
         ...(values['metrics-listen'] !== undefined ? { metricsListen: values['metrics-listen'] } : {}),
-        ...(values['slow-commit-ms'] !== undefined ? { slowCommitMs: intFlag(values['slow-commit-ms'], 'slow-commit-ms', 0)! } : {}),
+        ...(values['slow-commit-ms'] !== undefined ? { slowCommitMs: msFlag(values['slow-commit-ms'], 'slow-commit-ms', 0)! } : {}),
         log: out,
         onError: (e, context) => err(`error: ${context}: ${e instanceof Error ? e.message : String(e)}`),
       });

@@ -1,14 +1,14 @@
 /** `bucketq claim`: lease due jobs to a worker id and print them with their lease tokens. */
 import { hostname } from 'node:os';
-import { intFlag } from '../args.js';
-import { defineCommand, UsageError } from '../command.js';
-import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, parse, positionals, preview, print, secondsFlag, table, topicArg, when, withClient } from '../shared.js';
+import { durationFlag, intFlag } from '../args.js';
+import { defineCommand } from '../command.js';
+import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, LEASE_FOR_FLAGS, LEASE_FOR_USAGE, leaseForFlag, parse, positionals, preview, print, table, topicArg, when, withClient } from '../shared.js';
 
 const usage = `NAME
     bucketq claim - lease due jobs of a topic
 
 SYNOPSIS
-    bucketq claim TOPIC [--max N] [--wait S] [--worker ID] [--lease-seconds S]
+    bucketq claim TOPIC [--max N] [--wait D] [--worker ID] [--lease-for D]
 
 DESCRIPTION
     Claims up to N due jobs (highest priority first, FIFO within a priority) for the worker id,
@@ -17,7 +17,7 @@ DESCRIPTION
     id and the job's lease token. A job whose lease runs out goes back to the queue (or to the
     dead-letter list once its attempts are spent).
 
-    With --wait, waits up to S seconds for a job when none is due (a long poll). Prints nothing
+    With --wait, waits up to D for a job when none is due (a long poll). Prints nothing
     to claim as an empty list; the exit status is 0 either way.
 
     The claim is not retried once it may have reached the broker (a lost answer leaves its jobs
@@ -27,14 +27,14 @@ OPTIONS
     --max N
         Jobs to claim at most (default 1).
 
-    --wait S
-        Wait up to S seconds (at most 30) for a job when none is due (default 0).
+    --wait D
+        Wait up to D (a duration, at most 30s) for a job when none is due (default 0s; a bare
+        number is still read as seconds, with a notice; write the unit).
 
     --worker ID
         The worker id to claim for (default cli-HOST-PID). Ack, nack and heartbeat must present it.
 
-    --lease-seconds S
-        Lease length (default 30).
+${LEASE_FOR_USAGE}
 
 ${GLOBAL_USAGE}
 
@@ -47,7 +47,7 @@ ${ENVIRONMENT_USAGE}
 ${EXIT_USAGE}
 
 EXAMPLES
-    bucketq claim emails --max 10 --wait 5
+    bucketq claim emails --max 10 --wait 5s --lease-for 2m
     job=$(bucketq claim emails --json --worker me | jq -c '.jobs[0]')
 `;
 
@@ -56,14 +56,13 @@ export default defineCommand({
   summary: 'lease due jobs to a worker and print them with their lease tokens',
   usage,
   async run(argv, env) {
-    const { flags, ctx } = parse(argv, { max: { type: 'string' }, wait: { type: 'string' }, worker: { type: 'string' }, 'lease-seconds': { type: 'string' } }, env);
+    const { flags, ctx } = parse(argv, { max: { type: 'string' }, wait: { type: 'string' }, worker: { type: 'string' }, ...LEASE_FOR_FLAGS }, env);
     const [topicText] = positionals(flags.positionals, ['TOPIC']);
     const topic = topicArg(topicText!);
     const v = flags.values;
     const max = intFlag(v.max, 'max') ?? 1;
-    const waitMs = secondsFlag(v.wait, 'wait', 30) ?? 0;
-    const leaseMs = secondsFlag(v['lease-seconds'], 'lease-seconds', 3600);
-    if (leaseMs !== undefined && leaseMs < 1) throw new UsageError('--lease-seconds must be more than 0');
+    const waitMs = durationFlag(v.wait, 'wait', { max: 30_000, bareSeconds: true }) ?? 0;
+    const leaseMs = leaseForFlag(v);
     const workerId = v.worker ?? `cli-${hostname().replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 64) || 'host'}-${process.pid}`;
     const jobs = await withClient(ctx, topic, (q) => q.claim({ workerId, max, waitMs, ...(leaseMs !== undefined ? { leaseMs } : {}) }));
     print(ctx, { jobs }, () => {

@@ -1,5 +1,6 @@
 /** `bucketq doctor`: checks a store's conditional writes before you trust it (src/storage/doctor.ts). */
-import { QueueError } from '../../errors.js';
+import { isQueueError, QueueError } from '../../errors.js';
+import { DEFAULT_STORE } from '../../server/default-store.js';
 import type { CheckResult, DoctorReport } from '../../storage/doctor.js';
 import { openStore } from '../../storage/open.js';
 import { intFlag } from '../args.js';
@@ -10,7 +11,7 @@ const usage = `NAME
     bucketq doctor - check that a store keeps the promises bucketq relies on
 
 SYNOPSIS
-    bucketq doctor --store URL [--racers N] [--rounds N] [--writes N] [--json]
+    bucketq doctor [--store URL] [--racers N] [--rounds N] [--writes N] [--json]
 
 DESCRIPTION
     bucketq is exactly as safe as its store's conditional writes: every topic is one object that
@@ -34,13 +35,18 @@ DESCRIPTION
                            re-reading, as brokers do)
       cleanup              the scratch objects are gone
 
-    A check that needs an earlier one is skipped when that one failed. Then the latency of
+    A check that needs an earlier one is skipped when that one did not pass. Then the latency of
     sequential conditional writes (what one broker commit costs) is printed as p50 and p99.
+
+    A check FAILs when the store broke a promise: the verdict is NOT SAFE. A check that could not
+    run because the store did not answer (unreachable, credentials refused, a missing bucket or
+    directory that cannot be written) is an ERROR, which says nothing about conditional writes:
+    with no failure, the verdict is COULD NOT CHECK, with the reason.
 
 OPTIONS
     --store URL
-        The store to check (default $BUCKETQ_STORE), e.g. s3://my-bucket/queues?region=eu-west-1.
-        Required.
+        The store to check, e.g. s3://my-bucket/queues?region=eu-west-1 (default $BUCKETQ_STORE,
+        else ${DEFAULT_STORE}, the store "bucketq broker" uses by default).
 
     --racers N
         Concurrent writers per race round (default 8).
@@ -61,16 +67,19 @@ OPTIONS
         This manual.
 
 OUTPUT
-    {"store", "driver", "scratch", "checks": [{"name", "verdict": "pass"|"fail"|"skip", "detail",
-    "ms"}], "latency": {"writes", "p50Ms", "p99Ms"} | null, "ok", "failed": [names]}
+    {"store", "driver", "scratch", "checks": [{"name", "verdict": "pass"|"fail"|"skip"|"error",
+    "detail", "ms"}], "latency": {"writes", "p50Ms", "p99Ms"} | null, "ok",
+    "verdict": "ok"|"not-safe"|"could-not-check", "failed": [names], "errors": [names]}
 
 ENVIRONMENT
     BUCKETQ_STORE    default of --store. Cloud credentials come from each SDK's own chain
                      (e.g. AWS_ACCESS_KEY_ID / AWS_PROFILE for s3://).
 
 EXIT STATUS
-    0 when every check passed; 1 when one failed, with one line on stderr naming the failed
-    checks ("bucketq doctor: ... failed: create-if-absent, ..."); 2 on bad arguments.
+    0 when every check passed (OK); 1 when one failed (NOT SAFE), with one line on stderr naming
+    the failed checks ("bucketq doctor: ... failed: create-if-absent, ..."); 3 when none failed
+    but the store could not be checked (COULD NOT CHECK), with one line on stderr giving the
+    reason ("bucketq doctor: could not check URL: ..."); 2 on bad arguments.
 
 EXAMPLES
     bucketq doctor --store s3://my-bucket/bucketq?region=eu-west-1
@@ -78,14 +87,30 @@ EXAMPLES
     bucketq doctor --store file:/var/lib/bucketq --json | jq .latency
 `;
 
+/** Exit status when the store could not be checked (distinct from 1, NOT SAFE). */
+const COULD_NOT_CHECK = 3;
+
 function line(c: CheckResult): string {
-  const mark = c.verdict === 'pass' ? 'PASS' : c.verdict === 'fail' ? 'FAIL' : 'SKIP';
+  const mark = c.verdict === 'pass' ? 'PASS' : c.verdict === 'fail' ? 'FAIL' : c.verdict === 'error' ? 'ERR ' : 'SKIP';
   return `  ${mark}  ${c.name.padEnd(19)}  ${c.detail}${c.verdict === 'skip' ? '' : ` (${c.ms} ms)`}`;
 }
 
-function summary(store: string, r: DoctorReport): string {
-  const lat = r.latency ? `write latency: p50 ${r.latency.p50Ms} ms, p99 ${r.latency.p99Ms} ms (${r.latency.writes} sequential conditional writes)` : 'write latency: not measured (conditional writes do not work)';
-  const verdict = r.ok ? 'verdict: OK, this store keeps the promises bucketq relies on' : `verdict: NOT SAFE for bucketq, failed: ${r.failed.join(', ')}`;
+/** Why the store could not be checked: the first check that could not run. */
+function reason(r: DoctorReport): string {
+  const first = r.checks.find((c) => c.verdict === 'error');
+  return first ? `${first.name}: ${first.detail.replace(/^could not run: /, '')}` : 'no check ran';
+}
+
+function summary(r: DoctorReport): string {
+  const lat = r.latency
+    ? `write latency: p50 ${r.latency.p50Ms} ms, p99 ${r.latency.p99Ms} ms (${r.latency.writes} sequential conditional writes)`
+    : `write latency: not measured (${r.verdict === 'not-safe' ? 'conditional writes do not work' : 'no conditional write could be made'})`;
+  const verdict =
+    r.verdict === 'ok'
+      ? 'verdict: OK, this store keeps the promises bucketq relies on'
+      : r.verdict === 'not-safe'
+        ? `verdict: NOT SAFE for bucketq, failed: ${r.failed.join(', ')}`
+        : `verdict: COULD NOT CHECK: ${reason(r)}`;
   return [lat, verdict].join('\n');
 }
 
@@ -96,13 +121,19 @@ export default defineCommand({
   async run(argv, env) {
     const { flags, ctx } = parse(argv, { racers: { type: 'string' }, rounds: { type: 'string' }, writes: { type: 'string' } }, env);
     if (flags.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(flags.positionals[0])}`);
-    const storeUrl = ctx.connection.store;
-    if (typeof storeUrl !== 'string') throw new UsageError('give the store to check with --store URL (or BUCKETQ_STORE)');
+    const storeUrl = typeof ctx.connection.store === 'string' ? ctx.connection.store : DEFAULT_STORE;
     const racers = intFlag(flags.values.racers, 'racers', 2);
     const rounds = intFlag(flags.values.rounds, 'rounds');
     const writes = intFlag(flags.values.writes, 'writes');
     const { runDoctor } = await import('../../storage/doctor.js');
-    const store = await openStore(storeUrl);
+    let store;
+    try {
+      store = await openStore(storeUrl);
+    } catch (err) {
+      if (isQueueError(err, 'INVALID_ARGUMENT')) throw err;
+      process.stderr.write(`bucketq doctor: could not check ${storeUrl}: ${err instanceof Error ? err.message : String(err)}\n`);
+      return COULD_NOT_CHECK;
+    }
     const live = !ctx.json;
     if (live) process.stdout.write(`bucketq doctor ${storeUrl} (driver ${store.name})\n`);
     let report: DoctorReport;
@@ -116,7 +147,11 @@ export default defineCommand({
     } finally {
       await store.close();
     }
-    process.stdout.write(ctx.json ? `${JSON.stringify({ store: storeUrl, ...report })}\n` : `${summary(storeUrl, report)}\n`);
+    process.stdout.write(ctx.json ? `${JSON.stringify({ store: storeUrl, ...report })}\n` : `${summary(report)}\n`);
+    if (report.verdict === 'could-not-check') {
+      process.stderr.write(`bucketq doctor: could not check ${storeUrl}: ${reason(report)}\n`);
+      return COULD_NOT_CHECK;
+    }
     if (!report.ok) {
       const first = report.checks.find((c) => c.verdict === 'fail');
       throw new QueueError('FAILED_PRECONDITION', `${storeUrl} failed: ${report.failed.join(', ')}${first ? ` (${first.name}: ${first.detail})` : ''}`);

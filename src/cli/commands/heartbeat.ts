@@ -1,23 +1,22 @@
 /** `bucketq heartbeat`: extend the lease of a claimed job. */
-import { defineCommand, UsageError } from '../command.js';
-import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, LEASE_FLAGS, LEASE_USAGE, leaseHandle, parse, positionals, print, secondsFlag, topicArg, when, withClient } from '../shared.js';
+import { defineCommand } from '../command.js';
+import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, LEASE_FLAGS, LEASE_FOR_FLAGS, LEASE_FOR_USAGE, LEASE_USAGE, leaseForFlag, leaseHandle, parse, positionals, print, topicArg, when, withLeaseClient } from '../shared.js';
 
 const usage = `NAME
     bucketq heartbeat - extend the lease of a claimed job
 
 SYNOPSIS
-    bucketq heartbeat TOPIC ID --worker ID --lease L [--lease-seconds S]
+    bucketq heartbeat TOPIC ID --worker ID --lease L [--lease-for D]
 
 DESCRIPTION
-    Extends the job's lease to S seconds from now, so nobody else gets it while you work. The
+    Extends the job's lease to D from now, so nobody else gets it while you work. The
     worker id and lease token must be the claim's, else LEASE_LOST (the job is not yours any more:
     stop working on it).
 
 OPTIONS
 ${LEASE_USAGE}
 
-    --lease-seconds S
-        The new lease, from now (default 30, at most 3600).
+${LEASE_FOR_USAGE}
 
 ${GLOBAL_USAGE}
 
@@ -29,7 +28,7 @@ ${ENVIRONMENT_USAGE}
 ${EXIT_USAGE}
 
 EXAMPLES
-    bucketq heartbeat emails 7Hq2x --worker me --lease abc.0 --lease-seconds 120
+    bucketq heartbeat emails 7Hq2x --worker me --lease abc.0 --lease-for 2m
 `;
 
 export default defineCommand({
@@ -37,13 +36,12 @@ export default defineCommand({
   summary: 'extend the lease of a claimed job',
   usage,
   async run(argv, env) {
-    const { flags, ctx } = parse(argv, { ...LEASE_FLAGS, 'lease-seconds': { type: 'string' } }, env);
+    const { flags, ctx } = parse(argv, { ...LEASE_FLAGS, ...LEASE_FOR_FLAGS }, env);
     const [topicText, id] = positionals(flags.positionals, ['TOPIC', 'ID']);
     const topic = topicArg(topicText!);
     const handle = leaseHandle(id!, flags.values);
-    const leaseMs = secondsFlag(flags.values['lease-seconds'], 'lease-seconds', 3600);
-    if (leaseMs !== undefined && leaseMs < 1) throw new UsageError('--lease-seconds must be more than 0');
-    const out = await withClient(ctx, topic, (q) => q.heartbeat(handle, leaseMs));
+    const leaseMs = leaseForFlag(flags.values);
+    const out = await withLeaseClient(ctx, topic, handle, (q) => q.heartbeat(handle, leaseMs));
     print(ctx, out, () => `lease of ${handle.id} extended until ${when(out.leaseUntil)}`);
     return 0;
   },

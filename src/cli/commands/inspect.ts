@@ -3,9 +3,10 @@ import { parseState } from '../../core/codec.js';
 import { queueKey } from '../../core/keys.js';
 import type { BrokerLease, DeadEntry, JobRecord } from '../../core/types.js';
 import { QueueError } from '../../errors.js';
+import { DEFAULT_STORE } from '../../server/default-store.js';
 import { openStore } from '../../storage/open.js';
 import { intFlag } from '../args.js';
-import { defineCommand, UsageError } from '../command.js';
+import { defineCommand } from '../command.js';
 import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, leaderText, parse, positionals, preview, print, table, topicArg, when } from '../shared.js';
 
 const DEFAULT_LIMIT = 20;
@@ -14,7 +15,7 @@ const usage = `NAME
     bucketq inspect - show a topic's state as stored
 
 SYNOPSIS
-    bucketq inspect TOPIC --store URL [--limit N]
+    bucketq inspect TOPIC [--store URL] [--limit N]
 
 DESCRIPTION
     Reads topics/TOPIC/queue.json from the store and shows it as it is: the last commit (its
@@ -27,7 +28,8 @@ DESCRIPTION
 
 OPTIONS
     --store URL
-        The store (default $BUCKETQ_STORE), e.g. file:/var/lib/bucketq. Required.
+        The store, e.g. file:/var/lib/bucketq (default $BUCKETQ_STORE, else ${DEFAULT_STORE}, the
+        store "bucketq broker" uses by default).
 
     --limit N
         Jobs listed at most per list in text output (default ${DEFAULT_LIMIT}); JSON output has all.
@@ -117,8 +119,7 @@ export default defineCommand({
     const [topicText] = positionals(flags.positionals, ['TOPIC']);
     const topic = topicArg(topicText!);
     const limit = intFlag(flags.values.limit, 'limit') ?? DEFAULT_LIMIT;
-    const storeUrl = ctx.connection.store;
-    if (typeof storeUrl !== 'string') throw new UsageError('inspect reads the store itself: give --store URL (or BUCKETQ_STORE)');
+    const storeUrl = typeof ctx.connection.store === 'string' ? ctx.connection.store : DEFAULT_STORE;
     const store = await openStore(storeUrl);
     let obj;
     const key = queueKey(topic);

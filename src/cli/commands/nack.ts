@@ -1,12 +1,13 @@
 /** `bucketq nack`: fail an attempt of a claimed job. */
 import { defineCommand } from '../command.js';
-import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, LEASE_FLAGS, LEASE_USAGE, leaseHandle, parse, positionals, print, secondsFlag, topicArg, when, withClient } from '../shared.js';
+import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, LEASE_FLAGS, LEASE_USAGE, leaseHandle, parse, positionals, print, topicArg, when, withLeaseClient } from '../shared.js';
+import { durationFlag } from '../args.js';
 
 const usage = `NAME
     bucketq nack - fail an attempt of a claimed job
 
 SYNOPSIS
-    bucketq nack TOPIC ID --worker ID --lease L [--error TEXT] [--delay S]
+    bucketq nack TOPIC ID --worker ID --lease L [--error TEXT] [--delay D]
 
 DESCRIPTION
     Fails the current attempt: the job is retried after its backoff (or after --delay), or goes
@@ -19,8 +20,9 @@ ${LEASE_USAGE}
     --error TEXT
         Why it failed; kept as the job's lastError.
 
-    --delay S
-        Retry after S seconds instead of the job's backoff (0: at once).
+    --delay D
+        Retry after D, a duration (30s, 5m, 0s: at once), instead of the job's backoff (a bare
+        number is still read as seconds, with a notice; write the unit).
 
 ${GLOBAL_USAGE}
 
@@ -32,7 +34,7 @@ ${ENVIRONMENT_USAGE}
 ${EXIT_USAGE}
 
 EXAMPLES
-    bucketq nack emails 7Hq2x --worker me --lease abc.0 --error 'smtp timeout' --delay 60
+    bucketq nack emails 7Hq2x --worker me --lease abc.0 --error 'smtp timeout' --delay 60s
 `;
 
 export default defineCommand({
@@ -44,8 +46,8 @@ export default defineCommand({
     const [topicText, id] = positionals(flags.positionals, ['TOPIC', 'ID']);
     const topic = topicArg(topicText!);
     const handle = leaseHandle(id!, flags.values);
-    const delayMs = secondsFlag(flags.values.delay, 'delay');
-    const out = await withClient(ctx, topic, (q) => q.nack(handle, flags.values.error, delayMs === undefined ? {} : { delayMs }));
+    const delayMs = durationFlag(flags.values.delay, 'delay', { bareSeconds: true });
+    const out = await withLeaseClient(ctx, topic, handle, (q) => q.nack(handle, flags.values.error, delayMs === undefined ? {} : { delayMs }));
     print(ctx, out, () =>
       out.state === 'dead' ? `nacked ${out.id}: dead (its attempts are spent)` : `nacked ${out.id}: ${out.state}${out.runAt !== undefined ? `, due ${when(out.runAt)}` : ''}`,
     );

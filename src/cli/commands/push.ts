@@ -3,10 +3,10 @@ import { fstatSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { QueueError } from '../../errors.js';
 import type { PushOptions, PushResult, Queue } from '../../api.js';
-import { intFlag } from '../args.js';
+import { durationFlag, intFlag } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
 import { createProgress } from '../progress.js';
-import { clientFor, ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, jsonArg, maxAttemptsFlag, parse, positionals, print, secondsFlag, topicArg } from '../shared.js';
+import { clientFor, ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, jsonArg, maxAttemptsFlag, parse, positionals, print, topicArg } from '../shared.js';
 
 const DEFAULT_BATCH = 500;
 const MAX_BATCH = 10_000;
@@ -15,8 +15,8 @@ const usage = `NAME
     bucketq push - add jobs to a topic
 
 SYNOPSIS
-    bucketq push TOPIC JSON [--id ID] [--priority N] [--delay S] [--max-attempts N]
-    COMMAND | bucketq push TOPIC [--jobs] [--batch N] [--priority N] [--delay S] [--max-attempts N]
+    bucketq push TOPIC JSON [--id ID] [--priority N] [--delay D] [--max-attempts N]
+    COMMAND | bucketq push TOPIC [--jobs] [--batch N] [--priority N] [--delay D] [--max-attempts N]
 
 DESCRIPTION
     With a JSON argument, pushes one job with that payload and prints its id. Without one,
@@ -39,8 +39,9 @@ OPTIONS
     --priority N
         Higher is claimed first (integer, default 0); FIFO within a priority.
 
-    --delay S
-        Make the job due S seconds from now.
+    --delay D
+        Make the job due D from now: a duration such as 30s, 5m, 1h or 500ms (a bare number is
+        still read as seconds, with a notice; write the unit).
 
     --max-attempts N
         Claims before the job is dead-lettered: 1 to 1000000 (default: the topic's, 5).
@@ -63,6 +64,7 @@ ${EXIT_USAGE}
 EXAMPLES
     bucketq push emails '{"to": "ada@example.com"}'
     bucketq push emails '{"to": "vip@example.com"}' --id welcome-42 --priority 10
+    bucketq push emails '{"to": "later@example.com"}' --delay 15m
     jq -c '.[]' contacts.json | bucketq push emails
     printf '%s\\n' '{"id": "a1", "payload": {"n": 1}, "delayMs": 60000}' | bucketq push emails --jobs
 `;
@@ -96,7 +98,7 @@ export default defineCommand({
       if (!/^-?\d+$/.test(v.priority)) throw new UsageError(`--priority must be an integer, got ${JSON.stringify(v.priority)}`);
       defaults.priority = Number(v.priority);
     }
-    const delayMs = secondsFlag(v.delay, 'delay');
+    const delayMs = durationFlag(v.delay, 'delay', { bareSeconds: true });
     if (delayMs !== undefined) defaults.delayMs = delayMs;
     const maxAttempts = maxAttemptsFlag(v['max-attempts']);
     if (maxAttempts !== undefined) defaults.maxAttempts = maxAttempts;

@@ -1,20 +1,23 @@
 /** `bucketq watch`: a broker's live events, one line each, until Ctrl-C. */
 import { createClient } from '../../client/client.js';
 import { watchEvents, type EventsOptions } from '../../client/events.js';
-import type { QueueEvent } from '../../event-types.js';
-import { defineCommand } from '../command.js';
+import { EVENT_KINDS, type QueueEvent, type QueueEventKind } from '../../event-types.js';
+import { defineCommand, UsageError } from '../command.js';
+import { didYouMean } from '../did-you-mean.js';
 import { duration, ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, parse, positionals, previewText, topicArg } from '../shared.js';
 
 const usage = `NAME
     bucketq watch - live events of a topic, or of every topic of a broker
 
 SYNOPSIS
-    bucketq watch [TOPIC] [--last-event-id ID]
+    bucketq watch [TOPIC] [--kind KIND,...] [--all] [--last-event-id ID]
 
 DESCRIPTION
     Prints one line per event as it happens: jobs pushed, claimed, acked, nacked (a retry is
-    scheduled), dead, cancelled and retried; leader changes; and the stats of every commit.
-    Every event is printed only once the commit that made it has landed in storage.
+    scheduled), dead, cancelled, retried and released; leader changes. Every event is printed
+    only once the commit that made it has landed in storage. The stats of every commit (one
+    event per commit, many per second on a busy topic) are printed only when asked for, with
+    --kind commit or --all.
 
     With a TOPIC, the events of that topic, read from its leader (followed when it changes).
     Without one, every topic that the broker reached by --url (or found through --store) leads;
@@ -26,6 +29,14 @@ DESCRIPTION
     answers within --timeout.
 
 OPTIONS
+    --kind KIND,...
+        Only these kinds of event (comma-separated, or the flag repeated): ${EVENT_KINDS.join(', ')}.
+        Default: every kind but commit. A "reset" line (events were missed) is printed whatever
+        the kinds.
+
+    --all
+        Every kind, commit included.
+
     --last-event-id ID
         Resume after this event (the "id" of a JSON line printed earlier).
 
@@ -43,6 +54,7 @@ ${EXIT_USAGE}
 
 EXAMPLES
     bucketq watch emails
+    bucketq watch emails --kind dead,nacked
     bucketq watch --json | jq -c 'select(.kind == "dead")'
 `;
 
@@ -83,6 +95,19 @@ function details(e: QueueEvent): string {
   }
 }
 
+/** The kinds to print: --kind's (checked, with "did you mean"), --all's, or every kind but commit; reset always. */
+export function kindsToShow(kinds: string[] | undefined, all: boolean): Set<QueueEventKind> {
+  if (all && kinds !== undefined) throw new UsageError('--all and --kind exclude each other');
+  if (all) return new Set(EVENT_KINDS);
+  if (kinds === undefined) return new Set(EVENT_KINDS.filter((k) => k !== 'commit'));
+  const given = kinds.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((k) => k !== '');
+  if (given.length === 0) throw new UsageError(`--kind needs at least one kind: ${EVENT_KINDS.join(', ')}`);
+  for (const k of given) {
+    if (!(EVENT_KINDS as readonly string[]).includes(k)) throw new UsageError(`--kind: unknown event kind ${JSON.stringify(k)}${didYouMean(k, EVENT_KINDS)}; the kinds are ${EVENT_KINDS.join(', ')}`);
+  }
+  return new Set<QueueEventKind>(['reset', ...(given as QueueEventKind[])]);
+}
+
 export function eventLine(e: QueueEvent): string {
   const topic = 'topic' in e ? e.topic : '-';
   const job = 'job' in e ? e.job : '-';
@@ -94,7 +119,8 @@ export default defineCommand({
   summary: 'live events of a topic or of a broker, one line each (Ctrl-C ends)',
   usage,
   async run(argv, env) {
-    const { flags, ctx } = parse(argv, { 'last-event-id': { type: 'string' } }, env);
+    const { flags, ctx } = parse(argv, { 'last-event-id': { type: 'string' }, kind: { type: 'string', multiple: true }, all: { type: 'boolean' } }, env);
+    const shown = kindsToShow(flags.values.kind, flags.values.all === true);
     const [topicText] = positionals(flags.positionals, ['[TOPIC]']);
     const topic = topicText === undefined ? undefined : topicArg(topicText);
     const lastEventId = flags.values['last-event-id'];
@@ -116,6 +142,7 @@ export default defineCommand({
     try {
       const events = client ? client.events(options) : watchEvents({ ...ctx.connection, ...options });
       for await (const e of events) {
+        if (!shown.has(e.kind)) continue;
         process.stdout.write(`${ctx.json ? JSON.stringify(e) : eventLine(e)}\n`);
       }
       return 0;

@@ -3,6 +3,7 @@
  * the parse error is shown while it is not JSON), plus the options the push route takes.
  */
 import { useState } from 'preact/hooks';
+import { formatDuration, parseDuration } from '../../duration.js';
 import { api } from '../api.js';
 import { act } from '../parts/notices.js';
 
@@ -20,6 +21,13 @@ function integer(text: string, name: string): { value?: number; error?: string }
   return Number.isInteger(n) ? { value: n } : { error: `${name} must be a whole number` };
 }
 
+/** The same durations as the CLI's flags (src/duration.ts): 30s, 5m, 1h, 500ms; a bare number is milliseconds. */
+function delayOf(text: string): { value?: number; error?: string } {
+  if (text.trim() === '') return {};
+  const d = parseDuration(text);
+  return d ? { value: d.ms } : { error: 'delay must be a duration such as 30s, 5m, 1h or 500ms (a bare number is milliseconds)' };
+}
+
 export function PushEditor({ topic, onClose }: { topic: string; onClose(): void }) {
   const [payload, setPayload] = useState('{\n  \n}');
   const [id, setId] = useState('');
@@ -28,7 +36,7 @@ export function PushEditor({ topic, onClose }: { topic: string; onClose(): void 
   const [busy, setBusy] = useState(false);
   const parsed = parse(payload);
   const prio = integer(priority, 'priority');
-  const delayMs = integer(delay, 'delay');
+  const delayMs = delayOf(delay);
   const problem = !parsed.ok ? `payload is not JSON: ${parsed.error}` : (prio.error ?? delayMs.error ?? null);
 
   const submit = async (e: Event): Promise<void> => {
@@ -62,12 +70,12 @@ export function PushEditor({ topic, onClose }: { topic: string; onClose(): void 
             <input id="push-priority" value={priority} inputMode="numeric" onInput={(e) => setPriority((e.target as HTMLInputElement).value)} placeholder="0" />
           </label>
           <label>
-            delay ms
-            <input id="push-delay" value={delay} inputMode="numeric" onInput={(e) => setDelay((e.target as HTMLInputElement).value)} placeholder="0" />
+            delay (30s, 5m, 1h; a bare number is ms)
+            <input id="push-delay" value={delay} onInput={(e) => setDelay((e.target as HTMLInputElement).value)} placeholder="0s" />
           </label>
         </div>
         <p class={problem ? 'error-line' : 'hint'} id="push-problem">
-          {problem ?? 'valid JSON'}
+          {problem ?? `valid JSON${delayMs.value ? `; due in ${formatDuration(delayMs.value)}` : ''}`}
         </p>
         <div class="actions">
           <button type="button" onClick={onClose}>
