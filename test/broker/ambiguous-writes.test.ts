@@ -40,7 +40,7 @@ function knobbed(inner: StorageDriver, k: Knobs): StorageDriver {
 
 const big = { big: 'x'.repeat(500) };
 
-describe('review: a landed write whose outcome could not be confirmed', () => {
+describe('a landed write whose outcome could not be confirmed', () => {
   it('does not report a landed push as plainly failed, nor delete the payload object the landed job points at, when the re-read fails', async () => {
     const clock = new FakeClock();
     const base = createMemoryStore();

@@ -6,27 +6,33 @@ import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { codeOf, drive } from '../embedded-helpers.js';
 
-describe('review: a claim whose payload object read fails transiently', () => {
+/** A memory store whose next `failPayloadReads` reads of payload objects fail as if the store were down. */
+function payloadReadsFailing(): StorageDriver & { failPayloadReads: number } {
+  const base = createMemoryStore();
+  const store: StorageDriver & { failPayloadReads: number } = {
+    ...base,
+    name: base.name,
+    minWriteIntervalMs: base.minWriteIntervalMs,
+    failPayloadReads: 0,
+    async read(key) {
+      if (key.startsWith('payloads/') && store.failPayloadReads > 0) {
+        store.failPayloadReads--;
+        throw new QueueError('STORE_UNAVAILABLE', 'injected: did not take effect');
+      }
+      return base.read(key);
+    },
+  };
+  return store;
+}
+
+describe('a claim whose payload object read fails transiently', () => {
   it('retries the read instead of failing a claim that already landed (which would burn the attempt and hide the job for a lease)', async () => {
     const clock = new FakeClock();
-    const base = createMemoryStore();
-    let failPayloadReads = 0;
-    const store: StorageDriver = {
-      ...base,
-      name: base.name,
-      minWriteIntervalMs: base.minWriteIntervalMs,
-      async read(key) {
-        if (key.startsWith('payloads/') && failPayloadReads > 0) {
-          failPayloadReads--;
-          throw new QueueError('STORE_UNAVAILABLE', 'injected: did not take effect');
-        }
-        return base.read(key);
-      },
-    };
+    const store = payloadReadsFailing();
     const broker = new Broker({ store, clock, id: 'b1', payloadThreshold: 100 });
     const big = { big: 'x'.repeat(500) };
     await broker.push('jobs', [{ id: 'j', payload: big, maxAttempts: 1 }]);
-    failPayloadReads = 1;
+    store.failPayloadReads = 1;
     const claim = broker.claim('jobs', { workerId: 'w', leaseMs: 60_000 });
     const code = await drive(clock, codeOf(claim));
     expect(code).toBe('ok');
@@ -36,24 +42,11 @@ describe('review: a claim whose payload object read fails transiently', () => {
 
   it('when the payload stays unreadable, the claim fails with UNAVAILABLE and the job is handed back untouched', async () => {
     const clock = new FakeClock();
-    const base = createMemoryStore();
-    let failPayloadReads = 0;
-    const store: StorageDriver = {
-      ...base,
-      name: base.name,
-      minWriteIntervalMs: base.minWriteIntervalMs,
-      async read(key) {
-        if (key.startsWith('payloads/') && failPayloadReads > 0) {
-          failPayloadReads--;
-          throw new QueueError('STORE_UNAVAILABLE', 'injected: did not take effect');
-        }
-        return base.read(key);
-      },
-    };
+    const store = payloadReadsFailing();
     const broker = new Broker({ store, clock, id: 'b1', payloadThreshold: 100, retry: { attempts: 3, baseMs: 1, maxMs: 1 } });
     const big = { big: 'x'.repeat(500) };
     await broker.push('jobs', [{ id: 'j', payload: big, maxAttempts: 1 }]);
-    failPayloadReads = 3;
+    store.failPayloadReads = 3;
     expect(await drive(clock, codeOf(broker.claim('jobs', { workerId: 'w', leaseMs: 60_000 })))).toBe('UNAVAILABLE');
     await drive(clock, broker.flush());
     expect(await broker.stats('jobs')).toMatchObject({ pending: 1, claimed: 0 });

@@ -5,7 +5,7 @@ import { createMemoryStore } from '../../src/storage/memory.js';
 import { drive } from '../embedded-helpers.js';
 import { keepAliveClock } from './helpers.js';
 
-describe('review: timers that keep the process alive', () => {
+describe('timers that keep the process alive', () => {
   it('a stopped broker leaves no keep-alive timer behind for a long poll it answered', async () => {
     const { fake, clock, alive } = keepAliveClock();
     const broker = new Broker({ store: createMemoryStore(), clock, id: 'b1' });

@@ -5,7 +5,7 @@ import { withFaults } from '../../src/storage/faulty.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { drive } from '../embedded-helpers.js';
 
-describe('review: long-poll abort while its batch is being written', () => {
+describe('long-poll abort while its batch is being written', () => {
   it('a claim aborted while its (empty) batch is in flight is rejected at once, not parked until its deadline', async () => {
     const clock = new FakeClock();
     const store = withFaults(createMemoryStore(), { latency: 50 }, () => 0.5, (ms) => clock.sleep(ms));

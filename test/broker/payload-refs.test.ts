@@ -20,7 +20,7 @@ function gatedArchives(inner: StorageDriver, allow: (key: string) => boolean): S
   };
 }
 
-describe('review: payload objects of finished jobs', () => {
+describe('payload objects of finished jobs', () => {
   it('keeps a payload object while a finished, not yet archived record still points at it', async () => {
     const clock = new FakeClock();
     const base = createMemoryStore();

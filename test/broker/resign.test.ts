@@ -6,7 +6,7 @@ import { createMemoryStore } from '../../src/storage/memory.js';
 import { codeOf, drive } from '../embedded-helpers.js';
 import { readQueue } from './helpers.js';
 
-describe('review: giving the lease up on stop', () => {
+describe('giving the lease up on stop', () => {
   it('a request that arrives while the resign (the lease given up) is being written does not take the lease back', async () => {
     const clock = new FakeClock();
     const base = createMemoryStore();

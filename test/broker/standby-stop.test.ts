@@ -4,7 +4,7 @@ import { FakeClock } from '../../src/clock.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { drive } from '../embedded-helpers.js';
 
-describe('review: stopping a waiting standby', () => {
+describe('stopping a waiting standby', () => {
   it("a 'wait' standby that stops while the leader is alive settles every request it was holding", async () => {
     const clock = new FakeClock();
     const store = createMemoryStore();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { assertInvariants } from '../../src/core/invariants.js';
 import { CoreHarness } from './harness.js';
 
-describe('review: the lease index after a job is claimed again with the same expiry', () => {
+describe('the lease index after a job is claimed again with the same expiry', () => {
   it('unclaim then a new claim in the same millisecond: the expiry is handled once', () => {
     const h = new CoreHarness();
     h.ok('push', { jobs: [{ id: 'j', payload: 1, maxAttempts: 1 }] });
