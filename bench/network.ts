@@ -154,7 +154,7 @@ const broker = child('broker', [...prof, '--import', 'tsx', 'src/cli/main.ts', '
 let worker: Child | null = null;
 const clients: Array<Queue<{ n?: number; probe?: string }>> = [];
 try {
-  const startup = await broker.next((l) => l.startsWith('bucketq broker '), 30_000);
+  const startup = await broker.next((l) => l.includes(' listening on '), 30_000); // the startup line, or in JSON its record
   const url = /listening on (\S+)/.exec(startup)?.[1];
   if (!url) throw new Error(`cannot read the broker URL from: ${startup}`);
 

@@ -1,5 +1,6 @@
 /** Runs `bucketq` (src/cli/main.ts through tsx) as a child process, the way a user meets it. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,13 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeEach } from 'vitest';
 
 export const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
+
+/** The startup's dashboard line for a broker at `url`: the page, or that this checkout has not built it. */
+export function dashboardLine(url: string): string {
+  return existsSync(join(import.meta.dirname, '..', 'dist', 'dashboard', 'index.html'))
+    ? `dashboard: ${url}/`
+    : `dashboard: not built (run npm run build:dashboard; npm start does); ${url}/ answers 503 until then`;
+}
 
 export interface CliRun {
   code: number | null;
@@ -40,9 +48,13 @@ export interface BrokerProcess {
   line(match: RegExp | ((line: string) => boolean)): Promise<{ line: string; at: number }>;
 }
 
-/** Starts `bucketq broker ARGS` and resolves once its startup line has named its URL. */
+/**
+ * Starts `bucketq broker ARGS` and resolves once its startup line has named its URL. Its output
+ * is the terminal's (BUCKETQ_LOG_FORMAT=pretty: "leading topic T (epoch N)", "drained: ...")
+ * unless `env` says otherwise: into a pipe it would be JSON (test/observability/logs.test.ts reads that).
+ */
 export function startBrokerProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'broker', ...args], { env: { ...process.env, BUCKETQ_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'broker', ...args], { env: { ...process.env, BUCKETQ_TOKEN: '', BUCKETQ_LOG_FORMAT: 'pretty', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const stdout: string[] = [];
   const stdoutAt: number[] = [];
   const stderr: string[] = [];

@@ -63,7 +63,11 @@ async function overview(): Promise<string> {
     'Commands:',
     ...lines,
     '',
-    'Environment: BUCKETQ_TOKEN is the bearer token of brokers and clients.',
+    'Environment: BUCKETQ_TOKEN is the bearer token of brokers and clients; BUCKETQ_URL and',
+    'BUCKETQ_STORE are the defaults of the client commands\' --url and --store.',
+    '',
+    'Durations are written 500ms, 30s, 2m, 1h (a bare number is milliseconds). Exit status: 0 done,',
+    '1 a failure (one line on stderr), 2 bad arguments. docs/cli.md has the conventions.',
     '',
   ].join('\n');
 }

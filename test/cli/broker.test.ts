@@ -5,7 +5,7 @@
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/storage/open.js';
-import { brokerPerTest, runCli } from '../broker-process.js';
+import { brokerPerTest, dashboardLine, runCli } from '../broker-process.js';
 import { api } from '../http-helpers.js';
 
 const each = brokerPerTest('bucketq-cli-');
@@ -15,6 +15,9 @@ describe('bucketq broker', () => {
     const proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0', '--id', 'cli-broker']);
     expect(proc.stdout[0]).toMatch(/^bucketq broker cli-broker listening on http:\/\/127\.0\.0\.1:\d+ \(advertise http:\/\/127\.0\.0\.1:\d+, store file:\S+, auth none\)$/);
     expect(proc.url).not.toMatch(/:0$/);
+    // The dashboard's URL, said right after: the broker's own URL.
+    expect((await proc.line(/^dashboard: /)).line).toBe(dashboardLine(proc.url));
+    expect(proc.stdout.indexOf(dashboardLine(proc.url))).toBe(1);
 
     const call = api(proc.url);
     expect(await call('GET', '/healthz')).toMatchObject({ status: 200, body: { ok: true, broker: 'cli-broker' } });
@@ -60,8 +63,8 @@ describe('bucketq broker', () => {
   });
 
   it('cuts connections that send no request head or no AUTH in time, and logs it at warn', async () => {
-    const proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0', '--resp-listen', '127.0.0.1:0', '--headers-timeout-ms', '300', '--resp-auth-timeout-ms', '300', '--log-level', 'warn'], { BUCKETQ_TOKEN: 'cli-cut-token' });
-    const respUrl = new URL((await proc.line(/^redis protocol on /)).line.split(' on ')[1]!);
+    const proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0', '--resp-listen', '127.0.0.1:0', '--headers-timeout-ms', '300', '--resp-auth-timeout-ms', '300', '--log-level', 'warn', '--log-format', 'json'], { BUCKETQ_TOKEN: 'cli-cut-token' });
+    const respUrl = new URL((JSON.parse(proc.stdout[0]!) as { resp: string }).resp);
     const silent = (port: number) =>
       new Promise<string>((resolve) => {
         let got = '';
@@ -83,7 +86,7 @@ describe('bucketq broker', () => {
   it('--help prints the manual; bucketq --help lists every command', async () => {
     const manual = await runCli(['broker', '--help']);
     expect(manual.code).toBe(0);
-    for (const word of ['NAME', 'SYNOPSIS', '--store URL', '--listen HOST:PORT', '--advertise URL', '--token', 'BUCKETQ_TOKEN', '--read-token', 'BUCKETQ_READ_TOKEN', 'SIGTERM', '--lease-ms', '--max-body-bytes', '--max-body-bytes-in-flight', '--recent-window-ms', '--max-connections-per-address', '--headers-timeout-ms', '--resp-auth-timeout-ms', '--resp-idle-timeout-ms', '--resp-max-unauthenticated', '--resp-max-clients-per-address']) {
+    for (const word of ['NAME', 'SYNOPSIS', 'dashboard: URL/', 'the dashboard, a web console', '--log-format pretty|json', 'BUCKETQ_LOG_FORMAT', '--store URL', '--listen HOST:PORT', '--advertise URL', '--token', 'BUCKETQ_TOKEN', '--read-token', 'BUCKETQ_READ_TOKEN', 'SIGTERM', '--lease-ms', '--max-body-bytes', '--max-body-bytes-in-flight', '--recent-window-ms', '--max-connections-per-address', '--headers-timeout-ms', '--resp-auth-timeout-ms', '--resp-idle-timeout-ms', '--resp-max-unauthenticated', '--resp-max-clients-per-address']) {
       expect(manual.stdout).toContain(word);
     }
     const all = await runCli(['--help']);

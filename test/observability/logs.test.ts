@@ -1,13 +1,16 @@
 /**
- * Structured logs as an operator meets them: `bucketq broker --log-level LEVEL` prints JSON lines
- * on stdout after the human startup line (which scripts wait for), never the token; `silent`
- * prints only the human lines. A library user passes any pino-style logger; the default is silent.
+ * Logs as an operator meets them: `bucketq broker` prints JSON records only into a pipe (the
+ * startup record first, its msg the startup line scripts wait for) and human lines only on a
+ * terminal (BUCKETQ_LOG_FORMAT / --log-format force either), one line per event, never the token;
+ * --log-level filters all but the startup, leadership, drain and error lines. A library user
+ * passes any pino-style logger; the default is silent.
  */
 import { describe, expect, it } from 'vitest';
 import { startBrokerServer } from '../../src/server/broker-server.js';
 import type { Logger } from '../../src/server/logger.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
-import { brokerPerTest, runCli } from '../broker-process.js';
+import { logFormatOf } from '../../src/cli/broker-output.js';
+import { brokerPerTest, dashboardLine, runCli } from '../broker-process.js';
 import { api } from '../http-helpers.js';
 
 const TOKEN = 'tok-7f3a9c-never-logged';
@@ -17,46 +20,73 @@ function jsonLines(lines: readonly string[]): Array<Record<string, any>> {
   return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
 }
 
-describe('bucketq broker --log-level', () => {
-  it('debug: JSON lines for startup, leadership, storage errors and shutdown; the URL line stays first; no token anywhere', async () => {
+describe('bucketq broker logs: JSON into a pipe, human lines on a terminal, one line per event', () => {
+  it('json (debug): every stdout line is a JSON record, the startup record first, one per leadership change; no token anywhere', async () => {
     // Injected transient failures (seeded): the broker retries them and logs each failed call.
-    const proc = await each.start(['--store', `file:${each.dir}?failRate=0.2&seed=7`, '--listen', '127.0.0.1:0', '--id', 'log-broker', '--log-level', 'debug', '--slow-commit-ms', '0'], { BUCKETQ_TOKEN: TOKEN });
-    expect(proc.stdout[0]).toMatch(/^bucketq broker log-broker listening on /);
+    const proc = await each.start(['--store', `file:${each.dir}?failRate=0.2&seed=7`, '--listen', '127.0.0.1:0', '--id', 'log-broker', '--log-level', 'debug', '--slow-commit-ms', '0'], {
+      BUCKETQ_TOKEN: TOKEN,
+      BUCKETQ_LOG_FORMAT: 'json',
+    });
     const call = api(proc.url, TOKEN);
     for (let i = 0; i < 10; i++) expect((await call('POST', '/v1/topics/t/jobs', { payload: i })).status).toBe(201);
     await proc.line(/"event":"leader"/);
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toEqual({ code: 0, signal: null });
 
+    expect(proc.stdout.filter((l) => !l.startsWith('{'))).toEqual([]);
     const logs = jsonLines(proc.stdout);
     for (const l of logs) {
       expect(l).toMatchObject({ name: 'bucketq', level: expect.stringMatching(/^(trace|debug|info|warn|error|fatal)$/), time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), msg: expect.any(String) });
     }
+    // The startup record: its msg is the terminal's startup line, so " listening on URL " scripts still match.
+    expect(logs[0]).toMatchObject({ event: 'listening', level: 'info', broker: 'log-broker', url: proc.url, auth: 'token', msg: expect.stringMatching(/^bucketq broker log-broker listening on http:\/\/127\.0\.0\.1:\d+ \(advertise /) });
     expect(logs.find((l) => l.event === 'started')).toMatchObject({ level: 'info', broker: 'log-broker', url: proc.url, store: expect.stringMatching(/^file:/), leaseMs: 10_000 });
-    expect(logs.find((l) => l.event === 'leader')).toMatchObject({ level: 'info', topic: 't', epoch: 1 });
+    expect(logs.filter((l) => l.event === 'leader')).toEqual([expect.objectContaining({ level: 'info', topic: 't', epoch: 1 })]);
     expect(logs.find((l) => l.event === 'storage-error')).toMatchObject({ level: 'warn', op: expect.any(String), error: { code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/Injected failure/) } });
     expect(logs.find((l) => l.event === 'slow-commit')).toMatchObject({ level: 'debug', topic: 't', seq: expect.any(Number), ms: expect.any(Number), requests: expect.any(Number), bytes: expect.any(Number) });
     const events = logs.map((l) => l.event);
     expect(events.indexOf('draining')).toBeGreaterThan(events.indexOf('leader'));
     expect(events.at(-1)).toBe('stopped');
-    // The human lines are all still there, in order with the JSON ones.
-    expect(proc.stdout.join('\n')).toMatch(/leading topic t \(epoch 1\)[\s\S]*SIGTERM: draining[\s\S]*drained/);
+    // Errors are records too (the janitor listing archives may give up under the injected faults): stderr stays empty.
+    expect(proc.stderr).toEqual([]);
+    for (const l of logs.filter((r) => r.event === 'internal-error')) expect(l).toMatchObject({ level: 'error', topic: 't', op: expect.any(String), error: { code: expect.any(String) } });
     expect([...proc.stdout, ...proc.stderr].join('\n')).not.toContain(TOKEN);
-    // Background work that gave up (e.g. the janitor listing archives) is also the human stderr line.
-    const internal = logs.filter((l) => l.event === 'internal-error');
-    expect(proc.stderr.filter((l) => !l.startsWith('error: '))).toEqual([]);
-    expect(internal).toHaveLength(proc.stderr.length);
-    for (const l of internal) expect(l).toMatchObject({ level: 'error', topic: 't', op: expect.any(String), error: { code: expect.any(String) } });
   });
 
-  it('info (the default) leaves debug lines out; silent prints only the human lines; --metrics-listen names its port', async () => {
+  it('pretty: human lines only, one per leadership change, the dashboard URL after the startup line; storage warnings on stderr', async () => {
+    const proc = await each.start(['--store', `file:${each.dir}?failRate=0.2&seed=7`, '--listen', '127.0.0.1:0', '--id', 'pretty-broker'], { BUCKETQ_LOG_FORMAT: 'pretty' });
+    for (let i = 0; i < 10; i++) await api(proc.url)('POST', '/v1/topics/t/jobs', { payload: i });
+    await proc.line(/^leading topic t /);
+    proc.child.kill('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+    expect([...proc.stdout, ...proc.stderr].filter((l) => l.startsWith('{'))).toEqual([]);
+    expect(proc.stdout[0]).toMatch(/^bucketq broker pretty-broker listening on http:\/\/127\.0\.0\.1:\d+ \(advertise .*, auth none\)$/);
+    expect(proc.stdout[1]).toBe(dashboardLine(proc.url));
+    expect(proc.stdout.filter((l) => l.includes('topic t'))).toEqual(['leading topic t (epoch 1)']);
+    expect(proc.stdout.slice(-2)).toEqual(['SIGTERM: draining (refusing new requests, finishing commits, releasing leadership)', 'drained: every request answered, leadership released, store closed']);
+    expect(proc.stderr.find((l) => l.startsWith('warn: storage '))).toMatch(/^warn: storage \w+ failed \(op \w+, key \S+, ms \d+, error STORE_UNAVAILABLE: Injected failure/);
+  });
+
+  it('silent prints only what is printed whatever the level, in either format; --metrics-listen names its port', async () => {
     let proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0'], { BUCKETQ_LOG_LEVEL: 'silent' });
     await api(proc.url)('POST', '/v1/topics/t/jobs', { payload: 1 });
     await proc.line(/^leading topic t /);
     proc.child.kill('SIGTERM');
     expect((await proc.exited).code).toBe(0);
-    expect(jsonLines(proc.stdout)).toEqual([]);
-    expect(proc.stdout[0]).toMatch(/ listening on /);
+    expect(proc.stdout.map((l) => l.replace(/ \(advertise .*/, ''))).toEqual([
+      `bucketq broker ${/broker (\S+) listening/.exec(proc.stdout[0]!)![1]} listening on ${proc.url}`,
+      dashboardLine(proc.url),
+      'leading topic t (epoch 1)',
+      'SIGTERM: draining (refusing new requests, finishing commits, releasing leadership)',
+      'drained: every request answered, leadership released, store closed',
+    ]);
+
+    proc = await each.start(['--store', `file:${each.dir}/json`, '--listen', '127.0.0.1:0', '--log-level', 'silent', '--log-format', 'json']);
+    await api(proc.url)('POST', '/v1/topics/t2/jobs', { payload: 1 });
+    await proc.line(/"event":"leader"/);
+    proc.child.kill('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+    expect(jsonLines(proc.stdout).map((l) => l.event)).toEqual(['listening', 'leader', 'draining', 'stopped']);
 
     proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0', '--slow-commit-ms', '0', '--metrics-listen', '127.0.0.1:0']);
     for (let i = 0; i < 3; i++) await api(proc.url)('POST', '/v1/topics/t/jobs', { payload: i });
@@ -66,12 +96,20 @@ describe('bucketq broker --log-level', () => {
     expect(await (await fetch(`${metricsUrl}/metrics`)).text()).toMatch(/^bucketq_commit_duration_seconds_count\{topic="t"\} [1-9]/m);
     proc.child.kill('SIGTERM');
     expect((await proc.exited).code).toBe(0);
-    const levels = new Set(jsonLines(proc.stdout).map((l) => l.level));
+
+    proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0', '--slow-commit-ms', '0', '--metrics-listen', '127.0.0.1:0'], { BUCKETQ_LOG_FORMAT: 'json' });
+    for (let i = 0; i < 3; i++) await api(proc.url)('POST', '/v1/topics/t/jobs', { payload: i });
+    await proc.line(/"event":"leader"/);
+    proc.child.kill('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+    const logs = jsonLines(proc.stdout);
+    expect(logs[0]).toMatchObject({ event: 'listening', metrics: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
+    const levels = new Set(logs.map((l) => l.level));
     expect(levels.has('info')).toBe(true);
     expect(levels.has('debug')).toBe(false);
   });
 
-  it('refuses an unknown level in one line, exit 2', async () => {
+  it('refuses an unknown level or format in one line, exit 2', async () => {
     const r = await runCli(['broker', '--store', `file:${each.dir}`, '--listen', '127.0.0.1:0', '--log-level', 'verbose']);
     expect(r.code).toBe(2);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
@@ -79,6 +117,16 @@ describe('bucketq broker --log-level', () => {
     const env = await runCli(['broker', '--store', `file:${each.dir}`, '--listen', '127.0.0.1:0'], { BUCKETQ_LOG_LEVEL: 'loud' });
     expect(env.code).toBe(2);
     expect(env.stderr).toMatch(/BUCKETQ_LOG_LEVEL must be one of/);
+    const format = await runCli(['broker', '--store', `file:${each.dir}`, '--listen', '127.0.0.1:0'], { BUCKETQ_LOG_FORMAT: 'jsno' });
+    expect(format).toMatchObject({ code: 2, stderr: 'bucketq broker: BUCKETQ_LOG_FORMAT must be pretty or json, got "jsno" (did you mean json?) (see bucketq broker --help)\n' });
+  });
+});
+
+describe('the log format', () => {
+  it('is pretty on a terminal and json elsewhere, unless --log-format or BUCKETQ_LOG_FORMAT says', () => {
+    expect([logFormatOf(undefined, {}, true), logFormatOf(undefined, {}, false)]).toEqual(['pretty', 'json']);
+    expect([logFormatOf(undefined, { BUCKETQ_LOG_FORMAT: 'json' }, true), logFormatOf(undefined, { BUCKETQ_LOG_FORMAT: 'pretty' }, false)]).toEqual(['json', 'pretty']);
+    expect(logFormatOf('json', { BUCKETQ_LOG_FORMAT: 'pretty' }, true)).toBe('json');
   });
 });
 

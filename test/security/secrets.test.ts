@@ -53,8 +53,9 @@ describe('secrets', () => {
     broker = await startBrokerProcess(['--store', `file:${dir}`, '--listen', '127.0.0.1:0', '--resp-listen', '127.0.0.1:0', '--log-level', 'debug', '--id', 'secrets'], {
       BUCKETQ_TOKEN: TOKEN,
       BUCKETQ_READ_TOKEN: READ,
+      BUCKETQ_LOG_FORMAT: 'json', // the structured fields are where a secret could slip in
     });
-    const respPort = Number(new URL((await broker.line(/^redis protocol on /)).line.split(' on ')[1]!).port);
+    const respPort = Number(new URL((JSON.parse(broker.stdout[0]!) as { resp: string }).resp).port);
     const q = createClient({ url: broker.url, topic: 'sec', token: TOKEN });
     try {
       await q.push({ hello: 'world' }, { id: 's1' });

@@ -1,14 +1,18 @@
 /** `bucketq broker`: runs a network broker until SIGTERM or SIGINT, then drains. */
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { DEFAULT_RECENT } from '../../core/recent.js';
 import { DEFAULT_LIMITS } from '../../protocol.js';
-import { DEFAULT_LISTEN, parseListen } from '../../server/address.js';
+import { DEFAULT_LISTEN, isUnspecifiedHost, parseListen } from '../../server/address.js';
 import { DEFAULT_BROKER_LEASE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STORE, startBrokerServer, type BrokerServer, type BrokerServerOptions } from '../../server/broker-server.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../transports/http/index.js';
 import { RESP_DEFAULTS } from '../../transports/resp/index.js';
 import { DEFAULT_HEADERS_TIMEOUT_MS } from '../../server/h2c.js';
 import { DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../../transports/shared/index.js';
-import { createJsonLogger, LOG_LEVELS, parseLogLevel } from '../../server/logger.js';
+import { LOG_LEVELS, parseLogLevel } from '../../server/logger.js';
+import { DEFAULT_DASHBOARD_DIR } from '../../transports/http/index.js';
+import { createBrokerOutput, logFormatOf } from '../broker-output.js';
 import { durationFlag, intFlag, parseFlags, sizeFlag } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
 
@@ -33,6 +37,13 @@ DESCRIPTION
     HTTP/2), gRPC-Web and Connect, with the same --token as "authorization" metadata. See the
     README's "gRPC and Connect".
 
+    And the dashboard, a web console for people: open the URL itself in a browser
+    (http://127.0.0.1:8080/ by default). It shows every topic's backlog, throughput and
+    failures live, lists and searches jobs, and pushes, retries, cancels and pauses. With
+    --token it asks for the token once (a session cookie); with --read-token a second token may
+    look and change nothing. It is served from dist/dashboard (npm start and npm run build
+    build it; a published package ships it).
+
     Several brokers may point at one store. Each topic is led by one of them, whose lease is
     written in the topic's queue.json; the others stand by, answer requests for that topic with
     503 NOT_LEADER and the leader's advertised URL, and take the topic over when the lease is
@@ -42,8 +53,13 @@ DESCRIPTION
     Every --…-ms flag takes a duration: a bare number of milliseconds, or a number with a unit
     (500ms, 10s, 2m, 1h), as every duration flag of bucketq does (docs/cli.md).
 
-    On startup it prints one line to stdout:
+    On startup it prints, on a terminal:
         bucketq broker ID listening on URL (advertise URL, store URL, auth token|none)
+        dashboard: URL/
+    (after "redis protocol on URL" and "metrics on URL" with --resp-listen, --metrics-listen).
+    Into a pipe (--log-format json) the first line is the JSON record of "event": "listening",
+    with the same text as "msg" and url, advertise, store, auth, resp, metrics and dashboard as
+    fields.
 
 OPTIONS
     --store URL
@@ -167,10 +183,16 @@ OPTIONS
         How long a drain may take before the process gives up and exits 1 (default ${DEFAULT_DRAIN_TIMEOUT_MS}).
 
     --log-level LEVEL
-        JSON log lines on stdout at this level and above: ${LOG_LEVELS.join(', ')} (default info;
-        BUCKETQ_LOG_LEVEL). The human lines above (startup URL, leadership, drain) are printed
-        whatever the level: scripts wait for them; log collectors keep the lines starting with {.
-        Tokens are never logged; store URLs are logged without credentials. See docs/operations.md.
+        Log lines at this level and above: ${LOG_LEVELS.join(', ')} (default info;
+        BUCKETQ_LOG_LEVEL). The startup line, leadership and state changes of topics ("leading
+        topic T (epoch N)", "lost topic T to broker B"), the drain and errors are printed
+        whatever the level: scripts and people wait for them. Tokens are never logged; store URLs
+        are logged without credentials. See docs/operations.md.
+
+    --log-format pretty|json
+        pretty: human lines only, one per thing that happens (warnings and errors on stderr).
+        json: one JSON object per line on stdout and nothing else, for log collectors.
+        Default: BUCKETQ_LOG_FORMAT, else pretty when stdout is a terminal and json otherwise.
 
     --slow-commit-ms N
         Commits that take at least this long are logged at debug level (default 1000).
@@ -187,6 +209,7 @@ ENVIRONMENT
     BUCKETQ_TOKEN    the bearer token, when --token is not given.
     BUCKETQ_READ_TOKEN  the read-only token, when --read-token is not given.
     BUCKETQ_LOG_LEVEL  the log level, when --log-level is not given.
+    BUCKETQ_LOG_FORMAT  pretty or json, when --log-format is not given.
 
 SIGNALS
     SIGTERM, SIGINT
@@ -226,13 +249,22 @@ function displayStore(url: string): string {
   return url.replace(/\/\/[^/@?]*@/, '//***@');
 }
 
+/** Where the dashboard is, as the startup's "dashboard:" line says it (the listen URL, or the advertised one when listening on every address). */
+function dashboardOf(server: BrokerServer, listenHost: string): { url: string | null; line: string } {
+  const base = isUnspecifiedHost(listenHost) ? server.advertiseUrl : server.url;
+  if (!existsSync(join(DEFAULT_DASHBOARD_DIR, 'index.html'))) {
+    return { url: null, line: `dashboard: not built (run npm run build:dashboard; npm start does); ${base}/ answers 503 until then` };
+  }
+  return { url: `${base}/`, line: `dashboard: ${base}/` };
+}
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || (isIP(host) === 4 && host.startsWith('127.')) || host === '::1';
 }
 
 export default defineCommand({
   name: 'broker',
-  summary: 'run a network broker (HTTP API) on a store; SIGTERM drains',
+  summary: 'run a network broker (HTTP API and the dashboard at its URL) on a store; SIGTERM drains',
   usage,
   async run(argv, env) {
     const { values } = parseFlags(argv, {
@@ -251,6 +283,7 @@ export default defineCommand({
       'max-claim': { type: 'string' },
       'drain-timeout-ms': { type: 'string' },
       'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
       'slow-commit-ms': { type: 'string' },
       'metrics-listen': { type: 'string' },
       'recent-window-ms': { type: 'string' },
@@ -315,8 +348,7 @@ export default defineCommand({
       throw new UsageError((e as Error).message);
     }
 
-    const out = (line: string) => process.stdout.write(`${line}\n`);
-    const err = (line: string) => process.stderr.write(`${line}\n`);
+    const output = createBrokerOutput(logFormatOf(values['log-format'], env, process.stdout.isTTY === true), logLevel);
 
     // Signals are caught from the start: one that arrives while starting drains right after.
     let signalled!: (s: NodeJS.Signals) => void;
@@ -324,11 +356,6 @@ export default defineCommand({
     const onSignal = (s: NodeJS.Signals) => signalled(s);
     process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
 
-    // One stream for human and JSON lines, so they keep their order (see --log-level). Log lines
-    // wait until the startup line is out: scripts take the first line for it.
-    const heldLogLines: string[] = [];
-    let logLinesHeld = true;
-    const logger = createJsonLogger(logLevel, (line) => (logLinesHeld ? heldLogLines.push(line) : process.stdout.write(line)));
 
     let server: BrokerServer;
     try {
@@ -351,38 +378,47 @@ export default defineCommand({
         limits,
         brokerOptions: { recent },
         connectionGraceMs: Math.min(CONNECTION_GRACE_MS, Math.floor(drainTimeoutMs / 2)),
-        logger,
+        // Leadership, state changes and errors come back as log records (broker-output.ts), one line each.
+        logger: output.logger,
         ...(values['metrics-listen'] !== undefined ? { metricsListen: values['metrics-listen'] } : {}),
         ...(values['slow-commit-ms'] !== undefined ? { slowCommitMs: msFlag(values['slow-commit-ms'], 'slow-commit-ms', 0)! } : {}),
-        log: out,
-        onError: (e, context) => err(`error: ${context}: ${e instanceof Error ? e.message : String(e)}`),
       });
     } catch (e) {
       process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
       throw e;
     }
 
-    out(`bucketq broker ${server.broker.id} listening on ${server.url} (advertise ${server.advertiseUrl}, store ${displayStore(store)}, auth ${token !== undefined ? (readToken !== undefined ? 'token + read-only token' : 'token') : 'none'}${values['tls-cert'] !== undefined ? ', tls' : ''})`);
-    if (server.respUrl) out(`redis protocol on ${server.respUrl}`);
-    if (server.metricsUrl) out(`metrics on ${server.metricsUrl}`);
-    logLinesHeld = false;
-    for (const line of heldLogLines.splice(0)) process.stdout.write(line);
+    const auth = token !== undefined ? (readToken !== undefined ? 'token + read-only token' : 'token') : 'none';
+    const tls = values['tls-cert'] !== undefined;
+    const dashboard = dashboardOf(server, parseListen(listen).host);
+    output.say(
+      'listening',
+      { broker: server.broker.id, url: server.url, advertise: server.advertiseUrl, store: displayStore(store), auth, tls, resp: server.respUrl ?? null, metrics: server.metricsUrl ?? null, dashboard: dashboard.url },
+      `bucketq broker ${server.broker.id} listening on ${server.url} (advertise ${server.advertiseUrl}, store ${displayStore(store)}, auth ${auth}${tls ? ', tls' : ''})`,
+    );
+    if (output.format === 'pretty') {
+      if (server.respUrl) output.say('resp', {}, `redis protocol on ${server.respUrl}`);
+      if (server.metricsUrl) output.say('metrics', {}, `metrics on ${server.metricsUrl}`);
+      output.say('dashboard', {}, dashboard.line);
+    }
+    output.flushHeld();
     for (const [address, url] of [[listen, server.url], [values['resp-listen'], server.respUrl]] as const) {
       if (token === undefined && address !== undefined && url && !isLoopback(parseListen(address).host)) {
-        err(`warning: no token: anyone who can reach ${url} can use this broker (set BUCKETQ_TOKEN)`);
+        output.say('no-token', { url }, `warning: no token: anyone who can reach ${url} can use this broker (set BUCKETQ_TOKEN)`, { level: 'warn', stderr: true });
       }
     }
 
     const received = await signal;
     process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
     const now = (s: NodeJS.Signals) => {
-      err(`${s} again: exiting without finishing the drain`);
+      output.say('exit', { signal: s }, `${s} again: exiting without finishing the drain`, { level: 'warn', stderr: true });
       process.exit(1);
     };
     process.once('SIGTERM', now).once('SIGINT', now);
-    out(`${received}: draining (refusing new requests, finishing commits, releasing leadership)`);
+    // In JSON the server's "draining" and "stopped" records say it.
+    output.say('signal', { signal: received }, `${received}: draining (refusing new requests, finishing commits, releasing leadership)`, { json: false });
     const timer = setTimeout(() => {
-      err(`the drain took longer than ${drainTimeoutMs} ms; exiting`);
+      output.say('exit', { reason: 'drain-timeout', ms: drainTimeoutMs }, `the drain took longer than ${drainTimeoutMs} ms; exiting`, { level: 'error', stderr: true });
       process.exit(1);
     }, drainTimeoutMs);
     try {
@@ -391,7 +427,7 @@ export default defineCommand({
       clearTimeout(timer);
       process.off('SIGTERM', now).off('SIGINT', now);
     }
-    out('drained: every request answered, leadership released, store closed');
+    output.say('drained', {}, 'drained: every request answered, leadership released, store closed', { json: false });
     return 0;
   },
 });

@@ -6,4 +6,5 @@
  */
 export { answerClientErrors, createHttpHandler, DEFAULT_MAX_BODY_BYTES, type HttpHandler, type HttpHandlerOptions } from './handler.js';
 export { ROUTES } from './routes.js';
+export { DEFAULT_DASHBOARD_DIR } from './dashboard-server/static-files.js';
 export type { Route } from './route.js';
