@@ -1,6 +1,6 @@
 /**
  * Large payloads live in their own write-once objects so that queue.json, rewritten by every
- * commit, stays small (README.md, "How it works").
+ * commit, stays small (docs/architecture.md, "How it works").
  * A job then carries `payloadRef`; the broker resolves it when a job is handed out or archived.
  */
 import { payloadKey } from '../core/keys.js';

@@ -69,6 +69,7 @@ function startTypecheck() {
 import { createClient, type Client } from 'bucketq/client';
 import { createMemoryStore, type StorageDriver } from 'bucketq/storage';
 import { createBroker } from 'bucketq/broker';
+import { startBrokerServer, type BrokerServer } from 'bucketq/server';
 import { apply } from 'bucketq/core';
 
 interface Email { to: string }
@@ -81,7 +82,8 @@ const worker = createWorker(emails, async (job: WorkerJob<Email>, signal: AbortS
 await worker.close();
 const client: Client = createClient({ url: 'http://127.0.0.1:1', topic: 'emails' });
 try { await emails.get('missing'); } catch (err) { if (isQueueError(err, 'NOT_FOUND')) console.log(err.code); }
-export { pushed, client, createBroker, apply };
+const startServer: (o: { port: number }) => Promise<BrokerServer> = (o) => startBrokerServer({ listen: '127.0.0.1:' + o.port, store: 'memory://' });
+export { pushed, client, createBroker, apply, startServer };
 `,
   );
   writeFileSync(

@@ -34,8 +34,8 @@ DESCRIPTION
     that write has landed.
 
     The same port serves bucketq.v1.Queue (proto/bucketq/v1/queue.proto) over gRPC (cleartext
-    HTTP/2), gRPC-Web and Connect, with the same --token as "authorization" metadata. See the
-    README's "gRPC and Connect".
+    HTTP/2), gRPC-Web and Connect, with the same --token as "authorization" metadata. See
+    docs/grpc.md.
 
     And the dashboard, a web console for people: open the URL itself in a browser
     (http://127.0.0.1:8080/ by default). It shows every topic's backlog, throughput and
@@ -76,7 +76,7 @@ OPTIONS
         which no client can reach.
 
     --token TOKEN
-        Require "Authorization: Bearer TOKEN" on every route except /healthz. Default: the
+        Require "Authorization: Bearer TOKEN" on every route except /healthz and /readyz. Default: the
         BUCKETQ_TOKEN environment variable; prefer it, as arguments are visible to other users.
 
     --read-token TOKEN
@@ -111,7 +111,7 @@ OPTIONS
     --resp-listen HOST:PORT
         Also speak the Redis protocol (RESP2, RESP3 after HELLO 3) there; off by default. Keys
         are topics: LPUSH/RPOP are an at-most-once queue, XADD/XREADGROUP/XACK an at-least-once
-        one. The same --token is required with AUTH. See the README's "Redis protocol".
+        one. The same --token is required with AUTH. See docs/redis.md.
 
     --resp-lease-ms N
         Lease of a job handed out by XREADGROUP (default 30000): unacked past it, the job is

@@ -3,7 +3,7 @@
  * on GET /v1/topics/:topic/jobs/:id, newest last.
  *
  * Kept in this broker's memory only, from the event feed (http/events/event-feed.ts), never in queue.json
- * (queue.json stays small, counters replace history: README.md, "How it works"). So it holds
+ * (queue.json stays small, counters replace history: docs/architecture.md, "How it works"). So it holds
  * what this broker saw while the feed was recording, which is whenever someone watches (the
  * dashboard keeps /v1/events open) and a minute after: the dashboard's operator sees the story
  * of the jobs that moved while they looked. It costs nothing while nobody watches, and is bounded: the last
