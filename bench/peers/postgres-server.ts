@@ -1,7 +1,7 @@
 /**
  * A throwaway PostgreSQL cluster on loopback for the pg-boss peer benchmark: Debian's server
- * binaries (`apt-get install -y postgresql`, found under /usr/lib/postgresql/VERSION/bin),
- * `initdb` into a temp dir, `postgres` on a free port, trust auth for loopback only. Durability
+ * binaries (package `postgresql`, installed by bench/peers/setup.ts; found under
+ * /usr/lib/postgresql/VERSION/bin), `initdb` into a temp dir, `postgres` on a free port, trust auth for loopback only. Durability
  * settings are left at their defaults (fsync on, synchronous_commit on: one WAL flush per
  * committed transaction, as bucketq's file: store does one fsync per commit).
  *
@@ -13,6 +13,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { freePort, stopProcess } from './children.js';
+import type { Requirement } from './setup.js';
 
 export interface PostgresServer {
   port: number;
@@ -29,6 +30,8 @@ function findBinDir(): string | null {
   const versions = readdirSync(base).filter((v) => existsSync(path.join(base, v, 'bin', 'postgres'))).sort((a, b) => Number(b) - Number(a));
   return versions[0] ? path.join(base, versions[0], 'bin') : null;
 }
+
+export const POSTGRES: Requirement = { what: 'PostgreSQL server binaries', debianPackage: 'postgresql', present: () => findBinDir() !== null };
 
 /** uid/gid of the `postgres` user when we are root (postgres will not run as root), else nothing. */
 function runAs(): { uid: number; gid: number } | string | null {
