@@ -1,10 +1,11 @@
 /**
  * A bucketq worker process of the peer benchmark (protocol: bench/peers/worker-protocol.ts):
- * `createWorker` on a `createClient`, no-op handler.
+ * `createWorker` on a `createClient`, no-op handler, createWorker's defaults but for concurrency.
  *
  *   tsx bench/peers/bucketq-worker.ts BROKER_URL TOPIC CONCURRENCY [PREFETCH]
  *
- * PREFETCH (default 0) is createWorker's `prefetch`: jobs claimed ahead of free slots.
+ * PREFETCH, when given, is createWorker's `prefetch` (jobs claimed ahead of free slots); without
+ * it the option is left out, so the worker runs as a user's would with only `concurrency` set.
  */
 import { createClient } from '../../src/client/index.js';
 import { isQueueError } from '../../src/errors.js';
@@ -12,7 +13,7 @@ import { createWorker, type Worker } from '../../src/worker/index.js';
 import type { BenchPayload } from './types.js';
 import { serveWorker } from './worker-protocol.js';
 
-const [url = '', topic = 'w1', concurrency = '16', prefetch = '0'] = process.argv.slice(2);
+const [url = '', topic = 'w1', concurrency = '16', prefetch] = process.argv.slice(2);
 const queue = createClient<BenchPayload>({ url, topic });
 let worker: Worker<BenchPayload, null> | null = null;
 let errors = 0;
@@ -32,7 +33,7 @@ await serveWorker({
         side.started(job.payload);
         return null;
       },
-      { concurrency: Number(concurrency), prefetch: Number(prefetch), waitMs: 30_000 },
+      { concurrency: Number(concurrency), ...(prefetch !== undefined ? { prefetch: Number(prefetch) } : {}) },
     );
     worker.on('completed', () => side.finished(1));
     // An overloaded broker makes every slot fail alike: the first few say why, close() says how many.

@@ -1,8 +1,11 @@
 /**
  * bucketq in the peer comparison: one `bucketq broker` process (HTTP on loopback) on the given
- * store, producers with `createClient` (one client per producer, `push` one job per call),
- * `pushMany` in chunks of the broker's batch limit (10,000 jobs, --max-batch) for bulk, and
- * worker processes running `createWorker` (bench/peers/bucketq-worker.ts).
+ * store; W1's producers share one `createClient` (as BullMQ's share one `Queue`) and `push` one
+ * job per call; W1i's are raw node:http connections (bench/peers/raw-http-producer.ts); bulk is
+ * `pushMany` in chunks of the broker's batch limit (10,000 jobs, --max-batch); worker processes
+ * run `createWorker` with its defaults but concurrency (bench/peers/bucketq-worker.ts).
+ * `--bucketq-prefetch N` and `--bucketq-client-per-producer` bring back the settings of the runs
+ * before issue 15 (prefetch 256, one client per producer).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { createClient, type Client } from '../../src/client/index.js';
 import { DEFAULT_LIMITS } from '../../src/protocol.js';
 import { onTeardown, ROOT, stopProcess } from './children.js';
+import { rawHttpProducer, type RawProducer } from './raw-http-producer.js';
 import type { BenchPayload, RunningSystem, SystemAdapter } from './types.js';
 
 export interface BrokerProcess {
@@ -45,23 +49,31 @@ export function profileBrokers(dir: string): void {
   brokerNodeFlags.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
 }
 
-/**
- * The worker's claim-ahead, as the README recommends for short handlers: each claim asks for the
- * free slots plus this many, so one commit carries hundreds of claims instead of 16.
- */
+/** bench:scale's claim-ahead (bench:peers leaves createWorker's default unless --bucketq-prefetch). */
 export const WORKER_PREFETCH = 256;
 
-export function bucketqAdapter(kind: 'file' | 'memory'): SystemAdapter {
+export interface BucketqBenchOptions {
+  /** createWorker's `prefetch` for every bucketq worker process; undefined: the option is left out. */
+  prefetch?: number | undefined;
+  /** W1's producers get one `createClient` each instead of sharing one (the runs before issue 15). */
+  clientPerProducer?: boolean;
+}
+
+export function bucketqAdapter(kind: 'file' | 'memory', o: BucketqBenchOptions = {}): SystemAdapter {
   const chunk = DEFAULT_LIMITS.maxBatch;
+  const prefetch = o.prefetch === undefined ? 'prefetch left at its default (0)' : `prefetch ${o.prefetch}`;
+  const producers = o.clientPerProducer ? 'one `createClient` per producer' : 'one `createClient` shared by the 16 producers';
   return {
     name: `bucketq-${kind}`,
     bulkChunk: chunk,
+    options: `${kind === 'file' ? '`file:` store, fsync per commit' : '`memory://` store, no durability'}; W1 ${producers}; \`createWorker\` concurrency 16, ${prefetch}`,
     settings: {
       server: `one \`bucketq broker\` process, HTTP keep-alive on loopback, store ${kind === 'file' ? '`file:` (a temp dir; fsync per commit)' : '`memory://` (in the broker process; no durability)'}`,
-      producers: 'one `createClient` per producer, `push` (one job per request)',
+      producers: `W1: ${producers}, \`push\` (one job per call); W1i: 16 node:http keep-alive agents with maxSockets 1 (one connection each), POST {"payload"} to /v1/topics/w1/jobs, one job per request`,
       bulk: `\`pushMany\`, ${chunk} jobs per call (the broker's --max-batch), one call at a time`,
-      worker: `\`createWorker\` (concurrency 16, prefetch ${WORKER_PREFETCH}, no-op handler) on \`createClient\`, one process each`,
+      worker: `\`createWorker\` (concurrency 16, ${prefetch}, other options default, no-op handler) on \`createClient\`, one process each`,
     },
+    requires: [],
     async start(): Promise<RunningSystem | string> {
       const dir = kind === 'file' ? await mkdtemp(join(tmpdir(), 'bucketq-peers-')) : null;
       const removeDir = onTeardown(async () => {
@@ -69,6 +81,7 @@ export function bucketqAdapter(kind: 'file' | 'memory'): SystemAdapter {
       });
       const broker = await startBroker(dir ? `file:${dir}` : 'memory://', brokerNodeFlags);
       const clients: Array<Client<BenchPayload>> = [];
+      const raw: RawProducer[] = [];
       const client = (topic: string) => {
         const c = createClient<BenchPayload>({ url: broker.url, topic });
         clients.push(c);
@@ -79,9 +92,17 @@ export function bucketqAdapter(kind: 'file' | 'memory'): SystemAdapter {
       return {
         version: `bucketq ${version}`,
         async producers(queue, count) {
+          const shared = o.clientPerProducer ? null : client(queue);
           return Array.from({ length: count }, () => {
-            const c = client(queue);
+            const c = shared ?? client(queue);
             return (payload: BenchPayload) => c.push(payload);
+          });
+        },
+        async independentProducers(queue, count) {
+          return Array.from({ length: count }, () => {
+            const p = rawHttpProducer(broker.url, queue);
+            raw.push(p);
+            return p.push;
           });
         },
         async pushBulk(queue, payloads) {
@@ -89,8 +110,11 @@ export function bucketqAdapter(kind: 'file' | 'memory'): SystemAdapter {
           if (!c) bulkClients.set(queue, (c = client(queue)));
           for (let i = 0; i < payloads.length; i += chunk) await c.pushMany(payloads.slice(i, i + chunk).map((payload) => ({ payload })));
         },
-        workerArgv: (queue, concurrency) => ['bench/peers/bucketq-worker.ts', broker.url, queue, String(concurrency), String(WORKER_PREFETCH)],
+        workerArgv: (queue, concurrency) => ['bench/peers/bucketq-worker.ts', broker.url, queue, String(concurrency), ...(o.prefetch !== undefined ? [String(o.prefetch)] : [])],
+        server: { pid: broker.pid },
+        brokerUrl: broker.url,
         async stop() {
+          for (const p of raw) p.close();
           await Promise.all(clients.map((c) => c.close()));
           await broker.stop();
           await removeDir();

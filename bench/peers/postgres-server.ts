@@ -1,7 +1,7 @@
 /**
  * A throwaway PostgreSQL cluster on loopback for the pg-boss peer benchmark: Debian's server
- * binaries (`apt-get install -y postgresql`, found under /usr/lib/postgresql/VERSION/bin),
- * `initdb` into a temp dir, `postgres` on a free port, trust auth for loopback only. Durability
+ * binaries (package `postgresql`, installed by bench/peers/setup.ts; found under
+ * /usr/lib/postgresql/VERSION/bin), `initdb` into a temp dir, `postgres` on a free port, trust auth for loopback only. Durability
  * settings are left at their defaults (fsync on, synchronous_commit on: one WAL flush per
  * committed transaction, as bucketq's file: store does one fsync per commit).
  *
@@ -10,10 +10,10 @@
  */
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { freePort, stopProcess } from './children.js';
+import type { Requirement } from './setup.js';
 
 export interface PostgresServer {
   port: number;
@@ -31,6 +31,8 @@ function findBinDir(): string | null {
   return versions[0] ? path.join(base, versions[0], 'bin') : null;
 }
 
+export const POSTGRES: Requirement = { what: 'PostgreSQL server binaries', debianPackage: 'postgresql', present: () => findBinDir() !== null };
+
 /** uid/gid of the `postgres` user when we are root (postgres will not run as root), else nothing. */
 function runAs(): { uid: number; gid: number } | string | null {
   if (userInfo().uid !== 0) return null;
@@ -40,10 +42,15 @@ function runAs(): { uid: number; gid: number } | string | null {
   return { uid: Number(id.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-async function accepts(port: number): Promise<boolean> {
+/**
+ * Whether the server takes sessions: `pg_isready` exits 0 only once startup is over (a TCP accept
+ * alone comes earlier: connecting then fails with "the database system is starting up").
+ */
+async function ready(bin: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1', () => (s.end(), resolve(true)));
-    s.on('error', () => resolve(false));
+    const probe = spawn(path.join(bin, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(port), '-t', '2'], { stdio: 'ignore' });
+    probe.once('error', () => resolve(false));
+    probe.once('exit', (code) => resolve(code === 0));
   });
 }
 
@@ -71,9 +78,9 @@ export async function startPostgres(): Promise<PostgresServer | string> {
     await stopProcess(proc, 20_000);
     rmSync(dir, { recursive: true, force: true });
   };
-  // An external process: poll its port for up to 30 s.
+  // An external process: ask pg_isready for up to 30 s.
   const deadline = Date.now() + 30_000;
-  while (!(await accepts(port))) {
+  while (!(await ready(bin, port))) {
     if (proc.exitCode !== null || Date.now() > deadline) {
       await stop();
       return `postgres did not start: ${log.trim().split('\n').slice(-1)[0] ?? ''}`;
