@@ -94,14 +94,16 @@ describe('POST /v1/topics/:topic/cancel', () => {
     await call('POST', '/v1/topics/t/jobs', { id: 'later', payload: 0, delayMs: 3_600_000 });
     const first = await call('POST', '/v1/topics/t/cancel', { state: 'pending' });
     expect(first.body).toEqual({ cancelled: 500, skipped: [], remaining: 100 });
+    const some = await call('POST', '/v1/topics/t/cancel', { state: 'pending', max: 30 });
+    expect(some.body).toEqual({ cancelled: 30, skipped: [], remaining: 70 });
     const second = await call('POST', '/v1/topics/t/cancel', { state: 'pending' });
-    expect(second.body).toEqual({ cancelled: 100, skipped: [], remaining: 0 });
+    expect(second.body).toEqual({ cancelled: 70, skipped: [], remaining: 0 });
     expect((await call('GET', '/v1/topics/t')).body).toMatchObject({ pending: 0, delayed: 1 });
   });
 
   it('refuses a bad body with a 4xx JSON error, the read-only token with 403, an unknown topic with 404', async () => {
     await call('POST', '/v1/topics/t/jobs', { id: 'a', payload: 0 });
-    for (const body of [{}, { ids: [] }, { ids: 'a' }, { state: 'claimed' }, { state: 'dead' }, { ids: ['a'], state: 'pending' }, { all: true }, []]) {
+    for (const body of [{}, { ids: [] }, { ids: 'a' }, { state: 'claimed' }, { state: 'dead' }, { ids: ['a'], state: 'pending' }, { ids: ['a'], max: 1 }, { state: 'pending', max: 0 }, { state: 'pending', max: 501 }, { all: true }, []]) {
       const bad = await call('POST', '/v1/topics/t/cancel', body);
       expect(bad.status, JSON.stringify(body)).toBe(400);
       expect(bad.body.error.code).toBe('INVALID_ARGUMENT');

@@ -42,19 +42,22 @@ export const CONSOLE_ROUTES: readonly Route[] = [
     },
   },
   {
-    // Many pending or delayed jobs cancelled in one commit: the listed ones, or the first page of a state.
+    // Many pending or delayed jobs cancelled in one commit: the listed ones, or the first `max` (a page at most) of a state.
     method: 'POST',
     path: ['v1', 'topics', ':topic', 'cancel'],
     body: true,
     run: async ({ broker, topics, params, body }) => {
-      const o = object(body, ['ids', 'state']);
-      if ((o.ids === undefined) === (o.state === undefined)) throw bad('give either {"ids": [...]} or {"state": "pending"|"delayed"}');
+      const o = object(body, ['ids', 'state', 'max']);
+      if ((o.ids === undefined) === (o.state === undefined)) throw bad('give either {"ids": [...]} or {"state": "pending"|"delayed", "max"?: n}');
       const state = o.state as Cancellable | undefined;
       if (state !== undefined && !(CANCELLABLE as readonly unknown[]).includes(state)) throw bad(`state must be pending or delayed, got ${JSON.stringify(o.state)}`);
+      if (o.max !== undefined && (state === undefined || !Number.isInteger(o.max) || (o.max as number) < 1 || (o.max as number) > MAX_PAGE)) {
+        throw bad(`max goes with state and is an integer from 1 to ${MAX_PAGE}, got ${JSON.stringify(o.max)}`);
+      }
       const listed = o.ids === undefined ? undefined : idList(o.ids, broker.limits.maxBatch);
       await topics.require(params.topic);
       // The raw op, not Broker#listJobs: ids are all this needs, so no payload object is read.
-      const ids = listed ?? (await broker.call(params.topic, 'listJobs', { state: state!, limit: MAX_PAGE })).jobs.map((j) => j.id);
+      const ids = listed ?? (await broker.call(params.topic, 'listJobs', { state: state!, limit: (o.max as number | undefined) ?? MAX_PAGE })).jobs.map((j) => j.id);
       // Submitted in one synchronous pass: one batch, so one commit.
       const outcomes = await Promise.all(ids.map((id) => broker.cancel(params.topic, id).then(() => null, (err: unknown) => asQueueError(err))));
       const whole = wholeSettleError(outcomes.map((e) => e ?? undefined));
