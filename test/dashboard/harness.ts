@@ -106,6 +106,49 @@ export async function startBroker(options: { token?: string; readToken?: string;
   };
 }
 
+/**
+ * A file's broker: started after the file's browser (none without one: its tests skip), stopped
+ * after its tests. Register it after {@link useChromium}; use it inside tests.
+ */
+export function useFileBroker(chrome: FileBrowser): TestBroker {
+  let broker: TestBroker | null = null;
+  beforeAll(async () => {
+    if (chrome.browser) broker = await startBroker();
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
+  const started = (): TestBroker => {
+    if (!broker) throw new Error('the file broker has not started (no browser?)');
+    return broker;
+  };
+  return {
+    get process() {
+      return started().process;
+    },
+    get url() {
+      return started().url;
+    },
+    get dir() {
+      return started().dir;
+    },
+    api: (method, route, body, token) => started().api(method, route, body, token),
+    stop: (keepStore) => started().stop(keepStore),
+  };
+}
+
+/**
+ * Pushes `ids` to `topic` with one attempt each, claims them and nacks them with `error`: all
+ * dead. Claims take the oldest due jobs, so the topic must have no other due job.
+ */
+export async function pushDead(broker: TestBroker, topic: string, ids: string[], error = 'boom: made to fail'): Promise<void> {
+  expect((await broker.api('POST', `/v1/topics/${topic}/jobs`, { jobs: ids.map((id) => ({ id, payload: { id }, maxAttempts: 1 })) })).status).toBe(201);
+  const claim = await broker.api('POST', `/v1/topics/${topic}/claim`, { workerId: 'w-doomed', max: ids.length });
+  expect(claim.body.jobs.map((j: { id: string }) => j.id).sort()).toEqual([...ids].sort());
+  const nacks = claim.body.jobs.map((j: { id: string; lease: string }) => ({ id: j.id, workerId: 'w-doomed', lease: j.lease, error }));
+  expect((await broker.api('POST', `/v1/topics/${topic}/settle`, { nacks })).status).toBe(200);
+}
+
 const pageErrors = new WeakMap<Page, string[]>();
 
 export const DESKTOP = { width: 1400, height: 900 };
