@@ -49,12 +49,14 @@ export interface BrokerProcess {
 }
 
 /**
- * Starts `bucketq broker ARGS` and resolves once its startup line has named its URL. Its output
+ * Starts `bucketq broker ARGS` (in `cwd`, default this process's) and resolves once its startup line has named its URL. Its output
  * is the terminal's (BUCKETQ_LOG_FORMAT=pretty: "leading topic T (epoch N)", "drained: ...")
  * unless `env` says otherwise: into a pipe it would be JSON (test/observability/logs.test.ts reads that).
  */
-export function startBrokerProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'broker', ...args], { env: { ...process.env, BUCKETQ_TOKEN: '', BUCKETQ_LOG_FORMAT: 'pretty', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startBrokerProcess(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<BrokerProcess> {
+  // From another directory `--import tsx` would be looked for there: name this checkout's.
+  const tsx = cwd ? import.meta.resolve('tsx') : 'tsx';
+  const child = spawn(process.execPath, ['--import', tsx, MAIN, 'broker', ...args], { env: { ...process.env, BUCKETQ_TOKEN: '', BUCKETQ_LOG_FORMAT: 'pretty', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   const stdout: string[] = [];
   const stdoutAt: number[] = [];
   const stderr: string[] = [];

@@ -391,6 +391,12 @@ export class Broker {
     return retryDeadJobs(this.deadJobs, topic, ids);
   }
 
+  /** Throws dead jobs away (every one, or the listed ones) in one op, so in one commit (core/ops/purge-dead.ts). */
+  purgeDead(topic: string, ids?: readonly string[]): Promise<OpOutput<'purgeDead'>> {
+    checkTopic(topic);
+    return this.call(topic, 'purgeDead', ids === undefined ? {} : { ids: ids.map((id) => checkId(id)) });
+  }
+
   stats(topic: string): Promise<JobStats> {
     return this.call(checkTopic(topic), 'stats', {});
   }

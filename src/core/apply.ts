@@ -16,6 +16,7 @@ import { push, type PushInput, type PushOutput } from './ops/push.js';
 import { sweep, type SweepOutput } from './ops/sweep.js';
 import { listJobs, workers, type ListJobsInput, type ListJobsOutput, type WorkerLeases } from './ops/browse-ops.js';
 import { retryDead, type RetryDeadInput, type RetryDeadOutput } from './ops/retry-dead.js';
+import { purgeDead, type PurgeDeadInput, type PurgeDeadOutput } from './ops/purge-dead.js';
 import type { OpContext, OpHandler } from './ops/_context.js';
 import type { QueueState } from './state.js';
 import type { BrokerLease, JobRecord, JobStats } from './types.js';
@@ -42,6 +43,7 @@ export interface OpTable {
   listJobs: [ListJobsInput, ListJobsOutput];
   workers: [Record<string, never>, { workers: WorkerLeases[] }];
   retryDead: [RetryDeadInput, RetryDeadOutput];
+  purgeDead: [PurgeDeadInput, PurgeDeadOutput];
 }
 
 export type OpName = keyof OpTable;
@@ -49,7 +51,7 @@ export type OpInput<K extends OpName> = OpTable[K][0];
 export type OpOutput<K extends OpName> = OpTable[K][1];
 
 const HANDLERS: { [K in OpName]: OpHandler<OpInput<K>, OpOutput<K>> } = {
-  push, claim, heartbeat, ack, nack, unclaim, cancel, retry, get, stats, sweep, configure, elect, resign, archived, sealArchive, expireDead, listJobs, workers, retryDead,
+  push, claim, heartbeat, ack, nack, unclaim, cancel, retry, get, stats, sweep, configure, elect, resign, archived, sealArchive, expireDead, listJobs, workers, retryDead, purgeDead,
 };
 
 export const OP_NAMES = Object.keys(HANDLERS) as OpName[];

@@ -93,6 +93,8 @@ export interface JobStats extends StateCounts {
   oldestPendingMs: number;
   counters: Counters;
   paused: boolean;
+  /** The topic's settings (PATCH /v1/topics/{topic}); `paused` repeats the field above. */
+  settings: TopicSettings;
   seq: number;
   broker: BrokerLease | null;
 }

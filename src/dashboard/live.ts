@@ -1,13 +1,18 @@
 /**
  * The two live streams: the broker's `stats` samples (GET /v1/broker/stats/stream, one a second)
- * kept for the last five minutes so the charts can draw history, and the job events of
+ * kept for the last ten minutes so the charts can draw history, and the job events of
  * GET /v1/events that keep the lists current. One EventSource each, shared by every view.
+ *
+ * The charts start full: the broker keeps the last ten minutes of samples
+ * (GET /v1/broker/stats/history), read when a view first needs them (the overview: the totals;
+ * a topic's page: that topic's rows too) and again after the stream was down.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { api } from './api.js';
 import type { JobEvent, StatsSample } from './types.js';
 
-/** Five minutes of one-second samples. */
-export const HISTORY_MS = 5 * 60_000;
+/** Ten minutes of one-second samples, as the broker keeps them. */
+export const HISTORY_MS = 10 * 60_000;
 
 type Listener<T> = (value: T) => void;
 
@@ -21,7 +26,7 @@ const REOPEN_MAX_MS = 5000;
  * session there, so a lost login lands on the login page), and open a new one. `onReopen` runs
  * when a stream that was down is open again, so the owner can say events may have been missed.
  */
-function keepOpen(url: string, attach: (source: EventSource) => void, hooks: { onDown(): void; onReopen(): void }): () => void {
+function keepOpen(url: string, attach: (source: EventSource) => void, hooks: { onDown(): void; onReopen(): void; onOpen?(): void }): () => void {
   let source: EventSource | null = null;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let delay = REOPEN_FIRST_MS;
@@ -35,6 +40,7 @@ function keepOpen(url: string, attach: (source: EventSource) => void, hooks: { o
       delay = REOPEN_FIRST_MS;
       if (down) hooks.onReopen();
       down = false;
+      hooks.onOpen?.();
     });
     source.addEventListener('error', () => {
       down = true;
@@ -65,10 +71,48 @@ export function setBeforeReopen(check: () => Promise<unknown>): void {
 }
 
 class StatsFeed {
-  readonly samples: StatsSample[] = [];
+  samples: StatsSample[] = [];
   connected = false;
   private close: (() => void) | null = null;
   private readonly listeners = new Set<Listener<StatsFeed>>();
+  /** The histories read so far ('' for the overview's, else a topic's), to read again after an outage. */
+  private readonly histories = new Set<string>();
+
+  /** Reads the broker's kept samples (with `topic`'s rows) into the history, once per stream. */
+  loadHistory(topic?: string): void {
+    const key = topic ?? '';
+    if (this.histories.has(key)) return;
+    this.histories.add(key);
+    api.statsHistory(topic).then(
+      (h) => this.merge(h.samples),
+      () => this.histories.delete(key), // an older broker, or a blip: the live samples still come
+    );
+  }
+
+  /** Kept samples join the live ones by time; a sample both have gains the rows only the kept one has. */
+  private merge(kept: readonly StatsSample[]): void {
+    const byAt = new Map(this.samples.map((s) => [s.at, s]));
+    for (const k of kept) {
+      const mine = byAt.get(k.at);
+      if (!mine) {
+        this.samples.push(k);
+        byAt.set(k.at, k);
+        continue;
+      }
+      for (const [name, row] of Object.entries(k.topics)) if (!(name in mine.topics)) mine.topics[name] = row;
+    }
+    this.samples.sort((a, b) => a.at - b.at);
+    this.trim();
+    this.emit();
+  }
+
+  private trim(): void {
+    const newest = this.samples[this.samples.length - 1];
+    if (!newest) return;
+    const cutoff = newest.at - HISTORY_MS;
+    const first = this.samples.findIndex((s) => s.at >= cutoff);
+    if (first > 0) this.samples = this.samples.slice(first);
+  }
 
   subscribe(listener: Listener<StatsFeed>): () => void {
     this.listeners.add(listener);
@@ -85,18 +129,22 @@ class StatsFeed {
     const onSample = (e: Event): void => {
       const sample = JSON.parse((e as MessageEvent<string>).data) as StatsSample;
       this.samples.push(sample);
-      const cutoff = sample.at - HISTORY_MS;
-      while (this.samples.length > 0 && this.samples[0]!.at < cutoff) this.samples.shift();
+      this.trim();
       this.connected = true;
       this.emit();
     };
-    // The history survives a reconnect: the charts show the gap rather than starting over.
+    // The history survives a reconnect; what the broker kept meanwhile fills the gap (a restarted
+    // broker kept nothing of it: the charts show the gap).
     this.close = keepOpen('/v1/broker/stats/stream', (source) => source.addEventListener('stats', onSample), {
       onDown: () => {
         this.connected = false;
         this.emit();
       },
-      onReopen: () => {},
+      onReopen: () => {
+        const again = [...this.histories];
+        this.histories.clear();
+        for (const key of again) this.loadHistory(key === '' ? undefined : key);
+      },
     });
   }
 
@@ -107,10 +155,18 @@ class StatsFeed {
 
 export const statsFeed = new StatsFeed();
 
-/** Re-renders on every stats sample; returns the feed (samples, latest, connected). */
-export function useStats(): StatsFeed {
+/**
+ * Re-renders on every stats sample; returns the feed (samples, latest, connected). `history`:
+ * the charts of this view want the kept samples too (`topic`: with that topic's rows).
+ */
+export function useStats(history?: { topic?: string }): StatsFeed {
   const [, setTick] = useState(0);
   useEffect(() => statsFeed.subscribe(() => setTick((n) => n + 1)), []);
+  const topic = history?.topic;
+  const wanted = history !== undefined;
+  useEffect(() => {
+    if (wanted) statsFeed.loadHistory(topic);
+  }, [wanted, topic]);
   return statsFeed;
 }
 
@@ -121,26 +177,37 @@ export function useStats(): StatsFeed {
  * closed with the last.
  */
 class JobEventHub {
+  /** Whether the stream is open now (the broker records what happens for this page from then on). */
+  open = false;
   private close: (() => void) | null = null;
   private readonly listeners = new Set<Listener<JobEvent>>();
+  readonly statusListeners = new Set<() => void>();
 
   subscribe(listener: Listener<JobEvent>): () => void {
     this.listeners.add(listener);
-    this.open();
+    this.start();
     return () => {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) {
         this.close?.();
         this.close = null;
+        this.setOpen(false);
       }
     };
   }
 
-  private open(): void {
+  private setOpen(open: boolean): void {
+    if (this.open === open) return;
+    this.open = open;
+    this.statusListeners.forEach((l) => l());
+  }
+
+  private start(): void {
     if (this.close) return;
     const handler = (e: Event): void => this.emit(JSON.parse((e as MessageEvent<string>).data) as JobEvent);
     this.close = keepOpen('/v1/events', (source) => EVENT_KINDS.forEach((kind) => source.addEventListener(kind, handler)), {
-      onDown: () => {},
+      onOpen: () => this.setOpen(true),
+      onDown: () => this.setOpen(false),
       // A new stream starts live, without the events missed meanwhile: everyone re-reads.
       onReopen: () => this.emit({ kind: 'reset' }),
     });
@@ -153,6 +220,17 @@ class JobEventHub {
 
 const EVENT_KINDS = ['pushed', 'claimed', 'acked', 'nacked', 'dead', 'cancelled', 'retried', 'released', 'leader', 'reset'];
 const hub = new JobEventHub();
+
+/** Whether the page's event stream is open (`data-events` on the header's live status, for tests). */
+export function useEventsOpen(): boolean {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const l = (): void => setTick((n) => n + 1);
+    hub.statusListeners.add(l);
+    return () => void hub.statusListeners.delete(l);
+  }, []);
+  return hub.open;
+}
 
 /**
  * Calls `onEvent` for each event of `topic` (or of every topic, null) until unmounted. A `reset`

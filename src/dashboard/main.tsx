@@ -7,7 +7,8 @@ import './styles.css';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, describeError, setUnauthenticatedHandler } from './api.js';
-import { setBeforeReopen, useJobEvents, useStats } from './live.js';
+import { setBeforeReopen, useEventsOpen, useJobEvents, useStats } from './live.js';
+import { ConfirmHost } from './parts/confirm.js';
 import { Notices, notify } from './parts/notices.js';
 import { useRoute } from './router.js';
 import type { BrokerInfo } from './types.js';
@@ -38,6 +39,7 @@ function App() {
   // Leadership changes are events: show them at once (and re-read after a gap in the stream).
   useJobEvents(null, (e) => (e.kind === 'leader' || e.kind === 'reset') && loadBroker());
   const readOnly = session?.role === 'read';
+  const eventsOpen = useEventsOpen();
 
   const logout = (): void => void api.logout().finally(() => location.assign('/'));
 
@@ -47,10 +49,12 @@ function App() {
         <a class="brand" href="#/">
           bucketq
         </a>
-        <span class="muted">{broker ? `${broker.id} · ${broker.store}` : ''}</span>
+        <span class="muted top-where" title={broker ? `broker ${broker.id}, store ${broker.store}` : undefined}>
+          {broker ? `${broker.id} · ${broker.store}` : ''}
+        </span>
         <span class="spacer" />
         {readOnly && <span class="badge badge-warn">read-only</span>}
-        <span class={stats.connected ? 'live live-on' : 'live'} id="live-status">
+        <span class={stats.connected ? 'live live-on' : 'live'} id="live-status" data-events={eventsOpen ? 'open' : 'closed'}>
           {stats.connected ? 'live' : 'connecting…'}
         </span>
         {session?.auth && (
@@ -60,6 +64,7 @@ function App() {
         )}
       </header>
       {route.view === 'topic' ? <Topic key={route.topic} topic={route.topic} params={route.params} readOnly={readOnly} /> : <Overview broker={broker} />}
+      <ConfirmHost />
       <Notices />
     </>
   );

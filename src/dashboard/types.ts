@@ -72,8 +72,17 @@ export interface TopicLive {
   oldestPendingMs: number;
   pushedPerSec: number;
   ackedPerSec: number;
+  /** Failed attempts a second (nacks, expired leases; the last attempts included). */
+  failedPerSec: number;
+  deadPerSec: number;
+  /** Since a claim last took one of its jobs (as far as the broker sampled it). */
+  sinceClaimMs: number;
+  /** Workers holding a lease; null in samples taken while nobody watched. */
+  workers: number | null;
   paused: boolean;
 }
+
+export type TotalsLive = Omit<TopicLive, 'paused' | 'sinceClaimMs'>;
 
 export interface CommitLive {
   perSec: number;
@@ -84,11 +93,48 @@ export interface CommitLive {
   ambiguousPerSec: number;
 }
 
-/** One `stats` event of GET /v1/broker/stats/stream. */
+/** One `stats` event of GET /v1/broker/stats/stream (or a sample of GET /v1/broker/stats/history). */
 export interface StatsSample {
   at: number;
   commits: CommitLive;
+  totals: TotalsLive;
   topics: Record<string, TopicLive>;
+}
+
+export interface StatsHistory {
+  intervalMs: number;
+  historyMs: number;
+  samples: StatsSample[];
+}
+
+export type Backoff = { type: 'exponential'; baseMs: number; maxMs?: number; jitter?: number } | { type: 'fixed'; delayMs: number };
+
+export interface TopicSettings {
+  maxAttempts: number;
+  backoff: Backoff;
+  paused: boolean;
+}
+
+/** GET /v1/topics/:topic (the fields the topic page uses). */
+export interface TopicInfo {
+  topic: string;
+  pending: number;
+  delayed: number;
+  claimed: number;
+  dead: number;
+  paused: boolean;
+  settings: TopicSettings;
+  [field: string]: unknown;
+}
+
+/** One job of GET /v1/topics/:topic/completed. */
+export interface Completion {
+  id: string;
+  at: number;
+  worker: string;
+  result?: unknown;
+  /** Instead of `result` when it was too large to keep: its size in characters of JSON. */
+  resultChars?: number;
 }
 
 export interface Worker {

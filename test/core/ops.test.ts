@@ -80,6 +80,12 @@ describe('claim', () => {
     h.ok('configure', { paused: false });
     expect(h.ok('claim', { worker: W, max: 3, leaseMs: 1000, nonce: 'n' }).jobs).toHaveLength(1);
   });
+
+  it('stats carry the topic\'s settings, as configure left them', () => {
+    const h = new CoreHarness();
+    h.ok('configure', { maxAttempts: 7, backoff: { type: 'fixed', delayMs: 250 }, paused: true });
+    expect(h.ok('stats', {}).settings).toEqual({ maxAttempts: 7, backoff: { type: 'fixed', delayMs: 250 }, paused: true });
+  });
 });
 
 describe('leases', () => {

@@ -20,6 +20,7 @@ const action = fc.oneof(
   fc.record({ t: fc.constant('cancel' as const), id: fc.constantFrom(...ids) }),
   fc.record({ t: fc.constant('retry' as const), id: fc.constantFrom(...ids) }),
   fc.record({ t: fc.constant('retryDead' as const), pick: fc.option(fc.subarray(ids, { minLength: 1 })) }),
+  fc.record({ t: fc.constant('purgeDead' as const), pick: fc.option(fc.subarray(ids, { minLength: 1 })) }),
   fc.record({ t: fc.constant('sweep' as const) }),
   fc.record({ t: fc.constant('tick' as const), ms: fc.constantFrom(10, 60, 250, 1000) }),
   fc.record({ t: fc.constant('commit' as const) }),
@@ -137,6 +138,17 @@ describe('core properties', () => {
                 live.add(id);
               }
               for (const s of r.skipped) expect(s.code === 'NOT_FOUND' ? !deadBefore.includes(s.id) : h.state.dead.has(s.id)).toBe(true);
+              break;
+            }
+            case 'purgeDead': {
+              // Dead-letter entries only: live jobs are untouched, so the ledger below holds as before.
+              const deadBefore = new Set(h.state.dead.keys());
+              const liveBefore = h.state.jobs.size;
+              const r = h.ok('purgeDead', a.pick ? { ids: a.pick } : {});
+              expect(r.purged).toBe(a.pick ? a.pick.filter((id) => deadBefore.has(id)).length : deadBefore.size);
+              expect(r.skipped.map((x) => x.id)).toEqual(a.pick ? a.pick.filter((id) => !deadBefore.has(id)) : []);
+              for (const id of a.pick ?? deadBefore) expect(h.state.dead.has(id)).toBe(false);
+              expect(h.state.jobs.size).toBe(liveBefore);
               break;
             }
             case 'sweep':

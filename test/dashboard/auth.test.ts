@@ -36,7 +36,7 @@ describe('dashboard auth (headless Chromium, real broker with a token)', () => {
   it('refuses the page, its assets, the API and the streams without the token', async ({ skip: skipTest }) => {
     const browser = chrome.need(skipTest);
     const manifest = JSON.parse(await readFile(path.join(DASHBOARD_OUT, 'manifest.json'), 'utf8')) as DashboardManifest;
-    for (const route of ['/', `/dashboard/assets/${manifest.js}`, '/v1/topics', '/v1/broker', '/v1/broker/stats/stream', '/v1/events', '/v1/topics/secret-topic/jobs?state=pending']) {
+    for (const route of ['/', `/dashboard/assets/${manifest.js}`, '/v1/topics', '/v1/broker', '/v1/broker/stats/stream', '/v1/broker/stats/history?topic=secret-topic', '/v1/events', '/v1/topics/secret-topic/jobs?state=pending', '/v1/topics/secret-topic/completed']) {
       const res = await fetch(`${broker.url}${route}`, { headers: { origin: 'https://evil.example' } });
       const body = await res.text();
       expect(res.status, route).toBe(401);
@@ -91,7 +91,7 @@ describe('dashboard auth (headless Chromium, real broker with a token)', () => {
     await page.waitForSelector('#job-drawer #job-state:has-text("dead")');
     // The page knows the session may only read (GET /dashboard/session) and offers no action.
     await page.waitForSelector('.badge:has-text("read-only")');
-    for (const button of ['#job-retry', '#retry-all', '#pause-toggle', '#push-open']) {
+    for (const button of ['#job-retry', '#retry-all', '#purge-all', '#purge-selected', '#pause-toggle', '#push-open', '#settings-save', '#settings-max-attempts']) {
       const target = page.locator(button);
       await target.waitFor();
       expect(await target.isDisabled(), button).toBe(true);

@@ -1,25 +1,16 @@
 /**
  * The dashboard in headless Chromium against a real broker process (no token): the overview's
  * counts match the API, a job pushed from the page exists, a job made to fail shows in the dead
- * list and the page's retry sends it back to pending, and screenshots under load.
+ * list and the page's retry sends it back to pending, and the README's screenshots under load.
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { done, openPage, screenshot, startBroker, startLoad, useChromium, type TestBroker } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { done, openPage, PHONE, pushDead, screenshot, startBroker, startLoad, useChromium, useFileBroker } from './harness.js';
 
 const chrome = useChromium();
-let broker: TestBroker;
-
-beforeAll(async () => {
-  if (!chrome.browser) return;
-  broker = await startBroker();
-});
-
-afterAll(async () => {
-  await broker?.stop();
-});
+const broker = useFileBroker(chrome);
 
 const open = (hash = '#/'): Promise<Page> => openPage(chrome.browser!, broker.url, hash);
 
@@ -148,15 +139,12 @@ describe('dashboard (headless Chromium, real broker)', () => {
 
   it('"retry all dead" sends every dead job back to pending in one call', async ({ skip: skipTest }) => {
     const browser = chrome.need(skipTest);
-    const ids = ['many-1', 'many-2', 'many-3'];
-    for (const id of ids) await pushOne('failing-many', { id, payload: {}, maxAttempts: 1 });
-    const claim = await broker.api('POST', '/v1/topics/failing-many/claim', { workerId: 'w', max: 3 });
-    const nacks = claim.body.jobs.map((j: { id: string; lease: string }) => ({ id: j.id, workerId: 'w', lease: j.lease, error: 'all fail' }));
-    expect((await broker.api('POST', '/v1/topics/failing-many/settle', { acks: [], nacks })).status).toBe(200);
+    await pushDead(broker, 'failing-many', ['many-1', 'many-2', 'many-3'], 'all fail');
     const page = await open('#/topics/failing-many?state=dead');
     await expect.poll(() => page.locator('#jobs tr[data-job]').count(), { timeout: 10_000 }).toBe(3);
     await expect.poll(() => page.locator('#retry-all').isEnabled(), { timeout: 10_000 }).toBe(true);
     await page.click('#retry-all');
+    await page.click('#confirm-ok'); // the confirm step names what happens: "Retry 3 jobs"
     await page.waitForSelector('.notice-ok:has-text("3 dead job(s) sent back to pending")');
     const stats = (await broker.api('GET', '/v1/topics/failing-many')).body;
     expect({ dead: stats.dead, pending: stats.pending }).toEqual({ dead: 0, pending: 3 });
@@ -167,10 +155,7 @@ describe('dashboard (headless Chromium, real broker)', () => {
   it('"retry selected" sends back only the picked dead jobs', async ({ skip: skipTest }) => {
     const browser = chrome.need(skipTest);
     const ids = ['pick-1', 'pick-2', 'pick-3'];
-    for (const id of ids) await pushOne('picking', { id, payload: {}, maxAttempts: 1 });
-    const claim = await broker.api('POST', '/v1/topics/picking/claim', { workerId: 'w', max: 3 });
-    const nacks = claim.body.jobs.map((j: { id: string; lease: string }) => ({ id: j.id, workerId: 'w', lease: j.lease, error: 'picked to fail' }));
-    expect((await broker.api('POST', '/v1/topics/picking/settle', { acks: [], nacks })).status).toBe(200);
+    await pushDead(broker, 'picking', ids, 'picked to fail');
     const page = await open('#/topics/picking?state=dead');
     await expect.poll(() => page.locator('#jobs tr[data-job]').count(), { timeout: 10_000 }).toBe(3);
     expect(await page.locator('#retry-selected').isDisabled()).toBe(true);
@@ -194,6 +179,7 @@ describe('dashboard (headless Chromium, real broker)', () => {
     const page = await open('#/topics/cancels?state=delayed&job=cancel-me');
     await page.waitForSelector('#job-drawer #job-state:has-text("delayed")');
     await page.click('#job-cancel');
+    await page.click('#confirm-ok');
     await page.waitForSelector('.notice-ok:has-text("cancel-me cancelled")');
     const stats = (await broker.api('GET', '/v1/topics/cancels')).body;
     expect({ delayed: stats.delayed, cancelled: stats.counters.cancelled }).toEqual({ delayed: 0, cancelled: 1 });
@@ -240,32 +226,51 @@ describe('dashboard (headless Chromium, real broker)', () => {
     await done(page);
   });
 
-  it('under load: screenshots of the overview and a topic view; paging and search work', async ({ skip: skipTest }) => {
+  it('under load: the README\'s screenshots (overview, a topic, a phone), with no path of this machine in them; paging and search work', async ({ skip: skipTest }) => {
     const browser = chrome.need(skipTest);
-    const load = startLoad(broker.url, 'emails');
+    // A broker of its own, so the pictures show a queue at work and not this file's test topics.
+    const demo = await startBroker();
+    const load = startLoad(demo.url, 'emails');
     try {
-      const page = await open();
-      // A minute of history is not needed for a picture: a few samples draw the lines.
+      // Beside the busy topic: one whose worker is down (its jobs wait: "no consumers"), one with
+      // jobs scheduled for later.
+      expect((await demo.api('POST', '/v1/topics/webhooks/jobs', { jobs: [1, 2, 3].map((n) => ({ payload: { hook: n } })) })).status).toBe(201);
+      expect((await demo.api('POST', '/v1/topics/reports/jobs', { jobs: [1, 2, 3, 4, 5].map((n) => ({ payload: { report: n }, delayMs: 3_600_000 })) })).status).toBe(201);
+      const page = await openPage(browser, demo.url, '#/');
       // (Polled from here: the page's CSP forbids the eval behind a string waitForFunction.)
-      await expect.poll(async () => Number(await page.locator('.charts').getAttribute('data-samples')), { timeout: 30_000 }).toBeGreaterThanOrEqual(8);
+      await expect.poll(async () => Number(await page.locator('.charts[data-samples]').getAttribute('data-samples')), { timeout: 30_000 }).toBeGreaterThanOrEqual(15);
       await expect.poll(() => page.locator('#topics tr[data-topic="emails"] td[data-col="dead"]').textContent(), { timeout: 30_000 }).not.toBe('0');
+      await page.waitForSelector('#topics tr[data-topic="webhooks"] [data-badge="stalled"]', { timeout: 30_000 });
+      // What goes in the README shows the store by its neutral name, never a directory of the machine that ran this.
+      const text = (await page.locator('body').textContent()) ?? '';
+      expect(text).toContain('file:./data');
+      expect(text).not.toContain(path.dirname(demo.dir));
+      expect(text).not.toMatch(/\/(tmp|work|home|root|Users|var)\//);
       await screenshot(page, 'overview');
-      // The load's worker is slower than its producer, so a backlog builds; wait for it (by the
-      // API, not the page) before asking the page to show it.
-      await expect.poll(async () => (await broker.api('GET', '/v1/topics/emails')).body.pending, { timeout: 30_000 }).toBeGreaterThan(20);
-      await page.goto(`${broker.url}/#/topics/emails?state=pending`);
+      const phone = await openPage(browser, demo.url, '#/', undefined, PHONE);
+      await phone.waitForSelector('#topics tr[data-topic="webhooks"] [data-badge="stalled"]', { timeout: 10_000 });
+      await expect.poll(async () => Number(await phone.locator('.charts[data-samples]').getAttribute('data-samples')), { timeout: 10_000 }).toBeGreaterThanOrEqual(15);
+      await screenshot(phone, 'phone', false);
+      await done(phone);
+      // The load's worker is slower than its producer, so a backlog builds; wait for it, and for a
+      // few dead jobs (by the API, not the page) before asking the page to show them.
+      await expect.poll(async () => (await demo.api('GET', '/v1/topics/emails')).body, { timeout: 60_000 }).toMatchObject({ pending: expect.toSatisfy((n: number) => n > 20), dead: expect.toSatisfy((n: number) => n >= 6) });
+      await page.goto(`${demo.url}/#/topics/emails?state=pending`);
       await page.waitForSelector('#jobs tr[data-job]', { timeout: 10_000 });
       await page.waitForSelector('#workers tr[data-worker]', { timeout: 10_000 });
+      await page.waitForSelector('#completed tr[data-job]', { timeout: 10_000 });
       // The dead list, with the newest dead job open: what an operator looks at on a bad day.
       await page.click('.tab[data-state="dead"]');
       await page.waitForSelector('#jobs tr[data-job]', { timeout: 10_000 });
       await page.locator('#jobs tr[data-job]').first().click();
       await page.waitForSelector('#job-drawer #job-state:has-text("dead")');
       expect(await page.locator('#job-drawer').textContent()).toContain('failed on purpose');
+      expect((await page.locator('body').textContent()) ?? '').not.toMatch(/\/(tmp|work|home|root|Users|var)\//);
       await screenshot(page, 'topic', false); // the drawer is fixed to the viewport
       await done(page);
     } finally {
       await load.stop();
+      await demo.stop();
     }
     // With the load stopped, page through a fixed list and search it.
     for (let i = 0; i < 60; i++) await pushOne('paged', { id: `p-${String(i).padStart(3, '0')}`, payload: { i } });

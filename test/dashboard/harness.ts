@@ -68,16 +68,23 @@ export interface TestBroker {
   api<T = any>(method: string, route: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>;
   /** SIGTERM (the broker drains) and, unless `keepStore`, remove the store. */
   stop(keepStore?: boolean): Promise<void>;
+  /** The store directory (its last segment is `data`). */
   dir: string;
 }
 
-/** A broker process on a fresh directory (or `dir`, to restart one), at `listen` (default: any port). */
+/**
+ * A broker process on a fresh directory store (or `dir`, to restart one), at `listen` (default:
+ * any port). The store is `data/` in a temp directory and the broker runs there with
+ * `--store file:./data`, so what the page shows of it (the header, the broker panel) is that
+ * neutral name, never a path of the machine that ran the tests: the screenshots go in the README.
+ */
 export async function startBroker(options: { token?: string; readToken?: string; dir?: string; listen?: string } = {}): Promise<TestBroker> {
-  const dir = options.dir ?? (await mkdtemp(path.join(tmpdir(), 'bucketq-dashboard-')));
-  const args = ['--store', `file:${dir}`, '--listen', options.listen ?? '127.0.0.1:0'];
+  const dir = options.dir ?? path.join(await mkdtemp(path.join(tmpdir(), 'bucketq-dashboard-')), 'data');
+  const args = ['--store', `file:./${path.basename(dir)}`, '--listen', options.listen ?? '127.0.0.1:0'];
   if (options.token) args.push('--token', options.token);
   if (options.readToken) args.push('--read-token', options.readToken);
-  const process = await startBrokerProcess(args);
+  await mkdir(dir, { recursive: true });
+  const process = await startBrokerProcess(args, {}, path.dirname(dir));
   const url = process.url.replace(/\/$/, '');
   return {
     process,
@@ -94,19 +101,66 @@ export async function startBroker(options: { token?: string; readToken?: string;
     async stop(keepStore = false) {
       process.child.kill('SIGTERM');
       await process.exited;
-      if (!keepStore) await rm(dir, { recursive: true, force: true });
+      if (!keepStore) await rm(path.dirname(dir), { recursive: true, force: true });
     },
   };
 }
 
+/**
+ * A file's broker: started after the file's browser (none without one: its tests skip), stopped
+ * after its tests. Register it after {@link useChromium}; use it inside tests.
+ */
+export function useFileBroker(chrome: FileBrowser): TestBroker {
+  let broker: TestBroker | null = null;
+  beforeAll(async () => {
+    if (chrome.browser) broker = await startBroker();
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
+  const started = (): TestBroker => {
+    if (!broker) throw new Error('the file broker has not started (no browser?)');
+    return broker;
+  };
+  return {
+    get process() {
+      return started().process;
+    },
+    get url() {
+      return started().url;
+    },
+    get dir() {
+      return started().dir;
+    },
+    api: (method, route, body, token) => started().api(method, route, body, token),
+    stop: (keepStore) => started().stop(keepStore),
+  };
+}
+
+/**
+ * Pushes `ids` to `topic` with one attempt each, claims them and nacks them with `error`: all
+ * dead. Claims take the oldest due jobs, so the topic must have no other due job.
+ */
+export async function pushDead(broker: TestBroker, topic: string, ids: string[], error = 'boom: made to fail'): Promise<void> {
+  expect((await broker.api('POST', `/v1/topics/${topic}/jobs`, { jobs: ids.map((id) => ({ id, payload: { id }, maxAttempts: 1 })) })).status).toBe(201);
+  const claim = await broker.api('POST', `/v1/topics/${topic}/claim`, { workerId: 'w-doomed', max: ids.length });
+  expect(claim.body.jobs.map((j: { id: string }) => j.id).sort()).toEqual([...ids].sort());
+  const nacks = claim.body.jobs.map((j: { id: string; lease: string }) => ({ id: j.id, workerId: 'w-doomed', lease: j.lease, error }));
+  expect((await broker.api('POST', `/v1/topics/${topic}/settle`, { nacks })).status).toBe(200);
+}
+
 const pageErrors = new WeakMap<Page, string[]>();
+
+export const DESKTOP = { width: 1400, height: 900 };
+/** An iPhone SE / 13 mini's CSS width. */
+export const PHONE = { width: 375, height: 740 };
 
 /**
  * A fresh browser context (its own cookies) on `url/hash`. `token`: log in through the broker's
  * login page first. Confirmation dialogs are accepted, as an operator would.
  */
-export async function openPage(browser: Browser, url: string, hash = '#/', token?: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+export async function openPage(browser: Browser, url: string, hash = '#/', token?: string, viewport: { width: number; height: number } = DESKTOP): Promise<Page> {
+  const context = await browser.newContext({ viewport, ...(viewport.width < 500 ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}) });
   const page = await context.newPage();
   page.on('dialog', (d) => void d.accept());
   const errors: string[] = [];

@@ -1,12 +1,14 @@
 /**
  * The stats stream's arithmetic and lifecycle on a fake clock: one event at once and one per
- * interval, rates over the window, commit percentiles, lazy subscription, no timer left after the
- * last reader or close().
+ * interval, rates over the window, commit percentiles, lazy subscription without a history, no
+ * timer left after the last reader or close(); with a history (the default), samples kept from
+ * the start whether watched or not, bounded, failure rates, totals, time since the last claim.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import { FakeClock, settle } from '../../src/clock.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
+import { MAX_TOPICS_PER_SAMPLE } from '../../src/transports/http/dashboard-server/stats-history.js';
 import { StatsStreams, type StatsEvent } from '../../src/transports/http/dashboard-server/stats-stream.js';
 import type { StreamSink } from '../../src/transports/http/events/event-streams.js';
 import { redactStoreUrl } from '../../src/storage/redact-url.js';
@@ -41,10 +43,11 @@ afterEach(async () => {
   await broker?.stop();
 });
 
-function setup() {
+/** Stats streams on a fake clock; `historyMs: 0` (no history) unless given. */
+function setup(historyMs = 0) {
   const clock = new FakeClock();
   broker = new Broker({ store: createMemoryStore(), clock, id: 'b1' });
-  const stats = new StatsStreams(broker, { clock, intervalMs: 1000, windowMs: 5000 });
+  const stats = new StatsStreams(broker, { clock, intervalMs: 1000, windowMs: 5000, historyMs });
   return { clock, stats };
 }
 
@@ -118,6 +121,69 @@ describe('StatsStreams', () => {
       process.off('unhandledRejection', onUnhandled);
     }
     expect(unhandled).toEqual([]);
+  });
+});
+
+describe('StatsStreams with a history', () => {
+  it('samples from the start, watched or not, and keeps the last historyMs of samples', async () => {
+    const { clock, stats } = setup(5000);
+    const commitListeners = broker.events.listenerCount('commit');
+    expect(stats.subscribed).toBe(true);
+    await broker.push('t', [{ payload: 0 }]);
+    for (let i = 0; i < 8; i++) await clock.advance(1000);
+    const h = stats.historyOf('t');
+    expect(h).toMatchObject({ intervalMs: 1000, historyMs: 5000 });
+    expect(h.samples.map((s) => s.at)).toEqual([4, 5, 6, 7, 8].map((n) => clock.now() - 8000 + n * 1000));
+    expect(h.samples.at(-1)!.topics.t).toMatchObject({ pending: 1, workers: null });
+    expect(stats.historyOf().samples.at(-1)!.topics).toEqual({});
+    // A stream that opens and closes does not stop the ticker the history needs.
+    const sink = new FakeSink();
+    void stats.stream(sink);
+    sink.close();
+    expect(stats.subscribed).toBe(true);
+    const timers = clock.pendingTimers;
+    stats.close();
+    expect(clock.pendingTimers).toBe(timers - 1);
+    expect(broker.events.listenerCount('commit')).toBe(commitListeners - 1);
+  });
+
+  it('reports failures and deaths a second, totals over the topics, the time since the last claim, and workers while watched', async () => {
+    const { clock, stats } = setup(60_000);
+    await broker.push('t', Array.from({ length: 4 }, (_, i) => ({ id: `j${i}`, payload: i, maxAttempts: 1 })));
+    await broker.push('u', [{ payload: 'waits' }]);
+    await clock.advance(1000);
+    const claimed = await broker.claim('t', { workerId: 'w1', max: 3, leaseMs: 60_000 });
+    for (const j of claimed.slice(0, 2)) await broker.nack('t', { id: j.id, workerId: 'w1', lease: j.lease, error: 'no' });
+    const sink = new FakeSink();
+    void stats.stream(sink);
+    await clock.advance(1000);
+    const last = sink.events.at(-1)!;
+    // Two nacks that spent the last attempt, in the second since the first sample.
+    expect(last.topics.t).toMatchObject({ pending: 1, claimed: 1, dead: 2, failedPerSec: 2, deadPerSec: 2, sinceClaimMs: 1000, workers: 1 });
+    // Never claimed: since the first sample of it (the first tick, at 1 s).
+    expect(last.topics.u).toMatchObject({ pending: 1, sinceClaimMs: 1000, workers: 0 });
+    expect(last.totals).toMatchObject({ pending: 2, claimed: 1, dead: 2, failedPerSec: 2, deadPerSec: 2, workers: 1 });
+    await broker.claim('u', { workerId: 'w2', max: 1, leaseMs: 60_000 });
+    for (let i = 0; i < 9; i++) await clock.advance(1000);
+    expect(sink.events.at(-1)!.topics.t!.sinceClaimMs).toBe(10_000);
+    expect(sink.events.at(-1)!.topics.u!.sinceClaimMs).toBe(8000);
+    expect(sink.events.at(-1)!.topics.t!.failedPerSec).toBe(0); // out of the 5 s window
+    sink.close();
+    await clock.advance(1000);
+    expect(stats.historyOf('t').samples.at(-1)!.topics.t!.workers).toBeNull(); // nobody watches: not counted
+    stats.close();
+  });
+
+  it('keeps at most MAX_TOPICS_PER_SAMPLE topics in a kept sample; the totals count them all', async () => {
+    const { clock, stats } = setup(2000);
+    const names = Array.from({ length: MAX_TOPICS_PER_SAMPLE + 5 }, (_, i) => `t${String(i).padStart(3, '0')}`);
+    for (const name of names) await broker.push(name, [{ payload: 0 }]);
+    await clock.advance(1000);
+    const samples = stats.historyOf('t104').samples;
+    expect(samples.at(-1)!.topics).toEqual({}); // past the cap
+    expect(samples.at(-1)!.totals.pending).toBe(names.length);
+    expect(Object.keys(stats.historyOf('t000').samples.at(-1)!.topics)).toEqual(['t000']);
+    stats.close();
   });
 });
 

@@ -104,6 +104,7 @@ export const stats: OpHandler<Record<string, never>, JobStats> = (s, _input, now
     oldestPendingMs: oldest,
     counters: { ...s.counters },
     paused: s.settings.paused,
+    settings: { maxAttempts: s.settings.maxAttempts, backoff: { ...s.settings.backoff }, paused: s.settings.paused },
     seq: s.seq,
     broker: s.broker ? { ...s.broker } : null,
   };

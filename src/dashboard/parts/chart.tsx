@@ -4,6 +4,7 @@
  */
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
+import { timeOfDay } from '../format.js';
 import type { StatsSample } from '../types.js';
 
 export interface SeriesSpec {
@@ -20,6 +21,9 @@ interface ChartProps {
   unit?: string;
   height?: number;
 }
+
+/** Tick steps of the time axis, in seconds. */
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
 
 function columns(samples: readonly StatsSample[], series: readonly SeriesSpec[]): uPlot.AlignedData {
   const xs = samples.map((s) => s.at / 1000);
@@ -43,7 +47,12 @@ export function Chart({ title, samples, series, unit = '', height = 150 }: Chart
         legend: { show: true, live: false },
         cursor: { drag: { x: false, y: false } },
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-        axes: [axis, { ...axis, size: 44, values: (_u, ticks) => ticks.map((v) => String(+v.toPrecision(3))) }],
+        // The time axis in the dashboard's one format (format.ts), not uPlot's own "12/1/26 9:51pm".
+        axes: [
+          // Whole seconds at least: a tick between two seconds would print the same label twice.
+          { ...axis, space: 70, incrs: TIME_STEPS, values: (_u, ticks) => ticks.map((v) => timeOfDay(v * 1000)) },
+          { ...axis, size: 44, space: 20, values: (_u, ticks) => ticks.map((v) => String(+v.toPrecision(3))) },
+        ],
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, points: { show: false } }))],
       },
       columns(samples, series),

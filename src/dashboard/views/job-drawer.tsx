@@ -1,9 +1,10 @@
 /** A job's full record beside the list: payload, attempts, errors, result, lease, history, actions. */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, describeError } from '../api.js';
-import { when } from '../format.js';
 import { useJobEvents } from '../live.js';
+import { confirmStep } from '../parts/confirm.js';
 import { act } from '../parts/notices.js';
+import { Time } from '../parts/time.js';
 import type { Job } from '../types.js';
 
 interface DrawerProps {
@@ -39,9 +40,12 @@ export function JobDrawer({ topic, id, readOnly, onClose, onChanged }: DrawerPro
 
   const lockedTitle = readOnly ? 'this session may only read' : undefined;
   const retry = (): void => void act('retry', () => api.retry(topic, id), (r) => `${r.id} is ${r.state} again`).then(() => (load(), onChanged()));
-  const cancel = (): void => {
-    if (!confirm(`Cancel job ${id}?`)) return;
-    void act('cancel', () => api.cancel(topic, id), (r) => `${r.id} ${r.state}`).then(() => (load(), onChanged()));
+  const cancel = async (): Promise<void> => {
+    const yes = await confirmStep({ title: `Cancel job ${id}?`, body: `It leaves the queue as cancelled and will not run. This cannot be undone: push it again to run it.`, action: 'Cancel the job', danger: true });
+    if (!yes) return;
+    await act('cancel', () => api.cancel(topic, id), (r) => `${r.id} ${r.state}`);
+    load();
+    onChanged();
   };
 
   return (
@@ -71,7 +75,7 @@ export function JobDrawer({ topic, id, readOnly, onClose, onChanged }: DrawerPro
               </button>
             )}
             {(job.state === 'pending' || job.state === 'delayed') && (
-              <button id="job-cancel" class="danger" disabled={readOnly} title={lockedTitle} onClick={cancel}>
+              <button id="job-cancel" class="danger" disabled={readOnly} title={lockedTitle} onClick={() => void cancel()}>
                 Cancel
               </button>
             )}
@@ -90,22 +94,30 @@ export function JobDrawer({ topic, id, readOnly, onClose, onChanged }: DrawerPro
             <dt>priority</dt>
             <dd>{job.priority}</dd>
             <dt>created</dt>
-            <dd>{when(job.createdAt)}</dd>
+            <dd>
+              <Time at={job.createdAt} />
+            </dd>
             <dt>due</dt>
-            <dd>{when(job.runAt)}</dd>
+            <dd>
+              <Time at={job.runAt} />
+            </dd>
             <dt>updated</dt>
-            <dd>{when(job.updatedAt)}</dd>
+            <dd>
+              <Time at={job.updatedAt} />
+            </dd>
             {job.finishedAt !== undefined && (
               <>
                 <dt>finished</dt>
-                <dd>{when(job.finishedAt)}</dd>
+                <dd>
+                  <Time at={job.finishedAt} />
+                </dd>
               </>
             )}
             {job.lease && (
               <>
                 <dt>lease</dt>
                 <dd>
-                  <span class="mono">{job.lease.worker}</span> until {when(job.lease.until)}
+                  <span class="mono">{job.lease.worker}</span> until <Time at={job.lease.until} />
                 </dd>
               </>
             )}
@@ -136,7 +148,7 @@ export function JobDrawer({ topic, id, readOnly, onClose, onChanged }: DrawerPro
               <ol class="history">
                 {job.history.map((h, i) => (
                   <li key={i}>
-                    <span class="mono">{new Date(h.at).toLocaleTimeString('en-GB', { hour12: false })}</span> <span class={`state state-${h.event}`}>{h.event}</span>
+                    <Time at={h.at} /> <span class={`state state-${h.event}`}>{h.event}</span>
                     {h.worker && <span class="mono"> {h.worker}</span>}
                     {h.error && <span class="bad"> {h.error}</span>}
                   </li>

@@ -1,5 +1,5 @@
-/** One page of jobs as a dense table; dead rows can be picked for "retry selected". */
-import { when } from '../format.js';
+/** One page of jobs as a dense table; rows can be picked for the bulk actions of their state. */
+import { Time } from '../parts/time.js';
 import type { Job, ListState } from '../types.js';
 
 interface JobTableProps {
@@ -8,12 +8,11 @@ interface JobTableProps {
   selected: string | null;
   loading: boolean;
   onOpen(id: string): void;
-  /** Given when rows can be picked (the dead list of an admin session). */
+  /** Given when rows can be picked (pending, delayed and dead lists of an admin session). */
   picking?: { picked: ReadonlySet<string>; toggle(id: string): void; toggleAll(ids: string[]): void };
 }
 
 export function JobTable({ jobs, state, selected, loading, onOpen, picking }: JobTableProps) {
-  const now = Date.now();
   const allPicked = picking !== undefined && jobs.length > 0 && jobs.every((j) => picking.picked.has(j.id));
   return (
     <table class="grid jobs" id="jobs">
@@ -56,7 +55,15 @@ export function JobTable({ jobs, state, selected, loading, onOpen, picking }: Jo
             <td class="num">
               {job.attempts}/{job.maxAttempts}
             </td>
-            <td>{state === 'claimed' ? `${job.lease?.worker ?? '?'} until ${when(job.lease?.until, now)}` : state === 'delayed' ? when(job.runAt, now) : state === 'dead' ? when(job.finishedAt ?? job.updatedAt, now) : when(job.createdAt, now)}</td>
+            <td>
+              {state === 'claimed' ? (
+                <>
+                  <span class="mono">{job.lease?.worker ?? '?'}</span> until <Time at={job.lease?.until} />
+                </>
+              ) : (
+                <Time at={state === 'delayed' ? job.runAt : state === 'dead' ? (job.finishedAt ?? job.updatedAt) : job.createdAt} />
+              )}
+            </td>
             <td class="mono clip">{state === 'dead' ? (job.lastError ?? '') : JSON.stringify(job.payload ?? null)}</td>
           </tr>
         ))}

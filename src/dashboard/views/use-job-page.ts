@@ -2,8 +2,10 @@
  * One page of a topic's jobs in one state, kept live: job events are applied to the rows on
  * screen at once (a row whose job left the state shows where it went), and when an event touches the page
  * (a row's job changed, or a job entered this state) the page is fetched again, at most once a
- * second however many events arrive. Paging is by the broker's cursor; a stack of the cursors
- * seen makes "previous" possible.
+ * second however many events arrive, and never while a fetch is under way (on a loaded broker a
+ * page may take longer than a second: a refetch that replaced it would replace the next one too,
+ * and the list would never show). Paging is by the broker's cursor; a stack of the cursors seen
+ * makes "previous" possible.
  */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, describeError } from '../api.js';
@@ -58,11 +60,15 @@ export function useJobPage(topic: string, state: ListState, q: string): LivePage
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const pageRef = useRef<JobPage | null>(null);
   const generation = useRef(0);
+  /** A fetch is under way; `again`: events asked for another meanwhile. */
+  const inFlight = useRef(false);
+  const again = useRef(false);
   const after = cursors[cursors.length - 1] ?? null;
 
   const load = useCallback(async () => {
     const mine = ++generation.current;
     lastFetch.current = Date.now();
+    inFlight.current = true;
     setLoading(true);
     try {
       const result = await api.jobs(topic, { state, limit: PAGE_SIZE, after, q: q || undefined });
@@ -73,7 +79,15 @@ export function useJobPage(topic: string, state: ListState, q: string): LivePage
     } catch (err) {
       if (mine === generation.current) setError(describeError(err));
     } finally {
-      if (mine === generation.current) setLoading(false);
+      if (mine === generation.current) {
+        setLoading(false);
+        inFlight.current = false;
+        lastFetch.current = Date.now();
+        if (again.current) {
+          again.current = false;
+          scheduleRef.current();
+        }
+      }
     }
   }, [topic, state, q, after]);
 
@@ -101,11 +115,14 @@ export function useJobPage(topic: string, state: ListState, q: string): LivePage
     const wait = Math.max(0, lastFetch.current + REFETCH_GAP_MS - Date.now());
     timer.current = setTimeout(() => {
       timer.current = null;
-      void loadRef.current();
+      if (inFlight.current) again.current = true;
+      else void loadRef.current();
     }, wait);
   };
   const loadRef = useRef(load);
   loadRef.current = load;
+  const scheduleRef = useRef(schedule);
+  scheduleRef.current = schedule;
 
   useJobEvents(topic, (event) => {
     if (event.kind === 'reset') return schedule();

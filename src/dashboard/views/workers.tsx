@@ -3,46 +3,24 @@
  * ack, nack or expiry event arrives (at most once a second), and every 5 s besides, because
  * heartbeats are not events and the last-heartbeat column would otherwise stand still.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, describeError } from '../api.js';
-import { when } from '../format.js';
-import { useJobEvents } from '../live.js';
+import { api } from '../api.js';
+import { Time } from '../parts/time.js';
 import { topicHref } from '../router.js';
-import type { Worker } from '../types.js';
+import { useLiveRead } from './use-live-read.js';
 
 const HEARTBEAT_REFRESH_MS = 5000;
+const LEASE_EVENTS = ['claimed', 'acked', 'nacked', 'dead'];
 
 export function Workers({ topic }: { topic: string }) {
-  const [workers, setWorkers] = useState<Worker[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const last = useRef(0);
-  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
-
-  const load = (): void => {
-    last.current = Date.now();
-    api.workers(topic).then(
-      (r) => (setWorkers(r.workers), setError(null)),
-      (err: unknown) => setError(describeError(err)),
-    );
-  };
-  useEffect(() => {
-    load();
-    const every = setInterval(load, HEARTBEAT_REFRESH_MS);
-    return () => {
-      clearInterval(every);
-      if (timer.current) clearTimeout(timer.current);
-    };
-  }, [topic]);
-  useJobEvents(topic, (e) => {
-    if (!['claimed', 'acked', 'nacked', 'dead', 'reset'].includes(e.kind) || timer.current) return;
-    timer.current = setTimeout(() => ((timer.current = null), load()), Math.max(0, last.current + 1000 - Date.now()));
-  });
+  const { data, error } = useLiveRead(topic, () => api.workers(topic), LEASE_EVENTS, HEARTBEAT_REFRESH_MS);
+  const workers = data?.workers ?? null;
 
   const now = Date.now();
   return (
     <section class="panel">
       <h2>Workers holding leases</h2>
       {error && <p class="error-line">{error}</p>}
+      <div class="scroll">
       <table class="grid" id="workers">
         <thead>
           <tr>
@@ -65,8 +43,12 @@ export function Workers({ topic }: { topic: string }) {
             <tr key={w.workerId} data-worker={w.workerId}>
               <td class="mono">{w.workerId}</td>
               <td class="num">{w.jobs.length}</td>
-              <td>{w.lastHeartbeatAt ? when(w.lastHeartbeatAt, now) : '–'}</td>
-              <td class={w.leaseUntil < now ? 'bad' : ''}>{when(w.leaseUntil, now)}</td>
+              <td>
+                <Time at={w.lastHeartbeatAt} now={now} />
+              </td>
+              <td class={w.leaseUntil < now ? 'bad' : ''}>
+                <Time at={w.leaseUntil} now={now} />
+              </td>
               <td class="mono clip">
                 {w.jobs.slice(0, 8).map((j) => (
                   <a key={j.id} href={topicHref(topic, { state: 'claimed', job: j.id })}>
@@ -79,6 +61,7 @@ export function Workers({ topic }: { topic: string }) {
           ))}
         </tbody>
       </table>
+      </div>
     </section>
   );
 }

@@ -32,6 +32,7 @@ import { createDashboardHttp } from './dashboard-server/pages.js';
 import { DEFAULT_DASHBOARD_DIR } from './dashboard-server/static-files.js';
 import { StatsStreams, type StatsStreamOptions } from './dashboard-server/stats-stream.js';
 import { JobHistory } from './dashboard-server/job-history.js';
+import { RecentCompletions } from './dashboard-server/recent-completions.js';
 import { packageVersion } from '../../package-version.js';
 
 const NO_QUERY: Readonly<URLSearchParams> = new URLSearchParams();
@@ -57,7 +58,7 @@ export interface HttpHandlerOptions {
   onError?: ((err: unknown, req: IncomingMessage) => void) | undefined;
   /** GET /v1/events: heartbeat interval, resume window (events/event-streams.ts). */
   events?: EventStreamOptions | undefined;
-  /** GET /v1/broker/stats/stream: interval, window, clock (dashboard-server/stats-stream.ts). */
+  /** GET /v1/broker/stats/stream and .../history: interval, window, history, clock (dashboard-server/stats-stream.ts). */
   stats?: StatsStreamOptions | undefined;
   /** What GET /v1/broker reports besides the broker's own view (default: this package's version, the store driver's name). */
   info?: Partial<BrokerInfo> | undefined;
@@ -132,7 +133,14 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
   const dashboard = createDashboardHttp(auth, options.dashboardDir ?? DEFAULT_DASHBOARD_DIR);
   const topics = new TopicDirectory(broker);
   const history = new JobHistory();
-  const streams = new EventStreams(broker, { ...options.events, onEvent: (e) => history.record(e) });
+  const completions = new RecentCompletions();
+  const streams = new EventStreams(broker, {
+    ...options.events,
+    onEvent: (e, detail) => {
+      history.record(e);
+      completions.record(e, detail);
+    },
+  });
   const stats = new StatsStreams(broker, options.stats);
   const info: BrokerInfo = { version: packageVersion(), startedAt: Date.now(), store: broker.store.name, ...options.info };
   let inFlight = 0;
@@ -174,7 +182,7 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
     // Most requests (every push, claim, ack) have no query string: they share one empty, read-only one.
     const q = req.url?.indexOf('?') ?? -1;
     const query = q === -1 ? NO_QUERY : new URLSearchParams(req.url!.slice(q + 1));
-    const reply = await route.run({ broker, topics, params, body, signal, query, info, history });
+    const reply = await route.run({ broker, topics, params, body, signal, query, info, history, completions, stats });
     if (!signal.aborted) send(req, res, reply.status, reply.body);
   }
 

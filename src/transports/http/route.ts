@@ -5,6 +5,8 @@
  */
 import type { Broker } from '../../broker/broker.js';
 import type { JobHistory } from './dashboard-server/job-history.js';
+import type { RecentCompletions } from './dashboard-server/recent-completions.js';
+import type { StatsStreams } from './dashboard-server/stats-stream.js';
 import type { TopicDirectory } from '../shared/topic-directory.js';
 
 /** What GET /v1/broker says about this process besides what the broker knows. */
@@ -31,6 +33,10 @@ export interface RouteContext {
   info: BrokerInfo;
   /** What this broker saw jobs go through lately (GET job's `history`). */
   history: JobHistory;
+  /** The jobs this broker saw complete lately, with their results (GET .../completed). */
+  completions: RecentCompletions;
+  /** The stats ticker and its history (GET /v1/broker/stats/history). */
+  stats: StatsStreams;
 }
 
 export interface Reply {

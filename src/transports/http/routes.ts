@@ -8,6 +8,7 @@ import type { JobStats, TopicSettings } from '../../core/types.js';
 import { QueueError } from '../../errors.js';
 import { ackRequestOf, checkReleaseSize, checkSettings, checkSettleSize, claimRequestOf, heartbeatRequestOf, leaseRequestOf, nackRequestOf, wholeSettleError } from '../../protocol.js';
 import { asQueueError, wireError, type WireError } from '../shared/error-codes.js';
+import { CONSOLE_ROUTES } from './dashboard-server/console-routes.js';
 import { DASHBOARD_ROUTES } from './dashboard-server/routes.js';
 import { publicJob } from './public-job.js';
 import type { Route } from './route.js';
@@ -263,6 +264,8 @@ export const ROUTES: readonly Route[] = [
       return { status: 200, body: await broker.retry(params.topic, params.id) };
     },
   },
-  // The dashboard's routes (jobs by state, retry all dead, workers, this broker, live stats).
+  // The dashboard's routes (jobs by state, retry all dead, workers, this broker, live stats) and
+  // the console's (recent completions, bulk cancel, purge dead, stats history).
   ...DASHBOARD_ROUTES,
+  ...CONSOLE_ROUTES,
 ];

@@ -9,12 +9,12 @@ import { checkId } from '../../../protocol.js';
 import { publicJob } from '../public-job.js';
 import type { Route } from '../route.js';
 
-function bad(message: string): QueueError {
+export function bad(message: string): QueueError {
   return new QueueError('INVALID_ARGUMENT', message);
 }
 
 /** Only these query parameters, each at most once. */
-function query(params: URLSearchParams, allowed: readonly string[]): Map<string, string> {
+export function query(params: URLSearchParams, allowed: readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const [k, v] of params) {
     if (!allowed.includes(k)) throw bad(`unknown query parameter ${JSON.stringify(k)} (allowed: ${allowed.join(', ')})`);
@@ -29,6 +29,13 @@ function pageLimit(text: string | undefined): number {
   const n = /^\d{1,4}$/.test(text) ? Number(text) : NaN;
   if (!(n >= 1 && n <= MAX_PAGE)) throw bad(`limit must be an integer from 1 to ${MAX_PAGE}, got ${JSON.stringify(text)}`);
   return n;
+}
+
+/** `ids` of a request body: a non-empty array of at most `max` job ids. */
+export function idList(ids: unknown, max: number): string[] {
+  if (!Array.isArray(ids) || ids.length === 0) throw bad('ids must be a non-empty array of job ids');
+  if (ids.length > max) throw new QueueError('PAYLOAD_TOO_LARGE', `at most ${max} ids at once, got ${ids.length}`);
+  return ids.map((id, i) => checkId(id, `ids[${i}]`));
 }
 
 export const DASHBOARD_ROUTES: readonly Route[] = [
@@ -63,12 +70,7 @@ export const DASHBOARD_ROUTES: readonly Route[] = [
       if (typeof o !== 'object' || o === null || Array.isArray(o)) throw bad('the request body must be {} or {"ids": [...]}');
       const rec = o as Record<string, unknown>;
       for (const k of Object.keys(rec)) if (k !== 'ids') throw bad(`the request body has an unknown field ${JSON.stringify(k)} (allowed: ids)`);
-      let ids: string[] | undefined;
-      if (rec.ids !== undefined) {
-        if (!Array.isArray(rec.ids) || rec.ids.length === 0) throw bad('ids must be a non-empty array of job ids');
-        if (rec.ids.length > broker.limits.maxBatch) throw new QueueError('PAYLOAD_TOO_LARGE', `at most ${broker.limits.maxBatch} ids at once, got ${rec.ids.length}`);
-        ids = rec.ids.map((id, i) => checkId(id, `ids[${i}]`));
-      }
+      const ids = rec.ids === undefined ? undefined : idList(rec.ids, broker.limits.maxBatch);
       await topics.require(params.topic);
       const out = await broker.retryDead(params.topic, ids);
       return { status: 200, body: out };

@@ -3,15 +3,21 @@
  * `stats` event at once on connect, then one every `intervalMs` (1 s):
  *
  *   {at, commits: {perSec, jobsPerCommit, p50Ms, p99Ms, conflictsPerSec, ambiguousPerSec},
+ *    totals: {pending, delayed, claimed, dead, completed, oldestPendingMs, pushedPerSec,
+ *             ackedPerSec, failedPerSec, deadPerSec, workers},
  *    topics: {[topic]: {pending, delayed, claimed, dead, completed, oldestPendingMs,
- *                       pushedPerSec, ackedPerSec, paused}}}
+ *                       pushedPerSec, ackedPerSec, failedPerSec, deadPerSec, sinceClaimMs,
+ *                       workers, paused}}}
  *
- * Rates are over the last `windowMs` (5 s). Topics are those this broker leads.
+ * Rates are over the last `windowMs` (5 s). Topics are those this broker leads; `totals` adds
+ * them up (`oldestPendingMs`: the oldest of all).
  *
- * Cost: nothing while nobody watches. The first stream subscribes to the broker's `commit`,
- * `conflict` and `ambiguous` events and starts the one ticker all streams share; the last one to
- * leave unsubscribes and stops it. The commit path then only pays for pushing one sample to an
- * array. A stream whose socket does not take writes skips ticks (each event is a whole snapshot,
+ * History: the ticker also keeps the last `historyMs` (10 min) of samples (stats-history.ts), for
+ * `GET /v1/broker/stats/history`, so it runs from the start, watched or not: one stats read per
+ * led topic a second, answered from memory (Broker#stats reads the committed state, writes
+ * nothing). With `historyMs: 0` it runs only while a stream is open, as before there was a
+ * history. `workers` (a walk over the claimed jobs) is counted only while someone watches, else
+ * null. A stream whose socket does not take writes skips ticks (each event is a whole snapshot,
  * nothing is lost by skipping one). close() (drain) ends every stream and stops the ticker.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -20,15 +26,20 @@ import { systemClock, type Clock } from '../../../clock.js';
 import type { CommitStats } from '../../../broker/broker-events.js';
 import { isQueueError, QueueError } from '../../../errors.js';
 import { endStream, writeSseHead, type StreamSink } from '../sse.js';
+import { StatsHistory } from './stats-history.js';
 
 export interface StatsStreamOptions {
   /** Time between events (default 1000 ms). */
   intervalMs?: number;
   /** Window of the rates and percentiles (default 5000 ms). */
   windowMs?: number;
+  /** How much history to keep for GET /v1/broker/stats/history (default 10 minutes; 0: none). */
+  historyMs?: number;
   /** Drives the ticker and the timestamps (tests use a FakeClock). */
   clock?: Clock;
 }
+
+export const DEFAULT_HISTORY_MS = 10 * 60_000;
 
 export interface TopicStats {
   pending: number;
@@ -39,12 +50,23 @@ export interface TopicStats {
   oldestPendingMs: number;
   pushedPerSec: number;
   ackedPerSec: number;
+  /** Failed attempts a second: nacks and expired leases, the last attempts (dead) included. */
+  failedPerSec: number;
+  /** Jobs that went dead a second. */
+  deadPerSec: number;
+  /** Since a claim last took a job of this topic, as far as this broker watched (at most since it began to). */
+  sinceClaimMs: number;
+  /** Workers holding a lease; null when nobody watched the stream (not counted then). */
+  workers: number | null;
   paused: boolean;
 }
+
+export type StatsTotals = Omit<TopicStats, 'paused' | 'sinceClaimMs'>;
 
 export interface StatsEvent {
   at: number;
   commits: { perSec: number; jobsPerCommit: number; p50Ms: number; p99Ms: number; conflictsPerSec: number; ambiguousPerSec: number };
+  totals: StatsTotals;
   topics: Record<string, TopicStats>;
 }
 
@@ -52,6 +74,9 @@ interface CounterSample {
   at: number;
   pushed: number;
   completed: number;
+  claimed: number;
+  failed: number;
+  dead: number;
   /** Every job transition the counters count: what "jobs per commit" divides. */
   moves: number;
 }
@@ -63,15 +88,22 @@ function percentile(sorted: readonly number[], p: number): number {
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
+function emptyTotals(workers: number | null): StatsTotals {
+  return { pending: 0, delayed: 0, claimed: 0, dead: 0, completed: 0, oldestPendingMs: 0, pushedPerSec: 0, ackedPerSec: 0, failedPerSec: 0, deadPerSec: 0, workers };
+}
+
 export class StatsStreams {
   private readonly intervalMs: number;
   private readonly windowMs: number;
   private readonly clock: Clock;
+  private readonly history: StatsHistory<TopicStats, StatsEvent>;
   private readonly sinks = new Map<StreamSink, { paused: boolean }>();
   private commits: Array<{ at: number; ms: number }> = [];
   private conflicts: number[] = [];
   private ambiguous: number[] = [];
   private counters = new Map<string, CounterSample[]>();
+  /** Per topic: its claimed counter, and when that last moved (or when this broker first sampled it). */
+  private lastClaim = new Map<string, { claimed: number; at: number }>();
   private stopTicker: (() => void) | null = null;
   private startedAt = 0;
   private closed = false;
@@ -86,6 +118,8 @@ export class StatsStreams {
     this.intervalMs = o.intervalMs ?? 1000;
     this.windowMs = o.windowMs ?? 5000;
     this.clock = o.clock ?? systemClock;
+    this.history = new StatsHistory(Math.floor((o.historyMs ?? DEFAULT_HISTORY_MS) / this.intervalMs));
+    if (this.history.capacity > 0) this.start();
   }
 
   /** Streams open right now. */
@@ -93,9 +127,14 @@ export class StatsStreams {
     return this.sinks.size;
   }
 
-  /** Whether the broker's events are subscribed to (someone watches). */
+  /** Whether the broker's events are subscribed to and the ticker runs. */
   get subscribed(): boolean {
     return this.stopTicker !== null;
+  }
+
+  /** GET /v1/broker/stats/history: the kept samples, oldest first, with `topic`'s row (see stats-history.ts). */
+  historyOf(topic?: string): { intervalMs: number; historyMs: number; samples: StatsEvent[] } {
+    return { intervalMs: this.intervalMs, historyMs: this.history.capacity * this.intervalMs, samples: this.history.samples(topic) };
   }
 
   /** Serves one authenticated request; resolves when the stream has closed. */
@@ -111,11 +150,11 @@ export class StatsStreams {
   stream(sink: StreamSink): Promise<void> {
     const entry = { paused: false };
     this.sinks.set(sink, entry);
-    if (this.sinks.size === 1) this.start();
+    if (!this.subscribed) this.start();
     const done = new Promise<void>((resolve) =>
       sink.once('close', () => {
         this.sinks.delete(sink);
-        if (this.sinks.size === 0) this.stop();
+        if (this.sinks.size === 0 && this.history.capacity === 0) this.stop();
         resolve();
       }),
     );
@@ -138,43 +177,72 @@ export class StatsStreams {
   async snapshot(): Promise<StatsEvent> {
     const now = this.clock.now();
     const since = now - this.windowMs;
+    const watched = this.sinks.size > 0;
     this.commits = this.commits.filter((c) => c.at > since);
     this.conflicts = this.conflicts.filter((t) => t > since);
     this.ambiguous = this.ambiguous.filter((t) => t > since);
     // Rates over the window, or over the time watched when that is shorter (at least one interval).
     const seconds = Math.max(this.intervalMs, Math.min(this.windowMs, now - this.startedAt)) / 1000;
     const topics: Record<string, TopicStats> = {};
+    const totals = emptyTotals(watched ? 0 : null);
     let moves = 0;
     for (const { topic, leading } of this.broker.topicLeases()) {
       if (!leading) continue;
       let st;
+      let workers: number | null = null;
       try {
         st = await this.broker.stats(topic);
+        if (watched && st.claimed > 0) workers = (await this.broker.workers(topic)).workers.length;
+        else if (watched) workers = 0;
       } catch (err) {
         if (isQueueError(err)) continue; // lost the topic (or stopping) since the list: not ours to show
         throw err;
       }
       const c = st.counters;
-      const sample: CounterSample = { at: now, pushed: c.pushed, completed: c.completed, moves: c.pushed + c.claimed + c.completed + c.nacked + c.dead + c.cancelled + c.retried + c.leasesExpired };
+      const sample: CounterSample = {
+        at: now,
+        pushed: c.pushed,
+        completed: c.completed,
+        claimed: c.claimed,
+        failed: c.nacked + c.leasesExpired,
+        dead: c.dead,
+        moves: c.pushed + c.claimed + c.completed + c.nacked + c.dead + c.cancelled + c.retried + c.leasesExpired,
+      };
       const samples = (this.counters.get(topic) ?? []).filter((s) => s.at >= since);
+      let claim = this.lastClaim.get(topic);
+      if (claim?.claimed !== c.claimed) this.lastClaim.set(topic, (claim = { claimed: c.claimed, at: now }));
       samples.push(sample);
       this.counters.set(topic, samples);
       const first = samples[0]!;
       const span = Math.max(this.intervalMs, sample.at - first.at) / 1000;
+      const perSec = (field: 'pushed' | 'completed' | 'failed' | 'dead') => round((sample[field] - first[field]) / span);
       moves += sample.moves - first.moves;
-      topics[topic] = {
+      const row: TopicStats = {
         pending: st.pending,
         delayed: st.delayed,
         claimed: st.claimed,
         dead: st.dead,
         completed: c.completed,
         oldestPendingMs: st.oldestPendingMs,
-        pushedPerSec: round((sample.pushed - first.pushed) / span),
-        ackedPerSec: round((sample.completed - first.completed) / span),
+        pushedPerSec: perSec('pushed'),
+        ackedPerSec: perSec('completed'),
+        failedPerSec: perSec('failed'),
+        deadPerSec: perSec('dead'),
+        sinceClaimMs: now - claim!.at,
+        workers,
         paused: st.paused,
       };
+      topics[topic] = row;
+      for (const k of ['pending', 'delayed', 'claimed', 'dead', 'completed', 'pushedPerSec', 'ackedPerSec', 'failedPerSec', 'deadPerSec'] as const) totals[k] += row[k];
+      totals.oldestPendingMs = Math.max(totals.oldestPendingMs, row.oldestPendingMs);
+      if (totals.workers !== null) totals.workers += workers ?? 0;
     }
-    for (const topic of this.counters.keys()) if (!(topic in topics)) this.counters.delete(topic);
+    for (const k of ['pushedPerSec', 'ackedPerSec', 'failedPerSec', 'deadPerSec'] as const) totals[k] = round(totals[k]);
+    for (const topic of this.counters.keys()) {
+      if (topic in topics) continue;
+      this.counters.delete(topic);
+      this.lastClaim.delete(topic);
+    }
     const ms = this.commits.map((c) => c.ms).sort((a, b) => a - b);
     return {
       at: now,
@@ -186,6 +254,7 @@ export class StatsStreams {
         conflictsPerSec: round(this.conflicts.length / seconds),
         ambiguousPerSec: round(this.ambiguous.length / seconds),
       },
+      totals,
       topics,
     };
   }
@@ -193,6 +262,7 @@ export class StatsStreams {
   // ---------------------------------------------------------------------------------------------
 
   private start(): void {
+    if (this.closed) return;
     this.startedAt = this.clock.now();
     this.broker.events.on('commit', this.onCommit);
     this.broker.events.on('conflict', this.onConflict);
@@ -204,6 +274,8 @@ export class StatsStreams {
       ticking = true;
       void this.snapshot()
         .then((e) => {
+          this.history.push(e);
+          if (this.sinks.size === 0) return;
           const text = frame(e);
           for (const [sink, entry] of this.sinks) this.write(sink, entry, text);
         })
@@ -223,6 +295,7 @@ export class StatsStreams {
     this.conflicts = [];
     this.ambiguous = [];
     this.counters.clear();
+    this.lastClaim.clear();
   }
 
   private write(sink: StreamSink, entry: { paused: boolean }, text: string): void {

@@ -29,8 +29,11 @@ export interface EventFeedOptions {
   lingerMs?: number;
   /** Clock for event times of leader changes (default Date.now). */
   now?: () => number;
-  /** Sees every event as it is recorded (the dashboard's job history, dashboard-server/job-history.ts). */
-  onEvent?: (event: { kind: string; topic: string; time: number }) => void;
+  /**
+   * Sees every event as it is recorded (the dashboard's job history and recent completions,
+   * dashboard-server/); an `acked` event comes with the ack's `result`, which the event itself does not carry.
+   */
+  onEvent?: (event: { kind: string; topic: string; time: number }, detail?: { result?: unknown }) => void;
 }
 
 interface Entry {
@@ -67,7 +70,7 @@ export class EventFeed {
   private readonly window: number;
   private readonly lingerMs: number;
   private readonly now: () => number;
-  private readonly onEvent: ((event: { kind: string; topic: string; time: number }) => void) | undefined;
+  private readonly onEvent: EventFeedOptions['onEvent'];
   private readonly ring: Array<Entry | undefined>;
   /** Ring index of the oldest entry, and how many entries it holds. */
   private start = 0;
@@ -181,7 +184,7 @@ export class EventFeed {
     this.size = 0;
   }
 
-  private append(event: Emitted): void {
+  private append(event: Emitted, detail?: { result?: unknown }): void {
     const n = this.next++;
     const id = this.idOf(n);
     // `id` spliced in as text: spreading it into the event would cost ~5 µs per event (a
@@ -190,7 +193,7 @@ export class EventFeed {
     const entry: Entry = { n, topic: event.topic, frame };
     if (this.onEvent) {
       try {
-        this.onEvent(event);
+        this.onEvent(event, detail);
       } catch {
         // an observer's bug must not break the feed
       }
@@ -255,7 +258,7 @@ export class EventFeed {
         }
         case 'ack': {
           const input = req.input as OpInput<'ack'>;
-          this.append({ kind: 'acked', topic, time, seq, job: input.id, worker: input.worker });
+          this.append({ kind: 'acked', topic, time, seq, job: input.id, worker: input.worker }, this.onEvent ? { result: input.result } : undefined);
           break;
         }
         case 'nack': {
