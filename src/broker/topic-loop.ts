@@ -62,7 +62,6 @@
 import { apply, type OpInput, type OpName, type OpOutput, type OpResult } from '../core/apply.js';
 import { applyBatch } from '../core/batch.js';
 import type { SweepOutput } from '../core/ops/sweep.js';
-import { serializeState } from '../core/codec.js';
 import { nextDueAt, type QueueState } from '../core/state.js';
 import type { BrokerLease } from '../core/types.js';
 import { isQueueError, QueueError } from '../errors.js';
@@ -423,7 +422,7 @@ export class TopicLoop {
       // A batch of reads that turned out to write (a due renewal) did not wait in run(): wait here.
       const gap = this.lastWriteAt + this.o.store.minWriteIntervalMs - this.o.clock.now();
       if (gap > 0) await this.o.clock.sleep(gap);
-      const body = serializeState(s);
+      const body = this.object.serialize(s);
       const outcome = await this.object.write(s, body);
       if (outcome.kind === 'landed') {
         const wasLeading = this.mode === 'leading';
