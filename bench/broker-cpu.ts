@@ -47,6 +47,17 @@ const line = (s: string): void => void process.stdout.write(`${s}\n`);
 
 const dir = args.store === undefined ? await mkdtemp(join(tmpdir(), 'bucketq-broker-cpu-')) : null;
 const store = await openStore(args.store ?? `file:${dir}`);
+/** How long each write of queue.json took (ms), from the call to its answer. */
+let writeMs: number[] = [];
+const write = store.write.bind(store);
+store.write = async (key, body, cond) => {
+  const t = performance.now();
+  try {
+    return await write(key, body, cond);
+  } finally {
+    if (key.endsWith('/queue.json')) writeMs.push(performance.now() - t);
+  }
+};
 const broker = new Broker({ store });
 
 /** The consumer: claims while it has room, a no-op handler per job, each turn's acks together. */
@@ -133,6 +144,7 @@ try {
     const seq0 = (await broker.stats(TOPIC)).seq;
     const sizes: number[] = [];
     broker.events.on('commit', (c) => sizes.push(c.bytes));
+    writeMs = [];
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const done0 = c.completed;
@@ -144,6 +156,8 @@ try {
     sizes.sort((a, b) => a - b);
     line(`throughput: ${JOBS} jobs in ${s.toFixed(2)} s = ${(JOBS / s).toFixed(0)} jobs/s; ${commits} commits (${((3 * JOBS) / commits).toFixed(1)} job-ops each, p50 ${(pct(sizes, 50) / 1024).toFixed(1)} KiB)`);
     line(`CPU per job: ${((cpu.user + cpu.system) / JOBS).toFixed(1)} µs (user ${(cpu.user / JOBS).toFixed(1)}, system ${(cpu.system / JOBS).toFixed(1)})`);
+    writeMs.sort((a, b) => a - b);
+    line(`queue.json writes: p50 ${pct(writeMs, 50).toFixed(2)} ms, p99 ${pct(writeMs, 99).toFixed(2)} ms`);
   }
 
   if (args.only !== 'throughput') {
