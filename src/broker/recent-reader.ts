@@ -8,7 +8,7 @@
  * time): applying pushes without the window could add a job twice. An object that is gone or
  * unreadable for good costs only the dedup of its jobs, reported through `onError`.
  */
-import { hydrate, hydratedPairs, recentPairs, unhydrated } from '../core/recent.js';
+import { hydrate, isCurrent, recentPairs, unhydrated } from '../core/recent.js';
 import type { QueueState } from '../core/state.js';
 import type { JobRecord } from '../core/types.js';
 import { QueueError } from '../errors.js';
@@ -32,9 +32,9 @@ export class RecentReader {
 
   constructor(private readonly o: RecentReaderOptions) {}
 
-  /** Whether `s` has groups inside the window whose ids are not in memory. */
+  /** Whether `s` has groups inside the window whose ids are not in memory (asked before every batch). */
   needed(s: QueueState, now: number): boolean {
-    return unhydrated(s.recent, now).length > 0;
+    return s.recent.groups.some((g) => g.jobs === undefined && isCurrent(s.recent, g, now));
   }
 
   async hydrate(s: QueueState, now: number): Promise<void> {
@@ -63,7 +63,15 @@ export class RecentReader {
 
   /** Remembers a landed state's hydrated groups, so a reload after a conflict reads none again. */
   remember(s: QueueState): void {
-    for (const [key, pairs] of hydratedPairs(s.recent)) this.cache.set(key, pairs);
+    // After every commit. Groups are appended (an archive written) and hydrated ones are cached
+    // already: only the newest few can be missing, so look from the end until one is there.
+    const groups = s.recent.groups;
+    for (let i = groups.length - 1; i >= 0; i--) {
+      const g = groups[i]!;
+      if (g.jobs === undefined) continue;
+      if (this.cache.get(g.key) === g.jobs) break;
+      this.cache.set(g.key, g.jobs);
+    }
     if (this.cache.size > 2 * s.recent.groups.length + 64) {
       const live = new Set(s.recent.groups.map((g) => g.key));
       for (const key of this.cache.keys()) if (!live.has(key)) this.cache.delete(key);

@@ -16,8 +16,11 @@ import type { Counters, DeadEntry, JobRecord, TopicSettings } from './types.js';
 const COMMA_NL = Buffer.from(',\n');
 const DONE_OPEN = Buffer.from(',"done":[\n');
 
-/** queue.json as UTF-8 bytes. */
-export function serializeState(s: QueueState): Buffer {
+/**
+ * queue.json as UTF-8 bytes, in a buffer from `alloc` (which must return exactly `size` bytes the
+ * caller may overwrite: the broker reuses its commit buffers, broker/queue-object.ts).
+ */
+export function serializeState(s: QueueState, alloc: (size: number) => Buffer = Buffer.allocUnsafe): Buffer {
   const head = JSON.stringify({
     format: s.format,
     topic: s.topic,
@@ -44,7 +47,12 @@ export function serializeState(s: QueueState): Buffer {
   parts.push(Buffer.from('\n],"jobs":[\n'));
   add(s.jobs.values());
   parts.push(Buffer.from('\n]}'));
-  return Buffer.concat(parts);
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = alloc(size);
+  let at = 0;
+  for (const p of parts) at += p.copy(out, at);
+  return out;
 }
 
 function corrupt(where: string, why: string): QueueError {

@@ -142,11 +142,6 @@ export function hydrate(w: RecentWindow, key: string, pairs: string[]): void {
   index(w, g);
 }
 
-/** The hydrated groups' pairs by archive key, to hydrate a reloaded window without reading again. */
-export function hydratedPairs(w: RecentWindow): Array<[string, string[]]> {
-  return w.groups.filter((g) => g.jobs !== undefined).map((g) => [g.key, g.jobs!]);
-}
-
 /** The group's queue.json entry as JSON bytes, cached on the group (groups are never mutated, only replaced). */
 export function groupBytes(g: RecentGroup): Buffer {
   const c = g as CachedGroup;

@@ -42,36 +42,54 @@ export function parseEtag(etag: string): { gen: string; n: number } | null {
   return m ? { gen: m[1]!, n: Number(m[2]) } : null;
 }
 
+/** Reads a key directory: its generation and versions, or null when it does not exist. */
 export async function scan(dir: string): Promise<Scan | null> {
-  let entries;
   try {
-    entries = await fsp.readdir(dir, { withFileTypes: true });
+    const entries = await fsp.readdir(dir, { withFileTypes: true });
+    return parseScan(
+      dir,
+      entries.map((e) => e.name),
+      entries.map((e) => e.isFile()),
+    );
   } catch (err) {
     if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') return null;
     throw err;
   }
-  const markers = entries.filter((e) => e.name.startsWith(MARKER));
-  if (markers.length === 0 && entries.length === 0) return null;
-  if (markers.length !== 1) {
-    throw new QueueError('CORRUPT_STATE', `${dir} holds ${markers.length} generation markers instead of one`);
+}
+
+/**
+ * A key directory from its entries' names, and whether each is a regular file. Without `isFile`
+ * (the commit's verify reads names only) every version counts as data: `data` and `live` unknown.
+ */
+export function parseScan(dir: string, names: readonly string[], isFile?: readonly boolean[]): Scan | null {
+  let marker = -1;
+  let markers = 0;
+  for (let i = 0; i < names.length; i++) {
+    if (names[i]!.startsWith(MARKER)) {
+      marker = i;
+      markers++;
+    }
   }
-  const gen = markers[0]!.name.slice(MARKER.length);
+  if (markers === 0 && names.length === 0) return null;
+  if (markers !== 1) throw new QueueError('CORRUPT_STATE', `${dir} holds ${markers} generation markers instead of one`);
+  const gen = names[marker]!.slice(MARKER.length);
   const versions: Version[] = [];
   const foreign: string[] = [];
-  for (const e of entries) {
-    if (e === markers[0]) continue;
-    const mine = e.name.length === gen.length + 21 && e.name.startsWith(`${gen}-`);
-    const n = mine ? Number(e.name.slice(gen.length + 1)) : NaN;
-    if (Number.isSafeInteger(n) && n > 0) versions.push({ n, name: e.name, data: e.isFile() });
-    else foreign.push(e.name);
+  for (let i = 0; i < names.length; i++) {
+    if (i === marker) continue;
+    const name = names[i]!;
+    const mine = name.length === gen.length + 21 && name.startsWith(`${gen}-`);
+    const n = mine ? Number(name.slice(gen.length + 1)) : NaN;
+    if (Number.isSafeInteger(n) && n > 0) versions.push({ n, name, data: isFile?.[i] ?? true });
+    else foreign.push(name);
   }
   versions.sort((a, b) => a.n - b.n);
   const top = versions.at(-1);
   return { gen, versions, foreign, max: top?.n ?? 0, live: top?.data ?? false };
 }
 
-// The callback API with plain fds: on the commit path fs.promises' FileHandle (and its writeFile
-// loop) cost several times the main-thread CPU of these calls, and each commit makes four of them.
+// The callback API with plain fds: fs.promises' FileHandle (and its writeFile loop) cost several
+// times the main-thread CPU of these calls.
 const openFd = promisify(fs.open);
 const writeFd = (fd: number, buf: Uint8Array, off: number, len: number, pos: number) =>
   new Promise<number>((resolve, reject) => fs.write(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));

@@ -19,14 +19,20 @@
  * Read: readdir; the highest version of the marker's generation is current; a tombstone or no
  * version means missing. If the file vanished (garbage-collected) between readdir and open, retry.
  *
- * Write ifMatch `<G>.<n>`: readdir pre-check (current must be n); write the body to a staging file
- * and fdatasync it; link it to `<G>-<n+1>` (EEXIST: lost the race → STORE_CONFLICT); then, in
- * parallel, fsync the key directory, unlink the staging file and readdir again to verify.
+ * Write ifMatch `<G>.<n>`: pre-check (readdir: current must be n); write the body to a staging
+ * file, durably (O_DSYNC on Linux, else write + fdatasync); link it to `<G>-<n+1>` (EEXIST: lost
+ * the race → STORE_CONFLICT); fsync the key directory; readdir again to verify; unlink the staging
+ * name. The pre-check runs before staging, so a writer that lost learns it without an fsync; it
+ * turns a writer that held its etag too long into a certain STORE_CONFLICT instead of a zombie.
+ * These system calls run back to back on a commit thread of the store (fs-threads.ts): one message
+ * per commit instead of a trip through libuv's threadpool per call.
  *
  * Verify and garbage collection (the subtle part). A writer keeps the newest KEEP versions and
- * unlinks older ones, so the name `<G>-<m>` is freed only after a version >= m+KEEP existed. A
- * writer frozen between its pre-check and its link can therefore link into a freed slot: its file
- * is a "zombie", never the highest version, invisible to readers. The verify tells the cases apart:
+ * unlinks older ones, so the name `<G>-<m>` is freed only after a version >= m+KEEP existed (the
+ * writer that links n+1 unlinks n+1-KEEP, beside the directory's fsync; anything older the verify
+ * still sees, a dead writer's share, is collected after it). A writer frozen between its
+ * pre-check and its link can therefore link into a freed slot: its file is a "zombie", never the
+ * highest version, invisible to readers. The verify tells the cases apart:
  * - marker changed (directory re-created externally): the file is invisible → STORE_CONFLICT;
  * - highest version < n+1+KEEP: no slot up to n+1 was ever freed, so our link took a fresh slot
  *   and the write landed (it may already be superseded, which is normal) → success;
@@ -40,16 +46,39 @@
  * process created it first → use theirs). Delete links a tombstone at n+1 the same way, then
  * replaces the kept old versions with symlinks, so a deleted key holds no data.
  *
- * Errors: before the link nothing happened → STORE_UNAVAILABLE; after it → STORE_AMBIGUOUS.
- * Cost of a commit: one fdatasync of the new file and one fsync of the key directory, through a
- * directory handle cached per store (up to 32); close() releases them.
+ * Errors: before the link nothing happened → STORE_UNAVAILABLE; after it (or a commit thread that
+ * died) → STORE_AMBIGUOUS.
+ *
+ * Cost of a commit: two durable steps, the new file's data and the key directory's entry, each a
+ * journal commit on ext4; 17 system calls (readdir is 5: open, stat, two getdents, close); one
+ * round trip to a thread, which keeps the key directories' fds open (up to 32; close() releases
+ * them and ends the threads). What was weighed to get there:
+ * - The commit's calls on a thread of their own: done (fs-threads.ts). Each promise call was a
+ *   trip through libuv's threadpool, waking a pool thread and then the event loop; with ten of them
+ *   that was ~45 context switches and ~95 system calls per commit, most of its CPU.
+ * - O_DSYNC on the staging file: write and data sync in one call (Linux only; macOS's O_DSYNC does
+ *   not flush the drive's cache as libuv's fdatasync does there).
+ * - Skipping the pre-check when this store wrote the current version itself: not done. That is
+ *   exactly the leader that was paused between two commits (the likeliest place for a pause) while
+ *   another broker took over; with the pre-check its next write is a clean STORE_CONFLICT (the
+ *   broker reloads and steps down); without it, after KEEP commits by the other, a zombie whose
+ *   verify says STORE_AMBIGUOUS, which fails that broker's batch. Safety would not suffer (the
+ *   verify decides), but the answer would. A pre-check by lstat of versions n and n+1 instead of a
+ *   readdir was weighed too: it is as certain only while every writer collects its share, so
+ *   a writer SIGKILLed between link and collection leaves a hole it could miss.
+ * - A cheaper verify: no. Only the highest version tells a landed write from a zombie, and only a
+ *   readdir shows it (a collected slot looks the same as one never made).
+ * - Collection off the critical path: the unlink of the freed version (it frees blocks, about as
+ *   slow as the directory's fsync) runs beside that fsync. Answering before it would leave KEEP+1
+ *   versions for a moment after a write, and the unlink must follow the link (the KEEP rule).
+ * - writev: nothing to gain, the body is one buffer.
+ *
  * Requires a local POSIX filesystem with atomic link/rename (ext4, xfs, btrfs, apfs, tmpfs);
  * network filesystems (NFS, SMB) are not supported. The root must be one filesystem (link() cannot
  * cross mounts).
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { QueueError } from '../errors.js';
 import {
@@ -62,6 +91,7 @@ import {
   MARKER,
   noop,
   parseEtag,
+  parseScan,
   scan,
   TMP_DIR,
   TOMBSTONE_TARGET,
@@ -69,6 +99,7 @@ import {
   writeDurable,
   type Scan,
 } from './fs-layout.js';
+import { CommitThreads, type PlaceJob, type PlaceReply } from './fs-threads.js';
 import { asBytes, assertValidKey, assertValidPrefix } from './keys.js';
 import type { StorageDriver, StoredObject, WriteCondition } from './types.js';
 
@@ -85,15 +116,10 @@ export interface FileStoreOptions {
 const STALE_STAGING_MS = 60 * 60 * 1000;
 const MAX_SEGMENT = 250;
 const MAX_ATTEMPTS = 1000;
-const DIR_HANDLES = 32;
+/** Commit threads per store (fs-threads.ts): one key always uses the same one. */
+const THREADS = 4;
 
-type Outcome = 'landed' | 'taken' | 'foreign' | 'unsure';
-interface CachedDir {
-  handle: Promise<FileHandle>;
-  /** Calls currently using the handle. */
-  users: number;
-}
-const closeDirHandle = (entry: CachedDir): void => void entry.handle.then((h) => h.close()).catch(noop);
+type Outcome = 'landed' | 'stale' | 'gone' | 'taken' | 'foreign' | 'unsure';
 
 function conflict(key: string, why: string): QueueError {
   return new QueueError('STORE_CONFLICT', `Conditional write to ${key} failed: ${why}`);
@@ -112,8 +138,8 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
   let seq = 0;
   const knownDirs = new Set<string>();
   let tmpReady: Promise<void> | null = null;
-  /** Open handles of recently written key directories: a commit's directory fsync skips open/close. */
-  const dirHandles = new Map<string, CachedDir>();
+  /** Where the system calls of a commit run (fs-threads.ts), the key directories' fds cached there. */
+  const threads = new CommitThreads(THREADS, options.testHooks);
 
   const stagingPath = (suffix = ''): string => path.join(tmpRoot, `${tag}-${++seq}${suffix}`);
 
@@ -160,81 +186,67 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
     return tmpReady;
   }
 
-  /** Writes `bytes` durably to a new staging file and returns its path. */
-  async function stageFile(bytes: Uint8Array): Promise<string> {
-    await ensureTmp();
-    const file = stagingPath();
-    try {
-      await writeDurable(file, bytes);
-    } catch (err) {
-      if (errCode(err) !== 'ENOENT') throw err;
+  /**
+   * Links version base+1 (`bytes`, staged first, or a tombstone when null), after the pre-check
+   * of version `base` when `precheck`, and verifies; see the header. The system calls run on the
+   * key's commit thread (fs-threads.ts); what they found is judged here.
+   */
+  async function place(dir: string, gen: string, base: number, bytes: Uint8Array | null, precheck: boolean): Promise<Outcome> {
+    if (bytes) await ensureTmp();
+    const freed = base + 1 - KEEP_VERSIONS; // the version the KEEP rule frees once base+1 exists
+    const job: Omit<PlaceJob, 'id' | 'hooks'> = {
+      dir,
+      gen,
+      target: path.join(dir, versionName(gen, base + 1)),
+      body: bytes,
+      staging: bytes ? stagingPath() : '',
+      tombstone: TOMBSTONE_TARGET,
+      precheck: precheck ? { base: versionName(gen, base), marker: MARKER + gen, prefix: `${gen}-` } : null,
+      collect: freed > 0 ? [versionName(gen, freed)] : [],
+    };
+    let reply = await run(job);
+    if (reply.kind === 'failed' && reply.step === 'stage' && reply.code === 'ENOENT') {
       knownDirs.delete(tmpRoot); // someone removed .tmp~: make it again, once
       tmpReady = null;
       await ensureTmp();
-      await writeDurable(file, bytes);
+      reply = await run({ ...job, staging: stagingPath() });
     }
-    return file;
-  }
-
-  /**
-   * fsync of a key directory through a cached handle: a hot key is fsynced on every commit, and
-   * open+close would double the cost. Keyed by generation, so a re-created directory gets a fresh
-   * handle; an entry is closed only when no call is using it.
-   */
-  async function syncKeyDir(dir: string, gen: string): Promise<void> {
-    const id = `${gen}:${dir}`;
-    let entry = dirHandles.get(id);
-    if (entry) dirHandles.delete(id); // re-inserted last: the Map's order is the LRU order
-    entry ??= { handle: fsp.open(dir, 'r'), users: 0 };
-    dirHandles.set(id, entry);
-    entry.users += 1;
-    try {
-      await (await entry.handle).sync();
-    } catch (err) {
-      if (dirHandles.get(id) === entry) dirHandles.delete(id);
-      throw err;
-    } finally {
-      entry.users -= 1;
-      if (entry.users === 0 && dirHandles.get(id) !== entry) closeDirHandle(entry);
-      for (const [oldId, old] of dirHandles) {
-        if (dirHandles.size <= DIR_HANDLES) break;
-        if (old.users === 0) {
-          dirHandles.delete(oldId);
-          closeDirHandle(old);
-        }
-      }
+    switch (reply.kind) {
+      case 'stale': // a damaged directory is CORRUPT_STATE, as a read says
+        return reply.names && parseScan(dir, reply.names) ? 'stale' : 'gone';
+      case 'taken':
+        return reply.kind;
+      case 'missing':
+        if ((await scan(dir)) === null) return 'taken'; // the key directory went away
+        throw new QueueError('STORE_UNAVAILABLE', `File store: linking a version into ${dir} failed (ENOENT)`);
+      case 'failed':
+        if (reply.step !== 'verify') throw new QueueError('STORE_UNAVAILABLE', `File store: ${reply.step} for ${dir} failed (${reply.code}: ${reply.message})`);
+        throw new QueueError('STORE_AMBIGUOUS', `File store: a version of ${dir} was linked, then ${reply.code}: ${reply.message}`);
     }
-  }
-
-  /**
-   * Links version base+1 (the staged file, which it then removes, or a tombstone when null) and
-   * verifies; see the header.
-   */
-  async function place(dir: string, gen: string, base: number, staged: string | null): Promise<{ outcome: Outcome; after: Scan | null }> {
-    const target = path.join(dir, versionName(gen, base + 1));
-    try {
-      await options.testHooks?.beforeLink?.();
-      if (staged) await fsp.link(staged, target);
-      else await fsp.symlink(TOMBSTONE_TARGET, target);
-    } catch (err) {
-      if (staged) await fsp.unlink(staged).catch(noop);
-      if (errCode(err) === 'EEXIST') return { outcome: 'taken', after: null };
-      if (errCode(err) === 'ENOENT' && (await scan(dir)) === null) return { outcome: 'taken', after: null };
-      throw err;
-    }
-    const landed = (s: Scan | null): boolean => s !== null && s.gen === gen && s.max >= base + 1 && s.max < base + 1 + KEEP_VERSIONS;
     let after: Scan | null;
     try {
-      await options.testHooks?.afterLink?.();
-      // Verify, make the link durable, drop the staging name and collect garbage, all at once.
-      const verified = scan(dir).then(async (s) => (landed(s) && (await collectGarbage(dir, s!)), s));
-      [after] = await Promise.all([verified, syncKeyDir(dir, gen), staged ? fsp.unlink(staged).catch(noop) : undefined]);
+      after = parseScan(dir, reply.names);
     } catch (err) {
       throw new QueueError('STORE_AMBIGUOUS', `File store: a version of ${dir} was linked, then ${errCode(err) ?? String(err)}`, { cause: err });
     }
-    if (after && landed(after)) return { outcome: 'landed', after };
-    await fsp.unlink(target).catch(noop); // invisible (zombie) or long superseded: never needed again
-    return { outcome: after && after.gen !== gen ? 'foreign' : 'unsure', after };
+    if (after !== null && after.gen === gen && after.max >= base + 1 && after.max < base + 1 + KEEP_VERSIONS) {
+      // The thread unlinked the version this commit freed. Older ones and other generations'
+      // leftovers (a writer that died before collecting) are rare: collect them here.
+      const left = after.versions.some((v) => v.n <= after.max - KEEP_VERSIONS && v.n !== freed);
+      if (left || after.foreign.length > 0) await collectGarbage(dir, after);
+      return 'landed';
+    }
+    await fsp.unlink(job.target).catch(noop); // invisible (zombie) or long superseded: never needed again
+    return after && after.gen !== gen ? 'foreign' : 'unsure';
+  }
+
+  /** A job on the key's commit thread; a thread that died leaves the outcome unknown. */
+  async function run(job: Omit<PlaceJob, 'id' | 'hooks'>): Promise<PlaceReply> {
+    try {
+      return await threads.place(job);
+    } catch (err) {
+      throw new QueueError('STORE_AMBIGUOUS', `File store: a write to ${job.dir} may or may not have landed (${(err as Error).message})`, { cause: err });
+    }
   }
 
   /** Best effort: unlink versions more than KEEP_VERSIONS below the highest, and older-generation leftovers. */
@@ -291,19 +303,10 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
   async function writeIfMatch(key: string, dir: string, bytes: Uint8Array, etag: string): Promise<{ etag: string }> {
     const want = parseEtag(etag);
     if (!want) throw conflict(key, `etag ${JSON.stringify(etag)} was not issued by this store`);
-    // The pre-check runs while the body is being made durable; it turns a writer that held its etag
-    // too long into a certain STORE_CONFLICT instead of a zombie.
-    const [checked, staging] = await Promise.allSettled([scan(dir), stageFile(bytes)]);
-    if (staging.status === 'rejected') throw staging.reason;
-    const staged = staging.value;
-    const s = checked.status === 'fulfilled' ? checked.value : null;
-    const stale = !s ? 'the key does not exist' : s.gen !== want.gen || s.max !== want.n || !s.live ? 'the etag no longer matches' : '';
-    if (checked.status === 'rejected' || stale) {
-      await fsp.unlink(staged).catch(noop);
-      throw checked.status === 'rejected' ? checked.reason : conflict(key, stale);
-    }
-    const { outcome } = await place(dir, want.gen, want.n, staged);
+    const outcome = await place(dir, want.gen, want.n, bytes, true);
     if (outcome === 'landed') return { etag: `${want.gen}.${want.n + 1}` };
+    if (outcome === 'stale') throw conflict(key, 'the etag no longer matches');
+    if (outcome === 'gone') throw conflict(key, 'the key does not exist');
     if (outcome === 'unsure') throw new QueueError('STORE_AMBIGUOUS', `Write to ${key} may or may not have landed (writer paused during commit)`);
     throw conflict(key, 'another write landed first');
   }
@@ -318,7 +321,7 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
         continue;
       }
       if (createOnly && s.live) throw conflict(key, 'the key already exists');
-      const { outcome } = await place(dir, s.gen, s.max, await stageFile(bytes));
+      const outcome = await place(dir, s.gen, s.max, bytes, false);
       if (outcome === 'landed') return { etag: `${s.gen}.${s.max + 1}` };
       if (outcome === 'unsure' && createOnly) {
         throw new QueueError('STORE_AMBIGUOUS', `Create of ${key} may or may not have landed (writer paused during commit)`);
@@ -400,8 +403,9 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
         for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
           const s = await scan(dir);
           if (!s || !s.live) return;
-          const { outcome, after } = await place(dir, s.gen, s.max, null);
-          if (outcome === 'landed' && after) return await scrub(dir, after, s.max + 1);
+          if ((await place(dir, s.gen, s.max, null, false)) !== 'landed') continue;
+          const after = await scan(dir); // with file types: the scrub replaces data versions only
+          return after ? await scrub(dir, after, s.max + 1) : undefined;
         }
         throw new QueueError('STORE_UNAVAILABLE', `File store: delete of ${key} kept losing races`);
       } catch (err) {
@@ -410,9 +414,7 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
     },
 
     async close(): Promise<void> {
-      const entries = [...dirHandles.values()];
-      dirHandles.clear();
-      await Promise.all(entries.map((e) => e.handle.then((h) => h.close()).catch(noop)));
+      await threads.close();
     },
   };
 }

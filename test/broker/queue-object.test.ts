@@ -195,6 +195,31 @@ describe('QueueObject: state that existed is never re-created', () => {
     expect(Buffer.from((await store.read(KEY))!.body).equals(other)).toBe(true);
   });
 
+  it('commits are serialised into reused buffers, never into the one holding the last landed commit (restored from memory intact)', async () => {
+    const store = writeRefusingStore();
+    const { object, clock } = queueObject(store, 'A');
+    const serialized = async (pushed: number) => {
+      const draft = object.state ?? (await object.load());
+      beginCommit(draft, 'A', clock.now());
+      draft.counters.pushed = pushed;
+      return { draft, body: object.serialize(draft) };
+    };
+    const c1 = await serialized(1);
+    expect(await object.write(c1.draft, c1.body)).toEqual({ kind: 'landed' });
+    const c2 = await serialized(2);
+    expect(await object.write(c2.draft, c2.body)).toEqual({ kind: 'landed' });
+    expect(c2.body.buffer).not.toBe(c1.body.buffer);
+    store.refusing = true;
+    const c3 = await serialized(3);
+    expect((await drive(clock, object.write(c3.draft, c3.body))).kind).toBe('failed');
+    store.refusing = false;
+    const c4 = await serialized(4); // not into commit 2's buffer, whatever commit 3 did
+    expect(c4.body.buffer).toBe(c1.body.buffer);
+    await store.delete(KEY);
+    const plan = await object.reset(true, { lost: false, lose: () => {} });
+    expect(plan).toMatchObject({ action: 'restored', state: { seq: 2, counters: { pushed: 2 } } });
+  });
+
   it('a reset of a lost topic installs a fresh state that continues the seq and is written create-only', async () => {
     const store = createMemoryStore();
     const { object, clock } = queueObject(store, 'A');

@@ -1,0 +1,186 @@
+/**
+ * The broker's own cost per job, without the wire: bench/network.ts's two workloads run against a
+ * Broker in this process (no HTTP, no client), so what is measured is the commit loop, the core
+ * and the store.
+ *
+ *   npx tsx bench/broker-cpu.ts                      # file: store in a new temp directory
+ *   npx tsx bench/broker-cpu.ts --jobs 20000 --store memory:
+ *   npx tsx bench/broker-cpu.ts --cpu-prof           # node --cpu-prof … works too
+ *
+ * throughput  16 producer loops push one job per call; one consumer at concurrency 16 claims
+ *             (long poll, up to its free slots) and acks each job as its no-op handler ends, all
+ *             acks of a turn together (as createWorker does). The producers hold back while more
+ *             than --backlog jobs are unfinished: without the wire's round trips they would
+ *             outrun the consumer, and the figure would be that of a growing queue.json (the
+ *             network benchmark's W1 peaks at about 150). CPU µs per job is this process's
+ *             user + system time (every thread: the fs threadpool too) ÷ jobs.
+ * latency     an idle queue with the consumer's claim parked; single jobs pushed one at a time,
+ *             each timed from its push call to its claim's answer (the handler's start), and the
+ *             commits each took.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Broker } from '../src/broker/broker.js';
+import type { ClaimedJob } from '../src/core/ops/claim.js';
+import { openStore } from '../src/storage/open.js';
+
+const { values: args } = parseArgs({
+  options: {
+    jobs: { type: 'string', default: '10000' },
+    probes: { type: 'string', default: '200' },
+    backlog: { type: 'string', default: '200' },
+    store: { type: 'string' },
+    only: { type: 'string' },
+  },
+});
+const JOBS = Number(args.jobs);
+const PROBES = Number(args.probes);
+const BACKLOG = Number(args.backlog);
+const PRODUCERS = 16;
+const CONCURRENCY = 16;
+const TOPIC = 'bench';
+
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((sorted.length * p) / 100) - 1)] ?? NaN;
+const line = (s: string): void => void process.stdout.write(`${s}\n`);
+
+const dir = args.store === undefined ? await mkdtemp(join(tmpdir(), 'bucketq-broker-cpu-')) : null;
+const store = await openStore(args.store ?? `file:${dir}`);
+/** How long each write of queue.json took (ms), from the call to its answer. */
+let writeMs: number[] = [];
+const write = store.write.bind(store);
+store.write = async (key, body, cond) => {
+  const t = performance.now();
+  try {
+    return await write(key, body, cond);
+  } finally {
+    if (key.endsWith('/queue.json')) writeMs.push(performance.now() - t);
+  }
+};
+const broker = new Broker({ store });
+
+/** The consumer: claims while it has room, a no-op handler per job, each turn's acks together. */
+function consumer(onStart: (job: ClaimedJob) => void, onDone: () => void) {
+  let inFlight = 0;
+  let claiming = false;
+  let stopped = false;
+  let completed = 0;
+  let abort = new AbortController();
+  const loop = async (): Promise<void> => {
+    if (claiming || stopped) return;
+    claiming = true;
+    while (!stopped && inFlight < CONCURRENCY) {
+      let jobs: ClaimedJob[];
+      abort = new AbortController(); // one per claim, as each request of the wire has its own
+      try {
+        jobs = await broker.claim(TOPIC, { workerId: 'w', max: CONCURRENCY - inFlight, waitMs: 5000 }, abort.signal);
+      } catch {
+        break;
+      }
+      inFlight += jobs.length;
+      for (const job of jobs) {
+        onStart(job);
+        setImmediate(() => {
+          void broker.ack(TOPIC, { id: job.id, workerId: 'w', lease: job.lease }).then(() => {
+            inFlight--;
+            completed++;
+            onDone();
+            void loop();
+          });
+        });
+      }
+    }
+    claiming = false;
+  };
+  void loop();
+  return {
+    get completed() {
+      return completed;
+    },
+    stop() {
+      stopped = true;
+      abort.abort();
+    },
+  };
+}
+
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 2));
+}
+
+try {
+  await broker.stats(TOPIC); // elect
+  const probeStarted = new Map<string, (at: number) => void>();
+  let pushed = 0;
+  const room: Array<() => void> = [];
+  const c = consumer(
+    (job) => {
+      const p = (job.payload as { probe?: string } | undefined)?.probe;
+      if (p !== undefined) probeStarted.get(p)?.(performance.now());
+    },
+    () => {
+      for (const r of room.splice(0)) r();
+    },
+  );
+  const pushAll = async (count: number) => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: PRODUCERS }, async () => {
+        while (next < count) {
+          while (pushed - c.completed > BACKLOG) await new Promise<void>((r) => room.push(r));
+          const n = next++;
+          pushed++;
+          await broker.push(TOPIC, [{ payload: { n } }]);
+        }
+      }),
+    );
+  };
+  line(`bucketq broker-cpu — node ${process.version}, store ${store.name}`);
+  await pushAll(1000); // warm-up
+  await until(() => c.completed >= 1000);
+
+  if (args.only !== 'latency') {
+    const seq0 = (await broker.stats(TOPIC)).seq;
+    const sizes: number[] = [];
+    broker.events.on('commit', (c) => sizes.push(c.bytes));
+    writeMs = [];
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const done0 = c.completed;
+    await pushAll(JOBS);
+    await until(() => c.completed >= done0 + JOBS);
+    const s = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const commits = (await broker.stats(TOPIC)).seq - seq0;
+    sizes.sort((a, b) => a - b);
+    line(`throughput: ${JOBS} jobs in ${s.toFixed(2)} s = ${(JOBS / s).toFixed(0)} jobs/s; ${commits} commits (${((3 * JOBS) / commits).toFixed(1)} job-ops each, p50 ${(pct(sizes, 50) / 1024).toFixed(1)} KiB)`);
+    line(`CPU per job: ${((cpu.user + cpu.system) / JOBS).toFixed(1)} µs (user ${(cpu.user / JOBS).toFixed(1)}, system ${(cpu.system / JOBS).toFixed(1)})`);
+    writeMs.sort((a, b) => a - b);
+    line(`queue.json writes: p50 ${pct(writeMs, 50).toFixed(2)} ms, p99 ${pct(writeMs, 99).toFixed(2)} ms`);
+  }
+
+  if (args.only !== 'throughput') {
+    const ms: number[] = [];
+    let commits = 0;
+    for (let i = 0; i < PROBES; i++) {
+      await new Promise((r) => setTimeout(r, 3)); // the consumer's claim parks again
+      const id = `probe-${i}`;
+      const started = new Promise<number>((r) => probeStarted.set(id, r));
+      const seq0 = (await broker.stats(TOPIC)).seq;
+      const t = performance.now();
+      await broker.push(TOPIC, [{ id, payload: { probe: id } }]);
+      ms.push((await started) - t);
+      probeStarted.delete(id);
+      await until(() => c.completed >= 1000 + (args.only === 'latency' ? 0 : JOBS) + i + 1);
+      commits += (await broker.stats(TOPIC)).seq - seq0;
+    }
+    ms.sort((a, b) => a - b);
+    line(`latency: push → claim answered, idle queue, ${PROBES} jobs: p50 ${pct(ms, 50).toFixed(2)} ms, p99 ${pct(ms, 99).toFixed(2)} ms; ${(commits / PROBES).toFixed(2)} commits per job (push, claim, ack)`);
+  }
+  c.stop();
+} finally {
+  await broker.stop();
+  await store.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,100 @@
+/**
+ * What one conditional write of the `file:` store costs, next to the floor any durable write pays:
+ * writing the same bytes to a file and fdatasyncing it.
+ *
+ *   npx tsx bench/fs-commit.ts                       # 4 KiB, 2,000 commits, in a new directory under the OS tmpdir
+ *   npx tsx bench/fs-commit.ts --bytes 65536 --commits 500 --dir /var/tmp
+ *   strace -c -f -o /tmp/trace npx tsx bench/fs-commit.ts --only store   # syscalls per commit: divide by --commits
+ *
+ * Rows (each timed one after another, p50 / p99 in ms, and this process's CPU time per call, every
+ * thread counted: the fs threadpool's system time is most of a commit's):
+ *   write+fdatasync   pwrite of the bytes into one open file, then fdatasync (synchronous calls)
+ *   fresh file        open(O_CREAT|O_EXCL) + write + fdatasync + close of a new file (synchronous)
+ *   store.write       createFileStore(...).write(key, bytes, {ifMatch}): the broker's commit
+ * `--only store` runs the store alone (for strace), `--only floor` the two others.
+ */
+import fs from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createFileStore } from '../src/storage/fs.js';
+
+const { values: args } = parseArgs({
+  options: {
+    bytes: { type: 'string', default: '4096' },
+    commits: { type: 'string', default: '2000' },
+    dir: { type: 'string' },
+    only: { type: 'string' },
+  },
+});
+const BYTES = Number(args.bytes);
+const COMMITS = Number(args.commits);
+if (!(BYTES >= 1) || !(COMMITS >= 10)) throw new Error('--bytes must be >= 1 and --commits >= 10');
+if (args.only !== undefined && args.only !== 'store' && args.only !== 'floor') throw new Error('--only must be store or floor');
+
+const dir = await mkdtemp(path.join(args.dir ?? tmpdir(), 'bucketq-fs-commit-'));
+const body = Buffer.alloc(BYTES, 'x');
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((sorted.length * p) / 100) - 1)]!;
+}
+/** p50 / p99 of `ms`, and this process's CPU time (all threads) per call since `cpu0`. */
+function row(name: string, ms: number[], cpu0: NodeJS.CpuUsage): void {
+  const cpu = process.cpuUsage(cpu0);
+  ms.sort((a, b) => a - b);
+  const per = (us: number) => (us / ms.length).toFixed(0).padStart(4);
+  process.stdout.write(
+    `${name.padEnd(16)} p50 ${pct(ms, 50).toFixed(3)} ms   p99 ${pct(ms, 99).toFixed(3)} ms   CPU ${per(cpu.user + cpu.system)} µs (user ${per(cpu.user)}, system ${per(cpu.system)})   ${ms.length} × ${BYTES} B\n`,
+  );
+}
+
+try {
+  process.stdout.write(`${dir} (node ${process.version})\n`);
+  if (args.only !== 'store') {
+    const fd = fs.openSync(path.join(dir, 'floor'), 'w');
+    const floor: number[] = [];
+    let cpu0 = process.cpuUsage();
+    for (let i = 0; i < COMMITS; i++) {
+      body[0] = i & 0xff; // different bytes each time, as a commit's
+      const t = performance.now();
+      fs.writeSync(fd, body, 0, body.length, 0);
+      fs.fdatasyncSync(fd);
+      floor.push(performance.now() - t);
+    }
+    fs.closeSync(fd);
+    row('write+fdatasync', floor, cpu0);
+    cpu0 = process.cpuUsage();
+
+    const fresh: number[] = [];
+    for (let i = 0; i < COMMITS; i++) {
+      const file = path.join(dir, `fresh-${i}`);
+      const t = performance.now();
+      const f = fs.openSync(file, 'wx');
+      fs.writeSync(f, body, 0, body.length, 0);
+      fs.fdatasyncSync(f);
+      fs.closeSync(f);
+      fresh.push(performance.now() - t);
+      fs.unlinkSync(file);
+    }
+    row('fresh file', fresh, cpu0);
+  }
+
+  if (args.only !== 'floor') {
+    const store = createFileStore({ root: path.join(dir, 'store') });
+    let { etag } = await store.write('topics/t/queue.json', body, { ifNoneMatch: '*' });
+    for (let i = 0; i < 50; i++) ({ etag } = await store.write('topics/t/queue.json', body, { ifMatch: etag })); // warm-up
+    const commits: number[] = [];
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < COMMITS; i++) {
+      body[0] = i & 0xff;
+      const t = performance.now();
+      ({ etag } = await store.write('topics/t/queue.json', body, { ifMatch: etag }));
+      commits.push(performance.now() - t);
+    }
+    row('store.write', commits, cpu0);
+    await store.close();
+  }
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,83 @@
+/**
+ * The commit threads of the file store (src/storage/fs-threads.ts): a process is kept alive while a
+ * write waits for its thread and never by an idle one, close() waits for what was sent, and a thread
+ * that dies answers its writes (as maybe landed) instead of leaving them waiting.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { Worker } from 'node:worker_threads';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFileStore } from '../../src/storage/fs.js';
+import { CommitThreads } from '../../src/storage/fs-threads.js';
+
+const CHILD = fileURLToPath(new URL('./fixtures/unclosed-store.ts', import.meta.url));
+const PROJECT = fileURLToPath(new URL('../..', import.meta.url));
+const text = (body: Uint8Array): string => new TextDecoder().decode(body);
+
+describe('file store commit threads', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'bucketq-fs-threads-'));
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  it('a process that never closes its store exits once idle, and not before its last write landed', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', CHILD, root], { cwd: PROJECT, timeout: 30_000 });
+    expect(stdout).toMatch(/^landed [0-9a-f]{16}\.5\n$/);
+    const store = createFileStore({ root });
+    expect(text((await store.read('k'))!.body)).toBe('last');
+    await store.close();
+  });
+
+  it('close() waits for the writes sent, and the store works again after it', async () => {
+    const store = createFileStore({ root });
+    let { etag } = await store.write('a/k', 'one', { ifNoneMatch: '*' });
+    const inFlight = store.write('a/k', 'two', { ifMatch: etag });
+    await store.close();
+    ({ etag } = await inFlight);
+    ({ etag } = await store.write('a/k', 'three', { ifMatch: etag }));
+    expect(text((await store.read('a/k'))!.body)).toBe('three');
+    await store.close();
+    await store.close(); // idempotent
+    expect(await readdir(path.join(root, '.tmp~'))).toEqual([]);
+  });
+
+  it('a thread that dies rejects the job it had, and the next job gets a new thread', async () => {
+    let victim: Worker | undefined;
+    const threads = new CommitThreads(1, { beforeLink: async () => void (await victim?.terminate()) });
+    // The test reaches into the pool for the thread to kill: nothing else makes a thread die.
+    const pool = threads as unknown as { threads: Array<{ worker: Worker } | undefined> };
+    const store = createFileStore({ root });
+    const { etag } = await store.write('k', 'base');
+    await store.close();
+    const dir = path.join(root, 'k.v');
+    const [gen, n] = etag.split('.') as [string, string];
+    const name = (v: number) => `${gen}-${String(v).padStart(20, '0')}`;
+    const job = (staging: string) => ({
+      dir,
+      gen,
+      target: path.join(dir, name(Number(n) + 1)),
+      body: new TextEncoder().encode('next'),
+      staging: path.join(root, '.tmp~', staging),
+      tombstone: 'deleted',
+      precheck: { base: name(Number(n)), marker: `gen-${gen}`, prefix: `${gen}-` },
+      collect: [],
+    });
+    const first = threads.place(job('a'));
+    victim = pool.threads[0]!.worker;
+    await expect(first).rejects.toThrow(/file store thread/);
+    const dead = victim;
+    victim = undefined;
+    const reply = await threads.place(job('b'));
+    expect(reply.kind).toBe('linked'); // the first died before its link: the slot was still free
+    expect(pool.threads[0]!.worker).not.toBe(dead);
+    await threads.close();
+    const reopened = createFileStore({ root });
+    expect(text((await reopened.read('k'))!.body)).toBe('next');
+    await reopened.close();
+  });
+});
