@@ -27,12 +27,15 @@ import {
   checkLease,
   checkLeaseMs,
   checkPushBatch,
+  checkPushJob,
+  checkPushSize,
   checkReleaseSize,
   checkSettings,
   checkTopic,
   DEFAULT_LEASE_MS,
   DEFAULT_LIMITS,
   type AckRequest,
+  type CheckedPushJob,
   type ClaimRequest,
   type HeartbeatRequest,
   type LeaseRequest,
@@ -95,6 +98,14 @@ export interface BrokerOptions {
 }
 
 const HOUR = 3_600_000;
+
+/** One job of {@link Broker.pushEach}: its outcome, or why it alone was refused. */
+export type PushItemResult = { ok: true; value: PushOutcome } | { ok: false; error: QueueError };
+
+/** What a push span records once answered. */
+function createdCount(out: PushOutcome[]): Record<string, number> {
+  return { 'bucketq.jobs.created': out.filter((j) => j.created).length };
+}
 
 /** A lost topic as GET /v1/broker and the dashboard show it. */
 export interface LostTopic {
@@ -215,14 +226,41 @@ export class Broker {
   }
 
   push(topic: string, jobs: PushJobRequest[]): Promise<PushOutcome[]> {
-    return traced('bucketq.push', topic, { 'bucketq.jobs': Array.isArray(jobs) ? jobs.length : 0 }, (span) => this.pushJobs(topic, jobs, span), (out) => ({
-      'bucketq.jobs.created': out.filter((j) => j.created).length,
-    }));
+    return traced('bucketq.push', topic, { 'bucketq.jobs': Array.isArray(jobs) ? jobs.length : 0 }, async (span) => {
+      checkTopic(topic);
+      return this.pushJobs(topic, checkPushBatch(jobs, this.limits), span);
+    }, createdCount);
   }
 
-  private async pushJobs(topic: string, jobs: PushJobRequest[], span: RequestSpan | null): Promise<PushOutcome[]> {
+  /**
+   * A push whose jobs are answered one by one: a job the protocol refuses fails alone, the others
+   * go in as one request of the commit loop (a failure there, NOT_LEADER or the store's, fails
+   * all of them, and is thrown). The network client's coalesced pushes (POST …/jobs with
+   * `"atomic": false`): many callers' jobs in one request, none failing for another's mistake.
+   */
+  async pushEach(topic: string, jobs: unknown[]): Promise<PushItemResult[]> {
     checkTopic(topic);
-    const checked = checkPushBatch(jobs, this.limits);
+    checkPushSize(jobs, this.limits);
+    const out = new Array<PushItemResult>(jobs.length);
+    const valid: CheckedPushJob[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < jobs.length; i++) {
+      try {
+        valid.push(checkPushJob(jobs[i], this.limits));
+        at.push(i);
+      } catch (err) {
+        if (!isQueueError(err)) throw err;
+        out[i] = { ok: false, error: err };
+      }
+    }
+    if (valid.length > 0) {
+      const pushed = await traced('bucketq.push', topic, { 'bucketq.jobs': valid.length }, (span) => this.pushJobs(topic, valid, span), createdCount);
+      for (let k = 0; k < at.length; k++) out[at[k]!] = { ok: true, value: pushed[k]! };
+    }
+    return out;
+  }
+
+  private async pushJobs(topic: string, checked: CheckedPushJob[], span: RequestSpan | null): Promise<PushOutcome[]> {
     const written: string[] = [];
     const coreJobs: PushJob[] = [];
     try {

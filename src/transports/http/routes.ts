@@ -139,8 +139,17 @@ export const ROUTES: readonly Route[] = [
     body: true,
     run: async ({ broker, topics, params, body }) => {
       if (typeof body === 'object' && body !== null && !Array.isArray(body) && 'jobs' in body) {
-        const o = fields(body, ['jobs']);
+        const o = fields(body, ['jobs', 'atomic']);
         if (!Array.isArray(o.jobs)) throw bad('jobs must be a non-empty array');
+        if (o.atomic !== undefined && typeof o.atomic !== 'boolean') throw bad(`atomic must be true or false, got ${JSON.stringify(o.atomic)}`);
+        if (o.atomic === false) {
+          // Each job answered on its own: a refused one fails alone (the client's coalesced pushes).
+          const each = await broker.pushEach(params.topic, o.jobs);
+          if (each.some((r) => r.ok)) topics.add(params.topic);
+          const created = each.some((r) => r.ok && r.value.created);
+          const jobs = each.map((r) => (r.ok ? { ok: true, id: r.value.id, created: r.value.created } : { ok: false, error: wireError(r.error) }));
+          return { status: created ? 201 : 200, body: { jobs } };
+        }
         const out = await broker.push(params.topic, o.jobs);
         topics.add(params.topic);
         return { status: out.some((j) => j.created) ? 201 : 200, body: { jobs: out.map((j) => ({ id: j.id, created: j.created })) } };
