@@ -2,7 +2,8 @@
  * The network client: `createClient<T>()` gives one topic of a remote broker group as a
  * {@link Queue}, the interface of the embedded queue, so `createWorker` runs unchanged on it.
  * Each method is one HTTP request (docs/http-api.md) through a {@link Connection}, which finds
- * the leader and retries per call:
+ * the leader and retries per call; except `push`, whose calls made together share requests
+ * (push-batcher.ts: same turn of the event loop, or while pushes are in flight):
  *
  *   push, pushMany          retried after any transient failure: every job carries an id, made
  *                           here when the caller gave none, so a retried push finds the job it
@@ -25,7 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.js';
 import type { BrokerLease, JobStats, TopicSettings } from '../core/types.js';
 import { isQueueError, QueueError, toQueueError, type ErrorCode } from '../errors.js';
-import { checkJsonDepth, checkLeaseMs, checkTopic, DEFAULT_LEASE_MS, DEFAULT_LIMITS } from '../protocol.js';
+import { checkLeaseMs, checkPushJob, checkTopic, DEFAULT_LEASE_MS, DEFAULT_LIMITS, type Limits } from '../protocol.js';
 import type {
   AckItem,
   ClaimedJob,
@@ -44,6 +45,7 @@ import type {
 } from '../api.js';
 import type { QueueEvent } from '../event-types.js';
 import { Connection, type CallOptions, type ConnectionOptions } from './connection.js';
+import { PushBatcher } from './push-batcher.js';
 import { streamEvents, type EventsOptions } from './events.js';
 import { errorText, jsonSafe, leaseOf } from '../api-arguments.js';
 
@@ -54,6 +56,12 @@ export interface ClientOptions extends ConnectionOptions {
   leaseMs?: number;
   /** Clock handed to workers on this client (default: the system clock). */
   clock?: Clock;
+  /**
+   * `push()` calls made in the same turn of the event loop, or while this client's pushes are in
+   * flight, go out as one request, each call keeping its own outcome (default true; no timer, so
+   * a lone push is not delayed). false: one request per call. `pushMany` is always one request of its own.
+   */
+  batchPushes?: boolean;
 }
 
 /** A remote topic: the {@link Queue} of the embedded API, plus the broker's live events. */
@@ -82,6 +90,12 @@ export function createClient<T = unknown>(options: ClientOptions): Client<T> {
   return new RemoteQueue<T>(options);
 }
 
+/**
+ * What the client checks of a job before sending it: everything the broker would, except the
+ * payload's size, whose limit is the broker's own (`--max-payload-bytes`).
+ */
+const CLIENT_LIMITS: Limits = { ...DEFAULT_LIMITS, maxPayloadBytes: Number.POSITIVE_INFINITY };
+
 /** Job ids made by this process: a random prefix and a counter, unique without a random draw per job. */
 const ID_PREFIX = `c${randomBytes(12).toString('base64url')}`;
 let idCounter = 0;
@@ -106,6 +120,8 @@ class RemoteQueue<T> implements Client<T> {
   private closing: Promise<void> | null = null;
   /** Requests in flight, so close() can abort long polls and wait for the rest. */
   private readonly inFlight = new Set<{ done: Promise<unknown>; abort?: AbortController }>();
+  /** push() calls waiting for their request, or null when each call is a request of its own. */
+  private readonly pushes: PushBatcher | null;
 
   constructor(o: ClientOptions) {
     if (typeof o !== 'object' || o === null) throw invalid('createClient needs {url or store, topic}');
@@ -115,27 +131,26 @@ class RemoteQueue<T> implements Client<T> {
     this.conn = new Connection(o, this.topic);
     this.options = o;
     this.base = `/v1/topics/${encodeURIComponent(this.topic)}`;
+    const path = `${this.base}/jobs`;
+    this.pushes = o.batchPushes === false ? null : new PushBatcher({ post: (json) => this.call({ method: 'POST', path, json, retry: 'always' }) });
   }
 
   async push(payload: T, opts: PushOptions = {}): Promise<PushResult> {
-    const [out] = await this.pushMany([{ ...opts, payload }]);
-    return out!;
+    if (!this.pushes) {
+      const [out] = await this.pushMany([{ ...opts, payload }]);
+      return out!;
+    }
+    if (this.closing) throw closed(this.topic);
+    // Checked here, so a job the broker would refuse never joins (and never fails) a batch.
+    return this.pushes.push(wireJob({ ...opts, payload }, 'job'));
   }
 
   async pushMany(jobs: ReadonlyArray<{ payload: T } & PushOptions>): Promise<PushResult[]> {
     if (!Array.isArray(jobs)) throw invalid('pushMany needs an array of {payload, ...options}');
-    const made: boolean[] = [];
-    const wire = jobs.map((job, i) => {
-      if (typeof job !== 'object' || job === null) throw invalid(`jobs[${i}] must be an object with a payload`);
-      made.push(job.id === undefined);
-      // Before JSON.stringify walks it; and undefined (push() of a void queue) is sent as null, as
-      // the embedded queue stores it: the broker refuses a job without the field.
-      checkJsonDepth(job.payload, `jobs[${i}].payload`);
-      return { ...job, payload: job.payload ?? null, id: job.id ?? newJobId() };
-    });
-    const out = await this.call<{ jobs: PushResult[] }>({ method: 'POST', path: `${this.base}/jobs`, body: { jobs: wire }, retry: 'always' });
+    const wire = jobs.map((job, i) => wireJob(job, `jobs[${i}]`));
+    const out = await this.call<{ jobs: PushResult[] }>({ method: 'POST', path: `${this.base}/jobs`, json: `{"jobs":[${wire.map((w) => w.json).join(',')}]}`, retry: 'always' });
     // An id made here is new to the world: `created: false` can only mean an earlier try of this very push landed.
-    return out.jobs.map((r, i) => ({ id: r.id, created: r.created || made[i] === true }));
+    return out.jobs.map((r, i) => ({ id: r.id, created: r.created || wire[i]!.made }));
   }
 
   async claim(opts: ClaimOptions): Promise<ClaimedJob<T>[]> {
@@ -238,6 +253,7 @@ class RemoteQueue<T> implements Client<T> {
   /** Later calls fail with CLOSED; long polls in flight end at once (CLOSED), other requests finish first; events() iterators end. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.pushes?.flush(); // pushes made before close() are sent (and answered), like any request in flight
       this.closer.abort();
       for (const r of this.inFlight) r.abort?.abort(new QueueError('CLOSED', `the client of topic ${this.topic} is closed`));
       await Promise.allSettled([...this.inFlight].map((r) => r.done));
@@ -255,7 +271,7 @@ class RemoteQueue<T> implements Client<T> {
 
   /** Every request: refused after close; failures are QueueErrors; `abortable` ones end when close() is called. */
   private async call<R>(o: CallOptions, abortable = false): Promise<R> {
-    if (this.closing) throw new QueueError('CLOSED', `the client of topic ${this.topic} is closed`);
+    if (this.closing) throw closed(this.topic);
     const abort = abortable ? new AbortController() : undefined;
     const options = abort ? { ...o, signal: o.signal ? AbortSignal.any([o.signal, abort.signal]) : abort.signal } : o;
     const entry: { done: Promise<unknown>; abort?: AbortController } = { done: Promise.resolve() };
@@ -332,6 +348,24 @@ const pending = new QueueError('INTERNAL', 'not settled');
 
 function invalid(message: string): QueueError {
   return new QueueError('INVALID_ARGUMENT', message);
+}
+
+function closed(topic: string): QueueError {
+  return new QueueError('CLOSED', `the client of topic ${topic} is closed`);
+}
+
+/**
+ * A job as the JSON text of the push route, its id made here when the caller gave none, checked
+ * as the broker would (`where`: how errors name it). The payload is serialised once, by the check.
+ */
+function wireJob(job: PushOptions & { payload: unknown }, where: string): { json: string; made: boolean } {
+  if (typeof job !== 'object' || job === null) throw invalid(`${where} must be an object with a payload`);
+  // Options set to undefined are left out, as JSON leaves them out on the wire; an undefined payload
+  // (push() of a void queue) is sent as null, as the embedded queue stores it.
+  const defined: Record<string, unknown> = { payload: job.payload ?? null, id: job.id ?? newJobId() };
+  for (const [k, v] of Object.entries(job)) if (v !== undefined && k !== 'payload' && k !== 'id') defined[k] = v;
+  const { payloadJson, ...rest } = checkPushJob(defined, CLIENT_LIMITS, where);
+  return { json: `{"payload":${payloadJson},${JSON.stringify(rest).slice(1)}`, made: job.id === undefined };
 }
 
 
