@@ -3,7 +3,8 @@
  * {@link Queue}, the interface of the embedded queue, so `createWorker` runs unchanged on it.
  * Each method is one HTTP request (docs/http-api.md) through a {@link Connection}, which finds
  * the leader and retries per call; except `push`, whose calls made together share requests
- * (push-batcher.ts: same turn of the event loop, or while pushes are in flight):
+ * (push-batcher.ts: same turn of the event loop, or while pushes are in flight), and `ack`,
+ * whose calls of one turn go out as one ackMany (a lone one as the single ack request):
  *
  *   push, pushMany          retried after any transient failure: every job carries an id, made
  *                           here when the caller gave none, so a retried push finds the job it
@@ -16,7 +17,8 @@
  *   heartbeat, ack, nack,   retried: each presents the lease, so a replay cannot act twice. A
  *   ackMany, nackMany       replayed ack answers ok while the job is unarchived (milliseconds);
  *                           afterwards, and for a replayed nack, LEASE_LOST, which then says
- *                           that an earlier try may have landed (`details.retried`)
+ *                           that an earlier try may have landed (`details.retried`; not for
+ *                           the items of a many-call, acks coalesced by one turn included)
  *   get, stats, cancel,     retried (cancel and retry cannot act twice; a replay answers
  *   retry                   FAILED_PRECONDITION or NOT_FOUND if the first try landed)
  *   configure, pause,       retried: each sets values (PATCH /v1/topics/{topic}), so a replay
@@ -44,6 +46,7 @@ import type {
   TopicSettingsUpdate,
 } from '../api.js';
 import type { QueueEvent } from '../event-types.js';
+import { TurnBatcher } from '../turn-batcher.js';
 import { Connection, type CallOptions, type ConnectionOptions } from './connection.js';
 import { PushBatcher } from './push-batcher.js';
 import { streamEvents, type EventsOptions } from './events.js';
@@ -122,6 +125,8 @@ class RemoteQueue<T> implements Client<T> {
   private readonly inFlight = new Set<{ done: Promise<unknown>; abort?: AbortController }>();
   /** push() calls waiting for their request, or null when each call is a request of its own. */
   private readonly pushes: PushBatcher | null;
+  /** ack() calls of this turn. */
+  private readonly acks = new TurnBatcher<AckItem, { id: string }>((items) => (items.length === 1 ? this.ackAlone(items[0]!) : this.settleAcks(items, true)));
 
   constructor(o: ClientOptions) {
     if (typeof o !== 'object' || o === null) throw invalid('createClient needs {url or store, topic}');
@@ -132,7 +137,7 @@ class RemoteQueue<T> implements Client<T> {
     this.options = o;
     this.base = `/v1/topics/${encodeURIComponent(this.topic)}`;
     const path = `${this.base}/jobs`;
-    this.pushes = o.batchPushes === false ? null : new PushBatcher({ post: (json) => this.call({ method: 'POST', path, json, retry: 'always' }) });
+    this.pushes = o.batchPushes === false ? null : new PushBatcher({ post: (json) => this.call({ method: 'POST', path, json, retry: 'always' }, false, true) });
   }
 
   async push(payload: T, opts: PushOptions = {}): Promise<PushResult> {
@@ -171,9 +176,19 @@ class RemoteQueue<T> implements Client<T> {
   }
 
   async ack(job: LeaseHandle, result?: unknown): Promise<{ id: string }> {
-    const l = leaseOf(job);
-    const out = await this.call<{ id: string }>({ method: 'POST', path: this.jobPath(l.id, 'ack'), body: { workerId: l.workerId, lease: l.lease, result: jsonSafe(result) }, retry: 'always' });
-    return { id: out.id };
+    const item = { ...leaseOf(job), result: jsonSafe(result) };
+    if (this.closing) throw closed(this.topic);
+    return this.acks.add(item);
+  }
+
+  /** One ack as its own request (POST …/jobs/{id}/ack): its error is exactly the broker's. */
+  private async ackAlone(item: AckItem): Promise<Array<ItemOutcome<{ id: string }>>> {
+    try {
+      const out = await this.call<{ id: string }>({ method: 'POST', path: this.jobPath(item.id, 'ack'), body: { workerId: item.workerId, lease: item.lease, result: item.result }, retry: 'always' }, false, true);
+      return [{ id: item.id, ok: true, value: { id: out.id } }];
+    } catch (err) {
+      return [{ id: item.id, ok: false, error: toQueueError(err) }];
+    }
   }
 
   async nack(job: LeaseHandle, error?: string | Error, opts: NackOptions = {}): Promise<NackResult> {
@@ -183,7 +198,12 @@ class RemoteQueue<T> implements Client<T> {
   }
 
   async ackMany(items: ReadonlyArray<AckItem>): Promise<Array<ItemOutcome<{ id: string }>>> {
-    return this.settle(items, 'acks', (item) => ({ ...leaseOf(item), result: jsonSafe(item.result) }), (r) => ({ id: r.id as string }));
+    return this.settleAcks(items, false);
+  }
+
+  /** `queued`: acks made before close() (ack calls of one turn), sent even while it closes. */
+  private settleAcks(items: ReadonlyArray<AckItem>, queued: boolean): Promise<Array<ItemOutcome<{ id: string }>>> {
+    return this.settle(items, 'acks', (item) => ({ ...leaseOf(item), result: jsonSafe(item.result) }), (r) => ({ id: r.id as string }), queued);
   }
 
   async nackMany(items: ReadonlyArray<NackItem>): Promise<Array<ItemOutcome<NackResult>>> {
@@ -253,10 +273,11 @@ class RemoteQueue<T> implements Client<T> {
   /** Later calls fail with CLOSED; long polls in flight end at once (CLOSED), other requests finish first; events() iterators end. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.pushes?.flush(); // pushes made before close() are sent (and answered), like any request in flight
       this.closer.abort();
       for (const r of this.inFlight) r.abort?.abort(new QueueError('CLOSED', `the client of topic ${this.topic} is closed`));
-      await Promise.allSettled([...this.inFlight].map((r) => r.done));
+      // Pushes and acks made before close() are sent (and answered), like any request in flight.
+      this.acks.flush();
+      await Promise.all([this.pushes?.drain(), this.acks.idle(), Promise.allSettled([...this.inFlight].map((r) => r.done))]);
       await this.conn.close();
     })();
     return this.closing;
@@ -269,9 +290,12 @@ class RemoteQueue<T> implements Client<T> {
     return `${this.base}/jobs/${encodeURIComponent(id)}${action ? `/${action}` : ''}`;
   }
 
-  /** Every request: refused after close; failures are QueueErrors; `abortable` ones end when close() is called. */
-  private async call<R>(o: CallOptions, abortable = false): Promise<R> {
-    if (this.closing) throw closed(this.topic);
+  /**
+   * Every request: refused after close (but for `queued` ones: pushes and acks made before it);
+   * failures are QueueErrors; `abortable` ones end when close() is called.
+   */
+  private async call<R>(o: CallOptions, abortable = false, queued = false): Promise<R> {
+    if (this.closing && !queued) throw closed(this.topic);
     const abort = abortable ? new AbortController() : undefined;
     const options = abort ? { ...o, signal: o.signal ? AbortSignal.any([o.signal, abort.signal]) : abort.signal } : o;
     const entry: { done: Promise<unknown>; abort?: AbortController } = { done: Promise.resolve() };
@@ -294,6 +318,7 @@ class RemoteQueue<T> implements Client<T> {
     kind: 'acks' | 'nacks',
     toWire: (item: I) => object,
     toValue: (r: Record<string, unknown>) => V,
+    queued = false,
   ): Promise<Array<ItemOutcome<V>>> {
     if (!Array.isArray(items)) throw invalid('expected an array of jobs');
     const out: Array<ItemOutcome<V>> = items.map((item) => ({ id: typeof item?.id === 'string' ? item.id : String(item?.id), ok: false, error: pending }));
@@ -309,7 +334,7 @@ class RemoteQueue<T> implements Client<T> {
     const send = async (chunk: Array<{ index: number; wire: object }>): Promise<void> => {
       let answer: WireOutcome[];
       try {
-        const res = await this.call<Record<'acks' | 'nacks', WireOutcome[]>>({ method: 'POST', path: `${this.base}/settle`, body: { [kind]: chunk.map((c) => c.wire) }, retry: 'always' });
+        const res = await this.call<Record<'acks' | 'nacks', WireOutcome[]>>({ method: 'POST', path: `${this.base}/settle`, body: { [kind]: chunk.map((c) => c.wire) }, retry: 'always' }, false, queued);
         answer = res[kind];
       } catch (err) {
         const error = toQueueError(err);

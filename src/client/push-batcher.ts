@@ -60,6 +60,7 @@ export class PushBatcher {
   private queuedBytes = 0;
   private scheduled = false;
   private inFlight = 0;
+  private readonly delivering = new Set<Promise<void>>();
   private readonly maxJobs: number;
   private readonly maxBytes: number;
   private readonly maxInFlight: number;
@@ -78,11 +79,6 @@ export class PushBatcher {
     });
   }
 
-  /** Sends everything queued now, whatever is in flight (close: no push made before it is left behind). */
-  flush(): void {
-    this.send(true);
-  }
-
   private schedule(): void {
     if (this.scheduled || this.inFlight >= this.maxInFlight || this.queued.length === 0) return;
     this.scheduled = true;
@@ -96,11 +92,19 @@ export class PushBatcher {
     while (this.queued.length > 0 && (all || this.inFlight < this.maxInFlight)) {
       const batch = this.take();
       this.inFlight++;
-      void this.deliver(batch).finally(() => {
+      const done = this.deliver(batch).finally(() => {
         this.inFlight--;
+        this.delivering.delete(done);
         this.schedule();
       });
+      this.delivering.add(done);
     }
+  }
+
+  /** Sends everything queued now and resolves once every push has its answer (close). */
+  async drain(): Promise<void> {
+    this.send(true);
+    while (this.delivering.size > 0) await Promise.all(this.delivering);
   }
 
   /** The oldest queued jobs that fit one request (at least one). */

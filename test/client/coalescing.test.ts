@@ -1,8 +1,9 @@
 /**
- * Coalesced pushes (src/client/push-batcher.ts) against real brokers on 127.0.0.1, counted
- * through the test proxy: a lone push leaves at once as the classic request, pushes of one turn
- * share one request, each call keeps its own outcome, a retried coalesced request duplicates
- * nothing, and a broker's lower limits (or one that predates per-item pushes) are coped with.
+ * Coalesced pushes (src/client/push-batcher.ts) and acks against real brokers on 127.0.0.1,
+ * counted through the test proxy: a lone push leaves at once as the classic request, pushes of one
+ * turn share one request, each call keeps its own outcome, a retried coalesced request duplicates
+ * nothing, and a broker's lower limits (or one that predates per-item pushes) are coped with; acks
+ * of one turn go as one settle request.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -215,5 +216,38 @@ describe('createClient: coalesced pushes', () => {
     const batched = client<number>({ url: p.url, topic: 'single' });
     expect(await codeOf(batched.pushMany([{ payload: 1, id: 'x1' }, { payload: 2, priority: 0.5 }]))).toBe('INVALID_ARGUMENT');
     expect(await codeOf(batched.get('x1'))).toBe('NOT_FOUND');
+  });
+});
+
+describe('createClient: coalesced acks', () => {
+  it('acks of one turn go as one settle request, each call with its own outcome; a lone ack is the single ack request', async () => {
+    const s = await server();
+    const p = await proxy(s.url, () => 'forward');
+    const q = client<number>({ url: p.url, topic: 'acks' });
+    await q.pushMany([1, 2, 3, 4].map((n) => ({ payload: n, id: `j${n}` })));
+    const [a, b, c, d] = await q.claim({ workerId: 'w', max: 4 });
+    const acks = [q.ack(a!, 'ra'), q.ack({ ...b!, lease: 'stale' }), q.ack(c!, 'rc')];
+    expect(await Promise.all(acks.map((x) => codeOf(x)))).toEqual(['ok', 'LEASE_LOST', 'ok']);
+    expect(await acks[0]).toEqual({ id: 'j1' });
+    const settles = p.seen.filter((r) => r.path.endsWith('/settle'));
+    expect(settles).toHaveLength(1);
+    expect((settles[0]!.body as { acks: unknown[] }).acks).toHaveLength(3);
+    expect(p.seen.filter((r) => r.path.endsWith('/ack'))).toHaveLength(0);
+
+    expect(await q.ack(d!, 'alone')).toEqual({ id: 'j4' });
+    expect(p.seen.filter((r) => r.path.endsWith('/ack')).map((r) => r.path)).toEqual(['/v1/topics/acks/jobs/j4/ack']);
+    expect(await q.stats()).toMatchObject({ claimed: 1, counters: { completed: 3 } });
+  });
+
+  it('close() sends the acks made before it', async () => {
+    const s = await server();
+    const q = createClient<number>({ url: s.url, topic: 'ack-close' });
+    await q.pushMany([{ payload: 1 }, { payload: 2 }]);
+    const jobs = await q.claim({ workerId: 'w', max: 2 });
+    const acked = jobs.map((j) => q.ack(j));
+    await q.close();
+    expect(await Promise.all(acked)).toEqual(jobs.map((j) => ({ id: j.id })));
+    expect(await codeOf(q.ack(jobs[0]!))).toBe('CLOSED');
+    expect(await s.broker.stats('ack-close')).toMatchObject({ claimed: 0, counters: { completed: 2 } });
   });
 });
