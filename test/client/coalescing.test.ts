@@ -8,43 +8,18 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createClient, type ClientOptions } from '../../src/client/index.js';
-import type { Queue } from '../../src/api.js';
-import { startBrokerServer, type BrokerServer, type BrokerServerOptions } from '../../src/server/broker-server.js';
-import { createMemoryStore } from '../../src/storage/memory.js';
+import { createClient } from '../../src/client/index.js';
 import { codeOf } from '../codes.js';
-import { startProxy, type Proxy, type SeenRequest } from './proxy.js';
+import { perTest } from './per-test.js';
+import type { Proxy, SeenRequest } from './proxy.js';
 
-const servers: BrokerServer[] = [];
-const clients: Array<Queue<unknown>> = [];
-const proxies: Proxy[] = [];
+const { server, client, proxy } = perTest();
 const stops: Array<() => Promise<void>> = [];
 
 afterEach(async () => {
   vi.useRealTimers();
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(proxies.splice(0).map((p) => p.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
   await Promise.all(stops.splice(0).map((stop) => stop()));
 });
-
-async function server(options: BrokerServerOptions = {}): Promise<BrokerServer> {
-  const s = await startBrokerServer({ store: createMemoryStore(), listen: '127.0.0.1:0', ...options });
-  servers.push(s);
-  return s;
-}
-
-function client<T = unknown>(options: ClientOptions): Queue<T> {
-  const c = createClient<T>({ retry: { deadlineMs: 10_000, baseMs: 20, maxMs: 200 }, ...options });
-  clients.push(c as Queue<unknown>);
-  return c;
-}
-
-async function proxy(...args: Parameters<typeof startProxy>): Promise<Proxy> {
-  const p = await startProxy(...args);
-  proxies.push(p);
-  return p;
-}
 
 const pushRequests = (p: Proxy): SeenRequest[] => p.seen.filter((r) => r.method === 'POST' && r.path.endsWith('/jobs'));
 const jobsOf = (r: SeenRequest) => (r.body as { jobs: Array<{ id: string; payload: unknown }> }).jobs;
