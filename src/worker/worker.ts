@@ -302,7 +302,8 @@ class QueueWorker<T, R> implements Worker<T, R> {
     slot.phase = 'settling';
     if (outcome.ok) {
       const result = outcome.value;
-      const acked = await this.settle(slot, () => this.settler.ack({ ...slot.job, result }));
+      const { id, lease, workerId } = slot.job;
+      const acked = await this.settle(slot, () => this.settler.ack({ id, lease, workerId, result }));
       if (acked.ok) return void this.events.emit('completed', slot.job, result);
       // A result the broker refuses (too large, not JSON) fails the attempt instead of vanishing.
       if (acked.error.code !== 'INVALID_ARGUMENT' && acked.error.code !== 'PAYLOAD_TOO_LARGE') return;
@@ -312,7 +313,8 @@ class QueueWorker<T, R> implements Worker<T, R> {
     if ((error as { release?: unknown } | null)?.release === true) return this.handBackOne(slot, error);
     const delay = (error as { retryDelayMs?: unknown } | null)?.retryDelayMs;
     const opts = typeof delay === 'number' && Number.isInteger(delay) && delay >= 0 ? { delayMs: delay } : {};
-    const nacked = await this.settle(slot, () => this.settler.nack({ ...slot.job, error: errorMessage(error), ...opts }));
+    const { id, lease, workerId } = slot.job;
+    const nacked = await this.settle(slot, () => this.settler.nack({ id, lease, workerId, error: errorMessage(error), ...opts }));
     if (nacked.ok) this.events.emit('failed', slot.job, error, nacked.value);
   }
 
