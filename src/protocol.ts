@@ -230,11 +230,12 @@ export interface CheckedPushJob {
   backoff?: Backoff;
 }
 
+const PUSH_JOB_FIELDS: ReadonlySet<string> = new Set(['id', 'payload', 'priority', 'delayMs', 'runAt', 'maxAttempts', 'backoff']);
+
 export function checkPushJob(j: unknown, limits: Limits, where = 'job'): CheckedPushJob {
   if (typeof j !== 'object' || j === null || Array.isArray(j)) throw bad(`${where} must be an object with a payload`);
   const o = j as Record<string, unknown>;
-  const known = new Set(['id', 'payload', 'priority', 'delayMs', 'runAt', 'maxAttempts', 'backoff']);
-  for (const k of Object.keys(o)) if (!known.has(k)) throw bad(`${where} has an unknown field ${shown(k)}`);
+  for (const k of Object.keys(o)) if (!PUSH_JOB_FIELDS.has(k)) throw bad(`${where} has an unknown field ${shown(k)}`);
   // A job without the field is almost always a client's mistake (a misspelt key): refused. The
   // embedded push(payload) always sets it; there undefined (push() of a void queue) means null.
   if (!Object.hasOwn(o, 'payload')) throw bad(`${where}.payload is required (send null for a job that needs none)`);
@@ -264,9 +265,15 @@ export function checkPushJob(j: unknown, limits: Limits, where = 'job'): Checked
   return out;
 }
 
-export function checkPushBatch(jobs: unknown, limits: Limits): CheckedPushJob[] {
+/** A push's size: a non-empty array of at most `limits.maxBatch` jobs (what every job of it may hold: {@link checkPushJob}). */
+export function checkPushSize(jobs: unknown, limits: Limits): asserts jobs is unknown[] {
   if (!Array.isArray(jobs) || jobs.length === 0) throw bad('jobs must be a non-empty array');
   if (jobs.length > limits.maxBatch) throw new QueueError('PAYLOAD_TOO_LARGE', `a push holds at most ${limits.maxBatch} jobs, got ${jobs.length}`);
+}
+
+/** A push that succeeds or fails as a whole: its size, then every job (the first refusal answers). */
+export function checkPushBatch(jobs: unknown, limits: Limits): CheckedPushJob[] {
+  checkPushSize(jobs, limits);
   return jobs.map((j, i) => checkPushJob(j, limits, `jobs[${i}]`));
 }
 

@@ -27,12 +27,15 @@ import {
   checkLease,
   checkLeaseMs,
   checkPushBatch,
+  checkPushJob,
+  checkPushSize,
   checkReleaseSize,
   checkSettings,
   checkTopic,
   DEFAULT_LEASE_MS,
   DEFAULT_LIMITS,
   type AckRequest,
+  type CheckedPushJob,
   type ClaimRequest,
   type HeartbeatRequest,
   type LeaseRequest,
@@ -95,6 +98,19 @@ export interface BrokerOptions {
 }
 
 const HOUR = 3_600_000;
+
+export interface PushOptions {
+  /** The payloads are the caller's to give away: kept as they are, not copied (see {@link Broker.push}). */
+  adopt?: boolean;
+}
+
+/** One job of {@link Broker.pushEach}: its outcome, or why it alone was refused. */
+export type PushItemResult = { ok: true; value: PushOutcome } | { ok: false; error: QueueError };
+
+/** What a push span records once answered. */
+function createdCount(out: PushOutcome[]): Record<string, number> {
+  return { 'bucketq.jobs.created': out.filter((j) => j.created).length };
+}
 
 /** A lost topic as GET /v1/broker and the dashboard show it. */
 export interface LostTopic {
@@ -214,31 +230,67 @@ export class Broker {
     return this.loop(topic).submit(op, input, extra);
   }
 
-  push(topic: string, jobs: PushJobRequest[]): Promise<PushOutcome[]> {
-    return traced('bucketq.push', topic, { 'bucketq.jobs': Array.isArray(jobs) ? jobs.length : 0 }, (span) => this.pushJobs(topic, jobs, span), (out) => ({
-      'bucketq.jobs.created': out.filter((j) => j.created).length,
-    }));
+  /**
+   * `options.adopt`: the jobs' payloads are the caller's to give away (parsed from a request body
+   * just now, referenced by nothing else), so the state keeps them as they are; otherwise it keeps
+   * a copy (parsed back from the JSON the check made), never sharing an object with the caller.
+   */
+  push(topic: string, jobs: PushJobRequest[], options: PushOptions = {}): Promise<PushOutcome[]> {
+    return traced('bucketq.push', topic, { 'bucketq.jobs': Array.isArray(jobs) ? jobs.length : 0 }, async (span) => {
+      checkTopic(topic);
+      return this.pushJobs(topic, checkPushBatch(jobs, this.limits), span, options.adopt ? jobs : undefined);
+    }, createdCount);
   }
 
-  private async pushJobs(topic: string, jobs: PushJobRequest[], span: RequestSpan | null): Promise<PushOutcome[]> {
+  /**
+   * A push whose jobs are answered one by one: a job the protocol refuses fails alone, the others
+   * go in as one request of the commit loop (a failure there, NOT_LEADER or the store's, fails
+   * all of them, and is thrown). The network client's coalesced pushes (POST …/jobs with
+   * `"atomic": false`): many callers' jobs in one request, none failing for another's mistake.
+   */
+  async pushEach(topic: string, jobs: unknown[], options: PushOptions = {}): Promise<PushItemResult[]> {
     checkTopic(topic);
-    const checked = checkPushBatch(jobs, this.limits);
+    checkPushSize(jobs, this.limits);
+    const out = new Array<PushItemResult>(jobs.length);
+    const valid: CheckedPushJob[] = [];
+    const sources: unknown[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < jobs.length; i++) {
+      try {
+        valid.push(checkPushJob(jobs[i], this.limits));
+        sources.push(jobs[i]);
+        at.push(i);
+      } catch (err) {
+        if (!isQueueError(err)) throw err;
+        out[i] = { ok: false, error: err };
+      }
+    }
+    if (valid.length > 0) {
+      const pushed = await traced('bucketq.push', topic, { 'bucketq.jobs': valid.length }, (span) => this.pushJobs(topic, valid, span, options.adopt ? sources : undefined), createdCount);
+      for (let k = 0; k < at.length; k++) out[at[k]!] = { ok: true, value: pushed[k]! };
+    }
+    return out;
+  }
+
+  /** `adopted`: the callers' jobs, one per checked job, when their payloads are handed over (see push). */
+  private async pushJobs(topic: string, checked: CheckedPushJob[], span: RequestSpan | null, adopted?: readonly unknown[]): Promise<PushOutcome[]> {
     const written: string[] = [];
     const coreJobs: PushJob[] = [];
     try {
-      for (const c of checked) {
-        const { payloadJson, ...rest } = c;
-        const job: PushJob = { ...rest, id: c.id ?? this.o.newId() };
+      for (let i = 0; i < checked.length; i++) {
+        const c = checked[i]!;
+        // The checked fields as they are (payloadJson included: the state keeps it for an inline payload).
+        const job: PushJob = { ...c, id: c.id ?? this.o.newId() };
         // Only a large payload awaits here: a small push reaches its loop in the same tick, ahead
         // of whatever its caller submits next (a read after it in a RESP pipeline must see it).
-        const ref = this.isLarge(payloadJson) ? await this.externalise(topic, payloadJson) : undefined;
+        const ref = this.isLarge(c.payloadJson) ? await this.externalise(topic, c.payloadJson) : undefined;
         if (ref !== undefined) {
           written.push(ref);
           job.payloadRef = ref;
+          delete job.payloadJson; // in its own object now: not held until the commit
         } else {
-          // Parsed from our own serialisation: the state never shares objects with the caller.
-          job.payload = JSON.parse(payloadJson) as unknown;
-          job.payloadJson = payloadJson;
+          // Parsed from our own serialisation, unless handed over: the state never shares objects with the caller.
+          job.payload = adopted ? ((adopted[i] as { payload: unknown }).payload ?? null) : (JSON.parse(c.payloadJson) as unknown);
         }
         coreJobs.push(job);
       }

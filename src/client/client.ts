@@ -2,7 +2,9 @@
  * The network client: `createClient<T>()` gives one topic of a remote broker group as a
  * {@link Queue}, the interface of the embedded queue, so `createWorker` runs unchanged on it.
  * Each method is one HTTP request (docs/http-api.md) through a {@link Connection}, which finds
- * the leader and retries per call:
+ * the leader and retries per call; except `push`, whose calls made together share requests
+ * (push-batcher.ts: same turn of the event loop, or while pushes are in flight), and `ack`,
+ * whose calls of one turn go out as one ackMany (a lone one as the single ack request):
  *
  *   push, pushMany          retried after any transient failure: every job carries an id, made
  *                           here when the caller gave none, so a retried push finds the job it
@@ -15,7 +17,8 @@
  *   heartbeat, ack, nack,   retried: each presents the lease, so a replay cannot act twice. A
  *   ackMany, nackMany       replayed ack answers ok while the job is unarchived (milliseconds);
  *                           afterwards, and for a replayed nack, LEASE_LOST, which then says
- *                           that an earlier try may have landed (`details.retried`)
+ *                           that an earlier try may have landed (`details.retried`; not for
+ *                           the items of a many-call, acks coalesced by one turn included)
  *   get, stats, cancel,     retried (cancel and retry cannot act twice; a replay answers
  *   retry                   FAILED_PRECONDITION or NOT_FOUND if the first try landed)
  *   configure, pause,       retried: each sets values (PATCH /v1/topics/{topic}), so a replay
@@ -25,7 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.js';
 import type { BrokerLease, JobStats, TopicSettings } from '../core/types.js';
 import { isQueueError, QueueError, toQueueError, type ErrorCode } from '../errors.js';
-import { checkJsonDepth, checkLeaseMs, checkTopic, DEFAULT_LEASE_MS, DEFAULT_LIMITS } from '../protocol.js';
+import { checkLeaseMs, checkPushJob, checkTopic, DEFAULT_LEASE_MS, DEFAULT_LIMITS, type Limits } from '../protocol.js';
 import type {
   AckItem,
   ClaimedJob,
@@ -43,7 +46,9 @@ import type {
   TopicSettingsUpdate,
 } from '../api.js';
 import type { QueueEvent } from '../event-types.js';
+import { TurnBatcher } from '../turn-batcher.js';
 import { Connection, type CallOptions, type ConnectionOptions } from './connection.js';
+import { PushBatcher } from './push-batcher.js';
 import { streamEvents, type EventsOptions } from './events.js';
 import { errorText, jsonSafe, leaseOf } from '../api-arguments.js';
 
@@ -54,6 +59,12 @@ export interface ClientOptions extends ConnectionOptions {
   leaseMs?: number;
   /** Clock handed to workers on this client (default: the system clock). */
   clock?: Clock;
+  /**
+   * `push()` calls made in the same turn of the event loop, or while this client's pushes are in
+   * flight, go out as one request, each call keeping its own outcome (default true; no timer, so
+   * a lone push is not delayed). false: one request per call. `pushMany` is always one request of its own.
+   */
+  batchPushes?: boolean;
 }
 
 /** A remote topic: the {@link Queue} of the embedded API, plus the broker's live events. */
@@ -82,6 +93,12 @@ export function createClient<T = unknown>(options: ClientOptions): Client<T> {
   return new RemoteQueue<T>(options);
 }
 
+/**
+ * What the client checks of a job before sending it: everything the broker would, except the
+ * payload's size, whose limit is the broker's own (`--max-payload-bytes`).
+ */
+const CLIENT_LIMITS: Limits = { ...DEFAULT_LIMITS, maxPayloadBytes: Number.POSITIVE_INFINITY };
+
 /** Job ids made by this process: a random prefix and a counter, unique without a random draw per job. */
 const ID_PREFIX = `c${randomBytes(12).toString('base64url')}`;
 let idCounter = 0;
@@ -106,6 +123,10 @@ class RemoteQueue<T> implements Client<T> {
   private closing: Promise<void> | null = null;
   /** Requests in flight, so close() can abort long polls and wait for the rest. */
   private readonly inFlight = new Set<{ done: Promise<unknown>; abort?: AbortController }>();
+  /** push() calls waiting for their request, or null when each call is a request of its own. */
+  private readonly pushes: PushBatcher | null;
+  /** ack() calls of this turn. */
+  private readonly acks = new TurnBatcher<AckItem, { id: string }>((items) => (items.length === 1 ? this.ackAlone(items[0]!) : this.settleAcks(items, true)));
 
   constructor(o: ClientOptions) {
     if (typeof o !== 'object' || o === null) throw invalid('createClient needs {url or store, topic}');
@@ -115,27 +136,26 @@ class RemoteQueue<T> implements Client<T> {
     this.conn = new Connection(o, this.topic);
     this.options = o;
     this.base = `/v1/topics/${encodeURIComponent(this.topic)}`;
+    const path = `${this.base}/jobs`;
+    this.pushes = o.batchPushes === false ? null : new PushBatcher({ post: (json) => this.call({ method: 'POST', path, json, retry: 'always' }, false, true) });
   }
 
   async push(payload: T, opts: PushOptions = {}): Promise<PushResult> {
-    const [out] = await this.pushMany([{ ...opts, payload }]);
-    return out!;
+    if (!this.pushes) {
+      const [out] = await this.pushMany([{ ...opts, payload }]);
+      return out!;
+    }
+    if (this.closing) throw closed(this.topic);
+    // Checked here, so a job the broker would refuse never joins (and never fails) a batch.
+    return this.pushes.push(wireJob({ ...opts, payload }, 'job'));
   }
 
   async pushMany(jobs: ReadonlyArray<{ payload: T } & PushOptions>): Promise<PushResult[]> {
     if (!Array.isArray(jobs)) throw invalid('pushMany needs an array of {payload, ...options}');
-    const made: boolean[] = [];
-    const wire = jobs.map((job, i) => {
-      if (typeof job !== 'object' || job === null) throw invalid(`jobs[${i}] must be an object with a payload`);
-      made.push(job.id === undefined);
-      // Before JSON.stringify walks it; and undefined (push() of a void queue) is sent as null, as
-      // the embedded queue stores it: the broker refuses a job without the field.
-      checkJsonDepth(job.payload, `jobs[${i}].payload`);
-      return { ...job, payload: job.payload ?? null, id: job.id ?? newJobId() };
-    });
-    const out = await this.call<{ jobs: PushResult[] }>({ method: 'POST', path: `${this.base}/jobs`, body: { jobs: wire }, retry: 'always' });
+    const wire = jobs.map((job, i) => wireJob(job, `jobs[${i}]`));
+    const out = await this.call<{ jobs: PushResult[] }>({ method: 'POST', path: `${this.base}/jobs`, json: `{"jobs":[${wire.map((w) => w.json).join(',')}]}`, retry: 'always' });
     // An id made here is new to the world: `created: false` can only mean an earlier try of this very push landed.
-    return out.jobs.map((r, i) => ({ id: r.id, created: r.created || made[i] === true }));
+    return out.jobs.map((r, i) => ({ id: r.id, created: r.created || wire[i]!.made }));
   }
 
   async claim(opts: ClaimOptions): Promise<ClaimedJob<T>[]> {
@@ -156,9 +176,19 @@ class RemoteQueue<T> implements Client<T> {
   }
 
   async ack(job: LeaseHandle, result?: unknown): Promise<{ id: string }> {
-    const l = leaseOf(job);
-    const out = await this.call<{ id: string }>({ method: 'POST', path: this.jobPath(l.id, 'ack'), body: { workerId: l.workerId, lease: l.lease, result: jsonSafe(result) }, retry: 'always' });
-    return { id: out.id };
+    const item = { ...leaseOf(job), result: jsonSafe(result) };
+    if (this.closing) throw closed(this.topic);
+    return this.acks.add(item);
+  }
+
+  /** One ack as its own request (POST …/jobs/{id}/ack): its error is exactly the broker's. */
+  private async ackAlone(item: AckItem): Promise<Array<ItemOutcome<{ id: string }>>> {
+    try {
+      const out = await this.call<{ id: string }>({ method: 'POST', path: this.jobPath(item.id, 'ack'), body: { workerId: item.workerId, lease: item.lease, result: item.result }, retry: 'always' }, false, true);
+      return [{ id: item.id, ok: true, value: { id: out.id } }];
+    } catch (err) {
+      return [{ id: item.id, ok: false, error: toQueueError(err) }];
+    }
   }
 
   async nack(job: LeaseHandle, error?: string | Error, opts: NackOptions = {}): Promise<NackResult> {
@@ -168,7 +198,12 @@ class RemoteQueue<T> implements Client<T> {
   }
 
   async ackMany(items: ReadonlyArray<AckItem>): Promise<Array<ItemOutcome<{ id: string }>>> {
-    return this.settle(items, 'acks', (item) => ({ ...leaseOf(item), result: jsonSafe(item.result) }), (r) => ({ id: r.id as string }));
+    return this.settleAcks(items, false);
+  }
+
+  /** `queued`: acks made before close() (ack calls of one turn), sent even while it closes. */
+  private settleAcks(items: ReadonlyArray<AckItem>, queued: boolean): Promise<Array<ItemOutcome<{ id: string }>>> {
+    return this.settle(items, 'acks', (item) => ({ ...leaseOf(item), result: jsonSafe(item.result) }), (r) => ({ id: r.id as string }), queued);
   }
 
   async nackMany(items: ReadonlyArray<NackItem>): Promise<Array<ItemOutcome<NackResult>>> {
@@ -240,7 +275,9 @@ class RemoteQueue<T> implements Client<T> {
     this.closing ??= (async () => {
       this.closer.abort();
       for (const r of this.inFlight) r.abort?.abort(new QueueError('CLOSED', `the client of topic ${this.topic} is closed`));
-      await Promise.allSettled([...this.inFlight].map((r) => r.done));
+      // Pushes and acks made before close() are sent (and answered), like any request in flight.
+      this.acks.flush();
+      await Promise.all([this.pushes?.drain(), this.acks.idle(), Promise.allSettled([...this.inFlight].map((r) => r.done))]);
       await this.conn.close();
     })();
     return this.closing;
@@ -253,9 +290,12 @@ class RemoteQueue<T> implements Client<T> {
     return `${this.base}/jobs/${encodeURIComponent(id)}${action ? `/${action}` : ''}`;
   }
 
-  /** Every request: refused after close; failures are QueueErrors; `abortable` ones end when close() is called. */
-  private async call<R>(o: CallOptions, abortable = false): Promise<R> {
-    if (this.closing) throw new QueueError('CLOSED', `the client of topic ${this.topic} is closed`);
+  /**
+   * Every request: refused after close (but for `queued` ones: pushes and acks made before it);
+   * failures are QueueErrors; `abortable` ones end when close() is called.
+   */
+  private async call<R>(o: CallOptions, abortable = false, queued = false): Promise<R> {
+    if (this.closing && !queued) throw closed(this.topic);
     const abort = abortable ? new AbortController() : undefined;
     const options = abort ? { ...o, signal: o.signal ? AbortSignal.any([o.signal, abort.signal]) : abort.signal } : o;
     const entry: { done: Promise<unknown>; abort?: AbortController } = { done: Promise.resolve() };
@@ -278,6 +318,7 @@ class RemoteQueue<T> implements Client<T> {
     kind: 'acks' | 'nacks',
     toWire: (item: I) => object,
     toValue: (r: Record<string, unknown>) => V,
+    queued = false,
   ): Promise<Array<ItemOutcome<V>>> {
     if (!Array.isArray(items)) throw invalid('expected an array of jobs');
     const out: Array<ItemOutcome<V>> = items.map((item) => ({ id: typeof item?.id === 'string' ? item.id : String(item?.id), ok: false, error: pending }));
@@ -293,7 +334,7 @@ class RemoteQueue<T> implements Client<T> {
     const send = async (chunk: Array<{ index: number; wire: object }>): Promise<void> => {
       let answer: WireOutcome[];
       try {
-        const res = await this.call<Record<'acks' | 'nacks', WireOutcome[]>>({ method: 'POST', path: `${this.base}/settle`, body: { [kind]: chunk.map((c) => c.wire) }, retry: 'always' });
+        const res = await this.call<Record<'acks' | 'nacks', WireOutcome[]>>({ method: 'POST', path: `${this.base}/settle`, body: { [kind]: chunk.map((c) => c.wire) }, retry: 'always' }, false, queued);
         answer = res[kind];
       } catch (err) {
         const error = toQueueError(err);
@@ -332,6 +373,24 @@ const pending = new QueueError('INTERNAL', 'not settled');
 
 function invalid(message: string): QueueError {
   return new QueueError('INVALID_ARGUMENT', message);
+}
+
+function closed(topic: string): QueueError {
+  return new QueueError('CLOSED', `the client of topic ${topic} is closed`);
+}
+
+/**
+ * A job as the JSON text of the push route, its id made here when the caller gave none, checked
+ * as the broker would (`where`: how errors name it). The payload is serialised once, by the check.
+ */
+function wireJob(job: PushOptions & { payload: unknown }, where: string): { json: string; made: boolean } {
+  if (typeof job !== 'object' || job === null) throw invalid(`${where} must be an object with a payload`);
+  // Options set to undefined are left out, as JSON leaves them out on the wire; an undefined payload
+  // (push() of a void queue) is sent as null, as the embedded queue stores it.
+  const defined: Record<string, unknown> = { payload: job.payload ?? null, id: job.id ?? newJobId() };
+  for (const [k, v] of Object.entries(job)) if (v !== undefined && k !== 'payload' && k !== 'id') defined[k] = v;
+  const { payloadJson, ...rest } = checkPushJob(defined, CLIENT_LIMITS, where);
+  return { json: `{"payload":${payloadJson},${JSON.stringify(rest).slice(1)}`, made: job.id === undefined };
 }
 
 

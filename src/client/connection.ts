@@ -78,6 +78,8 @@ export interface CallOptions {
   method: HttpRequest['method'];
   path: string;
   body?: unknown;
+  /** The body as JSON text already (sent instead of `body`). */
+  json?: string;
   retry: RetryPolicy;
   /** Added to the per-request timeout (a long poll's wait). */
   extraTimeoutMs?: number;
@@ -159,6 +161,7 @@ export class Connection {
           base,
           path: o.path,
           body: o.body,
+          json: o.json,
           token: this.token,
           ca: this.ca,
           timeoutMs: this.timeoutMs + (o.extraTimeoutMs ?? 0),

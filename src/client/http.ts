@@ -61,6 +61,8 @@ export interface HttpRequest {
   /** Path with its leading slash, segments already encoded. */
   path: string;
   body?: unknown;
+  /** The body as JSON text already (sent as is, instead of `body`). */
+  json?: string | undefined;
   token?: string | undefined;
   /** PEM CA certificate(s) to trust for https:// brokers instead of the system's (a self-signed broker). */
   ca?: string | undefined;
@@ -179,10 +181,9 @@ function errCode(err: unknown): string | undefined {
 export async function httpRequest<R>(req: HttpRequest): Promise<R> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (req.token !== undefined) headers.authorization = `Bearer ${req.token}`;
-  let body: string | undefined;
-  if (req.body !== undefined) {
+  const body = req.json ?? (req.body !== undefined ? JSON.stringify(req.body) : undefined);
+  if (body !== undefined) {
     headers['content-type'] = 'application/json';
-    body = JSON.stringify(req.body);
     headers['content-length'] = String(Buffer.byteLength(body));
   }
   const where = `${req.method} ${req.base}${req.path}`;

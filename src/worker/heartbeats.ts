@@ -27,14 +27,19 @@ export class Heartbeats<T> {
 
   constructor(private readonly o: HeartbeatOptions<T>) {}
 
-  /** Keeps the one timer set for the earliest due job (call after slots change). */
+  /**
+   * Keeps the one timer set no later than the earliest due job (call after slots change). A timer
+   * that fires sooner than needed is kept: beat() heartbeats only what is due and sets the next
+   * one. (Moving it each time the earliest job finishes cost a timer per job.)
+   */
   schedule(): void {
+    if (this.stopped) return;
     let next = Infinity;
-    for (const s of this.o.slots) if (isLive(s)) next = Math.min(next, s.heartbeatAt);
-    if (this.timer?.at === next) return;
+    for (const s of this.o.slots) if (s.heartbeatAt < next && isLive(s)) next = s.heartbeatAt;
+    if (this.timer && this.timer.at <= next) return;
     this.timer?.cancel();
     this.timer = null;
-    if (next === Infinity || this.stopped) return;
+    if (next === Infinity) return;
     const cancel = this.o.clock.setTimer(next - this.o.clock.now(), () => {
       this.timer = null;
       this.beat();

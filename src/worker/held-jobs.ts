@@ -80,7 +80,7 @@ export class HeldJobs<T> {
     slot.finish();
   }
 
-  /** Hands every held job back (close). */
+  /** Hands every held job back (close; auto claim-ahead stuck behind long handlers). */
   releaseAll(): void {
     this.byId.clear();
     this.release(this.waiting.splice(0));

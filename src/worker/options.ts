@@ -8,7 +8,10 @@ import type { WorkerOptions } from './types.js';
 
 export interface ResolvedWorkerOptions {
   concurrency: number;
-  prefetch: number;
+  /** A fixed claim-ahead, or 'auto' (auto-prefetch.ts) with its ceiling. */
+  prefetch: number | 'auto';
+  /** The largest claim-ahead allowed with this concurrency (one claim must fit the broker's claim limit). */
+  prefetchLimit: number;
   leaseMs: number;
   heartbeatMs: number;
   waitMs: number;
@@ -43,10 +46,15 @@ export function resolveWorkerOptions(o: WorkerOptions, queueClock: Clock): Resol
   if (heartbeatMs >= leaseMs) throw new QueueError('INVALID_ARGUMENT', 'worker option heartbeatMs must be shorter than leaseMs');
   const concurrency = int(o.concurrency, 'concurrency', 1, MAX_CONCURRENCY, 1);
   // One claim asks for the free slots plus the prefetch room: it must fit the broker's claim limit.
-  const prefetch = int(o.prefetch, 'prefetch', 0, MAX_CONCURRENCY - concurrency, 0);
+  const prefetchLimit = MAX_CONCURRENCY - concurrency;
+  const prefetch = o.prefetch === undefined ? 'auto' : o.prefetch;
+  if (prefetch !== 'auto' && (typeof prefetch !== 'number' || !Number.isInteger(prefetch) || prefetch < 0 || prefetch > prefetchLimit)) {
+    throw new QueueError('INVALID_ARGUMENT', `worker option prefetch must be 'auto' or an integer from 0 to ${prefetchLimit}, got ${JSON.stringify(prefetch)}`);
+  }
   return {
     concurrency,
     prefetch,
+    prefetchLimit,
     leaseMs,
     heartbeatMs,
     waitMs: int(o.waitMs, 'waitMs', 1, MAX_WAIT_MS, 5000),

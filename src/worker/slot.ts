@@ -20,16 +20,51 @@ export interface Slot<T> {
   /** A heartbeat is in flight. */
   beating: boolean;
   /** Settles when the slot is done with: its outcome reported, or the job handed back or lost. */
-  done: Promise<void>;
+  readonly done: Promise<void>;
   /** Settles `done` (once the slot has left the worker's set). */
   finish(): void;
 }
 
+/** A slot whose `done` promise is made only when someone waits for it (close): most never are. */
+class JobSlot<T> implements Slot<T> {
+  readonly abort = new AbortController();
+  beating = false;
+  heartbeatAt: number;
+  deadline: number;
+  private finished = false;
+  private waiting: { promise: Promise<void>; resolve: () => void } | null = null;
+
+  constructor(
+    readonly job: WorkerJob<T>,
+    public phase: Slot<T>['phase'],
+    claimedAt: number,
+    leaseMs: number,
+    heartbeatMs: number,
+    now: number,
+  ) {
+    this.heartbeatAt = now + heartbeatMs;
+    this.deadline = claimedAt + leaseMs;
+  }
+
+  get done(): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    if (!this.waiting) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.waiting = { promise, resolve };
+    }
+    return this.waiting.promise;
+  }
+
+  finish(): void {
+    this.finished = true;
+    this.waiting?.resolve();
+  }
+}
+
 /** A new slot for a job claimed at `claimedAt` (clock ms) with a lease of `leaseMs`. */
 export function newSlot<T>(job: WorkerJob<T>, phase: 'held' | 'running', claimedAt: number, leaseMs: number, heartbeatMs: number, now: number): Slot<T> {
-  let finish!: () => void;
-  const done = new Promise<void>((resolve) => (finish = resolve));
-  return { job, abort: new AbortController(), phase, heartbeatAt: now + heartbeatMs, deadline: claimedAt + leaseMs, beating: false, done, finish };
+  return new JobSlot(job, phase, claimedAt, leaseMs, heartbeatMs, now);
 }
 
 /** Phases in which the lease is ours and must be kept alive. */

@@ -20,17 +20,22 @@ export interface WorkerOptions {
   /** Jobs run at once (default 1, at most 1000). */
   concurrency?: number;
   /**
-   * Jobs claimed ahead of free slots and held until a slot frees (default 0, at most 1000 minus
-   * `concurrency`). With short handlers or a slow store this is what keeps the slots fed: each
-   * claim then carries up to `concurrency + prefetch` jobs and the next one leaves while the held
-   * jobs run, instead of every slot waiting for a claim's round trip. Held jobs are leased (and
-   * heartbeated) from the claim; on close they are handed back untouched with
-   * {@link Queue.release} (their attempt not counted; if the release fails, they run within the
-   * close timeout). Leave it at 0 when jobs are long or few: a held job waits here while another
-   * worker might have run it. `concurrency + prefetch` must not exceed the broker's `--max-claim`
-   * (default 1000), or every claim is refused.
+   * Jobs claimed ahead of free slots and held until a slot frees. With short handlers or a slow
+   * store this is what keeps the slots fed: each claim then carries up to `concurrency + prefetch`
+   * jobs and the next one leaves while the held jobs run, instead of every slot waiting for a
+   * claim's round trip. Held jobs are leased (and heartbeated) from the claim; on close they are
+   * handed back untouched with {@link Queue.release} (their attempt not counted; if the release
+   * fails, they run within the close timeout).
+   *
+   * `'auto'` (the default) sizes it from what the worker measures: it claims ahead while
+   * handlers finish faster than a claim's round trip and claims come back full (a deep queue),
+   * up to 256 jobs, and not at all while handlers are as long as a round trip or longer; jobs
+   * held while every slot is stuck on long handlers are handed back (src/worker/auto-prefetch.ts).
+   * A number fixes it (0: only the free slots; at most 1000 minus `concurrency`, and
+   * `concurrency + prefetch` must not exceed the broker's `--max-claim`, default 1000, or every
+   * claim is refused).
    */
-  prefetch?: number;
+  prefetch?: number | 'auto';
   /** Lease of each claim and heartbeat (default 30 s). */
   leaseMs?: number;
   /** Heartbeat interval of running jobs (default leaseMs / 3; must be shorter than leaseMs). */

@@ -18,7 +18,10 @@
  *     when at least half of P is free again, so claims stay large. A held job whose lease may have
  *     run out is never started (held-jobs.ts). On close, held jobs, and every job of a claim that
  *     lands after close(), are handed back with release (pending at once, their attempt not
- *     counted); if the release fails they are run within the close timeout instead.
+ *     counted); if the release fails they are run within the close timeout instead. By default
+ *     (`'auto'`) P follows the measured handler times and claim round trips (auto-prefetch.ts);
+ *     while jobs are held and every slot is busy, the loop's sleep is bounded so that held jobs
+ *     stuck behind long handlers are handed back.
  *   - running: every slot is busy; the loop sleeps until a handler finishes.
  *   - idle: after a failed claim the loop backs off on the clock (200 ms doubling to 5 s), emits
  *     'error' and claims again: storage trouble and leader changes never kill it. Only CLOSED (the
@@ -39,6 +42,7 @@
 import { EventEmitter } from 'node:events';
 import { QueueError, toQueueError } from '../errors.js';
 import type { ClaimedJob, Queue } from '../api.js';
+import { AutoPrefetch } from './auto-prefetch.js';
 import { Heartbeats } from './heartbeats.js';
 import { HeldJobs } from './held-jobs.js';
 import { newSlot, type Slot } from './slot.js';
@@ -76,6 +80,10 @@ class QueueWorker<T, R> implements Worker<T, R> {
   private readonly heartbeats: Heartbeats<T>;
   private readonly settler: SettleBatcher<T>;
   private keepAlive: ReturnType<typeof setInterval> | null = null;
+  /** The claim-ahead's sizing when `prefetch` is 'auto'. */
+  private readonly auto: AutoPrefetch | null;
+  /** When a slot last freed or a claim last brought jobs (clock ms): held jobs stuck since are handed back (auto). */
+  private progressAt = 0;
 
   constructor(
     private readonly queue: Queue<T>,
@@ -85,6 +93,7 @@ class QueueWorker<T, R> implements Worker<T, R> {
     if (typeof handler !== 'function') throw new QueueError('INVALID_ARGUMENT', 'createWorker needs a handler function');
     this.o = resolveWorkerOptions(options, queue.clock);
     this.id = this.o.workerId;
+    this.auto = this.o.prefetch === 'auto' ? new AutoPrefetch(this.o.concurrency, this.o.prefetchLimit) : null;
     this.settler = new SettleBatcher(queue);
     this.holding = new HeldJobs({
       queue,
@@ -156,16 +165,25 @@ class QueueWorker<T, R> implements Worker<T, R> {
 
   // --- the loop ---------------------------------------------------------------------------------
 
+  /** Jobs to claim beyond the free slots now. */
+  private get prefetch(): number {
+    return this.auto ? this.auto.value : (this.o.prefetch as number);
+  }
+
   private async loop(): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
       const held = this.holding.waitingCount;
-      const room = this.o.concurrency + this.o.prefetch - this.busy - held;
+      const prefetch = this.prefetch;
+      const room = this.o.concurrency + prefetch - this.busy - held;
       // With jobs held, top up only once half the prefetch room is free: claims stay large.
-      const worthIt = held === 0 ? 1 : Math.ceil(this.o.prefetch / 2);
+      const worthIt = held === 0 ? 1 : Math.max(1, Math.ceil(prefetch / 2));
       if (room < worthIt) {
         this.setState('running');
-        await this.pause();
+        if (this.auto && held > 0) {
+          await this.pause(this.auto.stallMs);
+          this.handBackIfStalled(this.auto);
+        } else await this.pause();
         await nextTurn();
         continue;
       }
@@ -180,6 +198,8 @@ class QueueWorker<T, R> implements Worker<T, R> {
       } catch (err) {
         if (this.stopping) break;
         const error = toQueueError(err);
+        // A broker whose claim limit is below what auto asked for: ask for less, at once.
+        if (error.code === 'INVALID_ARGUMENT' && prefetch > 0 && this.auto?.refused()) continue;
         this.emitError(error);
         if (error.code === 'CLOSED') {
           void this.close();
@@ -196,6 +216,9 @@ class QueueWorker<T, R> implements Worker<T, R> {
         if (jobs.length > 0) void this.queue.release(jobs).catch((err: unknown) => this.emitError(toQueueError(err)));
         return;
       }
+      const landedAt = this.o.clock.now();
+      if (jobs.length > 0) this.progressAt = landedAt;
+      this.auto?.claimed(room, jobs.length, landedAt - claimedAt);
       const slots = jobs.map((job) => this.take(job, claimedAt));
       // A claim that lands after close() started: none of it runs; it goes back in one call.
       if (this.stopping) this.holding.release(slots);
@@ -262,11 +285,14 @@ class QueueWorker<T, R> implements Worker<T, R> {
 
   private async execute(slot: Slot<T>): Promise<void> {
     let outcome: { ok: true; value: R } | { ok: false; error: unknown };
+    const began = this.o.clock.now();
     try {
       outcome = { ok: true, value: await this.handler(slot.job, slot.abort.signal) };
     } catch (error) {
       outcome = { ok: false, error };
     }
+    this.progressAt = this.o.clock.now();
+    this.auto?.handled(this.progressAt - began);
     // The handler is done: its slot is free while the ack or nack is in flight, so the next claim
     // goes out now and shares that commit (one commit per job cycle instead of two).
     this.busy--;
@@ -276,7 +302,8 @@ class QueueWorker<T, R> implements Worker<T, R> {
     slot.phase = 'settling';
     if (outcome.ok) {
       const result = outcome.value;
-      const acked = await this.settle(slot, () => this.settler.ack({ ...slot.job, result }));
+      const { id, lease, workerId } = slot.job;
+      const acked = await this.settle(slot, () => this.settler.ack({ id, lease, workerId, result }));
       if (acked.ok) return void this.events.emit('completed', slot.job, result);
       // A result the broker refuses (too large, not JSON) fails the attempt instead of vanishing.
       if (acked.error.code !== 'INVALID_ARGUMENT' && acked.error.code !== 'PAYLOAD_TOO_LARGE') return;
@@ -286,8 +313,21 @@ class QueueWorker<T, R> implements Worker<T, R> {
     if ((error as { release?: unknown } | null)?.release === true) return this.handBackOne(slot, error);
     const delay = (error as { retryDelayMs?: unknown } | null)?.retryDelayMs;
     const opts = typeof delay === 'number' && Number.isInteger(delay) && delay >= 0 ? { delayMs: delay } : {};
-    const nacked = await this.settle(slot, () => this.settler.nack({ ...slot.job, error: errorMessage(error), ...opts }));
+    const { id, lease, workerId } = slot.job;
+    const nacked = await this.settle(slot, () => this.settler.nack({ id, lease, workerId, error: errorMessage(error), ...opts }));
     if (nacked.ok) this.events.emit('failed', slot.job, error, nacked.value);
+  }
+
+  /**
+   * Auto claim-ahead: jobs are held, every slot is busy and none has freed for a while. The
+   * handlers are long after all: the held jobs go back (pending at once, attempt not counted)
+   * for a worker that is free, and this one claims ahead no more until handlers are short again.
+   */
+  private handBackIfStalled(auto: AutoPrefetch): void {
+    const stuckMs = this.o.clock.now() - this.progressAt;
+    if (this.stopping || this.holding.waitingCount === 0 || this.busy < this.o.concurrency || stuckMs < auto.stallMs) return;
+    auto.stalled(stuckMs);
+    this.holding.releaseAll();
   }
 
   /** The handler asked to hand its job back (an error with `release: true`): released, the attempt not counted. */

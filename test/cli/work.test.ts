@@ -176,6 +176,7 @@ describe('bucketq work', () => {
       bucketq(['work', '--', 'cat'], { env }),
       bucketq(['work', 'x', '--concurrency', '0', '--', 'cat'], { env }),
       bucketq(['work', 'x', '--concurrency', '8', '--prefetch', '993', '--', 'cat'], { env }),
+      bucketq(['work', 'x', '--prefetch', 'lots', '--', 'cat'], { env }),
     ]);
     for (const r of runs) {
       expect(r.code).toBe(2);
@@ -187,6 +188,7 @@ describe('bucketq work', () => {
       expect.stringMatching(/missing TOPIC/),
       expect.stringMatching(/--concurrency must be a whole number of at least 1/),
       expect.stringMatching(/--prefetch must be at most 992 with --concurrency 8/),
+      expect.stringMatching(/--prefetch must be auto or a whole number, got "lots"/),
     ]);
   });
 });

@@ -5,47 +5,22 @@
  * drops answers, delays them or answers 503 itself): pushes never duplicate, claims are not
  * retried once they may have landed, connect failures are.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, type ClientOptions } from '../../src/client/index.js';
 import { leaseOfQueueJson } from '../../src/client/discovery.js';
 import { failureKind, httpRequest } from '../../src/client/http.js';
 import { queueKey } from '../../src/core/keys.js';
 import { isQueueError, type QueueError } from '../../src/errors.js';
 import type { Queue } from '../../src/api.js';
-import { startBrokerServer, type BrokerServer, type BrokerServerOptions } from '../../src/server/broker-server.js';
+import type { BrokerServer } from '../../src/server/broker-server.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { createWorker } from '../../src/worker/index.js';
 import { codeOf } from '../codes.js';
-import { freePort, startProxy, type Proxy } from './proxy.js';
+import { perTest } from './per-test.js';
+import { freePort } from './proxy.js';
 
-const servers: BrokerServer[] = [];
-const clients: Array<Queue<unknown>> = [];
-const proxies: Proxy[] = [];
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(proxies.splice(0).map((p) => p.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function server(options: BrokerServerOptions = {}): Promise<BrokerServer> {
-  const s = await startBrokerServer({ store: 'memory://', listen: '127.0.0.1:0', ...options });
-  servers.push(s);
-  return s;
-}
-
-function client<T = unknown>(options: ClientOptions): Queue<T> {
-  const c = createClient<T>({ retry: { deadlineMs: 10_000, baseMs: 20, maxMs: 200 }, ...options });
-  clients.push(c as Queue<unknown>);
-  return c;
-}
-
-async function proxy(...args: Parameters<typeof startProxy>): Promise<Proxy> {
-  const p = await startProxy(...args);
-  proxies.push(p);
-  return p;
-}
+const { servers, server, client, proxy } = perTest();
 
 /** Resolves when `s` takes the lease of `topic`. */
 function leads(s: BrokerServer, topic: string): Promise<void> {

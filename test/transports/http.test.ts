@@ -59,6 +59,33 @@ describe('routes', () => {
     expect(await call('POST', '/v1/topics/t/jobs', { jobs: [{ id: 'b', payload: 2 }] })).toMatchObject({ status: 200, body: { jobs: [{ id: 'b', created: false }] } });
   });
 
+  it('POST jobs with "atomic": false answers each job on its own; by default one refused job fails the batch', async () => {
+    const mixed = [{ id: 'ok1', payload: 1 }, { id: 'big', payload: 'x'.repeat(2000) }, { id: 'bad', payload: 2, priority: 1.5 }, { payload: 3 }, { id: 'ok2', payload: 4 }];
+    // All or nothing (the default, and pushMany's): the first refusal answers, nothing is pushed.
+    expect(await call('POST', '/v1/topics/each/jobs', { jobs: mixed })).toMatchObject({ status: 413, body: { error: { code: 'PAYLOAD_TOO_LARGE' } } });
+    expect(await call('GET', '/v1/topics/each')).toMatchObject({ status: 404 });
+
+    const each = await call('POST', '/v1/topics/each/jobs', { jobs: mixed, atomic: false });
+    expect(each.status).toBe(201);
+    expect(each.body.jobs).toMatchObject([
+      { ok: true, id: 'ok1', created: true },
+      { ok: false, error: { code: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/^job\.payload is 2002 bytes/) } },
+      { ok: false, error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^job\.priority/) } },
+      { ok: true, id: expect.any(String), created: true },
+      { ok: true, id: 'ok2', created: true },
+    ]);
+    expect(await call('GET', '/v1/topics/each')).toMatchObject({ status: 200, body: { pending: 3, counters: { pushed: 3 } } });
+    // Nothing new: 200. Every job refused: 200, nothing created (not even the topic).
+    expect(await call('POST', '/v1/topics/each/jobs', { jobs: [{ id: 'ok1', payload: 1 }], atomic: false })).toMatchObject({ status: 200, body: { jobs: [{ ok: true, id: 'ok1', created: false }] } });
+    expect(await call('POST', '/v1/topics/none/jobs', { jobs: [{ payload: 1, nope: 1 }], atomic: false })).toMatchObject({ status: 200, body: { jobs: [{ ok: false, error: { code: 'INVALID_ARGUMENT' } }] } });
+    expect(await call('GET', '/v1/topics/none')).toMatchObject({ status: 404 });
+    // The request itself is still checked as a whole: its size and its fields.
+    const six = Array.from({ length: 6 }, (_, n) => ({ payload: n }));
+    expect(await call('POST', '/v1/topics/each/jobs', { jobs: six, atomic: false })).toMatchObject({ status: 413, body: { error: { code: 'PAYLOAD_TOO_LARGE' } } });
+    expect(await call('POST', '/v1/topics/each/jobs', { jobs: [], atomic: false })).toMatchObject({ status: 400 });
+    expect(await call('POST', '/v1/topics/each/jobs', { jobs: [{ payload: 1 }], atomic: 'no' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/atomic must be true or false/) } } });
+  });
+
   it('GET /v1/topics and /v1/topics/{topic}: stats with the leader', async () => {
     await call('POST', '/v1/topics/t1/jobs', { payload: 1 });
     await call('POST', '/v1/topics/t2/jobs', { jobs: [{ payload: 1 }, { payload: 2 }] });

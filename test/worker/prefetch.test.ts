@@ -211,10 +211,10 @@ describe('createWorker with prefetch', () => {
     expect(await queue.stats()).toMatchObject({ pending: 6, claimed: 0 });
   });
 
-  it('refuses a prefetch that is not an integer from 0 to 1000 minus concurrency', () => {
+  it("refuses a prefetch that is not 'auto' or an integer from 0 to 1000 minus concurrency", () => {
     const { queue } = setup();
-    for (const bad of [-1, 1.5, '4', 999]) {
-      expect(() => createWorker(queue, () => 'x', { concurrency: 2, prefetch: bad as never, autoStart: false })).toThrow(/prefetch must be an integer from 0 to 998/);
+    for (const bad of [-1, 1.5, '4', 'Auto', null, 999]) {
+      expect(() => createWorker(queue, () => 'x', { concurrency: 2, prefetch: bad as never, autoStart: false })).toThrow(/prefetch must be 'auto' or an integer from 0 to 998/);
     }
   });
 });

@@ -55,7 +55,7 @@ describe('createWorker', () => {
     await pushN(queue, 10);
     const claim = vi.spyOn(queue, 'claim');
     const { gates, handler } = gated<string>();
-    const worker = start(handler, { concurrency: 4 });
+    const worker = start(handler, { concurrency: 4, prefetch: 0 }); // no claim-ahead: the free slots exactly
     let drained = 0;
     worker.on('drained', () => drained++);
 

@@ -19,7 +19,7 @@ const usage = `NAME
     bucketq work - run a command for every job of a topic
 
 SYNOPSIS
-    bucketq work TOPIC [--concurrency N] [--prefetch N] [--lease-for D] [--worker ID] [--drain-timeout D] -- COMMAND [ARGS...]
+    bucketq work TOPIC [--concurrency N] [--prefetch N|auto] [--lease-for D] [--worker ID] [--drain-timeout D] -- COMMAND [ARGS...]
 
 DESCRIPTION
     Claims jobs of TOPIC and runs COMMAND once per job (without a shell), up to N at a time. The
@@ -48,10 +48,12 @@ OPTIONS
     --concurrency N
         Commands running at once (default 1, at most 1000).
 
-    --prefetch N
-        Jobs claimed ahead of free slots and held until one frees (default 0; concurrency +
-        prefetch at most 1000). Worth it for many short jobs; held jobs are released (pending
-        again, attempt not counted) on SIGTERM.
+    --prefetch N|auto
+        Jobs claimed ahead of free slots and held until one frees (concurrency + prefetch at
+        most 1000). The default, auto, claims ahead only while commands finish faster than a
+        claim's round trip and the queue is deep (rarely, for commands: each is a process),
+        and hands held jobs back when every slot is stuck on a long one; 0 never claims ahead.
+        Held jobs are released (pending again, attempt not counted) on SIGTERM.
 
 ${LEASE_FOR_USAGE}
         Renewed every third of it while the job's command runs.
@@ -115,8 +117,8 @@ export default defineCommand({
     const v = flags.values;
     const concurrency = intFlag(v.concurrency, 'concurrency') ?? 1;
     if (concurrency > 1000) throw new UsageError('--concurrency must be at most 1000');
-    const prefetch = intFlag(v.prefetch, 'prefetch', 0) ?? 0;
-    if (concurrency + prefetch > 1000) throw new UsageError(`--prefetch must be at most ${1000 - concurrency} with --concurrency ${concurrency} (together at most 1000)`);
+    const prefetch = prefetchFlag(v.prefetch);
+    if (prefetch !== 'auto' && concurrency + prefetch > 1000) throw new UsageError(`--prefetch must be at most ${1000 - concurrency} with --concurrency ${concurrency} (together at most 1000)`);
     const leaseMs = leaseForFlag(v);
     const drainMs = durationFlag(v['drain-timeout'], 'drain-timeout', { bareSeconds: true }) ?? DEFAULT_DRAIN_S * 1000;
     // Before anything is claimed: a command that cannot start would cost its first job an attempt.
@@ -310,4 +312,11 @@ function handBack(message: string): Error {
 /** Resolves once no command runs. */
 async function commandsEnded(running: ReadonlyMap<string, RunningCommand>): Promise<void> {
   while (running.size > 0) await Promise.all([...running.values()].map((r) => r.done));
+}
+
+/** `--prefetch`: auto (the default) or a whole number. */
+function prefetchFlag(value: string | undefined): number | 'auto' {
+  if (value === undefined || value.trim() === 'auto') return 'auto';
+  if (!/^\s*\d+\s*$/.test(value)) throw new UsageError(`--prefetch must be auto or a whole number, got ${JSON.stringify(value)}`);
+  return intFlag(value, 'prefetch', 0)!;
 }

@@ -33,6 +33,9 @@ export interface HttpAuth {
   authorize(req: IncomingMessage, identity: Identity): void;
 }
 
+/** Everyone, when the broker has no token. */
+const OPEN: Identity = Object.freeze({ role: 'admin', via: 'open' });
+
 function unauthenticated(message: string, error?: string): HttpError {
   return new HttpError(401, new QueueError('UNAUTHENTICATED', message), { 'www-authenticate': `Bearer realm="bucketq"${error ? `, error="${error}"` : ''}` });
 }
@@ -45,7 +48,7 @@ export function createHttpAuth(tokens: { token?: string | undefined; readToken?:
     roleOf: (token) => (roleOf ? roleOf(token) : 'admin'),
     sessions,
     authenticate(req) {
-      if (!roleOf) return { role: 'admin', via: 'open' };
+      if (!roleOf) return OPEN;
       const header = req.headers.authorization;
       if (header !== undefined) {
         const r = bearerRole(roleOf, header);

@@ -91,9 +91,11 @@ export function readBody(req: IncomingMessage, maxBytes: number, account?: BodyA
       if (perChunk && !account.hold.take(chunk.length)) return finish(overloaded(account.budget));
       chunks.push(chunk);
     };
-    const onEnd = () => finish(null, Buffer.concat(chunks, size));
+    // A small body comes in one chunk: no copy.
+    const whole = () => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    const onEnd = () => finish(null, whole());
     const onGone = () => finish(new ClientGone());
-    const onClose = () => finish(req.complete ? null : new ClientGone(), Buffer.concat(chunks, size));
+    const onClose = () => finish(req.complete ? null : new ClientGone(), whole());
     req.on('data', onData).on('end', onEnd).on('error', onGone).on('close', onClose);
   });
 }

@@ -22,7 +22,7 @@ import { checkTopic } from '../../protocol.js';
 import { asQueueError, errorBody, httpStatusOf } from '../shared/error-codes.js';
 import { cut } from '../shared/connections.js';
 import { ClientGone, discardUnreadBody, HttpError, readJson, type BodyAccount } from './body.js';
-import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '../shared/body-budget.js';
+import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, type BodyHold } from '../shared/body-budget.js';
 import { EventStreams, type EventStreamOptions } from './events/event-streams.js';
 import { ROUTES } from './routes.js';
 import type { BrokerInfo, Route } from './route.js';
@@ -70,8 +70,6 @@ export interface HttpHandlerOptions {
   onAnswered?: ((method: string, route: string, status: number) => void) | undefined;
 }
 
-/** Each route's path as a pattern, for metrics labels (never the raw path: topics and ids vary). */
-const ROUTE_PATTERNS = new Map<Route, string>(ROUTES.map((r) => [r, `/${r.path.join('/')}`]));
 
 export interface HttpHandler {
   (req: IncomingMessage, res: ServerResponse): void;
@@ -83,47 +81,113 @@ export interface HttpHandler {
   idle(): Promise<void>;
 }
 
-const JSON_HEADERS = {
-  'content-type': 'application/json; charset=utf-8',
-  'cache-control': 'no-store',
-  'x-content-type-options': 'nosniff',
-};
+/** A route with what matching it needs, worked out once. */
+interface CompiledRoute {
+  route: Route;
+  /** The path as a pattern (`/v1/topics/:topic/jobs`), for metrics labels: never the raw path, topics and ids vary. */
+  pattern: string;
+  /** Its segments; null where one is captured. */
+  literal: ReadonlyArray<string | null>;
+  /** Where `:topic` and `:id` are (-1: not in this route). */
+  topicAt: number;
+  idAt: number;
+}
+
+/** The routes by their number of segments, in table order (the first whose method matches wins). */
+const ROUTES_BY_LENGTH = new Map<number, CompiledRoute[]>();
+for (const route of ROUTES) {
+  const compiled: CompiledRoute = {
+    route,
+    pattern: `/${route.path.join('/')}`,
+    literal: route.path.map((p) => (p === ':topic' || p === ':id' ? null : p)),
+    topicAt: route.path.indexOf(':topic'),
+    idAt: route.path.indexOf(':id'),
+  };
+  const same = ROUTES_BY_LENGTH.get(route.path.length) ?? [];
+  same.push(compiled);
+  ROUTES_BY_LENGTH.set(route.path.length, same);
+}
 
 interface Match {
-  route: Route;
+  compiled: CompiledRoute;
   params: { topic: string; id: string };
 }
 
-/** The route for a method and path: 404 when no route has the path, 405 (with Allow) when none has the method. */
-function matchRoute(method: string, url: string): Match {
-  const path = url.split('?', 1)[0]!;
+function matches(c: CompiledRoute, segments: readonly string[]): boolean {
+  for (let i = 0; i < segments.length; i++) {
+    const literal = c.literal[i];
+    if (literal === null ? segments[i] === '' : literal !== segments[i]) return false;
+  }
+  return true;
+}
+
+/** The route for a method and path (no query): 404 when no route has the path, 405 (with Allow) when none has the method. */
+function matchRoute(method: string, path: string): Match {
   let segments: string[];
   try {
-    segments = path.startsWith('/') ? path.slice(1).split('/').map(decodeURIComponent) : [];
+    segments = path.startsWith('/') ? path.slice(1).split('/') : [];
+    for (let i = 0; i < segments.length; i++) if (segments[i]!.includes('%')) segments[i] = decodeURIComponent(segments[i]!);
   } catch {
     throw new QueueError('INVALID_ARGUMENT', `the path ${JSON.stringify(path)} is not validly percent-encoded`);
   }
-  const candidates: Match[] = [];
-  for (const route of ROUTES) {
-    if (route.path.length !== segments.length) continue;
-    const params = { topic: '', id: '' };
-    const ok = route.path.every((p, i) => {
-      const s = segments[i]!;
-      if (p === ':topic' || p === ':id') {
-        params[p === ':topic' ? 'topic' : 'id'] = s;
-        return s !== '';
-      }
-      return p === s;
-    });
-    if (ok) candidates.push({ route, params });
+  const same = ROUTES_BY_LENGTH.get(segments.length) ?? [];
+  for (const compiled of same) {
+    if (compiled.route.method !== method || !matches(compiled, segments)) continue;
+    const params = { topic: compiled.topicAt === -1 ? '' : segments[compiled.topicAt]!, id: compiled.idAt === -1 ? '' : segments[compiled.idAt]! };
+    return { compiled, params };
   }
+  const candidates = same.filter((c) => matches(c, segments));
   if (candidates.length === 0) throw new QueueError('NOT_FOUND', `no route ${method} ${path}`);
-  const match = candidates.find((c) => c.route.method === method);
-  if (!match) {
-    const allow = candidates.map((c) => c.route.method).join(', ');
-    throw new HttpError(405, new QueueError('INVALID_ARGUMENT', `method ${method} is not allowed on ${path} (allowed: ${allow})`), { allow });
+  const allow = candidates.map((c) => c.route.method).join(', ');
+  throw new HttpError(405, new QueueError('INVALID_ARGUMENT', `method ${method} is not allowed on ${path} (allowed: ${allow})`), { allow });
+}
+
+const CLIENT_WENT_AWAY = 'the client went away';
+
+/**
+ * One request's bookkeeping, one object instead of a closure, promise and listener each: the
+ * route it matched (for metrics), its share of the body budget, whether its client left before
+ * the answer, the AbortSignal a long poll gets (made only when a route asks for it), and the two
+ * things that must both happen before it stops counting as in flight: the handler is done, and
+ * the response is closed (the answer handed to the OS, or the client gone).
+ */
+class Exchange {
+  route = 'unmatched';
+  /** The client left before the answer was complete: nobody to answer. */
+  gone = false;
+  readonly hold: BodyHold;
+  private aborter: AbortController | null = null;
+  private pending = 2;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    budget: BodyBudget,
+    private readonly onDone: (e: Exchange) => void,
+  ) {
+    this.hold = budget.hold();
   }
-  return match;
+
+  /** Fires when the client goes away before its answer was sent. */
+  get signal(): AbortSignal {
+    if (!this.aborter) {
+      this.aborter = new AbortController();
+      if (this.gone) this.aborter.abort(new QueueError('CLOSED', CLIENT_WENT_AWAY));
+    }
+    return this.aborter.signal;
+  }
+
+  /** The response closed: if not after its answer, the client left first. */
+  closed(): void {
+    if (this.res.writableFinished) return;
+    this.gone = true;
+    this.aborter?.abort(new QueueError('CLOSED', CLIENT_WENT_AWAY));
+  }
+
+  /** One of handler-done and response-closed. */
+  step(): void {
+    if (--this.pending === 0) this.onDone(this);
+  }
 }
 
 export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = {}): HttpHandler {
@@ -147,79 +211,107 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
   let draining = false;
   const idleWaiters: Array<() => void> = [];
 
-  function send(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  function send(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
     if (res.headersSent || res.destroyed) return;
     const json = JSON.stringify(body);
-    const close = discardUnreadBody(req) || draining;
-    res.writeHead(status, { ...JSON_HEADERS, 'content-length': String(Buffer.byteLength(json)), ...(close ? { connection: 'close' } : {}), ...headers });
+    const head: Record<string, string> = {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'content-length': String(Buffer.byteLength(json)),
+    };
+    if (discardUnreadBody(req) || draining) head.connection = 'close';
+    if (headers) Object.assign(head, headers);
+    res.writeHead(status, head);
     res.end(json);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal, seen: { route: string }, account: BodyAccount): Promise<void> {
+  async function handle(x: Exchange): Promise<void> {
+    const { req, res } = x;
     if (draining) throw new QueueError('UNAVAILABLE', 'this broker is shutting down; retry on another broker');
-    const path = (req.url ?? '/').split('?', 1)[0]!;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
     if (dashboard.handles(path)) {
-      seen.route = path === '/' ? '/' : '/dashboard/*'; // one label for every asset (hashed names)
+      x.route = path === '/' ? '/' : '/dashboard/*'; // one label for every asset (hashed names)
       return dashboard.serve(req, res, path);
     }
     let match: Match | undefined;
     let notFound: unknown;
     try {
-      match = matchRoute(req.method ?? 'GET', req.url ?? '/');
-      seen.route = ROUTE_PATTERNS.get(match.route) ?? 'unmatched';
+      match = matchRoute(req.method ?? 'GET', path);
+      x.route = match.compiled.pattern;
     } catch (err) {
       notFound = err;
     }
-    if (!match?.route.public) {
+    if (!match?.compiled.route.public) {
       const who = auth.authenticate(req); // before saying anything about routes
       if (match) auth.authorize(req, who);
     }
     if (!match) throw notFound;
-    const { route, params } = match;
-    if (route.path.includes(':topic')) checkTopic(params.topic);
+    const { compiled, params } = match;
+    const route = compiled.route;
+    if (compiled.topicAt !== -1) checkTopic(params.topic);
     if (route.stream) return route.stream === 'stats' ? stats.serve(req, res) : streams.serve(req, res);
-    const body = route.body ? await readJson(req, maxBodyBytes, account) : undefined;
+    // The body's bytes stay counted until the answer is out and the handler done (a push: after its commit).
+    const body = route.body ? await readJson(req, maxBodyBytes, { budget, hold: x.hold } satisfies BodyAccount) : undefined;
     // Most requests (every push, claim, ack) have no query string: they share one empty, read-only one.
-    const q = req.url?.indexOf('?') ?? -1;
-    const query = q === -1 ? NO_QUERY : new URLSearchParams(req.url!.slice(q + 1));
-    const reply = await route.run({ broker, topics, params, body, signal, query, info, history, completions, stats });
-    if (!signal.aborted) send(req, res, reply.status, reply.body);
+    const query = q === -1 ? NO_QUERY : new URLSearchParams(url.slice(q + 1));
+    const reply = await route.run({
+      broker,
+      topics,
+      params,
+      body,
+      get signal() {
+        return x.signal;
+      },
+      query,
+      info,
+      history,
+      completions,
+      stats,
+    });
+    if (!x.gone) send(req, res, reply.status, reply.body);
   }
 
-  function fail(req: IncomingMessage, res: ServerResponse, err: unknown, signal: AbortSignal): void {
-    if (err instanceof ClientGone || signal.aborted) return; // nobody to answer
-    if (err instanceof HttpError) return send(req, res, err.status, errorBody(err.error), err.headers);
+  function fail(x: Exchange, err: unknown): void {
+    if (err instanceof ClientGone || x.gone) return; // nobody to answer
+    if (err instanceof HttpError) return send(x.req, x.res, err.status, errorBody(err.error), err.headers);
     const q = asQueueError(err);
-    if (!isQueueError(err) || q.code === 'INTERNAL') options.onError?.(err, req);
-    send(req, res, httpStatusOf(q.code), errorBody(q));
+    if (!isQueueError(err) || q.code === 'INTERNAL') options.onError?.(err, x.req);
+    send(x.req, x.res, httpStatusOf(q.code), errorBody(q));
+  }
+
+  /** Both the handler and the response are done: the body's bytes go back, the request is no longer in flight. */
+  function done(x: Exchange): void {
+    x.hold.release();
+    inFlight--;
+    if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
   }
 
   const handler = ((req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
-    closeWithConnection(req, res);
-    const aborter = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) aborter.abort(new QueueError('CLOSED', 'the client went away'));
-    });
-    const seen = { route: 'unmatched' };
-    // The body's bytes stay counted until the answer is out and the handler done (a push: after its commit).
-    const account: BodyAccount = { budget, hold: budget.hold() };
-    const handled = handle(req, res, aborter.signal, seen, account)
-      .catch((err: unknown) => fail(req, res, err, aborter.signal))
-      .catch((err: unknown) => options.onError?.(err, req));
+    const x = new Exchange(req, res, budget, done);
+    // Queued behind another response of a pipelined connection: closed with the connection (see closeWithConnection).
+    if (!res.socket) closeWithConnection(req, res);
     // In flight until the answer has been handed to the OS (or the client left), not merely written.
-    const closed = new Promise<void>((resolve) =>
-      res.once('close', () => {
-        // 499 (nginx's "client closed request"): the client left before any answer was sent.
-        options.onAnswered?.(req.method ?? 'GET', seen.route, res.headersSent ? res.statusCode : 499);
-        resolve();
-      }),
-    );
-    void Promise.all([handled, closed]).then(() => {
-      account.hold.release();
-      inFlight--;
-      if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
+    res.on('close', () => {
+      x.closed();
+      // 499 (nginx's "client closed request"): the client left before any answer was sent.
+      options.onAnswered?.(req.method ?? 'GET', x.route, res.headersSent ? res.statusCode : 499);
+      x.step();
     });
+    handle(x).then(
+      () => x.step(),
+      (err: unknown) => {
+        try {
+          fail(x, err);
+        } catch (e) {
+          options.onError?.(e, req);
+        }
+        x.step();
+      },
+    );
   }) as HttpHandler;
 
   Object.defineProperty(handler, 'inFlight', { get: () => inFlight });
@@ -240,7 +332,8 @@ const openOn = new WeakMap<Duplex, Set<ServerResponse>>();
  * gets no 'close' of its own when the connection ends, as answerClientErrors ends it on a
  * malformed request that follows: it will never be sent, so it is closed here, and everything
  * waiting for its 'close' (in flight count, drain, long-poll aborts, event streams) goes on.
- * One socket listener serves every request of the connection.
+ * One socket listener serves every request of the connection. (A response attached to its
+ * socket, as every one of a connection that is not pipelining, gets node's own 'close'.)
  */
 function closeWithConnection(req: IncomingMessage, res: ServerResponse): void {
   if (req.httpVersionMajor >= 2) return;
