@@ -1,0 +1,460 @@
+/**
+ * The backlog of one topic as a small head plus immutable segments (docs/format.md, section 1):
+ * pure and synchronous. It never reads storage: where it needs a segment it says so (`needs`,
+ * a claim `blocked` on a key, a lookup `unconfirmed`), the broker reads ahead and hands the
+ * decoded segment back through a `SegmentSource` on a later batch.
+ *
+ * It holds the pending and delayed jobs; claimed jobs are the caller's. Per priority p the claim
+ * order is window(p) ++ segments(p) ++ tail(p), orders ascending; priorities highest first.
+ */
+import { QueueError } from '../../errors.js';
+import { Deque, MinHeap } from '../heap.js';
+import { dropJsonCache, jobBytes } from '../job-json.js';
+import type { JobRecord } from '../types.js';
+import { DEFAULT_LIMITS, emptyManifest, type BacklogLimits, type BacklogManifest, type DelayedSegmentRef, type ReadySegmentRef } from './manifest.js';
+import type { DecodedSegment } from './segment-codec.js';
+import type { CommitStamp } from './segment-keys.js';
+import { SegmentRegistry, type PlannedWrite } from './segment-registry.js';
+import { compact, loadDelayed, moveReady, planCompaction } from './backlog-moves.js';
+
+/** Where new orders come from: the topic state's `nextOrder`. */
+export interface OrderSource {
+  nextOrder: number;
+}
+
+/** Decoded segments the broker has read (undefined: not read yet). */
+export type SegmentSource = (key: string) => DecodedSegment | undefined;
+
+export interface Chain {
+  priority: number;
+  window: Deque<JobRecord>;
+  windowLive: number;
+  windowBytes: number;
+  segments: ReadySegmentRef[];
+  tail: JobRecord[];
+  tailBytes: number;
+}
+
+export type Take = { job: JobRecord } | { blocked: string } | undefined;
+
+export type Location =
+  | { at: 'head'; job: JobRecord }
+  /** In this segment (confirmed against its ids). */
+  | { at: 'segment'; key: string }
+  /** Cancelled while in this segment: a tombstone waits for refill or compaction. */
+  | { at: 'cancelled'; key: string }
+  /** Fingerprint hits: read these segments' ids (provideIds), then ask again. */
+  | { at: 'unconfirmed'; keys: string[] }
+  /** The index is still being built (after a load): provide these segments' fingerprints. */
+  | { at: 'unindexed'; keys: string[] }
+  | undefined;
+
+export type CancelOutcome =
+  | { removed: JobRecord }
+  | { tombstoned: string }
+  | { needs: string[] }
+  | { missing: true; cancelledIn?: string };
+
+interface Timed {
+  job: JobRecord;
+  at: number;
+  order: number;
+}
+
+const byTime = (a: Timed, b: Timed) => a.at < b.at || (a.at === b.at && a.order < b.order);
+const byOrder = (a: JobRecord, b: JobRecord) => a.order < b.order;
+const keyLess = (at: number, order: number, next: [number, number]) => at < next[0] || (at === next[0] && order < next[1]);
+
+function touchJob(job: JobRecord, now: number): void {
+  job.updatedAt = now;
+  dropJsonCache(job);
+}
+
+export class Backlog {
+  readonly limits: BacklogLimits;
+  readonly reg: SegmentRegistry;
+  readonly chains = new Map<number, Chain>();
+  /** Priorities with a chain, highest first. */
+  readonly priorities: number[] = [];
+  /** Window jobs → their record bytes (membership of the window). */
+  readonly windowSize = new Map<JobRecord, number>();
+  windowBytes = 0;
+  tailJobs = 0;
+  /** Pending and delayed jobs in the head, by id. */
+  readonly head = new Map<string, JobRecord>();
+  delayed = new MinHeap<Timed>(byTime);
+  delayedCount = 0;
+  delayedSegs: DelayedSegmentRef[] = [];
+  readonly tombstones = new Map<string, string>();
+  /** Jobs in segments, not tombstoned. */
+  segPending = 0;
+  segDelayed = 0;
+
+  constructor(
+    readonly topic: string,
+    private readonly orders: OrderSource,
+    limits: Partial<BacklogLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.reg = new SegmentRegistry(topic);
+  }
+
+  // --- a commit -------------------------------------------------------------------------------
+
+  /** Starts a commit attempt: segments it plans are named after `stamp`. */
+  begin(stamp: CommitStamp): void {
+    this.reg.begin(stamp);
+  }
+
+  /** Segments to write before this commit's head. */
+  get plannedWrites(): readonly PlannedWrite[] {
+    return this.reg.writes;
+  }
+
+  // --- in -------------------------------------------------------------------------------------
+
+  /** A new job (its id checked absent with locate()): ready or delayed by its runAt. */
+  add(job: JobRecord, now: number): void {
+    if (job.runAt > now) this.addDelayed(job);
+    else this.addReady(job);
+  }
+
+  /** A job back in line with a new order (nack, expired lease): ready now or delayed until runAt. */
+  requeue(job: JobRecord, runAt: number, now: number): void {
+    job.runAt = runAt;
+    job.order = this.orders.nextOrder++;
+    delete job.lease;
+    this.add(job, now);
+    touchJob(job, now);
+  }
+
+  /** A claimed job handed back untouched: its old place, at the front of its window. */
+  returnUnclaimed(job: JobRecord, now: number): void {
+    delete job.lease;
+    job.state = 'pending';
+    const c = this.chain(job.priority);
+    c.window.insertSorted(job, byOrder);
+    this.toWindow(c, job, false);
+    touchJob(job, now);
+  }
+
+  private addReady(job: JobRecord): void {
+    job.state = 'pending';
+    const c = this.chain(job.priority);
+    const L = this.limits;
+    if (c.segments.length === 0 && c.tail.length === 0 && this.windowSize.size < L.windowJobs && this.windowBytes < L.windowBytes) {
+      this.toWindow(c, job, true);
+    } else {
+      const size = jobBytes(job).length;
+      c.tail.push(job);
+      c.tailBytes += size;
+      this.tailJobs++;
+      this.head.set(job.id, job);
+    }
+  }
+
+  /** Adds to window(p): at the back (`push`) or already inserted by the caller. */
+  toWindow(c: Chain, job: JobRecord, push: boolean): void {
+    if (push) c.window.push(job);
+    const size = jobBytes(job).length;
+    this.windowSize.set(job, size);
+    this.windowBytes += size;
+    c.windowLive++;
+    c.windowBytes += size;
+    this.head.set(job.id, job);
+  }
+
+  addDelayed(job: JobRecord): void {
+    job.state = 'delayed';
+    this.head.set(job.id, job);
+    this.delayed.push({ job, at: job.runAt, order: job.order });
+    this.delayedCount++;
+  }
+
+  chain(p: number): Chain {
+    let c = this.chains.get(p);
+    if (!c) {
+      c = { priority: p, window: new Deque(), windowLive: 0, windowBytes: 0, segments: [], tail: [], tailBytes: 0 };
+      this.chains.set(p, c);
+      const ps = this.priorities;
+      let i = 0;
+      while (i < ps.length && ps[i]! > p) i++;
+      ps.splice(i, 0, p);
+    }
+    return c;
+  }
+
+  // --- out ------------------------------------------------------------------------------------
+
+  /** The next ready job in priority-then-FIFO order, removed; or the segment that must come first. */
+  takeNext(): Take {
+    const ps = this.priorities;
+    for (let i = 0; i < ps.length; ) {
+      const c = this.chains.get(ps[i]!)!;
+      for (let job = c.window.shift(); job; job = c.window.shift()) {
+        if (this.leaveWindow(c, job)) {
+          this.head.delete(job.id);
+          return { job };
+        }
+      }
+      if (c.segments.length > 0) return { blocked: c.segments[0]!.key };
+      const job = c.tail.shift();
+      if (job) {
+        this.leaveTail(c, job);
+        this.head.delete(job.id);
+        return { job };
+      }
+      this.chains.delete(c.priority);
+      ps.splice(i, 1);
+    }
+    return undefined;
+  }
+
+  private leaveWindow(c: Chain, job: JobRecord): boolean {
+    const size = this.windowSize.get(job);
+    if (size === undefined) return false;
+    this.windowSize.delete(job);
+    this.windowBytes -= size;
+    c.windowLive--;
+    c.windowBytes -= size;
+    return true;
+  }
+
+  /** A job's record bytes, as the head writes them. */
+  recordBytes(job: JobRecord): number {
+    return jobBytes(job).length;
+  }
+
+  private leaveTail(c: Chain, job: JobRecord): void {
+    c.tailBytes -= jobBytes(job).length;
+    this.tailJobs--;
+  }
+
+  /**
+   * Due delayed jobs become ready (a new order each, in (runAt, order) order), stopping before the
+   * next job of a delayed segment not loaded yet: `blocked` names it.
+   */
+  promoteDue(now: number): { promoted: number; blocked?: string } {
+    let promoted = 0;
+    let limit: DelayedSegmentRef | undefined;
+    for (const d of this.delayedSegs) if (!limit || keyLess(d.next[0], d.next[1], limit.next)) limit = d;
+    for (let top = this.delayed.peek(); top; top = this.delayed.peek()) {
+      const job = top.job;
+      if (this.head.get(job.id) !== job || job.state !== 'delayed' || job.runAt !== top.at || job.order !== top.order) {
+        this.delayed.pop();
+        continue;
+      }
+      if (top.at > now) break;
+      if (limit && !keyLess(top.at, top.order, limit.next)) return { promoted, blocked: limit.key };
+      this.delayed.pop();
+      this.delayedCount--;
+      this.head.delete(job.id);
+      job.order = this.orders.nextOrder++;
+      this.addReady(job);
+      touchJob(job, now);
+      promoted++;
+    }
+    if (limit && limit.next[0] <= now) return { promoted, blocked: limit.key };
+    return { promoted };
+  }
+
+  // --- by id ----------------------------------------------------------------------------------
+
+  locate(id: string): Location {
+    const job = this.head.get(id);
+    if (job) return { at: 'head', job };
+    const t = this.tombstones.get(id);
+    if (t !== undefined) return { at: 'cancelled', key: t };
+    const { holder, unconfirmed } = this.reg.candidates(id);
+    if (holder !== undefined) return { at: 'segment', key: holder };
+    if (unconfirmed.length > 0) return { at: 'unconfirmed', keys: unconfirmed };
+    if (this.reg.unindexed.size > 0) return { at: 'unindexed', keys: [...this.reg.unindexed] };
+    return undefined;
+  }
+
+  /** Cancels a pending or delayed job wherever it is: out of the head, or a tombstone for a segment. */
+  cancel(id: string): CancelOutcome {
+    const loc = this.locate(id);
+    if (!loc) return { missing: true };
+    switch (loc.at) {
+      case 'cancelled':
+        return { missing: true, cancelledIn: loc.key };
+      case 'unconfirmed':
+      case 'unindexed':
+        return { needs: loc.keys };
+      case 'head':
+        this.removeFromHead(loc.job);
+        return { removed: loc.job };
+      case 'segment': {
+        if (this.tombstones.size >= 4 * this.limits.tombstoneMax) {
+          throw new QueueError('UNAVAILABLE', `topic ${this.topic} has ${this.tombstones.size} cancels waiting for compaction; retry shortly`, { details: { id } });
+        }
+        const ref = this.reg.refs.get(loc.key)!;
+        ref.tombstones++;
+        this.tombstones.set(id, loc.key);
+        if ('priority' in ref) this.segPending--;
+        else this.segDelayed--;
+        return { tombstoned: loc.key };
+      }
+    }
+  }
+
+  private removeFromHead(job: JobRecord): void {
+    this.head.delete(job.id);
+    if (job.state === 'delayed') {
+      this.delayedCount--; // its heap entry is skipped as stale
+      return;
+    }
+    const c = this.chains.get(job.priority)!;
+    if (this.leaveWindow(c, job)) return; // its deque entry is skipped as stale
+    const i = c.tail.indexOf(job);
+    c.tail.splice(i, 1);
+    this.leaveTail(c, job);
+  }
+
+  // --- reading ahead ----------------------------------------------------------------------------
+
+  /**
+   * Walks priorities highest first, counting the head's jobs ahead in claim order; `visit` sees
+   * each chain whose first segment is met with too few jobs (or bytes) ahead of it.
+   */
+  frontWalk(visit: (c: Chain, ahead: number, aheadBytes: number) => void): void {
+    let ahead = 0;
+    let aheadBytes = 0;
+    for (const p of [...this.priorities]) {
+      const c = this.chains.get(p);
+      if (!c) continue;
+      ahead += c.windowLive;
+      aheadBytes += c.windowBytes;
+      if (c.segments.length > 0 && ahead < this.limits.lowWater && aheadBytes < this.limits.windowBytes) visit(c, ahead, aheadBytes);
+      for (const s of c.segments) ahead += s.n - s.skip;
+      ahead += c.tail.length;
+      aheadBytes += c.tailBytes;
+    }
+  }
+
+  /** Segments to read now: the front of chains near the claim front, delayed segments due soon. */
+  needs(now: number): string[] {
+    const out: string[] = [];
+    this.frontWalk((c) => out.push(c.segments[0]!.key));
+    for (const d of this.delayedSegs) if (d.next[0] <= now + this.limits.delayedLookaheadMs) out.push(d.key);
+    return out;
+  }
+
+  /** Fingerprints still to read for a complete id index (after a load). */
+  unindexed(): string[] {
+    return [...this.reg.unindexed];
+  }
+
+  /** Moves jobs from segments the broker has read into the head. Returns how many moved. */
+  refill(source: SegmentSource, now: number): number {
+    let moved = 0;
+    this.frontWalk((c, ahead, aheadBytes) => {
+      moved += moveReady(this, c, source, this.limits.windowJobs - ahead, this.limits.windowBytes - aheadBytes, now);
+    });
+    for (const d of [...this.delayedSegs]) {
+      if (d.next[0] > now + this.limits.delayedLookaheadMs) continue;
+      const seg = source(d.key);
+      if (seg) moved += loadDelayed(this, d, seg, now);
+    }
+    return moved;
+  }
+
+  /** Fingerprints of a loaded segment (its first bytes), for the id index. */
+  provideFingerprints(key: string, fps: Uint32Array): void {
+    this.reg.provideFingerprints(key, fps);
+  }
+
+  /** A segment's ids, read to confirm a lookup's fingerprint hit. */
+  provideIds(key: string, ids: readonly string[]): void {
+    this.reg.provideIds(key, ids);
+  }
+
+  // --- end of a batch ---------------------------------------------------------------------------
+
+  /** Seals tails and delayed jobs beyond the head's bounds into segments of this commit. */
+  seal(now: number): void {
+    const L = this.limits;
+    for (const c of this.chains.values()) if (c.tail.length >= L.tailSealJobs || c.tailBytes >= L.tailSealBytes) this.sealTail(c);
+    if (this.tailJobs > L.tailTotalJobs) {
+      const byLength = [...this.chains.values()].filter((c) => c.tail.length > 0).sort((a, b) => b.tail.length - a.tail.length);
+      for (const c of byLength) {
+        if (this.tailJobs <= L.tailTotalJobs) break;
+        this.sealTail(c);
+      }
+    }
+    if (this.delayedCount > L.delayedHeadMax) this.sealDelayed(now);
+  }
+
+  private sealTail(c: Chain): void {
+    const jobs = c.tail;
+    c.tail = [];
+    c.tailBytes = 0;
+    this.tailJobs -= jobs.length;
+    for (const j of jobs) this.head.delete(j.id);
+    c.segments.push(...(this.reg.plan('ready', jobs, this.limits.segmentMaxJobs, this.limits.segmentMaxBytes) as ReadySegmentRef[]));
+    this.segPending += jobs.length;
+  }
+
+  private sealDelayed(now: number): void {
+    const horizon = now + this.limits.delayedLookaheadMs;
+    const later: JobRecord[] = [];
+    for (const j of this.head.values()) if (j.state === 'delayed' && j.runAt > horizon) later.push(j);
+    if (later.length === 0) return;
+    later.sort((a, b) => a.runAt - b.runAt || a.order - b.order);
+    for (const j of later) this.head.delete(j.id);
+    this.delayedCount -= later.length;
+    this.segDelayed += later.length;
+    this.delayedSegs.push(...(this.reg.plan('delayed', later, this.limits.segmentMaxJobs, this.limits.segmentMaxBytes) as DelayedSegmentRef[]));
+    this.rebuildDelayedHeap();
+  }
+
+  rebuildDelayedHeap(): void {
+    this.delayed = new MinHeap<Timed>(byTime);
+    for (const j of this.head.values()) if (j.state === 'delayed') this.delayed.push({ job: j, at: j.runAt, order: j.order });
+  }
+
+  // --- compaction and garbage -----------------------------------------------------------------
+
+  /** Segments worth rewriting (many tombstones); the broker reads them, then compact(). */
+  compactionPlan(): string[] {
+    return planCompaction(this);
+  }
+
+  /** Rewrites the planned segments the broker has read: live jobs into new segments, one swap. */
+  compact(keys: readonly string[], source: SegmentSource, now: number): number {
+    return compact(this, keys, source, now);
+  }
+
+  /** Retired segments whose grace has passed: the broker deletes them, then dropGarbage(). */
+  garbageDue(now: number, graceMs: number): string[] {
+    return this.reg.garbage.filter((g) => g.at + graceMs <= now).map((g) => g.key);
+  }
+
+  dropGarbage(keys: readonly string[]): void {
+    const gone = new Set(keys);
+    this.reg.garbage = this.reg.garbage.filter((g) => !gone.has(g.key));
+  }
+
+  // --- the head -------------------------------------------------------------------------------
+
+  counts(): { pending: number; delayed: number } {
+    return { pending: this.windowSize.size + this.tailJobs + this.segPending, delayed: this.delayedCount + this.segDelayed };
+  }
+
+  /** The pending and delayed jobs the head holds (window, tails, delayed). */
+  headJobs(): IterableIterator<JobRecord> {
+    return this.head.values();
+  }
+
+  /** The head's `backlog` field. */
+  manifest(): BacklogManifest {
+    const m = emptyManifest();
+    for (const p of this.priorities) for (const s of this.chains.get(p)!.segments) m.ready.push({ ...s });
+    m.delayed = this.delayedSegs.map((d) => ({ ...d, next: [d.next[0], d.next[1]] as [number, number] }));
+    m.tombstones = Object.fromEntries(this.tombstones);
+    m.garbage = this.reg.garbage.map((g) => ({ ...g }));
+    m.counts = { pending: this.segPending, delayed: this.segDelayed };
+    return m;
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The segments a backlog names, and what it knows about them: their manifest entries, the id
+ * index (fingerprint → segment), which segments are not indexed yet (after a load), which have
+ * had their ids confirmed (read by the broker), the garbage list, and the segments this commit
+ * plans to write. Queue order is not its business (backlog.ts); it keeps the bookkeeping in step.
+ */
+import { jobBytes } from '../job-json.js';
+import type { JobRecord } from '../types.js';
+import { fingerprint, fingerprintInto } from './fingerprint.js';
+import { FingerprintIndex } from './id-index.js';
+import type { DelayedSegmentRef, ReadySegmentRef } from './manifest.js';
+import { encodeSegment, type SegmentKind } from './segment-codec.js';
+import { segmentKey, type CommitStamp } from './segment-keys.js';
+
+export type SegmentRef = ReadySegmentRef | DelayedSegmentRef;
+
+/** A segment this commit writes before its head (docs/format.md, section 4). */
+export interface PlannedWrite {
+  key: string;
+  kind: SegmentKind;
+  n: number;
+  bytes: Buffer;
+}
+
+/** Confirmed id lists kept at most (each is one segment's ids; the broker read them for a lookup). */
+const CONFIRMED_MAX = 16;
+
+export class SegmentRegistry {
+  readonly index = new FingerprintIndex();
+  readonly refs = new Map<string, SegmentRef>();
+  /** Named by a loaded head, fingerprints not provided yet: lookups cannot say "absent". */
+  readonly unindexed = new Set<string>();
+  garbage: Array<{ key: string; at: number }> = [];
+  writes: PlannedWrite[] = [];
+  stamp: CommitStamp | null = null;
+  private readonly handles = new Map<string, number>();
+  private readonly keyOf = new Map<number, string>();
+  private nextHandle = 1;
+  private readonly confirmed = new Map<string, Map<string, number>>();
+
+  constructor(private readonly topic: string) {}
+
+  begin(stamp: CommitStamp): void {
+    this.stamp = stamp;
+    this.writes = [];
+  }
+
+  /** Adds a named segment; `indexed` false when its fingerprints must still be provided. */
+  register(ref: SegmentRef, fps: Uint32Array | null): void {
+    const h = this.nextHandle++;
+    this.refs.set(ref.key, ref);
+    this.handles.set(ref.key, h);
+    this.keyOf.set(h, ref.key);
+    if (fps) this.indexFrom(ref, fps, h);
+    else this.unindexed.add(ref.key);
+  }
+
+  /** Fingerprints of a loaded head's segment, read by the broker (the fingerprint section). */
+  provideFingerprints(key: string, fps: Uint32Array): void {
+    const ref = this.refs.get(key);
+    if (!ref || !this.unindexed.delete(key)) return;
+    this.indexFrom(ref, fps, this.handles.get(key)!);
+  }
+
+  private indexFrom(ref: SegmentRef, fps: Uint32Array, h: number): void {
+    for (let i = ref.skip; i < ref.n; i++) this.index.add(fps[2 * i]!, fps[2 * i + 1]!, h);
+  }
+
+  /** One job leaves a segment (moved to the head, or compacted): its index entry goes. */
+  unindex(key: string, id: string): void {
+    const h = this.handles.get(key);
+    if (h === undefined || this.unindexed.has(key)) return;
+    const [hi, lo] = fingerprint(id);
+    this.index.remove(hi, lo, h);
+  }
+
+  /** The segment leaves the manifest; it is deleted after a grace period. */
+  retire(key: string, now: number): void {
+    const h = this.handles.get(key);
+    this.refs.delete(key);
+    this.handles.delete(key);
+    if (h !== undefined) this.keyOf.delete(h);
+    this.unindexed.delete(key);
+    this.confirmed.delete(key);
+    this.garbage.push({ key, at: now });
+  }
+
+  /** Ids of a segment, read by the broker to confirm fingerprint hits. */
+  provideIds(key: string, ids: readonly string[]): void {
+    if (!this.refs.has(key)) return;
+    this.confirmed.delete(key);
+    if (this.confirmed.size >= CONFIRMED_MAX) this.confirmed.delete(this.confirmed.keys().next().value!);
+    this.confirmed.set(key, new Map(ids.map((id, i) => [id, i])));
+  }
+
+  /** Segments whose fingerprints match `id`: confirmed to hold it, or still to be confirmed. */
+  candidates(id: string): { holder?: string; unconfirmed: string[] } {
+    const [hi, lo] = fingerprint(id);
+    const unconfirmed: string[] = [];
+    for (const h of this.index.find(hi, lo)) {
+      const key = this.keyOf.get(h);
+      if (key === undefined) continue;
+      const ids = this.confirmed.get(key);
+      if (!ids) {
+        unconfirmed.push(key);
+        continue;
+      }
+      const pos = ids.get(id);
+      if (pos !== undefined && pos >= this.refs.get(key)!.skip) return { holder: key, unconfirmed: [] };
+    }
+    return { unconfirmed };
+  }
+
+  /** Writes `jobs` (in segment order) as one or more new segments of this commit; returns their entries. */
+  plan(kind: SegmentKind, jobs: JobRecord[], maxJobs: number, maxBytes: number): SegmentRef[] {
+    const out: SegmentRef[] = [];
+    let start = 0;
+    while (start < jobs.length) {
+      let end = start;
+      let size = 0;
+      while (end < jobs.length && end - start < maxJobs && (end === start || size + jobBytes(jobs[end]!).length < maxBytes)) size += jobBytes(jobs[end++]!).length;
+      out.push(this.planOne(kind, jobs.slice(start, end)));
+      start = end;
+    }
+    return out;
+  }
+
+  private planOne(kind: SegmentKind, jobs: JobRecord[]): SegmentRef {
+    if (!this.stamp) throw new Error('segments planned outside a commit (begin() first)');
+    const key = segmentKey(this.topic, this.stamp, this.writes.length);
+    const bytes = encodeSegment(this.topic, kind, jobs);
+    this.writes.push({ key, kind, n: jobs.length, bytes });
+    const base = { key, n: jobs.length, skip: 0, bytes: bytes.length, tombstones: 0 };
+    let ref: SegmentRef;
+    if (kind === 'ready') {
+      ref = { ...base, priority: jobs[0]!.priority, first: jobs[0]!.order, last: jobs[jobs.length - 1]!.order };
+    } else {
+      let last = -Infinity;
+      for (const j of jobs) last = Math.max(last, j.runAt);
+      ref = { ...base, next: [jobs[0]!.runAt, jobs[0]!.order], last };
+    }
+    const fps = new Uint32Array(2 * jobs.length);
+    for (let i = 0; i < jobs.length; i++) fingerprintInto(jobs[i]!.id, fps, i);
+    this.register(ref, fps);
+    return ref;
+  }
+}
