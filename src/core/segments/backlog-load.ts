@@ -37,7 +37,7 @@ export function loadBacklog(topic: string, orders: OrderSource, manifest: Backlo
     }
     const c = b.chain(job.priority);
     const segs = c.segments;
-    if (segs.length === 0 || job.order < segs[0]!.first) {
+    if (segs.length === 0 || job.order < segs[0]!.next) {
       b.toWindow(c, job, true);
     } else if (job.order > segs[segs.length - 1]!.last) {
       c.tail.push(job);

@@ -52,6 +52,8 @@ export function moveReady(b: Backlog, c: Chain, source: SegmentSource, room: num
     if (ref.skip === ref.n) {
       c.segments.shift();
       b.reg.retire(ref.key, now);
+    } else {
+      ref.next = seg.meta.order[ref.skip]!;
     }
   }
   if (c.segments.length === 0 && c.tail.length > 0) {

@@ -23,8 +23,9 @@ export function assertBacklogInvariants(b: Backlog): void {
     let prev = maxWindow;
     for (const s of c.segments) {
       if (s.priority !== p) fail(`segment ${s.key} of priority ${s.priority} in chain ${p}`);
-      if (s.first <= prev) fail(`chain ${p}: segment ${s.key} starts at ${s.first}, not after ${prev}`);
-      if (s.last < s.first || s.skip >= s.n) fail(`segment ${s.key} has bad bounds`);
+      const from = s === c.segments[0] ? s.next : s.first;
+      if (from <= prev) fail(`chain ${p}: segment ${s.key} goes on at ${from}, not after ${prev}`);
+      if (s.last < s.next || s.next < s.first || s.skip >= s.n) fail(`segment ${s.key} has bad bounds`);
       prev = s.last;
     }
     for (const j of c.tail) {

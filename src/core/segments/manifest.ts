@@ -57,6 +57,8 @@ export interface ReadySegmentRef extends SegmentRefBase {
   /** Smallest and largest `order` in the object (ascending in it). */
   first: number;
   last: number;
+  /** `order` of job `skip`, the first not yet taken: the window's orders are below it. */
+  next: number;
 }
 
 export interface DelayedSegmentRef extends SegmentRefBase {
@@ -101,7 +103,7 @@ export function checkManifest(raw: unknown, where: string): BacklogManifest {
   };
   let prev: ReadySegmentRef | undefined;
   for (const s of raw.ready) {
-    if (!base(s) || !isNum(s.priority) || !isNum(s.first) || !isNum(s.last) || s.first > s.last) throw bad(`has a bad ready segment ${JSON.stringify(s)}`);
+    if (!base(s) || !isNum(s.priority) || !isNum(s.first) || !isNum(s.last) || !isNum(s.next) || s.first > s.next || s.next > s.last) throw bad(`has a bad ready segment ${JSON.stringify(s)}`);
     const r = s as unknown as ReadySegmentRef;
     if (prev && (r.priority > prev.priority || (r.priority === prev.priority && r.first <= prev.last))) throw bad(`chain out of order at ${r.key}`);
     prev = r;

@@ -37,12 +37,15 @@ export class SegmentRegistry {
   private readonly keyOf = new Map<number, string>();
   private nextHandle = 1;
   private readonly confirmed = new Map<string, Map<string, number>>();
+  /** Ids of the segments this attempt plans: known without a read (they are not written yet). */
+  private planned = new Map<string, Map<string, number>>();
 
   constructor(private readonly topic: string) {}
 
   begin(stamp: CommitStamp): void {
     this.stamp = stamp;
     this.writes = [];
+    this.planned = new Map();
   }
 
   /** Adds a named segment; `indexed` false when its fingerprints must still be provided. */
@@ -100,7 +103,7 @@ export class SegmentRegistry {
     for (const h of this.index.find(hi, lo)) {
       const key = this.keyOf.get(h);
       if (key === undefined) continue;
-      const ids = this.confirmed.get(key);
+      const ids = this.confirmed.get(key) ?? this.planned.get(key);
       if (!ids) {
         unconfirmed.push(key);
         continue;
@@ -130,10 +133,11 @@ export class SegmentRegistry {
     const key = segmentKey(this.topic, this.stamp, this.writes.length);
     const bytes = encodeSegment(this.topic, kind, jobs);
     this.writes.push({ key, kind, n: jobs.length, bytes });
+    this.planned.set(key, new Map(jobs.map((j, i) => [j.id, i])));
     const base = { key, n: jobs.length, skip: 0, bytes: bytes.length, tombstones: 0 };
     let ref: SegmentRef;
     if (kind === 'ready') {
-      ref = { ...base, priority: jobs[0]!.priority, first: jobs[0]!.order, last: jobs[jobs.length - 1]!.order };
+      ref = { ...base, priority: jobs[0]!.priority, first: jobs[0]!.order, last: jobs[jobs.length - 1]!.order, next: jobs[0]!.order };
     } else {
       let last = -Infinity;
       for (const j of jobs) last = Math.max(last, j.runAt);
