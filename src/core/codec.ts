@@ -10,7 +10,9 @@
 import { QueueError } from '../errors.js';
 import { jobBytes } from './job-json.js';
 import { parseRecent, windowParts } from './recent.js';
-import { createState, emptyCounters, FORMAT_VERSION, insertJob, setDone, type QueueState } from './state.js';
+import { backlogFromJobs, loadBacklog } from './segments/backlog-load.js';
+import { checkManifest, UNSEGMENTED_LIMITS, type BacklogLimits } from './segments/manifest.js';
+import { attachBacklog, createState, emptyCounters, FORMAT_VERSION, setDone, type QueueState } from './state.js';
 import type { Counters, DeadEntry, JobRecord, TopicSettings } from './types.js';
 
 const COMMA_NL = Buffer.from(',\n');
@@ -46,7 +48,7 @@ export function serializeState(s: QueueState, alloc: (size: number) => Buffer = 
   add(s.done);
   parts.push(Buffer.from('\n],"jobs":[\n'));
   add(s.jobs.values());
-  parts.push(Buffer.from('\n]}'));
+  parts.push(Buffer.from(`\n],"backlog":${JSON.stringify(s.backlog.manifest())}}`));
   let size = 0;
   for (const p of parts) size += p.length;
   const out = alloc(size);
@@ -107,7 +109,7 @@ function checkDeadEntry(id: string, e: unknown, where: string): DeadEntry {
  * Parses queue.json text. `where` names the object in error messages. `now` only decides whether a
  * pending job is due or delayed when indexing (it does not change the stored state).
  */
-export function parseState(text: string, where: string, now: number): QueueState {
+export function parseState(text: string, where: string, now: number, limits: Partial<BacklogLimits> = UNSEGMENTED_LIMITS): QueueState {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -127,7 +129,7 @@ export function parseState(text: string, where: string, now: number): QueueState
     throw corrupt(where, 'missing topic, seq, nextOrder or jobs');
   }
   if (typeof raw.writer !== 'string' || !isNum(raw.time)) throw corrupt(where, 'missing the commit stamp (writer, time)');
-  const s = createState(raw.topic);
+  const s = createState(raw.topic, limits);
   s.seq = raw.seq;
   s.writer = raw.writer;
   s.time = raw.time;
@@ -158,21 +160,27 @@ export function parseState(text: string, where: string, now: number): QueueState
   setDone(s, raw.done.map((j) => checkJob(j, where, false)));
 
   const jobs = raw.jobs.map((j) => checkJob(j, where, true));
-  // The ready FIFOs must be rebuilt in enqueue order, whatever order the array was written in.
+  // In enqueue order, whatever order the array was written in: the backlog's FIFOs are rebuilt from it.
   jobs.sort((a, b) => a.order - b.order);
+  const waiting: JobRecord[] = [];
   for (const job of jobs) {
     if (s.jobs.has(job.id)) throw corrupt(where, `job ${job.id} appears twice`);
+    s.jobs.set(job.id, job);
     if (job.state === 'claimed') {
-      s.jobs.set(job.id, job);
       s.idx.counts.claimed++;
       s.idx.leases.push({ job, at: job.lease!.until, order: job.order });
     } else {
-      // A stored 'pending' job stays pending even if runAt is in the future (it was promoted).
-      const runAt = job.runAt;
-      if (job.state === 'pending') job.runAt = Math.min(runAt, now);
-      insertJob(s, job, now);
-      job.runAt = runAt;
+      waiting.push(job);
     }
+  }
+  // 2 → 3: every waiting job is in `jobs`; the backlog is built from them (a stored pending job
+  // stays pending even if its runAt is in the future: it was promoted), and the first commit's
+  // seal writes whatever exceeds the head's window as segments.
+  if (raw.format >= 3) {
+    const manifest = checkManifest(raw.backlog, where);
+    attachBacklog(s, loadBacklog(s.topic, s, manifest, waiting, where, limits));
+  } else {
+    attachBacklog(s, backlogFromJobs(s.topic, s, waiting, now, limits));
   }
   return s;
 }

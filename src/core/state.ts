@@ -3,10 +3,12 @@
  * Ops mutate a state through the transition helpers below, which keep the indexes and counts in
  * step and drop the per-job JSON cache, so a commit re-serialises only the jobs that changed.
  */
-import { Deque, MinHeap } from './heap.js';
+import { MinHeap } from './heap.js';
 import { dropJsonCache } from './job-json.js';
 import { archiveKey } from './keys.js';
 import { emptyRecent, recentEntry, type RecentWindow } from './recent.js';
+import { Backlog } from './segments/backlog.js';
+import { UNSEGMENTED_LIMITS, type BacklogLimits } from './segments/manifest.js';
 export { jobJson } from './job-json.js';
 import {
   DEFAULT_BACKOFF,
@@ -25,13 +27,11 @@ import {
  *   2  + `archiveOpen` (the archive window jobs finish into) and `recent` (the window of archived
  *      ids). A format-1 reader would drop both and write an open window's object early, so 2 is
  *      refused by it rather than half understood.
+ *   3  + `backlog` (the manifest of the segments holding the backlog beyond the head's window,
+ *      docs/format.md). A format-2 reader would see only the head's jobs and lose the rest.
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
-interface ReadyEntry {
-  job: JobRecord;
-  order: number;
-}
 interface TimedEntry {
   job: JobRecord;
   at: number;
@@ -39,14 +39,9 @@ interface TimedEntry {
 }
 
 export interface Indexes {
-  /** Due pending jobs, one FIFO per priority. */
-  ready: Map<number, Deque<ReadyEntry>>;
-  /** Priorities present in `ready`, highest first. */
-  priorities: number[];
-  /** Delayed jobs by runAt. */
-  delayed: MinHeap<TimedEntry>;
   /** Claimed jobs by lease expiry. */
   leases: MinHeap<TimedEntry>;
+  /** pending and delayed are the backlog's (head and segments); claimed is counted here. */
   counts: StateCounts;
   /** The latest record per id in `done`, so lookups by id never scan the list. */
   doneById: Map<string, JobRecord>;
@@ -102,6 +97,11 @@ export interface QueueState {
   archiveOpen: ArchiveWindow | null;
   /** Ids of jobs archived lately (see recent.ts): pushes and replayed acks still find them. */
   recent: RecentWindow;
+  /**
+   * The pending and delayed jobs in claim order: the head's window, tails and delayed jobs (all
+   * also in `jobs`) and the segments beyond them (docs/format.md). Claimed jobs are not its.
+   */
+  backlog: Backlog;
   idx: Indexes;
 }
 
@@ -114,20 +114,23 @@ export function defaultSettings(): TopicSettings {
   return { maxAttempts: DEFAULT_MAX_ATTEMPTS, backoff: { ...DEFAULT_BACKOFF }, paused: false };
 }
 
-function emptyIndexes(): Indexes {
+function emptyIndexes(backlog: Backlog): Indexes {
   const byTime = (a: TimedEntry, b: TimedEntry) => a.at < b.at || (a.at === b.at && a.order < b.order);
-  return {
-    ready: new Map(),
-    priorities: [],
-    delayed: new MinHeap(byTime),
-    leases: new MinHeap(byTime),
-    counts: { pending: 0, delayed: 0, claimed: 0 },
-    doneById: new Map(),
-  };
+  const counts = { claimed: 0 } as StateCounts;
+  // Live views, so every reader of the counts (stats, metrics, the loop) sees segments too.
+  Object.defineProperties(counts, {
+    pending: { enumerable: true, get: () => backlog.counts().pending },
+    delayed: { enumerable: true, get: () => backlog.counts().delayed },
+  });
+  return { leases: new MinHeap(byTime), counts, doneById: new Map() };
 }
 
-export function createState(topic: string): QueueState {
-  return {
+/**
+ * A fresh state. `limits` bound the head's window; the default keeps every job in the head (no
+ * segment is ever planned), which is what a caller that does not write segments needs.
+ */
+export function createState(topic: string, limits: Partial<BacklogLimits> = UNSEGMENTED_LIMITS): QueueState {
+  const s: Omit<QueueState, 'backlog' | 'idx'> = {
     format: FORMAT_VERSION,
     topic,
     seq: 0,
@@ -142,8 +145,23 @@ export function createState(topic: string): QueueState {
     done: [],
     archiveOpen: null,
     recent: emptyRecent(),
-    idx: emptyIndexes(),
   };
+  const state = s as QueueState;
+  attachBacklog(state, new Backlog(topic, state, limits));
+  return state;
+}
+
+/** Makes `b` the state's backlog (a loaded one replaces the empty one): it keeps `jobs` in step. */
+export function attachBacklog(s: QueueState, b: Backlog): void {
+  b.mirror = s.jobs;
+  s.backlog = b;
+  const claimed = s.idx?.counts.claimed ?? 0;
+  const leases = s.idx?.leases;
+  const doneById = s.idx?.doneById;
+  s.idx = emptyIndexes(b);
+  s.idx.counts.claimed = claimed;
+  if (leases) s.idx.leases = leases;
+  if (doneById) s.idx.doneById = doneById;
 }
 
 /** Marks a job changed: its cached JSON is stale. Every mutation of a JobRecord goes through here. */
@@ -152,61 +170,21 @@ export function touch(job: JobRecord, now: number): void {
   dropJsonCache(job);
 }
 
-function countKey(state: JobRecord['state']): keyof StateCounts | null {
-  return state === 'pending' || state === 'delayed' || state === 'claimed' ? state : null;
-}
-
-/** Moves a job (already in `jobs`) to a new live state, keeping counts right. */
-function setLiveState(s: QueueState, job: JobRecord, next: 'pending' | 'delayed' | 'claimed'): void {
-  const prev = countKey(job.state);
-  if (prev) s.idx.counts[prev]--;
-  job.state = next;
-  s.idx.counts[next]++;
-}
-
 /** Adds a brand-new job to the state as pending or delayed depending on runAt. */
 export function insertJob(s: QueueState, job: JobRecord, now: number): void {
   s.jobs.set(job.id, job);
-  job.state = job.runAt > now ? 'delayed' : 'pending';
-  s.idx.counts[job.state]++;
-  if (job.state === 'delayed') indexDelayed(s, job);
-  else indexReady(s, job);
+  s.backlog.add(job, now);
 }
 
-function indexReady(s: QueueState, job: JobRecord): void {
-  let q = s.idx.ready.get(job.priority);
-  if (!q) {
-    q = new Deque();
-    s.idx.ready.set(job.priority, q);
-    const ps = s.idx.priorities;
-    let i = 0;
-    while (i < ps.length && ps[i]! > job.priority) i++;
-    ps.splice(i, 0, job.priority);
-  }
-  // New and requeued jobs get the highest order and join the back; a job handed back untouched
-  // keeps its order and goes back to its place.
-  q.insertSorted({ job, order: job.order }, byOrder);
-}
-
-const byOrder = (a: ReadyEntry, b: ReadyEntry): boolean => a.order < b.order;
-
-function indexDelayed(s: QueueState, job: JobRecord): void {
-  s.idx.delayed.push({ job, at: job.runAt, order: job.order });
+/** A job leaves the claimed set (its lease ended one way or another). */
+function unclaimCount(s: QueueState, job: JobRecord): void {
+  if (job.state === 'claimed') s.idx.counts.claimed--;
 }
 
 /** Puts a live job back in line: pending now (new FIFO position) or delayed until runAt. */
 export function requeue(s: QueueState, job: JobRecord, runAt: number, now: number): void {
-  job.runAt = runAt;
-  job.order = s.nextOrder++;
-  delete job.lease;
-  if (runAt > now) {
-    setLiveState(s, job, 'delayed');
-    indexDelayed(s, job);
-  } else {
-    setLiveState(s, job, 'pending');
-    indexReady(s, job);
-  }
-  touch(job, now);
+  unclaimCount(s, job);
+  s.backlog.requeue(job, runAt, now);
 }
 
 /**
@@ -214,14 +192,14 @@ export function requeue(s: QueueState, job: JobRecord, runAt: number, now: numbe
  * it keeps its place in line (its order) instead of going to the back, as a retry would.
  */
 export function returnClaimed(s: QueueState, job: JobRecord, now: number): void {
-  delete job.lease;
-  setLiveState(s, job, 'pending');
-  indexReady(s, job);
-  touch(job, now);
+  unclaimCount(s, job);
+  s.backlog.returnUnclaimed(job, now);
 }
 
+/** A job just taken from the backlog (takeNextReady) becomes claimed. */
 export function markClaimed(s: QueueState, job: JobRecord, worker: string, token: string, until: number, now: number): void {
-  setLiveState(s, job, 'claimed');
+  job.state = 'claimed';
+  s.idx.counts.claimed++;
   job.attempts++;
   job.lease = { worker, token, until };
   s.idx.leases.push({ job, at: until, order: job.order });
@@ -260,8 +238,8 @@ export function openArchiveKey(s: QueueState, now: number): string {
  */
 export function finishJob(s: QueueState, job: JobRecord, final: 'completed' | 'dead' | 'cancelled', now: number): void {
   const archive = openArchiveKey(s, now);
-  const prev = countKey(job.state);
-  if (prev) s.idx.counts[prev]--;
+  if (job.state === 'claimed') s.idx.counts.claimed--;
+  else if (job.state === 'pending' || job.state === 'delayed') s.backlog.cancel(job.id); // it is in the head
   s.jobs.delete(job.id);
   job.state = final;
   job.finishedAt = now;
@@ -313,25 +291,9 @@ export function setDone(s: QueueState, done: JobRecord[]): void {
   for (const j of done) s.idx.doneById.set(j.id, j);
 }
 
-function liveIn(s: QueueState, job: JobRecord, state: JobRecord['state'], order: number): boolean {
-  return job.state === state && job.order === order && s.jobs.get(job.id) === job;
-}
-
 /** Moves due delayed jobs to pending. Returns how many moved. */
 export function promoteDue(s: QueueState, now: number): number {
-  let moved = 0;
-  const h = s.idx.delayed;
-  for (let top = h.peek(); top && top.at <= now; top = h.peek()) {
-    h.pop();
-    const job = top.job;
-    if (!liveIn(s, job, 'delayed', top.order) || job.runAt !== top.at) continue;
-    setLiveState(s, job, 'pending');
-    job.order = s.nextOrder++;
-    indexReady(s, job);
-    touch(job, now);
-    moved++;
-  }
-  return moved;
+  return s.backlog.promoteDue(now).promoted;
 }
 
 /** Claimed jobs whose lease has expired by `now`, earliest first. Removes them from the lease index. */
@@ -353,19 +315,13 @@ export function takeExpiredLeases(s: QueueState, now: number): JobRecord[] {
   return out;
 }
 
-/** Removes and returns the next due pending job in priority, then FIFO, order. */
+/**
+ * Removes and returns the next due pending job in priority, then FIFO, order; undefined when none
+ * is in the head before a segment not read yet (the broker reads ahead, docs/format.md "Claim").
+ */
 export function takeNextReady(s: QueueState): JobRecord | undefined {
-  const ps = s.idx.priorities;
-  while (ps.length > 0) {
-    const p = ps[0]!;
-    const q = s.idx.ready.get(p)!;
-    for (let e = q.shift(); e; e = q.shift()) {
-      if (liveIn(s, e.job, 'pending', e.order)) return e.job;
-    }
-    s.idx.ready.delete(p);
-    ps.shift();
-  }
-  return undefined;
+  const t = s.backlog.takeNext();
+  return t && 'job' in t ? t.job : undefined;
 }
 
 /** Earliest time something becomes due (a delayed job or a lease expiry), or undefined. */
@@ -377,7 +333,7 @@ export function nextDueAt(s: QueueState): number | undefined {
     }
     return undefined;
   };
-  const d = skipStale(s.idx.delayed, 'delayed', (e) => e.job.runAt === e.at && e.job.order === e.order);
+  const d = skipStale(s.backlog.delayed as MinHeap<TimedEntry>, 'delayed', (e) => s.backlog.head.get(e.job.id) === e.job && e.job.runAt === e.at && e.job.order === e.order);
   const l = skipStale(s.idx.leases, 'claimed', (e) => e.job.lease?.until === e.at);
   if (d === undefined) return l;
   if (l === undefined) return d;

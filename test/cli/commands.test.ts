@@ -218,7 +218,7 @@ describe('bucketq client commands', () => {
     await s.close();
 
     const out = json(await bucketq(['inspect', 'ins', '--store', solo], { env: {} }));
-    expect(out).toMatchObject({ key: 'topics/ins/queue.json', etag: expect.any(String), bytes: expect.any(Number), state: { topic: 'ins', format: 2 } });
+    expect(out).toMatchObject({ key: 'topics/ins/queue.json', etag: expect.any(String), bytes: expect.any(Number), state: { topic: 'ins', format: 3 } });
     expect(out.state.jobs.map((j: { id: string; state: string }) => [j.id, j.state])).toEqual([
       ['i1', 'pending'],
       ['i2', 'delayed'],

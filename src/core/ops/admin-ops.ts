@@ -92,11 +92,7 @@ export const get: OpHandler<{ id: string }, JobRecord> = (s, input, now) => {
 
 export const stats: OpHandler<Record<string, never>, JobStats> = (s, _input, now) => {
   let oldest = 0;
-  for (const p of s.idx.priorities) {
-    const q = s.idx.ready.get(p);
-    const head = q?.peek();
-    if (head && head.job.state === 'pending') oldest = Math.max(oldest, now - head.job.runAt);
-  }
+  for (const job of s.backlog.fronts()) oldest = Math.max(oldest, now - job.runAt);
   return {
     ...s.idx.counts,
     dead: s.dead.size,

@@ -89,6 +89,11 @@ export class Backlog {
   /** Jobs in segments, not tombstoned. */
   segPending = 0;
   segDelayed = 0;
+  /**
+   * The topic state's map of every job record in the head (claimed ones too), kept in step: a job
+   * entering the head from a segment joins it, a job sealed into a segment leaves it.
+   */
+  mirror: Map<string, JobRecord> | undefined;
 
   constructor(
     readonly topic: string,
@@ -149,7 +154,7 @@ export class Backlog {
       c.tail.push(job);
       c.tailBytes += size;
       this.tailJobs++;
-      this.head.set(job.id, job);
+      this.enterHead(job);
     }
   }
 
@@ -161,12 +166,22 @@ export class Backlog {
     this.windowBytes += size;
     c.windowLive++;
     c.windowBytes += size;
+    this.enterHead(job);
+  }
+
+  private enterHead(job: JobRecord): void {
     this.head.set(job.id, job);
+    this.mirror?.set(job.id, job);
+  }
+
+  private leaveHeadForSegment(job: JobRecord): void {
+    this.head.delete(job.id);
+    this.mirror?.delete(job.id);
   }
 
   addDelayed(job: JobRecord): void {
     job.state = 'delayed';
-    this.head.set(job.id, job);
+    this.enterHead(job);
     this.delayed.push({ job, at: job.runAt, order: job.order });
     this.delayedCount++;
   }
@@ -208,6 +223,19 @@ export class Backlog {
       ps.splice(i, 1);
     }
     return undefined;
+  }
+
+  /** The first ready job of each priority the head holds (stale window entries are dropped on the way). */
+  *fronts(): Generator<JobRecord> {
+    for (const c of this.chains.values()) {
+      let job = c.window.peek();
+      while (job && !this.windowSize.has(job)) {
+        c.window.shift();
+        job = c.window.peek();
+      }
+      if (job) yield job;
+      else if (c.segments.length === 0 && c.tail.length > 0) yield c.tail[0]!;
+    }
   }
 
   private leaveWindow(c: Chain, job: JobRecord): boolean {
@@ -265,6 +293,7 @@ export class Backlog {
     if (job) return { at: 'head', job };
     const t = this.tombstones.get(id);
     if (t !== undefined) return { at: 'cancelled', key: t };
+    if (this.reg.refs.size === 0 && this.reg.unindexed.size === 0) return undefined; // no segment: no hashing
     const { holder, unconfirmed } = this.reg.candidates(id);
     if (holder !== undefined) return { at: 'segment', key: holder };
     if (unconfirmed.length > 0) return { at: 'unconfirmed', keys: unconfirmed };
@@ -391,7 +420,7 @@ export class Backlog {
     c.tail = [];
     c.tailBytes = 0;
     this.tailJobs -= jobs.length;
-    for (const j of jobs) this.head.delete(j.id);
+    for (const j of jobs) this.leaveHeadForSegment(j);
     c.segments.push(...(this.reg.plan('ready', jobs, this.limits.segmentMaxJobs, this.limits.segmentMaxBytes) as ReadySegmentRef[]));
     this.segPending += jobs.length;
   }
@@ -402,7 +431,7 @@ export class Backlog {
     for (const j of this.head.values()) if (j.state === 'delayed' && j.runAt > horizon) later.push(j);
     if (later.length === 0) return;
     later.sort((a, b) => a.runAt - b.runAt || a.order - b.order);
-    for (const j of later) this.head.delete(j.id);
+    for (const j of later) this.leaveHeadForSegment(j);
     this.delayedCount -= later.length;
     this.segDelayed += later.length;
     this.delayedSegs.push(...(this.reg.plan('delayed', later, this.limits.segmentMaxJobs, this.limits.segmentMaxBytes) as DelayedSegmentRef[]));

@@ -41,6 +41,20 @@ export const DEFAULT_LIMITS: Readonly<BacklogLimits> = Object.freeze({
   tombstoneMax: 1024,
 });
 
+/**
+ * Limits under which nothing is ever sealed: every job stays in the head, as in format 2. The
+ * topic state uses them until the broker writes segments (docs/format.md, "Status").
+ */
+export const UNSEGMENTED_LIMITS: Readonly<BacklogLimits> = Object.freeze({
+  ...DEFAULT_LIMITS,
+  windowJobs: Infinity,
+  windowBytes: Infinity,
+  tailSealJobs: Infinity,
+  tailSealBytes: Infinity,
+  tailTotalJobs: Infinity,
+  delayedHeadMax: Infinity,
+});
+
 interface SegmentRefBase {
   key: string;
   /** Jobs in the object. */
