@@ -3,6 +3,7 @@
  * Ops mutate a state through the transition helpers below, which keep the indexes and counts in
  * step and drop the per-job JSON cache, so a commit re-serialises only the jobs that changed.
  */
+import { QueueError } from '../errors.js';
 import { MinHeap } from './heap.js';
 import { dropJsonCache } from './job-json.js';
 import { archiveKey } from './keys.js';
@@ -277,6 +278,19 @@ export function recentStub(s: QueueState, id: string, now: number): JobRecord | 
   const entry = recentEntry(s.recent, id, now);
   if (entry === undefined) return undefined;
   return { id, state: entry.token === '' ? 'cancelled' : 'completed', priority: 0, order: 0, runAt: 0, attempts: 0, maxAttempts: 0, createdAt: 0, updatedAt: 0, archive: entry.key };
+}
+
+/**
+ * The state of a job waiting in a segment (not in the head), or undefined when no segment holds it.
+ * A fingerprint hit the broker has not confirmed yet is UNAVAILABLE (retryable): the broker reads
+ * the segment's ids before apply (docs/format.md, "Cancel, get, idempotent push"), so it is rare.
+ */
+export function segmentState(s: QueueState, id: string): 'pending' | 'delayed' | 'cancelled' | undefined {
+  const loc = s.backlog.locate(id);
+  if (!loc || loc.at === 'head') return undefined;
+  if (loc.at === 'cancelled') return 'cancelled';
+  if (loc.at === 'segment') return 'priority' in s.backlog.reg.refs.get(loc.key)! ? 'pending' : 'delayed';
+  throw new QueueError('UNAVAILABLE', `job ${id} may be in a segment of topic ${s.topic} not read yet; retry shortly`, { details: { id, segments: loc.keys } });
 }
 
 /** The latest finished, not yet archived record of a job id. */

@@ -1,6 +1,6 @@
 import { QueueError } from '../../errors.js';
 import { primePayloadJson } from '../job-json.js';
-import { deadStub, findDone, insertJob, recentStub, type QueueState } from '../state.js';
+import { deadStub, findDone, insertJob, recentStub, segmentState, type QueueState } from '../state.js';
 import type { Backoff, JobRecord, JobState } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
 
@@ -43,7 +43,10 @@ function existingJob(s: QueueState, id: string, now: number): { state: JobState;
   // Dead: the full record is in the archive; the index entry is enough to refuse a duplicate.
   // Archived lately: a client's retry of a push whose answer was lost must not add it again.
   const stub = s.dead.has(id) ? deadStub(id, s.dead.get(id)!) : recentStub(s, id, now);
-  return stub && { state: stub.state };
+  if (stub) return { state: stub.state };
+  // Waiting in a segment (its record is not in the head): the state is enough to refuse a duplicate.
+  const inSegment = segmentState(s, id);
+  return inSegment && { state: inSegment };
 }
 
 export const push: OpHandler<PushInput, PushOutput> = (s, input, now, ctx) => {

@@ -7,3 +7,4 @@ export { isOrphan, parseSegmentKey, segmentKey, segmentPrefix, type CommitStamp 
 export type { PlannedWrite } from './segment-registry.js';
 export type { CancelOutcome as BacklogCancel } from './backlog.js';
 export { assertBacklogInvariants } from './invariants.js';
+export { segmentLookups, type SegmentLookups } from './lookups.js';

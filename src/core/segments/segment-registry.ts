@@ -48,6 +48,11 @@ export class SegmentRegistry {
     this.planned = new Map();
   }
 
+  /** Forgets the ids of the last attempt's planned segments (the next attempt does not know them). */
+  dropPlanned(): void {
+    this.planned = new Map();
+  }
+
   /** Adds a named segment; `indexed` false when its fingerprints must still be provided. */
   register(ref: SegmentRef, fps: Uint32Array | null): void {
     const h = this.nextHandle++;

@@ -1,0 +1,45 @@
+/**
+ * What a batch's lookups by id need from segments before apply (docs/format.md, "Cancel, get,
+ * idempotent push"): the ids of segments with a fingerprint hit, to be confirmed, and the records
+ * of jobs a get finds in a segment. The broker reads them, hands them in (provideIds, the get's
+ * `record`), and applies; a lookup it could not resolve answers UNAVAILABLE (retryable).
+ */
+import type { BatchRequest } from '../batch.js';
+import type { QueueState } from '../state.js';
+
+export interface SegmentLookups {
+  /** Segments whose id lists confirm or refute fingerprint hits. */
+  confirm: string[];
+  /** Gets of jobs waiting in a segment: id → segment key (the broker reads the record). */
+  records: Map<string, string>;
+  /** Whether some lookup met segments not indexed yet (after a load): the index must be complete first. */
+  unindexed: boolean;
+}
+
+function idsOf(req: BatchRequest): string[] {
+  const input = req.input as { id?: unknown; jobs?: Array<{ id?: unknown }> };
+  if (req.op === 'push' && Array.isArray(input.jobs)) return input.jobs.map((j) => j?.id).filter((id): id is string => typeof id === 'string');
+  if ((req.op === 'cancel' || req.op === 'get') && typeof input.id === 'string') return [input.id];
+  return [];
+}
+
+export function segmentLookups(s: QueueState, requests: readonly BatchRequest[]): SegmentLookups {
+  const out: SegmentLookups = { confirm: [], records: new Map(), unindexed: false };
+  const b = s.backlog;
+  // The next attempt begins without the last one's planned ids: what it must confirm is asked now.
+  b.reg.dropPlanned();
+  if (b.reg.refs.size === 0) return out;
+  const confirm = new Set<string>();
+  for (const req of requests) {
+    for (const id of idsOf(req)) {
+      if (s.jobs.has(id)) continue;
+      const loc = b.locate(id);
+      if (!loc) continue;
+      if (loc.at === 'unconfirmed') for (const k of loc.keys) confirm.add(k);
+      else if (loc.at === 'unindexed') out.unindexed = true;
+      else if (loc.at === 'segment' && req.op === 'get') out.records.set(id, loc.key);
+    }
+  }
+  out.confirm = [...confirm];
+  return out;
+}

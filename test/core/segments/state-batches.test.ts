@@ -1,0 +1,154 @@
+/**
+ * The topic state with its segmented backlog, through the commit path of the pure core: batches
+ * (applyBatch) plan segment writes, queue.json (format 3) names them, a reload reads them back,
+ * and claims, pushes, cancels and gets see jobs wherever they are (docs/format.md).
+ */
+import { describe, expect, it } from 'vitest';
+import { applyBatch, type BatchRequest } from '../../../src/core/batch.js';
+import { parseState, serializeState } from '../../../src/core/codec.js';
+import { assertInvariants } from '../../../src/core/invariants.js';
+import { decodeSegment, decodeSegmentFingerprints, decodeSegmentMeta, type DecodedSegment } from '../../../src/core/segments/segment-codec.js';
+import { segmentLookups } from '../../../src/core/segments/lookups.js';
+import { createState, type QueueState } from '../../../src/core/state.js';
+import { SMALL } from './backlog-harness.js';
+
+const NOW = 1_700_000_000_000;
+const ELECT = { id: 'A', url: 'http://a', leaseMs: 10_000 };
+
+/** A leader of one topic over a map of "stored" objects: segments written before each head. */
+class Topic {
+  store = new Map<string, Buffer>();
+  head = '';
+  state: QueueState;
+  private attempt = 0;
+
+  constructor() {
+    this.state = createState('t', SMALL);
+    this.batch([], ELECT);
+  }
+
+  private source = (key: string): DecodedSegment | undefined => {
+    const bytes = this.store.get(key);
+    return bytes && decodeSegment(bytes, key);
+  };
+
+  batch(requests: BatchRequest[], elect: typeof ELECT | null = null) {
+    const nonce = (++this.attempt).toString(16).padStart(8, '0');
+    // As the broker does before apply: confirm fingerprint hits against the segments' ids.
+    for (const key of segmentLookups(this.state, requests).confirm) this.state.backlog.provideIds(key, decodeSegmentMeta(this.store.get(key)!, key).ids);
+    const out = applyBatch(this.state, 'A', requests, elect, NOW, { nonce, source: this.source });
+    if (!out.ok) throw out.error;
+    for (const w of out.segmentWrites) {
+      expect(this.store.has(w.key)).toBe(false); // create-only: a name is never written twice
+      this.store.set(w.key, w.bytes);
+    }
+    this.head = serializeState(this.state).toString();
+    assertInvariants(this.state, NOW);
+    return out;
+  }
+
+  ok(requests: BatchRequest[]) {
+    return this.batch(requests).results.map((r) => {
+      if (!r.ok) throw r.error;
+      return r.value;
+    });
+  }
+
+  /** A takeover: the head parsed again, the index rebuilt from every named segment's fingerprints. */
+  reload(): void {
+    this.state = parseState(this.head, 'topics/t/queue.json', NOW, SMALL);
+    for (const key of this.state.backlog.unindexed()) this.state.backlog.provideFingerprints(key, decodeSegmentFingerprints(this.store.get(key)!, key).fps);
+    assertInvariants(this.state, NOW);
+  }
+}
+
+const pushes = (ids: string[], priority = 0): BatchRequest => ({ op: 'push', input: { jobs: ids.map((id) => ({ id, payload: id, priority })) } });
+const claim = (max: number, nonce: string): BatchRequest => ({ op: 'claim', input: { worker: 'w', max, leaseMs: 60_000, nonce } });
+const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+/** Claims everything, one batch a claim of `per`, refilling from the store as it goes. */
+function drain(t: Topic, per: number): string[] {
+  const got: string[] = [];
+  for (let i = 0; i < 100; i++) {
+    const [r] = t.ok([claim(per, `c${i}`)]) as [{ jobs: Array<{ id: string }> }];
+    got.push(...r.jobs.map((j) => j.id));
+    if (r.jobs.length === 0 && t.state.idx.counts.pending === 0) break;
+  }
+  return got;
+}
+
+describe('the topic state with segments', () => {
+  it('a pushMany beyond the window is written as segments before the head that names them, and claims stay FIFO across them', () => {
+    const t = new Topic();
+    const out = t.batch([pushes(ids('a', 30))]);
+    expect(out.segmentWrites.length).toBeGreaterThan(0);
+    const head = JSON.parse(t.head);
+    expect(head.format).toBe(3);
+    expect(head.jobs.length).toBeLessThan(30);
+    expect(head.backlog.ready.map((r: { key: string }) => r.key)).toEqual(out.segmentWrites.map((w) => w.key));
+    expect(t.state.idx.counts.pending).toBe(30);
+    expect(drain(t, 4)).toEqual(ids('a', 30));
+  });
+
+  it('a push of higher priority never waits behind a lower priority segment', () => {
+    const t = new Topic();
+    t.batch([pushes(ids('low', 20), 0)]);
+    t.batch([pushes(['urgent'], 9)]);
+    expect(drain(t, 3)).toEqual(['urgent', ...ids('low', 20)]);
+  });
+
+  it('after a reload (takeover) the segments are read back, duplicates are refused and cancels reach into segments', () => {
+    const t = new Topic();
+    t.batch([pushes(ids('a', 25))]);
+    t.reload();
+    const [dup] = t.ok([pushes(['a20', 'new'])]) as [{ jobs: Array<{ id: string; created: boolean; state: string }> }];
+    expect(dup.jobs).toEqual([
+      { id: 'a20', created: false, state: 'pending' },
+      { id: 'new', created: true, state: 'pending' },
+    ]);
+    const [cancelled] = t.ok([{ op: 'cancel', input: { id: 'a21' } }]);
+    expect(cancelled).toEqual({ id: 'a21', state: 'cancelled' });
+    expect(JSON.parse(t.head).backlog.tombstones).toHaveProperty('a21');
+    const again = t.batch([{ op: 'cancel', input: { id: 'a21' } }]).results[0]!;
+    expect(again.ok ? 'ok' : again.error.code).toBe('FAILED_PRECONDITION');
+    expect(drain(t, 5)).toEqual([...ids('a', 25).filter((id) => id !== 'a21'), 'new']);
+    expect(JSON.parse(t.head).backlog.tombstones).toEqual({});
+  });
+
+  it('a get of a job in a segment asks for its record, then answers from it', () => {
+    const t = new Topic();
+    t.batch([pushes(ids('a', 25))]);
+    const miss = t.batch([{ op: 'get', input: { id: 'a24' } }]).results[0]!;
+    expect(miss.ok ? 'ok' : miss.error.code).toBe('UNAVAILABLE');
+    const key = (miss.ok ? undefined : (miss.error.details as { segment: string }).segment)!;
+    expect(segmentLookups(t.state, [{ op: 'get', input: { id: 'a24' } }]).records.get('a24')).toBe(key);
+    const record = decodeSegment(t.store.get(key)!, key).jobs.find((j) => j.id === 'a24')!;
+    const [got] = t.ok([{ op: 'get', input: { id: 'a24', record } }]);
+    expect(got).toMatchObject({ id: 'a24', state: 'pending', payload: 'a24' });
+  });
+
+  it('a format-2 head is upgraded: its excess is sealed into segments by the first commit', () => {
+    const small = createState('t');
+    applyBatch(small, 'A', [pushes(ids('a', 20))], ELECT, NOW);
+    const v2 = JSON.parse(serializeState(small).toString());
+    v2.format = 2;
+    delete v2.backlog;
+    const t = new Topic();
+    t.head = JSON.stringify(v2);
+    t.reload();
+    const out = t.batch([]);
+    expect(out.changed).toBe(true);
+    expect(out.segmentWrites.length).toBeGreaterThan(0);
+    expect(JSON.parse(t.head).format).toBe(3);
+    expect(drain(t, 3)).toEqual(ids('a', 20));
+  });
+
+  it("a small topic's queue.json is format 2's plus an empty manifest", () => {
+    const s = createState('t');
+    applyBatch(s, 'A', [pushes(ids('a', 3))], ELECT, NOW);
+    const head = JSON.parse(serializeState(s).toString());
+    expect(head.backlog).toEqual({ v: 1, ready: [], delayed: [], tombstones: {}, garbage: [], counts: { pending: 0, delayed: 0 } });
+    expect(head.jobs.map((j: { id: string }) => j.id)).toEqual(ids('a', 3));
+    expect(parseState(serializeState(s).toString(), 'q', NOW).idx.counts.pending).toBe(3);
+  });
+});
