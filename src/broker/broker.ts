@@ -9,6 +9,7 @@
  * operation and the payload, archive and janitor plumbing they share (about 450 lines, kept
  * together so every surface's entry points read in one place).
  */
+import type { BacklogLimits } from '../core/segments/manifest.js';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { OpInput, OpName, OpOutput, OpResult } from '../core/apply.js';
@@ -90,6 +91,11 @@ export interface BrokerOptions {
    */
   archiveWindowMs?: number;
   limits?: Partial<Limits>;
+  /**
+   * Bounds of each topic's head: the backlog beyond its window of next-ready jobs is written to
+   * segment objects (docs/format.md, section 8). Defaults suit any depth; tests make them small.
+   */
+  backlog?: Partial<BacklogLimits>;
   retry?: Partial<RetryPolicy>;
   /** Source of randomness for jitter (default Math.random). */
   random?: () => number;
@@ -154,7 +160,7 @@ export class Broker {
   private readonly loops = new Map<string, TopicLoop>();
   private readonly archiver: Archiver;
   private readonly janitors = new Map<string, () => void>();
-  private readonly o: Required<Pick<BrokerOptions, 'leaseMs' | 'standby' | 'payloadThreshold' | 'retentionMs' | 'random' | 'newId'>> & { retry: RetryPolicy };
+  private readonly o: Required<Pick<BrokerOptions, 'leaseMs' | 'standby' | 'payloadThreshold' | 'retentionMs' | 'random' | 'newId'>> & { retry: RetryPolicy; backlog?: Partial<BacklogLimits> };
   private stopped = false;
   /** What dead-jobs.ts needs of this broker. */
   private readonly deadJobs: DeadJobsContext = {
@@ -179,6 +185,7 @@ export class Broker {
       random: options.random ?? Math.random,
       newId: options.newId ?? randomId,
       retry: { ...DEFAULT_RETRY, ...options.retry },
+      ...(options.backlog ? { backlog: options.backlog } : {}),
     };
     this.events.on('error', () => {}); // an 'error' event must never crash the process
     traceCommits(this.events); // bucketq.commit spans, when @opentelemetry/api is installed
@@ -211,6 +218,7 @@ export class Broker {
         retry: this.o.retry,
         random: this.o.random,
         events: this.events,
+        ...(this.o.backlog ? { backlogLimits: this.o.backlog } : {}),
         afterCommit: (state, requests, results, swept) => {
           this.archiver.schedule(topic, state, created);
           // Live event streams (transports/http/events/) derive job events from the landed batch.

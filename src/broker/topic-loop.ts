@@ -6,6 +6,7 @@
  *   queue-object.ts  the conditional write: load, write with ifMatch, ambiguous outcomes, STATE_LOST
  *   leadership.ts    the lease: elect, renewal, standby (fail fast or wait), a restart under one id
  *   parking.ts       long-polling claims that wait for a job, and their timers
+ *   topic-segments.ts the backlog's segment objects: written before the head, read ahead, GC
  *
  * What stays here is the order of things: the modes, the batch queue, one write in flight. (That
  * is still about 600 lines, over our ~400 norm: every mode change below is made in this file, and
@@ -40,9 +41,12 @@
  *   minWriteIntervalMs is honoured; batches grow meanwhile). A reset runs alone between batches. A batch:
  *     1. stamps the draft (seq + 1, writer id, time) and, unless it carries this broker's lease,
  *        applies `elect` first;
- *     2. sweeps if something is due, then applies every request (one op's error fails only it);
+ *     2. confirms id lookups that hit segments (topic-segments.ts), refills from segments read
+ *        ahead, sweeps if something is due, then applies every request (one op's error fails
+ *        only it) and seals what exceeds the head's window into planned segments;
  *     3. writes nothing if nothing changed and the lease is fresh; answers at once;
- *     4. otherwise renews the lease in the draft, serialises and writes with ifMatch;
+ *     4. otherwise renews the lease in the draft, writes the planned segments create-only (a
+ *        failure fails the batch as 8), serialises and writes the head with ifMatch;
  *     5. on success settles every request, then runs side effects (archiving, waking pollers);
  *     6. on a conflict reloads and re-applies the whole batch from scratch (results reset); if the
  *        reload shows another live leader, `elect` fails and the batch gets NOT_LEADER (fenced);
@@ -75,6 +79,8 @@ import { RecentReader } from './recent-reader.js';
 import type { RetryPolicy } from './retry.js';
 import type { LostState } from './state-history.js';
 import type { ResetOutcome } from './topic-reset.js';
+import { TopicSegments } from './topic-segments.js';
+import type { BacklogLimits } from '../core/segments/manifest.js';
 
 export interface TopicRequest<K extends OpName = OpName> {
   op: K;
@@ -108,6 +114,8 @@ export interface TopicLoopOptions {
   afterCommit(state: QueueState, requests: readonly TopicRequest[], results: readonly OpResult<OpName>[], swept: SweepOutput | undefined): void;
   /** Called when this broker takes the lease of the topic. */
   onLeading?(): void;
+  /** Bounds of the head's window (docs/format.md, section 8); the defaults when omitted. */
+  backlogLimits?: Partial<BacklogLimits>;
 }
 
 type Mode = 'unloaded' | 'leading' | 'standby' | 'lost' | 'stopped';
@@ -149,6 +157,8 @@ export class TopicLoop {
   private readonly recent: RecentReader;
   /** The last batch failed in the store and none landed since (readiness). */
   private failure: { error: QueueError; since: number } | null = null;
+  /** The topic's segment objects (topic-segments.ts). */
+  private readonly segments: TopicSegments;
 
   constructor(private readonly o: TopicLoopOptions) {
     this.parking = new ParkingLot(o.clock, (req) => req.resolve({ jobs: [] } as never));
@@ -160,6 +170,15 @@ export class TopicLoop {
       random: o.random,
       onError: (key, error) => this.emit('internal-error', { topic: o.topic, op: `recent window from ${key}`, error }),
     });
+    this.segments = new TopicSegments({
+      topic: o.topic,
+      store: o.store,
+      clock: o.clock,
+      retry: o.retry,
+      random: o.random,
+      onReadAhead: () => this.readAheadLanded(),
+      onError: (op, error) => this.emit('internal-error', { topic: o.topic, op, error }),
+    });
     this.object = new QueueObject({
       topic: o.topic,
       store: o.store,
@@ -167,8 +186,16 @@ export class TopicLoop {
       retry: o.retry,
       random: o.random,
       writer: o.brokerId,
+      ...(o.backlogLimits ? { limits: o.backlogLimits } : {}),
       onAmbiguous: (landed) => this.emit('ambiguous', { topic: o.topic, landed }),
     });
+  }
+
+  /** A segment read ahead arrived: run a batch so that it refills the head (an idle topic too). */
+  private readAheadLanded(): void {
+    if (this.mode !== 'leading') return;
+    this.wantWrite = true;
+    this.kick();
   }
 
   /** Set while the topic's state is lost (STATE_LOST): why, since when, what could be restored. */
@@ -294,6 +321,7 @@ export class TopicLoop {
   private readNow<K extends OpName>(op: K, input: OpInput<K>, resolve: (v: OpOutput<K>) => void, reject: (e: QueueError) => void): boolean {
     if (!READ_ONLY.has(op) || this.mode !== 'leading' || this.committing || this.leadership.resigning || !this.state) return false;
     if (this.queue.some((r) => !r.internal && !READ_ONLY.has(r.op))) return false;
+    if (this.segments.wantsBatch(this.state, op, input)) return false; // a get of a job in a segment: read it first
     const now = this.o.clock.now();
     const due = nextDueAt(this.state);
     if ((due !== undefined && due <= now) || this.leadership.renewDue(this.state.broker!, now)) return false;
@@ -403,15 +431,24 @@ export class TopicLoop {
           return this.failBatch(batch, asQueueError(err), riders);
         }
       }
+      let requests: readonly TopicRequest[];
+      try {
+        requests = await this.segments.prepare(s, batch);
+      } catch (err) {
+        this.object.drop();
+        return this.failBatch(batch, asQueueError(err), riders);
+      }
       const now = this.o.clock.now();
       const elect = this.mode === 'leading' && this.leadership.holds(s) ? null : this.leadership.electInput();
-      const applied = applyBatch(s, this.o.brokerId, batch, elect, now);
+      if (!elect) this.segments.collectGarbage(s, now, 2 * this.o.leaseMs);
+      const applied = applyBatch(s, this.o.brokerId, requests, elect, now, { nonce: this.segments.nonce(), source: this.segments.source });
       if (!applied.ok) return this.becomeStandby(batch, applied.error, s.broker, riders);
       const { changed, results, swept } = applied;
       const lease = s.broker!;
       // Renew once a third of the lease has passed (the idle timer fires right then).
       if (!changed && (!this.leadership.renewDue(lease, now) || this.leadership.resigning)) {
         applied.unstamp();
+        if (this.mode === 'leading') this.segments.readAhead(s, now);
         this.settle(batch, results, now);
         if (!this.leadership.renewalScheduled) this.scheduleTimers();
         return;
@@ -422,6 +459,14 @@ export class TopicLoop {
       // A batch of reads that turned out to write (a due renewal) did not wait in run(): wait here.
       const gap = this.lastWriteAt + this.o.store.minWriteIntervalMs - this.o.clock.now();
       if (gap > 0) await this.o.clock.sleep(gap);
+      if (applied.segmentWrites.length > 0) {
+        try {
+          await this.segments.write(applied.segmentWrites);
+        } catch (err) {
+          this.object.drop(); // the draft names segments that are not all there: never write it
+          return this.failBatch(batch, asQueueError(err), riders);
+        }
+      }
       const body = this.object.serialize(s);
       const outcome = await this.object.write(s, body);
       if (outcome.kind === 'landed') {
@@ -438,6 +483,7 @@ export class TopicLoop {
         this.settle(batch, results, now, s.seq);
         this.recent.remember(s);
         this.o.afterCommit(s, batch, results, swept);
+        this.segments.readAhead(s, this.o.clock.now());
         this.wakeParked();
         this.scheduleTimers();
         return;

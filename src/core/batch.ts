@@ -85,6 +85,12 @@ export function applyBatch(draft: QueueState, writer: string, requests: readonly
     results.push(r);
     changed ||= r.ok && r.changed;
   }
+  // Segments with many tombstones, once read, are rewritten with their live jobs (docs/format.md, "Compaction").
+  if (segments.source) {
+    const source = segments.source;
+    const ready = backlog.compactionPlan().filter((key) => source(key) !== undefined);
+    if (ready.length > 0) changed ||= backlog.compact(ready, source, now) > 0;
+  }
   backlog.seal(now);
   const segmentWrites = backlog.plannedWrites;
   changed ||= segmentWrites.length > 0;

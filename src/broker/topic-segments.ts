@@ -1,0 +1,175 @@
+/**
+ * The segment objects of one topic, as its loop sees them (docs/format.md, sections 3 to 5): the
+ * create-only writes a commit makes before its head, the reads ahead of need (off the commit path,
+ * into a small cache the next batch refills from), the confirmations of id lookups and the gets of
+ * jobs in segments (before apply), the id index after a load, and garbage collection.
+ *
+ * It never decides queue order (core/segments does) and never writes the head (queue-object.ts).
+ */
+import { segmentLookups } from '../core/segments/lookups.js';
+import { decodeSegment, decodeSegmentFingerprints, decodeSegmentMeta, decodeSegmentRecord, type DecodedSegment } from '../core/segments/segment-codec.js';
+import type { PlannedWrite } from '../core/segments/segment-registry.js';
+import type { BatchRequest } from '../core/batch.js';
+import type { QueueState } from '../core/state.js';
+import { isQueueError, QueueError } from '../errors.js';
+import type { StorageDriver } from '../storage/types.js';
+import type { Clock } from '../clock.js';
+import { withRetry, type RetryPolicy } from './retry.js';
+
+export interface TopicSegmentsOptions {
+  topic: string;
+  store: StorageDriver;
+  clock: Clock;
+  retry: RetryPolicy;
+  random: () => number;
+  /** A read ahead landed in the cache: the loop should run a batch (refill) even with no request. */
+  onReadAhead(): void;
+  onError(op: string, error: unknown): void;
+}
+
+/** Decoded segments kept at most (each ≤ segmentMaxBytes; the ones refill and compaction need). */
+const CACHE_MAX = 16;
+/** Segment reads in flight at most while building the id index. */
+const INDEX_PARALLEL = 16;
+
+export class TopicSegments {
+  private readonly cache = new Map<string, DecodedSegment>();
+  private readonly reading = new Set<string>();
+  private readonly deleting = new Set<string>();
+  private readonly deleted = new Set<string>();
+  /** Keys whose read failed lately: retried on a later read-ahead, not in a tight loop. */
+  private readonly failedAt = new Map<string, number>();
+
+  constructor(private readonly o: TopicSegmentsOptions) {}
+
+  /** The cache as the pure core's SegmentSource. */
+  readonly source = (key: string): DecodedSegment | undefined => this.cache.get(key);
+
+  /** 8 hex digits for one commit attempt: segment names never repeat across attempts. */
+  nonce(): string {
+    return Math.floor(this.o.random() * 0x1_0000_0000)
+      .toString(16)
+      .padStart(8, '0');
+  }
+
+  /**
+   * Writes the segments a commit planned, create-only and in parallel, before its head. An
+   * ambiguous write is written again under the same name: a conflict then means the first landed
+   * (nobody else ever writes that name). Anything else failing fails the batch (UNAVAILABLE); what
+   * landed are orphans that no head names.
+   */
+  async write(writes: readonly PlannedWrite[]): Promise<void> {
+    await Promise.all(writes.map((w) => this.writeOne(w)));
+  }
+
+  private async writeOne(w: PlannedWrite): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await withRetry(`write ${w.key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.write(w.key, w.bytes, { ifNoneMatch: '*' }));
+        return;
+      } catch (err) {
+        if (attempt > 0 && isQueueError(err, 'STORE_CONFLICT')) return; // our earlier, ambiguous try landed
+        if (isQueueError(err, 'STORE_AMBIGUOUS') && attempt < 2) continue;
+        throw new QueueError('UNAVAILABLE', `topic ${this.o.topic}: segment ${w.key} could not be written (${(err as Error).message}); nothing was committed`, { cause: err });
+      }
+    }
+  }
+
+  private read(key: string): Promise<Uint8Array> {
+    return withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, async () => {
+      const obj = await this.o.store.read(key);
+      if (!obj) throw new QueueError('CORRUPT_STATE', `topic ${this.o.topic}: segment ${key} named by the head is missing`, { details: { object: key } });
+      return obj.body;
+    });
+  }
+
+  /**
+   * Before a batch is applied: the id index complete (after a load, every segment's fingerprints),
+   * fingerprint hits confirmed against the segments' ids, and the records of jobs a get finds in a
+   * segment. Returns the requests, gets completed with their record.
+   */
+  async prepare<R extends BatchRequest>(s: QueueState, requests: readonly R[]): Promise<readonly R[]> {
+    let look = segmentLookups(s, requests);
+    if (look.unindexed) {
+      await this.buildIndex(s);
+      look = segmentLookups(s, requests);
+    }
+    await Promise.all(look.confirm.map(async (key) => s.backlog.provideIds(key, decodeSegmentMeta(await this.read(key), key).ids)));
+    if (look.confirm.length > 0) look = segmentLookups(s, requests);
+    if (look.records.size === 0) return requests;
+    const records = new Map<string, unknown>();
+    await Promise.all([...look.records].map(async ([id, key]) => records.set(id, decodeSegmentRecord(await this.read(key), id, key))));
+    return requests.map((r) => {
+      const id = (r.input as { id?: string }).id;
+      return r.op === 'get' && id !== undefined && records.has(id) ? ({ ...r, input: { ...r.input, record: records.get(id) } } as R) : r;
+    });
+  }
+
+  /** Whether a read-only request needs segment reads (prepare) before it can be answered. */
+  wantsBatch(s: QueueState, op: string, input: unknown): boolean {
+    if (op !== 'get' || s.backlog.reg.refs.size === 0) return false;
+    const look = segmentLookups(s, [{ op: 'get', input: input as { id: string } }]);
+    return look.unindexed || look.confirm.length > 0 || look.records.size > 0;
+  }
+
+  /** Reads the fingerprint section of every segment a loaded head names (docs/format.md, section 5). */
+  async buildIndex(s: QueueState): Promise<void> {
+    const keys = s.backlog.unindexed();
+    for (let i = 0; i < keys.length; i += INDEX_PARALLEL) {
+      await Promise.all(keys.slice(i, i + INDEX_PARALLEL).map(async (key) => s.backlog.provideFingerprints(key, decodeSegmentFingerprints(await this.read(key), key).fps)));
+    }
+  }
+
+  /**
+   * After a landed commit (or a load): reads, off the commit path, the segments refill and
+   * compaction want next; a read that lands asks the loop for a batch. Cache entries the backlog
+   * no longer names are dropped.
+   */
+  readAhead(s: QueueState, now: number): void {
+    const b = s.backlog;
+    for (const key of this.cache.keys()) if (!b.reg.refs.has(key)) this.cache.delete(key);
+    if (b.reg.refs.size === 0) return;
+    const want = [...new Set([...b.needs(now), ...b.compactionPlan()])];
+    for (const key of want) {
+      if (this.cache.has(key) || this.reading.has(key) || this.cache.size + this.reading.size >= CACHE_MAX) continue;
+      if ((this.failedAt.get(key) ?? -Infinity) + 1000 > now) continue;
+      this.reading.add(key);
+      this.read(key).then(
+        (bytes) => {
+          this.reading.delete(key);
+          this.failedAt.delete(key);
+          this.cache.set(key, decodeSegment(bytes, key));
+          this.o.onReadAhead();
+        },
+        (err: unknown) => {
+          this.reading.delete(key);
+          this.failedAt.set(key, this.o.clock.now());
+          this.o.onError(`read segment ${key}`, err);
+        },
+      );
+    }
+  }
+
+  /**
+   * Deletes retired segments whose grace has passed (2 × the lease: no reader of an older head is
+   * left), and drops them from the draft's garbage list (carried by the next commit that writes).
+   */
+  collectGarbage(s: QueueState, now: number, graceMs: number): void {
+    s.backlog.dropGarbage([...this.deleted]);
+    this.deleted.clear();
+    for (const key of s.backlog.garbageDue(now, graceMs)) {
+      if (this.deleting.has(key)) continue;
+      this.deleting.add(key);
+      this.o.store.delete(key).then(
+        () => {
+          this.deleting.delete(key);
+          this.deleted.add(key);
+        },
+        (err: unknown) => {
+          this.deleting.delete(key);
+          this.o.onError(`delete segment ${key}`, err);
+        },
+      );
+    }
+  }
+}

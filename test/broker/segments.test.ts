@@ -1,0 +1,139 @@
+/**
+ * The broker with a segmented backlog (docs/format.md, sections 4 and 5), with small head bounds:
+ * segments are written create-only before the head that names them, claims stay FIFO across them
+ * as the loop reads ahead, a new leader serves them (duplicates, cancels, gets), and a segment
+ * write that fails, is ambiguous, or is followed by a failed head write loses and invents nothing.
+ */
+import { describe, expect, it } from 'vitest';
+import { Broker } from '../../src/broker/broker.js';
+import { FakeClock } from '../../src/clock.js';
+import { QueueError } from '../../src/errors.js';
+import { createMemoryStore } from '../../src/storage/memory.js';
+import type { StorageDriver } from '../../src/storage/types.js';
+import { codeOf, drive } from '../embedded-helpers.js';
+import { readQueue } from './helpers.js';
+import { SMALL } from '../core/segments/backlog-harness.js';
+
+const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+interface Faults {
+  /** Writes of segment objects fail (STORE_UNAVAILABLE, nothing lands). */
+  failSegments: boolean;
+  /** The next segment write lands, then reports STORE_AMBIGUOUS. */
+  ambiguousSegment: boolean;
+  /** Writes of queue.json fail (STORE_UNAVAILABLE, nothing lands). */
+  failHead: boolean;
+  segmentWrites: number;
+}
+
+function faulty(inner: StorageDriver, f: Faults): StorageDriver {
+  return {
+    ...inner,
+    name: inner.name,
+    minWriteIntervalMs: inner.minWriteIntervalMs,
+    async write(key, body, cond) {
+      if (key.startsWith('segments/')) {
+        f.segmentWrites++;
+        if (f.failSegments) throw new QueueError('STORE_UNAVAILABLE', 'injected segment write failure');
+        const out = await inner.write(key, body, cond);
+        if (f.ambiguousSegment) {
+          f.ambiguousSegment = false;
+          throw new QueueError('STORE_AMBIGUOUS', 'injected: landed, reported ambiguous');
+        }
+        return out;
+      }
+      if (key.endsWith('queue.json') && f.failHead) throw new QueueError('STORE_UNAVAILABLE', 'injected head write failure');
+      return inner.write(key, body, cond);
+    },
+  };
+}
+
+function setup(id = 'b1', base = createMemoryStore(), clock = new FakeClock()) {
+  const f: Faults = { failSegments: false, ambiguousSegment: false, failHead: false, segmentWrites: 0 };
+  const broker = new Broker({ store: faulty(base, f), clock, id, backlog: SMALL, retry: { attempts: 2, baseMs: 1, maxMs: 1 } });
+  return { base, clock, f, broker };
+}
+
+/** Claims (one at a time, acked) until `n` jobs came or nothing comes for a while. */
+async function claimAll(broker: Broker, clock: FakeClock, n: number): Promise<string[]> {
+  const got: string[] = [];
+  for (let idle = 0; got.length < n && idle < 50; ) {
+    const jobs = await drive(clock, broker.claim('jobs', { workerId: 'w', max: 3 }));
+    if (jobs.length === 0) {
+      idle++;
+      await drive(clock, clock.sleep(5)); // the read ahead lands meanwhile
+      continue;
+    }
+    for (const j of jobs) await drive(clock, broker.ack('jobs', { id: j.id, workerId: 'w', lease: j.lease }));
+    got.push(...jobs.map((j) => j.id));
+  }
+  return got;
+}
+
+const segmentKeys = async (store: StorageDriver) => (await store.list('segments/jobs/')).sort();
+
+describe('the broker with segments', () => {
+  it('writes the backlog beyond the head as segments named by queue.json, and serves it in FIFO order', async () => {
+    const { base, clock, broker } = setup();
+    await drive(clock, broker.push('jobs', ids('a', 40).map((id) => ({ id, payload: id }))));
+    const q = await readQueue(base, 'jobs');
+    expect(q.format).toBe(3);
+    expect(q.jobs.length).toBeLessThan(40);
+    expect(q.backlog.ready.map((r: { key: string }) => r.key).sort()).toEqual(await segmentKeys(base));
+    expect((await drive(clock, broker.stats('jobs'))).pending).toBe(40);
+    expect(await claimAll(broker, clock, 40)).toEqual(ids('a', 40));
+    await broker.stop();
+  });
+
+  it('a new leader serves the segments: a duplicate push is refused, a cancel and a get reach into them', async () => {
+    const first = setup('b1');
+    await drive(first.clock, first.broker.push('jobs', ids('a', 30).map((id) => ({ id, payload: id }))));
+    await first.broker.stop();
+    const { clock, broker } = setup('b2', first.base, first.clock);
+    const dup = await drive(clock, broker.push('jobs', [{ id: 'a25', payload: 'again' }, { id: 'new', payload: 'new' }]));
+    expect(dup.map((o) => [o.id, o.created])).toEqual([
+      ['a25', false],
+      ['new', true],
+    ]);
+    expect(await drive(clock, broker.get('jobs', 'a26'))).toMatchObject({ id: 'a26', state: 'pending', payload: 'a26' });
+    expect(await drive(clock, broker.cancel('jobs', 'a27'))).toEqual({ id: 'a27', state: 'cancelled' });
+    expect(await drive(clock, codeOf(broker.cancel('jobs', 'a27')))).toBe('FAILED_PRECONDITION');
+    expect(await claimAll(broker, clock, 30)).toEqual([...ids('a', 30).filter((id) => id !== 'a27'), 'new']);
+    await broker.stop();
+  });
+
+  it('a segment write that fails fails the batch: nothing is acknowledged, queue.json is untouched, a retry works', async () => {
+    const { base, clock, f, broker } = setup();
+    await drive(clock, broker.push('jobs', [{ id: 'x', payload: 1 }]));
+    const before = await readQueue(base, 'jobs');
+    f.failSegments = true;
+    expect(await drive(clock, codeOf(broker.push('jobs', ids('a', 30).map((id) => ({ id, payload: id })))))).toBe('UNAVAILABLE');
+    expect((await readQueue(base, 'jobs')).seq).toBe(before.seq);
+    f.failSegments = false;
+    await drive(clock, broker.push('jobs', ids('a', 30).map((id) => ({ id, payload: id }))));
+    expect(await claimAll(broker, clock, 31)).toEqual(['x', ...ids('a', 30)]);
+    await broker.stop();
+  });
+
+  it('an ambiguous segment write is written again under the same name; its conflict says it landed', async () => {
+    const { clock, f, broker } = setup();
+    f.ambiguousSegment = true;
+    await drive(clock, broker.push('jobs', ids('a', 30).map((id) => ({ id, payload: id }))));
+    expect(f.ambiguousSegment).toBe(false);
+    expect(await claimAll(broker, clock, 30)).toEqual(ids('a', 30));
+    await broker.stop();
+  });
+
+  it('a leader that wrote segments but not the head leaves orphans nobody reads; the next leader serves what landed', async () => {
+    const first = setup('b1');
+    await drive(first.clock, first.broker.push('jobs', [{ id: 'x', payload: 1 }]));
+    first.f.failHead = true;
+    expect(await drive(first.clock, codeOf(first.broker.push('jobs', ids('lost', 30).map((id) => ({ id, payload: id })))))).toBe('UNAVAILABLE');
+    expect((await segmentKeys(first.base)).length).toBeGreaterThan(0); // the orphans
+    await first.clock.advance(60_000); // b1 is as good as dead: its lease runs out
+    const { clock, broker } = setup('b2', first.base, first.clock);
+    expect(await claimAll(broker, clock, 2)).toEqual(['x']);
+    expect((await drive(clock, broker.stats('jobs'))).pending).toBe(0);
+    await broker.stop();
+  });
+});
