@@ -86,7 +86,7 @@ export class TopicSegments {
   /**
    * Before a batch is applied: the id index complete (after a load, every segment's fingerprints),
    * fingerprint hits confirmed against the segments' ids, and the records of jobs a get finds in a
-   * segment. Returns the requests, gets completed with their record.
+   * segment. Returns the requests, gets and cancels completed with their record.
    */
   async prepare<R extends BatchRequest>(s: QueueState, requests: readonly R[]): Promise<readonly R[]> {
     let look = segmentLookups(s, requests);
@@ -101,7 +101,7 @@ export class TopicSegments {
     await Promise.all([...look.records].map(async ([id, key]) => records.set(id, decodeSegmentRecord(await this.read(key), id, key))));
     return requests.map((r) => {
       const id = (r.input as { id?: string }).id;
-      return r.op === 'get' && id !== undefined && records.has(id) ? ({ ...r, input: { ...r.input, record: records.get(id) } } as R) : r;
+      return (r.op === 'get' || r.op === 'cancel') && id !== undefined && records.has(id) ? ({ ...r, input: { ...r.input, record: records.get(id) } } as R) : r;
     });
   }
 

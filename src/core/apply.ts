@@ -29,7 +29,7 @@ export interface OpTable {
   ack: [AckInput, { id: string }];
   nack: [NackInput, NackOutput];
   unclaim: [UnclaimInput, UnclaimOutput];
-  cancel: [{ id: string }, { id: string; state: 'cancelled' }];
+  cancel: [GetInput, { id: string; state: 'cancelled' }];
   retry: [RetryInput, { id: string; state: JobRecord['state'] }];
   get: [GetInput, JobRecord];
   stats: [Record<string, never>, JobStats];

@@ -240,7 +240,8 @@ export function openArchiveKey(s: QueueState, now: number): string {
 export function finishJob(s: QueueState, job: JobRecord, final: 'completed' | 'dead' | 'cancelled', now: number): void {
   const archive = openArchiveKey(s, now);
   if (job.state === 'claimed') s.idx.counts.claimed--;
-  else if (job.state === 'pending' || job.state === 'delayed') s.backlog.cancel(job.id); // it is in the head
+  // In the head: it leaves it; in a segment (a cancel with the record read): a tombstone.
+  else if (job.state === 'pending' || job.state === 'delayed') s.backlog.cancel(job.id);
   s.jobs.delete(job.id);
   job.state = final;
   job.finishedAt = now;

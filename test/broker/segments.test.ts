@@ -98,6 +98,8 @@ describe('the broker with segments', () => {
     expect(await drive(clock, broker.get('jobs', 'a26'))).toMatchObject({ id: 'a26', state: 'pending', payload: 'a26' });
     expect(await drive(clock, broker.cancel('jobs', 'a27'))).toEqual({ id: 'a27', state: 'cancelled' });
     expect(await drive(clock, codeOf(broker.cancel('jobs', 'a27')))).toBe('FAILED_PRECONDITION');
+    // The cancelled job finished like any other: a retried push of its id does not bring it back.
+    expect((await drive(clock, broker.push('jobs', [{ id: 'a27', payload: 'again' }])))[0]).toMatchObject({ id: 'a27', created: false, state: 'cancelled' });
     expect(await claimAll(broker, clock, 30)).toEqual([...ids('a', 30).filter((id) => id !== 'a27'), 'new']);
     await broker.stop();
   });

@@ -5,7 +5,7 @@ import type { QueueState } from '../state.js';
 import type { Backoff, JobRecord, JobStats } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
 
-export const cancel: OpHandler<{ id: string }, { id: string; state: 'cancelled' }> = (s, input, now, ctx) => {
+export const cancel: OpHandler<GetInput, { id: string; state: 'cancelled' }> = (s, input, now, ctx) => {
   const job = s.jobs.get(input.id);
   if (!job) {
     const inSegment = segmentState(s, input.id);
@@ -13,8 +13,15 @@ export const cancel: OpHandler<{ id: string }, { id: string; state: 'cancelled' 
       throw new QueueError('FAILED_PRECONDITION', `job ${input.id} has already finished`, { details: { id: input.id } });
     }
     if (inSegment === undefined) throw new QueueError('NOT_FOUND', `no job ${input.id}`, { details: { id: input.id } });
-    // Waiting in a segment: a tombstone in the head; refill and compaction drop the job.
-    s.backlog.cancel(input.id);
+    // Waiting in a segment: its record (read by the broker before apply) finishes like any
+    // cancelled job, so it is archived and remembered (a retried push is not a new job), and a
+    // tombstone in the head keeps refill and compaction from bringing it back.
+    if (input.record?.id !== input.id) {
+      const key = (s.backlog.locate(input.id) as { key: string }).key;
+      throw new QueueError('UNAVAILABLE', `job ${input.id} waits in segment ${key}, not read yet; retry shortly`, { details: { id: input.id, segment: key } });
+    }
+    const copy: JobRecord = { ...snapshot(input.record), state: inSegment };
+    finishJob(s, copy, 'cancelled', now);
     s.counters.cancelled++;
     ctx.changed = true;
     return { id: input.id, state: 'cancelled' };

@@ -10,7 +10,7 @@ import type { QueueState } from '../state.js';
 export interface SegmentLookups {
   /** Segments whose id lists confirm or refute fingerprint hits. */
   confirm: string[];
-  /** Gets of jobs waiting in a segment: id → segment key (the broker reads the record). */
+  /** Gets and cancels of jobs waiting in a segment: id → segment key (the broker reads the record). */
   records: Map<string, string>;
   /** Whether some lookup met segments not indexed yet (after a load): the index must be complete first. */
   unindexed: boolean;
@@ -37,7 +37,7 @@ export function segmentLookups(s: QueueState, requests: readonly BatchRequest[])
       if (!loc) continue;
       if (loc.at === 'unconfirmed') for (const k of loc.keys) confirm.add(k);
       else if (loc.at === 'unindexed') out.unindexed = true;
-      else if (loc.at === 'segment' && req.op === 'get') out.records.set(id, loc.key);
+      else if (loc.at === 'segment' && (req.op === 'get' || req.op === 'cancel')) out.records.set(id, loc.key);
     }
   }
   out.confirm = [...confirm];

@@ -6,61 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { applyBatch, type BatchRequest } from '../../../src/core/batch.js';
 import { parseState, serializeState } from '../../../src/core/codec.js';
-import { assertInvariants } from '../../../src/core/invariants.js';
-import { decodeSegment, decodeSegmentFingerprints, decodeSegmentMeta, type DecodedSegment } from '../../../src/core/segments/segment-codec.js';
+import { decodeSegment, decodeSegmentMeta } from '../../../src/core/segments/segment-codec.js';
 import { segmentLookups } from '../../../src/core/segments/lookups.js';
-import { createState, type QueueState } from '../../../src/core/state.js';
-import { SMALL } from './backlog-harness.js';
-
-const NOW = 1_700_000_000_000;
-const ELECT = { id: 'A', url: 'http://a', leaseMs: 10_000 };
-
-/** A leader of one topic over a map of "stored" objects: segments written before each head. */
-class Topic {
-  store = new Map<string, Buffer>();
-  head = '';
-  state: QueueState;
-  private attempt = 0;
-
-  constructor() {
-    this.state = createState('t', SMALL);
-    this.batch([], ELECT);
-  }
-
-  private source = (key: string): DecodedSegment | undefined => {
-    const bytes = this.store.get(key);
-    return bytes && decodeSegment(bytes, key);
-  };
-
-  batch(requests: BatchRequest[], elect: typeof ELECT | null = null) {
-    const nonce = (++this.attempt).toString(16).padStart(8, '0');
-    // As the broker does before apply: confirm fingerprint hits against the segments' ids.
-    for (const key of segmentLookups(this.state, requests).confirm) this.state.backlog.provideIds(key, decodeSegmentMeta(this.store.get(key)!, key).ids);
-    const out = applyBatch(this.state, 'A', requests, elect, NOW, { nonce, source: this.source });
-    if (!out.ok) throw out.error;
-    for (const w of out.segmentWrites) {
-      expect(this.store.has(w.key)).toBe(false); // create-only: a name is never written twice
-      this.store.set(w.key, w.bytes);
-    }
-    this.head = serializeState(this.state).toString();
-    assertInvariants(this.state, NOW);
-    return out;
-  }
-
-  ok(requests: BatchRequest[]) {
-    return this.batch(requests).results.map((r) => {
-      if (!r.ok) throw r.error;
-      return r.value;
-    });
-  }
-
-  /** A takeover: the head parsed again, the index rebuilt from every named segment's fingerprints. */
-  reload(): void {
-    this.state = parseState(this.head, 'topics/t/queue.json', NOW, SMALL);
-    for (const key of this.state.backlog.unindexed()) this.state.backlog.provideFingerprints(key, decodeSegmentFingerprints(this.store.get(key)!, key).fps);
-    assertInvariants(this.state, NOW);
-  }
-}
+import { createState } from '../../../src/core/state.js';
+import { ELECT, NOW, Topic } from './state-harness.js';
 
 const pushes = (ids: string[], priority = 0): BatchRequest => ({ op: 'push', input: { jobs: ids.map((id) => ({ id, payload: id, priority })) } });
 const claim = (max: number, nonce: string): BatchRequest => ({ op: 'claim', input: { worker: 'w', max, leaseMs: 60_000, nonce } });
