@@ -37,6 +37,8 @@ export class TopicSegments {
   private readonly reading = new Set<string>();
   private readonly deleting = new Set<string>();
   private readonly deleted = new Set<string>();
+  /** The id index being built for a loaded state (one build per state object). */
+  private indexing: { state: QueueState; done: Promise<void> } | null = null;
   /** Keys whose read failed lately: retried on a later read-ahead, not in a tight loop. */
   private readonly failedAt = new Map<string, number>();
 
@@ -91,7 +93,7 @@ export class TopicSegments {
   async prepare<R extends BatchRequest>(s: QueueState, requests: readonly R[]): Promise<readonly R[]> {
     let look = segmentLookups(s, requests);
     if (look.unindexed) {
-      await this.buildIndex(s);
+      await this.index(s);
       look = segmentLookups(s, requests);
     }
     await Promise.all(look.confirm.map(async (key) => s.backlog.provideIds(key, decodeSegmentMeta(await this.read(key), key).ids)));
@@ -112,8 +114,23 @@ export class TopicSegments {
     return look.unindexed || look.confirm.length > 0 || look.records.size > 0;
   }
 
+  /**
+   * The id index of a loaded state, complete: started after the load's first commit (readAhead),
+   * awaited by the first lookup that needs it. A failed build is started again by the next caller.
+   */
+  index(s: QueueState): Promise<void> {
+    if (this.indexing?.state !== s) {
+      const done = this.buildIndex(s);
+      this.indexing = { state: s, done };
+      done.catch(() => {
+        if (this.indexing?.done === done) this.indexing = null;
+      });
+    }
+    return this.indexing.done;
+  }
+
   /** Reads the fingerprint section of every segment a loaded head names (docs/format.md, section 5). */
-  async buildIndex(s: QueueState): Promise<void> {
+  private async buildIndex(s: QueueState): Promise<void> {
     const keys = s.backlog.unindexed();
     for (let i = 0; i < keys.length; i += INDEX_PARALLEL) {
       await Promise.all(keys.slice(i, i + INDEX_PARALLEL).map(async (key) => s.backlog.provideFingerprints(key, decodeSegmentFingerprints(await this.read(key), key).fps)));
@@ -129,6 +146,7 @@ export class TopicSegments {
     const b = s.backlog;
     for (const key of this.cache.keys()) if (!b.reg.refs.has(key)) this.cache.delete(key);
     if (b.reg.refs.size === 0) return;
+    if (b.reg.unindexed.size > 0) this.index(s).catch((err: unknown) => this.o.onError('build the id index', err));
     const want = [...new Set([...b.needs(now), ...b.compactionPlan()])];
     for (const key of want) {
       if (this.cache.has(key) || this.reading.has(key) || this.cache.size + this.reading.size >= CACHE_MAX) continue;

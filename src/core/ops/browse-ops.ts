@@ -32,6 +32,11 @@ export interface ListJobsOutput {
   next: string | null;
   /** Jobs in this state matching `q` (all pages). */
   total: number;
+  /**
+   * Pending or delayed jobs waiting in segments beyond the head (docs/format.md): counted, not
+   * listed on these pages yet. Absent when none.
+   */
+  inSegments?: number;
 }
 
 type SortKey = [number, number | string];
@@ -113,7 +118,8 @@ export const listJobs: OpHandler<ListJobsInput, ListJobsOutput> = (s, input) => 
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new QueueError('INVALID_ARGUMENT', `limit must be an integer from 1 to ${MAX_PAGE}, got ${JSON.stringify(limit)}`);
   const after = input.after === undefined ? undefined : decodeCursor(input.after);
   const { page, total, more } = selectPage(s, state, input.q ?? '', after, limit);
-  return { jobs: page.map((c) => c.job()), next: more ? encodeCursor(page[page.length - 1]!.key) : null, total };
+  const inSegments = state === 'pending' ? s.backlog.segPending : state === 'delayed' ? s.backlog.segDelayed : 0;
+  return { jobs: page.map((c) => c.job()), next: more ? encodeCursor(page[page.length - 1]!.key) : null, total, ...(inSegments > 0 ? { inSegments } : {}) };
 };
 
 export interface WorkerLeases {

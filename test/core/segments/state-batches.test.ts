@@ -36,6 +36,8 @@ describe('the topic state with segments', () => {
     expect(head.jobs.length).toBeLessThan(30);
     expect(head.backlog.ready.map((r: { key: string }) => r.key)).toEqual(out.segmentWrites.map((w) => w.key));
     expect(t.state.idx.counts.pending).toBe(30);
+    const [page] = t.ok([{ op: 'listJobs', input: { state: 'pending', limit: 100 } }]) as [{ jobs: unknown[]; total: number; inSegments: number }];
+    expect(page.jobs.length + page.inSegments).toBe(30); // the head's jobs listed, the segments' counted
     expect(drain(t, 4)).toEqual(ids('a', 30));
   });
 
