@@ -13,6 +13,7 @@ import type { StorageDriver } from '../../src/storage/types.js';
 import { codeOf, drive } from '../embedded-helpers.js';
 import { readQueue } from './helpers.js';
 import { SMALL } from '../core/segments/backlog-harness.js';
+import { DEFAULT_LIMITS, type BacklogLimits } from '../../src/core/segments/manifest.js';
 
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
@@ -48,23 +49,23 @@ function faulty(inner: StorageDriver, f: Faults): StorageDriver {
   };
 }
 
-function setup(id = 'b1', base = createMemoryStore(), clock = new FakeClock()) {
+function setup(id = 'b1', base = createMemoryStore(), clock = new FakeClock(), backlog: Partial<BacklogLimits> = SMALL) {
   const f: Faults = { failSegments: false, ambiguousSegment: false, failHead: false, segmentWrites: 0 };
-  const broker = new Broker({ store: faulty(base, f), clock, id, backlog: SMALL, retry: { attempts: 2, baseMs: 1, maxMs: 1 } });
+  const broker = new Broker({ store: faulty(base, f), clock, id, backlog, retry: { attempts: 2, baseMs: 1, maxMs: 1 } });
   return { base, clock, f, broker };
 }
 
 /** Claims (one at a time, acked) until `n` jobs came or nothing comes for a while. */
-async function claimAll(broker: Broker, clock: FakeClock, n: number): Promise<string[]> {
+async function claimAll(broker: Broker, clock: FakeClock, n: number, max = 3): Promise<string[]> {
   const got: string[] = [];
   for (let idle = 0; got.length < n && idle < 50; ) {
-    const jobs = await drive(clock, broker.claim('jobs', { workerId: 'w', max: 3 }));
+    const jobs = await drive(clock, broker.claim('jobs', { workerId: 'w', max }));
     if (jobs.length === 0) {
       idle++;
       await drive(clock, clock.sleep(5)); // the read ahead lands meanwhile
       continue;
     }
-    for (const j of jobs) await drive(clock, broker.ack('jobs', { id: j.id, workerId: 'w', lease: j.lease }));
+    await drive(clock, Promise.all(jobs.map((j) => broker.ack('jobs', { id: j.id, workerId: 'w', lease: j.lease })))); // one batch
     got.push(...jobs.map((j) => j.id));
   }
   return got;
@@ -82,6 +83,17 @@ describe('the broker with segments', () => {
     expect(q.backlog.ready.map((r: { key: string }) => r.key).sort()).toEqual(await segmentKeys(base));
     expect((await drive(clock, broker.stats('jobs'))).pending).toBe(40);
     expect(await claimAll(broker, clock, 40)).toEqual(ids('a', 40));
+    await broker.stop();
+  });
+
+  it('with the default bounds, a backlog of thousands keeps a small head and comes out in FIFO order', async () => {
+    const { base, clock, broker } = setup('b1', createMemoryStore(), new FakeClock(), DEFAULT_LIMITS);
+    const all = ids('j', 6000);
+    for (let i = 0; i < all.length; i += 2000) await drive(clock, broker.push('jobs', all.slice(i, i + 2000).map((id) => ({ id, payload: { n: id } }))));
+    const q = await readQueue(base, 'jobs');
+    expect(q.jobs.length).toBeLessThanOrEqual(DEFAULT_LIMITS.windowJobs + DEFAULT_LIMITS.tailSealJobs);
+    expect(q.backlog.counts.pending).toBe(6000 - q.jobs.length);
+    expect(await claimAll(broker, clock, 6000, 250)).toEqual(all);
     await broker.stop();
   });
 
