@@ -183,7 +183,7 @@ export class QueueObject {
    * loop serves the topic as lost already; `loop.lose` is called when the look finds it lost only now.
    */
   async reset(fromMemory: boolean, loop: { lost: boolean; lose(err: QueueError): void }): Promise<ResetPlan> {
-    const context = { topic: this.o.topic, history: this.history, lost: loop.lost, read: () => this.read(), parse: (body: Uint8Array) => this.parse(body), lose: loop.lose };
+    const context = { topic: this.o.topic, history: this.history, lost: loop.lost, read: () => this.read(), parse: (body: Uint8Array) => this.parse(body), fresh: () => this.fresh(), lose: loop.lose };
     const plan = await planReset(context, fromMemory);
     this.history.recovered();
     this.cached = plan.state;
@@ -201,7 +201,7 @@ export class QueueObject {
   private adopt(obj: StoredObject | null): QueueState {
     if (!obj) {
       this.history.missingNow();
-      this.cached = createState(this.o.topic, this.o.limits ?? DEFAULT_LIMITS);
+      this.cached = this.fresh();
       this.etag = null;
       return this.cached;
     }
@@ -210,6 +210,10 @@ export class QueueObject {
     this.cached = state;
     this.etag = obj.etag;
     return state;
+  }
+
+  private fresh(): QueueState {
+    return createState(this.o.topic, this.o.limits ?? DEFAULT_LIMITS);
   }
 
   private parse(body: Uint8Array): QueueState {
