@@ -116,6 +116,21 @@ describe('the broker with segments', () => {
     await broker.stop();
   });
 
+  it('segments consumed by refill are deleted two leases later, and leave the garbage list', async () => {
+    const { base, clock, broker } = setup();
+    await drive(clock, broker.push('jobs', ids('a', 30).map((id) => ({ id, payload: id }))));
+    const written = await segmentKeys(base);
+    expect(written.length).toBeGreaterThan(0);
+    expect(await claimAll(broker, clock, 30)).toEqual(ids('a', 30));
+    expect((await readQueue(base, 'jobs')).backlog.garbage.length).toBe(written.length);
+    await clock.advance(25_000); // past 2 × the 10 s lease (the idle leader renews meanwhile)
+    await drive(clock, broker.push('jobs', [{ id: 'x', payload: 1 }])); // its batch deletes them
+    await drive(clock, broker.push('jobs', [{ id: 'y', payload: 1 }])); // and this one drops them from the list
+    expect(await segmentKeys(base)).toEqual([]);
+    expect((await readQueue(base, 'jobs')).backlog.garbage).toEqual([]);
+    await broker.stop();
+  });
+
   it('a segment write that fails fails the batch: nothing is acknowledged, queue.json is untouched, a retry works', async () => {
     const { base, clock, f, broker } = setup();
     await drive(clock, broker.push('jobs', [{ id: 'x', payload: 1 }]));

@@ -66,6 +66,20 @@ describe('the topic state with segments', () => {
     expect(JSON.parse(t.head).backlog.tombstones).toEqual({});
   });
 
+  it('cancels of most of a segment have it compacted: its live jobs rewritten, its tombstones gone, the old one garbage', () => {
+    const t = new Topic();
+    t.batch([pushes(ids('a', 25))]);
+    const victim = JSON.parse(t.head).backlog.ready[1] as { key: string };
+    const inVictim = decodeSegmentMeta(t.store.get(victim.key)!, victim.key).ids;
+    for (const id of inVictim.slice(0, 3)) t.ok([{ op: 'cancel', input: { id } }]);
+    t.batch([]); // the cancels' segment is read (the store is the source): compacted in this batch
+    const head = JSON.parse(t.head);
+    expect(head.backlog.ready.map((r: { key: string }) => r.key)).not.toContain(victim.key);
+    expect(head.backlog.garbage.map((g: { key: string }) => g.key)).toContain(victim.key);
+    expect(head.backlog.tombstones).toEqual({});
+    expect(drain(t, 4)).toEqual(ids('a', 25).filter((id) => !inVictim.slice(0, 3).includes(id)));
+  });
+
   it('a get of a job in a segment asks for its record, then answers from it', () => {
     const t = new Topic();
     t.batch([pushes(ids('a', 25))]);
