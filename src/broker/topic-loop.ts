@@ -440,7 +440,10 @@ export class TopicLoop {
       }
       const now = this.o.clock.now();
       const elect = this.mode === 'leading' && this.leadership.holds(s) ? null : this.leadership.electInput();
-      if (!elect) this.segments.collectGarbage(s, now, 2 * this.o.leaseMs);
+      if (!elect) {
+        this.segments.collectGarbage(s, now, 2 * this.o.leaseMs);
+        this.segments.collectOrphans(() => (this.mode === 'leading' ? this.state : null), now, 2 * this.o.leaseMs);
+      }
       const applied = applyBatch(s, this.o.brokerId, requests, elect, now, { nonce: this.segments.nonce(), source: this.segments.source });
       if (!applied.ok) return this.becomeStandby(batch, applied.error, s.broker, riders);
       const { changed, results, swept } = applied;

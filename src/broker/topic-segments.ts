@@ -9,6 +9,7 @@
 import { segmentLookups } from '../core/segments/lookups.js';
 import { decodeSegment, decodeSegmentFingerprints, decodeSegmentMeta, decodeSegmentRecord, type DecodedSegment } from '../core/segments/segment-codec.js';
 import type { PlannedWrite } from '../core/segments/segment-registry.js';
+import { isOrphan, segmentPrefix } from '../core/segments/segment-keys.js';
 import type { BatchRequest } from '../core/batch.js';
 import type { QueueState } from '../core/state.js';
 import { isQueueError, QueueError } from '../errors.js';
@@ -29,6 +30,8 @@ export interface TopicSegmentsOptions {
 
 /** Decoded segments kept at most (each ≤ segmentMaxBytes; the ones refill and compaction need). */
 const CACHE_MAX = 16;
+/** How often the leader lists its topic's segments for orphans (and once after it takes over). */
+const ORPHAN_LISTING_MS = 10 * 60_000;
 /** Segment reads in flight at most while building the id index. */
 const INDEX_PARALLEL = 16;
 
@@ -37,6 +40,10 @@ export class TopicSegments {
   private readonly reading = new Set<string>();
   private readonly deleting = new Set<string>();
   private readonly deleted = new Set<string>();
+  /** Orphans seen at a listing, since when: deleted when a listing 2 × the lease later still finds them. */
+  private readonly suspects = new Map<string, number>();
+  private lastListing = -Infinity;
+  private listing = false;
   /** The id index being built for a loaded state (one build per state object). */
   private indexing: { state: QueueState; done: Promise<void> } | null = null;
   /** Keys whose read failed lately: retried on a later read-ahead, not in a tight loop. */
@@ -166,6 +173,44 @@ export class TopicSegments {
         },
       );
     }
+  }
+
+  /**
+   * Lists the topic's segments now and then (docs/format.md, section 4, "Orphans"): a key that no
+   * landed head names and no commit can name any more (segment-keys.ts, isOrphan) is deleted when a
+   * listing at least 2 × the lease later still finds it an orphan. `current` is the state to judge
+   * by when the listing returns (the committed state, or the draft of the attempt in flight: its
+   * planned keys are named by it).
+   */
+  collectOrphans(current: () => QueueState | null, now: number, graceMs: number): void {
+    if (this.listing || now - this.lastListing < ORPHAN_LISTING_MS) return;
+    this.listing = true;
+    this.lastListing = now;
+    this.o.store.list(segmentPrefix(this.o.topic)).then(
+      (keys) => {
+        this.listing = false;
+        const s = current();
+        if (!s?.broker) return;
+        const m = s.backlog.manifest();
+        const referenced = new Set([...m.ready.map((r) => r.key), ...m.delayed.map((d) => d.key), ...m.garbage.map((g) => g.key)]);
+        const ctx = { referenced, inFlight: new Set<string>(), epoch: s.broker.epoch, landedSeq: s.seq };
+        const at = this.o.clock.now();
+        const orphans = new Set(keys.filter((k) => isOrphan(k, ctx)));
+        for (const k of this.suspects.keys()) if (!orphans.has(k)) this.suspects.delete(k);
+        for (const k of orphans) {
+          const since = this.suspects.get(k);
+          if (since === undefined) this.suspects.set(k, at);
+          else if (at - since >= graceMs) {
+            this.suspects.delete(k);
+            this.o.store.delete(k).catch((err: unknown) => this.o.onError(`delete orphan segment ${k}`, err));
+          }
+        }
+      },
+      (err: unknown) => {
+        this.listing = false;
+        this.o.onError('list segments', err);
+      },
+    );
   }
 
   /**

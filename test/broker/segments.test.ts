@@ -153,7 +153,7 @@ describe('the broker with segments', () => {
     await broker.stop();
   });
 
-  it('a leader that wrote segments but not the head leaves orphans nobody reads; the next leader serves what landed', async () => {
+  it('a leader that wrote segments but not the head leaves orphans nobody reads; the next leader serves what landed and deletes them', async () => {
     const first = setup('b1');
     await drive(first.clock, first.broker.push('jobs', [{ id: 'x', payload: 1 }]));
     first.f.failHead = true;
@@ -163,6 +163,11 @@ describe('the broker with segments', () => {
     const { clock, broker } = setup('b2', first.base, first.clock);
     expect(await claimAll(broker, clock, 2)).toEqual(['x']);
     expect((await drive(clock, broker.stats('jobs'))).pending).toBe(0);
+    // The orphans are found at b2's first listing and deleted at a listing two leases or more later.
+    await clock.advance(11 * 60_000);
+    await drive(clock, broker.push('jobs', [{ id: 'y', payload: 1 }]));
+    await drive(clock, clock.sleep(10));
+    expect(await segmentKeys(first.base)).toEqual([]);
     await broker.stop();
   });
 });
