@@ -226,9 +226,15 @@ export class TopicLoop {
     return this.state ? { ...this.state.idx.counts } : null;
   }
 
-  /** Whether a job of the cached state (live, or finished and not yet archived) still points at this payload object. */
-  referencesPayload(ref: string): boolean {
+  /**
+   * Whether a job of the cached state (live, or finished and not yet archived) still points at this
+   * payload object. A job of the same `id` waiting in a segment (a retried dead job sealed there) is
+   * taken to: its record is not in memory, so the object is kept.
+   */
+  referencesPayload(ref: string, id?: string): boolean {
     if (!this.state) return true; // unknown: keep the object
+    const where = id === undefined ? undefined : this.state.backlog.locate(id);
+    if (where && where.at !== 'head') return true;
     for (const job of this.state.jobs.values()) if (job.payloadRef === ref) return true;
     // A retried dead job that finished again waits in `done` for its own archive, which inlines the payload.
     for (const job of this.state.done) if (job.payloadRef === ref) return true;

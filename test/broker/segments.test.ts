@@ -10,7 +10,7 @@ import { FakeClock } from '../../src/clock.js';
 import { QueueError } from '../../src/errors.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
-import { codeOf, drive } from '../embedded-helpers.js';
+import { codeOf, controlled, drive } from '../embedded-helpers.js';
 import { readQueue } from './helpers.js';
 import { SMALL } from '../core/segments/backlog-harness.js';
 import { DEFAULT_LIMITS, type BacklogLimits } from '../../src/core/segments/manifest.js';
@@ -128,6 +128,31 @@ describe('the broker with segments', () => {
     await drive(clock, broker.push('jobs', [{ id: 'y', payload: 1 }])); // and this one drops them from the list
     expect(await segmentKeys(base)).toEqual([]);
     expect((await readQueue(base, 'jobs')).backlog.garbage).toEqual([]);
+    await broker.stop();
+  });
+
+  it("a retried dead job sealed into a segment keeps its payload object when the dead record is archived", async () => {
+    const clock = new FakeClock();
+    const store = controlled(createMemoryStore());
+    const broker = new Broker({ store, clock, id: 'b1', backlog: SMALL, payloadThreshold: 100 });
+    const big = { big: 'x'.repeat(500) };
+    await drive(clock, broker.push('jobs', [{ id: 'd', payload: big, maxAttempts: 1 }]));
+    store.holdArchives = true; // the dead record waits in queue.json's done list
+    const [d] = await drive(clock, broker.claim('jobs', { workerId: 'w' }));
+    await drive(clock, broker.nack('jobs', { id: 'd', workerId: 'w', lease: d!.lease, error: 'boom' }));
+    await drive(clock, broker.push('jobs', ids('f', 6).map((id) => ({ id, payload: id })))); // the window is full
+    await drive(clock, broker.retry('jobs', 'd')); // same payload object, into a tail
+    await drive(clock, broker.push('jobs', ids('g', 4).map((id) => ({ id, payload: id })))); // the tail is sealed
+    expect(JSON.parse((await store.read('topics/jobs/queue.json'))!.body.toString()).jobs.map((j: { id: string }) => j.id)).not.toContain('d');
+    store.holdArchives = false; // the dead record is archived: its payload object must stay
+    await drive(clock, clock.sleep(1000));
+    expect((await store.list('archive/jobs/')).length).toBeGreaterThan(0);
+    const got: Array<{ id: string; payload?: unknown }> = [];
+    for (let i = 0; i < 50 && got.length < 11; i++) {
+      got.push(...(await drive(clock, broker.claim('jobs', { workerId: 'w', max: 4 }))));
+      await drive(clock, clock.sleep(5));
+    }
+    expect(got.find((j) => j.id === 'd')?.payload).toEqual(big);
     await broker.stop();
   });
 
