@@ -7,7 +7,7 @@
  * It never decides queue order (core/segments does) and never writes the head (queue-object.ts).
  */
 import { segmentLookups } from '../core/segments/lookups.js';
-import { decodeSegment, decodeSegmentFingerprints, decodeSegmentMeta, decodeSegmentRecord, type DecodedSegment } from '../core/segments/segment-codec.js';
+import { decodeSegment, decodeSegmentFingerprints, decodeSegmentMeta, decodeSegmentRecord, fingerprintPrefix, type DecodedSegment } from '../core/segments/segment-codec.js';
 import type { PlannedWrite } from '../core/segments/segment-registry.js';
 import { isOrphan, segmentPrefix } from '../core/segments/segment-keys.js';
 import type { BatchRequest } from '../core/batch.js';
@@ -84,11 +84,13 @@ export class TopicSegments {
     }
   }
 
-  private read(key: string): Promise<Uint8Array> {
+  /** A segment the head names, whole, or its first `prefix` bytes where the store reads ranges. */
+  private read(key: string, prefix?: number): Promise<Uint8Array> {
+    const store = this.o.store;
     return withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, async () => {
-      const obj = await this.o.store.read(key);
-      if (!obj) throw new QueueError('CORRUPT_STATE', `topic ${this.o.topic}: segment ${key} named by the head is missing`, { details: { object: key } });
-      return obj.body;
+      const body = prefix !== undefined && store.readRange ? await store.readRange(key, 0, prefix) : (await store.read(key))?.body;
+      if (!body) throw new QueueError('CORRUPT_STATE', `topic ${this.o.topic}: segment ${key} named by the head is missing`, { details: { object: key } });
+      return body;
     });
   }
 
@@ -140,7 +142,13 @@ export class TopicSegments {
   private async buildIndex(s: QueueState): Promise<void> {
     const keys = s.backlog.unindexed();
     for (let i = 0; i < keys.length; i += INDEX_PARALLEL) {
-      await Promise.all(keys.slice(i, i + INDEX_PARALLEL).map(async (key) => s.backlog.provideFingerprints(key, decodeSegmentFingerprints(await this.read(key), key).fps)));
+      await Promise.all(
+        keys.slice(i, i + INDEX_PARALLEL).map(async (key) => {
+          const n = s.backlog.reg.refs.get(key)?.n;
+          if (n === undefined) return; // left the manifest meanwhile
+          s.backlog.provideFingerprints(key, decodeSegmentFingerprints(await this.read(key, fingerprintPrefix(n)), key).fps);
+        }),
+      );
     }
   }
 

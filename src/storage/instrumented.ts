@@ -89,6 +89,7 @@ export function instrumentStore(inner: StorageDriver, observer: (call: StorageCa
       return lastFailure;
     },
     read: (key) => timed('read', key, () => inner.read(key)),
+    ...(inner.readRange ? { readRange: (key: string, start: number, end: number) => timed('read', key, () => inner.readRange!(key, start, end)) } : {}),
     write: (key, body, condition) => timed('write', key, () => inner.write(key, body, condition)),
     list: (prefix) => timed('list', prefix, () => inner.list(prefix)),
     delete: (key) => timed('delete', key, () => inner.delete(key)),

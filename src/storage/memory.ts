@@ -36,6 +36,12 @@ export function createMemoryStore(): StorageDriver {
       return entry ? { body: entry.body.slice(), etag: entry.etag } : null;
     },
 
+    async readRange(key: string, start: number, end: number): Promise<Uint8Array | null> {
+      assertValidKey(key);
+      const entry = entries.get(key);
+      return entry ? entry.body.slice(start, Math.max(start, end)) : null;
+    },
+
     async write(key: string, body: Uint8Array | string, condition?: WriteCondition): Promise<{ etag: string }> {
       assertValidKey(key);
       const bytes = copyBody(body);

@@ -37,6 +37,12 @@ export interface StorageDriver {
   readonly minWriteIntervalMs: number;
   read(key: string): Promise<StoredObject | null>;
   /**
+   * Bytes [start, end) of `key` (fewer when the object ends first), or null when it does not exist.
+   * Optional: a segment's readers (broker/topic-segments.ts) use it to read only a segment's
+   * header at a takeover (docs/format.md, section 5); without it they read the whole object.
+   */
+  readRange?(key: string, start: number, end: number): Promise<Uint8Array | null>;
+  /**
    * Writes `body` at `key`; with a condition, atomically. Returns the new etag. The caller must not
    * mutate `body` until the promise settles (drivers may send it without copying).
    */

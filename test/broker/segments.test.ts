@@ -25,6 +25,8 @@ interface Faults {
   /** Writes of queue.json fail (STORE_UNAVAILABLE, nothing lands). */
   failHead: boolean;
   segmentWrites: number;
+  /** Ranged reads (a segment's fingerprints at a takeover). */
+  rangeReads: number;
 }
 
 function faulty(inner: StorageDriver, f: Faults): StorageDriver {
@@ -32,6 +34,10 @@ function faulty(inner: StorageDriver, f: Faults): StorageDriver {
     ...inner,
     name: inner.name,
     minWriteIntervalMs: inner.minWriteIntervalMs,
+    async readRange(key, start, end) {
+      f.rangeReads++;
+      return inner.readRange!(key, start, end);
+    },
     async write(key, body, cond) {
       if (key.startsWith('segments/')) {
         f.segmentWrites++;
@@ -50,7 +56,7 @@ function faulty(inner: StorageDriver, f: Faults): StorageDriver {
 }
 
 function setup(id = 'b1', base = createMemoryStore(), clock = new FakeClock(), backlog: Partial<BacklogLimits> = SMALL) {
-  const f: Faults = { failSegments: false, ambiguousSegment: false, failHead: false, segmentWrites: 0 };
+  const f: Faults = { failSegments: false, ambiguousSegment: false, failHead: false, segmentWrites: 0, rangeReads: 0 };
   const broker = new Broker({ store: faulty(base, f), clock, id, backlog, retry: { attempts: 2, baseMs: 1, maxMs: 1 } });
   return { base, clock, f, broker };
 }
@@ -101,12 +107,13 @@ describe('the broker with segments', () => {
     const first = setup('b1');
     await drive(first.clock, first.broker.push('jobs', ids('a', 30).map((id) => ({ id, payload: id }))));
     await first.broker.stop();
-    const { clock, broker } = setup('b2', first.base, first.clock);
+    const { clock, broker, f } = setup('b2', first.base, first.clock);
     const dup = await drive(clock, broker.push('jobs', [{ id: 'a25', payload: 'again' }, { id: 'new', payload: 'new' }]));
     expect(dup.map((o) => [o.id, o.created])).toEqual([
       ['a25', false],
       ['new', true],
     ]);
+    expect(f.rangeReads).toBeGreaterThan(0); // the index came from the segments' fingerprint sections
     expect(await drive(clock, broker.get('jobs', 'a26'))).toMatchObject({ id: 'a26', state: 'pending', payload: 'a26' });
     expect(await drive(clock, broker.cancel('jobs', 'a27'))).toEqual({ id: 'a27', state: 'cancelled' });
     expect(await drive(clock, codeOf(broker.cancel('jobs', 'a27')))).toBe('FAILED_PRECONDITION');

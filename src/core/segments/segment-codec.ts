@@ -95,6 +95,11 @@ function preamble(bytes: Uint8Array, where: string): { kind: SegmentKind; n: num
   return { kind: k === 0 ? 'ready' : 'delayed', n: buf.readUInt32LE(8), metaLen: buf.readUInt32LE(12), buf };
 }
 
+/** Leading bytes holding the fingerprints of a segment of `n` jobs (n is in its manifest entry). */
+export function fingerprintPrefix(n: number): number {
+  return PREAMBLE + 8 * n;
+}
+
 /** How many leading bytes a reader needs for the fingerprints (from the 16-byte preamble). */
 export function fingerprintBytes(prefix: Uint8Array, where: string): number {
   return PREAMBLE + 8 * preamble(prefix, where).n;
