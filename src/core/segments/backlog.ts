@@ -401,8 +401,12 @@ export class Backlog {
 
   // --- end of a batch ---------------------------------------------------------------------------
 
-  /** Seals tails and delayed jobs beyond the head's bounds into segments of this commit. */
+  /**
+   * The end of a batch: seals tails and delayed jobs beyond the head's bounds into segments of this
+   * commit, and trims the ids confirmed for this batch's lookups.
+   */
   seal(now: number): void {
+    this.reg.trimConfirmed();
     const L = this.limits;
     for (const c of this.chains.values()) if (c.tail.length >= L.tailSealJobs || c.tailBytes >= L.tailSealBytes) this.sealTail(c);
     if (this.tailJobs > L.tailTotalJobs) {

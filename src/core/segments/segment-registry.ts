@@ -22,7 +22,10 @@ export interface PlannedWrite {
   bytes: Buffer;
 }
 
-/** Confirmed id lists kept at most (each is one segment's ids; the broker read them for a lookup). */
+/**
+ * Confirmed id lists kept between batches at most (each is one segment's ids; the broker read them
+ * for a lookup). Within a batch every confirmation stays: trimmed only at its end (trimConfirmed).
+ */
 const CONFIRMED_MAX = 16;
 
 export class SegmentRegistry {
@@ -97,8 +100,15 @@ export class SegmentRegistry {
   provideIds(key: string, ids: readonly string[]): void {
     if (!this.refs.has(key)) return;
     this.confirmed.delete(key);
-    if (this.confirmed.size >= CONFIRMED_MAX) this.confirmed.delete(this.confirmed.keys().next().value!);
     this.confirmed.set(key, new Map(ids.map((id, i) => [id, i])));
+  }
+
+  /** The end of a batch: the oldest confirmations go, down to CONFIRMED_MAX. */
+  trimConfirmed(): void {
+    for (const key of this.confirmed.keys()) {
+      if (this.confirmed.size <= CONFIRMED_MAX) break;
+      this.confirmed.delete(key);
+    }
   }
 
   /** Segments whose fingerprints match `id`: confirmed to hold it, or still to be confirmed. */

@@ -80,6 +80,15 @@ describe('the topic state with segments', () => {
     expect(drain(t, 4)).toEqual(ids('a', 25).filter((id) => !inVictim.slice(0, 3).includes(id)));
   });
 
+  it('a retried push whose ids lie in more segments than the confirmation cache holds is answered in full', () => {
+    const t = new Topic();
+    t.batch([pushes(ids('a', 120))]); // about 23 segments of 5
+    t.reload();
+    expect(JSON.parse(t.head).backlog.ready.length).toBeGreaterThan(16);
+    const [again] = t.ok([pushes(ids('a', 120))]) as [{ jobs: Array<{ created: boolean }> }];
+    expect(again.jobs.every((j) => !j.created)).toBe(true);
+  });
+
   it('a get of a job in a segment asks for its record, then answers from it', () => {
     const t = new Topic();
     t.batch([pushes(ids('a', 25))]);
