@@ -372,6 +372,9 @@ describe('leaseOfQueueJson', () => {
     const q = client({ url: s.url, topic: 'big' });
     await q.push('x'.repeat(60_000));
     for (let i = 0; i < 6; i++) await q.push('y'.repeat(60_000));
+    // Claimed jobs stay in the head (waiting ones beyond its window go to segments): a large head.
+    let claimed = 0;
+    while (claimed < 7) claimed += (await q.claim({ workerId: 'w', max: 7 - claimed, waitMs: 5000 })).length;
     const body = (await store.read(queueKey('big')))!.body;
     expect(body.byteLength).toBeGreaterThan(256 * 1024);
     expect(leaseOfQueueJson(body)).toMatchObject({ id: s.broker.id, url: s.advertiseUrl, epoch: 1 });
