@@ -10,6 +10,7 @@
  * together so every surface's entry points read in one place).
  */
 import type { BacklogLimits } from '../core/segments/manifest.js';
+import { checkBacklogLimits } from '../core/segments/limits-spec.js';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { OpInput, OpName, OpOutput, OpResult } from '../core/apply.js';
@@ -185,7 +186,8 @@ export class Broker {
       random: options.random ?? Math.random,
       newId: options.newId ?? randomId,
       retry: { ...DEFAULT_RETRY, ...options.retry },
-      ...(options.backlog ? { backlog: options.backlog } : {}),
+      // Checked here so a bad bound fails at start, not at a topic's first seal.
+      ...(options.backlog ? { backlog: checkBacklogLimits(options.backlog) } : {}),
     };
     this.events.on('error', () => {}); // an 'error' event must never crash the process
     traceCommits(this.events); // bucketq.commit spans, when @opentelemetry/api is installed

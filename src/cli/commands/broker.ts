@@ -4,6 +4,8 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { DEFAULT_RECENT } from '../../core/recent.js';
 import { DEFAULT_LIMITS } from '../../protocol.js';
+import { DEFAULT_LIMITS as BACKLOG_DEFAULTS, type BacklogLimits } from '../../core/segments/manifest.js';
+import { checkBacklogLimits, parseBacklogSpec } from '../../core/segments/limits-spec.js';
 import { DEFAULT_LISTEN, isUnspecifiedHost, parseListen } from '../../server/address.js';
 import { DEFAULT_BROKER_LEASE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STORE, startBrokerServer, type BrokerServer, type BrokerServerOptions } from '../../server/broker-server.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../transports/http/index.js';
@@ -172,6 +174,13 @@ OPTIONS
     --max-claim N
         Most jobs in one claim (default ${DEFAULT_LIMITS.maxClaim}).
 
+    --backlog NAME=N,...
+        Bounds of each topic's head, for tuning (defaults suit most): windowJobs (${BACKLOG_DEFAULTS.windowJobs}),
+        windowBytes (${BACKLOG_DEFAULTS.windowBytes / 1024}K), lowWater (${BACKLOG_DEFAULTS.lowWater}), segmentMaxJobs (${BACKLOG_DEFAULTS.segmentMaxJobs}), segmentMaxBytes
+        (${BACKLOG_DEFAULTS.segmentMaxBytes / 1024 / 1024}M) and the others of docs/format.md. Jobs beyond the window wait in
+        write-once segment objects; a larger window makes each commit bigger, a smaller one
+        reads segments more often. Example: --backlog windowJobs=4096,windowBytes=1M.
+
     --recent-window-ms N, --recent-max-ids N
         How long, and for how many jobs at most, queue.json remembers the ids of archived jobs
         (default ${DEFAULT_RECENT.windowMs} ms and ${DEFAULT_RECENT.maxIds}, whichever is shorter). A push retried
@@ -281,6 +290,7 @@ export default defineCommand({
       'max-payload-bytes': { type: 'string' },
       'max-batch': { type: 'string' },
       'max-claim': { type: 'string' },
+      backlog: { type: 'string' },
       'drain-timeout-ms': { type: 'string' },
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
@@ -320,6 +330,15 @@ export default defineCommand({
     if (maxBatch !== undefined) limits.maxBatch = maxBatch;
     const maxClaim = intFlag(values['max-claim'], 'max-claim');
     if (maxClaim !== undefined) limits.maxClaim = maxClaim;
+    let backlog: Partial<BacklogLimits> | undefined;
+    if (values.backlog !== undefined) {
+      try {
+        backlog = parseBacklogSpec(values.backlog);
+        checkBacklogLimits(backlog);
+      } catch (e) {
+        throw new UsageError(`--backlog: ${(e as Error).message}`);
+      }
+    }
     const recent: { windowMs?: number; maxIds?: number } = {};
     const recentWindowMs = msFlag(values['recent-window-ms'], 'recent-window-ms', 0);
     if (recentWindowMs !== undefined) recent.windowMs = recentWindowMs;
@@ -376,7 +395,7 @@ export default defineCommand({
         ...(maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress } : {}),
         ...(headersTimeoutMs !== undefined ? { headersTimeoutMs } : {}),
         limits,
-        brokerOptions: { recent },
+        brokerOptions: { recent, ...(backlog ? { backlog } : {}) },
         connectionGraceMs: Math.min(CONNECTION_GRACE_MS, Math.floor(drainTimeoutMs / 2)),
         // Leadership, state changes and errors come back as log records (broker-output.ts), one line each.
         logger: output.logger,
