@@ -67,6 +67,22 @@ describe('reads of one job in a segment', () => {
     await broker.stop();
   });
 
+  it('reads the rest of a header longer than its first read (ids of 250 characters)', async () => {
+    const base = createMemoryStore();
+    const clock = new FakeClock();
+    const first = new Broker({ store: base, clock, id: 'b1', backlog: DEFAULT_LIMITS });
+    const long = (i: number) => `${'k'.repeat(244)}-${String(i).padStart(5, '0')}`;
+    for (let b = 0; b < 2; b++) await drive(clock, first.push('jobs', Array.from({ length: 2000 }, (_, i) => ({ id: long(b * 2000 + i), payload: b * 2000 + i }))));
+    await first.stop();
+    const key = (await readQueue(base, 'jobs')).backlog.ready.at(-1).key as string;
+    const ids = decodeSegmentMeta((await base.read(key))!.body, key).ids;
+    const { broker, of } = takeover(base, clock);
+    expect(await drive(clock, broker.get('jobs', ids[1900]!))).toMatchObject({ id: ids[1900], state: 'pending', payload: Number(ids[1900]!.slice(-5)) });
+    // fingerprints, the guessed prefix of the header, the rest of it, the record
+    expect(of(key)).toHaveLength(4);
+    await broker.stop();
+  });
+
   it('reads the whole segment from a store without ranged reads, with the same answers', async () => {
     const { base, clock, last } = await backlog();
     const { readRange: _, ...plain } = base;
