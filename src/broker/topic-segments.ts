@@ -7,7 +7,20 @@
  * It never decides queue order (core/segments does) and never writes the head (queue-object.ts).
  */
 import { segmentLookups } from '../core/segments/lookups.js';
-import { decodeSegment, decodeSegmentFingerprints, decodeSegmentMeta, decodeSegmentRecord, fingerprintPrefix, type DecodedSegment } from '../core/segments/segment-codec.js';
+import {
+  decodeRecord,
+  decodeSegment,
+  decodeSegmentFingerprints,
+  decodeSegmentMeta,
+  decodeSegmentRecord,
+  fingerprintPrefix,
+  recordSpan,
+  segmentHeaderBytes,
+  segmentHeaderGuess,
+  type DecodedSegment,
+  type SegmentMeta,
+} from '../core/segments/segment-codec.js';
+import type { JobRecord } from '../core/types.js';
 import type { PlannedWrite } from '../core/segments/segment-registry.js';
 import { isOrphan, segmentPrefix } from '../core/segments/segment-keys.js';
 import type { BatchRequest } from '../core/batch.js';
@@ -84,20 +97,50 @@ export class TopicSegments {
     }
   }
 
-  /** A segment the head names, whole, or its first `prefix` bytes where the store reads ranges. */
-  private read(key: string, prefix?: number): Promise<Uint8Array> {
+  /** A segment the head names, whole, or bytes [start, end) of it (the store must read ranges). */
+  private read(key: string, range?: readonly [number, number]): Promise<Uint8Array> {
     const store = this.o.store;
     return withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, async () => {
-      const body = prefix !== undefined && store.readRange ? await store.readRange(key, 0, prefix) : (await store.read(key))?.body;
+      const body = range ? await store.readRange!(key, range[0], range[1]) : (await store.read(key))?.body;
       if (!body) throw new QueueError('CORRUPT_STATE', `topic ${this.o.topic}: segment ${key} named by the head is missing`, { details: { object: key } });
       return body;
     });
   }
 
   /**
+   * A segment's header (ids, record ends and CRCs): from the cache when the segment is decoded
+   * there, else with ranged reads where the store has them (one read of a guessed prefix, a second
+   * for the rest when the header is longer), else from the whole object. `n` (from the manifest)
+   * sizes the guess. Every section read is checked by the codec; a damaged one is CORRUPT_STATE.
+   */
+  private async header(key: string, n: number | undefined): Promise<{ meta: SegmentMeta; whole?: Uint8Array; jobs?: JobRecord[] }> {
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    if (!this.o.store.readRange) {
+      const whole = await this.read(key);
+      return { meta: decodeSegmentMeta(whole, key), whole };
+    }
+    let head = await this.read(key, [0, segmentHeaderGuess(n ?? 0)]);
+    const need = segmentHeaderBytes(head, key);
+    if (head.length < need) head = Buffer.concat([head, await this.read(key, [head.length, need])]);
+    return { meta: decodeSegmentMeta(head, key) };
+  }
+
+  /** Job `id`'s record in segment `key` (undefined when it is not there): its header, then its bytes alone. */
+  private async record(key: string, id: string, header: Promise<{ meta: SegmentMeta; whole?: Uint8Array; jobs?: JobRecord[] }>): Promise<JobRecord | undefined> {
+    const { meta, whole, jobs } = await header;
+    const i = meta.ids.indexOf(id);
+    if (i < 0) return undefined;
+    if (jobs) return structuredClone(jobs[i]); // the cache's record stays as refill will find it
+    if (whole) return decodeSegmentRecord(whole, id, key);
+    return decodeRecord(meta, i, await this.read(key, recordSpan(meta, i)), key);
+  }
+
+  /**
    * Before a batch is applied: the id index complete (after a load, every segment's fingerprints),
    * fingerprint hits confirmed against the segments' ids, and the records of jobs a get finds in a
-   * segment. Returns the requests, gets and cancels completed with their record.
+   * segment. Returns the requests, gets and cancels completed with their record. Each segment's
+   * header is read at most once per call; a get reads its job's record alone.
    */
   async prepare<R extends BatchRequest>(s: QueueState, requests: readonly R[]): Promise<readonly R[]> {
     let look = segmentLookups(s, requests);
@@ -105,11 +148,17 @@ export class TopicSegments {
       await this.index(s);
       look = segmentLookups(s, requests);
     }
-    await Promise.all(look.confirm.map(async (key) => s.backlog.provideIds(key, decodeSegmentMeta(await this.read(key), key).ids)));
+    const headers = new Map<string, ReturnType<TopicSegments['header']>>();
+    const header = (key: string): ReturnType<TopicSegments['header']> => {
+      let h = headers.get(key);
+      if (!h) headers.set(key, (h = this.header(key, s.backlog.reg.refs.get(key)?.n)));
+      return h;
+    };
+    await Promise.all(look.confirm.map(async (key) => s.backlog.provideIds(key, (await header(key)).meta.ids)));
     if (look.confirm.length > 0) look = segmentLookups(s, requests);
     if (look.records.size === 0) return requests;
     const records = new Map<string, unknown>();
-    await Promise.all([...look.records].map(async ([id, key]) => records.set(id, decodeSegmentRecord(await this.read(key), id, key))));
+    await Promise.all([...look.records].map(async ([id, key]) => records.set(id, await this.record(key, id, header(key)))));
     return requests.map((r) => {
       const id = (r.input as { id?: string }).id;
       return (r.op === 'get' || r.op === 'cancel') && id !== undefined && records.has(id) ? ({ ...r, input: { ...r.input, record: records.get(id) } } as R) : r;
@@ -146,7 +195,8 @@ export class TopicSegments {
         keys.slice(i, i + INDEX_PARALLEL).map(async (key) => {
           const n = s.backlog.reg.refs.get(key)?.n;
           if (n === undefined) return; // left the manifest meanwhile
-          s.backlog.provideFingerprints(key, decodeSegmentFingerprints(await this.read(key, fingerprintPrefix(n)), key).fps);
+          const bytes = this.o.store.readRange ? await this.read(key, [0, fingerprintPrefix(n)]) : await this.read(key);
+          s.backlog.provideFingerprints(key, decodeSegmentFingerprints(bytes, key).fps);
         }),
       );
     }

@@ -100,7 +100,7 @@ import {
   type Scan,
 } from './fs-layout.js';
 import { CommitThreads, type PlaceJob, type PlaceReply } from './fs-threads.js';
-import { asBytes, assertValidKey, assertValidPrefix } from './keys.js';
+import { asBytes, assertValidKey, assertValidPrefix, assertValidRange } from './keys.js';
 import type { StorageDriver, StoredObject, WriteCondition } from './types.js';
 
 export const DRIVER_NAME = 'file';
@@ -359,6 +359,7 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
     },
 
     async readRange(key: string, start: number, end: number): Promise<Uint8Array | null> {
+      assertValidRange(start, end);
       const got = await readLive(key, async (file) => {
         const fh = await fsp.open(file, 'r');
         try {

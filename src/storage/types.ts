@@ -37,9 +37,12 @@ export interface StorageDriver {
   readonly minWriteIntervalMs: number;
   read(key: string): Promise<StoredObject | null>;
   /**
-   * Bytes [start, end) of `key` (fewer when the object ends first), or null when it does not exist.
-   * Optional: a segment's readers (broker/topic-segments.ts) use it to read only a segment's
-   * header at a takeover (docs/format.md, section 5); without it they read the whole object.
+   * Bytes [start, end) of `key`, or null when it does not exist. Fewer bytes when the object ends
+   * first: none when `start` is at or past its end, or when `end <= start` (S3, GCS and Azure
+   * answer such ranges with 416, which the drivers turn into this empty result). `start` and `end`
+   * are whole numbers ≥ 0 (INVALID_ARGUMENT otherwise). Other failures as for `read`.
+   * Optional: a segment's readers (broker/topic-segments.ts) use it to read only the sections they
+   * need (docs/format.md, section 3); without it they read the whole object.
    */
   readRange?(key: string, start: number, end: number): Promise<Uint8Array | null>;
   /**

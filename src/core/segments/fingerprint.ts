@@ -42,9 +42,9 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-/** CRC-32 (IEEE, as zlib) of `bytes[0 .. end)`. */
-export function crc32(bytes: Uint8Array, end = bytes.length): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+/** CRC-32 (IEEE, as zlib) of `bytes[start .. end)`, continuing `prev` (the CRC of the bytes before). */
+export function crc32(bytes: Uint8Array, end = bytes.length, start = 0, prev = 0): number {
+  let c = (prev ^ 0xffffffff) >>> 0;
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }

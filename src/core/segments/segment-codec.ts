@@ -1,13 +1,16 @@
 /**
  * Segment objects ⇄ jobs (docs/format.md, section 3). A segment is written once and never changed;
- * its layout puts what a reader needs first, so each reader reads (and parses) only its part:
+ * its layout puts what a reader needs first, so each reader reads (and parses) only its part, and
+ * every part carries its own checksum, so a reader of one part checks what it read:
  *
- *   "BQSG" u16 version u16 kind u32 n u32 metaLen | n × (hi u32, lo u32) fingerprints | meta JSON
- *   | records (each job's JSON + "\n") | u32 CRC-32 of all before it          (little-endian)
+ *   "BQSG" u16 version u16 kind u32 n u32 metaLen | n × (hi u32, lo u32) fingerprints | u32 CRC
+ *   | meta JSON | n × u32 record CRCs | u32 CRC of meta and record CRCs
+ *   | records (each job's JSON + "\n")                                      (little-endian)
  *
- * - fingerprints (16 + 8n bytes): the id index at takeover;
- * - meta (ids, orders, due times, record ends): a confirmation of an id, a get, inspect;
- * - all: a refill or a compaction, with the CRC checked.
+ * - fingerprints (the first fingerprintPrefix(n) bytes): the id index at takeover;
+ * - header (the first segmentHeaderBytes() bytes: ids, orders, due times, record ends and CRCs):
+ *   a confirmation of an id, inspect; plus one record's bytes (recordSpan) for a get;
+ * - all: a refill or a compaction, every section checked.
  * Records are the head's own job JSON (jobBytes, cached per job), so encoding is a concatenation.
  */
 import { QueueError } from '../../errors.js';
@@ -18,7 +21,8 @@ import { crc32, fingerprintInto } from './fingerprint.js';
 export type SegmentKind = 'ready' | 'delayed';
 
 const MAGIC = 0x47535142; // "BQSG" read as a little-endian u32
-const VERSION = 1;
+/** 2: every section has its own CRC (1, unreleased, had one CRC over the whole object). */
+const VERSION = 2;
 const PREAMBLE = 16;
 const NL = Buffer.from('\n');
 
@@ -35,6 +39,8 @@ export interface SegmentMeta {
   priorities?: number[];
   /** End of record i, from the start of the records. */
   ends: number[];
+  /** CRC-32 of record i's bytes (its JSON and "\n"). */
+  crcs: Uint32Array;
   /** Byte offset of the records in the object. */
   recordsAt: number;
 }
@@ -48,6 +54,15 @@ function corrupt(where: string, why: string): QueueError {
   return new QueueError('CORRUPT_STATE', `${where}: ${why}; bucketq refuses to use it`, { details: { object: where } });
 }
 
+/** Where each section of a segment of `n` jobs and `metaLen` bytes of meta starts. */
+function layout(n: number, metaLen: number) {
+  const fpsCrcAt = PREAMBLE + 8 * n;
+  const metaAt = fpsCrcAt + 4;
+  const crcsAt = metaAt + metaLen;
+  const headCrcAt = crcsAt + 4 * n;
+  return { fpsCrcAt, metaAt, crcsAt, headCrcAt, recordsAt: headCrcAt + 4 };
+}
+
 /** The segment's bytes. Ready segments: one priority, ascending order. Delayed: ascending (runAt, order). */
 export function encodeSegment(topic: string, kind: SegmentKind, jobs: readonly JobRecord[]): Buffer {
   const n = jobs.length;
@@ -56,6 +71,7 @@ export function encodeSegment(topic: string, kind: SegmentKind, jobs: readonly J
   const order: number[] = new Array(n);
   const runAt: number[] = new Array(n);
   const ends: number[] = new Array(n);
+  const crcs = new Uint32Array(n);
   const records: Buffer[] = [];
   let end = 0;
   for (let i = 0; i < n; i++) {
@@ -66,23 +82,26 @@ export function encodeSegment(topic: string, kind: SegmentKind, jobs: readonly J
     runAt[i] = j.runAt;
     const rec = jobBytes(j);
     records.push(rec, NL);
+    crcs[i] = crc32(NL, 1, 0, crc32(rec));
     end += rec.length + 1;
     ends[i] = end;
   }
   const metaObj: Record<string, unknown> = { topic, priority: kind === 'ready' ? (jobs[0]?.priority ?? 0) : null, ids, order, runAt, ends };
   if (kind === 'delayed') metaObj.priorities = jobs.map((j) => j.priority);
   const meta = Buffer.from(JSON.stringify(metaObj), 'utf8');
-  const pre = Buffer.alloc(PREAMBLE);
-  pre.writeUInt32LE(MAGIC, 0);
-  pre.writeUInt16LE(VERSION, 4);
-  pre.writeUInt16LE(kind === 'ready' ? 0 : 1, 6);
-  pre.writeUInt32LE(n, 8);
-  pre.writeUInt32LE(meta.length, 12);
-  const fpBytes = Buffer.alloc(8 * n);
-  for (let i = 0; i < 2 * n; i++) fpBytes.writeUInt32LE(fps[i]!, 4 * i);
-  const body = Buffer.concat([pre, fpBytes, meta, ...records, Buffer.alloc(4)]);
-  body.writeUInt32LE(crc32(body, body.length - 4), body.length - 4);
-  return body;
+  const at = layout(n, meta.length);
+  const head = Buffer.alloc(at.recordsAt);
+  head.writeUInt32LE(MAGIC, 0);
+  head.writeUInt16LE(VERSION, 4);
+  head.writeUInt16LE(kind === 'ready' ? 0 : 1, 6);
+  head.writeUInt32LE(n, 8);
+  head.writeUInt32LE(meta.length, 12);
+  for (let i = 0; i < 2 * n; i++) head.writeUInt32LE(fps[i]!, PREAMBLE + 4 * i);
+  head.writeUInt32LE(crc32(head, at.fpsCrcAt), at.fpsCrcAt);
+  meta.copy(head, at.metaAt);
+  for (let i = 0; i < n; i++) head.writeUInt32LE(crcs[i]!, at.crcsAt + 4 * i);
+  head.writeUInt32LE(crc32(head, at.headCrcAt, at.metaAt), at.headCrcAt);
+  return Buffer.concat([head, ...records]);
 }
 
 function preamble(bytes: Uint8Array, where: string): { kind: SegmentKind; n: number; metaLen: number; buf: Buffer } {
@@ -95,33 +114,56 @@ function preamble(bytes: Uint8Array, where: string): { kind: SegmentKind; n: num
   return { kind: k === 0 ? 'ready' : 'delayed', n: buf.readUInt32LE(8), metaLen: buf.readUInt32LE(12), buf };
 }
 
-/** Leading bytes holding the fingerprints of a segment of `n` jobs (n is in its manifest entry). */
+/** Throws CORRUPT_STATE unless the u32 at `at` is the CRC-32 of buf[from, at). */
+function checkCrc(buf: Buffer, from: number, at: number, what: string, where: string): void {
+  if (crc32(buf, at, from) !== buf.readUInt32LE(at)) throw corrupt(where, `${what} checksum mismatch`);
+}
+
+/** Leading bytes holding the fingerprints (and their CRC) of a segment of `n` jobs (n is in its manifest entry). */
 export function fingerprintPrefix(n: number): number {
-  return PREAMBLE + 8 * n;
+  return layout(n, 0).metaAt;
 }
 
 /** How many leading bytes a reader needs for the fingerprints (from the 16-byte preamble). */
 export function fingerprintBytes(prefix: Uint8Array, where: string): number {
-  return PREAMBLE + 8 * preamble(prefix, where).n;
+  return fingerprintPrefix(preamble(prefix, where).n);
 }
 
-/** The ids' fingerprints, from a prefix of at least fingerprintBytes(). */
+/** How many leading bytes decodeSegmentMeta needs (from a prefix of at least 16 bytes). */
+export function segmentHeaderBytes(prefix: Uint8Array, where: string): number {
+  const { n, metaLen } = preamble(prefix, where);
+  return layout(n, metaLen).recordsAt;
+}
+
+/**
+ * A first read for the header of a segment of `n` jobs, large enough in the usual case (ids of a
+ * few dozen characters): a second read fetches the rest when the header is longer.
+ */
+export function segmentHeaderGuess(n: number): number {
+  return layout(n, 0).recordsAt + 96 * n + 1024;
+}
+
+/** The ids' fingerprints, from a prefix of at least fingerprintBytes(), their CRC checked. */
 export function decodeSegmentFingerprints(bytes: Uint8Array, where: string): { kind: SegmentKind; fps: Uint32Array } {
   const { kind, n, buf } = preamble(bytes, where);
-  if (buf.length < PREAMBLE + 8 * n) throw corrupt(where, 'truncated fingerprints');
+  const at = layout(n, 0);
+  if (buf.length < at.metaAt) throw corrupt(where, 'truncated fingerprints');
+  checkCrc(buf, 0, at.fpsCrcAt, 'fingerprint section', where);
   const fps = new Uint32Array(2 * n);
   for (let i = 0; i < 2 * n; i++) fps[i] = buf.readUInt32LE(PREAMBLE + 4 * i);
   return { kind, fps };
 }
 
-/** The header (ids, orders, due times) without parsing any record. */
+/** The header (ids, orders, due times, record ends and CRCs), its CRCs checked, without parsing any record. */
 export function decodeSegmentMeta(bytes: Uint8Array, where: string): SegmentMeta {
   const { kind, n, metaLen, buf } = preamble(bytes, where);
-  const at = PREAMBLE + 8 * n;
-  if (buf.length < at + metaLen) throw corrupt(where, 'truncated header');
+  const at = layout(n, metaLen);
+  if (buf.length < at.recordsAt) throw corrupt(where, 'truncated header');
+  checkCrc(buf, 0, at.fpsCrcAt, 'fingerprint section', where);
+  checkCrc(buf, at.metaAt, at.headCrcAt, 'header', where);
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(buf.toString('utf8', at, at + metaLen)) as Record<string, unknown>;
+    raw = JSON.parse(buf.toString('utf8', at.metaAt, at.crcsAt)) as Record<string, unknown>;
   } catch {
     throw corrupt(where, 'the header is not JSON');
   }
@@ -130,6 +172,8 @@ export function decodeSegmentMeta(bytes: Uint8Array, where: string): SegmentMeta
     if (!Array.isArray(v) || v.length !== n) throw corrupt(where, `header column ${name} is not ${n} long`);
     return v;
   };
+  const crcs = new Uint32Array(n);
+  for (let i = 0; i < n; i++) crcs[i] = buf.readUInt32LE(at.crcsAt + 4 * i);
   const meta: SegmentMeta = {
     kind,
     n,
@@ -139,21 +183,26 @@ export function decodeSegmentMeta(bytes: Uint8Array, where: string): SegmentMeta
     order: col('order') as number[],
     runAt: col('runAt') as number[],
     ends: col('ends') as number[],
-    recordsAt: at + metaLen,
+    crcs,
+    recordsAt: at.recordsAt,
   };
   if (kind === 'delayed') meta.priorities = col('priorities') as number[];
   return meta;
 }
 
-/** Every job of the segment, the CRC checked. */
+/** Byte range [start, end) of record i in the object. */
+export function recordSpan(meta: SegmentMeta, i: number): [number, number] {
+  return [meta.recordsAt + (i === 0 ? 0 : meta.ends[i - 1]!), meta.recordsAt + meta.ends[i]!];
+}
+
+/** Every job of the segment, every section's CRC checked. */
 export function decodeSegment(bytes: Uint8Array, where: string): DecodedSegment {
   const meta = decodeSegmentMeta(bytes, where);
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const total = meta.recordsAt + (meta.ends[meta.n - 1] ?? 0) + 4;
+  const total = meta.recordsAt + (meta.ends[meta.n - 1] ?? 0);
   if (buf.length !== total) throw corrupt(where, `${buf.length} bytes where the header says ${total}`);
-  if (crc32(buf, total - 4) !== buf.readUInt32LE(total - 4)) throw corrupt(where, 'checksum mismatch');
   const jobs: JobRecord[] = new Array(meta.n);
-  for (let i = 0; i < meta.n; i++) jobs[i] = recordAt(buf, meta, i, where);
+  for (let i = 0; i < meta.n; i++) jobs[i] = decodeRecord(meta, i, buf.subarray(...recordSpan(meta, i)), where);
   return { meta, jobs };
 }
 
@@ -161,15 +210,18 @@ export function decodeSegment(bytes: Uint8Array, where: string): DecodedSegment 
 export function decodeSegmentRecord(bytes: Uint8Array, id: string, where: string): JobRecord | undefined {
   const meta = decodeSegmentMeta(bytes, where);
   const i = meta.ids.indexOf(id);
-  return i < 0 ? undefined : recordAt(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), meta, i, where);
+  return i < 0 ? undefined : decodeRecord(meta, i, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).subarray(...recordSpan(meta, i)), where);
 }
 
-function recordAt(buf: Buffer, meta: SegmentMeta, i: number, where: string): JobRecord {
-  const start = meta.recordsAt + (i === 0 ? 0 : meta.ends[i - 1]!);
-  const end = meta.recordsAt + meta.ends[i]! - 1;
+/** Record i from exactly its bytes (recordSpan), its CRC checked against the header's. */
+export function decodeRecord(meta: SegmentMeta, i: number, bytes: Uint8Array, where: string): JobRecord {
+  const [start, end] = recordSpan(meta, i);
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length !== end - start) throw corrupt(where, `record ${i} is ${buf.length} bytes where the header says ${end - start}`);
+  if (crc32(buf) !== meta.crcs[i]) throw corrupt(where, `record ${i} checksum mismatch`);
   let job: JobRecord;
   try {
-    job = JSON.parse(buf.toString('utf8', start, end)) as JobRecord;
+    job = JSON.parse(buf.toString('utf8', 0, buf.length - 1)) as JobRecord;
   } catch {
     throw corrupt(where, `record ${i} is not JSON`);
   }

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { fingerprint } from '../../../src/core/segments/fingerprint.js';
 import { FingerprintIndex } from '../../../src/core/segments/id-index.js';
-import { decodeSegment, decodeSegmentFingerprints, decodeSegmentMeta, decodeSegmentRecord, encodeSegment, fingerprintBytes } from '../../../src/core/segments/segment-codec.js';
+import { decodeRecord, decodeSegment, decodeSegmentFingerprints, decodeSegmentMeta, decodeSegmentRecord, encodeSegment, fingerprintBytes, fingerprintPrefix, recordSpan, segmentHeaderBytes, segmentHeaderGuess } from '../../../src/core/segments/segment-codec.js';
 import { newJob } from './backlog-harness.js';
 
 describe('segment codec', () => {
@@ -21,6 +21,18 @@ describe('segment codec', () => {
     expect(decodeSegmentRecord(bytes, 'nope', 'k')).toBeUndefined();
   });
 
+  it('decodes the header from its own prefix and one record from its own bytes (what ranged reads fetch)', () => {
+    const bytes = encodeSegment('t', 'delayed', jobs);
+    expect(fingerprintBytes(bytes.subarray(0, 16), 'k')).toBe(fingerprintPrefix(50));
+    const headerLen = segmentHeaderBytes(bytes.subarray(0, 16), 'k');
+    expect(headerLen).toBeLessThan(segmentHeaderGuess(50)); // one read in the usual case
+    const meta = decodeSegmentMeta(bytes.subarray(0, headerLen), 'k');
+    expect(meta.priorities).toHaveLength(50);
+    const [start, end] = recordSpan(meta, 33);
+    expect(decodeRecord(meta, 33, bytes.subarray(start, end), 'k')).toEqual(JSON.parse(JSON.stringify(jobs[33])));
+    expect(end - start).toBeLessThan(bytes.length / 40);
+  });
+
   it('refuses a damaged or foreign object as CORRUPT_STATE', () => {
     const bytes = encodeSegment('t', 'delayed', jobs);
     const flipped = Buffer.from(bytes);
@@ -28,6 +40,49 @@ describe('segment codec', () => {
     expect(() => decodeSegment(flipped, 'k')).toThrow(/checksum/);
     expect(() => decodeSegment(bytes.subarray(0, bytes.length - 1), 'k')).toThrow(/bytes where the header says/);
     expect(() => decodeSegmentMeta(Buffer.from('{"jobs":[]}'), 'k')).toThrow(/not a bucketq segment/);
+  });
+
+  it('checks each section on its own: a damaged one is CORRUPT_STATE naming it, whichever reader meets it', () => {
+    const bytes = encodeSegment('t', 'ready', jobs);
+    const meta = decodeSegmentMeta(bytes, 'k');
+    const flip = (at: number): Buffer => {
+      const b = Buffer.from(bytes);
+      b[at] = b[at]! ^ 0x20;
+      return b;
+    };
+    const corrupt = (fn: () => unknown, why: RegExp) => {
+      let err: unknown;
+      try {
+        fn();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: 'CORRUPT_STATE', message: expect.stringMatching(why) });
+      expect((err as Error).message).toMatch(/^k: .*bucketq refuses to use it$/);
+    };
+    // A fingerprint: the id index at a takeover would lose the id (a duplicate push let through).
+    const fp = flip(16 + 8 * 7);
+    corrupt(() => decodeSegmentFingerprints(fp.subarray(0, fingerprintPrefix(50)), 'k'), /fingerprint section checksum mismatch/);
+    corrupt(() => decodeSegmentMeta(fp, 'k'), /fingerprint section checksum mismatch/);
+    // The meta (an id) and the record CRCs: a confirmation or a get would answer wrongly.
+    const idAt = bytes.indexOf(Buffer.from('"id-7-é"')) + 2;
+    corrupt(() => decodeSegmentMeta(flip(idAt), 'k'), /header checksum mismatch/);
+    corrupt(() => decodeSegmentMeta(flip(meta.recordsAt - 8), 'k'), /header checksum mismatch/);
+    corrupt(() => decodeSegment(flip(idAt), 'k'), /header checksum mismatch/);
+    // A record's payload: a get reading only that record sees it, as a refill does.
+    const [start, end] = recordSpan(meta, 20);
+    const rec = flip(start + 30);
+    corrupt(() => decodeRecord(meta, 20, rec.subarray(start, end), 'k'), /record 20 checksum mismatch/);
+    corrupt(() => decodeSegmentRecord(rec, 'id-20-é', 'k'), /record 20 checksum mismatch/);
+    corrupt(() => decodeSegment(rec, 'k'), /record 20 checksum mismatch/);
+    // A short ranged answer (the object was cut) is not a shorter record, nor a shorter header.
+    corrupt(() => decodeRecord(meta, 20, bytes.subarray(start, end - 1), 'k'), /record 20 is \d+ bytes where the header says/);
+    corrupt(() => decodeSegmentMeta(bytes.subarray(0, meta.recordsAt - 1), 'k'), /truncated header/);
+    corrupt(() => decodeSegmentFingerprints(bytes.subarray(0, fingerprintPrefix(50) - 1), 'k'), /truncated fingerprints/);
+    // A segment of the unreleased first layout (one CRC at the end) is refused, not misread.
+    const v1 = Buffer.from(bytes);
+    v1.writeUInt16LE(1, 4);
+    corrupt(() => decodeSegmentMeta(v1, 'k'), /segment version 1 \(this bucketq knows 2\)/);
   });
 });
 
