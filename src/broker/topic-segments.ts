@@ -26,6 +26,16 @@ export interface TopicSegmentsOptions {
   /** A read ahead landed in the cache: the loop should run a batch (refill) even with no request. */
   onReadAhead(): void;
   onError(op: string, error: unknown): void;
+  /** A segment the head names was found missing or undecodable (once per segment, until a read of it succeeds). */
+  onLost(key: string, error: QueueError): void;
+}
+
+/** A segment the head names that the store lacks or that does not decode: an incident (docs/format.md, "A missing segment"). */
+export interface SegmentLoss {
+  key: string;
+  error: QueueError;
+  /** When this broker found it (its clock). */
+  since: number;
 }
 
 /** Decoded segments kept at most (each ≤ segmentMaxBytes; the ones refill and compaction need). */
@@ -48,6 +58,8 @@ export class TopicSegments {
   private indexing: { state: QueueState; done: Promise<void> } | null = null;
   /** Keys whose read failed lately: retried on a later read-ahead, not in a tight loop. */
   private readonly failedAt = new Map<string, number>();
+  /** Named segments found missing or undecodable, until a read of them succeeds or the head stops naming them. */
+  private readonly lostKeys = new Map<string, SegmentLoss>();
 
   constructor(private readonly o: TopicSegmentsOptions) {}
 
@@ -84,14 +96,40 @@ export class TopicSegments {
     }
   }
 
-  /** A segment the head names, whole, or its first `prefix` bytes where the store reads ranges. */
-  private read(key: string, prefix?: number): Promise<Uint8Array> {
+  /** The oldest named segment found missing or undecodable and not read since, or null (readiness, GET /v1/broker). */
+  get loss(): SegmentLoss | null {
+    for (const l of this.lostKeys.values()) return l;
+    return null;
+  }
+
+  /** Whether `err` is the loss of a segment already reported (onLost). */
+  private isLost(err: unknown): boolean {
+    const key = isQueueError(err, 'CORRUPT_STATE') ? err.details?.object : undefined;
+    return typeof key === 'string' && this.lostKeys.has(key);
+  }
+
+  /**
+   * A segment the head names, read (whole, or its first `prefix` bytes where the store reads
+   * ranges) and decoded. Missing, or not decoding: CORRUPT_STATE, and the segment is reported lost
+   * (once) until a read of it succeeds: its jobs are neither skipped nor made up meanwhile.
+   */
+  private async read<T>(key: string, decode: (bytes: Uint8Array) => T, prefix?: number): Promise<T> {
     const store = this.o.store;
-    return withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, async () => {
-      const body = prefix !== undefined && store.readRange ? await store.readRange(key, 0, prefix) : (await store.read(key))?.body;
-      if (!body) throw new QueueError('CORRUPT_STATE', `topic ${this.o.topic}: segment ${key} named by the head is missing`, { details: { object: key } });
-      return body;
-    });
+    try {
+      const body = await withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, async () =>
+        prefix !== undefined && store.readRange ? await store.readRange(key, 0, prefix) : (await store.read(key))?.body,
+      );
+      if (!body) throw new QueueError('CORRUPT_STATE', `topic ${this.o.topic}: segment ${key} named by the head is missing from the store; its jobs are not served until it is restored (bucketq doctor --topic ${this.o.topic})`, { details: { object: key } });
+      const out = decode(body);
+      this.lostKeys.delete(key);
+      return out;
+    } catch (err) {
+      if (isQueueError(err, 'CORRUPT_STATE') && !this.lostKeys.has(key)) {
+        this.lostKeys.set(key, { key, error: err, since: this.o.clock.now() });
+        this.o.onLost(key, err);
+      }
+      throw err;
+    }
   }
 
   /**
@@ -105,11 +143,11 @@ export class TopicSegments {
       await this.index(s);
       look = segmentLookups(s, requests);
     }
-    await Promise.all(look.confirm.map(async (key) => s.backlog.provideIds(key, decodeSegmentMeta(await this.read(key), key).ids)));
+    await Promise.all(look.confirm.map(async (key) => s.backlog.provideIds(key, (await this.read(key, (b) => decodeSegmentMeta(b, key))).ids)));
     if (look.confirm.length > 0) look = segmentLookups(s, requests);
     if (look.records.size === 0) return requests;
     const records = new Map<string, unknown>();
-    await Promise.all([...look.records].map(async ([id, key]) => records.set(id, decodeSegmentRecord(await this.read(key), id, key))));
+    await Promise.all([...look.records].map(async ([id, key]) => records.set(id, await this.read(key, (b) => decodeSegmentRecord(b, id, key)))));
     return requests.map((r) => {
       const id = (r.input as { id?: string }).id;
       return (r.op === 'get' || r.op === 'cancel') && id !== undefined && records.has(id) ? ({ ...r, input: { ...r.input, record: records.get(id) } } as R) : r;
@@ -146,7 +184,7 @@ export class TopicSegments {
         keys.slice(i, i + INDEX_PARALLEL).map(async (key) => {
           const n = s.backlog.reg.refs.get(key)?.n;
           if (n === undefined) return; // left the manifest meanwhile
-          s.backlog.provideFingerprints(key, decodeSegmentFingerprints(await this.read(key, fingerprintPrefix(n)), key).fps);
+          s.backlog.provideFingerprints(key, (await this.read(key, (b) => decodeSegmentFingerprints(b, key), fingerprintPrefix(n))).fps);
         }),
       );
     }
@@ -160,24 +198,25 @@ export class TopicSegments {
   readAhead(s: QueueState, now: number): void {
     const b = s.backlog;
     for (const key of this.cache.keys()) if (!b.reg.refs.has(key)) this.cache.delete(key);
+    for (const key of this.lostKeys.keys()) if (!b.reg.refs.has(key)) this.lostKeys.delete(key);
     if (b.reg.refs.size === 0) return;
-    if (b.reg.unindexed.size > 0) this.index(s).catch((err: unknown) => this.o.onError('build the id index', err));
+    if (b.reg.unindexed.size > 0) this.index(s).catch((err: unknown) => this.isLost(err) || this.o.onError('build the id index', err));
     const want = [...new Set([...b.needs(now), ...b.compactionPlan()])];
     for (const key of want) {
       if (this.cache.has(key) || this.reading.has(key) || this.cache.size + this.reading.size >= CACHE_MAX) continue;
       if ((this.failedAt.get(key) ?? -Infinity) + 1000 > now) continue;
       this.reading.add(key);
-      this.read(key).then(
-        (bytes) => {
+      this.read(key, (bytes) => decodeSegment(bytes, key)).then(
+        (segment) => {
           this.reading.delete(key);
           this.failedAt.delete(key);
-          this.cache.set(key, decodeSegment(bytes, key));
+          this.cache.set(key, segment);
           this.o.onReadAhead();
         },
         (err: unknown) => {
           this.reading.delete(key);
           this.failedAt.set(key, this.o.clock.now());
-          this.o.onError(`read segment ${key}`, err);
+          if (!this.isLost(err)) this.o.onError(`read segment ${key}`, err); // a loss was reported once (onLost)
         },
       );
     }
