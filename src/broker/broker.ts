@@ -131,10 +131,22 @@ export interface LostTopic {
   memorySeq: number | null;
 }
 
-/** A topic this broker cannot serve (`state-lost`) or cannot commit (`commit-failing`) right now. */
+/** A segment of a topic's backlog that the store lacks or that does not decode, as GET /v1/broker and the dashboard show it. */
+export interface LostSegment {
+  key: string;
+  code: string;
+  message: string;
+  /** When this broker found it (epoch ms). */
+  since: number;
+}
+
+/**
+ * A topic this broker cannot serve (`state-lost`), cannot commit (`commit-failing`), or serves
+ * only in part (`segment-lost`: a segment its head names is missing or corrupt) right now.
+ */
 export interface TopicTrouble {
   topic: string;
-  trouble: 'state-lost' | 'commit-failing';
+  trouble: 'state-lost' | 'commit-failing' | 'segment-lost';
   error: QueueError;
   since: number;
 }
@@ -472,19 +484,21 @@ export class Broker {
    * The topics this broker has a commit loop for, with what it knows of their leader (no I/O),
    * and, for a topic whose state it found lost, why (`stateLost`).
    */
-  topicLeases(): Array<{ topic: string; leading: boolean; leader: BrokerLease | null; stateLost?: LostTopic }> {
+  topicLeases(): Array<{ topic: string; leading: boolean; leader: BrokerLease | null; stateLost?: LostTopic; segmentLost?: LostSegment }> {
     return [...this.loops].map(([topic, loop]) => {
       const lease = loop.leaderLease;
       const lost = loop.lost;
+      const seg = loop.segmentLoss;
       const entry = { topic, leading: loop.isLeading, leader: lease ? { ...lease } : null };
-      return lost ? { ...entry, stateLost: { code: lost.error.code, message: lost.error.message, since: lost.since, seq: lost.seq, memorySeq: lost.memorySeq } } : entry;
+      if (lost) return { ...entry, stateLost: { code: lost.error.code, message: lost.error.message, since: lost.since, seq: lost.seq, memorySeq: lost.memorySeq } };
+      return seg ? { ...entry, segmentLost: { key: seg.key, code: seg.error.code, message: seg.error.message, since: seg.since } } : entry;
     });
   }
 
   /**
    * What keeps this broker from serving or committing a topic (no I/O; readiness, metrics):
-   * topics whose state it found lost, and topics whose last batch failed in the store with none
-   * landed since.
+   * topics whose state it found lost, topics whose last batch failed in the store with none
+   * landed since, and topics it leads with a segment the store lacks or cannot decode.
    */
   topicTroubles(): TopicTrouble[] {
     const out: TopicTrouble[] = [];
@@ -493,6 +507,8 @@ export class Broker {
       if (lost) out.push({ topic, trouble: 'state-lost', error: lost.error, since: lost.since });
       const failed = loop.storageFailure;
       if (failed) out.push({ topic, trouble: 'commit-failing', error: failed.error, since: failed.since });
+      const seg = loop.segmentLoss;
+      if (seg) out.push({ topic, trouble: 'segment-lost', error: seg.error, since: seg.since });
     }
     return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
   }

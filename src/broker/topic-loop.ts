@@ -79,7 +79,7 @@ import { RecentReader } from './recent-reader.js';
 import type { RetryPolicy } from './retry.js';
 import type { LostState } from './state-history.js';
 import type { ResetOutcome } from './topic-reset.js';
-import { TopicSegments } from './topic-segments.js';
+import { TopicSegments, type SegmentLoss } from './topic-segments.js';
 import type { BacklogLimits } from '../core/segments/manifest.js';
 
 export interface TopicRequest<K extends OpName = OpName> {
@@ -178,6 +178,7 @@ export class TopicLoop {
       random: o.random,
       onReadAhead: () => this.readAheadLanded(),
       onError: (op, error) => this.emit('internal-error', { topic: o.topic, op, error }),
+      onLost: (key, error) => this.emit('segment-lost', { topic: o.topic, key, error }),
     });
     this.object = new QueueObject({
       topic: o.topic,
@@ -201,6 +202,15 @@ export class TopicLoop {
   /** Set while the topic's state is lost (STATE_LOST): why, since when, what could be restored. */
   get lost(): LostState | null {
     return this.mode === 'lost' ? this.object.lost : null;
+  }
+
+  /**
+   * Set while a segment the head names is missing or undecodable and no read of it has succeeded
+   * since (leading only: a standby reads no segments). Its jobs, and in strict priority order
+   * every claim behind them, wait; nothing is skipped or re-created (docs/format.md).
+   */
+  get segmentLoss(): SegmentLoss | null {
+    return this.mode === 'leading' ? this.segments.loss : null;
   }
 
   /** Set while the last batch failed in the store (UNAVAILABLE, STORE_*) and none has landed since. */

@@ -39,6 +39,16 @@ export interface TopicSegmentsOptions {
   /** A read ahead landed in the cache: the loop should run a batch (refill) even with no request. */
   onReadAhead(): void;
   onError(op: string, error: unknown): void;
+  /** A segment the head names was found missing or undecodable (once per segment, until a read of it succeeds). */
+  onLost(key: string, error: QueueError): void;
+}
+
+/** A segment the head names that the store lacks or that does not decode: an incident (docs/format.md, "A missing segment"). */
+export interface SegmentLoss {
+  key: string;
+  error: QueueError;
+  /** When this broker found it (its clock). */
+  since: number;
 }
 
 /** Decoded segments kept at most (each ≤ segmentMaxBytes; the ones refill and compaction need). */
@@ -61,6 +71,8 @@ export class TopicSegments {
   private indexing: { state: QueueState; done: Promise<void> } | null = null;
   /** Keys whose read failed lately: retried on a later read-ahead, not in a tight loop. */
   private readonly failedAt = new Map<string, number>();
+  /** Named segments found missing or undecodable, until a read of them succeeds or the head stops naming them. */
+  private readonly lostKeys = new Map<string, SegmentLoss>();
 
   constructor(private readonly o: TopicSegmentsOptions) {}
 
@@ -97,14 +109,45 @@ export class TopicSegments {
     }
   }
 
-  /** A segment the head names, whole, or bytes [start, end) of it (the store must read ranges). */
+  /** The oldest named segment found missing or undecodable and not read since, or null (readiness, GET /v1/broker). */
+  get loss(): SegmentLoss | null {
+    for (const l of this.lostKeys.values()) return l;
+    return null;
+  }
+
+  /** Whether `err` is the loss of a segment already reported (onLost). */
+  private isLost(err: unknown): boolean {
+    const key = isQueueError(err, 'CORRUPT_STATE') ? err.details?.object : undefined;
+    return typeof key === 'string' && this.lostKeys.has(key);
+  }
+
+  /** A segment the head names, whole, or bytes [start, end) of it (the store must read ranges). Missing: CORRUPT_STATE. */
   private read(key: string, range?: readonly [number, number]): Promise<Uint8Array> {
     const store = this.o.store;
     return withRetry(`read ${key}`, this.o.retry, this.o.clock, this.o.random, async () => {
       const body = range ? await store.readRange!(key, range[0], range[1]) : (await store.read(key))?.body;
-      if (!body) throw new QueueError('CORRUPT_STATE', `topic ${this.o.topic}: segment ${key} named by the head is missing`, { details: { object: key } });
+      if (!body) throw new QueueError('CORRUPT_STATE', `topic ${this.o.topic}: segment ${key} named by the head is missing from the store; its jobs are not served until it is restored (bucketq doctor --topic ${this.o.topic})`, { details: { object: key } });
       return body;
     });
+  }
+
+  /**
+   * Reads and decodes of segment `key` through `f`. Missing, or not decoding (CORRUPT_STATE): the
+   * segment is reported lost (once) until a read of it succeeds; its jobs are neither skipped nor
+   * made up meanwhile (docs/format.md, "A missing segment").
+   */
+  private async watched<T>(key: string, f: () => Promise<T>): Promise<T> {
+    try {
+      const out = await f();
+      this.lostKeys.delete(key);
+      return out;
+    } catch (err) {
+      if (isQueueError(err, 'CORRUPT_STATE') && !this.lostKeys.has(key)) {
+        this.lostKeys.set(key, { key, error: err, since: this.o.clock.now() });
+        this.o.onLost(key, err);
+      }
+      throw err;
+    }
   }
 
   /**
@@ -116,14 +159,16 @@ export class TopicSegments {
   private async header(key: string, n: number | undefined): Promise<{ meta: SegmentMeta; whole?: Uint8Array; jobs?: JobRecord[] }> {
     const cached = this.cache.get(key);
     if (cached) return cached;
-    if (!this.o.store.readRange) {
-      const whole = await this.read(key);
-      return { meta: decodeSegmentMeta(whole, key), whole };
-    }
-    let head = await this.read(key, [0, segmentHeaderGuess(n ?? 0)]);
-    const need = segmentHeaderBytes(head, key);
-    if (head.length < need) head = Buffer.concat([head, await this.read(key, [head.length, need])]);
-    return { meta: decodeSegmentMeta(head, key) };
+    return this.watched(key, async () => {
+      if (!this.o.store.readRange) {
+        const whole = await this.read(key);
+        return { meta: decodeSegmentMeta(whole, key), whole };
+      }
+      let head = await this.read(key, [0, segmentHeaderGuess(n ?? 0)]);
+      const need = segmentHeaderBytes(head, key);
+      if (head.length < need) head = Buffer.concat([head, await this.read(key, [head.length, need])]);
+      return { meta: decodeSegmentMeta(head, key) };
+    });
   }
 
   /** Job `id`'s record in segment `key` (undefined when it is not there): its header, then its bytes alone. */
@@ -132,8 +177,8 @@ export class TopicSegments {
     const i = meta.ids.indexOf(id);
     if (i < 0) return undefined;
     if (jobs) return structuredClone(jobs[i]); // the cache's record stays as refill will find it
-    if (whole) return decodeSegmentRecord(whole, id, key);
-    return decodeRecord(meta, i, await this.read(key, recordSpan(meta, i)), key);
+    if (whole) return this.watched(key, async () => decodeSegmentRecord(whole, id, key));
+    return this.watched(key, async () => decodeRecord(meta, i, await this.read(key, recordSpan(meta, i)), key));
   }
 
   /**
@@ -195,8 +240,10 @@ export class TopicSegments {
         keys.slice(i, i + INDEX_PARALLEL).map(async (key) => {
           const n = s.backlog.reg.refs.get(key)?.n;
           if (n === undefined) return; // left the manifest meanwhile
-          const bytes = this.o.store.readRange ? await this.read(key, [0, fingerprintPrefix(n)]) : await this.read(key);
-          s.backlog.provideFingerprints(key, decodeSegmentFingerprints(bytes, key).fps);
+          s.backlog.provideFingerprints(
+            key,
+            await this.watched(key, async () => decodeSegmentFingerprints(this.o.store.readRange ? await this.read(key, [0, fingerprintPrefix(n)]) : await this.read(key), key).fps),
+          );
         }),
       );
     }
@@ -210,24 +257,25 @@ export class TopicSegments {
   readAhead(s: QueueState, now: number): void {
     const b = s.backlog;
     for (const key of this.cache.keys()) if (!b.reg.refs.has(key)) this.cache.delete(key);
+    for (const key of this.lostKeys.keys()) if (!b.reg.refs.has(key)) this.lostKeys.delete(key);
     if (b.reg.refs.size === 0) return;
-    if (b.reg.unindexed.size > 0) this.index(s).catch((err: unknown) => this.o.onError('build the id index', err));
+    if (b.reg.unindexed.size > 0) this.index(s).catch((err: unknown) => this.isLost(err) || this.o.onError('build the id index', err));
     const want = [...new Set([...b.needs(now), ...b.compactionPlan()])];
     for (const key of want) {
       if (this.cache.has(key) || this.reading.has(key) || this.cache.size + this.reading.size >= CACHE_MAX) continue;
       if ((this.failedAt.get(key) ?? -Infinity) + 1000 > now) continue;
       this.reading.add(key);
-      this.read(key).then(
-        (bytes) => {
+      this.watched(key, async () => decodeSegment(await this.read(key), key)).then(
+        (segment) => {
           this.reading.delete(key);
           this.failedAt.delete(key);
-          this.cache.set(key, decodeSegment(bytes, key));
+          this.cache.set(key, segment);
           this.o.onReadAhead();
         },
         (err: unknown) => {
           this.reading.delete(key);
           this.failedAt.set(key, this.o.clock.now());
-          this.o.onError(`read segment ${key}`, err);
+          if (!this.isLost(err)) this.o.onError(`read segment ${key}`, err); // a loss was reported once (onLost)
         },
       );
     }

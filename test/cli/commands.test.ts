@@ -231,6 +231,7 @@ describe('bucketq client commands', () => {
     const text = await bucketq(['inspect', 'ins', '--human'], { env: { BUCKETQ_STORE: solo } });
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^topics\/ins\/queue\.json {2}\(etag \S+, [\d.]+ (B|KiB), format 3\)\n/);
+    expect(text.stdout).toMatch(/^backlog {3}no segments: every job is in queue\.json$/m);
     expect(text.stdout).toMatch(/^leader {4}\S+ at http:\/\/\S+ \(epoch 1, lease (released|[\d.]+s left)\)$/m);
     expect(text.stdout).toMatch(/^jobs {6}1 pending, 1 delayed, 0 claimed; 0 dead/m);
     expect(text.stdout).toMatch(/^i1\s+pending\s+0\s+0\s+\{"hello":"world"\}$/m);
