@@ -48,6 +48,8 @@ export class TopicSegments {
   private indexing: { state: QueueState; done: Promise<void> } | null = null;
   /** Keys whose read failed lately: retried on a later read-ahead, not in a tight loop. */
   private readonly failedAt = new Map<string, number>();
+  /** The timer of scheduleReadAhead(). */
+  private cancelReadTimer: (() => void) | null = null;
 
   constructor(private readonly o: TopicSegmentsOptions) {}
 
@@ -181,6 +183,28 @@ export class TopicSegments {
         },
       );
     }
+  }
+
+  /**
+   * Reads the next delayed segment ahead of its due time even when nothing else runs on the topic:
+   * at `next.runAt - delayedLookaheadMs` the loop gets a batch (onReadAhead), after which
+   * readAhead() finds the segment among what `needs` asks for. A later call replaces the timer.
+   */
+  scheduleReadAhead(s: QueueState, now: number): void {
+    this.cancelTimers();
+    const due = s.backlog.delayedSegmentDueAt();
+    if (due === undefined) return;
+    const at = due - s.backlog.limits.delayedLookaheadMs;
+    if (at <= now) return; // asked for by needs() already: readAhead() after the batch reads it
+    this.cancelReadTimer = this.o.clock.setTimer(at - now, () => {
+      this.cancelReadTimer = null;
+      this.o.onReadAhead();
+    });
+  }
+
+  cancelTimers(): void {
+    this.cancelReadTimer?.();
+    this.cancelReadTimer = null;
   }
 
   /**

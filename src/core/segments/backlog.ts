@@ -370,6 +370,13 @@ export class Backlog {
     return out;
   }
 
+  /** The due time of the earliest job waiting in a delayed segment (its manifest `next`), or undefined. */
+  delayedSegmentDueAt(): number | undefined {
+    let at: number | undefined;
+    for (const d of this.delayedSegs) if (at === undefined || d.next[0] < at) at = d.next[0];
+    return at;
+  }
+
   /** Fingerprints still to read for a complete id index (after a load). */
   unindexed(): string[] {
     return [...this.reg.unindexed];
