@@ -20,7 +20,7 @@ export type SegmentKind = 'ready' | 'delayed';
 const MAGIC = 0x47535142; // "BQSG" read as a little-endian u32
 const VERSION = 1;
 const PREAMBLE = 16;
-const NL = Buffer.from('\n');
+const NL = 0x0a; // "\n" after each record
 
 export interface SegmentMeta {
   kind: SegmentKind;
@@ -48,40 +48,60 @@ function corrupt(where: string, why: string): QueueError {
   return new QueueError('CORRUPT_STATE', `${where}: ${why}; bucketq refuses to use it`, { details: { object: where } });
 }
 
-/** The segment's bytes. Ready segments: one priority, ascending order. Delayed: ascending (runAt, order). */
-export function encodeSegment(topic: string, kind: SegmentKind, jobs: readonly JobRecord[]): Buffer {
+/** Whether this host stores a Uint32Array little-endian (every platform Node runs on today). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * The segment's bytes. Ready segments: one priority, ascending order. Delayed: ascending (runAt,
+ * order). `fps` are the jobs' fingerprints when the caller has them already (fingerprintInto).
+ * One buffer of the exact size is filled in place: records are the cached bytes of each job.
+ */
+export function encodeSegment(topic: string, kind: SegmentKind, jobs: readonly JobRecord[], fps?: Uint32Array): Buffer {
   const n = jobs.length;
-  const fps = new Uint32Array(2 * n);
+  if (!fps) {
+    fps = new Uint32Array(2 * n);
+    for (let i = 0; i < n; i++) fingerprintInto(jobs[i]!.id, fps, i);
+  }
   const ids: string[] = new Array(n);
   const order: number[] = new Array(n);
   const runAt: number[] = new Array(n);
   const ends: number[] = new Array(n);
-  const records: Buffer[] = [];
+  const records: Buffer[] = new Array(n);
   let end = 0;
   for (let i = 0; i < n; i++) {
     const j = jobs[i]!;
-    fingerprintInto(j.id, fps, i);
     ids[i] = j.id;
     order[i] = j.order;
     runAt[i] = j.runAt;
     const rec = jobBytes(j);
-    records.push(rec, NL);
+    records[i] = rec;
     end += rec.length + 1;
     ends[i] = end;
   }
   const metaObj: Record<string, unknown> = { topic, priority: kind === 'ready' ? (jobs[0]?.priority ?? 0) : null, ids, order, runAt, ends };
   if (kind === 'delayed') metaObj.priorities = jobs.map((j) => j.priority);
-  const meta = Buffer.from(JSON.stringify(metaObj), 'utf8');
-  const pre = Buffer.alloc(PREAMBLE);
-  pre.writeUInt32LE(MAGIC, 0);
-  pre.writeUInt16LE(VERSION, 4);
-  pre.writeUInt16LE(kind === 'ready' ? 0 : 1, 6);
-  pre.writeUInt32LE(n, 8);
-  pre.writeUInt32LE(meta.length, 12);
-  const fpBytes = Buffer.alloc(8 * n);
-  for (let i = 0; i < 2 * n; i++) fpBytes.writeUInt32LE(fps[i]!, 4 * i);
-  const body = Buffer.concat([pre, fpBytes, meta, ...records, Buffer.alloc(4)]);
-  body.writeUInt32LE(crc32(body, body.length - 4), body.length - 4);
+  const meta = JSON.stringify(metaObj);
+  const metaLen = Buffer.byteLength(meta, 'utf8');
+  const fpAt = PREAMBLE;
+  const metaAt = fpAt + 8 * n;
+  const recordsAt = metaAt + metaLen;
+  const body = Buffer.allocUnsafe(recordsAt + end + 4);
+  body.writeUInt32LE(MAGIC, 0);
+  body.writeUInt16LE(VERSION, 4);
+  body.writeUInt16LE(kind === 'ready' ? 0 : 1, 6);
+  body.writeUInt32LE(n, 8);
+  body.writeUInt32LE(metaLen, 12);
+  if (LITTLE_ENDIAN) body.set(new Uint8Array(fps.buffer, fps.byteOffset, 8 * n), fpAt);
+  else for (let i = 0; i < 2 * n; i++) body.writeUInt32LE(fps[i]!, fpAt + 4 * i);
+  body.write(meta, metaAt, metaLen, 'utf8');
+  let at = recordsAt;
+  for (let i = 0; i < n; i++) {
+    const rec = records[i]!;
+    body.set(rec, at);
+    at += rec.length;
+    body[at++] = NL;
+  }
+  body.writeUInt32LE(crc32(body, at), at);
   return body;
 }
 

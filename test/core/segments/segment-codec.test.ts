@@ -1,6 +1,6 @@
 /** Segment objects and the id index: round trips, partial decodes, damage refused. */
 import { describe, expect, it } from 'vitest';
-import { fingerprint } from '../../../src/core/segments/fingerprint.js';
+import { crc32, crc32InJs, fingerprint, fingerprintInto } from '../../../src/core/segments/fingerprint.js';
 import { FingerprintIndex } from '../../../src/core/segments/id-index.js';
 import { decodeSegment, decodeSegmentFingerprints, decodeSegmentMeta, decodeSegmentRecord, encodeSegment, fingerprintBytes } from '../../../src/core/segments/segment-codec.js';
 import { newJob } from './backlog-harness.js';
@@ -19,6 +19,16 @@ describe('segment codec', () => {
     expect(meta.ids[49]).toBe('id-49-é');
     expect(decodeSegmentRecord(bytes, 'id-20-é', 'k')?.order).toBe(120);
     expect(decodeSegmentRecord(bytes, 'nope', 'k')).toBeUndefined();
+  });
+
+  it("writes the same bytes with the caller's fingerprints, and zlib's CRC-32 agrees with the table loop", () => {
+    const fps = new Uint32Array(2 * jobs.length);
+    jobs.forEach((j, i) => fingerprintInto(j.id, fps, i));
+    const bytes = encodeSegment('t', 'ready', jobs, fps);
+    expect(bytes.equals(encodeSegment('t', 'ready', jobs))).toBe(true);
+    expect(crc32(bytes, bytes.length - 4)).toBe(crc32InJs(bytes.subarray(0, bytes.length - 4)));
+    expect(bytes.readUInt32LE(bytes.length - 4)).toBe(crc32InJs(bytes.subarray(0, bytes.length - 4)));
+    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926); // the standard check value
   });
 
   it('refuses a damaged or foreign object as CORRUPT_STATE', () => {
