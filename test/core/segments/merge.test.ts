@@ -7,29 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { assertBacklogInvariants } from '../../../src/core/segments/invariants.js';
 import type { BacklogLimits } from '../../../src/core/segments/manifest.js';
-import { BacklogHarness, newJob } from './backlog-harness.js';
+import { BacklogHarness, drain, push } from './backlog-harness.js';
 
 const LIMITS: Partial<BacklogLimits> = { windowJobs: 6, lowWater: 3, tailSealJobs: 4, tailTotalJobs: 40, segmentMaxJobs: 16, delayedHeadMax: 4, delayedLookaheadMs: 1000, tombstoneMax: 8 };
-
-function push(h: BacklogHarness, n: number, priority = 0): string[] {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const id = `p${priority}-${h.orders.nextOrder}`;
-    h.b.add(newJob(id, priority, h.orders.nextOrder++, h.now, h.now), h.now);
-    ids.push(id);
-  }
-  return ids;
-}
-
-function drain(h: BacklogHarness): string[] {
-  const out: string[] = [];
-  for (;;) {
-    const got = h.claim(100);
-    out.push(...got.jobs.map((j) => j.id));
-    if (!got.blocked) return out;
-    h.refill();
-  }
-}
 
 /** Jobs the id index holds: one entry per job not yet taken from a segment, none left behind by a merge. */
 function indexedJobs(h: BacklogHarness): number {
@@ -69,8 +49,8 @@ describe('merging small segments', () => {
     const h = new BacklogHarness(LIMITS);
     const byPriority: Record<number, string[]> = { 0: [], 2: [] };
     for (let i = 0; i < 12; i++) {
-      byPriority[0]!.push(...push(h, 21, 0)); // 16 + 5 each time without merging
-      byPriority[2]!.push(...push(h, 9, 2));
+      byPriority[0]!.push(...push(h, 21, 0, 0, 'p0-')); // 16 + 5 each time without merging
+      byPriority[2]!.push(...push(h, 9, 2, 0, 'p2-'));
       h.commit();
       assertBacklogInvariants(h.b);
     }
