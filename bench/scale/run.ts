@@ -5,13 +5,18 @@
  *   latency   workload 1 with 0, 20, 50, 100, 200 ms injected on every store call, 16 and 256
  *             producers: jobs/s and push p50/p99                          (bench/scale/latency.ts)
  *   backlog   commit time, queue.json size, push p50/p99 and broker memory with 1,000 / 100,000 /
- *             1,000,000 jobs pending                                       (bench/scale/backlog.ts)
+ *             1,000,000 jobs pending, and at each level a takeover: the leader SIGKILLed, a
+ *             standby process hands out a job                   (bench/scale/backlog.ts, takeover.ts)
+ *   build     embedded `createQueue` on `file:` (default options): pushMany of 10,000 jobs at a
+ *             time up to the largest --backlog level: jobs/s and jobs per CPU second
+ *                                                                   (bench/scale/embedded-build.ts)
  *   topics    1 vs 100 topics on one broker: pushes/s and p50/p99           (bench/scale/topics.ts)
  *   payload   workload 1 with 100 B, 10 KiB and 1 MiB payloads              (bench/scale/payload.ts)
  *
  *   npm run bench:scale
  *   npm run bench:scale -- --parts latency,payload --jobs 5000 --seconds 10
  *   npm run bench:scale -- --backlog 1000,100000 --json
+ *   npm run bench:scale -- --parts backlog,build --backlog 1000,1000000,10000000
  *
  * --jobs N caps each throughput case (default 20,000), --seconds N caps its pushing time (default
  * 15). Writes bench/results/scale.md, scale-latency.svg and scale-backlog.svg unless --json or
@@ -26,10 +31,11 @@ import { machine, RESULTS_DIR } from '../peers/report.js';
 import { backlogCases, type BacklogCase } from './backlog.js';
 import { latencyCase, type LatencyCase } from './latency.js';
 import { payloadCase, type PayloadCase } from './payload.js';
+import { embeddedBuild, type EmbeddedBuildCase } from './embedded-build.js';
 import { backlogChart, latencyChart, renderScale } from './report.js';
 import { topicsCase, type TopicsCase } from './topics.js';
 
-const PARTS = ['latency', 'backlog', 'topics', 'payload'] as const;
+const PARTS = ['latency', 'backlog', 'build', 'topics', 'payload'] as const;
 function usage(message: string): never {
   process.stderr.write(`bench:scale: ${message}\n`);
   process.exit(2);
@@ -60,13 +66,14 @@ export interface ScaleResults {
   machine: ReturnType<typeof machine>;
   latency: LatencyCase[];
   backlog: BacklogCase[];
+  build: EmbeddedBuildCase[];
   topics: TopicsCase[];
   payload: PayloadCase[];
 }
 
 teardownOnSignals();
 const log = (s: string) => process.stderr.write(`${s}\n`);
-const results: ScaleResults = { date: new Date().toISOString(), machine: machine(), latency: [], backlog: [], topics: [], payload: [] };
+const results: ScaleResults = { date: new Date().toISOString(), machine: machine(), latency: [], backlog: [], build: [], topics: [], payload: [] };
 try {
   if (parts.has('latency')) {
     const cases: Array<[number, number]> = [16, 256].flatMap((producers) => [0, 20, 50, 100, 200].map((l): [number, number] => [l, producers]));
@@ -77,6 +84,7 @@ try {
     }
   }
   if (parts.has('backlog')) results.backlog = await backlogCases(levels, (pending) => (pending >= 1_000_000 ? 15 : 40));
+  if (parts.has('build')) results.build = await embeddedBuild([Math.max(...levels)], log);
   if (parts.has('topics')) {
     for (const topics of [1, 100]) {
       const c = await topicsCase(topics, Math.min(SECONDS, 10));

@@ -339,7 +339,7 @@ export class TopicLoop {
     if (this.queue.some((r) => !r.internal && !READ_ONLY.has(r.op))) return false;
     if (this.segments.wantsBatch(this.state, op, input)) return false; // a get of a job in a segment: read it first
     const now = this.o.clock.now();
-    const due = nextDueAt(this.state);
+    const due = nextDueAt(this.state, now);
     if ((due !== undefined && due <= now) || this.leadership.renewDue(this.state.broker!, now)) return false;
     const r = apply(this.state, op, input, now);
     if (r.ok) resolve(r.value as OpOutput<K>);
@@ -571,8 +571,10 @@ export class TopicLoop {
       this.wantWrite = true;
       this.kick();
     });
-    // Parked long polls try again when a delayed job or a lease comes due.
-    this.parking.wakeAt(this.parking.size > 0 && this.state ? nextDueAt(this.state) : undefined, (woken) => {
+    // Parked long polls try again when a delayed job or a lease comes due; a delayed segment is
+    // read ahead of its due time (topic-segments.ts), so its job is in the head by then.
+    if (this.state) this.segments.scheduleReadAhead(this.state, this.o.clock.now());
+    this.parking.wakeAt(this.parking.size > 0 && this.state ? nextDueAt(this.state, this.o.clock.now()) : undefined, (woken) => {
       this.queue.push(...woken);
       this.kick();
     });
@@ -660,5 +662,6 @@ export class TopicLoop {
   private clearTimers(): void {
     this.leadership.cancelTimers();
     this.parking.cancelWakeUp();
+    this.segments.cancelTimers();
   }
 }

@@ -73,6 +73,8 @@ export class TopicSegments {
   private readonly failedAt = new Map<string, number>();
   /** Named segments found missing or undecodable, until a read of them succeeds or the head stops naming them. */
   private readonly lostKeys = new Map<string, SegmentLoss>();
+  /** The timer of scheduleReadAhead(). */
+  private cancelReadTimer: (() => void) | null = null;
 
   constructor(private readonly o: TopicSegmentsOptions) {}
 
@@ -279,6 +281,28 @@ export class TopicSegments {
         },
       );
     }
+  }
+
+  /**
+   * Reads the next delayed segment ahead of its due time even when nothing else runs on the topic:
+   * at `next.runAt - delayedLookaheadMs` the loop gets a batch (onReadAhead), after which
+   * readAhead() finds the segment among what `needs` asks for. A later call replaces the timer.
+   */
+  scheduleReadAhead(s: QueueState, now: number): void {
+    this.cancelTimers();
+    const due = s.backlog.delayedSegmentDueAt();
+    if (due === undefined) return;
+    const at = due - s.backlog.limits.delayedLookaheadMs;
+    if (at <= now) return; // asked for by needs() already: readAhead() after the batch reads it
+    this.cancelReadTimer = this.o.clock.setTimer(at - now, () => {
+      this.cancelReadTimer = null;
+      this.o.onReadAhead();
+    });
+  }
+
+  cancelTimers(): void {
+    this.cancelReadTimer?.();
+    this.cancelReadTimer = null;
   }
 
   /**

@@ -72,7 +72,7 @@ export function applyBatch(draft: QueueState, writer: string, requests: readonly
   backlog.begin({ epoch: draft.broker?.epoch ?? 0, seq: draft.seq, nonce: segments.nonce });
   const refilled = segments.source ? backlog.refill(segments.source, now) : 0;
   changed ||= refilled > 0;
-  const due = nextDueAt(draft);
+  const due = nextDueAt(draft, now);
   let swept: SweepOutput | undefined;
   if (due !== undefined && due <= now) {
     const r = apply(draft, 'sweep', {}, now);

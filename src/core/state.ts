@@ -339,8 +339,15 @@ export function takeNextReady(s: QueueState): JobRecord | undefined {
   return t && 'job' in t ? t.job : undefined;
 }
 
-/** Earliest time something becomes due (a delayed job or a lease expiry), or undefined. */
-export function nextDueAt(s: QueueState): number | undefined {
+/**
+ * Earliest time something becomes due (a delayed job in the head or in a delayed segment, or a
+ * lease expiry), or undefined. A delayed segment's job counts while it is due after `now`: the
+ * loop reads the segment ahead of that time (its lookahead), so a parked claim woken then finds
+ * the job in the head. Once its time has passed, the segment is not read yet (a batch's refill
+ * takes what is read and due soon): the read's arrival runs the batch that promotes it, and a
+ * wake-up in the past would only spin.
+ */
+export function nextDueAt(s: QueueState, now: number): number | undefined {
   const skipStale = (h: MinHeap<TimedEntry>, st: JobRecord['state'], valid: (e: TimedEntry) => boolean) => {
     for (let top = h.peek(); top; top = h.peek()) {
       if (top.job.state === st && s.jobs.get(top.job.id) === top.job && valid(top)) return top.at;
@@ -350,8 +357,10 @@ export function nextDueAt(s: QueueState): number | undefined {
   };
   const d = skipStale(s.backlog.delayed as MinHeap<TimedEntry>, 'delayed', (e) => s.backlog.head.get(e.job.id) === e.job && e.job.runAt === e.at && e.job.order === e.order);
   const l = skipStale(s.idx.leases, 'claimed', (e) => e.job.lease?.until === e.at);
-  if (d === undefined) return l;
-  if (l === undefined) return d;
-  return Math.min(d, l);
+  let seg = s.backlog.delayedSegmentDueAt();
+  if (seg !== undefined && seg <= now) seg = undefined;
+  let out: number | undefined;
+  for (const t of [d, l, seg]) if (t !== undefined && (out === undefined || t < out)) out = t;
+  return out;
 }
 

@@ -10,7 +10,7 @@ import { FakeClock } from '../../src/clock.js';
 import { QueueError } from '../../src/errors.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
-import { codeOf, controlled, drive } from '../embedded-helpers.js';
+import { codeOf, controlled, drive, until } from '../embedded-helpers.js';
 import { readQueue } from './helpers.js';
 import { SMALL } from '../core/segments/backlog-harness.js';
 import { DEFAULT_LIMITS, type BacklogLimits } from '../../src/core/segments/manifest.js';
@@ -160,6 +160,28 @@ describe('the broker with segments', () => {
       await drive(clock, clock.sleep(5));
     }
     expect(got.find((j) => j.id === 'd')?.payload).toEqual(big);
+    await broker.stop();
+  });
+
+  it('a job delayed in a segment is handed to a parked claim at its due time (the segment is read ahead on a timer)', async () => {
+    const clock = new FakeClock();
+    const store = createMemoryStore();
+    // A long lease: its renewals (every 20 s) fall far from the due time, so only the read-ahead timer can bring the job in.
+    const broker = new Broker({ store, clock, id: 'b1', backlog: SMALL, leaseMs: 60_000 });
+    await drive(clock, broker.push('jobs', ids('d', 8).map((id) => ({ id, payload: id, delayMs: 25_000 }))));
+    const q = await readQueue(store, 'jobs');
+    expect(q.backlog.delayed.length).toBeGreaterThan(0);
+    expect(q.jobs.filter((j: { state: string }) => j.state === 'delayed')).toEqual([]);
+    const due = q.backlog.delayed[0].next[0] as number;
+    let answeredAt: number | undefined;
+    const claim = broker.claim('jobs', { workerId: 'w', max: 1, waitMs: 30_000 }).then((jobs) => {
+      answeredAt = clock.now();
+      return jobs;
+    });
+    await until(clock, () => answeredAt !== undefined, 50, 1000);
+    expect((await claim).map((j) => j.id)).toEqual(['d0']);
+    expect(answeredAt! - due).toBeGreaterThanOrEqual(0);
+    expect(answeredAt! - due).toBeLessThan(200);
     await broker.stop();
   });
 

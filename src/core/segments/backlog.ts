@@ -90,6 +90,12 @@ export class Backlog {
   segPending = 0;
   segDelayed = 0;
   /**
+   * Per priority, the small segments at the end of its chain that this backlog sealed, with their
+   * jobs (oldest first): the next seal of the chain may merge them (mergeHeld). Not stored: a
+   * loaded backlog holds none, and merges again from its next seal on.
+   */
+  private readonly held = new Map<number, Array<{ ref: ReadySegmentRef; jobs: JobRecord[] }>>();
+  /**
    * The topic state's map of every job record in the head (claimed ones too), kept in step: a job
    * entering the head from a segment joins it, a job sealed into a segment leaves it.
    */
@@ -370,6 +376,13 @@ export class Backlog {
     return out;
   }
 
+  /** The due time of the earliest job waiting in a delayed segment (its manifest `next`), or undefined. */
+  delayedSegmentDueAt(): number | undefined {
+    let at: number | undefined;
+    for (const d of this.delayedSegs) if (at === undefined || d.next[0] < at) at = d.next[0];
+    return at;
+  }
+
   /** Fingerprints still to read for a complete id index (after a load). */
   unindexed(): string[] {
     return [...this.reg.unindexed];
@@ -408,25 +421,66 @@ export class Backlog {
   seal(now: number): void {
     this.reg.trimConfirmed();
     const L = this.limits;
-    for (const c of this.chains.values()) if (c.tail.length >= L.tailSealJobs || c.tailBytes >= L.tailSealBytes) this.sealTail(c);
+    for (const c of this.chains.values()) if (c.tail.length >= L.tailSealJobs || c.tailBytes >= L.tailSealBytes) this.sealTail(c, now);
     if (this.tailJobs > L.tailTotalJobs) {
       const byLength = [...this.chains.values()].filter((c) => c.tail.length > 0).sort((a, b) => b.tail.length - a.tail.length);
       for (const c of byLength) {
         if (this.tailJobs <= L.tailTotalJobs) break;
-        this.sealTail(c);
+        this.sealTail(c, now);
       }
     }
     if (this.delayedCount > L.delayedHeadMax) this.sealDelayed(now);
   }
 
-  private sealTail(c: Chain): void {
-    const jobs = c.tail;
+  private sealTail(c: Chain, now: number): void {
+    const tail = c.tail;
     c.tail = [];
     c.tailBytes = 0;
-    this.tailJobs -= jobs.length;
-    for (const j of jobs) this.leaveHeadForSegment(j);
-    c.segments.push(...(this.reg.plan('ready', jobs, this.limits.segmentMaxJobs, this.limits.segmentMaxBytes) as ReadySegmentRef[]));
-    this.segPending += jobs.length;
+    this.tailJobs -= tail.length;
+    for (const j of tail) this.leaveHeadForSegment(j);
+    this.segPending += tail.length;
+    const jobs = this.mergeHeld(c, tail, now);
+    const refs = this.reg.plan('ready', jobs, this.limits.segmentMaxJobs, this.limits.segmentMaxBytes) as ReadySegmentRef[];
+    c.segments.push(...refs);
+    this.hold(c, refs, jobs);
+  }
+
+  /**
+   * Small segments at the end of a chain are merged into the next seal, so a chain holds full
+   * segments (segmentMaxJobs) plus a few small ones, however its jobs were pushed, and the
+   * manifest stays about (backlog / segmentMaxJobs) entries (docs/format.md, "Push"). The held
+   * segment is merged while it is no larger than what is being sealed, so each merge at least
+   * doubles the segment a job is in: a job is rewritten at most log2(segmentMaxJobs / tailSealJobs)
+   * times. Only segments this backlog sealed and still holds the jobs of (no read), untouched
+   * since (no refill, no tombstone), at the very end of the chain, are merged.
+   */
+  private mergeHeld(c: Chain, tail: JobRecord[], now: number): JobRecord[] {
+    const stack = this.held.get(c.priority);
+    if (!stack) return tail;
+    let jobs = tail;
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const last = c.segments[c.segments.length - 1];
+      if (top.ref !== last || this.reg.refs.get(last.key) !== last || last.skip > 0 || last.tombstones > 0) {
+        stack.length = 0;
+        break;
+      }
+      if (top.ref.n > jobs.length) break;
+      stack.pop();
+      c.segments.pop();
+      this.reg.dropMerged(last.key, top.jobs, now);
+      jobs = top.jobs.concat(jobs);
+    }
+    return jobs;
+  }
+
+  /** Keeps the jobs of the new last segment of c when it is small: the next seal may merge it. */
+  private hold(c: Chain, refs: ReadySegmentRef[], jobs: JobRecord[]): void {
+    let stack = this.held.get(c.priority);
+    if (!stack) this.held.set(c.priority, (stack = []));
+    if (refs.length > 1) stack.length = 0; // full segments now stand between the held ones and the end
+    const last = refs[refs.length - 1]!;
+    if (last.n < this.limits.segmentMaxJobs && last.bytes < this.limits.segmentMaxBytes / 2) stack.push({ ref: last, jobs: jobs.slice(jobs.length - last.n) });
   }
 
   private sealDelayed(now: number): void {

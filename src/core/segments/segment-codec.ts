@@ -24,7 +24,7 @@ const MAGIC = 0x47535142; // "BQSG" read as a little-endian u32
 /** 2: every section has its own CRC (1, unreleased, had one CRC over the whole object). */
 const VERSION = 2;
 const PREAMBLE = 16;
-const NL = Buffer.from('\n');
+const NL = 0x0a; // "\n" after each record
 
 export interface SegmentMeta {
   kind: SegmentKind;
@@ -63,45 +63,63 @@ function layout(n: number, metaLen: number) {
   return { fpsCrcAt, metaAt, crcsAt, headCrcAt, recordsAt: headCrcAt + 4 };
 }
 
-/** The segment's bytes. Ready segments: one priority, ascending order. Delayed: ascending (runAt, order). */
-export function encodeSegment(topic: string, kind: SegmentKind, jobs: readonly JobRecord[]): Buffer {
+/** Whether this host stores a Uint32Array little-endian (every platform Node runs on today). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * The segment's bytes. Ready segments: one priority, ascending order. Delayed: ascending (runAt,
+ * order). `fps` are the jobs' fingerprints when the caller has them already (fingerprintInto).
+ * One buffer of the exact size is filled in place: records are the cached bytes of each job.
+ */
+export function encodeSegment(topic: string, kind: SegmentKind, jobs: readonly JobRecord[], fps?: Uint32Array): Buffer {
   const n = jobs.length;
-  const fps = new Uint32Array(2 * n);
+  if (!fps) {
+    fps = new Uint32Array(2 * n);
+    for (let i = 0; i < n; i++) fingerprintInto(jobs[i]!.id, fps, i);
+  }
   const ids: string[] = new Array(n);
   const order: number[] = new Array(n);
   const runAt: number[] = new Array(n);
   const ends: number[] = new Array(n);
-  const crcs = new Uint32Array(n);
-  const records: Buffer[] = [];
+  const records: Buffer[] = new Array(n);
   let end = 0;
   for (let i = 0; i < n; i++) {
     const j = jobs[i]!;
-    fingerprintInto(j.id, fps, i);
     ids[i] = j.id;
     order[i] = j.order;
     runAt[i] = j.runAt;
     const rec = jobBytes(j);
-    records.push(rec, NL);
-    crcs[i] = crc32(NL, 1, 0, crc32(rec));
+    records[i] = rec;
     end += rec.length + 1;
     ends[i] = end;
   }
   const metaObj: Record<string, unknown> = { topic, priority: kind === 'ready' ? (jobs[0]?.priority ?? 0) : null, ids, order, runAt, ends };
   if (kind === 'delayed') metaObj.priorities = jobs.map((j) => j.priority);
-  const meta = Buffer.from(JSON.stringify(metaObj), 'utf8');
-  const at = layout(n, meta.length);
-  const head = Buffer.alloc(at.recordsAt);
-  head.writeUInt32LE(MAGIC, 0);
-  head.writeUInt16LE(VERSION, 4);
-  head.writeUInt16LE(kind === 'ready' ? 0 : 1, 6);
-  head.writeUInt32LE(n, 8);
-  head.writeUInt32LE(meta.length, 12);
-  for (let i = 0; i < 2 * n; i++) head.writeUInt32LE(fps[i]!, PREAMBLE + 4 * i);
-  head.writeUInt32LE(crc32(head, at.fpsCrcAt), at.fpsCrcAt);
-  meta.copy(head, at.metaAt);
-  for (let i = 0; i < n; i++) head.writeUInt32LE(crcs[i]!, at.crcsAt + 4 * i);
-  head.writeUInt32LE(crc32(head, at.headCrcAt, at.metaAt), at.headCrcAt);
-  return Buffer.concat([head, ...records]);
+  const meta = JSON.stringify(metaObj);
+  const metaLen = Buffer.byteLength(meta, 'utf8');
+  const at = layout(n, metaLen);
+  const body = Buffer.allocUnsafe(at.recordsAt + end);
+  body.writeUInt32LE(MAGIC, 0);
+  body.writeUInt16LE(VERSION, 4);
+  body.writeUInt16LE(kind === 'ready' ? 0 : 1, 6);
+  body.writeUInt32LE(n, 8);
+  body.writeUInt32LE(metaLen, 12);
+  if (LITTLE_ENDIAN) body.set(new Uint8Array(fps.buffer, fps.byteOffset, 8 * n), PREAMBLE);
+  else for (let i = 0; i < 2 * n; i++) body.writeUInt32LE(fps[i]!, PREAMBLE + 4 * i);
+  body.writeUInt32LE(crc32(body, at.fpsCrcAt), at.fpsCrcAt);
+  body.write(meta, at.metaAt, metaLen, 'utf8');
+  // Records after the header, each with its own CRC (over the record and its newline) in the header.
+  let p = at.recordsAt;
+  for (let i = 0; i < n; i++) {
+    const start = p;
+    const rec = records[i]!;
+    body.set(rec, p);
+    p += rec.length;
+    body[p++] = NL;
+    body.writeUInt32LE(crc32(body, p, start), at.crcsAt + 4 * i);
+  }
+  body.writeUInt32LE(crc32(body, at.headCrcAt, at.metaAt), at.headCrcAt);
+  return body;
 }
 
 function preamble(bytes: Uint8Array, where: string): { kind: SegmentKind; n: number; metaLen: number; buf: Buffer } {

@@ -96,6 +96,19 @@ export class SegmentRegistry {
     this.garbage.push({ key, at: now });
   }
 
+  /** A segment whose jobs (all of them, none taken) go into a new segment of this commit: unindexed and retired. */
+  dropMerged(key: string, jobs: readonly JobRecord[], now: number): void {
+    const h = this.handles.get(key);
+    if (h !== undefined && !this.unindexed.has(key)) {
+      const fp = new Uint32Array(2);
+      for (const j of jobs) {
+        fingerprintInto(j.id, fp, 0);
+        this.index.remove(fp[0]!, fp[1]!, h);
+      }
+    }
+    this.retire(key, now);
+  }
+
   /** Ids of a segment, read by the broker to confirm fingerprint hits. */
   provideIds(key: string, ids: readonly string[]): void {
     if (!this.refs.has(key)) return;
@@ -146,7 +159,9 @@ export class SegmentRegistry {
   private planOne(kind: SegmentKind, jobs: JobRecord[]): SegmentRef {
     if (!this.stamp) throw new Error('segments planned outside a commit (begin() first)');
     const key = segmentKey(this.topic, this.stamp, this.writes.length);
-    const bytes = encodeSegment(this.topic, kind, jobs);
+    const fps = new Uint32Array(2 * jobs.length);
+    for (let i = 0; i < jobs.length; i++) fingerprintInto(jobs[i]!.id, fps, i);
+    const bytes = encodeSegment(this.topic, kind, jobs, fps);
     this.writes.push({ key, kind, n: jobs.length, bytes });
     this.planned.set(key, new Map(jobs.map((j, i) => [j.id, i])));
     const base = { key, n: jobs.length, skip: 0, bytes: bytes.length, tombstones: 0 };
@@ -158,8 +173,6 @@ export class SegmentRegistry {
       for (const j of jobs) last = Math.max(last, j.runAt);
       ref = { ...base, next: [jobs[0]!.runAt, jobs[0]!.order], last };
     }
-    const fps = new Uint32Array(2 * jobs.length);
-    for (let i = 0; i < jobs.length; i++) fingerprintInto(jobs[i]!.id, fps, i);
     this.register(ref, fps);
     return ref;
   }

@@ -185,3 +185,26 @@ export class BacklogHarness {
     return { jobs };
   }
 }
+
+/** Adds `n` new jobs (ids `<prefix><order>`), as pushes do; returns their ids. */
+export function push(h: BacklogHarness, n: number, priority = 0, delayMs = 0, prefix = 'j'): string[] {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `${prefix}${h.orders.nextOrder}`;
+    h.b.add(newJob(id, priority, h.orders.nextOrder++, h.now + delayMs, h.now), h.now);
+    ids.push(id);
+  }
+  return ids;
+}
+
+/** Claims everything, reading whatever the backlog asks for. */
+export function drain(h: BacklogHarness): string[] {
+  const out: string[] = [];
+  for (;;) {
+    const got = h.claim(100);
+    out.push(...got.jobs.map((j) => j.id));
+    if (!got.blocked) return out;
+    h.refill();
+  }
+}
+

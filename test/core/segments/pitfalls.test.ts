@@ -3,28 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { backlogFromJobs } from '../../../src/core/segments/backlog-load.js';
 import { assertBacklogInvariants } from '../../../src/core/segments/invariants.js';
 import { isOrphan, parseSegmentKey } from '../../../src/core/segments/segment-keys.js';
-import { BacklogHarness, newJob, SMALL } from './backlog-harness.js';
-
-function push(h: BacklogHarness, n: number, priority = 0, delayMs = 0, prefix = 'j'): string[] {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const id = `${prefix}${h.orders.nextOrder}`;
-    h.b.add(newJob(id, priority, h.orders.nextOrder++, h.now + delayMs, h.now), h.now);
-    ids.push(id);
-  }
-  return ids;
-}
-
-/** Claims everything, reading whatever the backlog asks for. */
-function drain(h: BacklogHarness): string[] {
-  const out: string[] = [];
-  for (;;) {
-    const got = h.claim(100);
-    out.push(...got.jobs.map((j) => j.id));
-    if (!got.blocked) return out;
-    h.refill();
-  }
-}
+import { BacklogHarness, drain, newJob, push, SMALL } from './backlog-harness.js';
 
 describe('segmented backlog pitfalls', () => {
   it('a push of the same priority goes behind an existing segment, not into the window (FIFO)', () => {
