@@ -9,7 +9,8 @@
  */
 import { QueueError } from '../errors.js';
 import { jobBytes } from './job-json.js';
-import { parseRecent, windowParts } from './recent.js';
+import { JoinedBytes } from './joined-bytes.js';
+import { groupBytes, parseRecent, windowParts, type RecentGroup } from './recent.js';
 import { backlogFromJobs, loadBacklog } from './segments/backlog-load.js';
 import { checkManifest, UNSEGMENTED_LIMITS, type BacklogLimits } from './segments/manifest.js';
 import { attachBacklog, createState, emptyCounters, FORMAT_VERSION, setDone, type QueueState } from './state.js';
@@ -17,6 +18,15 @@ import type { Counters, DeadEntry, JobRecord, TopicSettings } from './types.js';
 
 const COMMA_NL = Buffer.from(',\n');
 const DONE_OPEN = Buffer.from(',"done":[\n');
+const JOBS_OPEN = Buffer.from('\n],"jobs":[\n');
+
+/** Per state: its `done` list and recent window as joined between commits (joined-bytes.ts). */
+const joined = new WeakMap<QueueState, { done: JoinedBytes<JobRecord>; recent: JoinedBytes<RecentGroup> }>();
+function joinedOf(s: QueueState) {
+  let j = joined.get(s);
+  if (!j) joined.set(s, (j = { done: new JoinedBytes(COMMA_NL, jobBytes), recent: new JoinedBytes(Buffer.from(','), groupBytes) }));
+  return j;
+}
 
 /**
  * queue.json as UTF-8 bytes, in a buffer from `alloc` (which must return exactly `size` bytes the
@@ -36,24 +46,23 @@ export function serializeState(s: QueueState, alloc: (size: number) => Buffer = 
     dead: Object.fromEntries(s.dead),
     archiveOpen: s.archiveOpen,
   });
-  const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"recent":`), ...windowParts(s.recent), DONE_OPEN];
-  const add = (jobs: Iterable<JobRecord>) => {
-    let first = true;
-    for (const job of jobs) {
-      if (!first) parts.push(COMMA_NL);
-      parts.push(jobBytes(job));
-      first = false;
-    }
-  };
-  add(s.done);
-  parts.push(Buffer.from('\n],"jobs":[\n'));
-  add(s.jobs.values());
+  const j = joinedOf(s);
+  const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"recent":`), ...windowParts(s.recent, j.recent), DONE_OPEN, j.done.join(s.done), JOBS_OPEN];
+  let first = true;
+  for (const job of s.jobs.values()) {
+    if (!first) parts.push(COMMA_NL);
+    parts.push(jobBytes(job));
+    first = false;
+  }
   parts.push(Buffer.from(`\n],"backlog":${JSON.stringify(s.backlog.manifest())}}`));
   let size = 0;
   for (const p of parts) size += p.length;
   const out = alloc(size);
   let at = 0;
-  for (const p of parts) at += p.copy(out, at);
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
