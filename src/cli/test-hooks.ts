@@ -4,7 +4,8 @@
  *
  *   BUCKETQ_TEST_HOLD_WRITE=REGEX         hold forever every store write whose key matches, and
  *                                         print "bucketq test hook: holding the write of KEY" on
- *                                         stderr at the first (the test SIGKILLs the broker then)
+ *                                         stderr at the first, once the writes in flight beside it
+ *                                         have settled (the test SIGKILLs the broker then)
  *   BUCKETQ_TEST_HOLD_WRITE_AFTER=REGEX   ... only once a write of a key matching this has landed
  *   BUCKETQ_TEST_ORPHAN_LISTING_MS=MS     list segments for orphans this often (default 10 min)
  */

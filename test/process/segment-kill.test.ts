@@ -5,12 +5,14 @@
  *   1. an embedded broker pushes batch A (acknowledged; most of it lands in segments) and stops;
  *   2. broker process P1 takes the topic over; it runs with the test hook BUCKETQ_TEST_HOLD_WRITE
  *      (src/cli/test-hooks.ts), which holds one write of the commit path forever and says so on
- *      stderr; standby process P2 starts;
+ *      stderr;
  *   3. batch B is pushed to P1; the hook holds its commit (after all its segments landed and before
- *      its head, or after its first segment and before the others); the test SIGKILLs P1 then;
- *   4. P2 takes over: it serves A exactly once in order, knows nothing of B (the push was never
- *      acknowledged; B's ids push anew), reports no missing segment, and deletes B's orphan
- *      segments at a listing two leases after it found them (BUCKETQ_TEST_ORPHAN_LISTING_MS).
+ *      its head, or after its first segment and before the others); the test SIGKILLs P1 then and
+ *      lists the store (before any other broker runs: nothing can have collected an orphan yet);
+ *   4. broker process P2 starts and takes over once P1's lease is stale: it serves A exactly once
+ *      in order, knows nothing of B (the push was never acknowledged; B's ids push anew), reports
+ *      no missing segment, and deletes B's orphan segments at a listing two leases after the one
+ *      that found them (BUCKETQ_TEST_ORPHAN_LISTING_MS).
  *
  * The moment of the kill comes from the hook's stderr line, the takeover from P2's "leading" line,
  * everything else from bounded polls: no sleep.
@@ -85,7 +87,7 @@ describe.each([
   // Its first segment landed, the others are held (so is the head, which waits for them).
   { moment: 'after its first segment landed, before its other segments and its head', hold: String.raw`^segments/t/.*-[1-9][0-9]*\.seg$`, after: '' },
 ])('a leader process SIGKILLed while its commit of segments is in flight ($moment)', ({ hold, after }) => {
-  it('the standby serves every acknowledged job once, in order, nothing of the lost batch, and deletes its orphan segments', async () => {
+  it('the next leader serves every acknowledged job once, in order, nothing of the lost batch, and deletes its orphan segments', async () => {
     // 1. Batch A, acknowledged, mostly in segments.
     const embedded = new Broker({ store, id: 'e', leaseMs: LEASE_MS, backlog: parseBacklogSpec(BACKLOG) });
     const batchA = ids('a', 30);
@@ -95,10 +97,9 @@ describe.each([
     expect(before.stored.length).toBeGreaterThan(0);
     expect(before.stored.every((k) => before.named.has(k))).toBe(true);
 
-    // 2. P1 leads with the hook; P2 stands by, listing segments for orphans often.
+    // 2. P1 leads with the hook.
     const p1 = await broker('p1', { BUCKETQ_TEST_HOLD_WRITE: hold, BUCKETQ_TEST_HOLD_WRITE_AFTER: after });
     await p1.line(/leading topic t /);
-    const p2 = await broker('p2', { BUCKETQ_TEST_ORPHAN_LISTING_MS: '200' });
 
     // 3. Batch B to P1: held mid-commit, then P1 is killed.
     const batchB = ids('b', 20);
@@ -110,12 +111,14 @@ describe.each([
     p1.child.kill('SIGKILL');
     expect((await p1.exited).signal).toBe('SIGKILL');
     expect(await pushB).toBe('no answer'); // never acknowledged
+    // Listed before P2 exists: no collection can have started.
     const killed = await segments();
     const orphans = killed.stored.filter((k) => !killed.named.has(k));
     expect(orphans.length).toBeGreaterThan(0); // B's segments that landed, named by no head
     expect(before.named).toEqual(killed.named); // the head is the one before B
 
-    // 4. P2 takes over once P1's lease is stale.
+    // 4. P2, listing segments for orphans often, takes over once P1's lease is stale.
+    const p2 = await broker('p2', { BUCKETQ_TEST_ORPHAN_LISTING_MS: '200' });
     await p2.line(/leading topic t /);
     const call = api(p2.url);
     const stats = await call('GET', '/v1/topics/t');
