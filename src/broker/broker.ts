@@ -97,6 +97,12 @@ export interface BrokerOptions {
    * segment objects (docs/format.md, section 8). Defaults suit any depth; tests make them small.
    */
   backlog?: Partial<BacklogLimits>;
+  /**
+   * How often a topic's leader lists its segment objects to find orphans, the segments of commits
+   * that never landed (docs/format.md, section 4). Default 10 minutes; an orphan is deleted at the
+   * first listing at least 2 × leaseMs after the one that found it. Tests shorten it.
+   */
+  orphanListingMs?: number;
   retry?: Partial<RetryPolicy>;
   /** Source of randomness for jitter (default Math.random). */
   random?: () => number;
@@ -173,7 +179,7 @@ export class Broker {
   private readonly loops = new Map<string, TopicLoop>();
   private readonly archiver: Archiver;
   private readonly janitors = new Map<string, () => void>();
-  private readonly o: Required<Pick<BrokerOptions, 'leaseMs' | 'standby' | 'payloadThreshold' | 'retentionMs' | 'random' | 'newId'>> & { retry: RetryPolicy; backlog?: Partial<BacklogLimits> };
+  private readonly o: Required<Pick<BrokerOptions, 'leaseMs' | 'standby' | 'payloadThreshold' | 'retentionMs' | 'random' | 'newId'>> & { retry: RetryPolicy; backlog?: Partial<BacklogLimits>; orphanListingMs?: number };
   private stopped = false;
   /** What dead-jobs.ts needs of this broker. */
   private readonly deadJobs: DeadJobsContext = {
@@ -200,7 +206,11 @@ export class Broker {
       retry: { ...DEFAULT_RETRY, ...options.retry },
       // Checked here so a bad bound fails at start, not at a topic's first seal.
       ...(options.backlog ? { backlog: checkBacklogLimits(options.backlog) } : {}),
+      ...(options.orphanListingMs !== undefined ? { orphanListingMs: options.orphanListingMs } : {}),
     };
+    if (options.orphanListingMs !== undefined && !(Number.isFinite(options.orphanListingMs) && options.orphanListingMs >= 0)) {
+      throw new QueueError('INVALID_ARGUMENT', `orphanListingMs must be a non-negative number of milliseconds, got ${String(options.orphanListingMs)}`);
+    }
     this.events.on('error', () => {}); // an 'error' event must never crash the process
     traceCommits(this.events); // bucketq.commit spans, when @opentelemetry/api is installed
     this.archiver = new Archiver({
@@ -233,6 +243,7 @@ export class Broker {
         random: this.o.random,
         events: this.events,
         ...(this.o.backlog ? { backlogLimits: this.o.backlog } : {}),
+        ...(this.o.orphanListingMs !== undefined ? { orphanListingMs: this.o.orphanListingMs } : {}),
         afterCommit: (state, requests, results, swept) => {
           this.archiver.schedule(topic, state, created);
           // Live event streams (transports/http/events/) derive job events from the landed batch.

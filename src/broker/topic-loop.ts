@@ -116,6 +116,8 @@ export interface TopicLoopOptions {
   onLeading?(): void;
   /** Bounds of the head's window (docs/format.md, section 8); the defaults when omitted. */
   backlogLimits?: Partial<BacklogLimits>;
+  /** How often the leader lists segments for orphans (BrokerOptions.orphanListingMs). */
+  orphanListingMs?: number;
 }
 
 type Mode = 'unloaded' | 'leading' | 'standby' | 'lost' | 'stopped';
@@ -179,6 +181,7 @@ export class TopicLoop {
       onReadAhead: () => this.readAheadLanded(),
       onError: (op, error) => this.emit('internal-error', { topic: o.topic, op, error }),
       onLost: (key, error) => this.emit('segment-lost', { topic: o.topic, key, error }),
+      ...(o.orphanListingMs !== undefined ? { orphanListingMs: o.orphanListingMs } : {}),
     });
     this.object = new QueueObject({
       topic: o.topic,

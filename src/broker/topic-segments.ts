@@ -41,6 +41,8 @@ export interface TopicSegmentsOptions {
   onError(op: string, error: unknown): void;
   /** A segment the head names was found missing or undecodable (once per segment, until a read of it succeeds). */
   onLost(key: string, error: QueueError): void;
+  /** How often the leader lists the topic's segments for orphans (default ORPHAN_LISTING_MS; process tests shorten it). */
+  orphanListingMs?: number;
 }
 
 /** A segment the head names that the store lacks or that does not decode: an incident (docs/format.md, "A missing segment"). */
@@ -53,8 +55,8 @@ export interface SegmentLoss {
 
 /** Decoded segments kept at most (each ≤ segmentMaxBytes; the ones refill and compaction need). */
 const CACHE_MAX = 16;
-/** How often the leader lists its topic's segments for orphans (and once after it takes over). */
-const ORPHAN_LISTING_MS = 10 * 60_000;
+/** How often the leader lists its topic's segments for orphans (and once after it takes over), by default. */
+export const ORPHAN_LISTING_MS = 10 * 60_000;
 /** Segment reads in flight at most while building the id index. */
 const INDEX_PARALLEL = 16;
 
@@ -313,7 +315,7 @@ export class TopicSegments {
    * planned keys are named by it).
    */
   collectOrphans(current: () => QueueState | null, now: number, graceMs: number): void {
-    if (this.listing || now - this.lastListing < ORPHAN_LISTING_MS) return;
+    if (this.listing || now - this.lastListing < (this.o.orphanListingMs ?? ORPHAN_LISTING_MS)) return;
     this.listing = true;
     this.lastListing = now;
     this.o.store.list(segmentPrefix(this.o.topic)).then(

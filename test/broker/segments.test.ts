@@ -14,8 +14,7 @@ import { codeOf, controlled, drive, until } from '../embedded-helpers.js';
 import { readQueue } from './helpers.js';
 import { SMALL } from '../core/segments/backlog-harness.js';
 import { DEFAULT_LIMITS, type BacklogLimits } from '../../src/core/segments/manifest.js';
-
-const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+import { claimAll, ids, segmentKeys } from './segment-helpers.js';
 
 interface Faults {
   /** Writes of segment objects fail (STORE_UNAVAILABLE, nothing lands). */
@@ -60,24 +59,6 @@ function setup(id = 'b1', base = createMemoryStore(), clock = new FakeClock(), b
   const broker = new Broker({ store: faulty(base, f), clock, id, backlog, retry: { attempts: 2, baseMs: 1, maxMs: 1 } });
   return { base, clock, f, broker };
 }
-
-/** Claims (one at a time, acked) until `n` jobs came or nothing comes for a while. */
-async function claimAll(broker: Broker, clock: FakeClock, n: number, max = 3): Promise<string[]> {
-  const got: string[] = [];
-  for (let idle = 0; got.length < n && idle < 50; ) {
-    const jobs = await drive(clock, broker.claim('jobs', { workerId: 'w', max }));
-    if (jobs.length === 0) {
-      idle++;
-      await drive(clock, clock.sleep(5)); // the read ahead lands meanwhile
-      continue;
-    }
-    await drive(clock, Promise.all(jobs.map((j) => broker.ack('jobs', { id: j.id, workerId: 'w', lease: j.lease })))); // one batch
-    got.push(...jobs.map((j) => j.id));
-  }
-  return got;
-}
-
-const segmentKeys = async (store: StorageDriver) => (await store.list('segments/jobs/')).sort();
 
 describe('the broker with segments', () => {
   it('writes the backlog beyond the head as segments named by queue.json, and serves it in FIFO order', async () => {

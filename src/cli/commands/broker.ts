@@ -17,6 +17,9 @@ import { DEFAULT_DASHBOARD_DIR } from '../../transports/http/index.js';
 import { createBrokerOutput, logFormatOf } from '../broker-output.js';
 import { durationFlag, intFlag, parseFlags, sizeFlag } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
+import { brokerTestHooks } from '../test-hooks.js';
+import { openStore } from '../../storage/open.js';
+import type { StorageDriver } from '../../storage/types.js';
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 /** How long a drain waits for clients to close their idle keep-alive connections (they do within 5 s). */
@@ -368,6 +371,7 @@ export default defineCommand({
     }
 
     const output = createBrokerOutput(logFormatOf(values['log-format'], env, process.stdout.isTTY === true), logLevel);
+    const hooks = brokerTestHooks(env); // process tests only (test-hooks.ts); none set: no change
 
     // Signals are caught from the start: one that arrives while starting drains right after.
     let signalled!: (s: NodeJS.Signals) => void;
@@ -377,9 +381,12 @@ export default defineCommand({
 
 
     let server: BrokerServer;
+    // A hook that wraps the store opens it here, and closes it after the server (which owns only a store it opened).
+    let hookedStore: StorageDriver | undefined;
     try {
+      if (hooks.wrapStore) hookedStore = hooks.wrapStore(await openStore(store));
       server = await startBrokerServer({
-        store,
+        store: hookedStore ?? store,
         listen,
         ...(values.advertise !== undefined ? { advertise: values.advertise } : {}),
         ...(token !== undefined ? { token } : {}),
@@ -395,7 +402,7 @@ export default defineCommand({
         ...(maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress } : {}),
         ...(headersTimeoutMs !== undefined ? { headersTimeoutMs } : {}),
         limits,
-        brokerOptions: { recent, ...(backlog ? { backlog } : {}) },
+        brokerOptions: { recent, ...(backlog ? { backlog } : {}), ...hooks.brokerOptions },
         connectionGraceMs: Math.min(CONNECTION_GRACE_MS, Math.floor(drainTimeoutMs / 2)),
         // Leadership, state changes and errors come back as log records (broker-output.ts), one line each.
         logger: output.logger,
@@ -404,6 +411,7 @@ export default defineCommand({
       });
     } catch (e) {
       process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
+      await hookedStore?.close();
       throw e;
     }
 
@@ -442,6 +450,7 @@ export default defineCommand({
     }, drainTimeoutMs);
     try {
       await server.close();
+      await hookedStore?.close();
     } finally {
       clearTimeout(timer);
       process.off('SIGTERM', now).off('SIGINT', now);
