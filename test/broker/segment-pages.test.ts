@@ -11,7 +11,7 @@ import { FakeClock } from '../../src/clock.js';
 import { serializeState } from '../../src/core/codec.js';
 import type { JobRecord } from '../../src/core/types.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
-import type { StorageDriver } from '../../src/storage/types.js';
+import { instrumentStore } from '../../src/storage/instrumented.js';
 import { SMALL } from '../core/segments/backlog-harness.js';
 import { drive } from '../embedded-helpers.js';
 
@@ -20,29 +20,13 @@ interface Counts {
   writes: number;
 }
 
-function counting(inner: StorageDriver, c: Counts): StorageDriver {
-  return {
-    ...inner,
-    name: inner.name,
-    minWriteIntervalMs: inner.minWriteIntervalMs,
-    async read(key) {
-      if (key.startsWith('segments/')) c.segmentReads++;
-      return inner.read(key);
-    },
-    async readRange(key, start, end) {
-      if (key.startsWith('segments/')) c.segmentReads++;
-      return inner.readRange!(key, start, end);
-    },
-    async write(key, body, cond) {
-      c.writes++;
-      return inner.write(key, body, cond);
-    },
-  };
-}
-
 function setup(base = createMemoryStore(), clock = new FakeClock(), id = 'b1') {
   const c: Counts = { segmentReads: 0, writes: 0 };
-  const broker = new Broker({ store: counting(base, c), clock, id, backlog: SMALL, retry: { attempts: 2, baseMs: 1, maxMs: 1 } });
+  const store = instrumentStore(base, (call) => {
+    if (call.op === 'read' && call.key.startsWith('segments/')) c.segmentReads++; // whole or ranged
+    if (call.op === 'write') c.writes++;
+  });
+  const broker = new Broker({ store, clock, id, backlog: SMALL, retry: { attempts: 2, baseMs: 1, maxMs: 1 } });
   return { base, clock, c, broker };
 }
 

@@ -12,19 +12,8 @@ import type { BatchRequest } from '../../../src/core/batch.js';
 import type { ListJobsInput, ListJobsOutput } from '../../../src/core/ops/browse-ops.js';
 import { decodeSegment, type DecodedSegment } from '../../../src/core/segments/segment-codec.js';
 import type { JobRecord } from '../../../src/core/types.js';
+import { mulberry32 } from '../../../src/storage/faulty.js';
 import { Topic } from './state-harness.js';
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One request as the broker serves it; `reads` counts the segments it read. */
 function request(t: Topic, input: ListJobsInput, stats: { reads: number; requests: number }): ListJobsOutput {
@@ -84,7 +73,7 @@ function check(t: Topic, expected: { pending: Set<string>; delayed: Set<string> 
 describe('pages into segments', () => {
   for (const seed of [1, 2, 3, 4, 5, 6]) {
     it(`lists every waiting job once, in queue order, over the head and the segments (seed ${seed})`, () => {
-      const rnd = prng(seed);
+      const rnd = mulberry32(seed);
       const t = new Topic();
       const pending = new Set<string>();
       const delayed = new Map<string, number>();
