@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import { jobBytes } from '../src/core/job-json.js';
 import { Backlog } from '../src/core/segments/backlog.js';
+import { storeManifest } from '../src/core/segments/manifest-stored.js';
 import type { JobRecord } from '../src/core/types.js';
 
 const { values: args } = parseArgs({ options: { jobs: { type: 'string', default: '1000000' }, batch: { type: 'string', default: '10000' }, 'segment-max-jobs': { type: 'string' } } });
@@ -25,9 +26,9 @@ function job(i: number): JobRecord {
   return { id: `job-${i.toString(36).padStart(8, '0')}-${(i * 2654435761) >>> 0}`, state: 'pending', payload: { n: i, to: 'someone@example.com' }, priority: 0, order: orders.nextOrder++, runAt: now, attempts: 0, maxAttempts: 5, createdAt: now, updatedAt: now };
 }
 
-/** The manifest as a leader writes it once its garbage (segments merged away) has been deleted, two leases on. */
+/** The manifest as a leader writes it (stored form, docs/format.md section 2) once its garbage (segments merged away) has been deleted, two leases on. */
 function liveManifest() {
-  return { ...b.manifest(), garbage: [] };
+  return storeManifest({ ...b.manifest(), garbage: [] });
 }
 
 function headBytes(): number {

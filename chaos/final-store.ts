@@ -7,7 +7,7 @@ import { parseState } from '../src/core/codec.js';
 import { assertInvariants } from '../src/core/invariants.js';
 import { archivePrefix, queueKey } from '../src/core/keys.js';
 import { decodeSegment } from '../src/core/segments/segment-codec.js';
-import type { BacklogManifest } from '../src/core/segments/manifest.js';
+import { checkManifest, type BacklogManifest } from '../src/core/segments/manifest.js';
 import { openStore } from '../src/storage/index.js';
 import type { StorageDriver } from '../src/storage/types.js';
 import type { FinalStore, StoredJob } from './checker.js';
@@ -18,8 +18,8 @@ interface QueueJson {
   jobs: StoredJob[];
   done?: StoredJob[];
   dead?: Record<string, { attempts: number }>;
-  /** Format 3: the segments holding the backlog beyond the head (docs/format.md). */
-  backlog?: BacklogManifest;
+  /** Format 3: the segments holding the backlog beyond the head, as stored (docs/format.md, section 2). */
+  backlog?: unknown;
 }
 
 /** The live jobs the head's segments hold: each named segment from its `skip`, cancelled ones left out. */
@@ -33,6 +33,11 @@ async function segmentJobs(store: StorageDriver, backlog: BacklogManifest | unde
     for (const j of jobs) if (backlog.tombstones[j.id] !== ref.key) out.push(j as unknown as StoredJob);
   }
   return out;
+}
+
+/** The head's manifest, expanded from its stored form (undefined before format 3). */
+export function manifestOf(q: QueueJson | null, topic: string): BacklogManifest | undefined {
+  return q?.backlog === undefined ? undefined : checkManifest(q.backlog, 'queue.json', topic);
 }
 
 export async function readQueueJson(storeUrl: string, topic: string): Promise<QueueJson | null> {
@@ -75,7 +80,7 @@ export async function readFinalStore(storeUrl: string, topic: string): Promise<F
     }
     return {
       finished,
-      live: [...(q?.jobs ?? []), ...(await segmentJobs(store, q?.backlog))],
+      live: [...(q?.jobs ?? []), ...(await segmentJobs(store, q?.backlog === undefined ? undefined : checkManifest(q.backlog, queueKey(topic), topic)))],
       deadIndex: q?.dead ?? {},
       epoch: q?.broker?.epoch ?? 0,
       counters: { pushed: 0, completed: 0, dead: 0, claimed: 0, ...q?.counters },

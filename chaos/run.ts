@@ -20,7 +20,7 @@ import { createClient } from '../src/client/index.js';
 import { parseChaosArgs, usage, type ChaosOptions } from './args.js';
 import { checkHistory } from './checker.js';
 import { Cluster } from './cluster.js';
-import { readFinalStore, readQueueJson } from './final-store.js';
+import { manifestOf, readFinalStore, readQueueJson } from './final-store.js';
 import { HistoryWriter, readHistory } from './history.js';
 import { planNemesis, runNemesis } from './nemesis.js';
 import { formatReport, type ChaosReport } from './report.js';
@@ -53,7 +53,8 @@ async function drain(store: string): Promise<{ ms: number; timedOut: boolean; ba
   while (Date.now() - lastProgress < DRAIN_STALL_MS) {
     const q = await readQueueJson(store, TOPIC);
     // Jobs waiting in segments count too (the manifest's counts leave cancelled ones out).
-    const inSegments = q?.backlog ? q.backlog.counts.pending + q.backlog.counts.delayed : 0;
+    const m = manifestOf(q, TOPIC);
+    const inSegments = m ? m.counts.pending + m.counts.delayed : 0;
     const left = q ? q.jobs.length + (q.done ?? []).length + inSegments : Infinity;
     if (backlog < 0) backlog = left;
     if (left === 0) return { ms: Date.now() - start, timedOut: false, backlog };

@@ -4,7 +4,7 @@
  * objects its heads named and the most jobs waiting in segments at once. A run with the small
  * default bounds that never used a segment tested less than it claims; run.ts says so.
  */
-import { readQueueJson } from './final-store.js';
+import { manifestOf, readQueueJson } from './final-store.js';
 
 export interface SegmentUse {
   /** Distinct segment objects named by any head read. */
@@ -33,8 +33,7 @@ export class SegmentWatch {
     if (this.reading) return;
     this.reading = true;
     try {
-      const q = await readQueueJson(this.store, this.topic);
-      const m = q?.backlog;
+      const m = manifestOf(await readQueueJson(this.store, this.topic), this.topic);
       if (!m) return;
       this.samples++;
       for (const ref of [...m.ready, ...m.delayed]) this.keys.add(ref.key);

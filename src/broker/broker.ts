@@ -188,6 +188,7 @@ export class Broker {
     inline: (topic, records) => withRetry('read payloads', this.o.retry, this.clock, this.o.random, () => inlinePayloads(this.store, topic, records)),
     externalise: (topic, json) => this.externalise(topic, json),
     cleanupPayloads: (topic, refs) => this.cleanupPayloads(topic, refs),
+    pageSegments: (topic) => this.loop(topic).pageSegments,
   };
 
   constructor(options: BrokerOptions) {

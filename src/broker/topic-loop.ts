@@ -254,6 +254,11 @@ export class TopicLoop {
     return false;
   }
 
+  /** Segments a page of jobs may list from, and their reads (topic-segments.ts; Broker#listJobs). */
+  get pageSegments(): Pick<TopicSegments, 'pageSource' | 'readForPage'> {
+    return this.segments;
+  }
+
   /** The committed state, read-only, when leading (for dashboards and tests). */
   get committed(): QueueState | null {
     return this.mode === 'leading' && !this.running ? this.state : null;

@@ -55,6 +55,8 @@ export interface SegmentLoss {
 
 /** Decoded segments kept at most (each ≤ segmentMaxBytes; the ones refill and compaction need). */
 const CACHE_MAX = 16;
+/** Decoded segments kept for pages of jobs (the dashboard's next page is most often in the same ones). */
+const PAGE_CACHE_MAX = 4;
 /** How often the leader lists its topic's segments for orphans (and once after it takes over), by default. */
 export const ORPHAN_LISTING_MS = 10 * 60_000;
 /** Segment reads in flight at most while building the id index. */
@@ -62,6 +64,8 @@ const INDEX_PARALLEL = 16;
 
 export class TopicSegments {
   private readonly cache = new Map<string, DecodedSegment>();
+  /** Segments read for pages of jobs (readForPage), least recently used first; apart from `cache`, so paging never takes a refill's room. */
+  private readonly pages = new Map<string, DecodedSegment>();
   private readonly reading = new Set<string>();
   private readonly deleting = new Set<string>();
   private readonly deleted = new Set<string>();
@@ -82,6 +86,35 @@ export class TopicSegments {
 
   /** The cache as the pure core's SegmentSource. */
   readonly source = (key: string): DecodedSegment | undefined => this.cache.get(key);
+
+  /** Decoded segments a page of jobs may list from: the read-ahead cache and the page cache (core/ops/segment-pages.ts). */
+  readonly pageSource = (key: string): DecodedSegment | undefined => {
+    const hit = this.pages.get(key);
+    if (hit) {
+      this.pages.delete(key); // most recently used last
+      this.pages.set(key, hit);
+    }
+    return hit ?? this.cache.get(key);
+  };
+
+  /**
+   * Reads segments a page of jobs goes on into (listJobs' `wants`, at most two a request) into the
+   * page cache. Off the commit loop, like every read: the state is neither read nor changed here,
+   * and a missing or corrupt segment is reported as for any read (docs/format.md, "A missing segment").
+   */
+  async readForPage(keys: readonly string[]): Promise<void> {
+    await Promise.all(
+      keys.map(async (key) => {
+        if (this.pages.has(key) || this.cache.has(key)) return;
+        const seg = await this.watched(key, async () => decodeSegment(await this.read(key), key));
+        this.pages.set(key, seg);
+        for (const old of this.pages.keys()) {
+          if (this.pages.size <= PAGE_CACHE_MAX) break;
+          this.pages.delete(old);
+        }
+      }),
+    );
+  }
 
   /** 8 hex digits for one commit attempt: segment names never repeat across attempts. */
   nonce(): string {
@@ -261,6 +294,7 @@ export class TopicSegments {
   readAhead(s: QueueState, now: number): void {
     const b = s.backlog;
     for (const key of this.cache.keys()) if (!b.reg.refs.has(key)) this.cache.delete(key);
+    for (const key of this.pages.keys()) if (!b.reg.refs.has(key)) this.pages.delete(key);
     for (const key of this.lostKeys.keys()) if (!b.reg.refs.has(key)) this.lostKeys.delete(key);
     if (b.reg.refs.size === 0) return;
     if (b.reg.unindexed.size > 0) this.index(s).catch((err: unknown) => this.isLost(err) || this.o.onError('build the id index', err));

@@ -13,6 +13,7 @@ import { JoinedBytes } from './joined-bytes.js';
 import { groupBytes, parseRecent, windowParts, type RecentGroup } from './recent.js';
 import { backlogFromJobs, loadBacklog } from './segments/backlog-load.js';
 import { checkManifest, UNSEGMENTED_LIMITS, type BacklogLimits } from './segments/manifest.js';
+import { storeManifest } from './segments/manifest-stored.js';
 import { attachBacklog, createState, emptyCounters, FORMAT_VERSION, setDone, type QueueState } from './state.js';
 import type { Counters, DeadEntry, JobRecord, TopicSettings } from './types.js';
 
@@ -54,7 +55,7 @@ export function serializeState(s: QueueState, alloc: (size: number) => Buffer = 
     parts.push(jobBytes(job));
     first = false;
   }
-  parts.push(Buffer.from(`\n],"backlog":${JSON.stringify(s.backlog.manifest())}}`));
+  parts.push(Buffer.from(`\n],"backlog":${JSON.stringify(storeManifest(s.backlog.manifest()))}}`));
   let size = 0;
   for (const p of parts) size += p.length;
   const out = alloc(size);
@@ -186,7 +187,7 @@ export function parseState(text: string, where: string, now: number, limits: Par
   // stays pending even if its runAt is in the future: it was promoted), and the first commit's
   // seal writes whatever exceeds the head's window as segments.
   if (raw.format >= 3) {
-    const manifest = checkManifest(raw.backlog, where);
+    const manifest = checkManifest(raw.backlog, where, s.topic);
     attachBacklog(s, loadBacklog(s.topic, s, manifest, waiting, where, limits));
   } else {
     attachBacklog(s, backlogFromJobs(s.topic, s, waiting, now, limits));

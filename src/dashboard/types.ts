@@ -35,7 +35,7 @@ export interface JobPage {
   jobs: Job[];
   next: string | null;
   total: number;
-  /** Pending or delayed jobs waiting in segments beyond the head: counted, not listed (docs/http-api.md). */
+  /** Of `total`: pending or delayed jobs waiting in segments beyond the head; the pages read on into them (docs/http-api.md). */
   inSegments?: number;
 }
 

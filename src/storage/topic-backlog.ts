@@ -85,9 +85,9 @@ export function namedSegments(m: BacklogManifest): NamedSegment[] {
 }
 
 /** The manifest of a stored head (format 3), checked as a broker checks it; null for older formats. */
-export function manifestOf(raw: { format?: number; backlog?: unknown }, where: string): BacklogManifest | null {
+export function manifestOf(raw: { format?: number; topic?: unknown; backlog?: unknown }, where: string): BacklogManifest | null {
   if ((raw.format ?? 0) < 3 && raw.backlog === undefined) return null;
-  return checkManifest(raw.backlog, where);
+  return checkManifest(raw.backlog, where, String(raw.topic));
 }
 
 /** Where the head's pending jobs are (window or tail of their priority) and what waits in segments. */

@@ -19,6 +19,7 @@ import { QueueError } from '../../src/errors.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { SMALL } from '../core/segments/backlog-harness.js';
+import { checkManifest } from '../../src/core/segments/manifest.js';
 import { codeOf, deferred, drive, until } from '../embedded-helpers.js';
 import { readQueue } from './helpers.js';
 import { claimAll, ids, segmentKeys } from './segment-helpers.js';
@@ -93,7 +94,7 @@ class Gate {
 
 /** The segment keys a head names as live (ready, delayed) and as garbage. */
 function named(head: Record<string, any>): { live: string[]; garbage: string[] } {
-  const b = head.backlog as Record<'ready' | 'delayed' | 'garbage', Array<{ key: string }>>;
+  const b = checkManifest(head.backlog, 'queue.json', 'jobs'); // the stored form expanded
   return { live: [...b.ready, ...b.delayed].map((s) => s.key), garbage: b.garbage.map((s) => s.key) };
 }
 

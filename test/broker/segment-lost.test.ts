@@ -14,7 +14,7 @@ import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { codeOf, drive } from '../embedded-helpers.js';
 import { SMALL } from '../core/segments/backlog-harness.js';
-import { readQueue } from './helpers.js';
+import { readManifest, readQueue } from './helpers.js';
 
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
@@ -47,9 +47,9 @@ async function claimAll(broker: Broker, clock: FakeClock, topic = 'jobs'): Promi
 async function topicWithSegments(store: StorageDriver, clock: FakeClock, broker: Broker) {
   await drive(clock, broker.push('jobs', ids('a', 30).map((id) => ({ id, payload: id }))));
   await drive(clock, broker.push('jobs', ids('h', 3).map((id) => ({ id, payload: id, priority: 9 }))));
-  const chain = (await readQueue(store, 'jobs')).backlog.ready.filter((r: { priority: number }) => r.priority === 0);
+  const chain = (await readManifest(store, 'jobs')).ready.filter((r) => r.priority === 0);
   expect(chain.length).toBeGreaterThan(2);
-  const key: string = chain[1].key;
+  const key: string = chain[1]!.key;
   const bytes = (await store.read(key))!.body;
   return { key, bytes, ids: decodeSegmentMeta(bytes, key).ids };
 }

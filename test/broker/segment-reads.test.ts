@@ -13,7 +13,7 @@ import { instrumentStore } from '../../src/storage/instrumented.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { codeOf, drive } from '../embedded-helpers.js';
-import { readQueue } from './helpers.js';
+import { readManifest, readQueue } from './helpers.js';
 
 const payload = (id: string) => ({ id, text: 'x'.repeat(300) });
 
@@ -26,8 +26,7 @@ async function backlog(): Promise<{ base: StorageDriver; clock: FakeClock; last:
     await drive(clock, first.push('jobs', Array.from({ length: 2000 }, (_, i) => ({ id: `j${b * 2000 + i}`, payload: payload(`j${b * 2000 + i}`) }))));
   }
   await first.stop();
-  const q = await readQueue(base, 'jobs');
-  const key = q.backlog.ready.at(-1).key as string;
+  const key = (await readManifest(base, 'jobs')).ready.at(-1)!.key;
   const body = (await base.read(key))!.body;
   return { base, clock, last: { key, bytes: body.length, ids: decodeSegmentMeta(body, key).ids } };
 }
@@ -74,7 +73,7 @@ describe('reads of one job in a segment', () => {
     const long = (i: number) => `${'k'.repeat(244)}-${String(i).padStart(5, '0')}`;
     for (let b = 0; b < 2; b++) await drive(clock, first.push('jobs', Array.from({ length: 2000 }, (_, i) => ({ id: long(b * 2000 + i), payload: b * 2000 + i }))));
     await first.stop();
-    const key = (await readQueue(base, 'jobs')).backlog.ready.at(-1).key as string;
+    const key = (await readManifest(base, 'jobs')).ready.at(-1)!.key;
     const ids = decodeSegmentMeta((await base.read(key))!.body, key).ids;
     const { broker, of } = takeover(base, clock);
     expect(await drive(clock, broker.get('jobs', ids[1900]!))).toMatchObject({ id: ids[1900], state: 'pending', payload: Number(ids[1900]!.slice(-5)) });

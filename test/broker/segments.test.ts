@@ -11,7 +11,7 @@ import { QueueError } from '../../src/errors.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { codeOf, controlled, drive, until } from '../embedded-helpers.js';
-import { readQueue } from './helpers.js';
+import { readManifest, readQueue } from './helpers.js';
 import { SMALL } from '../core/segments/backlog-harness.js';
 import { DEFAULT_LIMITS, type BacklogLimits } from '../../src/core/segments/manifest.js';
 import { claimAll, ids, segmentKeys } from './segment-helpers.js';
@@ -67,7 +67,7 @@ describe('the broker with segments', () => {
     const q = await readQueue(base, 'jobs');
     expect(q.format).toBe(3);
     expect(q.jobs.length).toBeLessThan(40);
-    expect(q.backlog.ready.map((r: { key: string }) => r.key).sort()).toEqual(await segmentKeys(base));
+    expect((await readManifest(base, 'jobs')).ready.map((r) => r.key).sort()).toEqual(await segmentKeys(base));
     expect((await drive(clock, broker.stats('jobs'))).pending).toBe(40);
     expect(await claimAll(broker, clock, 40)).toEqual(ids('a', 40));
     await broker.stop();
@@ -153,7 +153,7 @@ describe('the broker with segments', () => {
     const q = await readQueue(store, 'jobs');
     expect(q.backlog.delayed.length).toBeGreaterThan(0);
     expect(q.jobs.filter((j: { state: string }) => j.state === 'delayed')).toEqual([]);
-    const due = q.backlog.delayed[0].next[0] as number;
+    const due = (await readManifest(store, 'jobs')).delayed[0]!.next[0];
     let answeredAt: number | undefined;
     const claim = broker.claim('jobs', { workerId: 'w', max: 1, waitMs: 30_000 }).then((jobs) => {
       answeredAt = clock.now();

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkManifest } from '../../src/core/segments/manifest.js';
 import { createFileStore } from '../../src/storage/fs.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { segmentedTopic } from '../storage/segmented-topic.js';
@@ -50,7 +51,8 @@ describe('the tools on a segmented topic', () => {
 
   it('inspect --segments lists each segment the head names; a missing one is a PROBLEM (exit 1)', async () => {
     const out = json(await bucketq(['inspect', 'jobs', '--store', url, '--segments', '--json']));
-    const named = [...out.state.backlog.ready, ...out.state.backlog.delayed].map((s: { key: string }) => s.key);
+    const m = checkManifest(out.state.backlog, 'queue.json', 'jobs');
+    const named = [...m.ready, ...m.delayed].map((s) => s.key);
     expect(out.segments.map((s: { key: string }) => s.key)).toEqual(named);
     expect(out.segments[0]).toMatchObject({ kind: 'ready', priority: 5, status: 'ok', jobs: expect.any(Number), live: expect.any(Number), bytes: expect.any(Number) });
     expect(out.segments.at(-1)).toMatchObject({ kind: 'delayed', priority: null, status: 'ok' });

@@ -17,6 +17,7 @@
  * The moment of the kill comes from the hook's stderr line, the takeover from P2's "leading" line,
  * everything else from bounded polls: no sleep.
  */
+import { checkManifest } from '../../src/core/segments/manifest.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,8 +62,9 @@ async function broker(id: string, env: NodeJS.ProcessEnv = {}): Promise<BrokerPr
 
 /** Segment keys the store holds, and those the landed head names (ready, delayed, garbage). */
 async function segments(): Promise<{ stored: string[]; named: Set<string> }> {
-  const head = JSON.parse(Buffer.from((await store.read('topics/t/queue.json'))!.body).toString('utf8')) as { backlog: Record<'ready' | 'delayed' | 'garbage', Array<{ key: string }>> };
-  const named = new Set([...head.backlog.ready, ...head.backlog.delayed, ...head.backlog.garbage].map((s) => s.key));
+  const head = JSON.parse(Buffer.from((await store.read('topics/t/queue.json'))!.body).toString('utf8')) as { backlog: unknown };
+  const m = checkManifest(head.backlog, 'queue.json', 't'); // the stored form expanded
+  const named = new Set([...m.ready, ...m.delayed, ...m.garbage].map((s) => s.key));
   return { stored: (await store.list('segments/t/')).sort(), named };
 }
 

@@ -4,6 +4,12 @@
  */
 import type { Backlog } from './backlog.js';
 import { checkManifest } from './manifest.js';
+import { storeManifest } from './manifest-stored.js';
+
+/** JSON with object keys sorted: two manifests with the same fields compare equal. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
+}
 
 function fail(msg: string): never {
   throw new Error(`backlog invariant broken: ${msg}`);
@@ -46,5 +52,7 @@ export function assertBacklogInvariants(b: Backlog): void {
   if (b.head.size !== window + tails + delayed) fail(`head holds ${b.head.size} jobs, places account for ${window + tails + delayed}`);
   for (const id of b.tombstones.keys()) if (b.head.has(id)) fail(`job ${id} is both in the head and tombstoned`);
   if (b.tombstones.size > 4 * b.limits.tombstoneMax) fail(`${b.tombstones.size} tombstones`);
-  checkManifest(JSON.parse(JSON.stringify(b.manifest())), 'backlog');
+  const m = b.manifest();
+  const back = checkManifest(JSON.parse(JSON.stringify(storeManifest(m))), 'backlog', b.topic);
+  if (canonical(back) !== canonical(m)) fail('the stored manifest does not read back as the manifest');
 }

@@ -4,6 +4,7 @@
  * `next`, `tombstones` and the lists themselves.
  */
 import { QueueError } from '../../errors.js';
+import { expandManifest } from './manifest-stored.js';
 
 export interface BacklogLimits {
   /** Ready jobs pushed into the head's window at most (all priorities), and their record bytes. */
@@ -103,9 +104,13 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 const isNat = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-/** Checks a stored manifest (CORRUPT_STATE naming `where` when it is not one this code can serve). */
-export function checkManifest(raw: unknown, where: string): BacklogManifest {
+/**
+ * Checks a stored manifest of topic `topic` (version 2, manifest-stored.ts, or version 1) and
+ * returns it expanded; CORRUPT_STATE naming `where` when it is not one this code can serve.
+ */
+export function checkManifest(stored: unknown, where: string, topic: string): BacklogManifest {
   const bad = (why: string) => new QueueError('CORRUPT_STATE', `${where}: backlog ${why}; bucketq refuses to use or overwrite it`, { details: { object: where } });
+  const raw = isObj(stored) && stored.v === 2 ? expandManifest(stored, topic, bad) : stored;
   if (!isObj(raw) || raw.v !== 1) throw bad('is missing or of an unknown version');
   if (!Array.isArray(raw.ready) || !Array.isArray(raw.delayed) || !isObj(raw.tombstones) || !Array.isArray(raw.garbage) || !isObj(raw.counts)) throw bad('lacks ready, delayed, tombstones, garbage or counts');
   const keys = new Set<string>();

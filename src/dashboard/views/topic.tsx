@@ -224,7 +224,6 @@ function TopicPage({ topic, params, readOnly, segmentLost, info, reloadInfo }: T
           </button>
           <span id="page-info">
             page {list.number} · {count(list.page?.total)} {state}
-            {list.page?.inSegments ? ' in the head' : ''}
             {query && ` matching “${query}”`}
           </span>
           <button onClick={list.next} disabled={!list.page?.next}>
@@ -232,11 +231,11 @@ function TopicPage({ topic, params, readOnly, segmentLost, info, reloadInfo }: T
           </button>
         </footer>
         {list.page?.inSegments ? (
-          // Honest about what the pages cover: the head's jobs. The rest waits in segment objects.
+          // Honest about where the rows come from: the head, then the segment objects beyond it.
           <p class="muted in-segments" id="in-segments" data-count={list.page.inSegments}>
-            {list.page.next ? 'After these pages, ' : ''}
-            {count(list.page.inSegments)} more {state} job{list.page.inSegments === 1 ? '' : 's'} wait in segments beyond the head, not listed here{query ? ' (nor searched)' : ''}; they are served in order as the head
-            refills. <code>bucketq inspect {topic} --segments</code> lists the segments.
+            {count(list.page.inSegments)} of the {state} jobs wait in segments beyond the head; the pages read on into them in {state === 'pending' ? 'claim' : 'due'} order.{' '}
+            {query ? 'A search matches ids in the head by prefix, and an exact id anywhere. ' : ''}
+            <code>bucketq inspect {topic} --segments</code> lists the segments.
           </p>
         ) : null}
       </section>

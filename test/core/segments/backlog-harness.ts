@@ -8,6 +8,7 @@
 import { Backlog, type OrderSource, type SegmentSource } from '../../../src/core/segments/backlog.js';
 import { loadBacklog } from '../../../src/core/segments/backlog-load.js';
 import { checkManifest, type BacklogLimits } from '../../../src/core/segments/manifest.js';
+import { storeManifest } from '../../../src/core/segments/manifest-stored.js';
 import { decodeSegment, decodeSegmentFingerprints, decodeSegmentMeta, type DecodedSegment } from '../../../src/core/segments/segment-codec.js';
 import { jobJson } from '../../../src/core/job-json.js';
 import type { JobRecord } from '../../../src/core/types.js';
@@ -102,7 +103,7 @@ export class BacklogHarness {
   }
 
   headText(): string {
-    return JSON.stringify({ nextOrder: this.orders.nextOrder, backlog: this.b.manifest(), jobs: [...this.b.headJobs()].map((j) => JSON.parse(jobJson(j)) as JobRecord) });
+    return JSON.stringify({ nextOrder: this.orders.nextOrder, backlog: storeManifest(this.b.manifest()), jobs: [...this.b.headJobs()].map((j) => JSON.parse(jobJson(j)) as JobRecord) });
   }
 
   /** Seals, writes the planned segments, then "the head": the commit landed. */
@@ -130,7 +131,7 @@ export class BacklogHarness {
   reload(): void {
     const raw = JSON.parse(this.committed) as { nextOrder: number; backlog: unknown; jobs: JobRecord[] };
     this.orders = { nextOrder: raw.nextOrder };
-    this.b = loadBacklog('t', this.orders, checkManifest(raw.backlog, 'queue.json'), raw.jobs, 'queue.json', this.limits);
+    this.b = loadBacklog('t', this.orders, checkManifest(raw.backlog, 'queue.json', 't'), raw.jobs, 'queue.json', this.limits);
     this.begin();
   }
 

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyBatch, type BatchRequest } from '../../../src/core/batch.js';
 import { parseState, serializeState } from '../../../src/core/codec.js';
+import { checkManifest } from '../../../src/core/segments/manifest.js';
 import { decodeSegment, decodeSegmentMeta } from '../../../src/core/segments/segment-codec.js';
 import { segmentLookups } from '../../../src/core/segments/lookups.js';
 import { createState } from '../../../src/core/state.js';
@@ -34,7 +35,7 @@ describe('the topic state with segments', () => {
     const head = JSON.parse(t.head);
     expect(head.format).toBe(3);
     expect(head.jobs.length).toBeLessThan(30);
-    expect(head.backlog.ready.map((r: { key: string }) => r.key)).toEqual(out.segmentWrites.map((w) => w.key));
+    expect(checkManifest(head.backlog, 'queue.json', 't').ready.map((r) => r.key)).toEqual(out.segmentWrites.map((w) => w.key));
     expect(t.state.idx.counts.pending).toBe(30);
     const [page] = t.ok([{ op: 'listJobs', input: { state: 'pending', limit: 100 } }]) as [{ jobs: unknown[]; total: number; inSegments: number }];
     expect(page.jobs.length + page.inSegments).toBe(30); // the head's jobs listed, the segments' counted
@@ -69,14 +70,14 @@ describe('the topic state with segments', () => {
   it('cancels of most of a segment have it compacted: its live jobs rewritten, its tombstones gone, the old one garbage', () => {
     const t = new Topic();
     t.batch([pushes(ids('a', 25))]);
-    const victim = JSON.parse(t.head).backlog.ready[1] as { key: string };
+    const victim = checkManifest(JSON.parse(t.head).backlog, 'queue.json', 't').ready[1]!;
     const inVictim = decodeSegmentMeta(t.store.get(victim.key)!, victim.key).ids;
     for (const id of inVictim.slice(0, 3)) t.ok([{ op: 'cancel', input: { id } }]);
     t.batch([]); // the cancels' segment is read (the store is the source): compacted in this batch
-    const head = JSON.parse(t.head);
-    expect(head.backlog.ready.map((r: { key: string }) => r.key)).not.toContain(victim.key);
-    expect(head.backlog.garbage.map((g: { key: string }) => g.key)).toContain(victim.key);
-    expect(head.backlog.tombstones).toEqual({});
+    const m = checkManifest(JSON.parse(t.head).backlog, 'queue.json', 't');
+    expect(m.ready.map((r) => r.key)).not.toContain(victim.key);
+    expect(m.garbage.map((g) => g.key)).toContain(victim.key);
+    expect(m.tombstones).toEqual({});
     expect(drain(t, 4)).toEqual(ids('a', 25).filter((id) => !inVictim.slice(0, 3).includes(id)));
   });
 
@@ -121,7 +122,7 @@ describe('the topic state with segments', () => {
     const s = createState('t');
     applyBatch(s, 'A', [pushes(ids('a', 3))], ELECT, NOW);
     const head = JSON.parse(serializeState(s).toString());
-    expect(head.backlog).toEqual({ v: 1, ready: [], delayed: [], tombstones: {}, garbage: [], counts: { pending: 0, delayed: 0 } });
+    expect(head.backlog).toEqual({ v: 2, ready: [], delayed: [], tombstones: {}, garbage: [], counts: { pending: 0, delayed: 0 } });
     expect(head.jobs.map((j: { id: string }) => j.id)).toEqual(ids('a', 3));
     expect(parseState(serializeState(s).toString(), 'q', NOW).idx.counts.pending).toBe(3);
   });
