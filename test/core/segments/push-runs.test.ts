@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { BatchRequest } from '../../../src/core/batch.js';
-import { Topic } from './state-harness.js';
+import { drain, Topic } from './state-harness.js';
 
 const pushes = (ids: string[], priority = 0): BatchRequest => ({ op: 'push', input: { jobs: ids.map((id) => ({ id, payload: { id }, priority })) } });
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
@@ -21,16 +21,6 @@ const REQUESTS: BatchRequest[] = [
   { op: 'claim', input: { worker: 'w', max: 2, leaseMs: 60_000, nonce: 'n1' } },
   pushes(['c3', 'd0'], 1),
 ];
-
-function drain(t: Topic): string[] {
-  const got: string[] = [];
-  for (let i = 0; i < 100; i++) {
-    const [r] = t.ok([{ op: 'claim', input: { worker: 'w', max: 3, leaseMs: 60_000, nonce: `d${i}` } }]) as [{ jobs: Array<{ id: string }> }];
-    got.push(...r.jobs.map((j) => j.id));
-    if (r.jobs.length === 0 && t.state.idx.counts.pending === 0) break;
-  }
-  return got;
-}
 
 describe('a run of pushes in one batch', () => {
   it('is seen by every op of its batch, and ends as the same requests one batch each', () => {
@@ -56,8 +46,8 @@ describe('a run of pushes in one batch', () => {
     for (const i of [0, 1, 4, 7]) expect(created(out[i])).toEqual(created(each[i]));
     for (const i of [3, 6]) expect(out[i]).toEqual(each[i]);
     expect(one.state.idx.counts).toEqual(apart.state.idx.counts);
-    const order = drain(one);
-    expect(order).toEqual(drain(apart));
+    const order = drain(one, 3);
+    expect(order).toEqual(drain(apart, 3));
     expect(order).toEqual(['d0', ...ids('a', 19).slice(2), 'b0', ...ids('c', 9)]);
   });
 });
