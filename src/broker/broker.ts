@@ -113,7 +113,10 @@ export interface BrokerOptions {
 const HOUR = 3_600_000;
 
 export interface PushOptions {
-  /** The payloads are the caller's to give away: kept as they are, not copied (see {@link Broker.push}). */
+  /**
+   * @deprecated No effect: a push never copies payloads now (see {@link Broker.push}); callers
+   * that hand theirs over (the HTTP routes) may keep passing it.
+   */
   adopt?: boolean;
 }
 
@@ -265,14 +268,16 @@ export class Broker {
   }
 
   /**
-   * `options.adopt`: the jobs' payloads are the caller's to give away (parsed from a request body
-   * just now, referenced by nothing else), so the state keeps them as they are; otherwise it keeps
-   * a copy (parsed back from the JSON the check made), never sharing an object with the caller.
+   * Pushes jobs as one request of the commit loop. The state keeps each payload's JSON text, made
+   * by the check, and answers every reader from it (a claim parses it, a get's record is a copy
+   * made from it): so it keeps the caller's payload object without parsing a copy, yet hands out
+   * nothing shared with the caller, and a change the caller makes afterwards is never seen.
+   * (`options` is accepted for callers that still pass `adopt`.)
    */
-  push(topic: string, jobs: PushJobRequest[], options: PushOptions = {}): Promise<PushOutcome[]> {
+  push(topic: string, jobs: PushJobRequest[], _options: PushOptions = {}): Promise<PushOutcome[]> {
     return traced('bucketq.push', topic, { 'bucketq.jobs': Array.isArray(jobs) ? jobs.length : 0 }, async (span) => {
       checkTopic(topic);
-      return this.pushJobs(topic, checkPushBatch(jobs, this.limits), span, options.adopt ? jobs : undefined);
+      return this.pushJobs(topic, checkPushBatch(jobs, this.limits), span, jobs);
     }, createdCount);
   }
 
@@ -282,7 +287,7 @@ export class Broker {
    * all of them, and is thrown). The network client's coalesced pushes (POST …/jobs with
    * `"atomic": false`): many callers' jobs in one request, none failing for another's mistake.
    */
-  async pushEach(topic: string, jobs: unknown[], options: PushOptions = {}): Promise<PushItemResult[]> {
+  async pushEach(topic: string, jobs: unknown[], _options: PushOptions = {}): Promise<PushItemResult[]> {
     checkTopic(topic);
     checkPushSize(jobs, this.limits);
     const out = new Array<PushItemResult>(jobs.length);
@@ -300,31 +305,31 @@ export class Broker {
       }
     }
     if (valid.length > 0) {
-      const pushed = await traced('bucketq.push', topic, { 'bucketq.jobs': valid.length }, (span) => this.pushJobs(topic, valid, span, options.adopt ? sources : undefined), createdCount);
+      const pushed = await traced('bucketq.push', topic, { 'bucketq.jobs': valid.length }, (span) => this.pushJobs(topic, valid, span, sources), createdCount);
       for (let k = 0; k < at.length; k++) out[at[k]!] = { ok: true, value: pushed[k]! };
     }
     return out;
   }
 
-  /** `adopted`: the callers' jobs, one per checked job, when their payloads are handed over (see push). */
-  private async pushJobs(topic: string, checked: CheckedPushJob[], span: RequestSpan | null, adopted?: readonly unknown[]): Promise<PushOutcome[]> {
+  /** `sources`: the callers' jobs, one per checked job (their payload objects are kept: see push). */
+  private async pushJobs(topic: string, checked: CheckedPushJob[], span: RequestSpan | null, sources: readonly unknown[]): Promise<PushOutcome[]> {
     const written: string[] = [];
     const coreJobs: PushJob[] = [];
     try {
       for (let i = 0; i < checked.length; i++) {
         const c = checked[i]!;
-        // The checked fields as they are (payloadJson included: the state keeps it for an inline payload).
-        const job: PushJob = { ...c, id: c.id ?? this.o.newId() };
+        // The checked fields, every one present (undefined when not given): one object shape for all jobs.
+        const job: PushJob = { id: c.id ?? this.o.newId(), payload: undefined, payloadRef: undefined, payloadJson: c.payloadJson, priority: c.priority, runAt: c.runAt, delayMs: c.delayMs, maxAttempts: c.maxAttempts, backoff: c.backoff };
         // Only a large payload awaits here: a small push reaches its loop in the same tick, ahead
         // of whatever its caller submits next (a read after it in a RESP pipeline must see it).
         const ref = this.isLarge(c.payloadJson) ? await this.externalise(topic, c.payloadJson) : undefined;
         if (ref !== undefined) {
           written.push(ref);
           job.payloadRef = ref;
-          delete job.payloadJson; // in its own object now: not held until the commit
+          job.payloadJson = undefined; // in its own object now: not held until the commit
         } else {
-          // Parsed from our own serialisation, unless handed over: the state never shares objects with the caller.
-          job.payload = adopted ? ((adopted[i] as { payload: unknown }).payload ?? null) : (JSON.parse(c.payloadJson) as unknown);
+          // Not parsed back from payloadJson: readers are answered from that text (see push).
+          job.payload = (sources[i] as { payload?: unknown }).payload ?? null;
         }
         coreJobs.push(job);
       }

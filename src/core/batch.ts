@@ -81,6 +81,10 @@ export function applyBatch(draft: QueueState, writer: string, requests: readonly
   }
   const results: OpResult<OpName>[] = [];
   for (const req of requests) {
+    // A run of pushes adds its tail jobs without entering them in the head's maps: most of a bulk
+    // push is sealed at the end of this batch (Backlog.deferHead). Any other op sees them entered.
+    if (req.op === 'push') backlog.deferHead();
+    else backlog.settleFresh();
     const r = apply(draft, req.op, req.input, now);
     results.push(r);
     changed ||= r.ok && r.changed;
@@ -89,7 +93,10 @@ export function applyBatch(draft: QueueState, writer: string, requests: readonly
   if (segments.source) {
     const source = segments.source;
     const ready = backlog.compactionPlan().filter((key) => source(key) !== undefined);
-    if (ready.length > 0) changed ||= backlog.compact(ready, source, now) > 0;
+    if (ready.length > 0) {
+      backlog.settleFresh();
+      changed ||= backlog.compact(ready, source, now) > 0;
+    }
   }
   backlog.seal(now);
   const segmentWrites = backlog.plannedWrites;

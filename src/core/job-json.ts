@@ -27,6 +27,11 @@ export function primePayloadJson(job: JobRecord, json: string): void {
   (job as Cached)[PAYLOAD_JSON] = json;
 }
 
+/** Whether the payload's JSON text is cached (then it, not the payload object, is the job's payload). */
+export function hasPayloadJson(job: JobRecord): boolean {
+  return (job as Cached)[PAYLOAD_JSON] !== undefined;
+}
+
 /** Drops the cached record text (not the payload's). */
 export function dropJsonCache(job: JobRecord): void {
   // Assigning (not `delete`) keeps the object's hidden class: deleting a property would turn

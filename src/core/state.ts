@@ -173,8 +173,7 @@ export function touch(job: JobRecord, now: number): void {
 
 /** Adds a brand-new job to the state as pending or delayed depending on runAt. */
 export function insertJob(s: QueueState, job: JobRecord, now: number): void {
-  s.jobs.set(job.id, job);
-  s.backlog.add(job, now);
+  s.backlog.add(job, now); // enters `jobs` too (its mirror), or its run's fresh jobs (Backlog.deferHead)
 }
 
 /** A job leaves the claimed set (its lease ended one way or another). */

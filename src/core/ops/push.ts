@@ -38,7 +38,7 @@ export interface PushOutput {
 
 /** The job already under `id`: its record while queue.json holds one, else only its state. */
 function existingJob(s: QueueState, id: string, now: number): { state: JobState; record?: JobRecord } | undefined {
-  const record = s.jobs.get(id) ?? findDone(s, id);
+  const record = s.jobs.get(id) ?? s.backlog.freshJob(id) ?? findDone(s, id);
   if (record) return { state: record.state, record };
   // Dead: the full record is in the archive; the index entry is enough to refuse a duplicate.
   // Archived lately: a client's retry of a push whose answer was lost must not add it again.

@@ -33,6 +33,8 @@ export interface Chain {
   segments: ReadySegmentRef[];
   tail: JobRecord[];
   tailBytes: number;
+  /** How many jobs at the end of `tail` are deferred: pushed by this batch, not in `head` yet (Backlog.deferHead). */
+  fresh: number;
 }
 
 export type Take = { job: JobRecord } | { blocked: string } | undefined;
@@ -100,6 +102,12 @@ export class Backlog {
    * entering the head from a segment joins it, a job sealed into a segment leaves it.
    */
   mirror: Map<string, JobRecord> | undefined;
+  /**
+   * While a batch applies a run of pushes (deferHead), the jobs they add to tails, by id: not yet
+   * in `head` and `mirror`. Most of a bulk push is sealed into a segment at the end of the same
+   * batch; those jobs then never enter (and leave) the two maps at all. Null outside such a run.
+   */
+  private freshIds: Map<string, JobRecord> | null = null;
 
   constructor(
     readonly topic: string,
@@ -160,7 +168,36 @@ export class Backlog {
       c.tail.push(job);
       c.tailBytes += size;
       this.tailJobs++;
-      this.enterHead(job);
+      if (this.freshIds) {
+        this.freshIds.set(job.id, job);
+        c.fresh++;
+      } else this.enterHead(job);
+    }
+  }
+
+  /**
+   * Begins (or goes on with) a run of pushes in a batch: jobs added to a tail from now on are kept
+   * by id in a map of their own instead of `head` and the state's `jobs`, until settleFresh() or
+   * seal(). Only the push op may run meanwhile (it finds them with freshJob()); anything else
+   * settles them first (core/batch.ts).
+   */
+  deferHead(): void {
+    this.freshIds ??= new Map();
+  }
+
+  /** A job a push of the current run added to a tail (see deferHead). */
+  freshJob(id: string): JobRecord | undefined {
+    return this.freshIds?.get(id);
+  }
+
+  /** Ends a run of pushes: its tail jobs enter `head` and the state's `jobs` like any other. */
+  settleFresh(): void {
+    if (!this.freshIds) return;
+    this.freshIds = null;
+    for (const c of this.chains.values()) {
+      if (c.fresh === 0) continue;
+      for (let i = c.tail.length - c.fresh; i < c.tail.length; i++) this.enterHead(c.tail[i]!);
+      c.fresh = 0;
     }
   }
 
@@ -195,7 +232,7 @@ export class Backlog {
   chain(p: number): Chain {
     let c = this.chains.get(p);
     if (!c) {
-      c = { priority: p, window: new Deque(), windowLive: 0, windowBytes: 0, segments: [], tail: [], tailBytes: 0 };
+      c = { priority: p, window: new Deque(), windowLive: 0, windowBytes: 0, segments: [], tail: [], tailBytes: 0, fresh: 0 };
       this.chains.set(p, c);
       const ps = this.priorities;
       let i = 0;
@@ -420,6 +457,11 @@ export class Backlog {
    */
   seal(now: number): void {
     this.reg.trimConfirmed();
+    this.sealing(now);
+    this.settleFresh(); // what stays in a tail enters the head
+  }
+
+  private sealing(now: number): void {
     const L = this.limits;
     for (const c of this.chains.values()) if (c.tail.length >= L.tailSealJobs || c.tailBytes >= L.tailSealBytes) this.sealTail(c, now);
     if (this.tailJobs > L.tailTotalJobs) {
@@ -437,7 +479,9 @@ export class Backlog {
     c.tail = [];
     c.tailBytes = 0;
     this.tailJobs -= tail.length;
-    for (const j of tail) this.leaveHeadForSegment(j);
+    // Jobs this batch's pushes added (the last c.fresh) never entered the head: nothing to leave.
+    for (let i = 0; i < tail.length - c.fresh; i++) this.leaveHeadForSegment(tail[i]!);
+    c.fresh = 0;
     this.segPending += tail.length;
     const jobs = this.mergeHeld(c, tail, now);
     const refs = this.reg.plan('ready', jobs, this.limits.segmentMaxJobs, this.limits.segmentMaxBytes) as ReadySegmentRef[];

@@ -41,6 +41,12 @@ export class FingerprintIndex {
     this.count++;
   }
 
+  /** Whether any segment holds this fingerprint: the answer for almost every new id, without allocating. */
+  has(hi: number, lo: number): boolean {
+    for (let i = lo & this.mask; this.seg[i] !== 0; i = (i + 1) & this.mask) if (this.lo[i] === lo && this.hi[i] === hi) return true;
+    return false;
+  }
+
   /** The handles of segments holding this fingerprint (usually none or one). */
   find(hi: number, lo: number): number[] {
     const out: number[] = [];

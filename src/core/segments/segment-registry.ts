@@ -28,6 +28,11 @@ export interface PlannedWrite {
  */
 const CONFIRMED_MAX = 16;
 
+/** The answer for an id no segment's fingerprints match (shared: callers only read it). */
+const NONE: { holder?: string; unconfirmed: string[] } = Object.freeze({ unconfirmed: Object.freeze([]) as unknown as string[] });
+/** Scratch for one id's fingerprint (the core is synchronous: never shared across calls). */
+const scratch = new Uint32Array(2);
+
 export class SegmentRegistry {
   readonly index = new FingerprintIndex();
   readonly refs = new Map<string, SegmentRef>();
@@ -40,8 +45,12 @@ export class SegmentRegistry {
   private readonly keyOf = new Map<number, string>();
   private nextHandle = 1;
   private readonly confirmed = new Map<string, Map<string, number>>();
-  /** Ids of the segments this attempt plans: known without a read (they are not written yet). */
-  private planned = new Map<string, Map<string, number>>();
+  /**
+   * Jobs of the segments this attempt plans: their ids are known without a read (not written yet).
+   * Kept as the job list; the id → position map is made only when a fingerprint hits the segment
+   * (rare), not for each of a bulk push's thousands of jobs.
+   */
+  private planned = new Map<string, readonly JobRecord[] | Map<string, number>>();
 
   constructor(private readonly topic: string) {}
 
@@ -126,12 +135,16 @@ export class SegmentRegistry {
 
   /** Segments whose fingerprints match `id`: confirmed to hold it, or still to be confirmed. */
   candidates(id: string): { holder?: string; unconfirmed: string[] } {
-    const [hi, lo] = fingerprint(id);
+    fingerprintInto(id, scratch, 0);
+    const hi = scratch[0]!;
+    const lo = scratch[1]!;
+    // A new id (every job of a bulk push) matches nothing: answered without an array.
+    if (!this.index.has(hi, lo)) return NONE;
     const unconfirmed: string[] = [];
     for (const h of this.index.find(hi, lo)) {
       const key = this.keyOf.get(h);
       if (key === undefined) continue;
-      const ids = this.confirmed.get(key) ?? this.planned.get(key);
+      const ids = this.confirmed.get(key) ?? this.plannedIds(key);
       if (!ids) {
         unconfirmed.push(key);
         continue;
@@ -140,6 +153,15 @@ export class SegmentRegistry {
       if (pos !== undefined && pos >= this.refs.get(key)!.skip) return { holder: key, unconfirmed: [] };
     }
     return { unconfirmed };
+  }
+
+  /** The ids of a segment this attempt plans, by position (made on first use). */
+  private plannedIds(key: string): Map<string, number> | undefined {
+    const p = this.planned.get(key);
+    if (p === undefined || p instanceof Map) return p;
+    const ids = new Map(p.map((j, i) => [j.id, i]));
+    this.planned.set(key, ids);
+    return ids;
   }
 
   /** Writes `jobs` (in segment order) as one or more new segments of this commit; returns their entries. */
@@ -163,7 +185,7 @@ export class SegmentRegistry {
     for (let i = 0; i < jobs.length; i++) fingerprintInto(jobs[i]!.id, fps, i);
     const bytes = encodeSegment(this.topic, kind, jobs, fps);
     this.writes.push({ key, kind, n: jobs.length, bytes });
-    this.planned.set(key, new Map(jobs.map((j, i) => [j.id, i])));
+    this.planned.set(key, jobs);
     const base = { key, n: jobs.length, skip: 0, bytes: bytes.length, tombstones: 0 };
     let ref: SegmentRef;
     if (kind === 'ready') {

@@ -10,22 +10,10 @@ import { checkManifest } from '../../../src/core/segments/manifest.js';
 import { decodeSegment, decodeSegmentMeta } from '../../../src/core/segments/segment-codec.js';
 import { segmentLookups } from '../../../src/core/segments/lookups.js';
 import { createState } from '../../../src/core/state.js';
-import { ELECT, NOW, Topic } from './state-harness.js';
+import { drain, ELECT, NOW, Topic } from './state-harness.js';
 
 const pushes = (ids: string[], priority = 0): BatchRequest => ({ op: 'push', input: { jobs: ids.map((id) => ({ id, payload: id, priority })) } });
-const claim = (max: number, nonce: string): BatchRequest => ({ op: 'claim', input: { worker: 'w', max, leaseMs: 60_000, nonce } });
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
-
-/** Claims everything, one batch a claim of `per`, refilling from the store as it goes. */
-function drain(t: Topic, per: number): string[] {
-  const got: string[] = [];
-  for (let i = 0; i < 100; i++) {
-    const [r] = t.ok([claim(per, `c${i}`)]) as [{ jobs: Array<{ id: string }> }];
-    got.push(...r.jobs.map((j) => j.id));
-    if (r.jobs.length === 0 && t.state.idx.counts.pending === 0) break;
-  }
-  return got;
-}
 
 describe('the topic state with segments', () => {
   it('a pushMany beyond the window is written as segments before the head that names them, and claims stay FIFO across them', () => {

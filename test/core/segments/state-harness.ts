@@ -70,3 +70,14 @@ export class Topic {
     assertInvariants(this.state, this.now);
   }
 }
+
+/** Claims everything, one batch a claim of `per`, refilling from the store as it goes. */
+export function drain(t: Topic, per: number): string[] {
+  const got: string[] = [];
+  for (let i = 0; i < 100; i++) {
+    const [r] = t.ok([{ op: 'claim', input: { worker: 'w', max: per, leaseMs: 60_000, nonce: `c${i}` } }]) as [{ jobs: Array<{ id: string }> }];
+    got.push(...r.jobs.map((j) => j.id));
+    if (r.jobs.length === 0 && t.state.idx.counts.pending === 0) break;
+  }
+  return got;
+}
