@@ -1,5 +1,5 @@
 /**
- * What a backlog costs: one broker on a `file:` store, one topic filled with pending jobs to each
+ * What a backlog costs: one broker on the run's store (`--store`: a temp dir, or a prefix on radosgw), one topic filled with pending jobs to each
  * level in turn (1,000 → 100,000 → 1,000,000) by bulk pushes of the broker's batch limit
  * (`pushMany`, 10,000 jobs per call, one call at a time: the state is built through the normal
  * write path, not written directly). At each level, single jobs are pushed one at a time and each
@@ -9,16 +9,13 @@
  * killed with SIGKILL and the time until the standby hands out a job is measured (takeover.ts);
  * the standby carries on as the leader for the next level.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createClient } from '../../src/client/index.js';
 import type { CommitEvent } from '../../src/event-types.js';
 import { DEFAULT_LIMITS } from '../../src/protocol.js';
 import type { BenchPayload } from '../peers/types.js';
-import { onTeardown } from '../peers/children.js';
 import { startBroker } from '../peers/bucketq.js';
 import { memoryMiB, pct } from './common.js';
+import { fileStore, type ScaleStore } from './store.js';
 import { takeover, type TakeoverCase } from './takeover.js';
 
 export interface BacklogCase {
@@ -37,10 +34,9 @@ export interface BacklogCase {
   takeover?: TakeoverCase;
 }
 
-export async function backlogCases(levels: number[], probesAt: (pending: number) => number, takeovers = true): Promise<BacklogCase[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'bucketq-scale-'));
-  const removeDir = onTeardown(() => rm(dir, { recursive: true, force: true }));
-  let broker = await startBroker(`file:${dir}`, [], ['--id', 'scale-0']);
+export async function backlogCases(levels: number[], probesAt: (pending: number) => number, takeovers = true, scaleStore: ScaleStore = fileStore()): Promise<BacklogCase[]> {
+  const { url: store, remove } = await scaleStore.fresh();
+  let broker = await startBroker(store, [], ['--id', 'scale-0']);
   let queue = createClient<BenchPayload>({ url: broker.url, topic: 'backlog', timeoutMs: 120_000 });
   const out: BacklogCase[] = [];
   try {
@@ -92,7 +88,7 @@ export async function backlogCases(levels: number[], probesAt: (pending: number)
       process.stderr.write(`  backlog ${level}: built in ${buildSeconds.toFixed(1)} s; commit p50 ${pct(ms, 50).toFixed(0)} ms, ${(c.commitMiB * 1024).toFixed(0)} KiB; push p50 ${pct(push, 50).toFixed(1)} ms; RSS ${mem.rss.toFixed(0)} MiB (peak ${mem.peak.toFixed(0)})\n`);
       if (takeovers) {
         await queue.close();
-        const t = await takeover(broker, dir, 'backlog', level, `scale-${out.length}`);
+        const t = await takeover(broker, store, 'backlog', level, `scale-${out.length}`);
         c.takeover = t.result;
         broker = t.standby;
         queue = createClient<BenchPayload>({ url: broker.url, topic: 'backlog', timeoutMs: 120_000 });
@@ -102,7 +98,7 @@ export async function backlogCases(levels: number[], probesAt: (pending: number)
   } finally {
     await queue.close();
     await broker.stop();
-    await removeDir();
+    await remove();
   }
   return out;
 }

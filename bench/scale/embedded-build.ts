@@ -1,5 +1,6 @@
 /**
- * Building a backlog embedded: `createQueue` on a `file:` store in a temp dir, default options,
+ * Building a backlog embedded: `createQueue` on the run's store (a `file:` temp dir unless
+ * bench:scale's `--store radosgw`), default options,
  * `pushMany` of the broker's batch limit (10,000 jobs per call, one call at a time) up to each
  * level in turn. Every call is one group commit: its jobs are sealed into segments written
  * create-only, then queue.json. Reports jobs/s per level (from the previous level) and the
@@ -7,15 +8,13 @@
  *
  *   npx tsx bench/scale/embedded-build.ts [--levels 1000000] [--cpu-prof via node flags]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createQueue } from '../../src/index.js';
 import { DEFAULT_LIMITS } from '../../src/protocol.js';
 import type { BenchPayload } from '../peers/types.js';
 import { memoryMiB } from './common.js';
+import { fileStore, type ScaleStore } from './store.js';
 
 export interface EmbeddedBuildCase {
   pending: number;
@@ -27,9 +26,9 @@ export interface EmbeddedBuildCase {
   rssMiB: number;
 }
 
-export async function embeddedBuild(levels: number[], log: (s: string) => void = () => {}): Promise<EmbeddedBuildCase[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'bucketq-embedded-build-'));
-  const queue = createQueue<BenchPayload>({ store: `file:${dir}`, topic: 'build' });
+export async function embeddedBuild(levels: number[], log: (s: string) => void = () => {}, scaleStore: ScaleStore = fileStore()): Promise<EmbeddedBuildCase[]> {
+  const { url, remove } = await scaleStore.fresh();
+  const queue = createQueue<BenchPayload>({ store: url, topic: 'build' });
   const out: EmbeddedBuildCase[] = [];
   try {
     let pending = 0;
@@ -52,7 +51,7 @@ export async function embeddedBuild(levels: number[], log: (s: string) => void =
     }
   } finally {
     await queue.close();
-    await rm(dir, { recursive: true, force: true });
+    await remove();
   }
   return out;
 }

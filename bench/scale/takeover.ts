@@ -1,13 +1,13 @@
 /**
  * Takeover with a deep backlog (issue 16): a second `bucketq broker` process is started as standby
- * on the same `file:` store, the leader is killed with SIGKILL, and a worker asks the standby for
+ * on the same store (a `file:` dir or an `s3://` prefix), the leader is killed with SIGKILL, and a worker asks the standby for
  * one job (POST …/claim, every 20 ms) until it answers with one. Two times are reported: from
  * the kill, and from the moment the dead leader's lease went stale (its `leaseUntil` in
  * queue.json, read once after the kill): the first includes waiting out the lease (an operator's
  * setting, --lease-ms), the second is what the takeover itself costs (reading the head, electing,
  * serving from the window; the id index is built after, in the background).
  */
-import { createFileStore } from '../../src/storage/fs.js';
+import { openStore } from '../../src/storage/open.js';
 import { startBroker, type BrokerProcess } from '../peers/bucketq.js';
 
 export interface TakeoverCase {
@@ -19,8 +19,8 @@ export interface TakeoverCase {
   leaseLeftMs: number;
 }
 
-async function leaseUntil(dir: string, topic: string): Promise<number> {
-  const store = createFileStore({ root: dir });
+async function leaseUntil(storeUrl: string, topic: string): Promise<number> {
+  const store = await openStore(storeUrl);
   try {
     const obj = await store.read(`topics/${topic}/queue.json`);
     const head = JSON.parse(Buffer.from(obj!.body).toString('utf8')) as { broker: { leaseUntil: number } | null };
@@ -45,15 +45,15 @@ async function claimOne(url: string, topic: string): Promise<boolean> {
 }
 
 /**
- * Kills `leader` (SIGKILL) once a standby on `dir` listens; returns the standby, now leading, and
+ * Kills `leader` (SIGKILL) once a standby on `storeUrl` listens; returns the standby, now leading, and
  * the times. `brokerId` names the standby (a fresh id: a restart under the old one would take over at once).
  */
-export async function takeover(leader: BrokerProcess, dir: string, topic: string, pending: number, brokerId: string, timeoutMs = 120_000): Promise<{ standby: BrokerProcess; result: TakeoverCase }> {
-  const standby = await startBroker(`file:${dir}`, [], ['--id', brokerId]);
+export async function takeover(leader: BrokerProcess, storeUrl: string, topic: string, pending: number, brokerId: string, timeoutMs = 120_000): Promise<{ standby: BrokerProcess; result: TakeoverCase }> {
+  const standby = await startBroker(storeUrl, [], ['--id', brokerId]);
   process.kill(leader.pid, 'SIGKILL');
   const killedAt = Date.now();
   await leader.stop(); // reaps the killed process
-  const stale = await leaseUntil(dir, topic);
+  const stale = await leaseUntil(storeUrl, topic);
   const deadline = killedAt + timeoutMs;
   while (!(await claimOne(standby.url, topic))) {
     if (Date.now() > deadline) throw new Error(`the standby did not answer a claim within ${timeoutMs} ms of the leader's SIGKILL`);
