@@ -10,9 +10,10 @@ import type { JobRecord } from './types.js';
 
 const JSON_CACHE: unique symbol = Symbol('bucketq.json');
 const PAYLOAD_JSON: unique symbol = Symbol('bucketq.payloadJson');
+const RECORD_CRC: unique symbol = Symbol('bucketq.recordCrc');
 
 /** The cache holds UTF-8 bytes: a commit then concatenates buffers instead of encoding megabytes of text. */
-type Cached = JobRecord & { [JSON_CACHE]?: Buffer; [PAYLOAD_JSON]?: string };
+type Cached = JobRecord & { [JSON_CACHE]?: Buffer; [PAYLOAD_JSON]?: string; [RECORD_CRC]?: number };
 
 const str = JSON.stringify;
 
@@ -38,6 +39,17 @@ export function dropJsonCache(job: JobRecord): void {
   // every touched job into a slow dictionary-mode object.
   const c = job as Cached;
   if (c[JSON_CACHE] !== undefined) c[JSON_CACHE] = undefined;
+  if (c[RECORD_CRC] !== undefined) c[RECORD_CRC] = undefined;
+}
+
+/**
+ * `crc` computed once from the record's cached bytes (segment-codec.ts: the record and its newline),
+ * kept with them: a merge at seal writes the held segment's jobs again without checksumming them
+ * again. Dropped with the bytes (dropJsonCache).
+ */
+export function cachedRecordCrc(job: JobRecord, crc: (bytes: Buffer) => number): number {
+  const c = job as Cached;
+  return (c[RECORD_CRC] ??= crc(jobBytes(job)));
 }
 
 export function cachedJson(job: JobRecord): string | undefined {

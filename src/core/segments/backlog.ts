@@ -483,8 +483,8 @@ export class Backlog {
     for (let i = 0; i < tail.length - c.fresh; i++) this.leaveHeadForSegment(tail[i]!);
     c.fresh = 0;
     this.segPending += tail.length;
-    const jobs = this.mergeHeld(c, tail, now);
-    const refs = this.reg.plan('ready', jobs, this.limits.segmentMaxJobs, this.limits.segmentMaxBytes) as ReadySegmentRef[];
+    const { jobs, carried } = this.mergeHeld(c, tail, now);
+    const refs = this.reg.plan('ready', jobs, this.limits.segmentMaxJobs, this.limits.segmentMaxBytes, carried, now) as ReadySegmentRef[];
     c.segments.push(...refs);
     this.hold(c, refs, jobs);
   }
@@ -497,11 +497,16 @@ export class Backlog {
    * doubles the segment a job is in: a job is rewritten at most log2(segmentMaxJobs / tailSealJobs)
    * times. Only segments this backlog sealed and still holds the jobs of (no read), untouched
    * since (no refill, no tombstone), at the very end of the chain, are merged.
+   *
+   * The oldest merged segment (the front of the new jobs) is `carried`: the registry hands its id
+   * index entries to the new segment that takes its jobs (SegmentRegistry.plan), so a merge does
+   * not remove and add again an entry per job it rewrites. The others are dropped here.
    */
-  private mergeHeld(c: Chain, tail: JobRecord[], now: number): JobRecord[] {
+  private mergeHeld(c: Chain, tail: JobRecord[], now: number): { jobs: JobRecord[]; carried?: { key: string; n: number } } {
     const stack = this.held.get(c.priority);
-    if (!stack) return tail;
+    if (!stack) return { jobs: tail };
     let jobs = tail;
+    let carried: { key: string; n: number; jobs: readonly JobRecord[] } | undefined;
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
       const last = c.segments[c.segments.length - 1];
@@ -512,10 +517,11 @@ export class Backlog {
       if (top.ref.n > jobs.length) break;
       stack.pop();
       c.segments.pop();
-      this.reg.dropMerged(last.key, top.jobs, now);
+      if (carried) this.reg.dropMerged(carried.key, carried.jobs, now);
+      carried = { key: last.key, n: top.jobs.length, jobs: top.jobs };
       jobs = top.jobs.concat(jobs);
     }
-    return jobs;
+    return { jobs, carried: carried && { key: carried.key, n: carried.n } };
   }
 
   /** Keeps the jobs of the new last segment of c when it is small: the next seal may merge it. */

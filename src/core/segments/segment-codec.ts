@@ -14,7 +14,7 @@
  * Records are the head's own job JSON (jobBytes, cached per job), so encoding is a concatenation.
  */
 import { QueueError } from '../../errors.js';
-import { jobBytes } from '../job-json.js';
+import { cachedRecordCrc, jobBytes } from '../job-json.js';
 import type { JobRecord } from '../types.js';
 import { crc32, fingerprintInto } from './fingerprint.js';
 
@@ -25,6 +25,10 @@ const MAGIC = 0x47535142; // "BQSG" read as a little-endian u32
 const VERSION = 2;
 const PREAMBLE = 16;
 const NL = 0x0a; // "\n" after each record
+const NL_BYTES = Buffer.from([NL]);
+
+/** CRC-32 of a record's bytes and the newline after it (what the header's record CRC covers). */
+const recordCrc = (rec: Buffer): number => crc32(NL_BYTES, 1, 0, crc32(rec));
 
 export interface SegmentMeta {
   kind: SegmentKind;
@@ -110,13 +114,13 @@ export function encodeSegment(topic: string, kind: SegmentKind, jobs: readonly J
   body.write(meta, at.metaAt, metaLen, 'utf8');
   // Records after the header, each with its own CRC (over the record and its newline) in the header.
   let p = at.recordsAt;
+  // The CRCs are cached with the records' bytes: a job merged again at the next seal is not checksummed again.
   for (let i = 0; i < n; i++) {
-    const start = p;
     const rec = records[i]!;
     body.set(rec, p);
     p += rec.length;
     body[p++] = NL;
-    body.writeUInt32LE(crc32(body, p, start), at.crcsAt + 4 * i);
+    body.writeUInt32LE(cachedRecordCrc(jobs[i]!, recordCrc), at.crcsAt + 4 * i);
   }
   body.writeUInt32LE(crc32(body, at.headCrcAt, at.metaAt), at.headCrcAt);
   return body;
