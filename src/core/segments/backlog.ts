@@ -9,7 +9,7 @@
  */
 import { QueueError } from '../../errors.js';
 import { Deque, MinHeap } from '../heap.js';
-import { dropJsonCache, jobBytes } from '../job-json.js';
+import { dropJsonCache, recordLength } from '../job-json.js';
 import type { JobRecord } from '../types.js';
 import { DEFAULT_LIMITS, emptyManifest, type BacklogLimits, type BacklogManifest, type DelayedSegmentRef, type ReadySegmentRef } from './manifest.js';
 import type { DecodedSegment } from './segment-codec.js';
@@ -170,7 +170,7 @@ export class Backlog {
     if (c.segments.length === 0 && c.tail.length === 0 && this.windowSize.size < L.windowJobs && this.windowBytes < L.windowBytes) {
       this.toWindow(c, job, true);
     } else {
-      const size = jobBytes(job).length;
+      const size = recordLength(job);
       c.tail.push(job);
       c.tailBytes += size;
       this.tailJobs++;
@@ -210,7 +210,7 @@ export class Backlog {
   /** Adds to window(p): at the back (`push`) or already inserted by the caller. */
   toWindow(c: Chain, job: JobRecord, push: boolean): void {
     if (push) c.window.push(job);
-    const size = jobBytes(job).length;
+    const size = recordLength(job);
     this.windowSize.set(job, size);
     this.windowBytes += size;
     c.windowLive++;
@@ -299,11 +299,11 @@ export class Backlog {
 
   /** A job's record bytes, as the head writes them. */
   recordBytes(job: JobRecord): number {
-    return jobBytes(job).length;
+    return recordLength(job);
   }
 
   private leaveTail(c: Chain, job: JobRecord): void {
-    c.tailBytes -= jobBytes(job).length;
+    c.tailBytes -= recordLength(job);
     this.tailJobs--;
   }
 

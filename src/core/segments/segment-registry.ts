@@ -4,7 +4,7 @@
  * had their ids confirmed (read by the broker), the garbage list, and the segments this commit
  * plans to write. Queue order is not its business (backlog.ts); it keeps the bookkeeping in step.
  */
-import { jobBytes } from '../job-json.js';
+import { recordLength } from '../job-json.js';
 import type { JobRecord } from '../types.js';
 import { fingerprint, fingerprintInto } from './fingerprint.js';
 import { FingerprintIndex } from './id-index.js';
@@ -176,7 +176,7 @@ export class SegmentRegistry {
     while (start < jobs.length) {
       let end = start;
       let size = 0;
-      while (end < jobs.length && end - start < maxJobs && (end === start || size + jobBytes(jobs[end]!).length < maxBytes)) size += jobBytes(jobs[end++]!).length;
+      while (end < jobs.length && end - start < maxJobs && (end === start || size + recordLength(jobs[end]!) < maxBytes)) size += recordLength(jobs[end++]!);
       const part = jobs.slice(start, end);
       if (start === 0 && carried) {
         out.push(this.planOne(kind, part, this.carry(carried, jobs, part.length, now)));
