@@ -16,7 +16,7 @@ import { openStore } from '../../src/storage/open.js';
 import type { StorageDriver } from '../../src/storage/types.js';
 import { SMALL } from '../core/segments/backlog-harness.js';
 import { s3Target } from '../servers/s3-target.js';
-import { readQueue } from './helpers.js';
+import { readManifest } from './helpers.js';
 
 const target = await s3Target();
 if (!target.ready) console.warn(`segments on S3 skipped: ${target.reason}`);
@@ -86,8 +86,7 @@ describe.skipIf(!target.ready)('segments on S3', () => {
     expect(written.length).toBeGreaterThan(0);
     expect(first.seen.segmentWrites.length).toBe(written.length);
     expect(new Set(first.seen.segmentWrites)).toEqual(new Set([JSON.stringify({ ifNoneMatch: '*' })])); // create-only, never a blind overwrite
-    const head = await readQueue(base, 'jobs');
-    expect(head.backlog.ready.map((r: { key: string }) => r.key).sort()).toEqual(written);
+    expect((await readManifest(base, 'jobs')).ready.map((r) => r.key).sort()).toEqual(written);
     await b1.stop();
 
     // A new leader on the same prefix: its id index comes from ranged reads of the segments.
@@ -105,14 +104,14 @@ describe.skipIf(!target.ready)('segments on S3', () => {
     expect(await claimAll(b2, 30)).toEqual([...ids('a', 30).filter((id) => id !== 'a27'), 'new']);
 
     // Consumed segments wait two leases in the garbage list, then a batch deletes them.
-    const garbage = (await readQueue(base, 'jobs')).backlog.garbage.length;
+    const garbage = (await readManifest(base, 'jobs')).garbage.length;
     expect(garbage).toBeGreaterThan(0);
     await clock.advance(25_000); // past 2 × the 10 s lease (the idle leader renews meanwhile)
     await b2.push('jobs', [{ id: 'x', payload: 1 }]);
     await vi.waitFor(async () => expect(await segmentKeys(base)).toEqual([]), { timeout: 20_000, interval: 100 });
     expect(second.seen.segmentDeletes).toBeGreaterThanOrEqual(written.length);
     await b2.push('jobs', [{ id: 'y', payload: 1 }]); // this commit drops them from the list
-    expect((await readQueue(base, 'jobs')).backlog.garbage).toEqual([]);
+    expect((await readManifest(base, 'jobs')).garbage).toEqual([]);
     await b2.stop();
   });
 });

@@ -12,6 +12,8 @@ export class FingerprintIndex {
   private seg: Uint32Array;
   private mask: number;
   private count = 0;
+  /** Entries ever added: an id found absent stays absent while this does not change (removals never add one). */
+  adds = 0;
 
   constructor(capacity = 1024) {
     let cap = 16;
@@ -39,6 +41,7 @@ export class FingerprintIndex {
     this.lo[i] = lo;
     this.seg[i] = handle;
     this.count++;
+    this.adds++;
   }
 
   /** Whether any segment holds this fingerprint: the answer for almost every new id, without allocating. */

@@ -31,14 +31,21 @@ export function segmentLookups(s: QueueState, requests: readonly BatchRequest[])
   if (b.reg.refs.size === 0) return out;
   const confirm = new Set<string>();
   for (const req of requests) {
+    let absent = req.op === 'push';
     for (const id of idsOf(req)) {
-      if (s.jobs.has(id)) continue;
+      if (s.jobs.has(id)) {
+        absent = false;
+        continue;
+      }
       const loc = b.locate(id);
       if (!loc) continue;
+      absent = false;
       if (loc.at === 'unconfirmed') for (const k of loc.keys) confirm.add(k);
       else if (loc.at === 'unindexed') out.unindexed = true;
       else if (loc.at === 'segment' && (req.op === 'get' || req.op === 'cancel')) out.records.set(id, loc.key);
     }
+    // The push op then skips the second probe of the id index for these ids (Backlog.absentChecked).
+    if (absent && typeof req.input === 'object' && req.input !== null) b.markAbsent(req.input);
   }
   out.confirm = [...confirm];
   return out;

@@ -4,7 +4,7 @@
  * had their ids confirmed (read by the broker), the garbage list, and the segments this commit
  * plans to write. Queue order is not its business (backlog.ts); it keeps the bookkeeping in step.
  */
-import { jobBytes } from '../job-json.js';
+import { recordLength } from '../job-json.js';
 import type { JobRecord } from '../types.js';
 import { fingerprint, fingerprintInto } from './fingerprint.js';
 import { FingerprintIndex } from './id-index.js';
@@ -164,21 +164,46 @@ export class SegmentRegistry {
     return ids;
   }
 
-  /** Writes `jobs` (in segment order) as one or more new segments of this commit; returns their entries. */
-  plan(kind: SegmentKind, jobs: JobRecord[], maxJobs: number, maxBytes: number): SegmentRef[] {
+  /**
+   * Writes `jobs` (in segment order) as one or more new segments of this commit; returns their
+   * entries. `carried`: a segment merged into this seal whose jobs are the first `n` of `jobs`
+   * (Backlog.mergeHeld). It is retired, and when the first new segment holds all of its jobs that
+   * segment takes over its index entries (its handle) instead of their being removed and added again.
+   */
+  plan(kind: SegmentKind, jobs: JobRecord[], maxJobs: number, maxBytes: number, carried?: { key: string; n: number }, now = 0): SegmentRef[] {
     const out: SegmentRef[] = [];
     let start = 0;
     while (start < jobs.length) {
       let end = start;
       let size = 0;
-      while (end < jobs.length && end - start < maxJobs && (end === start || size + jobBytes(jobs[end]!).length < maxBytes)) size += jobBytes(jobs[end++]!).length;
-      out.push(this.planOne(kind, jobs.slice(start, end)));
+      while (end < jobs.length && end - start < maxJobs && (end === start || size + recordLength(jobs[end]!) < maxBytes)) size += recordLength(jobs[end++]!);
+      const part = jobs.slice(start, end);
+      if (start === 0 && carried) {
+        out.push(this.planOne(kind, part, this.carry(carried, jobs, part.length, now)));
+        carried = undefined;
+      } else out.push(this.planOne(kind, part));
       start = end;
     }
+    if (carried) this.dropMerged(carried.key, jobs.slice(0, carried.n), now);
     return out;
   }
 
-  private planOne(kind: SegmentKind, jobs: JobRecord[]): SegmentRef {
+  /**
+   * Retires a merged segment and gives back its handle (with its index entries) for the new
+   * segment that holds its jobs at the front; undefined (entries removed) when that cannot be.
+   */
+  private carry(carried: { key: string; n: number }, jobs: readonly JobRecord[], firstN: number, now: number): { handle: number; n: number } | undefined {
+    const h = this.handles.get(carried.key);
+    if (h === undefined || this.unindexed.has(carried.key) || carried.n > firstN) {
+      this.dropMerged(carried.key, jobs.slice(0, carried.n), now);
+      return undefined;
+    }
+    this.handles.delete(carried.key); // retire() then leaves the handle (and its entries) alone
+    this.retire(carried.key, now);
+    return { handle: h, n: carried.n };
+  }
+
+  private planOne(kind: SegmentKind, jobs: JobRecord[], carried?: { handle: number; n: number }): SegmentRef {
     if (!this.stamp) throw new Error('segments planned outside a commit (begin() first)');
     const key = segmentKey(this.topic, this.stamp, this.writes.length);
     const fps = new Uint32Array(2 * jobs.length);
@@ -195,7 +220,13 @@ export class SegmentRegistry {
       for (const j of jobs) last = Math.max(last, j.runAt);
       ref = { ...base, next: [jobs[0]!.runAt, jobs[0]!.order], last };
     }
-    this.register(ref, fps);
+    if (carried) {
+      // The first carried.n jobs are indexed under the handle already: only the others are added.
+      this.refs.set(ref.key, ref);
+      this.handles.set(ref.key, carried.handle);
+      this.keyOf.set(carried.handle, ref.key);
+      for (let i = carried.n; i < ref.n; i++) this.index.add(fps[2 * i]!, fps[2 * i + 1]!, carried.handle);
+    } else this.register(ref, fps);
     return ref;
   }
 }

@@ -5,7 +5,9 @@
  * The same requests one batch each must end in the same place.
  */
 import { describe, expect, it } from 'vitest';
-import type { BatchRequest } from '../../../src/core/batch.js';
+import { applyBatch, type BatchRequest } from '../../../src/core/batch.js';
+import { segmentLookups } from '../../../src/core/segments/lookups.js';
+import { decodeSegmentMeta } from '../../../src/core/segments/segment-codec.js';
 import { drain, Topic } from './state-harness.js';
 
 const pushes = (ids: string[], priority = 0): BatchRequest => ({ op: 'push', input: { jobs: ids.map((id) => ({ id, payload: { id }, priority })) } });
@@ -49,5 +51,27 @@ describe('a run of pushes in one batch', () => {
     const order = drain(one, 3);
     expect(order).toEqual(drain(apart, 3));
     expect(order).toEqual(['d0', ...ids('a', 19).slice(2), 'b0', ...ids('c', 9)]);
+  });
+});
+
+describe('one index probe a pushed job', () => {
+  it('a push found in no segment before apply still finds its ids once a segment holds them', () => {
+    const t = new Topic();
+    t.ok([pushes(ids('a', 20))]); // the window is full: what follows goes to a tail, then a segment
+    const late = pushes(ids('x', 12));
+    // The broker looks late's ids up before apply (every id absent: the op may skip the index) ...
+    segmentLookups(t.state, [late]);
+    expect(t.state.backlog.absentChecked(late.input as object)).toBe(true);
+    // ... but the same ids are pushed and sealed into a segment first (another request, as a retry would).
+    t.ok([pushes(ids('x', 12))]);
+    expect(t.state.backlog.locate('x3')?.at).toBe('segment');
+    expect(t.state.backlog.absentChecked(late.input as object)).toBe(false);
+    // The broker confirms the fingerprint hits it finds now (without marking late absent again).
+    for (const key of segmentLookups(t.state, [late]).confirm) t.state.backlog.provideIds(key, decodeSegmentMeta(t.store.get(key)!, key).ids);
+    const out = applyBatch(t.state, 'A', [late], null, t.now, { nonce: 'ffffff01', source: () => undefined });
+    if (!out.ok) throw out.error;
+    const [r] = out.results;
+    if (!r?.ok) throw r?.error;
+    expect((r.value as { jobs: Array<{ created: boolean }> }).jobs.every((j) => !j.created)).toBe(true);
   });
 });
