@@ -14,7 +14,7 @@
  * Records are the head's own job JSON (jobBytes, cached per job), so encoding is a concatenation.
  */
 import { QueueError } from '../../errors.js';
-import { jobBytes } from '../job-json.js';
+import { jobBytes, primeJobBytes } from '../job-json.js';
 import type { JobRecord } from '../types.js';
 import { crc32, fingerprintInto } from './fingerprint.js';
 
@@ -244,5 +244,7 @@ export function decodeRecord(meta: SegmentMeta, i: number, bytes: Uint8Array, wh
     throw corrupt(where, `record ${i} is not JSON`);
   }
   if (job.id !== meta.ids[i]) throw corrupt(where, `record ${i} is job ${job.id}, the header says ${meta.ids[i]}`);
+  // The record is the job's head JSON as it was sealed (jobBytes): a view of it, no copy.
+  primeJobBytes(job, buf.subarray(0, buf.length - 1));
   return job;
 }
