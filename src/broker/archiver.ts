@@ -98,7 +98,8 @@ export class Archiver {
       this.o.onError(topic, `archive ${key}`, err);
       return;
     }
-    await loop.submitInternal('archived', { keys: [key], recent: this.o.recent });
+    // Deferrable: on a busy topic it rides along with the next batch instead of costing a commit.
+    await loop.submitInternal('archived', { keys: [key], recent: this.o.recent }, true);
     for (const [ref, id] of refs) {
       // A retried dead job may point at the payload object again (in the head, or in a segment).
       if (loop.referencesPayload(ref, id)) continue;

@@ -558,12 +558,18 @@ export class Broker {
 
   /** Waits until every topic's loop is idle and every archive write has finished. */
   async flush(): Promise<void> {
-    for (let i = 0; i < 5; i++) {
-      await Promise.all([...this.loops.values()].map((l) => l.idle()));
-      // Open archive windows would wait for their timer: seal them, so their jobs are archived now.
-      await Promise.all([...this.loops].map(([topic, l]) => this.archiver.sealNow(topic, l.committed, l)));
-      await Promise.all([...this.loops.values()].map((l) => l.idle()));
-      await this.archiver.drain();
+    // Housekeeping that would wait to ride along with a batch commits at once meanwhile.
+    const released = [...this.loops.values()].map((l) => l.hurry());
+    try {
+      for (let i = 0; i < 5; i++) {
+        await Promise.all([...this.loops.values()].map((l) => l.idle()));
+        // Open archive windows would wait for their timer: seal them, so their jobs are archived now.
+        await Promise.all([...this.loops].map(([topic, l]) => this.archiver.sealNow(topic, l.committed, l)));
+        await Promise.all([...this.loops.values()].map((l) => l.idle()));
+        await this.archiver.drain();
+      }
+    } finally {
+      for (const release of released) release();
     }
   }
 

@@ -38,7 +38,11 @@
  *   Requests queue up in `queue`. `run()` is the only writer and runs one batch at a time, so one
  *   CAS write is in flight per topic, ever. Requests arriving while a write is in flight form the
  *   next batch, taken the moment the current one settles: no interval timer (but a store's
- *   minWriteIntervalMs is honoured; batches grow meanwhile). A reset runs alone between batches. A batch:
+ *   minWriteIntervalMs is honoured; batches grow meanwhile). A reset runs alone between batches.
+ *   Deferrable housekeeping (`archived`: finished jobs leave the head) starts no batch of its
+ *   own: it rides along with the next one, or commits alone after HOUSEKEEPING_WAIT_MS on a topic
+ *   with no other traffic (at once while a flush or stop waits). On a busy topic that saves a
+ *   commit per archive window, which a drain would otherwise pay between two claims. A batch:
  *     1. stamps the draft (seq + 1, writer id, time) and, unless it carries this broker's lease,
  *        applies `elect` first;
  *     2. confirms id lookups that hit segments (topic-segments.ts), refills from segments read
@@ -94,6 +98,8 @@ export interface TopicRequest<K extends OpName = OpName> {
   onLanded?: (seq: number) => void;
   /** The broker's own housekeeping (archived, expireDead, resign, ...): reads do not wait for it. */
   internal?: boolean;
+  /** Housekeeping that starts no batch: it joins the next one, or commits after HOUSEKEEPING_WAIT_MS (see the header). */
+  deferrable?: boolean;
   /** Enqueue time, for the standby wait limit. */
   since: number;
 }
@@ -126,7 +132,10 @@ type Mode = 'unloaded' | 'leading' | 'standby' | 'lost' | 'stopped';
 const STORAGE_FAILURES: ReadonlySet<string> = new Set(['UNAVAILABLE', 'STORE_UNAVAILABLE', 'STORE_AMBIGUOUS']);
 
 /** What a caller may attach to a request besides its op and input. */
-export type SubmitExtra = Pick<TopicRequest, 'deadline' | 'signal' | 'onLanded' | 'internal'>;
+export type SubmitExtra = Pick<TopicRequest, 'deadline' | 'signal' | 'onLanded' | 'internal' | 'deferrable'>;
+
+/** How long deferrable housekeeping waits for a batch to ride along with before it commits alone. */
+export const HOUSEKEEPING_WAIT_MS = 100;
 
 const MAX_CONFLICT_ROUNDS = 20;
 /** Ops that never change the state: a batch of only these writes nothing (unless the lease needs renewing). */
@@ -161,6 +170,12 @@ export class TopicLoop {
   private failure: { error: QueueError; since: number } | null = null;
   /** The topic's segment objects (topic-segments.ts). */
   private readonly segments: TopicSegments;
+  /** Deferrable requests wait for a batch; this timer (armed by the first of them) ends the wait. */
+  private cancelDeferTimer: (() => void) | null = null;
+  /** The wait ended: queued deferrable requests commit even alone. */
+  private deferralOver = false;
+  /** Flushes and stops in progress (hurry()): deferrable requests commit at once meanwhile. */
+  private hurrying = 0;
 
   constructor(private readonly o: TopicLoopOptions) {
     this.parking = new ParkingLot(o.clock, (req) => req.resolve({ jobs: [] } as never));
@@ -275,17 +290,54 @@ export class TopicLoop {
       const req = { op, input, resolve, reject, since: this.o.clock.now(), ...extra } as TopicRequest;
       extra.signal?.addEventListener('abort', () => this.abort(req), { once: true });
       this.queue.push(req);
+      if (req.deferrable && this.hurrying === 0) this.armDeferral();
+      else req.deferrable = false;
       this.kick();
     });
   }
 
-  /** Internal ops (archived, expireDead, resign): same batching, errors only logged as events. */
-  submitInternal<K extends OpName>(op: K, input: OpInput<K>): Promise<OpOutput<K> | undefined> {
-    return this.submit(op, input, { internal: true }).catch((err: unknown) => {
+  /** Internal ops (archived, expireDead, resign): same batching, errors only logged as events; `deferrable`: see the header. */
+  submitInternal<K extends OpName>(op: K, input: OpInput<K>, deferrable = false): Promise<OpOutput<K> | undefined> {
+    return this.submit(op, input, { internal: true, deferrable }).catch((err: unknown) => {
       // A lost topic was reported once (the 'state-lost' event); its housekeeping just stops.
       if (!isQueueError(err, 'STATE_LOST')) this.emit('internal-error', { topic: this.o.topic, op, error: err });
       return undefined;
     });
+  }
+
+  /**
+   * Until the returned function is called, deferrable housekeeping commits at once (queued ones
+   * too): a flush or a stop waits for it and must not wait HOUSEKEEPING_WAIT_MS per round.
+   */
+  hurry(): () => void {
+    this.hurrying++;
+    this.endDeferral();
+    let done = false;
+    return () => {
+      if (!done) this.hurrying--;
+      done = true;
+    };
+  }
+
+  private armDeferral(): void {
+    if (this.cancelDeferTimer || this.deferralOver) return;
+    this.cancelDeferTimer = this.o.clock.setTimer(HOUSEKEEPING_WAIT_MS, () => {
+      this.cancelDeferTimer = null;
+      this.endDeferral();
+    });
+  }
+
+  private endDeferral(): void {
+    this.cancelDeferTimer?.();
+    this.cancelDeferTimer = null;
+    if (!this.queue.some((r) => r.deferrable)) return;
+    this.deferralOver = true;
+    this.kick();
+  }
+
+  /** Queued work that starts a batch: deferrable requests alone do not, until their wait is over. */
+  private get hasWork(): boolean {
+    return this.wantWrite || this.tasks.length > 0 || (this.deferralOver ? this.queue.length > 0 : this.queue.some((r) => !r.deferrable));
   }
 
   /** Resolves once no batch runs and none is queued. */
@@ -300,6 +352,7 @@ export class TopicLoop {
    */
   async stop(resign = true): Promise<void> {
     if (this.mode === 'stopped') return;
+    this.hurry(); // never released: a stopped loop takes no more requests
     for (const p of this.parking.unparkAll()) p.resolve({ jobs: [] } as never);
     await this.idle();
     if (resign && this.mode === 'leading') {
@@ -375,10 +428,11 @@ export class TopicLoop {
   };
 
   private kick(): void {
-    // One microtask late, so that every request submitted in the same tick (Promise.all of acks,
-    // ackMany) joins one batch instead of the first going alone and the rest one commit later.
+    // At the end of this turn of the event loop (setImmediate, not a microtask), so that every
+    // request submitted in it joins one batch: a worker's claim and its ackMany arrive on two
+    // connections in the same poll phase, and a microtask would commit the first one alone.
     if (this.running) return;
-    queueMicrotask(() => {
+    setImmediate(() => {
       if (!this.running) void this.run();
     });
   }
@@ -386,7 +440,7 @@ export class TopicLoop {
   private async run(): Promise<void> {
     this.running = true;
     try {
-      while ((this.queue.length > 0 || this.wantWrite || this.tasks.length > 0) && this.mode !== 'stopped') {
+      while (this.hasWork && this.mode !== 'stopped') {
         const task = this.tasks.shift();
         if (task) {
           this.committing = true;
@@ -405,6 +459,10 @@ export class TopicLoop {
         // Batches grow meanwhile; reads alone (get, stats) never write, so they do not wait.
         if (gap > 0 && this.queue.some((r) => !READ_ONLY.has(r.op))) await this.o.clock.sleep(gap);
         const batch = this.queue.splice(0);
+        // Every deferrable request rides along with this batch: the wait is over for all of them.
+        this.cancelDeferTimer?.();
+        this.cancelDeferTimer = null;
+        this.deferralOver = false;
         const riders = this.handOff(batch);
         this.wantWrite = false;
         this.committing = true;
@@ -418,8 +476,9 @@ export class TopicLoop {
       this.emit('internal-error', { topic: this.o.topic, op: 'run', error: err });
     } finally {
       this.running = false;
-      if ((this.queue.length > 0 || this.tasks.length > 0) && this.mode !== 'stopped' && !this.leadership.waitingForStaleLease) queueMicrotask(() => this.kick());
-      else for (const w of this.idleWaiters.splice(0)) w();
+      if (this.hasWork && this.mode !== 'stopped' && !this.leadership.waitingForStaleLease) queueMicrotask(() => this.kick());
+      // Deferrable requests alone keep the loop from idle: their timer (or a hurry()) commits them.
+      else if (this.mode === 'stopped' || !this.queue.every((r) => r.deferrable) || this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
     }
   }
 
@@ -671,5 +730,7 @@ export class TopicLoop {
     this.leadership.cancelTimers();
     this.parking.cancelWakeUp();
     this.segments.cancelTimers();
+    this.cancelDeferTimer?.();
+    this.cancelDeferTimer = null;
   }
 }

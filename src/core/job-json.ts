@@ -30,6 +30,14 @@ export function primePayloadJson(job: JobRecord, json: string): void {
   (job as Cached)[PAYLOAD_JSON] = json;
 }
 
+/**
+ * Seeds the record cache with bytes that encode exactly this record: a segment's record, read back
+ * (core/segments/segment-codec.ts). A refill then moves jobs into the head without encoding them again.
+ */
+export function primeJobBytes(job: JobRecord, bytes: Buffer): void {
+  (job as Cached)[JSON_CACHE] = bytes;
+}
+
 /** Whether the payload's JSON text is cached (then it, not the payload object, is the job's payload). */
 export function hasPayloadJson(job: JobRecord): boolean {
   return (job as Cached)[PAYLOAD_JSON] !== undefined;

@@ -14,7 +14,9 @@ import type { SegmentRef } from './segment-registry.js';
 /** A record from a read segment, as a job of the head (the read copy may serve another attempt). */
 function fromSegment(job: JobRecord, state: 'pending' | 'delayed'): JobRecord {
   const copy = { ...job, state };
-  dropJsonCache(copy); // a spread copies the symbol-keyed JSON cache too
+  // A spread copies the symbol-keyed JSON cache too: the segment's record bytes (segment-codec.ts),
+  // still exact when the state is the one the job was sealed in.
+  if (job.state !== state) dropJsonCache(copy);
   return copy;
 }
 

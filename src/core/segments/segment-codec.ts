@@ -14,7 +14,7 @@
  * Records are the head's own job JSON (recordText, cached per job), written straight into the segment.
  */
 import { QueueError } from '../../errors.js';
-import { cachedRecordCrc, keepRecordCrc, recordLength, recordText } from '../job-json.js';
+import { cachedRecordCrc, keepRecordCrc, primeJobBytes, recordLength, recordText } from '../job-json.js';
 import type { JobRecord } from '../types.js';
 import { crc32, fingerprintInto } from './fingerprint.js';
 
@@ -249,5 +249,7 @@ export function decodeRecord(meta: SegmentMeta, i: number, bytes: Uint8Array, wh
     throw corrupt(where, `record ${i} is not JSON`);
   }
   if (job.id !== meta.ids[i]) throw corrupt(where, `record ${i} is job ${job.id}, the header says ${meta.ids[i]}`);
+  // The record is the job's head JSON as it was sealed (jobBytes): a view of it, no copy.
+  primeJobBytes(job, buf.subarray(0, buf.length - 1));
   return job;
 }

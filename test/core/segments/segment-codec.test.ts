@@ -3,14 +3,19 @@ import { describe, expect, it } from 'vitest';
 import { crc32, crc32InJs, fingerprint, fingerprintInto } from '../../../src/core/segments/fingerprint.js';
 import { FingerprintIndex } from '../../../src/core/segments/id-index.js';
 import { decodeRecord, decodeSegment, decodeSegmentFingerprints, decodeSegmentMeta, decodeSegmentRecord, encodeSegment, fingerprintBytes, fingerprintPrefix, recordSpan, segmentHeaderBytes, segmentHeaderGuess } from '../../../src/core/segments/segment-codec.js';
+import { jobBytes } from '../../../src/core/job-json.js';
+import type { JobRecord } from '../../../src/core/types.js';
 import { newJob } from './backlog-harness.js';
+
+/** The record's own fields (JSON.stringify ignores the symbol-keyed JSON caches). */
+const plain = (j: JobRecord): unknown => JSON.parse(JSON.stringify(j));
 
 describe('segment codec', () => {
   const jobs = Array.from({ length: 50 }, (_, i) => newJob(`id-${i}-é`, 3, 100 + i, 5000 + i, 1));
 
   it('round-trips jobs, and each partial decode reads only its prefix', () => {
     const bytes = encodeSegment('t', 'ready', jobs);
-    expect(decodeSegment(bytes, 'k').jobs).toEqual(jobs.map((j) => JSON.parse(JSON.stringify(j))));
+    expect(decodeSegment(bytes, 'k').jobs.map(plain)).toEqual(jobs.map(plain));
     const fpLen = fingerprintBytes(bytes.subarray(0, 16), 'k');
     const { fps } = decodeSegmentFingerprints(bytes.subarray(0, fpLen), 'k');
     expect([fps[2 * 7], fps[2 * 7 + 1]]).toEqual(fingerprint('id-7-é'));
@@ -21,6 +26,14 @@ describe('segment codec', () => {
     expect(decodeSegmentRecord(bytes, 'nope', 'k')).toBeUndefined();
   });
 
+  it("a decoded record's head JSON is its bytes in the segment, not a new encoding (a refill encodes nothing)", () => {
+    const bytes = encodeSegment('t', 'ready', jobs);
+    const rec = decodeSegment(bytes, 'k').jobs[7]!;
+    const json = jobBytes(rec);
+    expect(json.toString('utf8')).toBe(jobBytes(jobs[7]!).toString('utf8'));
+    expect(json.buffer).toBe(bytes.buffer); // a view of the segment's bytes
+  });
+
   it('decodes the header from its own prefix and one record from its own bytes (what ranged reads fetch)', () => {
     const bytes = encodeSegment('t', 'delayed', jobs);
     expect(fingerprintBytes(bytes.subarray(0, 16), 'k')).toBe(fingerprintPrefix(50));
@@ -29,7 +42,7 @@ describe('segment codec', () => {
     const meta = decodeSegmentMeta(bytes.subarray(0, headerLen), 'k');
     expect(meta.priorities).toHaveLength(50);
     const [start, end] = recordSpan(meta, 33);
-    expect(decodeRecord(meta, 33, bytes.subarray(start, end), 'k')).toEqual(JSON.parse(JSON.stringify(jobs[33])));
+    expect(plain(decodeRecord(meta, 33, bytes.subarray(start, end), 'k'))).toEqual(plain(jobs[33]!));
     expect(end - start).toBeLessThan(bytes.length / 40);
   });
 
