@@ -68,6 +68,20 @@ export async function listJobsPage(ctx: DeadJobsContext, topic: string, input: L
  * records are read from the archive first; large payloads get an object of their own again.
  */
 export async function retryDeadJobs(ctx: DeadJobsContext, topic: string, ids?: readonly string[]): Promise<RetryDeadOutput> {
+  let out = await retryDeadOnce(ctx, topic, ids);
+  // A dead job listed from `done` may be archived by the very batch that applies the retry (its
+  // record leaves the head then): the op skips it as UNAVAILABLE. Listed and read again, it is
+  // found in its archive object. Twice at most: a job cannot be archived more than once.
+  for (let again = 0; again < 2; again++) {
+    const lagging = out.skipped.filter((s) => s.code === 'UNAVAILABLE').map((s) => s.id);
+    if (lagging.length === 0) break;
+    const next = await retryDeadOnce(ctx, topic, lagging);
+    out = { retried: out.retried + next.retried, ids: [...out.ids, ...next.ids], skipped: [...out.skipped.filter((s) => s.code !== 'UNAVAILABLE'), ...next.skipped] };
+  }
+  return out;
+}
+
+async function retryDeadOnce(ctx: DeadJobsContext, topic: string, ids?: readonly string[]): Promise<RetryDeadOutput> {
   checkTopic(topic);
   const wanted = ids === undefined ? undefined : new Set(ids.map((id) => checkId(id)));
   const stubs: JobRecord[] = [];

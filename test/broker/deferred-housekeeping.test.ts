@@ -76,3 +76,26 @@ describe('batch gathering', () => {
     await broker.stop();
   });
 });
+
+describe('retrying dead jobs while their window is archived', () => {
+  it('a dead job listed from done and archived by the batch that retries it is read from its archive and retried', async () => {
+    const clock = new FakeClock();
+    const store = createMemoryStore();
+    const broker = new Broker({ store, clock, archiveWindowMs: 60_000 });
+    const n = ARCHIVE_WINDOW_MAX_JOBS;
+    await broker.push('jobs', Array.from({ length: n + 2 }, (_, i) => ({ id: `d${i}`, payload: i, maxAttempts: 1 })));
+    await clock.advance(0);
+    for (let i = 0; i < 20; i++) await settle();
+    const claimed = await broker.claim('jobs', { workerId: 'w', max: n });
+    await Promise.all(claimed.map((j) => broker.nack('jobs', { id: j.id, workerId: 'w', lease: j.lease, error: 'fatal' })));
+    // The full window of dead jobs is archived at once; its `archived` op waits for the next batch.
+    for (let i = 0; i < 50 && (await store.list('archive/jobs/')).length === 0; i++) await settle();
+    expect(await store.list('archive/jobs/')).toHaveLength(1);
+    for (let i = 0; i < 20; i++) await settle();
+    expect((await readQueue(store, 'jobs')).done).toHaveLength(n); // listed from here, full records
+    const out = await broker.retryDead('jobs');
+    expect(out).toMatchObject({ retried: n, skipped: [] });
+    expect((await broker.stats('jobs')).dead).toBe(0);
+    await broker.stop();
+  });
+});
