@@ -6,6 +6,7 @@
  *   npx tsx bench/broker-cpu.ts                      # file: store in a new temp directory
  *   npx tsx bench/broker-cpu.ts --jobs 20000 --store memory:
  *   npx tsx bench/broker-cpu.ts --cpu-prof           # node --cpu-prof … works too
+ *   npx tsx bench/broker-cpu.ts --wire [--store memory:]   # W1 over HTTP, as bench:peers runs it
  *
  * throughput  16 producer loops push one job per call; one consumer at concurrency 16 claims
  *             (long poll, up to its free slots) and acks each job as its no-op handler ends, all
@@ -17,11 +18,17 @@
  * latency     an idle queue with the consumer's claim parked; single jobs pushed one at a time,
  *             each timed from its push call to its claim's answer (the handler's start), and the
  *             commits each took.
+ * --wire      bench:peers's W1 instead, over the wire: the HTTP broker (startBrokerServer) in this
+ *             process, the 16 producers (one shared createClient, one job per push) and one
+ *             createWorker (defaults, concurrency 16) in a child (bench/broker-cpu-wire-driver.ts).
+ *             CPU µs per job is this process's alone: the broker's, HTTP included (bench:peers's
+ *             "server CPU per job" row), with the commits it took.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { fork } from 'node:child_process';
 import { Broker } from '../src/broker/broker.js';
 import type { ClaimedJob } from '../src/core/ops/claim.js';
 import { openStore } from '../src/storage/open.js';
@@ -33,17 +40,26 @@ const { values: args } = parseArgs({
     backlog: { type: 'string', default: '200' },
     store: { type: 'string' },
     only: { type: 'string' },
+    wire: { type: 'boolean', default: false },
+    'archive-window-ms': { type: 'string' },
   },
 });
 const JOBS = Number(args.jobs);
 const PROBES = Number(args.probes);
 const BACKLOG = Number(args.backlog);
 const PRODUCERS = 16;
+/** --archive-window-ms: the broker's archiveWindowMs (how long finished jobs wait in queue.json for their archive). */
+const archiveWindow = args['archive-window-ms'] === undefined ? {} : { archiveWindowMs: Number(args['archive-window-ms']) };
 const CONCURRENCY = 16;
 const TOPIC = 'bench';
 
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((sorted.length * p) / 100) - 1)] ?? NaN;
 const line = (s: string): void => void process.stdout.write(`${s}\n`);
+
+if (args.wire) {
+  await wire();
+  process.exit(0);
+}
 
 const dir = args.store === undefined ? await mkdtemp(join(tmpdir(), 'bucketq-broker-cpu-')) : null;
 const store = await openStore(args.store ?? `file:${dir}`);
@@ -58,7 +74,7 @@ store.write = async (key, body, cond) => {
     if (key.endsWith('/queue.json')) writeMs.push(performance.now() - t);
   }
 };
-const broker = new Broker({ store });
+const broker = new Broker({ store, ...archiveWindow });
 
 /** The consumer: claims while it has room, a no-op handler per job, each turn's acks together. */
 function consumer(onStart: (job: ClaimedJob) => void, onDone: () => void) {
@@ -82,6 +98,7 @@ function consumer(onStart: (job: ClaimedJob) => void, onDone: () => void) {
       for (const job of jobs) {
         onStart(job);
         setImmediate(() => {
+          if (stopped) return;
           void broker.ack(TOPIC, { id: job.id, workerId: 'w', lease: job.lease }).then(() => {
             inFlight--;
             completed++;
@@ -183,4 +200,66 @@ try {
   await broker.stop();
   await store.close();
   if (dir) await rm(dir, { recursive: true, force: true });
+}
+
+/** --wire: W1 over HTTP against a broker server in this process; the clients in a child. */
+async function wire(): Promise<void> {
+  const { startBrokerServer } = await import('../src/server/index.js');
+  const wdir = args.store === undefined ? await mkdtemp(join(tmpdir(), 'bucketq-broker-cpu-')) : null;
+  const server = await startBrokerServer({ store: args.store ?? `file:${wdir}`, listen: '127.0.0.1:0', brokerOptions: archiveWindow });
+  try {
+    line(`bucketq broker-cpu --wire — node ${process.version}, store ${args.store ?? 'file:'}`);
+    const sizes: number[] = [];
+    let counting = false;
+    server.broker.events.on('commit', (c) => {
+      if (counting) sizes.push(c.bytes);
+    });
+    const child = fork(join(import.meta.dirname, 'broker-cpu-wire-driver.ts'), [server.url, String(JOBS), '1000'], { execArgv: ['--import', 'tsx'] });
+    let cpu0 = process.cpuUsage();
+    let t0 = 0;
+    /** HTTP requests answered so far by method and route, and storage calls by op (the server's own metrics). */
+    const requests = async (): Promise<Map<string, number>> => {
+      const out = new Map<string, number>();
+      for (const [name, key] of [
+        ['bucketq_http_requests_total', (l: Record<string, unknown>) => `${l.method} ${l.route}`],
+        ['bucketq_storage_calls_total', (l: Record<string, unknown>) => `store ${l.op}`],
+      ] as const) {
+        for (const v of (await server.metrics.getSingleMetric(name)!.get()).values) {
+          const k = key(v.labels);
+          out.set(k, (out.get(k) ?? 0) + v.value);
+        }
+      }
+      return out;
+    };
+    let req0 = new Map<string, number>();
+    let req1 = new Map<string, number>();
+    const result = await new Promise<{ cpu: NodeJS.CpuUsage; s: number }>((resolve, reject) => {
+      child.on('message', (m: { phase: string }) => {
+        if (m.phase === 'start') {
+          counting = true;
+          cpu0 = process.cpuUsage();
+          t0 = performance.now();
+          void requests().then((r) => (req0 = r));
+        } else if (m.phase === 'end') {
+          counting = false;
+          const r = { cpu: process.cpuUsage(cpu0), s: (performance.now() - t0) / 1000 };
+          void requests().then((m) => {
+            req1 = m;
+            resolve(r);
+          });
+        }
+      });
+      child.on('exit', (code) => reject(new Error(`the driver exited (${code}) before the end`)));
+    });
+    await new Promise((r) => child.once('exit', r));
+    const { cpu, s } = result;
+    sizes.sort((a, b) => a - b);
+    line(`throughput: ${JOBS} jobs in ${s.toFixed(2)} s = ${(JOBS / s).toFixed(0)} jobs/s; ${sizes.length} commits (${(JOBS / sizes.length).toFixed(1)} jobs each, p50 ${(pct(sizes, 50) / 1024).toFixed(1)} KiB)`);
+    line(`broker CPU per job: ${((cpu.user + cpu.system) / JOBS).toFixed(1)} µs (user ${(cpu.user / JOBS).toFixed(1)}, system ${(cpu.system / JOBS).toFixed(1)})`);
+    const perJob = [...req1].map(([k, n]) => [k, (n - (req0.get(k) ?? 0)) / JOBS] as const).filter(([, n]) => n > 0);
+    line(`HTTP requests and storage calls per job: ${perJob.map(([k, n]) => `${k} ${n.toFixed(3)}`).join(', ')}`);
+  } finally {
+    await server.close();
+    if (wdir) await rm(wdir, { recursive: true, force: true });
+  }
 }

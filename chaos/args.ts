@@ -1,13 +1,17 @@
 /** `npm run chaos -- [options]`: the options, their defaults and the manual. */
 import { intFlag, parseFlags } from '../src/cli/args.js';
 import { UsageError } from '../src/cli/command.js';
+import { checkBacklogLimits, parseBacklogSpec } from '../src/core/segments/limits-spec.js';
+
+/** Small head bounds: the window holds 32 jobs, segments 64, so every run's backlog uses segments. */
+const DEFAULT_BACKLOG = 'windowJobs=32,lowWater=16,tailSealJobs=8,tailTotalJobs=32,segmentMaxJobs=64,delayedHeadMax=8,delayedLookaheadMs=500,tombstoneMax=16';
 
 export const usage = `NAME
     npm run chaos - break a bucketq cluster on purpose, record what clients saw, check the history
 
 SYNOPSIS
     npm run chaos -- [--seconds N] [--seed N] [--brokers 2|3] [--producers N] [--workers N]
-                     [--store DIR] [--history DIR] [--faults SPEC] [--json]
+                     [--store DIR] [--history DIR] [--faults SPEC] [--backlog SPEC] [--json]
 
 DESCRIPTION
     Starts brokers (bucketq broker processes) on one file: store with the fault decorator on,
@@ -29,6 +33,9 @@ OPTIONS
                        pass; kept and named in the report when a check fails).
     --faults SPEC      Store faults of the brokers, as latency=MS,jitter=MS,failRate=P,ambiguousRate=P
                        (default latency=5,jitter=10,failRate=0.02,ambiguousRate=0.02).
+    --backlog SPEC     The brokers' head bounds (bucketq broker --backlog), default small ones
+                       (${DEFAULT_BACKLOG}) so that a backlog of a few dozen jobs
+                       spans write-once segments; "default" runs with the broker's own defaults.
     --broker-lease-ms N  Leadership lease (default 1500).
     --job-lease-ms N   Lease of each claim (default 2000).
     --json             Print the report as JSON instead of a table.
@@ -48,6 +55,8 @@ export interface ChaosOptions {
   store: string | undefined;
   history: string | undefined;
   faults: Record<string, number>;
+  /** bucketq broker --backlog SPEC, or undefined for the broker's defaults. */
+  backlog: string | undefined;
   brokerLeaseMs: number;
   jobLeaseMs: number;
   json: boolean;
@@ -55,13 +64,24 @@ export interface ChaosOptions {
 }
 
 const FAULT_NAMES = ['latency', 'jitter', 'failRate', 'ambiguousRate'];
+
+/** The --backlog spec checked here (one line, exit 2) rather than by each broker at start. */
+function parseBacklog(spec: string): string | undefined {
+  if (spec === 'default') return undefined;
+  try {
+    checkBacklogLimits(parseBacklogSpec(spec));
+  } catch (e) {
+    throw new UsageError(`--backlog: ${(e as Error).message}`);
+  }
+  return spec;
+}
 const DEFAULT_FAULTS = 'latency=5,jitter=10,failRate=0.02,ambiguousRate=0.02';
 
 export function parseChaosArgs(argv: string[]): ChaosOptions {
   const { values } = parseFlags(argv, {
     seconds: { type: 'string' }, seed: { type: 'string' }, brokers: { type: 'string' }, producers: { type: 'string' },
     rate: { type: 'string' }, workers: { type: 'string' }, store: { type: 'string' }, history: { type: 'string' },
-    faults: { type: 'string' }, 'broker-lease-ms': { type: 'string' }, 'job-lease-ms': { type: 'string' },
+    faults: { type: 'string' }, backlog: { type: 'string' }, 'broker-lease-ms': { type: 'string' }, 'job-lease-ms': { type: 'string' },
     json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   });
   const brokers = intFlag(values.brokers, 'brokers') ?? 3;
@@ -78,6 +98,7 @@ export function parseChaosArgs(argv: string[]): ChaosOptions {
     store: values.store,
     history: values.history,
     faults: parseFaults(values.faults ?? DEFAULT_FAULTS),
+    backlog: parseBacklog(values.backlog ?? DEFAULT_BACKLOG),
     brokerLeaseMs: intFlag(values['broker-lease-ms'], 'broker-lease-ms', 100) ?? 1500,
     jobLeaseMs: intFlag(values['job-lease-ms'], 'job-lease-ms', 100) ?? 2000,
     json: values.json ?? false,

@@ -47,6 +47,8 @@ export interface ClusterOptions {
   historyDir: string;
   seed: number;
   brokerLeaseMs: number;
+  /** bucketq broker --backlog SPEC (undefined: the broker's defaults). */
+  backlog?: string | undefined;
   jobLeaseMs: number;
   rate: number;
 }
@@ -87,7 +89,7 @@ export class Cluster {
 
   private spawnBroker(slot: string, incarnation: number): ChildProcess {
     const store = `${this.o.brokerStore}&seed=${this.seedOf(slot, incarnation)}`;
-    const args = ['--import', 'tsx', MAIN, 'broker', '--store', store, '--listen', '127.0.0.1:0', '--id', slot, '--lease-ms', String(this.o.brokerLeaseMs)];
+    const args = ['--import', 'tsx', MAIN, 'broker', '--store', store, '--listen', '127.0.0.1:0', '--id', slot, '--lease-ms', String(this.o.brokerLeaseMs), ...(this.o.backlog ? ['--backlog', this.o.backlog] : [])];
     return spawn(process.execPath, args, { env: { ...process.env, BUCKETQ_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   }
 

@@ -6,7 +6,10 @@
 import { parseState } from '../src/core/codec.js';
 import { assertInvariants } from '../src/core/invariants.js';
 import { archivePrefix, queueKey } from '../src/core/keys.js';
+import { decodeSegment } from '../src/core/segments/segment-codec.js';
+import { checkManifest, type BacklogManifest } from '../src/core/segments/manifest.js';
 import { openStore } from '../src/storage/index.js';
+import type { StorageDriver } from '../src/storage/types.js';
 import type { FinalStore, StoredJob } from './checker.js';
 
 interface QueueJson {
@@ -15,6 +18,26 @@ interface QueueJson {
   jobs: StoredJob[];
   done?: StoredJob[];
   dead?: Record<string, { attempts: number }>;
+  /** Format 3: the segments holding the backlog beyond the head, as stored (docs/format.md, section 2). */
+  backlog?: unknown;
+}
+
+/** The live jobs the head's segments hold: each named segment from its `skip`, cancelled ones left out. */
+async function segmentJobs(store: StorageDriver, backlog: BacklogManifest | undefined): Promise<StoredJob[]> {
+  if (!backlog) return [];
+  const out: StoredJob[] = [];
+  for (const ref of [...backlog.ready, ...backlog.delayed]) {
+    const obj = await store.read(ref.key);
+    if (!obj) throw new Error(`segment ${ref.key} named by queue.json is missing`);
+    const jobs = decodeSegment(obj.body, ref.key).jobs.slice(ref.skip);
+    for (const j of jobs) if (backlog.tombstones[j.id] !== ref.key) out.push(j as unknown as StoredJob);
+  }
+  return out;
+}
+
+/** The head's manifest, expanded from its stored form (undefined before format 3). */
+export function manifestOf(q: QueueJson | null, topic: string): BacklogManifest | undefined {
+  return q?.backlog === undefined ? undefined : checkManifest(q.backlog, 'queue.json', topic);
 }
 
 export async function readQueueJson(storeUrl: string, topic: string): Promise<QueueJson | null> {
@@ -57,7 +80,7 @@ export async function readFinalStore(storeUrl: string, topic: string): Promise<F
     }
     return {
       finished,
-      live: q?.jobs ?? [],
+      live: [...(q?.jobs ?? []), ...(await segmentJobs(store, q?.backlog === undefined ? undefined : checkManifest(q.backlog, queueKey(topic), topic)))],
       deadIndex: q?.dead ?? {},
       epoch: q?.broker?.epoch ?? 0,
       counters: { pushed: 0, completed: 0, dead: 0, claimed: 0, ...q?.counters },

@@ -1,4 +1,5 @@
 /** The chaos report: the checker's result with the run's setup, as a table for people or JSON. */
+import type { SegmentUse } from './segment-watch.js';
 import type { CheckResult } from './checker.js';
 
 export interface RunInfo {
@@ -15,6 +16,10 @@ export interface RunInfo {
   drainMs: number;
   /** Live jobs (and jobs waiting to be archived) when the drain began. */
   drainBacklog: number;
+  /** The brokers' --backlog bounds ("default": the broker's own). */
+  backlog: string;
+  /** How much the run used segments (segment-watch.ts). */
+  segments: SegmentUse;
   /** The drain ended with jobs still live (the checker then reports them as unfinished). */
   drainTimedOut: boolean;
   truncatedLines: number;
@@ -70,13 +75,14 @@ export function formatReport({ ok, run, check: c }: ChaosReport): string {
   info('completed / dead', `${c.counts.completed} / ${c.counts.dead}`);
   info('deliveries / acks accepted / rejected / nacks', `${c.counts.deliveries} / ${c.counts.acksAccepted} / ${c.counts.acksRejected} / ${c.counts.nacks}`);
   info('nemesis', `${Object.entries(c.counts.nemesis).map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing'} (${run.faultsSkipped} of ${run.faultsPlanned} planned faults left out)`);
+  info('segments', `${run.segments.segments} named during the run, up to ${run.segments.maxJobs} jobs in them at once (${run.segments.samples} heads read)`);
   info('drain', `${run.drainBacklog} jobs worked off in ${(run.drainMs / 1000).toFixed(1)} s${run.drainTimedOut ? ' (stalled)' : ''}`);
 
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.filter((r) => r[2] !== '').map((r) => r[1].length));
   const faults = Object.entries(run.faults).map(([k, v]) => `${k}=${v}`).join(',');
   const lines = [
-    `chaos run: seed ${run.seed}, ${run.seconds} s, ${run.brokers} brokers, ${run.producers} producers, ${run.workers} workers, store faults ${faults || 'none'}`,
+    `chaos run: seed ${run.seed}, ${run.seconds} s, ${run.brokers} brokers, ${run.producers} producers, ${run.workers} workers, store faults ${faults || 'none'}, head bounds ${run.backlog}`,
     // Figures (no verdict) may be wide: they are not right-aligned with the counts.
     ...rows.map(([a, b, cc]) => (cc === '' ? `${a.padEnd(w0)}  ${b}` : `${a.padEnd(w0)}  ${b.padStart(w1)}  ${cc}`)),
   ];

@@ -20,10 +20,11 @@ import { createClient } from '../src/client/index.js';
 import { parseChaosArgs, usage, type ChaosOptions } from './args.js';
 import { checkHistory } from './checker.js';
 import { Cluster } from './cluster.js';
-import { readFinalStore, readQueueJson } from './final-store.js';
+import { manifestOf, readFinalStore, readQueueJson } from './final-store.js';
 import { HistoryWriter, readHistory } from './history.js';
 import { planNemesis, runNemesis } from './nemesis.js';
 import { formatReport, type ChaosReport } from './report.js';
+import { SegmentWatch } from './segment-watch.js';
 
 const TOPIC = 'chaos';
 /** The drain fails when the number of live jobs has not fallen for this long. */
@@ -51,7 +52,10 @@ async function drain(store: string): Promise<{ ms: number; timedOut: boolean; ba
   let backlog = -1;
   while (Date.now() - lastProgress < DRAIN_STALL_MS) {
     const q = await readQueueJson(store, TOPIC);
-    const left = q ? q.jobs.length + (q.done ?? []).length : Infinity;
+    // Jobs waiting in segments count too (the manifest's counts leave cancelled ones out).
+    const m = manifestOf(q, TOPIC);
+    const inSegments = m ? m.counts.pending + m.counts.delayed : 0;
+    const left = q ? q.jobs.length + (q.done ?? []).length + inSegments : Infinity;
     if (backlog < 0) backlog = left;
     if (left === 0) return { ms: Date.now() - start, timedOut: false, backlog };
     if (left < least) [least, lastProgress] = [left, Date.now()];
@@ -78,7 +82,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const historyDir = await directory(o.history, 'bucketq-chaos-history-');
   const store = `file:${storeDir}`;
   const faults = Object.entries(o.faults).map(([k, v]) => `${k}=${v}`).join('&');
-  const cluster = new Cluster({ topic: TOPIC, store, brokerStore: `${store}?${faults}`, historyDir, seed: o.seed, brokerLeaseMs: o.brokerLeaseMs, jobLeaseMs: o.jobLeaseMs, rate: o.rate });
+  const cluster = new Cluster({ topic: TOPIC, store, brokerStore: `${store}?${faults}`, historyDir, seed: o.seed, brokerLeaseMs: o.brokerLeaseMs, jobLeaseMs: o.jobLeaseMs, rate: o.rate, backlog: o.backlog });
   const nemesisLog = new HistoryWriter(historyDir, 'nemesis');
   const abort = new AbortController();
   // Every planned fault waits on this signal at once.
@@ -98,6 +102,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     for (const w of workers) await cluster.start(w, 'worker');
     for (let i = 0; i < o.producers; i++) await cluster.start(`p${i}`, 'producer');
 
+    const segmentWatch = new SegmentWatch(store, TOPIC);
+    segmentWatch.start();
     const plan = planNemesis({ seed: o.seed, periodMs: o.seconds * 1000, brokers, workers, brokerLeaseMs: o.brokerLeaseMs, jobLeaseMs: o.jobLeaseMs });
     const window = { start: Date.now(), end: 0 };
     const period = delay(o.seconds * 1000);
@@ -107,6 +113,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
     await cluster.stop('producer', 30_000);
     const drained = await drain(store);
+    const segments = segmentWatch.stop();
     await cluster.stop('worker', 15_000);
     await cluster.stop('broker', 40_000);
 
@@ -118,6 +125,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       ...(check.counts.pushesAcked === 0 ? ['no push was acknowledged'] : []),
       ...(drained.timedOut ? [`the drain made no progress for ${DRAIN_STALL_MS / 1000} s`] : []),
       ...cluster.crashes.map((c) => `${c.name} exited by itself`),
+      ...(o.backlog && segments.segments === 0 ? ['no job waited in a segment although the bounds are small (--backlog): the run did not exercise segmented topics'] : []),
     ];
     const ok = check.ok && broken.length === 0;
     const kept = !ok || o.store !== undefined || o.history !== undefined;
@@ -125,7 +133,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       ok,
       run: {
         seed: o.seed, seconds: o.seconds, brokers: o.brokers, producers: o.producers, workers: o.workers, faults: o.faults,
-        storeDir, historyDir, kept, drainMs: drained.ms, drainTimedOut: drained.timedOut, drainBacklog: drained.backlog, truncatedLines,
+        storeDir, historyDir, kept, drainMs: drained.ms, drainTimedOut: drained.timedOut, drainBacklog: drained.backlog, truncatedLines, backlog: o.backlog ?? 'default', segments,
         archiveObjects: final.archiveObjects, faultsPlanned: plan.length, faultsSkipped: skipped, crashes: cluster.crashes, broken,
       },
       check,

@@ -232,36 +232,39 @@ export interface CheckedPushJob {
 
 const PUSH_JOB_FIELDS: ReadonlySet<string> = new Set(['id', 'payload', 'priority', 'delayMs', 'runAt', 'maxAttempts', 'backoff']);
 
-export function checkPushJob(j: unknown, limits: Limits, where = 'job'): CheckedPushJob {
+/**
+ * One job of a push, checked. `at`: its place in the request (errors then name `jobs[i]`), or the
+ * name errors use. Field names for messages are made only for the fields a job has (a bulk push
+ * checks thousands of jobs that carry a payload alone).
+ */
+export function checkPushJob(j: unknown, limits: Limits, at: string | number = 'job'): CheckedPushJob {
+  const where = typeof at === 'number' ? `jobs[${at}]` : at; // a cons string, flattened only if an error prints it
   if (typeof j !== 'object' || j === null || Array.isArray(j)) throw bad(`${where} must be an object with a payload`);
   const o = j as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!PUSH_JOB_FIELDS.has(k)) throw bad(`${where} has an unknown field ${shown(k)}`);
+  for (const k in o) if (Object.hasOwn(o, k) && !PUSH_JOB_FIELDS.has(k)) throw bad(`${where} has an unknown field ${shown(k)}`);
   // A job without the field is almost always a client's mistake (a misspelt key): refused. The
   // embedded push(payload) always sets it; there undefined (push() of a void queue) means null.
   if (!Object.hasOwn(o, 'payload')) throw bad(`${where}.payload is required (send null for a job that needs none)`);
-  checkJsonDepth(o.payload, `${where}.payload`);
+  const payload = o.payload === undefined ? null : o.payload;
+  if (typeof payload === 'object' && payload !== null) checkJsonDepth(payload, `${where}.payload`);
   let payloadJson: string | undefined;
   try {
-    payloadJson = JSON.stringify(o.payload === undefined ? null : o.payload);
+    payloadJson = JSON.stringify(payload);
   } catch (err) {
     throw bad(`${where}.payload is not JSON-serialisable: ${(err as Error).message}`);
   }
   if (payloadJson === undefined) throw bad(`${where}.payload is not JSON-serialisable`);
-  if (Buffer.byteLength(payloadJson) > limits.maxPayloadBytes) {
+  // A UTF-8 byte is at least one UTF-16 unit and at most three: the byte count only when it may matter.
+  if (3 * payloadJson.length > limits.maxPayloadBytes && Buffer.byteLength(payloadJson) > limits.maxPayloadBytes) {
     throw new QueueError('PAYLOAD_TOO_LARGE', `${where}.payload is ${Buffer.byteLength(payloadJson)} bytes; the limit is ${limits.maxPayloadBytes}`);
   }
   const out: CheckedPushJob = { payloadJson };
   if (o.id !== undefined) out.id = checkId(o.id, `${where}.id`);
-  const priority = checkInt(o.priority, `${where}.priority`, -1_000_000, 1_000_000);
-  if (priority !== undefined) out.priority = priority;
-  const delayMs = checkInt(o.delayMs, `${where}.delayMs`, 0, 10 * 365 * 86_400_000);
-  if (delayMs !== undefined) out.delayMs = delayMs;
-  const runAt = checkInt(o.runAt, `${where}.runAt`, 0, 8.64e15);
-  if (runAt !== undefined) out.runAt = runAt;
-  const maxAttempts = checkMaxAttempts(o.maxAttempts, `${where}.maxAttempts`);
-  if (maxAttempts !== undefined) out.maxAttempts = maxAttempts;
-  const backoff = checkBackoff(o.backoff, `${where}.backoff`);
-  if (backoff) out.backoff = backoff;
+  if (o.priority !== undefined) out.priority = checkInt(o.priority, `${where}.priority`, -1_000_000, 1_000_000);
+  if (o.delayMs !== undefined) out.delayMs = checkInt(o.delayMs, `${where}.delayMs`, 0, 10 * 365 * 86_400_000);
+  if (o.runAt !== undefined) out.runAt = checkInt(o.runAt, `${where}.runAt`, 0, 8.64e15);
+  if (o.maxAttempts !== undefined) out.maxAttempts = checkMaxAttempts(o.maxAttempts, `${where}.maxAttempts`);
+  if (o.backoff !== undefined) out.backoff = checkBackoff(o.backoff, `${where}.backoff`);
   return out;
 }
 
@@ -274,7 +277,9 @@ export function checkPushSize(jobs: unknown, limits: Limits): asserts jobs is un
 /** A push that succeeds or fails as a whole: its size, then every job (the first refusal answers). */
 export function checkPushBatch(jobs: unknown, limits: Limits): CheckedPushJob[] {
   checkPushSize(jobs, limits);
-  return jobs.map((j, i) => checkPushJob(j, limits, `jobs[${i}]`));
+  const out = new Array<CheckedPushJob>(jobs.length);
+  for (let i = 0; i < jobs.length; i++) out[i] = checkPushJob(jobs[i], limits, i);
+  return out;
 }
 
 /**

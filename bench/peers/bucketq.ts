@@ -61,7 +61,7 @@ export interface BucketqBenchOptions {
 
 export function bucketqAdapter(kind: 'file' | 'memory', o: BucketqBenchOptions = {}): SystemAdapter {
   const chunk = DEFAULT_LIMITS.maxBatch;
-  const prefetch = o.prefetch === undefined ? 'prefetch left at its default (0)' : `prefetch ${o.prefetch}`;
+  const prefetch = o.prefetch === undefined ? "prefetch left at its default ('auto')" : `prefetch ${o.prefetch}`;
   const producers = o.clientPerProducer ? 'one `createClient` per producer' : 'one `createClient` shared by the 16 producers';
   return {
     name: `bucketq-${kind}`,

@@ -42,7 +42,7 @@ bullmq-fsync: appendonly yes, appendfsync always) and pg-boss, one system after 
   --jobs N                  W1/W1i jobs (default 20000); W2/W3 get 5 × N
   --probes N                W4 single jobs (default 200)
   --drain-budget-s N        W3 stops after N s and reports its rate so far (default 180)
-  --bucketq-prefetch N      createWorker's prefetch for bucketq's workers (default: left out, i.e. 0;
+  --bucketq-prefetch N      createWorker's prefetch for bucketq's workers (default: left out, i.e. 'auto';
                             the runs before issue 15 used 256)
   --bucketq-client-per-producer
                             W1's bucketq producers get one createClient each (the runs before

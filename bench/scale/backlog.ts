@@ -1,16 +1,22 @@
 /**
- * What a backlog costs: one broker on a `file:` store, one topic filled with pending jobs to each
+ * What a backlog costs: one broker on the run's store (`--store`: a temp dir, or a prefix on radosgw), one topic filled with pending jobs to each
  * level in turn (1,000 → 100,000 → 1,000,000) by bulk pushes of the broker's batch limit
  * (`pushMany`, 10,000 jobs per call, one call at a time: the state is built through the normal
  * write path, not written directly). At each level, single jobs are pushed one at a time and each
  * one's commit is read from the broker's commit events (time from batch start to landed write,
  * and queue.json's size); the broker's memory is read from /proc/PID/status (VmRSS, VmHWM).
+ * Then (with `takeovers`) a standby broker process is started on the same store, the leader is
+ * killed with SIGKILL and the time until the standby hands out a job is measured (takeover.ts);
+ * the standby carries on as the leader for the next level.
  */
 import { createClient } from '../../src/client/index.js';
 import type { CommitEvent } from '../../src/event-types.js';
 import { DEFAULT_LIMITS } from '../../src/protocol.js';
 import type { BenchPayload } from '../peers/types.js';
-import { fileBroker, memoryMiB, pct } from './common.js';
+import { startBroker } from '../peers/bucketq.js';
+import { memoryMiB, pct } from './common.js';
+import { fileStore, type ScaleStore } from './store.js';
+import { takeover, type TakeoverCase } from './takeover.js';
 
 export interface BacklogCase {
   pending: number;
@@ -24,11 +30,14 @@ export interface BacklogCase {
   pushP99Ms: number;
   rssMiB: number;
   peakMiB: number;
+  /** The leader SIGKILLed at this level, a standby taking over (takeover.ts). */
+  takeover?: TakeoverCase;
 }
 
-export async function backlogCases(levels: number[], probesAt: (pending: number) => number): Promise<BacklogCase[]> {
-  const broker = await fileBroker();
-  const queue = createClient<BenchPayload>({ url: broker.url, topic: 'backlog', timeoutMs: 120_000 });
+export async function backlogCases(levels: number[], probesAt: (pending: number) => number, takeovers = true, scaleStore: ScaleStore = fileStore()): Promise<BacklogCase[]> {
+  const { url: store, remove } = await scaleStore.fresh();
+  let broker = await startBroker(store, [], ['--id', 'scale-0']);
+  let queue = createClient<BenchPayload>({ url: broker.url, topic: 'backlog', timeoutMs: 120_000 });
   const out: BacklogCase[] = [];
   try {
     let pending = 0;
@@ -63,7 +72,7 @@ export async function backlogCases(levels: number[], probesAt: (pending: number)
       pending += probes;
       const mem = memoryMiB(broker.pid);
       const ms = commits.map((c) => c.ms);
-      out.push({
+      const c: BacklogCase = {
         pending: level,
         buildSeconds,
         probes,
@@ -74,12 +83,22 @@ export async function backlogCases(levels: number[], probesAt: (pending: number)
         pushP99Ms: pct(push, 99),
         rssMiB: mem.rss,
         peakMiB: mem.peak,
-      });
-      process.stderr.write(`  backlog ${level}: built in ${buildSeconds.toFixed(1)} s; commit p50 ${pct(ms, 50).toFixed(0)} ms, ${(pct(commits.map((c) => c.bytes), 50) / 1048576).toFixed(1)} MiB; push p50 ${pct(push, 50).toFixed(0)} ms; RSS ${mem.rss.toFixed(0)} MiB (peak ${mem.peak.toFixed(0)})\n`);
+      };
+      out.push(c);
+      process.stderr.write(`  backlog ${level}: built in ${buildSeconds.toFixed(1)} s; commit p50 ${pct(ms, 50).toFixed(0)} ms, ${(c.commitMiB * 1024).toFixed(0)} KiB; push p50 ${pct(push, 50).toFixed(1)} ms; RSS ${mem.rss.toFixed(0)} MiB (peak ${mem.peak.toFixed(0)})\n`);
+      if (takeovers) {
+        await queue.close();
+        const t = await takeover(broker, store, 'backlog', level, `scale-${out.length}`);
+        c.takeover = t.result;
+        broker = t.standby;
+        queue = createClient<BenchPayload>({ url: broker.url, topic: 'backlog', timeoutMs: 120_000 });
+        process.stderr.write(`  takeover at ${level}: standby answered a claim ${t.result.fromKillMs} ms after SIGKILL, ${t.result.fromStaleMs} ms after the lease went stale (${t.result.leaseLeftMs} ms of lease left)\n`);
+      }
     }
   } finally {
     await queue.close();
     await broker.stop();
+    await remove();
   }
   return out;
 }

@@ -1,32 +1,29 @@
 /**
- * Pieces shared by the scale benchmarks (bench/scale/run.ts): a broker process on a store URL in a
- * throwaway dir, its memory from /proc, and a closed-loop push driver bounded by count and time.
+ * Pieces shared by the scale benchmarks (bench/scale/run.ts): a broker process on a fresh store
+ * (bench/scale/store.ts: a temp dir, or a prefix on radosgw), its memory from /proc, and a
+ * closed-loop push driver bounded by count and time.
  */
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { onTeardown } from '../peers/children.js';
 import { startBroker, type BrokerProcess } from '../peers/bucketq.js';
+import type { ScaleStore } from './store.js';
 
 export { pct } from '../peers/workloads.js';
 
 export interface ScaleBroker extends BrokerProcess {
-  /** The store's directory (file: stores). */
-  dir: string;
+  /** The store URL the broker runs on. */
+  storeUrl: string;
 }
 
-/** A broker on `file:DIR?QUERY` (QUERY e.g. `latency=50`), DIR a fresh temp dir removed by stop(). */
-export async function fileBroker(query = '', brokerFlags: string[] = []): Promise<ScaleBroker> {
-  const dir = await mkdtemp(join(tmpdir(), 'bucketq-scale-'));
-  const removeDir = onTeardown(() => rm(dir, { recursive: true, force: true }));
-  const broker = await startBroker(`file:${dir}${query ? `?${query}` : ''}`, [], brokerFlags);
+/** A broker on a fresh store of `store` with `query` (e.g. `latency=50`) added; stop() removes the data. */
+export async function scaleBroker(store: ScaleStore, query = '', brokerFlags: string[] = []): Promise<ScaleBroker> {
+  const { url, remove } = await store.fresh(query);
+  const broker = await startBroker(url, [], brokerFlags);
   return {
     ...broker,
-    dir,
+    storeUrl: url,
     async stop() {
       await broker.stop();
-      await removeDir();
+      await remove();
     },
   };
 }

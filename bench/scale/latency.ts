@@ -1,6 +1,6 @@
 /**
  * Workload 1 (producers pushing one job per call, one worker process at concurrency 16 with
- * prefetch 256, as in bench:peers; no-op handler) on a `file:` store with injected latency on every store call (`?latency=MS`, the fault
+ * prefetch 256, as in bench:peers; no-op handler) on the run's store (`--store`, default `file:`) with injected latency on every store call (`?latency=MS`, the fault
  * decorator of src/storage/faulty.ts): jobs/s from the first push to the last ack, and the push
  * round trip under that load. Each case pushes until `jobs` or `seconds` is reached, whichever
  * comes first, so slow cases stay short.
@@ -10,7 +10,8 @@ import { WORKER_PREFETCH } from '../peers/bucketq.js';
 import { spawnWorker } from '../peers/children.js';
 import type { BenchPayload } from '../peers/types.js';
 import { now } from '../peers/worker-protocol.js';
-import { closedLoop, fileBroker, pct } from './common.js';
+import { closedLoop, pct, scaleBroker } from './common.js';
+import { fileStore, type ScaleStore } from './store.js';
 
 export interface LatencyCase {
   latencyMs: number;
@@ -21,8 +22,8 @@ export interface LatencyCase {
   pushP99: number;
 }
 
-export async function latencyCase(latencyMs: number, producers: number, maxJobs: number, seconds: number): Promise<LatencyCase> {
-  const broker = await fileBroker(latencyMs > 0 ? `latency=${latencyMs}` : '');
+export async function latencyCase(latencyMs: number, producers: number, maxJobs: number, seconds: number, store: ScaleStore = fileStore()): Promise<LatencyCase> {
+  const broker = await scaleBroker(store, latencyMs > 0 ? `latency=${latencyMs}` : '');
   const clients = Array.from({ length: producers }, () => createClient<BenchPayload>({ url: broker.url, topic: 'w1' }));
   try {
     const worker = await spawnWorker(`worker (latency ${latencyMs})`, ['bench/peers/bucketq-worker.ts', broker.url, 'w1', '16', String(WORKER_PREFETCH)]);

@@ -1,6 +1,6 @@
 /**
  * Payload size: workload 1 (16 producers, one job per call; one worker process at concurrency
- * 16, no-op handler) on a `file:` store with payloads of 100 B, 10 KiB and 1 MiB. Payloads above
+ * 16, no-op handler) on the run's store (`--store`, default `file:`) with payloads of 100 B, 10 KiB and 1 MiB. Payloads above
  * the broker's threshold (64 KiB) are written to their own objects, so a 1 MiB job costs one
  * payload write at push and one read at claim besides its entry in queue.json.
  */
@@ -8,7 +8,8 @@ import { createClient } from '../../src/client/index.js';
 import { WORKER_PREFETCH } from '../peers/bucketq.js';
 import { spawnWorker } from '../peers/children.js';
 import { now } from '../peers/worker-protocol.js';
-import { closedLoop, fileBroker, pct } from './common.js';
+import { closedLoop, pct, scaleBroker } from './common.js';
+import { fileStore, type ScaleStore } from './store.js';
 
 export interface PayloadCase {
   bytes: number;
@@ -21,8 +22,8 @@ export interface PayloadCase {
 
 const PRODUCERS = 16;
 
-export async function payloadCase(bytes: number, maxJobs: number, seconds: number): Promise<PayloadCase> {
-  const broker = await fileBroker();
+export async function payloadCase(bytes: number, maxJobs: number, seconds: number, store: ScaleStore = fileStore()): Promise<PayloadCase> {
+  const broker = await scaleBroker(store);
   // A JSON string of `bytes` characters: the payload's size on the wire and in storage.
   const pad = 'x'.repeat(Math.max(0, bytes - 16));
   const clients = Array.from({ length: PRODUCERS }, () => createClient<{ n: number; pad: string }>({ url: broker.url, topic: 'p', timeoutMs: 60_000 }));

@@ -8,10 +8,10 @@ const rule = (n: number) => `|${'---:|'.repeat(n)}`;
 
 export function renderScale(r: ScaleResults): string {
   const out: string[] = ['# bucketq scale limits', ''];
-  out.push(`${r.date.slice(0, 16).replace('T', ' ')} UTC — ${r.machine.cores} × ${r.machine.cpu}, Node ${r.machine.node}, ${r.machine.os}. \`npm run bench:scale\`; one broker process on a \`file:\` store per part.`, '');
+  out.push(`${r.date.slice(0, 16).replace('T', ' ')} UTC — ${r.machine.cores} × ${r.machine.cpu}, Node ${r.machine.node}, ${r.machine.os}. \`npm run bench:scale${r.store === 'file' ? '' : ` -- --store ${r.store}`}\`; one broker process per part on a fresh ${r.storeDescription}.`, '');
   if (r.latency.length > 0) {
     const base = new Map(r.latency.filter((c) => c.latencyMs === 0).map((c) => [c.producers, c.jobsPerSec]));
-    out.push('## Workload 1 with injected store latency', '', 'Producers push one job per call; one worker process at concurrency 16 with prefetch 256 (it claims up to 272 jobs per request); `file:DIR?latency=MS` adds MS to every store call.', '');
+    out.push('## Workload 1 with injected store latency', '', 'Producers push one job per call; one worker process at concurrency 16 with prefetch 256 (it claims up to 272 jobs per request); `?latency=MS` on the store URL adds MS to every store call.', '');
     out.push(row(['store latency ms', 'producers', 'jobs', 'jobs/s', 'of 0 ms', 'push p50 ms', 'push p99 ms']), rule(7));
     for (const c of r.latency) {
       const b = base.get(c.producers);
@@ -21,10 +21,23 @@ export function renderScale(r: ScaleResults): string {
   }
   if (r.backlog.length > 0) {
     out.push('## Backlog', '', 'Pending jobs built with `pushMany` (10,000 per call); then single pushes one at a time, each its own commit.', '');
-    out.push(row(['pending jobs', 'build s', 'probes', 'commit p50 ms', 'commit p99 ms', 'queue.json MiB', 'push p50 ms', 'push p99 ms', 'broker RSS MiB', 'broker peak MiB']), rule(10));
+    out.push(row(['pending jobs', 'build s', 'probes', 'commit p50 ms', 'commit p99 ms', 'queue.json KiB', 'push p50 ms', 'push p99 ms', 'broker RSS MiB', 'broker peak MiB']), rule(10));
     for (const c of r.backlog) {
-      out.push(row([fmt(c.pending), fmt(c.buildSeconds, 1), c.probes, fmt(c.commitP50Ms), fmt(c.commitP99Ms), fmt(c.commitMiB, 1), fmt(c.pushP50Ms), fmt(c.pushP99Ms), fmt(c.rssMiB), fmt(c.peakMiB)]));
+      out.push(row([fmt(c.pending), fmt(c.buildSeconds, 1), c.probes, fmt(c.commitP50Ms), fmt(c.commitP99Ms), fmt(c.commitMiB * 1024), fmt(c.pushP50Ms, 1), fmt(c.pushP99Ms, 1), fmt(c.rssMiB), fmt(c.peakMiB)]));
     }
+    out.push('');
+    const t = r.backlog.filter((c) => c.takeover);
+    if (t.length > 0) {
+      out.push('Takeover: a standby broker process on the same store; the leader killed with SIGKILL; a claim sent to the standby every 20 ms until it hands out a job. "after stale" counts from the moment the dead leader\'s lease ran out (the lease is --lease-ms, default 10 s).', '');
+      out.push(row(['pending jobs', 'lease left at kill ms', 'kill → job ms', 'after stale → job ms']), rule(4));
+      for (const c of t) out.push(row([fmt(c.pending), fmt(c.takeover!.leaseLeftMs), fmt(c.takeover!.fromKillMs), fmt(c.takeover!.fromStaleMs)]));
+      out.push('');
+    }
+  }
+  if (r.build.length > 0) {
+    out.push('## Building a backlog embedded', '', `\`createQueue\` on a fresh ${r.storeDescription}, default options; \`pushMany\` of 10,000 jobs, one call at a time. CPU seconds are this process's (user + system): on a shared machine jobs per CPU second is the steadier figure.`, '');
+    out.push(row(['pending jobs', 'seconds', 'jobs/s', 'CPU s', 'jobs per CPU s', 'RSS MiB']), rule(6));
+    for (const c of r.build) out.push(row([fmt(c.pending), fmt(c.seconds, 1), fmt(c.jobsPerSec), fmt(c.cpuSeconds, 1), fmt(c.jobsPerCpuSec), fmt(c.rssMiB)]));
     out.push('');
   }
   if (r.topics.length > 0) {
@@ -46,7 +59,7 @@ export function renderScale(r: ScaleResults): string {
 export function latencyChart(r: ScaleResults): VegaLiteSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: `workload 1 throughput vs store latency (${r.date.slice(0, 10)}, ${r.machine.cores} × ${r.machine.cpu})`,
+    title: `workload 1 throughput vs store latency (${r.store}, ${r.date.slice(0, 10)}, ${r.machine.cores} × ${r.machine.cpu})`,
     width: 460,
     height: 240,
     data: { values: r.latency.map((c) => ({ latency: c.latencyMs, jobsPerSec: c.jobsPerSec, producers: `${c.producers} producers` })) },
@@ -66,7 +79,7 @@ export function backlogChart(r: ScaleResults): VegaLiteSpec {
   ]);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: `commit time vs backlog (${r.date.slice(0, 10)}, ${r.machine.cores} × ${r.machine.cpu})`,
+    title: `commit time vs backlog (${r.store}, ${r.date.slice(0, 10)}, ${r.machine.cores} × ${r.machine.cpu})`,
     width: 460,
     height: 240,
     data: { values },

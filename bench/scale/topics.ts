@@ -1,13 +1,14 @@
 /**
  * One topic or many on one broker: 100 clients (one per topic, or all on one topic) shared by 64
  * producer loops, each pushing one job per call to the next client in turn, for a fixed time, on
- * a `file:` store. Pushes only (no workers: draining 100 topics needs 100 of them, which would
+ * the run's store (`--store`, default `file:`). Pushes only (no workers: draining 100 topics needs 100 of them, which would
  * measure worker processes on 2 cores, not the broker). Each topic has its own commit loop and
  * its own queue.json, so 100 topics means up to 100 writes in flight instead of one.
  */
 import { createClient, type Client } from '../../src/client/index.js';
 import type { BenchPayload } from '../peers/types.js';
-import { closedLoop, fileBroker, pct } from './common.js';
+import { closedLoop, pct, scaleBroker } from './common.js';
+import { fileStore, type ScaleStore } from './store.js';
 
 export interface TopicsCase {
   topics: number;
@@ -20,8 +21,8 @@ export interface TopicsCase {
 export const TOPIC_PRODUCERS = 64;
 const CLIENTS = 100;
 
-export async function topicsCase(topics: number, seconds: number): Promise<TopicsCase> {
-  const broker = await fileBroker();
+export async function topicsCase(topics: number, seconds: number, store: ScaleStore = fileStore()): Promise<TopicsCase> {
+  const broker = await scaleBroker(store);
   const clients: Array<Client<BenchPayload>> = Array.from({ length: CLIENTS }, (_, i) => createClient<BenchPayload>({ url: broker.url, topic: `t${i % topics}` }));
   try {
     // Warm-up: every topic exists and every client has its connection before timing.

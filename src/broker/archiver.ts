@@ -77,14 +77,14 @@ export class Archiver {
 
   private async archiveOne(topic: string, key: string, records: Array<{ bytes: Buffer; hasRef: boolean }>, loop: TopicLoop): Promise<void> {
     // Only records with an external payload are parsed, to inline it; the rest are copied as bytes.
-    const refs = new Set<string>();
+    const refs = new Map<string, string>(); // payload ref → the id of the job it belonged to
     try {
       await withRetry(`archive ${key}`, this.o.retry, this.o.clock, this.o.random, async () => {
         const parts = await Promise.all(
           records.map(async ({ bytes, hasRef }) => {
             if (!hasRef) return bytes;
             const rec = JSON.parse(bytes.toString('utf8')) as JobRecord;
-            refs.add(rec.payloadRef!);
+            refs.set(rec.payloadRef!, rec.id);
             return Buffer.from(JSON.stringify((await inlinePayloads(this.o.store, topic, [rec]))[0]));
           }),
         );
@@ -98,10 +98,11 @@ export class Archiver {
       this.o.onError(topic, `archive ${key}`, err);
       return;
     }
-    await loop.submitInternal('archived', { keys: [key], recent: this.o.recent });
-    for (const ref of refs) {
-      // A retried dead job may point at the payload object again.
-      if (loop.referencesPayload(ref)) continue;
+    // Deferrable: on a busy topic it rides along with the next batch instead of costing a commit.
+    await loop.submitInternal('archived', { keys: [key], recent: this.o.recent }, true);
+    for (const [ref, id] of refs) {
+      // A retried dead job may point at the payload object again (in the head, or in a segment).
+      if (loop.referencesPayload(ref, id)) continue;
       await deletePayload(this.o.store, topic, ref).catch((err: unknown) => this.o.onError(topic, `delete payload ${ref}`, err));
     }
   }

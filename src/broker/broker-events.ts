@@ -63,6 +63,12 @@ export interface StateReset {
   seq: number;
 }
 
+export interface SegmentLost {
+  topic: string;
+  key: string;
+  error: QueueError;
+}
+
 /** Housekeeping that failed (archiving, a payload clean-up, the janitor, an internal op); nothing a caller waited on. */
 export interface InternalErrorReport {
   topic: string;
@@ -95,6 +101,8 @@ export interface BrokerEventMap {
   fenced: [LeadershipLost];
   'state-lost': [StateLost];
   'state-reset': [StateReset];
+  /** A segment the head names is missing from the store or does not decode: its jobs wait, nothing is skipped (once per segment). */
+  'segment-lost': [SegmentLost];
   'internal-error': [InternalErrorReport];
   batch: [LandedBatch];
   /** Not emitted by the broker: it listens itself, so that an 'error' emitted by anyone never crashes the process. */

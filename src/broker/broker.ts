@@ -9,6 +9,8 @@
  * operation and the payload, archive and janitor plumbing they share (about 450 lines, kept
  * together so every surface's entry points read in one place).
  */
+import type { BacklogLimits } from '../core/segments/manifest.js';
+import { checkBacklogLimits } from '../core/segments/limits-spec.js';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { OpInput, OpName, OpOutput, OpResult } from '../core/apply.js';
@@ -90,6 +92,17 @@ export interface BrokerOptions {
    */
   archiveWindowMs?: number;
   limits?: Partial<Limits>;
+  /**
+   * Bounds of each topic's head: the backlog beyond its window of next-ready jobs is written to
+   * segment objects (docs/format.md, section 8). Defaults suit any depth; tests make them small.
+   */
+  backlog?: Partial<BacklogLimits>;
+  /**
+   * How often a topic's leader lists its segment objects to find orphans, the segments of commits
+   * that never landed (docs/format.md, section 4). Default 10 minutes; an orphan is deleted at the
+   * first listing at least 2 × leaseMs after the one that found it. Tests shorten it.
+   */
+  orphanListingMs?: number;
   retry?: Partial<RetryPolicy>;
   /** Source of randomness for jitter (default Math.random). */
   random?: () => number;
@@ -100,7 +113,10 @@ export interface BrokerOptions {
 const HOUR = 3_600_000;
 
 export interface PushOptions {
-  /** The payloads are the caller's to give away: kept as they are, not copied (see {@link Broker.push}). */
+  /**
+   * @deprecated No effect: a push never copies payloads now (see {@link Broker.push}); callers
+   * that hand theirs over (the HTTP routes) may keep passing it.
+   */
   adopt?: boolean;
 }
 
@@ -124,10 +140,22 @@ export interface LostTopic {
   memorySeq: number | null;
 }
 
-/** A topic this broker cannot serve (`state-lost`) or cannot commit (`commit-failing`) right now. */
+/** A segment of a topic's backlog that the store lacks or that does not decode, as GET /v1/broker and the dashboard show it. */
+export interface LostSegment {
+  key: string;
+  code: string;
+  message: string;
+  /** When this broker found it (epoch ms). */
+  since: number;
+}
+
+/**
+ * A topic this broker cannot serve (`state-lost`), cannot commit (`commit-failing`), or serves
+ * only in part (`segment-lost`: a segment its head names is missing or corrupt) right now.
+ */
 export interface TopicTrouble {
   topic: string;
-  trouble: 'state-lost' | 'commit-failing';
+  trouble: 'state-lost' | 'commit-failing' | 'segment-lost';
   error: QueueError;
   since: number;
 }
@@ -154,7 +182,7 @@ export class Broker {
   private readonly loops = new Map<string, TopicLoop>();
   private readonly archiver: Archiver;
   private readonly janitors = new Map<string, () => void>();
-  private readonly o: Required<Pick<BrokerOptions, 'leaseMs' | 'standby' | 'payloadThreshold' | 'retentionMs' | 'random' | 'newId'>> & { retry: RetryPolicy };
+  private readonly o: Required<Pick<BrokerOptions, 'leaseMs' | 'standby' | 'payloadThreshold' | 'retentionMs' | 'random' | 'newId'>> & { retry: RetryPolicy; backlog?: Partial<BacklogLimits>; orphanListingMs?: number };
   private stopped = false;
   /** What dead-jobs.ts needs of this broker. */
   private readonly deadJobs: DeadJobsContext = {
@@ -163,6 +191,7 @@ export class Broker {
     inline: (topic, records) => withRetry('read payloads', this.o.retry, this.clock, this.o.random, () => inlinePayloads(this.store, topic, records)),
     externalise: (topic, json) => this.externalise(topic, json),
     cleanupPayloads: (topic, refs) => this.cleanupPayloads(topic, refs),
+    pageSegments: (topic) => this.loop(topic).pageSegments,
   };
 
   constructor(options: BrokerOptions) {
@@ -179,7 +208,13 @@ export class Broker {
       random: options.random ?? Math.random,
       newId: options.newId ?? randomId,
       retry: { ...DEFAULT_RETRY, ...options.retry },
+      // Checked here so a bad bound fails at start, not at a topic's first seal.
+      ...(options.backlog ? { backlog: checkBacklogLimits(options.backlog) } : {}),
+      ...(options.orphanListingMs !== undefined ? { orphanListingMs: options.orphanListingMs } : {}),
     };
+    if (options.orphanListingMs !== undefined && !(Number.isFinite(options.orphanListingMs) && options.orphanListingMs >= 0)) {
+      throw new QueueError('INVALID_ARGUMENT', `orphanListingMs must be a non-negative number of milliseconds, got ${String(options.orphanListingMs)}`);
+    }
     this.events.on('error', () => {}); // an 'error' event must never crash the process
     traceCommits(this.events); // bucketq.commit spans, when @opentelemetry/api is installed
     this.archiver = new Archiver({
@@ -211,6 +246,8 @@ export class Broker {
         retry: this.o.retry,
         random: this.o.random,
         events: this.events,
+        ...(this.o.backlog ? { backlogLimits: this.o.backlog } : {}),
+        ...(this.o.orphanListingMs !== undefined ? { orphanListingMs: this.o.orphanListingMs } : {}),
         afterCommit: (state, requests, results, swept) => {
           this.archiver.schedule(topic, state, created);
           // Live event streams (transports/http/events/) derive job events from the landed batch.
@@ -231,14 +268,16 @@ export class Broker {
   }
 
   /**
-   * `options.adopt`: the jobs' payloads are the caller's to give away (parsed from a request body
-   * just now, referenced by nothing else), so the state keeps them as they are; otherwise it keeps
-   * a copy (parsed back from the JSON the check made), never sharing an object with the caller.
+   * Pushes jobs as one request of the commit loop. The state keeps each payload's JSON text, made
+   * by the check, and answers every reader from it (a claim parses it, a get's record is a copy
+   * made from it): so it keeps the caller's payload object without parsing a copy, yet hands out
+   * nothing shared with the caller, and a change the caller makes afterwards is never seen.
+   * (`options` is accepted for callers that still pass `adopt`.)
    */
-  push(topic: string, jobs: PushJobRequest[], options: PushOptions = {}): Promise<PushOutcome[]> {
+  push(topic: string, jobs: PushJobRequest[], _options: PushOptions = {}): Promise<PushOutcome[]> {
     return traced('bucketq.push', topic, { 'bucketq.jobs': Array.isArray(jobs) ? jobs.length : 0 }, async (span) => {
       checkTopic(topic);
-      return this.pushJobs(topic, checkPushBatch(jobs, this.limits), span, options.adopt ? jobs : undefined);
+      return this.pushJobs(topic, checkPushBatch(jobs, this.limits), span, jobs);
     }, createdCount);
   }
 
@@ -248,7 +287,7 @@ export class Broker {
    * all of them, and is thrown). The network client's coalesced pushes (POST …/jobs with
    * `"atomic": false`): many callers' jobs in one request, none failing for another's mistake.
    */
-  async pushEach(topic: string, jobs: unknown[], options: PushOptions = {}): Promise<PushItemResult[]> {
+  async pushEach(topic: string, jobs: unknown[], _options: PushOptions = {}): Promise<PushItemResult[]> {
     checkTopic(topic);
     checkPushSize(jobs, this.limits);
     const out = new Array<PushItemResult>(jobs.length);
@@ -266,31 +305,31 @@ export class Broker {
       }
     }
     if (valid.length > 0) {
-      const pushed = await traced('bucketq.push', topic, { 'bucketq.jobs': valid.length }, (span) => this.pushJobs(topic, valid, span, options.adopt ? sources : undefined), createdCount);
+      const pushed = await traced('bucketq.push', topic, { 'bucketq.jobs': valid.length }, (span) => this.pushJobs(topic, valid, span, sources), createdCount);
       for (let k = 0; k < at.length; k++) out[at[k]!] = { ok: true, value: pushed[k]! };
     }
     return out;
   }
 
-  /** `adopted`: the callers' jobs, one per checked job, when their payloads are handed over (see push). */
-  private async pushJobs(topic: string, checked: CheckedPushJob[], span: RequestSpan | null, adopted?: readonly unknown[]): Promise<PushOutcome[]> {
+  /** `sources`: the callers' jobs, one per checked job (their payload objects are kept: see push). */
+  private async pushJobs(topic: string, checked: CheckedPushJob[], span: RequestSpan | null, sources: readonly unknown[]): Promise<PushOutcome[]> {
     const written: string[] = [];
     const coreJobs: PushJob[] = [];
     try {
       for (let i = 0; i < checked.length; i++) {
         const c = checked[i]!;
-        // The checked fields as they are (payloadJson included: the state keeps it for an inline payload).
-        const job: PushJob = { ...c, id: c.id ?? this.o.newId() };
+        // The checked fields, every one present (undefined when not given): one object shape for all jobs.
+        const job: PushJob = { id: c.id ?? this.o.newId(), payload: undefined, payloadRef: undefined, payloadJson: c.payloadJson, priority: c.priority, runAt: c.runAt, delayMs: c.delayMs, maxAttempts: c.maxAttempts, backoff: c.backoff };
         // Only a large payload awaits here: a small push reaches its loop in the same tick, ahead
         // of whatever its caller submits next (a read after it in a RESP pipeline must see it).
         const ref = this.isLarge(c.payloadJson) ? await this.externalise(topic, c.payloadJson) : undefined;
         if (ref !== undefined) {
           written.push(ref);
           job.payloadRef = ref;
-          delete job.payloadJson; // in its own object now: not held until the commit
+          job.payloadJson = undefined; // in its own object now: not held until the commit
         } else {
-          // Parsed from our own serialisation, unless handed over: the state never shares objects with the caller.
-          job.payload = adopted ? ((adopted[i] as { payload: unknown }).payload ?? null) : (JSON.parse(c.payloadJson) as unknown);
+          // Not parsed back from payloadJson: readers are answered from that text (see push).
+          job.payload = (sources[i] as { payload?: unknown }).payload ?? null;
         }
         coreJobs.push(job);
       }
@@ -462,19 +501,21 @@ export class Broker {
    * The topics this broker has a commit loop for, with what it knows of their leader (no I/O),
    * and, for a topic whose state it found lost, why (`stateLost`).
    */
-  topicLeases(): Array<{ topic: string; leading: boolean; leader: BrokerLease | null; stateLost?: LostTopic }> {
+  topicLeases(): Array<{ topic: string; leading: boolean; leader: BrokerLease | null; stateLost?: LostTopic; segmentLost?: LostSegment }> {
     return [...this.loops].map(([topic, loop]) => {
       const lease = loop.leaderLease;
       const lost = loop.lost;
+      const seg = loop.segmentLoss;
       const entry = { topic, leading: loop.isLeading, leader: lease ? { ...lease } : null };
-      return lost ? { ...entry, stateLost: { code: lost.error.code, message: lost.error.message, since: lost.since, seq: lost.seq, memorySeq: lost.memorySeq } } : entry;
+      if (lost) return { ...entry, stateLost: { code: lost.error.code, message: lost.error.message, since: lost.since, seq: lost.seq, memorySeq: lost.memorySeq } };
+      return seg ? { ...entry, segmentLost: { key: seg.key, code: seg.error.code, message: seg.error.message, since: seg.since } } : entry;
     });
   }
 
   /**
    * What keeps this broker from serving or committing a topic (no I/O; readiness, metrics):
-   * topics whose state it found lost, and topics whose last batch failed in the store with none
-   * landed since.
+   * topics whose state it found lost, topics whose last batch failed in the store with none
+   * landed since, and topics it leads with a segment the store lacks or cannot decode.
    */
   topicTroubles(): TopicTrouble[] {
     const out: TopicTrouble[] = [];
@@ -483,6 +524,8 @@ export class Broker {
       if (lost) out.push({ topic, trouble: 'state-lost', error: lost.error, since: lost.since });
       const failed = loop.storageFailure;
       if (failed) out.push({ topic, trouble: 'commit-failing', error: failed.error, since: failed.since });
+      const seg = loop.segmentLoss;
+      if (seg) out.push({ topic, trouble: 'segment-lost', error: seg.error, since: seg.since });
     }
     return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
   }
@@ -515,12 +558,18 @@ export class Broker {
 
   /** Waits until every topic's loop is idle and every archive write has finished. */
   async flush(): Promise<void> {
-    for (let i = 0; i < 5; i++) {
-      await Promise.all([...this.loops.values()].map((l) => l.idle()));
-      // Open archive windows would wait for their timer: seal them, so their jobs are archived now.
-      await Promise.all([...this.loops].map(([topic, l]) => this.archiver.sealNow(topic, l.committed, l)));
-      await Promise.all([...this.loops.values()].map((l) => l.idle()));
-      await this.archiver.drain();
+    // Housekeeping that would wait to ride along with a batch commits at once meanwhile.
+    const released = [...this.loops.values()].map((l) => l.hurry());
+    try {
+      for (let i = 0; i < 5; i++) {
+        await Promise.all([...this.loops.values()].map((l) => l.idle()));
+        // Open archive windows would wait for their timer: seal them, so their jobs are archived now.
+        await Promise.all([...this.loops].map(([topic, l]) => this.archiver.sealNow(topic, l.committed, l)));
+        await Promise.all([...this.loops.values()].map((l) => l.idle()));
+        await this.archiver.drain();
+      }
+    } finally {
+      for (const release of released) release();
     }
   }
 

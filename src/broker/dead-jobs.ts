@@ -7,6 +7,7 @@
 import type { OpInput, OpName, OpOutput } from '../core/apply.js';
 import { MAX_PAGE, type ListJobsInput, type ListJobsOutput } from '../core/ops/browse-ops.js';
 import type { RetryDeadOutput } from '../core/ops/retry-dead.js';
+import type { SegmentSource } from '../core/segments/backlog.js';
 import type { JobRecord } from '../core/types.js';
 import { isQueueError } from '../errors.js';
 import { checkId, checkTopic } from '../protocol.js';
@@ -21,6 +22,8 @@ export interface DeadJobsContext {
   externalise(topic: string, json: string): Promise<string | undefined>;
   /** Deletes payload objects nothing points at (in the background). */
   cleanupPayloads(topic: string, refs: string[]): void;
+  /** The topic's segments for pages of jobs: what is read already, and reads of more. */
+  pageSegments(topic: string): { pageSource: SegmentSource; readForPage(keys: readonly string[]): Promise<void> };
 }
 
 const isStub = (j: JobRecord): boolean => j.state === 'dead' && j.payload === undefined && j.payloadRef === undefined;
@@ -28,10 +31,28 @@ const isStub = (j: JobRecord): boolean => j.state === 'dead' && j.payload === un
 /**
  * A page of one state's jobs from the committed state, payloads included: large ones are read
  * from their objects, dead jobs from their archive (a stub whose archive is not written yet is
- * shown as the stub).
+ * shown as the stub). Pending and delayed pages go on into segments: the segments the op wants
+ * (at most two) are read, off the loop, and the op runs again with them; a search's exact id
+ * waiting in a segment is read with a get (its confirmation and record, docs/format.md section 3).
  */
 export async function listJobsPage(ctx: DeadJobsContext, topic: string, input: ListJobsInput): Promise<ListJobsOutput> {
-  const page = await ctx.call(checkTopic(topic), 'listJobs', input);
+  checkTopic(topic);
+  const segs = ctx.pageSegments(topic);
+  const asked = { ...input, segments: segs.pageSource };
+  delete asked.found;
+  let page = await ctx.call(topic, 'listJobs', asked);
+  if (page.wants) {
+    await segs.readForPage(page.wants);
+    page = await ctx.call(topic, 'listJobs', asked);
+  } else if (page.lookup !== undefined) {
+    const found = await ctx.call(topic, 'get', { id: page.lookup }).catch((err: unknown) => {
+      if (isQueueError(err, 'NOT_FOUND')) return undefined;
+      throw err;
+    });
+    if (found) page = await ctx.call(topic, 'listJobs', { ...asked, found });
+  }
+  delete page.wants;
+  delete page.lookup;
   const stubs = page.jobs.filter(isStub);
   if (stubs.length > 0) {
     const records = await archivedRecords(ctx.read, stubs);
@@ -47,6 +68,20 @@ export async function listJobsPage(ctx: DeadJobsContext, topic: string, input: L
  * records are read from the archive first; large payloads get an object of their own again.
  */
 export async function retryDeadJobs(ctx: DeadJobsContext, topic: string, ids?: readonly string[]): Promise<RetryDeadOutput> {
+  let out = await retryDeadOnce(ctx, topic, ids);
+  // A dead job listed from `done` may be archived by the very batch that applies the retry (its
+  // record leaves the head then): the op skips it as UNAVAILABLE. Listed and read again, it is
+  // found in its archive object. Twice at most: a job cannot be archived more than once.
+  for (let again = 0; again < 2; again++) {
+    const lagging = out.skipped.filter((s) => s.code === 'UNAVAILABLE').map((s) => s.id);
+    if (lagging.length === 0) break;
+    const next = await retryDeadOnce(ctx, topic, lagging);
+    out = { retried: out.retried + next.retried, ids: [...out.ids, ...next.ids], skipped: [...out.skipped.filter((s) => s.code !== 'UNAVAILABLE'), ...next.skipped] };
+  }
+  return out;
+}
+
+async function retryDeadOnce(ctx: DeadJobsContext, topic: string, ids?: readonly string[]): Promise<RetryDeadOutput> {
   checkTopic(topic);
   const wanted = ids === undefined ? undefined : new Set(ids.map((id) => checkId(id)));
   const stubs: JobRecord[] = [];

@@ -30,6 +30,7 @@
 import { parseState, serializeState } from '../core/codec.js';
 import { queueKey } from '../core/keys.js';
 import { createState, type QueueState } from '../core/state.js';
+import { DEFAULT_LIMITS, type BacklogLimits } from '../core/segments/manifest.js';
 import { isQueueError, QueueError } from '../errors.js';
 import type { StorageDriver, StoredObject } from '../storage/types.js';
 import type { Clock } from '../clock.js';
@@ -45,6 +46,8 @@ export interface QueueObjectOptions {
   random: () => number;
   /** This broker's id: the writer of its commits, by which an ambiguous write is recognised. */
   writer: string;
+  /** Bounds of the head's window: the backlog beyond goes to segments (docs/format.md). */
+  limits?: Partial<BacklogLimits>;
   /** An ambiguous write was resolved by a re-read: `landed` says whether it had (metrics). */
   onAmbiguous?(landed: boolean): void;
 }
@@ -180,7 +183,7 @@ export class QueueObject {
    * loop serves the topic as lost already; `loop.lose` is called when the look finds it lost only now.
    */
   async reset(fromMemory: boolean, loop: { lost: boolean; lose(err: QueueError): void }): Promise<ResetPlan> {
-    const context = { topic: this.o.topic, history: this.history, lost: loop.lost, read: () => this.read(), parse: (body: Uint8Array) => this.parse(body), lose: loop.lose };
+    const context = { topic: this.o.topic, history: this.history, lost: loop.lost, read: () => this.read(), parse: (body: Uint8Array) => this.parse(body), fresh: () => this.fresh(), lose: loop.lose };
     const plan = await planReset(context, fromMemory);
     this.history.recovered();
     this.cached = plan.state;
@@ -198,7 +201,7 @@ export class QueueObject {
   private adopt(obj: StoredObject | null): QueueState {
     if (!obj) {
       this.history.missingNow();
-      this.cached = createState(this.o.topic);
+      this.cached = this.fresh();
       this.etag = null;
       return this.cached;
     }
@@ -209,8 +212,12 @@ export class QueueObject {
     return state;
   }
 
+  private fresh(): QueueState {
+    return createState(this.o.topic, this.o.limits ?? DEFAULT_LIMITS);
+  }
+
   private parse(body: Uint8Array): QueueState {
-    const state = parseState(Buffer.from(body).toString('utf8'), this.key, this.o.clock.now());
+    const state = parseState(Buffer.from(body).toString('utf8'), this.key, this.o.clock.now(), this.o.limits ?? DEFAULT_LIMITS);
     if (state.topic !== this.o.topic) {
       throw new QueueError('CORRUPT_STATE', `${this.key} names topic ${JSON.stringify(state.topic)}; refusing to use or overwrite it`, { details: { object: this.key } });
     }

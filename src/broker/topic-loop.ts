@@ -6,6 +6,7 @@
  *   queue-object.ts  the conditional write: load, write with ifMatch, ambiguous outcomes, STATE_LOST
  *   leadership.ts    the lease: elect, renewal, standby (fail fast or wait), a restart under one id
  *   parking.ts       long-polling claims that wait for a job, and their timers
+ *   topic-segments.ts the backlog's segment objects: written before the head, read ahead, GC
  *
  * What stays here is the order of things: the modes, the batch queue, one write in flight. (That
  * is still about 600 lines, over our ~400 norm: every mode change below is made in this file, and
@@ -37,12 +38,19 @@
  *   Requests queue up in `queue`. `run()` is the only writer and runs one batch at a time, so one
  *   CAS write is in flight per topic, ever. Requests arriving while a write is in flight form the
  *   next batch, taken the moment the current one settles: no interval timer (but a store's
- *   minWriteIntervalMs is honoured; batches grow meanwhile). A reset runs alone between batches. A batch:
+ *   minWriteIntervalMs is honoured; batches grow meanwhile). A reset runs alone between batches.
+ *   Deferrable housekeeping (`archived`: finished jobs leave the head) starts no batch of its
+ *   own: it rides along with the next one, or commits alone after HOUSEKEEPING_WAIT_MS on a topic
+ *   with no other traffic (at once while a flush or stop waits). On a busy topic that saves a
+ *   commit per archive window, which a drain would otherwise pay between two claims. A batch:
  *     1. stamps the draft (seq + 1, writer id, time) and, unless it carries this broker's lease,
  *        applies `elect` first;
- *     2. sweeps if something is due, then applies every request (one op's error fails only it);
+ *     2. confirms id lookups that hit segments (topic-segments.ts), refills from segments read
+ *        ahead, sweeps if something is due, then applies every request (one op's error fails
+ *        only it) and seals what exceeds the head's window into planned segments;
  *     3. writes nothing if nothing changed and the lease is fresh; answers at once;
- *     4. otherwise renews the lease in the draft, serialises and writes with ifMatch;
+ *     4. otherwise renews the lease in the draft, writes the planned segments create-only (a
+ *        failure fails the batch as 8), serialises and writes the head with ifMatch;
  *     5. on success settles every request, then runs side effects (archiving, waking pollers);
  *     6. on a conflict reloads and re-applies the whole batch from scratch (results reset); if the
  *        reload shows another live leader, `elect` fails and the batch gets NOT_LEADER (fenced);
@@ -75,6 +83,8 @@ import { RecentReader } from './recent-reader.js';
 import type { RetryPolicy } from './retry.js';
 import type { LostState } from './state-history.js';
 import type { ResetOutcome } from './topic-reset.js';
+import { TopicSegments, type SegmentLoss } from './topic-segments.js';
+import type { BacklogLimits } from '../core/segments/manifest.js';
 
 export interface TopicRequest<K extends OpName = OpName> {
   op: K;
@@ -88,6 +98,8 @@ export interface TopicRequest<K extends OpName = OpName> {
   onLanded?: (seq: number) => void;
   /** The broker's own housekeeping (archived, expireDead, resign, ...): reads do not wait for it. */
   internal?: boolean;
+  /** Housekeeping that starts no batch: it joins the next one, or commits after HOUSEKEEPING_WAIT_MS (see the header). */
+  deferrable?: boolean;
   /** Enqueue time, for the standby wait limit. */
   since: number;
 }
@@ -108,6 +120,10 @@ export interface TopicLoopOptions {
   afterCommit(state: QueueState, requests: readonly TopicRequest[], results: readonly OpResult<OpName>[], swept: SweepOutput | undefined): void;
   /** Called when this broker takes the lease of the topic. */
   onLeading?(): void;
+  /** Bounds of the head's window (docs/format.md, section 8); the defaults when omitted. */
+  backlogLimits?: Partial<BacklogLimits>;
+  /** How often the leader lists segments for orphans (BrokerOptions.orphanListingMs). */
+  orphanListingMs?: number;
 }
 
 type Mode = 'unloaded' | 'leading' | 'standby' | 'lost' | 'stopped';
@@ -116,7 +132,10 @@ type Mode = 'unloaded' | 'leading' | 'standby' | 'lost' | 'stopped';
 const STORAGE_FAILURES: ReadonlySet<string> = new Set(['UNAVAILABLE', 'STORE_UNAVAILABLE', 'STORE_AMBIGUOUS']);
 
 /** What a caller may attach to a request besides its op and input. */
-export type SubmitExtra = Pick<TopicRequest, 'deadline' | 'signal' | 'onLanded' | 'internal'>;
+export type SubmitExtra = Pick<TopicRequest, 'deadline' | 'signal' | 'onLanded' | 'internal' | 'deferrable'>;
+
+/** How long deferrable housekeeping waits for a batch to ride along with before it commits alone. */
+export const HOUSEKEEPING_WAIT_MS = 100;
 
 const MAX_CONFLICT_ROUNDS = 20;
 /** Ops that never change the state: a batch of only these writes nothing (unless the lease needs renewing). */
@@ -149,6 +168,14 @@ export class TopicLoop {
   private readonly recent: RecentReader;
   /** The last batch failed in the store and none landed since (readiness). */
   private failure: { error: QueueError; since: number } | null = null;
+  /** The topic's segment objects (topic-segments.ts). */
+  private readonly segments: TopicSegments;
+  /** Deferrable requests wait for a batch; this timer (armed by the first of them) ends the wait. */
+  private cancelDeferTimer: (() => void) | null = null;
+  /** The wait ended: queued deferrable requests commit even alone. */
+  private deferralOver = false;
+  /** Flushes and stops in progress (hurry()): deferrable requests commit at once meanwhile. */
+  private hurrying = 0;
 
   constructor(private readonly o: TopicLoopOptions) {
     this.parking = new ParkingLot(o.clock, (req) => req.resolve({ jobs: [] } as never));
@@ -160,6 +187,17 @@ export class TopicLoop {
       random: o.random,
       onError: (key, error) => this.emit('internal-error', { topic: o.topic, op: `recent window from ${key}`, error }),
     });
+    this.segments = new TopicSegments({
+      topic: o.topic,
+      store: o.store,
+      clock: o.clock,
+      retry: o.retry,
+      random: o.random,
+      onReadAhead: () => this.readAheadLanded(),
+      onError: (op, error) => this.emit('internal-error', { topic: o.topic, op, error }),
+      onLost: (key, error) => this.emit('segment-lost', { topic: o.topic, key, error }),
+      ...(o.orphanListingMs !== undefined ? { orphanListingMs: o.orphanListingMs } : {}),
+    });
     this.object = new QueueObject({
       topic: o.topic,
       store: o.store,
@@ -167,13 +205,30 @@ export class TopicLoop {
       retry: o.retry,
       random: o.random,
       writer: o.brokerId,
+      ...(o.backlogLimits ? { limits: o.backlogLimits } : {}),
       onAmbiguous: (landed) => this.emit('ambiguous', { topic: o.topic, landed }),
     });
+  }
+
+  /** A segment read ahead arrived: run a batch so that it refills the head (an idle topic too). */
+  private readAheadLanded(): void {
+    if (this.mode !== 'leading') return;
+    this.wantWrite = true;
+    this.kick();
   }
 
   /** Set while the topic's state is lost (STATE_LOST): why, since when, what could be restored. */
   get lost(): LostState | null {
     return this.mode === 'lost' ? this.object.lost : null;
+  }
+
+  /**
+   * Set while a segment the head names is missing or undecodable and no read of it has succeeded
+   * since (leading only: a standby reads no segments). Its jobs, and in strict priority order
+   * every claim behind them, wait; nothing is skipped or re-created (docs/format.md).
+   */
+  get segmentLoss(): SegmentLoss | null {
+    return this.mode === 'leading' ? this.segments.loss : null;
   }
 
   /** Set while the last batch failed in the store (UNAVAILABLE, STORE_*) and none has landed since. */
@@ -199,13 +254,24 @@ export class TopicLoop {
     return this.state ? { ...this.state.idx.counts } : null;
   }
 
-  /** Whether a job of the cached state (live, or finished and not yet archived) still points at this payload object. */
-  referencesPayload(ref: string): boolean {
+  /**
+   * Whether a job of the cached state (live, or finished and not yet archived) still points at this
+   * payload object. A job of the same `id` waiting in a segment (a retried dead job sealed there) is
+   * taken to: its record is not in memory, so the object is kept.
+   */
+  referencesPayload(ref: string, id?: string): boolean {
     if (!this.state) return true; // unknown: keep the object
+    const where = id === undefined ? undefined : this.state.backlog.locate(id);
+    if (where && where.at !== 'head') return true;
     for (const job of this.state.jobs.values()) if (job.payloadRef === ref) return true;
     // A retried dead job that finished again waits in `done` for its own archive, which inlines the payload.
     for (const job of this.state.done) if (job.payloadRef === ref) return true;
     return false;
+  }
+
+  /** Segments a page of jobs may list from, and their reads (topic-segments.ts; Broker#listJobs). */
+  get pageSegments(): Pick<TopicSegments, 'pageSource' | 'readForPage'> {
+    return this.segments;
   }
 
   /** The committed state, read-only, when leading (for dashboards and tests). */
@@ -224,17 +290,54 @@ export class TopicLoop {
       const req = { op, input, resolve, reject, since: this.o.clock.now(), ...extra } as TopicRequest;
       extra.signal?.addEventListener('abort', () => this.abort(req), { once: true });
       this.queue.push(req);
+      if (req.deferrable && this.hurrying === 0) this.armDeferral();
+      else req.deferrable = false;
       this.kick();
     });
   }
 
-  /** Internal ops (archived, expireDead, resign): same batching, errors only logged as events. */
-  submitInternal<K extends OpName>(op: K, input: OpInput<K>): Promise<OpOutput<K> | undefined> {
-    return this.submit(op, input, { internal: true }).catch((err: unknown) => {
+  /** Internal ops (archived, expireDead, resign): same batching, errors only logged as events; `deferrable`: see the header. */
+  submitInternal<K extends OpName>(op: K, input: OpInput<K>, deferrable = false): Promise<OpOutput<K> | undefined> {
+    return this.submit(op, input, { internal: true, deferrable }).catch((err: unknown) => {
       // A lost topic was reported once (the 'state-lost' event); its housekeeping just stops.
       if (!isQueueError(err, 'STATE_LOST')) this.emit('internal-error', { topic: this.o.topic, op, error: err });
       return undefined;
     });
+  }
+
+  /**
+   * Until the returned function is called, deferrable housekeeping commits at once (queued ones
+   * too): a flush or a stop waits for it and must not wait HOUSEKEEPING_WAIT_MS per round.
+   */
+  hurry(): () => void {
+    this.hurrying++;
+    this.endDeferral();
+    let done = false;
+    return () => {
+      if (!done) this.hurrying--;
+      done = true;
+    };
+  }
+
+  private armDeferral(): void {
+    if (this.cancelDeferTimer || this.deferralOver) return;
+    this.cancelDeferTimer = this.o.clock.setTimer(HOUSEKEEPING_WAIT_MS, () => {
+      this.cancelDeferTimer = null;
+      this.endDeferral();
+    });
+  }
+
+  private endDeferral(): void {
+    this.cancelDeferTimer?.();
+    this.cancelDeferTimer = null;
+    if (!this.queue.some((r) => r.deferrable)) return;
+    this.deferralOver = true;
+    this.kick();
+  }
+
+  /** Queued work that starts a batch: deferrable requests alone do not, until their wait is over. */
+  private get hasWork(): boolean {
+    return this.wantWrite || this.tasks.length > 0 || (this.deferralOver ? this.queue.length > 0 : this.queue.some((r) => !r.deferrable));
   }
 
   /** Resolves once no batch runs and none is queued. */
@@ -249,6 +352,7 @@ export class TopicLoop {
    */
   async stop(resign = true): Promise<void> {
     if (this.mode === 'stopped') return;
+    this.hurry(); // never released: a stopped loop takes no more requests
     for (const p of this.parking.unparkAll()) p.resolve({ jobs: [] } as never);
     await this.idle();
     if (resign && this.mode === 'leading') {
@@ -294,8 +398,9 @@ export class TopicLoop {
   private readNow<K extends OpName>(op: K, input: OpInput<K>, resolve: (v: OpOutput<K>) => void, reject: (e: QueueError) => void): boolean {
     if (!READ_ONLY.has(op) || this.mode !== 'leading' || this.committing || this.leadership.resigning || !this.state) return false;
     if (this.queue.some((r) => !r.internal && !READ_ONLY.has(r.op))) return false;
+    if (this.segments.wantsBatch(this.state, op, input)) return false; // a get of a job in a segment: read it first
     const now = this.o.clock.now();
-    const due = nextDueAt(this.state);
+    const due = nextDueAt(this.state, now);
     if ((due !== undefined && due <= now) || this.leadership.renewDue(this.state.broker!, now)) return false;
     const r = apply(this.state, op, input, now);
     if (r.ok) resolve(r.value as OpOutput<K>);
@@ -323,10 +428,11 @@ export class TopicLoop {
   };
 
   private kick(): void {
-    // One microtask late, so that every request submitted in the same tick (Promise.all of acks,
-    // ackMany) joins one batch instead of the first going alone and the rest one commit later.
+    // At the end of this turn of the event loop (setImmediate, not a microtask), so that every
+    // request submitted in it joins one batch: a worker's claim and its ackMany arrive on two
+    // connections in the same poll phase, and a microtask would commit the first one alone.
     if (this.running) return;
-    queueMicrotask(() => {
+    setImmediate(() => {
       if (!this.running) void this.run();
     });
   }
@@ -334,7 +440,7 @@ export class TopicLoop {
   private async run(): Promise<void> {
     this.running = true;
     try {
-      while ((this.queue.length > 0 || this.wantWrite || this.tasks.length > 0) && this.mode !== 'stopped') {
+      while (this.hasWork && this.mode !== 'stopped') {
         const task = this.tasks.shift();
         if (task) {
           this.committing = true;
@@ -353,6 +459,10 @@ export class TopicLoop {
         // Batches grow meanwhile; reads alone (get, stats) never write, so they do not wait.
         if (gap > 0 && this.queue.some((r) => !READ_ONLY.has(r.op))) await this.o.clock.sleep(gap);
         const batch = this.queue.splice(0);
+        // Every deferrable request rides along with this batch: the wait is over for all of them.
+        this.cancelDeferTimer?.();
+        this.cancelDeferTimer = null;
+        this.deferralOver = false;
         const riders = this.handOff(batch);
         this.wantWrite = false;
         this.committing = true;
@@ -366,8 +476,9 @@ export class TopicLoop {
       this.emit('internal-error', { topic: this.o.topic, op: 'run', error: err });
     } finally {
       this.running = false;
-      if ((this.queue.length > 0 || this.tasks.length > 0) && this.mode !== 'stopped' && !this.leadership.waitingForStaleLease) queueMicrotask(() => this.kick());
-      else for (const w of this.idleWaiters.splice(0)) w();
+      if (this.hasWork && this.mode !== 'stopped' && !this.leadership.waitingForStaleLease) queueMicrotask(() => this.kick());
+      // Deferrable requests alone keep the loop from idle: their timer (or a hurry()) commits them.
+      else if (this.mode === 'stopped' || !this.queue.every((r) => r.deferrable) || this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
     }
   }
 
@@ -403,15 +514,27 @@ export class TopicLoop {
           return this.failBatch(batch, asQueueError(err), riders);
         }
       }
+      let requests: readonly TopicRequest[];
+      try {
+        requests = await this.segments.prepare(s, batch);
+      } catch (err) {
+        this.object.drop();
+        return this.failBatch(batch, asQueueError(err), riders);
+      }
       const now = this.o.clock.now();
       const elect = this.mode === 'leading' && this.leadership.holds(s) ? null : this.leadership.electInput();
-      const applied = applyBatch(s, this.o.brokerId, batch, elect, now);
+      if (!elect) {
+        this.segments.collectGarbage(s, now, 2 * this.o.leaseMs);
+        this.segments.collectOrphans(() => (this.mode === 'leading' ? this.state : null), now, 2 * this.o.leaseMs);
+      }
+      const applied = applyBatch(s, this.o.brokerId, requests, elect, now, { nonce: this.segments.nonce(), source: this.segments.source });
       if (!applied.ok) return this.becomeStandby(batch, applied.error, s.broker, riders);
       const { changed, results, swept } = applied;
       const lease = s.broker!;
       // Renew once a third of the lease has passed (the idle timer fires right then).
       if (!changed && (!this.leadership.renewDue(lease, now) || this.leadership.resigning)) {
         applied.unstamp();
+        if (this.mode === 'leading') this.segments.readAhead(s, now);
         this.settle(batch, results, now);
         if (!this.leadership.renewalScheduled) this.scheduleTimers();
         return;
@@ -422,6 +545,14 @@ export class TopicLoop {
       // A batch of reads that turned out to write (a due renewal) did not wait in run(): wait here.
       const gap = this.lastWriteAt + this.o.store.minWriteIntervalMs - this.o.clock.now();
       if (gap > 0) await this.o.clock.sleep(gap);
+      if (applied.segmentWrites.length > 0) {
+        try {
+          await this.segments.write(applied.segmentWrites);
+        } catch (err) {
+          this.object.drop(); // the draft names segments that are not all there: never write it
+          return this.failBatch(batch, asQueueError(err), riders);
+        }
+      }
       const body = this.object.serialize(s);
       const outcome = await this.object.write(s, body);
       if (outcome.kind === 'landed') {
@@ -438,6 +569,7 @@ export class TopicLoop {
         this.settle(batch, results, now, s.seq);
         this.recent.remember(s);
         this.o.afterCommit(s, batch, results, swept);
+        this.segments.readAhead(s, this.o.clock.now());
         this.wakeParked();
         this.scheduleTimers();
         return;
@@ -506,8 +638,10 @@ export class TopicLoop {
       this.wantWrite = true;
       this.kick();
     });
-    // Parked long polls try again when a delayed job or a lease comes due.
-    this.parking.wakeAt(this.parking.size > 0 && this.state ? nextDueAt(this.state) : undefined, (woken) => {
+    // Parked long polls try again when a delayed job or a lease comes due; a delayed segment is
+    // read ahead of its due time (topic-segments.ts), so its job is in the head by then.
+    if (this.state) this.segments.scheduleReadAhead(this.state, this.o.clock.now());
+    this.parking.wakeAt(this.parking.size > 0 && this.state ? nextDueAt(this.state, this.o.clock.now()) : undefined, (woken) => {
       this.queue.push(...woken);
       this.kick();
     });
@@ -595,5 +729,8 @@ export class TopicLoop {
   private clearTimers(): void {
     this.leadership.cancelTimers();
     this.parking.cancelWakeUp();
+    this.segments.cancelTimers();
+    this.cancelDeferTimer?.();
+    this.cancelDeferTimer = null;
   }
 }

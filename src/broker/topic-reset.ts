@@ -13,7 +13,7 @@
  *   continues the seq (archive keys are named by it and must never repeat) and the epoch, and is
  *   written create-only, so an object that appears meanwhile is never replaced.
  */
-import { createState, type QueueState } from '../core/state.js';
+import type { QueueState } from '../core/state.js';
 import type { JobStats } from '../core/types.js';
 import { queueKey } from '../core/keys.js';
 import { isQueueError, QueueError } from '../errors.js';
@@ -39,6 +39,8 @@ export interface ResetContext {
   read(): Promise<StoredObject | null>;
   /** Parses queue.json bytes (CORRUPT_STATE when they are not this topic's state). */
   parse(body: Uint8Array): QueueState;
+  /** A fresh state, with the head bounds of the topic's other states. */
+  fresh(): QueueState;
   /** The look found the topic lost: the loop stops serving it (and reports it). */
   lose(err: QueueError): void;
 }
@@ -87,7 +89,7 @@ function planLost(c: ResetContext, obj: StoredObject | null, fromMemory: boolean
     );
   }
   const floor = c.history.floor;
-  const state = fromMemory && memory ? c.parse(memory.body) : createState(c.topic);
+  const state = fromMemory && memory ? c.parse(memory.body) : c.fresh();
   state.seq = Math.max(state.seq, floor.seq);
   // The lease went with the object: the first commit's election takes it at once, one epoch on.
   const lease = state.broker;

@@ -33,7 +33,7 @@ export function logFormatOf(flag: string | undefined, env: NodeJS.ProcessEnv, is
 }
 
 /** Records printed whatever the level (see the module comment). */
-const ALWAYS = new Set(['listening', 'leader', 'fenced', 'state-lost', 'state-reset', 'draining', 'stopped', 'error', 'internal-error', 'exit']);
+const ALWAYS = new Set(['listening', 'leader', 'fenced', 'state-lost', 'segment-lost', 'state-reset', 'draining', 'stopped', 'error', 'internal-error', 'exit']);
 
 interface LogRecord {
   level: string;
@@ -77,6 +77,8 @@ export function prettyLine(r: LogRecord): { text: string; stderr: boolean } | nu
     }
     case 'state-lost':
       return { text: `state of topic ${topic} lost: ${errorMessage(r.error)}`, stderr: false };
+    case 'segment-lost':
+      return { text: `segment ${String(r.key)} of topic ${topic} lost: ${errorMessage(r.error)}`, stderr: false };
     case 'state-reset':
       return { text: `topic ${topic} serving again (${String(r.action)}, commit ${String(r.seq)})`, stderr: false };
     case 'error':

@@ -219,6 +219,11 @@ export function table(headers: string[], rows: Array<Array<string | number>>): s
   return [line(headers), ...cells.map(line)].join('\n');
 }
 
+/** `512 B`, `3.4 KiB`, `1.2 MiB`. */
+export function kib(bytes: number): string {
+  return bytes < 1024 ? `${bytes} B` : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
 /** `1.2s`, `3m05s`, `2h10m`, `4d3h`. */
 export function duration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;

@@ -9,7 +9,7 @@
  */
 import { isQueueError, QueueError } from '../errors.js';
 import { claim, type ClaimInput, type ClaimOutput } from './ops/claim.js';
-import { cancel, configure, get, retry, stats, type ConfigureInput, type RetryInput } from './ops/admin-ops.js';
+import { cancel, configure, get, retry, stats, type ConfigureInput, type GetInput, type RetryInput } from './ops/admin-ops.js';
 import { archived, elect, expireDead, resign, sealArchive, type ArchivedInput, type ElectInput } from './ops/housekeeping.js';
 import { ack, heartbeat, nack, unclaim, type AckInput, type HeartbeatInput, type NackInput, type NackOutput, type UnclaimInput, type UnclaimOutput } from './ops/lease-ops.js';
 import { push, type PushInput, type PushOutput } from './ops/push.js';
@@ -29,9 +29,9 @@ export interface OpTable {
   ack: [AckInput, { id: string }];
   nack: [NackInput, NackOutput];
   unclaim: [UnclaimInput, UnclaimOutput];
-  cancel: [{ id: string }, { id: string; state: 'cancelled' }];
+  cancel: [GetInput, { id: string; state: 'cancelled' }];
   retry: [RetryInput, { id: string; state: JobRecord['state'] }];
-  get: [{ id: string }, JobRecord];
+  get: [GetInput, JobRecord];
   stats: [Record<string, never>, JobStats];
   sweep: [Record<string, never>, SweepOutput];
   configure: [ConfigureInput, ConfigureInput];

@@ -9,12 +9,25 @@
  */
 import { QueueError } from '../errors.js';
 import { jobBytes } from './job-json.js';
-import { parseRecent, windowParts } from './recent.js';
-import { createState, emptyCounters, FORMAT_VERSION, insertJob, setDone, type QueueState } from './state.js';
+import { JoinedBytes } from './joined-bytes.js';
+import { groupBytes, parseRecent, windowParts, type RecentGroup } from './recent.js';
+import { backlogFromJobs, loadBacklog } from './segments/backlog-load.js';
+import { checkManifest, UNSEGMENTED_LIMITS, type BacklogLimits } from './segments/manifest.js';
+import { storeManifest } from './segments/manifest-stored.js';
+import { attachBacklog, createState, emptyCounters, FORMAT_VERSION, setDone, type QueueState } from './state.js';
 import type { Counters, DeadEntry, JobRecord, TopicSettings } from './types.js';
 
 const COMMA_NL = Buffer.from(',\n');
 const DONE_OPEN = Buffer.from(',"done":[\n');
+const JOBS_OPEN = Buffer.from('\n],"jobs":[\n');
+
+/** Per state: its `done` list and recent window as joined between commits (joined-bytes.ts). */
+const joined = new WeakMap<QueueState, { done: JoinedBytes<JobRecord>; recent: JoinedBytes<RecentGroup> }>();
+function joinedOf(s: QueueState) {
+  let j = joined.get(s);
+  if (!j) joined.set(s, (j = { done: new JoinedBytes(COMMA_NL, jobBytes), recent: new JoinedBytes(Buffer.from(','), groupBytes) }));
+  return j;
+}
 
 /**
  * queue.json as UTF-8 bytes, in a buffer from `alloc` (which must return exactly `size` bytes the
@@ -34,24 +47,23 @@ export function serializeState(s: QueueState, alloc: (size: number) => Buffer = 
     dead: Object.fromEntries(s.dead),
     archiveOpen: s.archiveOpen,
   });
-  const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"recent":`), ...windowParts(s.recent), DONE_OPEN];
-  const add = (jobs: Iterable<JobRecord>) => {
-    let first = true;
-    for (const job of jobs) {
-      if (!first) parts.push(COMMA_NL);
-      parts.push(jobBytes(job));
-      first = false;
-    }
-  };
-  add(s.done);
-  parts.push(Buffer.from('\n],"jobs":[\n'));
-  add(s.jobs.values());
-  parts.push(Buffer.from('\n]}'));
+  const j = joinedOf(s);
+  const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"recent":`), ...windowParts(s.recent, j.recent), DONE_OPEN, j.done.join(s.done), JOBS_OPEN];
+  let first = true;
+  for (const job of s.jobs.values()) {
+    if (!first) parts.push(COMMA_NL);
+    parts.push(jobBytes(job));
+    first = false;
+  }
+  parts.push(Buffer.from(`\n],"backlog":${JSON.stringify(storeManifest(s.backlog.manifest()))}}`));
   let size = 0;
   for (const p of parts) size += p.length;
   const out = alloc(size);
   let at = 0;
-  for (const p of parts) at += p.copy(out, at);
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
@@ -107,7 +119,7 @@ function checkDeadEntry(id: string, e: unknown, where: string): DeadEntry {
  * Parses queue.json text. `where` names the object in error messages. `now` only decides whether a
  * pending job is due or delayed when indexing (it does not change the stored state).
  */
-export function parseState(text: string, where: string, now: number): QueueState {
+export function parseState(text: string, where: string, now: number, limits: Partial<BacklogLimits> = UNSEGMENTED_LIMITS): QueueState {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -127,7 +139,7 @@ export function parseState(text: string, where: string, now: number): QueueState
     throw corrupt(where, 'missing topic, seq, nextOrder or jobs');
   }
   if (typeof raw.writer !== 'string' || !isNum(raw.time)) throw corrupt(where, 'missing the commit stamp (writer, time)');
-  const s = createState(raw.topic);
+  const s = createState(raw.topic, limits);
   s.seq = raw.seq;
   s.writer = raw.writer;
   s.time = raw.time;
@@ -158,21 +170,27 @@ export function parseState(text: string, where: string, now: number): QueueState
   setDone(s, raw.done.map((j) => checkJob(j, where, false)));
 
   const jobs = raw.jobs.map((j) => checkJob(j, where, true));
-  // The ready FIFOs must be rebuilt in enqueue order, whatever order the array was written in.
+  // In enqueue order, whatever order the array was written in: the backlog's FIFOs are rebuilt from it.
   jobs.sort((a, b) => a.order - b.order);
+  const waiting: JobRecord[] = [];
   for (const job of jobs) {
     if (s.jobs.has(job.id)) throw corrupt(where, `job ${job.id} appears twice`);
+    s.jobs.set(job.id, job);
     if (job.state === 'claimed') {
-      s.jobs.set(job.id, job);
       s.idx.counts.claimed++;
       s.idx.leases.push({ job, at: job.lease!.until, order: job.order });
     } else {
-      // A stored 'pending' job stays pending even if runAt is in the future (it was promoted).
-      const runAt = job.runAt;
-      if (job.state === 'pending') job.runAt = Math.min(runAt, now);
-      insertJob(s, job, now);
-      job.runAt = runAt;
+      waiting.push(job);
     }
+  }
+  // 2 → 3: every waiting job is in `jobs`; the backlog is built from them (a stored pending job
+  // stays pending even if its runAt is in the future: it was promoted), and the first commit's
+  // seal writes whatever exceeds the head's window as segments.
+  if (raw.format >= 3) {
+    const manifest = checkManifest(raw.backlog, where, s.topic);
+    attachBacklog(s, loadBacklog(s.topic, s, manifest, waiting, where, limits));
+  } else {
+    attachBacklog(s, backlogFromJobs(s.topic, s, waiting, now, limits));
   }
   return s;
 }

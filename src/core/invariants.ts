@@ -3,6 +3,7 @@
  * by fuzzing; cheap enough to run on small states, not meant for the hot path.
  */
 import { cachedJson } from './job-json.js';
+import { assertBacklogInvariants } from './segments/invariants.js';
 import type { QueueState } from './state.js';
 
 function fail(msg: string): never {
@@ -19,6 +20,7 @@ export function assertInvariants(s: QueueState, now: number): void {
     if (job.attempts > job.maxAttempts) fail(`job ${id} has ${job.attempts} attempts > max ${job.maxAttempts}`);
     if (job.attempts < 0 || !Number.isInteger(job.attempts)) fail(`job ${id} has bad attempts ${job.attempts}`);
     if (job.order >= s.nextOrder) fail(`job ${id} order ${job.order} >= nextOrder ${s.nextOrder}`);
+    if (job.state !== 'claimed' && s.backlog.head.get(id) !== job) fail(`${job.state} job ${id} is not in the backlog's head`);
     if (job.state === 'claimed') {
       if (!job.lease || !job.lease.token || !job.lease.worker) fail(`claimed job ${id} has no lease`);
       if (tokens.has(job.lease.token)) fail(`lease token ${job.lease.token} is held twice`);
@@ -32,6 +34,10 @@ export function assertInvariants(s: QueueState, now: number): void {
     const cached = cachedJson(job);
     if (cached !== undefined && !sameJson(JSON.parse(cached), JSON.parse(JSON.stringify(job)))) fail(`job ${id} changed without touch(): stale JSON cache`);
   }
+  if (s.backlog.head.size !== counts.pending + counts.delayed) fail(`the backlog's head holds ${s.backlog.head.size} jobs, the state ${counts.pending + counts.delayed}`);
+  assertBacklogInvariants(s.backlog);
+  counts.pending += s.backlog.segPending;
+  counts.delayed += s.backlog.segDelayed;
   for (const k of ['pending', 'delayed', 'claimed'] as const) {
     if (counts[k] !== s.idx.counts[k]) fail(`count of ${k} is ${s.idx.counts[k]}, recount gives ${counts[k]}`);
   }

@@ -23,6 +23,7 @@
  * the oldest groups while more than `maxIds` ids are remembered. Dedup therefore holds for
  * `windowMs` or about the last `maxIds` finished jobs, whichever is shorter.
  */
+import type { JoinedBytes } from './joined-bytes.js';
 import type { JobRecord } from './types.js';
 
 export interface RecentGroup {
@@ -148,17 +149,10 @@ export function groupBytes(g: RecentGroup): Buffer {
   return (c[BYTES] ??= Buffer.from(JSON.stringify({ at: g.at, key: g.key, n: g.n }), 'utf8'));
 }
 
-/** The window's queue.json form, `{windowMs, groups: [...]}`, as JSON bytes around the cached groups. */
-export function windowParts(w: RecentWindow): Buffer[] {
-  const parts: Buffer[] = [Buffer.from(`{"windowMs":${w.windowMs},"groups":[`)];
-  w.groups.forEach((g, i) => {
-    if (i > 0) parts.push(COMMA);
-    parts.push(groupBytes(g));
-  });
-  parts.push(CLOSE);
-  return parts;
+/** The window's queue.json form, `{windowMs, groups: [...]}`, as JSON bytes around the groups (joined by `joined`, which keeps them between commits). */
+export function windowParts(w: RecentWindow, joined: JoinedBytes<RecentGroup>): Buffer[] {
+  return [Buffer.from(`{"windowMs":${w.windowMs},"groups":[`), joined.join(w.groups), CLOSE];
 }
-const COMMA = Buffer.from(',');
 const CLOSE = Buffer.from(']}');
 
 /** Rebuilds a window (unhydrated) from parsed JSON; returns an error message for a bad shape. */

@@ -3,10 +3,13 @@
  * Ops mutate a state through the transition helpers below, which keep the indexes and counts in
  * step and drop the per-job JSON cache, so a commit re-serialises only the jobs that changed.
  */
-import { Deque, MinHeap } from './heap.js';
+import { QueueError } from '../errors.js';
+import { MinHeap } from './heap.js';
 import { dropJsonCache } from './job-json.js';
 import { archiveKey } from './keys.js';
 import { emptyRecent, recentEntry, type RecentWindow } from './recent.js';
+import { Backlog } from './segments/backlog.js';
+import { UNSEGMENTED_LIMITS, type BacklogLimits } from './segments/manifest.js';
 export { jobJson } from './job-json.js';
 import {
   DEFAULT_BACKOFF,
@@ -25,13 +28,11 @@ import {
  *   2  + `archiveOpen` (the archive window jobs finish into) and `recent` (the window of archived
  *      ids). A format-1 reader would drop both and write an open window's object early, so 2 is
  *      refused by it rather than half understood.
+ *   3  + `backlog` (the manifest of the segments holding the backlog beyond the head's window,
+ *      docs/format.md). A format-2 reader would see only the head's jobs and lose the rest.
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
-interface ReadyEntry {
-  job: JobRecord;
-  order: number;
-}
 interface TimedEntry {
   job: JobRecord;
   at: number;
@@ -39,14 +40,9 @@ interface TimedEntry {
 }
 
 export interface Indexes {
-  /** Due pending jobs, one FIFO per priority. */
-  ready: Map<number, Deque<ReadyEntry>>;
-  /** Priorities present in `ready`, highest first. */
-  priorities: number[];
-  /** Delayed jobs by runAt. */
-  delayed: MinHeap<TimedEntry>;
   /** Claimed jobs by lease expiry. */
   leases: MinHeap<TimedEntry>;
+  /** pending and delayed are the backlog's (head and segments); claimed is counted here. */
   counts: StateCounts;
   /** The latest record per id in `done`, so lookups by id never scan the list. */
   doneById: Map<string, JobRecord>;
@@ -102,6 +98,11 @@ export interface QueueState {
   archiveOpen: ArchiveWindow | null;
   /** Ids of jobs archived lately (see recent.ts): pushes and replayed acks still find them. */
   recent: RecentWindow;
+  /**
+   * The pending and delayed jobs in claim order: the head's window, tails and delayed jobs (all
+   * also in `jobs`) and the segments beyond them (docs/format.md). Claimed jobs are not its.
+   */
+  backlog: Backlog;
   idx: Indexes;
 }
 
@@ -114,20 +115,23 @@ export function defaultSettings(): TopicSettings {
   return { maxAttempts: DEFAULT_MAX_ATTEMPTS, backoff: { ...DEFAULT_BACKOFF }, paused: false };
 }
 
-function emptyIndexes(): Indexes {
+function emptyIndexes(backlog: Backlog): Indexes {
   const byTime = (a: TimedEntry, b: TimedEntry) => a.at < b.at || (a.at === b.at && a.order < b.order);
-  return {
-    ready: new Map(),
-    priorities: [],
-    delayed: new MinHeap(byTime),
-    leases: new MinHeap(byTime),
-    counts: { pending: 0, delayed: 0, claimed: 0 },
-    doneById: new Map(),
-  };
+  const counts = { claimed: 0 } as StateCounts;
+  // Live views, so every reader of the counts (stats, metrics, the loop) sees segments too.
+  Object.defineProperties(counts, {
+    pending: { enumerable: true, get: () => backlog.counts().pending },
+    delayed: { enumerable: true, get: () => backlog.counts().delayed },
+  });
+  return { leases: new MinHeap(byTime), counts, doneById: new Map() };
 }
 
-export function createState(topic: string): QueueState {
-  return {
+/**
+ * A fresh state. `limits` bound the head's window; the default keeps every job in the head (no
+ * segment is ever planned), which is what a caller that does not write segments needs.
+ */
+export function createState(topic: string, limits: Partial<BacklogLimits> = UNSEGMENTED_LIMITS): QueueState {
+  const s: Omit<QueueState, 'backlog' | 'idx'> = {
     format: FORMAT_VERSION,
     topic,
     seq: 0,
@@ -142,8 +146,23 @@ export function createState(topic: string): QueueState {
     done: [],
     archiveOpen: null,
     recent: emptyRecent(),
-    idx: emptyIndexes(),
   };
+  const state = s as QueueState;
+  attachBacklog(state, new Backlog(topic, state, limits));
+  return state;
+}
+
+/** Makes `b` the state's backlog (a loaded one replaces the empty one): it keeps `jobs` in step. */
+export function attachBacklog(s: QueueState, b: Backlog): void {
+  b.mirror = s.jobs;
+  s.backlog = b;
+  const claimed = s.idx?.counts.claimed ?? 0;
+  const leases = s.idx?.leases;
+  const doneById = s.idx?.doneById;
+  s.idx = emptyIndexes(b);
+  s.idx.counts.claimed = claimed;
+  if (leases) s.idx.leases = leases;
+  if (doneById) s.idx.doneById = doneById;
 }
 
 /** Marks a job changed: its cached JSON is stale. Every mutation of a JobRecord goes through here. */
@@ -152,61 +171,20 @@ export function touch(job: JobRecord, now: number): void {
   dropJsonCache(job);
 }
 
-function countKey(state: JobRecord['state']): keyof StateCounts | null {
-  return state === 'pending' || state === 'delayed' || state === 'claimed' ? state : null;
-}
-
-/** Moves a job (already in `jobs`) to a new live state, keeping counts right. */
-function setLiveState(s: QueueState, job: JobRecord, next: 'pending' | 'delayed' | 'claimed'): void {
-  const prev = countKey(job.state);
-  if (prev) s.idx.counts[prev]--;
-  job.state = next;
-  s.idx.counts[next]++;
-}
-
 /** Adds a brand-new job to the state as pending or delayed depending on runAt. */
 export function insertJob(s: QueueState, job: JobRecord, now: number): void {
-  s.jobs.set(job.id, job);
-  job.state = job.runAt > now ? 'delayed' : 'pending';
-  s.idx.counts[job.state]++;
-  if (job.state === 'delayed') indexDelayed(s, job);
-  else indexReady(s, job);
+  s.backlog.add(job, now); // enters `jobs` too (its mirror), or its run's fresh jobs (Backlog.deferHead)
 }
 
-function indexReady(s: QueueState, job: JobRecord): void {
-  let q = s.idx.ready.get(job.priority);
-  if (!q) {
-    q = new Deque();
-    s.idx.ready.set(job.priority, q);
-    const ps = s.idx.priorities;
-    let i = 0;
-    while (i < ps.length && ps[i]! > job.priority) i++;
-    ps.splice(i, 0, job.priority);
-  }
-  // New and requeued jobs get the highest order and join the back; a job handed back untouched
-  // keeps its order and goes back to its place.
-  q.insertSorted({ job, order: job.order }, byOrder);
-}
-
-const byOrder = (a: ReadyEntry, b: ReadyEntry): boolean => a.order < b.order;
-
-function indexDelayed(s: QueueState, job: JobRecord): void {
-  s.idx.delayed.push({ job, at: job.runAt, order: job.order });
+/** A job leaves the claimed set (its lease ended one way or another). */
+function unclaimCount(s: QueueState, job: JobRecord): void {
+  if (job.state === 'claimed') s.idx.counts.claimed--;
 }
 
 /** Puts a live job back in line: pending now (new FIFO position) or delayed until runAt. */
 export function requeue(s: QueueState, job: JobRecord, runAt: number, now: number): void {
-  job.runAt = runAt;
-  job.order = s.nextOrder++;
-  delete job.lease;
-  if (runAt > now) {
-    setLiveState(s, job, 'delayed');
-    indexDelayed(s, job);
-  } else {
-    setLiveState(s, job, 'pending');
-    indexReady(s, job);
-  }
-  touch(job, now);
+  unclaimCount(s, job);
+  s.backlog.requeue(job, runAt, now);
 }
 
 /**
@@ -214,14 +192,14 @@ export function requeue(s: QueueState, job: JobRecord, runAt: number, now: numbe
  * it keeps its place in line (its order) instead of going to the back, as a retry would.
  */
 export function returnClaimed(s: QueueState, job: JobRecord, now: number): void {
-  delete job.lease;
-  setLiveState(s, job, 'pending');
-  indexReady(s, job);
-  touch(job, now);
+  unclaimCount(s, job);
+  s.backlog.returnUnclaimed(job, now);
 }
 
+/** A job just taken from the backlog (takeNextReady) becomes claimed. */
 export function markClaimed(s: QueueState, job: JobRecord, worker: string, token: string, until: number, now: number): void {
-  setLiveState(s, job, 'claimed');
+  job.state = 'claimed';
+  s.idx.counts.claimed++;
   job.attempts++;
   job.lease = { worker, token, until };
   s.idx.leases.push({ job, at: until, order: job.order });
@@ -260,8 +238,9 @@ export function openArchiveKey(s: QueueState, now: number): string {
  */
 export function finishJob(s: QueueState, job: JobRecord, final: 'completed' | 'dead' | 'cancelled', now: number): void {
   const archive = openArchiveKey(s, now);
-  const prev = countKey(job.state);
-  if (prev) s.idx.counts[prev]--;
+  if (job.state === 'claimed') s.idx.counts.claimed--;
+  // In the head: it leaves it; in a segment (a cancel with the record read): a tombstone.
+  else if (job.state === 'pending' || job.state === 'delayed') s.backlog.cancel(job.id);
   s.jobs.delete(job.id);
   job.state = final;
   job.finishedAt = now;
@@ -301,6 +280,19 @@ export function recentStub(s: QueueState, id: string, now: number): JobRecord | 
   return { id, state: entry.token === '' ? 'cancelled' : 'completed', priority: 0, order: 0, runAt: 0, attempts: 0, maxAttempts: 0, createdAt: 0, updatedAt: 0, archive: entry.key };
 }
 
+/**
+ * The state of a job waiting in a segment (not in the head), or undefined when no segment holds it.
+ * A fingerprint hit the broker has not confirmed yet is UNAVAILABLE (retryable): the broker reads
+ * the segment's ids before apply (docs/format.md, "Cancel, get, idempotent push"), so it is rare.
+ */
+export function segmentState(s: QueueState, id: string): 'pending' | 'delayed' | 'cancelled' | undefined {
+  const loc = s.backlog.locate(id);
+  if (!loc || loc.at === 'head') return undefined;
+  if (loc.at === 'cancelled') return 'cancelled';
+  if (loc.at === 'segment') return 'priority' in s.backlog.reg.refs.get(loc.key)! ? 'pending' : 'delayed';
+  throw new QueueError('UNAVAILABLE', `job ${id} may be in a segment of topic ${s.topic} not read yet; retry shortly`, { details: { id, segments: loc.keys } });
+}
+
 /** The latest finished, not yet archived record of a job id. */
 export function findDone(s: QueueState, id: string): JobRecord | undefined {
   return s.idx.doneById.get(id);
@@ -313,25 +305,9 @@ export function setDone(s: QueueState, done: JobRecord[]): void {
   for (const j of done) s.idx.doneById.set(j.id, j);
 }
 
-function liveIn(s: QueueState, job: JobRecord, state: JobRecord['state'], order: number): boolean {
-  return job.state === state && job.order === order && s.jobs.get(job.id) === job;
-}
-
 /** Moves due delayed jobs to pending. Returns how many moved. */
 export function promoteDue(s: QueueState, now: number): number {
-  let moved = 0;
-  const h = s.idx.delayed;
-  for (let top = h.peek(); top && top.at <= now; top = h.peek()) {
-    h.pop();
-    const job = top.job;
-    if (!liveIn(s, job, 'delayed', top.order) || job.runAt !== top.at) continue;
-    setLiveState(s, job, 'pending');
-    job.order = s.nextOrder++;
-    indexReady(s, job);
-    touch(job, now);
-    moved++;
-  }
-  return moved;
+  return s.backlog.promoteDue(now).promoted;
 }
 
 /** Claimed jobs whose lease has expired by `now`, earliest first. Removes them from the lease index. */
@@ -353,23 +329,24 @@ export function takeExpiredLeases(s: QueueState, now: number): JobRecord[] {
   return out;
 }
 
-/** Removes and returns the next due pending job in priority, then FIFO, order. */
+/**
+ * Removes and returns the next due pending job in priority, then FIFO, order; undefined when none
+ * is in the head before a segment not read yet (the broker reads ahead, docs/format.md "Claim").
+ */
 export function takeNextReady(s: QueueState): JobRecord | undefined {
-  const ps = s.idx.priorities;
-  while (ps.length > 0) {
-    const p = ps[0]!;
-    const q = s.idx.ready.get(p)!;
-    for (let e = q.shift(); e; e = q.shift()) {
-      if (liveIn(s, e.job, 'pending', e.order)) return e.job;
-    }
-    s.idx.ready.delete(p);
-    ps.shift();
-  }
-  return undefined;
+  const t = s.backlog.takeNext();
+  return t && 'job' in t ? t.job : undefined;
 }
 
-/** Earliest time something becomes due (a delayed job or a lease expiry), or undefined. */
-export function nextDueAt(s: QueueState): number | undefined {
+/**
+ * Earliest time something becomes due (a delayed job in the head or in a delayed segment, or a
+ * lease expiry), or undefined. A delayed segment's job counts while it is due after `now`: the
+ * loop reads the segment ahead of that time (its lookahead), so a parked claim woken then finds
+ * the job in the head. Once its time has passed, the segment is not read yet (a batch's refill
+ * takes what is read and due soon): the read's arrival runs the batch that promotes it, and a
+ * wake-up in the past would only spin.
+ */
+export function nextDueAt(s: QueueState, now: number): number | undefined {
   const skipStale = (h: MinHeap<TimedEntry>, st: JobRecord['state'], valid: (e: TimedEntry) => boolean) => {
     for (let top = h.peek(); top; top = h.peek()) {
       if (top.job.state === st && s.jobs.get(top.job.id) === top.job && valid(top)) return top.at;
@@ -377,10 +354,12 @@ export function nextDueAt(s: QueueState): number | undefined {
     }
     return undefined;
   };
-  const d = skipStale(s.idx.delayed, 'delayed', (e) => e.job.runAt === e.at && e.job.order === e.order);
+  const d = skipStale(s.backlog.delayed as MinHeap<TimedEntry>, 'delayed', (e) => s.backlog.head.get(e.job.id) === e.job && e.job.runAt === e.at && e.job.order === e.order);
   const l = skipStale(s.idx.leases, 'claimed', (e) => e.job.lease?.until === e.at);
-  if (d === undefined) return l;
-  if (l === undefined) return d;
-  return Math.min(d, l);
+  let seg = s.backlog.delayedSegmentDueAt();
+  if (seg !== undefined && seg <= now) seg = undefined;
+  let out: number | undefined;
+  for (const t of [d, l, seg]) if (t !== undefined && (out === undefined || t < out)) out = t;
+  return out;
 }
 

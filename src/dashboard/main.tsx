@@ -63,7 +63,7 @@ function App() {
           </button>
         )}
       </header>
-      {route.view === 'topic' ? <Topic key={route.topic} topic={route.topic} params={route.params} readOnly={readOnly} /> : <Overview broker={broker} />}
+      {route.view === 'topic' ? <Topic key={route.topic} topic={route.topic} params={route.params} readOnly={readOnly} segmentLost={broker?.topics.find((t) => t.topic === route.topic)?.segmentLost} /> : <Overview broker={broker} />}
       <ConfirmHost />
       <Notices />
     </>

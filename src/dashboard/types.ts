@@ -35,6 +35,8 @@ export interface JobPage {
   jobs: Job[];
   next: string | null;
   total: number;
+  /** Of `total`: pending or delayed jobs waiting in segments beyond the head; the pages read on into them (docs/http-api.md). */
+  inSegments?: number;
 }
 
 export interface LeaderInfo {
@@ -50,7 +52,15 @@ export interface BrokerInfo {
   version: string;
   startedAt: number;
   store: string;
-  topics: Array<{ topic: string; leading: boolean; leader: LeaderInfo | null; stateLost?: LostInfo }>;
+  topics: Array<{ topic: string; leading: boolean; leader: LeaderInfo | null; stateLost?: LostInfo; segmentLost?: LostSegmentInfo }>;
+}
+
+/** A segment of a topic's backlog that the store lacks or that does not decode (GET /v1/broker): its jobs wait until it is restored. */
+export interface LostSegmentInfo {
+  key: string;
+  code: string;
+  message: string;
+  since: number;
 }
 
 /** A topic whose state this broker found lost (GET /v1/broker): it serves it again only after a reset. */

@@ -37,6 +37,10 @@ export function logBrokerEvents(broker: Broker, logger: Logger, slowCommitMs = D
     ),
   );
   events.on(
+    'segment-lost',
+    quiet((e) => logger.error({ event: 'segment-lost', topic: e.topic, key: e.key, error: errorFields(e.error) }, `segment ${e.key} of topic ${e.topic} lost; its jobs wait until it is restored`)),
+  );
+  events.on(
     'state-reset',
     quiet((e) => logger.warn({ event: 'state-reset', topic: e.topic, action: e.action, seq: e.seq }, `topic ${e.topic} serving again (${e.action}, commit ${e.seq})`)),
   );

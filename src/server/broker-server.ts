@@ -289,6 +289,10 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     log(`state of topic ${e.topic} lost: ${e.error.message}`);
     onError(e.error, `topic ${e.topic}: state lost`);
   });
+  broker.events.on('segment-lost', (e) => {
+    log(`segment ${e.key} of topic ${e.topic} lost: ${e.error.message}`);
+    onError(e.error, `topic ${e.topic}: segment lost`);
+  });
   broker.events.on('state-reset', (e) => log(`topic ${e.topic} serving again (${e.action}, commit ${e.seq})`));
   broker.events.on('internal-error', (e) => {
     if (!isQueueError(e.error, 'CLOSED')) onError(e.error, `topic ${e.topic}: ${e.op}`);

@@ -112,13 +112,21 @@ export class BrokerMetrics {
       },
     });
     // Counts, not per-topic series: alert on > 0; /readyz (with the token), the log and the dashboard name them.
-    const troubled = (trouble: 'state-lost' | 'commit-failing') => broker.topicTroubles().filter((t) => t.trouble === trouble).length;
+    const troubled = (trouble: 'state-lost' | 'commit-failing' | 'segment-lost') => broker.topicTroubles().filter((t) => t.trouble === trouble).length;
     new Gauge({
       name: 'bucketq_topics_state_lost',
       help: 'Topics whose state object this broker found missing or behind what it saw; each needs an operator reset',
       registers,
       collect() {
         this.set(troubled('state-lost'));
+      },
+    });
+    new Gauge({
+      name: 'bucketq_topics_segment_lost',
+      help: 'Topics led here with a segment their head names that the store lacks or that does not decode; its jobs wait until the object is restored',
+      registers,
+      collect() {
+        this.set(troubled('segment-lost'));
       },
     });
     new Gauge({

@@ -77,15 +77,19 @@ export function createReadiness(o: ReadinessOptions): Readiness {
   }
 
   /**
-   * Topics whose state was lost, as the answer shows them: names and errors with `detail`, a count
-   * without. They do not make the broker unready: the loss is in the store, not in this broker,
+   * Topics whose state was lost (`stateLost`), or one of whose segments is (`segmentLost`: the
+   * store lacks it or it does not decode), as the answer shows them: names and errors with
+   * `detail`, a count without. They do not make the broker unready: the loss is in the store, not in this broker,
    * and every broker that saw the topic finds it lost, so a readiness gate would take the whole
    * fleet (and every healthy topic) out of rotation for one topic. The gauge alerts instead.
    */
   function lostTopics(detail: boolean): Record<string, unknown> {
-    const lost = o.troubles().filter((t) => t.trouble === 'state-lost');
-    if (lost.length === 0) return {};
-    return { stateLost: detail ? lost.map((t) => ({ topic: t.topic, code: t.error.code, message: t.error.message, since: t.since })) : lost.length };
+    const out: Record<string, unknown> = {};
+    for (const [trouble, field] of [['state-lost', 'stateLost'], ['segment-lost', 'segmentLost']] as const) {
+      const lost = o.troubles().filter((t) => t.trouble === trouble);
+      if (lost.length > 0) out[field] = detail ? lost.map((t) => ({ topic: t.topic, code: t.error.code, message: t.error.message, since: t.since })) : lost.length;
+    }
+    return out;
   }
 
   /** Topics whose last commit failed in the store and none landed since: this broker cannot commit. */

@@ -21,7 +21,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { ContainerClient, StoragePipelineOptions } from '@azure/storage-blob';
 import { QueueError } from '../errors.js';
 import { cloudCall, DEFAULT_CLOUD_RETRY, isUnsentNetworkError, networkCode, type CallPolicy, type CloudRetryOptions, type FailureKind } from './cloud-call.js';
-import { asBytes, assertValidKey, assertValidPrefix } from './keys.js';
+import { asBytes, assertValidKey, assertValidPrefix, assertValidRange, contentRangeStart, httpRange, sliceRange } from './keys.js';
 import { invalid, type Target } from './store-url.js';
 import { importSdk, normalisePrefix, prefixedKey } from './sdk.js';
 import type { StorageDriver, StoredObject, WriteCondition } from './types.js';
@@ -150,6 +150,26 @@ export async function createAzureStore(options: AzureStoreOptions): Promise<Stor
           return { body, etag: res.etag };
         } catch (err) {
           if (status(err) === 404 && errorCode(err) !== 'ContainerNotFound') return null;
+          throw err;
+        }
+      });
+    },
+
+    async readRange(key: string, start: number, end: number): Promise<Uint8Array | null> {
+      assertValidKey(key);
+      assertValidRange(start, end);
+      open();
+      const { first, last } = httpRange(start, end);
+      return cloudCall(policy, 'read', `read ${key} [${start}, ${end})`, async (abortSignal) => {
+        try {
+          const res = await container.getBlobClient(blobName(key)).download(first, last - first + 1, { abortSignal });
+          const body = res.readableStreamBody ? await streamToBytes(res.readableStreamBody) : new Uint8Array(0);
+          // 206 carries Content-Range; an answer without one is the whole blob.
+          return sliceRange(body, contentRangeStart(res.contentRange) ?? 0, start, end);
+        } catch (err) {
+          if (status(err) === 404 && errorCode(err) !== 'ContainerNotFound') return null;
+          // 416 InvalidRange: the blob exists and ends at or before `start` (or is empty).
+          if (status(err) === 416) return new Uint8Array(0);
           throw err;
         }
       });

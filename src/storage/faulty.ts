@@ -101,6 +101,15 @@ export function withFaults(
       return inner.read(key);
     },
 
+    ...(inner.readRange
+      ? {
+          async readRange(key: string, start: number, end: number): Promise<Uint8Array | null> {
+            await enter('read', key, false);
+            return inner.readRange!(key, start, end);
+          },
+        }
+      : {}),
+
     async write(key: string, body: Uint8Array | string, condition?: WriteCondition): Promise<{ etag: string }> {
       const ambiguous = await enter('write', key, true);
       const result = await inner.write(key, body, condition);

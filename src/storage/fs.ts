@@ -100,7 +100,7 @@ import {
   type Scan,
 } from './fs-layout.js';
 import { CommitThreads, type PlaceJob, type PlaceReply } from './fs-threads.js';
-import { asBytes, assertValidKey, assertValidPrefix } from './keys.js';
+import { asBytes, assertValidKey, assertValidPrefix, assertValidRange } from './keys.js';
 import type { StorageDriver, StoredObject, WriteCondition } from './types.js';
 
 export const DRIVER_NAME = 'file';
@@ -312,6 +312,25 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
   }
 
   /** Create-if-absent (createOnly) or unconditional write, retrying until it lands or conflicts. */
+  /** Reads the live version of `key` with `get` (whole or a range), looking again if it was superseded meanwhile. */
+  async function readLive(key: string, get: (file: string) => Promise<Buffer>): Promise<{ bytes: Buffer; etag: string } | null> {
+    const dir = keyDir(key);
+    try {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const s = await scan(dir);
+        if (!s || !s.live) return null;
+        try {
+          return { bytes: await get(path.join(dir, versionName(s.gen, s.max))), etag: `${s.gen}.${s.max}` };
+        } catch (err) {
+          if (errCode(err) !== 'ENOENT') throw err; // superseded and collected meanwhile: look again
+        }
+      }
+      throw new QueueError('STORE_UNAVAILABLE', `File store: ${key} kept changing while being read`);
+    } catch (err) {
+      throw toStoreError(err, `read ${key}`);
+    }
+  }
+
   async function writeLoop(key: string, dir: string, bytes: Uint8Array, createOnly: boolean): Promise<{ etag: string }> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const s = await scan(dir);
@@ -335,22 +354,23 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
     minWriteIntervalMs: 0,
 
     async read(key: string): Promise<StoredObject | null> {
-      const dir = keyDir(key);
-      try {
-        for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-          const s = await scan(dir);
-          if (!s || !s.live) return null;
-          try {
-            const buf = await fsp.readFile(path.join(dir, versionName(s.gen, s.max)));
-            return { body: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), etag: `${s.gen}.${s.max}` };
-          } catch (err) {
-            if (errCode(err) !== 'ENOENT') throw err; // superseded and collected meanwhile: look again
-          }
+      const got = await readLive(key, (file) => fsp.readFile(file));
+      return got && { body: new Uint8Array(got.bytes.buffer, got.bytes.byteOffset, got.bytes.byteLength), etag: got.etag };
+    },
+
+    async readRange(key: string, start: number, end: number): Promise<Uint8Array | null> {
+      assertValidRange(start, end);
+      const got = await readLive(key, async (file) => {
+        const fh = await fsp.open(file, 'r');
+        try {
+          const buf = Buffer.allocUnsafe(Math.max(0, end - start));
+          const { bytesRead } = await fh.read(buf, 0, buf.length, start);
+          return buf.subarray(0, bytesRead);
+        } finally {
+          await fh.close();
         }
-        throw new QueueError('STORE_UNAVAILABLE', `File store: ${key} kept changing while being read`);
-      } catch (err) {
-        throw toStoreError(err, `read ${key}`);
-      }
+      });
+      return got && new Uint8Array(got.bytes.buffer, got.bytes.byteOffset, got.bytes.byteLength);
     },
 
     async write(key: string, body: Uint8Array | string, condition?: WriteCondition): Promise<{ etag: string }> {

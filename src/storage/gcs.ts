@@ -21,7 +21,7 @@
 import type { Bucket, Storage } from '@google-cloud/storage';
 import { QueueError } from '../errors.js';
 import { cloudCall, DEFAULT_CLOUD_RETRY, isUnsentNetworkError, networkCode, type CallPolicy, type CloudRetryOptions, type FailureKind } from './cloud-call.js';
-import { asBytes, assertValidKey, assertValidPrefix } from './keys.js';
+import { asBytes, assertValidKey, assertValidPrefix, assertValidRange, contentRangeStart, httpRange, sliceRange } from './keys.js';
 import { invalid, type Target } from './store-url.js';
 import { importSdk, normalisePrefix, prefixedKey } from './sdk.js';
 import type { StorageDriver, StoredObject, WriteCondition } from './types.js';
@@ -67,32 +67,54 @@ export function classifyGcsError(err: unknown, timedOut: boolean): FailureKind {
   return 'unknown';
 }
 
-/** Reads an object with the generation from the same response (the x-goog-generation header). */
-function download(bucket: Bucket, name: string, signal: AbortSignal): Promise<StoredObject | null> {
+interface Media {
+  body: Buffer;
+  /** The response's headers (x-goog-generation, content-range). */
+  header(name: string): string | undefined;
+}
+
+/**
+ * Downloads an object (or the inclusive byte range `range`) and the headers of the very response
+ * that carries the bytes. null when the object does not exist; 'unsatisfiable' on 416 (a range
+ * starting at or past the end of an object that exists).
+ */
+function media(bucket: Bucket, name: string, signal: AbortSignal, range?: { first: number; last: number }): Promise<Media | null | 'unsatisfiable'> {
   return new Promise((resolve, reject) => {
-    // validation: false because bodies are tiny JSON, and the hash check would buffer anyway.
-    const stream = bucket.file(name).createReadStream({ validation: false, decompress: true });
-    let generation: string | undefined;
+    // validation: false because bodies are tiny JSON, and the hash check would buffer anyway (the
+    // SDK cannot check a range's hash at all).
+    const stream = bucket.file(name).createReadStream({ validation: false, decompress: true, ...(range ? { start: range.first, end: range.last } : {}) });
+    let headers: Record<string, unknown> = {};
     const chunks: Buffer[] = [];
     const abort = (): void => void stream.destroy(signal.reason as Error);
     signal.addEventListener('abort', abort, { once: true });
     stream.on('response', (res: { headers?: Record<string, unknown> }) => {
-      const header = res.headers?.['x-goog-generation'];
-      generation = Array.isArray(header) ? String(header[0]) : header === undefined ? undefined : String(header);
+      headers = res.headers ?? {};
     });
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
     stream.on('error', (err: { code?: unknown }) => {
       signal.removeEventListener('abort', abort);
       if (err.code === 404) resolve(null);
+      else if (err.code === 416 && range) resolve('unsatisfiable');
       else reject(err);
     });
     stream.on('end', () => {
       signal.removeEventListener('abort', abort);
-      if (!generation || !/^\d+$/.test(generation)) {
-        reject(new QueueError('STORE_UNAVAILABLE', `gcs: read ${name} returned no x-goog-generation header`));
-      } else resolve({ body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), etag: generation });
+      const header = (h: string): string | undefined => {
+        const v = headers[h];
+        return Array.isArray(v) ? String(v[0]) : v === undefined ? undefined : String(v);
+      };
+      resolve({ body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), header });
     });
   });
+}
+
+/** Reads an object with the generation from the same response (the x-goog-generation header). */
+async function download(bucket: Bucket, name: string, signal: AbortSignal): Promise<StoredObject | null> {
+  const got = await media(bucket, name, signal);
+  if (got === null || got === 'unsatisfiable') return null;
+  const generation = got.header('x-goog-generation');
+  if (!generation || !/^\d+$/.test(generation)) throw new QueueError('STORE_UNAVAILABLE', `gcs: read ${name} returned no x-goog-generation header`);
+  return { body: got.body, etag: generation };
 }
 
 /** A GCS store. Resolves once the SDK is loaded (no request is made yet). */
@@ -131,6 +153,19 @@ export async function createGcsStore(options: GcsStoreOptions): Promise<StorageD
       assertValidKey(key);
       open();
       return cloudCall(policy, 'read', `read ${key}`, (signal) => download(bucket, objectName(key), signal));
+    },
+
+    async readRange(key: string, start: number, end: number): Promise<Uint8Array | null> {
+      assertValidKey(key);
+      assertValidRange(start, end);
+      open();
+      return cloudCall(policy, 'read', `read ${key} [${start}, ${end})`, async (signal) => {
+        const got = await media(bucket, objectName(key), signal, httpRange(start, end));
+        if (got === null) return null;
+        if (got === 'unsatisfiable') return new Uint8Array(0); // the object ends at or before `start`
+        // 206 carries Content-Range; an answer without one is the whole object.
+        return sliceRange(got.body, contentRangeStart(got.header('content-range')) ?? 0, start, end);
+      });
     },
 
     async write(key: string, body: Uint8Array | string, condition?: WriteCondition): Promise<{ etag: string }> {

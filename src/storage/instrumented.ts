@@ -17,6 +17,8 @@ export interface StorageCall {
   /** null when the call succeeded; the QueueError code (or `UNKNOWN` for anything else) when it threw. */
   errorCode: string | null;
   error?: unknown;
+  /** Bytes moved by a call that succeeded: the body read (whole or a range; 0 for a missing key), or written. */
+  bytes?: number;
 }
 
 export interface InstrumentedStore extends StorageDriver {
@@ -50,13 +52,13 @@ export function instrumentStore(inner: StorageDriver, observer: (call: StorageCa
   let lastFailedAt = -Infinity;
   let lastFailure: unknown = null;
 
-  async function timed<T>(op: StorageOp, key: string, call: () => Promise<T>): Promise<T> {
+  async function timed<T>(op: StorageOp, key: string, call: () => Promise<T>, size?: (out: T) => number): Promise<T> {
     const started = performance.now();
     try {
       const out = await call();
       const now = performance.now();
       lastAnsweredAt = now;
-      observe({ op, key, seconds: (now - started) / 1000, errorCode: null });
+      observe({ op, key, seconds: (now - started) / 1000, errorCode: null, ...(size ? { bytes: size(out) } : {}) });
       return out;
     } catch (error) {
       const now = performance.now();
@@ -88,8 +90,11 @@ export function instrumentStore(inner: StorageDriver, observer: (call: StorageCa
     get lastFailure() {
       return lastFailure;
     },
-    read: (key) => timed('read', key, () => inner.read(key)),
-    write: (key, body, condition) => timed('write', key, () => inner.write(key, body, condition)),
+    read: (key) => timed('read', key, () => inner.read(key), (out) => out?.body.byteLength ?? 0),
+    ...(inner.readRange
+      ? { readRange: (key: string, start: number, end: number) => timed('read', key, () => inner.readRange!(key, start, end), (out) => out?.byteLength ?? 0) }
+      : {}),
+    write: (key, body, condition) => timed('write', key, () => inner.write(key, body, condition), () => (typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength)),
     list: (prefix) => timed('list', prefix, () => inner.list(prefix)),
     delete: (key) => timed('delete', key, () => inner.delete(key)),
     close: () => inner.close(),

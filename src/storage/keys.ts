@@ -50,3 +50,38 @@ export function copyBody(body: Uint8Array | string): Uint8Array {
   if (body instanceof Uint8Array) return body.slice();
   throw new QueueError('INVALID_ARGUMENT', 'Storage body must be a Uint8Array or a string');
 }
+
+/**
+ * Throws INVALID_ARGUMENT unless `start` and `end` of a readRange are whole numbers ≥ 0. An `end`
+ * at or below `start` is an empty range: valid, it still tells whether the key exists.
+ */
+export function assertValidRange(start: number, end: number): void {
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < 0) {
+    throw new QueueError('INVALID_ARGUMENT', `Invalid byte range [${start}, ${end}): both ends must be whole numbers ≥ 0`);
+  }
+}
+
+/**
+ * The inclusive byte range a cloud driver asks for (HTTP `Range: bytes=first-last`). An empty range
+ * cannot be written in HTTP, so it asks for the one byte at `start` and the caller keeps none:
+ * the answer still says whether the key exists (404) or not.
+ */
+export function httpRange(start: number, end: number): { first: number; last: number } {
+  return { first: start, last: Math.max(start, end - 1) };
+}
+
+/**
+ * The bytes [start, end) out of a ranged answer whose first byte is object byte `servedFrom`
+ * (`start` when the server honoured the range, 0 when it ignored it and sent the whole object, as
+ * a plain 200 does). Never more than `end - start` bytes, whatever the server sent.
+ */
+export function sliceRange(body: Uint8Array, servedFrom: number, start: number, end: number): Uint8Array {
+  const from = Math.max(0, start - servedFrom);
+  return body.subarray(Math.min(from, body.length), Math.min(body.length, from + Math.max(0, end - start)));
+}
+
+/** The first byte of a `Content-Range: bytes FIRST-LAST/SIZE` answer header, or undefined without one. */
+export function contentRangeStart(header: unknown): number | undefined {
+  const m = typeof header === 'string' ? /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(header.trim()) : null;
+  return m ? Number(m[1]) : undefined;
+}

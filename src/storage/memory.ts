@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { QueueError } from '../errors.js';
-import { assertValidKey, assertValidPrefix, copyBody } from './keys.js';
+import { assertValidKey, assertValidPrefix, assertValidRange, copyBody } from './keys.js';
 import type { StorageDriver, StoredObject, WriteCondition } from './types.js';
 
 export const DRIVER_NAME = 'memory';
@@ -34,6 +34,13 @@ export function createMemoryStore(): StorageDriver {
       assertValidKey(key);
       const entry = entries.get(key);
       return entry ? { body: entry.body.slice(), etag: entry.etag } : null;
+    },
+
+    async readRange(key: string, start: number, end: number): Promise<Uint8Array | null> {
+      assertValidKey(key);
+      assertValidRange(start, end);
+      const entry = entries.get(key);
+      return entry ? entry.body.slice(start, Math.max(start, end)) : null;
     },
 
     async write(key: string, body: Uint8Array | string, condition?: WriteCondition): Promise<{ etag: string }> {

@@ -87,12 +87,14 @@ function parseNumber(url: string, name: string, raw: string, max: number): numbe
   return value;
 }
 
-/** Keeps `inner` but reports another minWriteIntervalMs. */
+/** Keeps `inner` (ranged reads too, when it has them) but reports another minWriteIntervalMs. */
 function withMinWriteInterval(inner: StorageDriver, ms: number): StorageDriver {
+  const { readRange } = inner;
   return {
     name: inner.name,
     minWriteIntervalMs: ms,
     read: (key) => inner.read(key),
+    ...(readRange ? { readRange: (key: string, start: number, end: number) => readRange.call(inner, key, start, end) } : {}),
     write: (key, body, condition) => inner.write(key, body, condition),
     list: (prefix) => inner.list(prefix),
     delete: (key) => inner.delete(key),

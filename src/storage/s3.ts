@@ -31,7 +31,7 @@ import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { QueueError } from '../errors.js';
-import { asBytes, assertValidKey, assertValidPrefix } from './keys.js';
+import { asBytes, assertValidKey, assertValidPrefix, assertValidRange, contentRangeStart, httpRange, sliceRange } from './keys.js';
 import { isNotFound, mapConditionalError, mapPlainError, statusOf } from './s3-errors.js';
 import { importSdk, normalisePrefix, prefixedKey } from './sdk.js';
 import { invalid, type Target } from './store-url.js';
@@ -170,6 +170,24 @@ export function createS3Store(options: S3StoreOptions): StorageDriver {
       } catch (err) {
         if (isNotFound(err)) return null;
         throw mapPlainError(err, `${where}: read ${key}`);
+      }
+    },
+
+    async readRange(key: string, start: number, end: number): Promise<Uint8Array | null> {
+      assertValidKey(key);
+      assertValidRange(start, end);
+      const { retrying, sdk } = await connect();
+      const { first, last } = httpRange(start, end);
+      try {
+        const out = await retrying.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: fullKey(key), Range: `bytes=${first}-${last}` }));
+        const body = out.Body ? await out.Body.transformToByteArray() : new Uint8Array(0);
+        // 206 carries Content-Range; a server that ignored Range answered 200 with the whole object.
+        return sliceRange(body, contentRangeStart(out.ContentRange) ?? 0, start, end);
+      } catch (err) {
+        if (isNotFound(err)) return null;
+        // 416 InvalidRange: the key exists, and `start` is at or past its end (or it is empty).
+        if (statusOf(err) === 416) return new Uint8Array(0);
+        throw mapPlainError(err, `${where}: read ${key} [${start}, ${end})`);
       }
     },
 

@@ -37,6 +37,15 @@ export interface StorageDriver {
   readonly minWriteIntervalMs: number;
   read(key: string): Promise<StoredObject | null>;
   /**
+   * Bytes [start, end) of `key`, or null when it does not exist. Fewer bytes when the object ends
+   * first: none when `start` is at or past its end, or when `end <= start` (S3, GCS and Azure
+   * answer such ranges with 416, which the drivers turn into this empty result). `start` and `end`
+   * are whole numbers ≥ 0 (INVALID_ARGUMENT otherwise). Other failures as for `read`.
+   * Optional: a segment's readers (broker/topic-segments.ts) use it to read only the sections they
+   * need (docs/format.md, section 3); without it they read the whole object.
+   */
+  readRange?(key: string, start: number, end: number): Promise<Uint8Array | null>;
+  /**
    * Writes `body` at `key`; with a condition, atomically. Returns the new etag. The caller must not
    * mutate `body` until the promise settles (drivers may send it without copying).
    */

@@ -153,7 +153,7 @@ describe('bad queue.json objects', () => {
     try {
       await q.push('v2', { id: 'new-1' });
       const stored = JSON.parse(Buffer.from((await store.read(queueKey('old')))!.body).toString());
-      expect(stored).toMatchObject({ format: 2, topic: 'old', seq: expect.any(Number), counters: { pushed: 2 } });
+      expect(stored).toMatchObject({ format: 3, topic: 'old', seq: expect.any(Number), counters: { pushed: 2 } });
       expect(stored.seq).toBeGreaterThan(4);
       expect((await q.claim({ workerId: 'w', max: 2 })).map((j) => j.id)).toEqual(['old-1', 'new-1']);
     } finally {

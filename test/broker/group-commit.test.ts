@@ -283,7 +283,7 @@ describe('group commit', () => {
     await base.write(Q, JSON.stringify(v1));
     await broker.push('jobs', [{ id: 'new-1', payload: 'from v2' }]);
     const q = await readQueue(base, 'jobs');
-    expect(q).toMatchObject({ format: 2, seq: 8, archiveOpen: null, recent: { windowMs: 60_000, groups: [] }, counters: { pushed: 2 } });
+    expect(q).toMatchObject({ format: 3, seq: 8, archiveOpen: null, recent: { windowMs: 60_000, groups: [] }, counters: { pushed: 2 } });
     expect(q.jobs.map((j: { id: string }) => j.id)).toEqual(['old-1', 'new-1']);
     expect((await broker.claim('jobs', { workerId: 'w', max: 1 }))[0]).toMatchObject({ id: 'old-1', payload: 'from v1' });
   });

@@ -6,6 +6,7 @@ import { FakeClock, type Clock } from '../../src/clock.js';
 import { withFaults } from '../../src/storage/faulty.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver, WriteCondition } from '../../src/storage/types.js';
+import { checkManifest, type BacklogManifest } from '../../src/core/segments/manifest.js';
 export { codeOf } from '../codes.js';
 
 export interface CountingStore extends StorageDriver {
@@ -52,6 +53,11 @@ export async function readQueue(store: StorageDriver, topic: string): Promise<Re
   const obj = await store.read(`topics/${topic}/queue.json`);
   if (!obj) throw new Error(`no queue.json for ${topic}`);
   return JSON.parse(Buffer.from(obj.body).toString('utf8'));
+}
+
+/** The manifest of a stored head, expanded (full keys, named fields) as a broker reads it. */
+export async function readManifest(store: StorageDriver, topic: string): Promise<BacklogManifest> {
+  return checkManifest((await readQueue(store, topic)).backlog, 'queue.json', topic);
 }
 
 

@@ -40,6 +40,31 @@ describe('bucketq broker', () => {
     }
   });
 
+  it('--backlog bounds the head: jobs beyond a small window wait in segment objects and come out in order', async () => {
+    const spec = 'windowJobs=8,lowWater=4,tailSealJobs=4,tailTotalJobs=8,segmentMaxJobs=16';
+    const proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0', '--backlog', spec]);
+    const call = api(proc.url);
+    const jobs = Array.from({ length: 60 }, (_, n) => ({ id: `j${n}`, payload: n }));
+    expect(await call('POST', '/v1/topics/t/jobs', { jobs })).toMatchObject({ status: 201 });
+    const store = await openStore(`file:${each.dir}`);
+    try {
+      const head = JSON.parse(Buffer.from((await store.read('topics/t/queue.json'))!.body).toString('utf8')) as { jobs: unknown[]; backlog: { ready: unknown[] } };
+      expect(head.jobs.length).toBeLessThanOrEqual(16);
+      expect(head.backlog.ready.length).toBeGreaterThan(0);
+      expect((await store.list('segments/t/')).length).toBe(head.backlog.ready.length);
+    } finally {
+      await store.close();
+    }
+    const got: number[] = [];
+    while (got.length < 60) {
+      const r = await call('POST', '/v1/topics/t/claim', { workerId: 'w', max: 60 - got.length, waitMs: 5000 });
+      got.push(...(r.body as { jobs: Array<{ payload: number }> }).jobs.map((j) => j.payload));
+    }
+    expect(got).toEqual(jobs.map((j) => j.payload));
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toEqual({ code: 0, signal: null });
+  });
+
   it('takes its token from BUCKETQ_TOKEN and never prints it', async () => {
     const proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0'], { BUCKETQ_TOKEN: 'env-token-123' });
     expect(proc.stdout[0]).toContain('auth token');
@@ -112,6 +137,9 @@ describe('bucketq broker', () => {
       [['broker', '--token', 't', '--read-token', 't'], /^bucketq broker: --read-token must differ from --token /],
       [['broker', '--max-body-bytes-in-flight', '1K'], /^bucketq broker: --max-body-bytes-in-flight must be at least --max-body-bytes \(16777216 bytes\)/],
       [['broker', '--max-body-bytes-in-flight', 'lots'], /^bucketq broker: --max-body-bytes-in-flight must be a size/],
+      [['broker', '--backlog', 'windowJobs=many'], /^bucketq broker: --backlog: backlog bound windowJobs must be a whole number \(bytes may end in K or M\), got "many"/],
+      [['broker', '--backlog', 'window=10'], /^bucketq broker: --backlog: backlog bound "window" is unknown \(known: windowJobs, /],
+      [['broker', '--backlog', 'lowWater=2000'], /^bucketq broker: --backlog: backlog bound lowWater \(2000\) must be below windowJobs \(1024\)/],
       [['frobnicate'], /^bucketq: unknown command "frobnicate" \(see bucketq --help\)$/],
       [['brokr'], /^bucketq: unknown command "brokr" \(did you mean broker\?\) \(see bucketq --help\)$/],
       [['broker', '--tokne', 't'], /^bucketq broker: Unknown option '--tokne' \(did you mean --token\?\) \(see bucketq broker --help\)$/],

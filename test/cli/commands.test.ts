@@ -60,7 +60,10 @@ describe('bucketq client commands', () => {
     const input = Array.from({ length: 1234 }, (_, n) => JSON.stringify({ n })).join('\n') + '\n\n';
     expect(json(await bucketq(['push', 'lines', '--batch', '100'], { env, input }))).toEqual({ pushed: 1234, created: 1234 });
     const q = createClient<{ n: number }>({ url: broker.url, topic: 'lines' });
-    const jobs = await q.claim({ workerId: 'w', max: 1000 });
+    // One claim hands out at most the head's window (docs/format.md): the rest of 1,000 comes
+    // from the segments as they are read ahead, in the same order.
+    const jobs: Array<{ payload: { n: number } }> = [];
+    while (jobs.length < 1000) jobs.push(...(await q.claim({ workerId: 'w', max: 1000 - jobs.length, waitMs: 5000 })));
     expect(jobs.map((j) => j.payload.n)).toEqual(Array.from({ length: 1000 }, (_, n) => n));
     expect(await q.stats()).toMatchObject({ pending: 234, claimed: 1000 });
     await q.close();
@@ -218,7 +221,7 @@ describe('bucketq client commands', () => {
     await s.close();
 
     const out = json(await bucketq(['inspect', 'ins', '--store', solo], { env: {} }));
-    expect(out).toMatchObject({ key: 'topics/ins/queue.json', etag: expect.any(String), bytes: expect.any(Number), state: { topic: 'ins', format: 2 } });
+    expect(out).toMatchObject({ key: 'topics/ins/queue.json', etag: expect.any(String), bytes: expect.any(Number), state: { topic: 'ins', format: 3 } });
     expect(out.state.jobs.map((j: { id: string; state: string }) => [j.id, j.state])).toEqual([
       ['i1', 'pending'],
       ['i2', 'delayed'],
@@ -227,7 +230,8 @@ describe('bucketq client commands', () => {
 
     const text = await bucketq(['inspect', 'ins', '--human'], { env: { BUCKETQ_STORE: solo } });
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^topics\/ins\/queue\.json {2}\(etag \S+, [\d.]+ (B|KiB), format 2\)\n/);
+    expect(text.stdout).toMatch(/^topics\/ins\/queue\.json {2}\(etag \S+, [\d.]+ (B|KiB), format 3\)\n/);
+    expect(text.stdout).toMatch(/^backlog {3}no segments: every job is in queue\.json$/m);
     expect(text.stdout).toMatch(/^leader {4}\S+ at http:\/\/\S+ \(epoch 1, lease (released|[\d.]+s left)\)$/m);
     expect(text.stdout).toMatch(/^jobs {6}1 pending, 1 delayed, 0 claimed; 0 dead/m);
     expect(text.stdout).toMatch(/^i1\s+pending\s+0\s+0\s+\{"hello":"world"\}$/m);

@@ -291,10 +291,14 @@ describe('createClient: leaders and retries', () => {
     expect(new Set(results.map((r) => r.id)).size).toBe(50);
     const stats = await createClient({ url: s.url, topic: 'dedupe' }).stats();
     expect(stats).toMatchObject({ pending: 50, counters: { pushed: 50 } });
-    // The three unlucky batches were each sent twice, with the same ids.
+    // The three unlucky batches were each sent again, with the same ids (at least 8 sends: on a
+    // loaded machine a lucky batch may also outlive the 300 ms timeout and be sent again, which
+    // must not duplicate either: every send carries ids of the 50).
     const sent = p.seen.filter((r) => r.path.endsWith('/jobs'));
-    expect(sent).toHaveLength(8);
+    expect(sent.length).toBeGreaterThanOrEqual(8);
     expect((sent[1]!.body as { jobs: unknown[] }).jobs).toEqual((sent[0]!.body as { jobs: unknown[] }).jobs);
+    const ids = new Set(results.map((r) => r.id));
+    for (const r of sent) for (const j of (r.body as { jobs: Array<{ id: string }> }).jobs) expect(ids.has(j.id)).toBe(true);
   });
 
   it('a claim whose answer may have landed is not retried; one refused by the broker is', async () => {
@@ -372,6 +376,9 @@ describe('leaseOfQueueJson', () => {
     const q = client({ url: s.url, topic: 'big' });
     await q.push('x'.repeat(60_000));
     for (let i = 0; i < 6; i++) await q.push('y'.repeat(60_000));
+    // Claimed jobs stay in the head (waiting ones beyond its window go to segments): a large head.
+    let claimed = 0;
+    while (claimed < 7) claimed += (await q.claim({ workerId: 'w', max: 7 - claimed, waitMs: 5000 })).length;
     const body = (await store.read(queueKey('big')))!.body;
     expect(body.byteLength).toBeGreaterThan(256 * 1024);
     expect(leaseOfQueueJson(body)).toMatchObject({ id: s.broker.id, url: s.advertiseUrl, epoch: 1 });

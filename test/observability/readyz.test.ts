@@ -112,4 +112,14 @@ describe('createReadiness', () => {
     expect(await ready(false)).toMatchObject({ status: 200 });
     expect(reads).toEqual([PROBE_KEY, PROBE_KEY]);
   });
+
+  it('lists a topic with a lost segment (segmentLost), named with the token, counted without; the broker stays ready', async () => {
+    const store = instrumentStore(createMemoryStore(), () => {});
+    await store.read(PROBE_KEY); // the store answered just now
+    const broker = { id: 'x', events: new EventEmitter() } as unknown as Broker;
+    const error = new QueueError('CORRUPT_STATE', 'topic jobs: segment segments/jobs/k.seg named by the head is missing from the store');
+    const ready = createReadiness({ brokerId: 'x', store, leadership: new LeadershipTracker(broker), phase: () => 'serving', troubles: () => [{ topic: 'jobs', trouble: 'segment-lost', error, since: 5 }] });
+    expect(await ready(true)).toMatchObject({ status: 200, body: { ready: true, segmentLost: [{ topic: 'jobs', code: 'CORRUPT_STATE', message: error.message, since: 5 }] } });
+    expect(await ready(false)).toMatchObject({ status: 200, body: { ready: true, segmentLost: 1 } });
+  });
 });

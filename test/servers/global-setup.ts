@@ -32,7 +32,7 @@ export type HarnessAnswer =
 export type ChromiumAnswer = { kind: 'chromium'; path: string } | { kind: 'skip'; reason: string };
 
 /** The test files that use the server; the boot is skipped when the run's filters select none. */
-const USERS = ['test/storage/s3.test.ts', 'test/cli/doctor.test.ts', 'test/e2e/s3.test.ts'];
+const USERS = ['test/storage/s3.test.ts', 'test/cli/doctor.test.ts', 'test/e2e/s3.test.ts', 'test/broker/segments-s3.test.ts'];
 /** The browser tests: chromium is installed (apt-get, about a minute) only when one is selected. */
 const BROWSER_USERS = ['test/dashboard/'];
 

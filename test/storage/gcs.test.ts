@@ -38,6 +38,8 @@ interface Recorded {
   path: string;
   query: URLSearchParams;
   body: string;
+  /** The Range header, if any. */
+  range?: string;
 }
 
 type Fate = 'pass' | 'drop-after' | 'hang' | number;
@@ -50,13 +52,15 @@ interface Endpoint {
   /** Generations sent in responses, by request index. */
   answered: Map<number, string>;
   fate: (r: Recorded) => Fate;
+  /** Answer ranged reads with the whole object (200), as a server that ignores Range would. */
+  ignoreRange: boolean;
   close(): Promise<void>;
 }
 
 async function startEndpoint(): Promise<Endpoint> {
   // Generations look like GCS's (microsecond timestamps) and never repeat.
   let nextGeneration = 1_700_000_000_000_000 + Math.floor(Math.random() * 1_000_000);
-  const ep: Endpoint = { url: '', requests: [], objects: new Map(), answered: new Map(), fate: () => 'pass', close: async () => {} };
+  const ep: Endpoint = { url: '', requests: [], objects: new Map(), answered: new Map(), fate: () => 'pass', ignoreRange: false, close: async () => {} };
   const json = (res: http.ServerResponse, status: number, value: unknown): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
   const error = (res: http.ServerResponse, status: number, message: string): void => json(res, status, { error: { code: status, message, errors: [{ message, reason: message }] } });
 
@@ -66,7 +70,7 @@ async function startEndpoint(): Promise<Endpoint> {
     req.on('end', () => {
       const url = new URL(req.url!, 'http://x');
       const raw = Buffer.concat(chunks);
-      const r: Recorded = { method: req.method!, path: url.pathname, query: url.searchParams, body: raw.toString('latin1') };
+      const r: Recorded = { method: req.method!, path: url.pathname, query: url.searchParams, body: raw.toString('latin1'), ...(req.headers.range ? { range: req.headers.range } : {}) };
       const index = ep.requests.push(r) - 1;
       const fate = ep.fate(r);
       if (fate === 'hang') return;
@@ -100,6 +104,15 @@ async function startEndpoint(): Promise<Endpoint> {
         if (!current) return error(res, 404, 'notFound');
         if (url.searchParams.get('alt') === 'media') {
           ep.answered.set(index, current.generation);
+          const range = /^bytes=(\d+)-(\d+)$/.exec(r.range ?? '');
+          if (range && !ep.ignoreRange) {
+            // As GCS does: 416 when the range starts at or past the end, else 206 clamped to the end.
+            const size = current.body.length;
+            const first = Number(range[1]);
+            const last = Math.min(Number(range[2]), size - 1);
+            if (first >= size) return answer(() => void res.writeHead(416, { 'content-range': `bytes */${size}`, 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 416, message: 'The requested range cannot be satisfied.' } })));
+            return answer(() => void res.writeHead(206, { 'x-goog-generation': current.generation, 'content-range': `bytes ${first}-${last}/${size}`, 'content-type': 'application/octet-stream' }).end(current.body.subarray(first, last + 1)));
+          }
           return answer(() => void res.writeHead(200, { 'x-goog-generation': current.generation, 'x-goog-stored-content-encoding': 'identity', 'content-type': 'application/octet-stream' }).end(current.body));
         }
         // A metadata call. The driver must never need one; answer with a generation that is wrong
@@ -140,6 +153,7 @@ describe('gcs driver wire checks (in-process HTTP endpoint, not a GCS server)', 
     ep.requests.length = 0;
     ep.answered.clear();
     ep.fate = () => 'pass';
+    ep.ignoreRange = false;
     store = await createGcsStore({ bucket: 'wire-bucket', prefix: `p${randomBytes(4).toString('hex')}`, apiEndpoint: ep.url, requestTimeoutMs: 300, retry: { attempts: 3, baseMs: 1, maxMs: 5 } });
   });
   const uploads = (): Recorded[] => ep.requests.filter((r) => r.method === 'POST');
@@ -172,6 +186,33 @@ describe('gcs driver wire checks (in-process HTTP endpoint, not a GCS server)', 
     expect(got?.etag).toBe(ep.answered.get(0));
     expect(Buffer.from(got!.body).toString()).toBe('v1');
     expect(await store.read('missing')).toBeNull();
+  });
+
+  it('reads a range with one Range request (end inclusive on the wire): 416 is no bytes, 404 null, 5xx retried', async () => {
+    const bytes = Buffer.from(Array.from({ length: 100 }, (_, i) => i));
+    await store.write('segments/t/x.seg', bytes);
+    ep.requests.length = 0;
+    expect(Array.from((await store.readRange!('segments/t/x.seg', 10, 14))!)).toEqual([10, 11, 12, 13]);
+    expect(ep.requests.map((r) => `${r.method} ${r.query.get('alt')} ${r.range}`)).toEqual(['GET media bytes=10-13']);
+    expect(Array.from((await store.readRange!('segments/t/x.seg', 98, 200))!)).toEqual([98, 99]);
+    expect((await store.readRange!('segments/t/x.seg', 100, 110))!.length).toBe(0);
+    expect((await store.readRange!('segments/t/x.seg', 5, 5))!.length).toBe(0);
+    expect(ep.requests.at(-1)!.range).toBe('bytes=5-5'); // an empty range still asks whether the key exists
+    expect(await store.readRange!('segments/t/missing.seg', 0, 4)).toBeNull();
+    let failures = 2;
+    ep.fate = () => (failures-- > 0 ? 503 : 'pass');
+    expect(Array.from((await store.readRange!('segments/t/x.seg', 0, 2))!)).toEqual([0, 1]);
+    ep.fate = () => 503;
+    expect(await codeOf(store.readRange!('segments/t/x.seg', 0, 2))).toBe('STORE_UNAVAILABLE');
+    ep.fate = () => 403;
+    expect(await codeOf(store.readRange!('segments/t/x.seg', 0, 2))).toBe('FAILED_PRECONDITION');
+  });
+
+  it('takes only the asked bytes from a server that ignores Range and sends the whole object', async () => {
+    await store.write('segments/t/x.seg', Buffer.from('0123456789'));
+    ep.ignoreRange = true;
+    expect(Buffer.from((await store.readRange!('segments/t/x.seg', 3, 6))!).toString()).toBe('345');
+    expect((await store.readRange!('segments/t/x.seg', 12, 20))!.length).toBe(0);
   });
 
   it('maps 412 to STORE_CONFLICT, and refuses etags that are not generations without sending', async () => {

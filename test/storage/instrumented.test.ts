@@ -26,4 +26,17 @@ describe('instrumentStore', () => {
     expect(seen).toEqual(['write ok', 'read ok', 'write STORE_CONFLICT']);
     expect(store.lastAnsweredAt).toBeGreaterThan(-Infinity);
   });
+
+  it('reports the bytes each call moved, ranged reads included', async () => {
+    const bytes: string[] = [];
+    const store = instrumentStore(createMemoryStore(), (call) => void bytes.push(`${call.op} ${call.bytes ?? '-'}`));
+    await store.write('k', 'héllo');
+    await store.write('b', new Uint8Array(100));
+    await store.read('k');
+    await store.readRange!('b', 10, 30);
+    await store.readRange!('b', 90, 300);
+    await store.read('missing');
+    await store.list('');
+    expect(bytes).toEqual(['write 6', 'write 100', 'read 6', 'read 20', 'read 10', 'read 0', 'list -']);
+  });
 });

@@ -66,6 +66,14 @@ describe('openStore', () => {
     expect('stats' in plain).toBe(false);
   });
 
+  it('keeps ranged reads when the write interval is overridden (segments read one section, not the whole object)', async () => {
+    const store = await openStore('file:ranged?minWriteInterval=1000', { cwd: base });
+    await store.write('seg', '0123456789');
+    expect(store.readRange).toBeTypeOf('function');
+    expect(new TextDecoder().decode((await store.readRange!('seg', 2, 5))!)).toBe('234');
+    await store.close();
+  });
+
   it('rejects bad URLs with one readable INVALID_ARGUMENT naming the part', async () => {
     const cases: Array<[string, RegExp]> = [
       ['ftp://x', /unknown scheme "ftp"/],

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startBrokerServer, type BrokerServer } from '../../src/server/broker-server.js';
 import { api } from '../http-helpers.js';
 import { watch } from './sse-reader.js';
+import { SMALL } from '../core/segments/backlog-harness.js';
 
 let server: BrokerServer;
 let call: ReturnType<typeof api>;
@@ -76,6 +77,39 @@ describe('GET /v1/topics/:topic/jobs', () => {
       expect(r.body.error.message).toContain(word);
     }
     expect((await call('GET', '/v1/topics/nope/jobs')).status).toBe(404);
+  });
+});
+
+describe('GET /v1/topics/:topic/jobs over segments', () => {
+  it('pages on past the head into the segments in claim order; a bad cursor is a 400 with a JSON error', async () => {
+    const small = await startBrokerServer({ store: 'memory://', listen: '127.0.0.1:0', brokerOptions: { backlog: SMALL } });
+    try {
+      const get = api(small.url);
+      const want = Array.from({ length: 40 }, (_, i) => `s${String(i).padStart(2, '0')}`);
+      expect((await get('POST', '/v1/topics/deep/jobs', { jobs: want.map((id) => ({ id, payload: { id } })) })).status).toBe(201);
+      const seen: string[] = [];
+      let after = '';
+      for (let i = 0; i < 40; i++) {
+        const r = await get('GET', `/v1/topics/deep/jobs?state=pending&limit=7${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+        expect(r.status).toBe(200);
+        expect(r.body.total).toBe(40);
+        expect(r.body.inSegments).toBeGreaterThan(0);
+        expect(r.body).not.toHaveProperty('wants');
+        seen.push(...r.body.jobs.map((j: { id: string }) => j.id));
+        if (r.body.next === null) break;
+        after = r.body.next;
+      }
+      expect(seen).toEqual(want);
+      const found = await get('GET', '/v1/topics/deep/jobs?state=pending&q=s38');
+      expect(found.body.jobs.map((j: { id: string }) => j.id)).toEqual(['s38']);
+      for (const cursor of ['nope', Buffer.from('[0,1,{"x":"y"}]').toString('base64url'), Buffer.from('{"a":1}').toString('base64url')]) {
+        const r = await get('GET', `/v1/topics/deep/jobs?state=delayed&after=${encodeURIComponent(cursor)}`);
+        expect(r.status).toBe(400);
+        expect(r.body.error).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('after is not a cursor') });
+      }
+    } finally {
+      await small.close();
+    }
   });
 });
 

@@ -4,6 +4,8 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { DEFAULT_RECENT } from '../../core/recent.js';
 import { DEFAULT_LIMITS } from '../../protocol.js';
+import { DEFAULT_LIMITS as BACKLOG_DEFAULTS, type BacklogLimits } from '../../core/segments/manifest.js';
+import { checkBacklogLimits, parseBacklogSpec } from '../../core/segments/limits-spec.js';
 import { DEFAULT_LISTEN, isUnspecifiedHost, parseListen } from '../../server/address.js';
 import { DEFAULT_BROKER_LEASE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STORE, startBrokerServer, type BrokerServer, type BrokerServerOptions } from '../../server/broker-server.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../transports/http/index.js';
@@ -15,6 +17,9 @@ import { DEFAULT_DASHBOARD_DIR } from '../../transports/http/index.js';
 import { createBrokerOutput, logFormatOf } from '../broker-output.js';
 import { durationFlag, intFlag, parseFlags, sizeFlag } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
+import { brokerTestHooks } from '../test-hooks.js';
+import { openStore } from '../../storage/open.js';
+import type { StorageDriver } from '../../storage/types.js';
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 /** How long a drain waits for clients to close their idle keep-alive connections (they do within 5 s). */
@@ -172,6 +177,13 @@ OPTIONS
     --max-claim N
         Most jobs in one claim (default ${DEFAULT_LIMITS.maxClaim}).
 
+    --backlog NAME=N,...
+        Bounds of each topic's head, for tuning (defaults suit most): windowJobs (${BACKLOG_DEFAULTS.windowJobs}),
+        windowBytes (${BACKLOG_DEFAULTS.windowBytes / 1024}K), lowWater (${BACKLOG_DEFAULTS.lowWater}), segmentMaxJobs (${BACKLOG_DEFAULTS.segmentMaxJobs}), segmentMaxBytes
+        (${BACKLOG_DEFAULTS.segmentMaxBytes / 1024 / 1024}M) and the others of docs/format.md. Jobs beyond the window wait in
+        write-once segment objects; a larger window makes each commit bigger, a smaller one
+        reads segments more often. Example: --backlog windowJobs=4096,windowBytes=1M.
+
     --recent-window-ms N, --recent-max-ids N
         How long, and for how many jobs at most, queue.json remembers the ids of archived jobs
         (default ${DEFAULT_RECENT.windowMs} ms and ${DEFAULT_RECENT.maxIds}, whichever is shorter). A push retried
@@ -281,6 +293,7 @@ export default defineCommand({
       'max-payload-bytes': { type: 'string' },
       'max-batch': { type: 'string' },
       'max-claim': { type: 'string' },
+      backlog: { type: 'string' },
       'drain-timeout-ms': { type: 'string' },
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
@@ -320,6 +333,15 @@ export default defineCommand({
     if (maxBatch !== undefined) limits.maxBatch = maxBatch;
     const maxClaim = intFlag(values['max-claim'], 'max-claim');
     if (maxClaim !== undefined) limits.maxClaim = maxClaim;
+    let backlog: Partial<BacklogLimits> | undefined;
+    if (values.backlog !== undefined) {
+      try {
+        backlog = parseBacklogSpec(values.backlog);
+        checkBacklogLimits(backlog);
+      } catch (e) {
+        throw new UsageError(`--backlog: ${(e as Error).message}`);
+      }
+    }
     const recent: { windowMs?: number; maxIds?: number } = {};
     const recentWindowMs = msFlag(values['recent-window-ms'], 'recent-window-ms', 0);
     if (recentWindowMs !== undefined) recent.windowMs = recentWindowMs;
@@ -349,6 +371,7 @@ export default defineCommand({
     }
 
     const output = createBrokerOutput(logFormatOf(values['log-format'], env, process.stdout.isTTY === true), logLevel);
+    const hooks = brokerTestHooks(env); // process tests only (test-hooks.ts); none set: no change
 
     // Signals are caught from the start: one that arrives while starting drains right after.
     let signalled!: (s: NodeJS.Signals) => void;
@@ -358,9 +381,12 @@ export default defineCommand({
 
 
     let server: BrokerServer;
+    // A hook that wraps the store opens it here, and closes it after the server (which owns only a store it opened).
+    let hookedStore: StorageDriver | undefined;
     try {
+      if (hooks.wrapStore) hookedStore = hooks.wrapStore(await openStore(store));
       server = await startBrokerServer({
-        store,
+        store: hookedStore ?? store,
         listen,
         ...(values.advertise !== undefined ? { advertise: values.advertise } : {}),
         ...(token !== undefined ? { token } : {}),
@@ -376,7 +402,7 @@ export default defineCommand({
         ...(maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress } : {}),
         ...(headersTimeoutMs !== undefined ? { headersTimeoutMs } : {}),
         limits,
-        brokerOptions: { recent },
+        brokerOptions: { recent, ...(backlog ? { backlog } : {}), ...hooks.brokerOptions },
         connectionGraceMs: Math.min(CONNECTION_GRACE_MS, Math.floor(drainTimeoutMs / 2)),
         // Leadership, state changes and errors come back as log records (broker-output.ts), one line each.
         logger: output.logger,
@@ -385,6 +411,7 @@ export default defineCommand({
       });
     } catch (e) {
       process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
+      await hookedStore?.close();
       throw e;
     }
 
@@ -423,6 +450,7 @@ export default defineCommand({
     }, drainTimeoutMs);
     try {
       await server.close();
+      await hookedStore?.close();
     } finally {
       clearTimeout(timer);
       process.off('SIGTERM', now).off('SIGINT', now);

@@ -5,13 +5,16 @@ import type { CheckResult, DoctorReport } from '../../storage/doctor.js';
 import { openStore } from '../../storage/open.js';
 import { intFlag } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
-import { parse } from '../shared.js';
+import { kib, parse, table, topicArg, when } from '../shared.js';
+import type { TopicDoctorReport } from '../../storage/topic-doctor.js';
+import type { StorageDriver } from '../../storage/types.js';
 
 const usage = `NAME
     bucketq doctor - check that a store keeps the promises bucketq relies on
 
 SYNOPSIS
     bucketq doctor [--store URL] [--racers N] [--rounds N] [--writes N] [--json]
+    bucketq doctor --topic TOPIC [--store URL] [--json]
 
 DESCRIPTION
     bucketq is exactly as safe as its store's conditional writes: every topic is one object that
@@ -43,10 +46,25 @@ DESCRIPTION
     directory that cannot be written) is an ERROR, which says nothing about conditional writes:
     with no failure, the verdict is COULD NOT CHECK, with the reason.
 
+    With --topic TOPIC it checks that topic's data instead (nothing is written): a topic with a
+    deep backlog keeps its next jobs in queue.json and the rest in write-once segment objects
+    under segments/TOPIC/ (docs/format.md). Every segment the head names is read and decoded,
+    its checksum and records checked; one that is missing or does not decode is a lost part of
+    the backlog, reported in one line (exit 1): its jobs are not served until the object is
+    restored. The manifest's counts must add up. Segments no head names are listed with how many
+    commits ago they were written: orphans of a failed commit or a crashed broker, normal for a
+    while, which the leader deletes (it lists segments every 10 minutes and after a takeover, and
+    deletes an orphan that a listing at least 2 leases after the first still finds); segments of
+    a commit newer than the head are in flight, not orphans. Retired segments awaiting deletion
+    are listed too.
+
 OPTIONS
     --store URL
         The store to check, e.g. s3://my-bucket/queues?region=eu-west-1 (default $BUCKETQ_STORE,
         else ${DEFAULT_STORE}, the store "bucketq broker" uses by default).
+
+    --topic TOPIC
+        Check this topic's segments instead of the store's conditional writes (see above).
 
     --racers N
         Concurrent writers per race round (default 8).
@@ -71,6 +89,12 @@ OUTPUT
     "detail", "ms"}], "latency": {"writes", "p50Ms", "p99Ms"} | null, "ok",
     "verdict": "ok"|"not-safe"|"could-not-check", "failed": [names], "errors": [names]}
 
+    With --topic: {"store", "topic", "head": {"key", "format", "seq", "epoch", "writer", "time"},
+    "backlog" (as bucketq inspect --json), "segments": [{"key", "kind", "priority", "jobs",
+    "skip", "tombstones", "live", "bytes", "next", "last", "status", "stored", "problem"?}],
+    "unnamed": [{"key", "epoch", "seq", "kind": "orphan"|"pending", "commitsBehind"}],
+    "garbage": [{"key", "at", "stored"}], "problems": [lines], "unreadable": [lines], "ok"}
+
 ENVIRONMENT
     BUCKETQ_STORE    default of --store. Cloud credentials come from each SDK's own chain
                      (e.g. AWS_ACCESS_KEY_ID / AWS_PROFILE for s3://).
@@ -80,11 +104,16 @@ EXIT STATUS
     the failed checks ("bucketq doctor: ... failed: create-if-absent, ..."); 3 when none failed
     but the store could not be checked (COULD NOT CHECK), with one line on stderr giving the
     reason ("bucketq doctor: could not check URL: ..."); 2 on bad arguments.
+    With --topic: 0 when the topic's segments are all there and decode; 1 when one is missing
+    or corrupt (or the counts do not add up), the first on stderr ("bucketq doctor: topic T:
+    segment KEY (ready, priority 0, 40 jobs waiting) is named by the head but missing from the
+    store ..."); 3 when the store failed a read, so the check is incomplete.
 
 EXAMPLES
     bucketq doctor --store s3://my-bucket/bucketq?region=eu-west-1
     bucketq doctor --store 's3://queues?endpoint=http://127.0.0.1:9000&forcePathStyle=true'
     bucketq doctor --store file:/var/lib/bucketq --json | jq .latency
+    bucketq doctor --store file:/var/lib/bucketq --topic emails
 `;
 
 /** Exit status when the store could not be checked (distinct from 1, NOT SAFE). */
@@ -114,12 +143,53 @@ function summary(r: DoctorReport): string {
   return [lat, verdict].join('\n');
 }
 
+function topicText(r: TopicDoctorReport, now: number): string {
+  const lines = [`head      ${r.head.key}: commit ${r.head.seq} by ${r.head.writer || '?'}, format ${r.head.format}, epoch ${r.head.epoch}`];
+  if (!r.backlog) {
+    lines.push('segments  none: this head is older than format 3 and keeps every job in queue.json', 'verdict: OK');
+    return lines.join('\n');
+  }
+  const bad = r.segments.filter((s) => s.status !== 'ok');
+  const bytes = r.segments.reduce((n, s) => n + s.bytes, 0);
+  lines.push(`segments  ${r.segments.length - bad.length} of ${r.segments.length} named segment${r.segments.length === 1 ? '' : 's'} read and decoded, checksums checked (${kib(bytes)})`);
+  if (bad.length > 0) lines.push(table(['KEY', 'PLACE', 'LIVE', 'STATUS'], bad.map((s) => [s.key, s.kind === 'ready' ? `priority ${s.priority}` : 'delayed', s.live, s.status])));
+  const orphans = r.unnamed.filter((u) => u.kind === 'orphan');
+  const pending = r.unnamed.filter((u) => u.kind === 'pending');
+  lines.push(`orphans   ${orphans.length} segment${orphans.length === 1 ? '' : 's'} no head names${orphans.length > 0 ? ` (normal for a while after a failed commit or a crash: ${ORPHANS_NOTE})` : ''}`);
+  if (orphans.length > 0) lines.push(table(['KEY', 'WRITTEN FOR', 'AGE'], orphans.map((o) => [o.key, `commit ${o.seq}, epoch ${o.epoch}`, `${o.commitsBehind} commit${o.commitsBehind === 1 ? '' : 's'} ago`])));
+  if (pending.length > 0) lines.push(`in flight ${pending.length} segment${pending.length === 1 ? '' : 's'} of a commit newer than the head (not orphans): ${pending.map((p) => p.key).join(', ')}`);
+  const stored = r.garbage.filter((g) => g.stored);
+  lines.push(`garbage   ${r.garbage.length} retired segment${r.garbage.length === 1 ? '' : 's'} awaiting deletion (${stored.length} still stored)${r.garbage.length > 0 ? `, the oldest retired ${when(Math.min(...r.garbage.map((g) => g.at)), now)}; the leader deletes each 2 leases after` : ''}`);
+  for (const u of r.unreadable) lines.push(`ERROR     ${u}`);
+  for (const p of r.problems) lines.push(`PROBLEM   ${p}`);
+  lines.push(r.problems.length > 0 ? `verdict: BROKEN: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}` : r.unreadable.length > 0 ? 'verdict: COULD NOT CHECK every segment' : 'verdict: OK');
+  return lines.join('\n');
+}
+
+const ORPHANS_NOTE = 'the leader lists segments every 10 minutes and after a takeover, and deletes an orphan still found by a listing at least 2 leases later';
+
+/** `--topic`: the topic's segments (storage/topic-doctor.ts); exit 1 on a lost or corrupt segment. */
+async function doctorTopic(store: StorageDriver, storeUrl: string, topic: string, json: boolean): Promise<number> {
+  const { runTopicDoctor } = await import('../../storage/topic-doctor.js');
+  const report = await runTopicDoctor(store, topic);
+  process.stdout.write(json ? `${JSON.stringify({ store: storeUrl, ...report })}\n` : `${topicText(report, Date.now())}\n`);
+  if (report.problems.length > 0) {
+    const more = report.problems.length - 1;
+    throw new QueueError('CORRUPT_STATE', `${report.problems[0]!}${more > 0 ? ` (and ${more} more problem${more === 1 ? '' : 's'})` : ''}`);
+  }
+  if (report.unreadable.length > 0) {
+    process.stderr.write(`bucketq doctor: could not check topic ${topic} in ${storeUrl}: ${report.unreadable[0]!}\n`);
+    return COULD_NOT_CHECK;
+  }
+  return 0;
+}
+
 export default defineCommand({
   name: 'doctor',
   summary: "check a store's conditional writes (CAS) and latency before trusting it",
   usage,
   async run(argv, env) {
-    const { flags, ctx } = parse(argv, { racers: { type: 'string' }, rounds: { type: 'string' }, writes: { type: 'string' } }, env);
+    const { flags, ctx } = parse(argv, { racers: { type: 'string' }, rounds: { type: 'string' }, writes: { type: 'string' }, topic: { type: 'string' } }, env);
     if (flags.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(flags.positionals[0])}`);
     const storeUrl = typeof ctx.connection.store === 'string' ? ctx.connection.store : DEFAULT_STORE;
     const racers = intFlag(flags.values.racers, 'racers', 2);
@@ -133,6 +203,15 @@ export default defineCommand({
       if (isQueueError(err, 'INVALID_ARGUMENT')) throw err;
       process.stderr.write(`bucketq doctor: could not check ${storeUrl}: ${err instanceof Error ? err.message : String(err)}\n`);
       return COULD_NOT_CHECK;
+    }
+    if (typeof flags.values.topic === 'string') {
+      const topic = topicArg(flags.values.topic);
+      if (!ctx.json) process.stdout.write(`bucketq doctor --topic ${topic} ${storeUrl} (driver ${store.name})\n`);
+      try {
+        return await doctorTopic(store, storeUrl, topic, ctx.json);
+      } finally {
+        await store.close();
+      }
     }
     const live = !ctx.json;
     if (live) process.stdout.write(`bucketq doctor ${storeUrl} (driver ${store.name})\n`);

@@ -5,9 +5,11 @@ import type { BrokerLease, DeadEntry, JobRecord } from '../../core/types.js';
 import { QueueError } from '../../errors.js';
 import { DEFAULT_STORE } from '../../server/default-store.js';
 import { openStore } from '../../storage/open.js';
+import { checkSegments, countMismatch, manifestOf, summarizeBacklog, type BacklogSummary, type SegmentCheck } from '../../storage/topic-backlog.js';
+import type { StorageDriver } from '../../storage/types.js';
 import { intFlag } from '../args.js';
 import { defineCommand } from '../command.js';
-import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, leaderText, parse, positionals, preview, print, table, topicArg, when } from '../shared.js';
+import { ENVIRONMENT_USAGE, EXIT_USAGE, GLOBAL_USAGE, kib, leaderText, parse, positionals, preview, print, table, topicArg, when } from '../shared.js';
 
 const DEFAULT_LIMIT = 20;
 
@@ -15,7 +17,7 @@ const usage = `NAME
     bucketq inspect - show a topic's state as stored
 
 SYNOPSIS
-    bucketq inspect TOPIC [--store URL] [--limit N]
+    bucketq inspect TOPIC [--store URL] [--limit N] [--segments]
 
 DESCRIPTION
     Reads topics/TOPIC/queue.json from the store and shows it as it is: the last commit (its
@@ -26,6 +28,14 @@ DESCRIPTION
     The object is also checked the way a broker loads it; one a broker would refuse
     (CORRUPT_STATE) is still shown, and the command exits 1 with the reason.
 
+    A topic with a deep backlog (format 3, docs/format.md) keeps only a window of the next jobs
+    in queue.json; the rest waits in write-once segment objects under segments/TOPIC/. The
+    BACKLOG section shows, per priority, the pending jobs in the head (the window ahead of the
+    segments, the tail behind them) and in segments; the delayed jobs in the head and in delayed
+    segments; how many segments the head names and their bytes; tombstones (jobs cancelled while
+    in a segment); and retired segments awaiting deletion by the leader. Older heads have no
+    BACKLOG section.
+
 OPTIONS
     --store URL
         The store, e.g. file:/var/lib/bucketq (default $BUCKETQ_STORE, else ${DEFAULT_STORE}, the
@@ -34,10 +44,21 @@ OPTIONS
     --limit N
         Jobs listed at most per list in text output (default ${DEFAULT_LIMIT}); JSON output has all.
 
+    --segments
+        Also read every segment the head names (its header; payloads are not parsed) and list
+        each: key, priority or delayed, jobs, jobs still waiting, bytes. A segment the head names
+        that the store lacks, or that does not decode, is a PROBLEM (exit 1). bucketq doctor
+        --topic TOPIC checks more (every record and checksum, orphans).
+
 ${GLOBAL_USAGE}
 
 OUTPUT
-    {"key", "etag", "bytes", "state": queue.json as stored}
+    {"key", "etag", "bytes", "state": queue.json as stored, "backlog" (format 3): {"priorities":
+    [{"priority", "window", "tail", "segments", "inSegments"}], "delayed": {"inHead",
+    "segments", "inSegments"}, "segments", "bytes", "tombstones", "garbage": [{"key", "at"}],
+    "counts"}, "segments" (--segments): [{"key", "kind": "ready"|"delayed", "priority", "jobs",
+    "skip", "tombstones", "live", "bytes", "next", "last", "status": "ok"|"missing"|"corrupt"|
+    "unreadable", "problem"?}], "problems": [one line each]}
 
 ${ENVIRONMENT_USAGE}
 
@@ -46,6 +67,7 @@ ${EXIT_USAGE}
 EXAMPLES
     bucketq inspect emails --store file:/var/lib/bucketq
     bucketq inspect emails --store file:./data --json | jq '.state.jobs | length'
+    bucketq inspect emails --store file:./data --segments
 `;
 
 interface RawState {
@@ -60,13 +82,37 @@ interface RawState {
   dead?: Record<string, DeadEntry>;
   done?: JobRecord[];
   jobs?: JobRecord[];
+  backlog?: unknown;
 }
 
-function kib(bytes: number): string {
-  return bytes < 1024 ? `${bytes} B` : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+function backlogLines(b: BacklogSummary, segments: SegmentCheck[] | undefined, now: number): string[] {
+  if (b.segments === 0 && b.garbage.length === 0 && b.tombstones === 0 && !segments?.length) return ['backlog   no segments: every job is in queue.json'];
+  const lines = ['', `BACKLOG (the head holds a window; ${b.segments} segment${b.segments === 1 ? '' : 's'} hold the rest)`];
+  if (b.priorities.length > 0) lines.push(table(['PRIORITY', 'WINDOW', 'TAIL', 'SEGMENTS', 'IN SEGMENTS'], b.priorities.map((p) => [p.priority, p.window, p.tail, p.segments, p.inSegments])));
+  const inHead = b.priorities.reduce((n, p) => n + p.window + p.tail, 0);
+  lines.push(
+    `delayed   ${b.delayed.inHead} in the head, ${b.delayed.inSegments} in ${b.delayed.segments} delayed segment${b.delayed.segments === 1 ? '' : 's'}`,
+    `segments  ${b.segments} named, ${kib(b.bytes)}; ${b.tombstones} tombstone${b.tombstones === 1 ? '' : 's'} (cancelled in a segment)`,
+    `garbage   ${b.garbage.length} retired segment${b.garbage.length === 1 ? '' : 's'} awaiting deletion${b.garbage.length > 0 ? ` (oldest left the manifest ${when(Math.min(...b.garbage.map((g) => g.at)), now)}; the leader deletes each 2 leases after)` : ''}`,
+    `total     ${inHead + b.counts.pending} pending (${inHead} in the head, ${b.counts.pending} in segments), ${b.delayed.inHead + b.counts.delayed} delayed`,
+  );
+  if (segments) {
+    lines.push('', `SEGMENTS (${segments.length})`);
+    const rows = segments.map((s) => [
+      s.key,
+      s.kind === 'ready' ? `priority ${s.priority}` : 'delayed',
+      s.jobs,
+      s.live,
+      kib(s.bytes),
+      s.kind === 'ready' ? `order ${s.next}..${s.last}` : `due ${new Date(s.next).toISOString()}`,
+      s.status,
+    ]);
+    if (rows.length > 0) lines.push(table(['KEY', 'PLACE', 'JOBS', 'LIVE', 'BYTES', 'NEXT', 'STATUS'], rows));
+  }
+  return lines;
 }
 
-function describe(key: string, etag: string, bytes: number, s: RawState, limit: number, problem: string | null): string {
+function describe(key: string, etag: string, bytes: number, s: RawState, limit: number, problems: string[], backlog: BacklogSummary | null, segments: SegmentCheck[] | undefined): string {
   const jobs = s.jobs ?? [];
   const count = (state: string) => jobs.filter((j) => j.state === state).length;
   const dead = Object.entries(s.dead ?? {});
@@ -77,13 +123,14 @@ function describe(key: string, etag: string, bytes: number, s: RawState, limit: 
     `commit    seq ${s.seq ?? '?'} by ${s.writer || '?'}${typeof s.time === 'number' ? ` at ${when(s.time)}` : ''}`,
     `leader    ${leaderText(s.broker)}`,
     `settings  maxAttempts ${String(settings.maxAttempts ?? '?')}, backoff ${JSON.stringify(settings.backoff ?? null)}, paused ${settings.paused ? 'yes' : 'no'}`,
-    `jobs      ${count('pending')} pending, ${count('delayed')} delayed, ${count('claimed')} claimed; ${dead.length} dead; ${done.length} finished, not yet archived`,
+    `jobs      ${count('pending')} pending, ${count('delayed')} delayed, ${count('claimed')} claimed${backlog && backlog.segments > 0 ? ' in the head' : ''}; ${dead.length} dead; ${done.length} finished, not yet archived`,
     `counters  ${Object.entries(s.counters ?? {})
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
   ];
-  if (problem) lines.push(`PROBLEM   ${problem}`);
+  for (const problem of problems) lines.push(`PROBLEM   ${problem}`);
   const now = Date.now();
+  if (backlog) lines.push(...backlogLines(backlog, segments, now));
   const list = (title: string, all: JobRecord[]) => {
     if (all.length === 0) return;
     const shown = all.slice(0, limit);
@@ -110,40 +157,60 @@ function describe(key: string, etag: string, bytes: number, s: RawState, limit: 
   return lines.join('\n');
 }
 
+/** The BACKLOG of a format-3 head, and with `read` its segments read from the store; problems are added to `problems`. */
+async function backlogOf(store: StorageDriver, key: string, raw: RawState, read: boolean, problems: QueueError[]): Promise<{ backlog: BacklogSummary | null; segments?: SegmentCheck[] }> {
+  let manifest;
+  try {
+    manifest = manifestOf(raw, key);
+  } catch {
+    return { backlog: null }; // parseState reported it already
+  }
+  if (!manifest) return { backlog: null };
+  const backlog = summarizeBacklog(raw.jobs ?? [], manifest);
+  const mismatch = countMismatch(manifest);
+  if (mismatch) problems.push(new QueueError('CORRUPT_STATE', `${key}: ${mismatch}`));
+  if (!read) return { backlog };
+  const segments = await checkSegments(store, manifest, { full: false });
+  for (const s of segments) if (s.problem) problems.push(new QueueError(s.status === 'unreadable' ? 'STORE_UNAVAILABLE' : 'CORRUPT_STATE', s.problem));
+  return { backlog, segments };
+}
+
 export default defineCommand({
   name: 'inspect',
   summary: "show a topic's queue.json as stored (reads the store, no broker needed)",
   usage,
   async run(argv, env) {
-    const { flags, ctx } = parse(argv, { limit: { type: 'string' } }, env);
+    const { flags, ctx } = parse(argv, { limit: { type: 'string' }, segments: { type: 'boolean' } }, env);
     const [topicText] = positionals(flags.positionals, ['TOPIC']);
     const topic = topicArg(topicText!);
     const limit = intFlag(flags.values.limit, 'limit') ?? DEFAULT_LIMIT;
     const storeUrl = typeof ctx.connection.store === 'string' ? ctx.connection.store : DEFAULT_STORE;
     const store = await openStore(storeUrl);
-    let obj;
     const key = queueKey(topic);
     try {
-      obj = await store.read(key);
+      const obj = await store.read(key);
+      if (!obj) throw new QueueError('NOT_FOUND', `no topic ${topic} in ${storeUrl} (no ${key})`);
+      const text = Buffer.from(obj.body).toString('utf8');
+      let raw: RawState;
+      try {
+        raw = JSON.parse(text) as RawState;
+      } catch (err) {
+        throw new QueueError('CORRUPT_STATE', `${key} is not valid JSON (${(err as Error).message})`);
+      }
+      const problems: QueueError[] = [];
+      try {
+        parseState(text, key, Date.now());
+      } catch (err) {
+        problems.push(err instanceof QueueError ? err : new QueueError('CORRUPT_STATE', String(err)));
+      }
+      const seen = await backlogOf(store, key, raw, flags.values.segments === true, problems);
+      const lines = problems.map((p) => p.message);
+      const out = { key, etag: obj.etag, bytes: obj.body.byteLength, state: raw, ...(seen.backlog ? { backlog: seen.backlog } : {}), ...(seen.segments ? { segments: seen.segments } : {}), ...(lines.length > 0 ? { problems: lines } : {}) };
+      print(ctx, out, () => describe(key, obj.etag, obj.body.byteLength, raw, limit, lines, seen.backlog, seen.segments));
+      if (problems.length > 0) throw problems.length === 1 ? problems[0]! : new QueueError(problems[0]!.code, `${problems[0]!.message} (and ${problems.length - 1} more problem${problems.length === 2 ? '' : 's'})`);
+      return 0;
     } finally {
       await store.close();
     }
-    if (!obj) throw new QueueError('NOT_FOUND', `no topic ${topic} in ${storeUrl} (no ${key})`);
-    const text = Buffer.from(obj.body).toString('utf8');
-    let raw: RawState;
-    try {
-      raw = JSON.parse(text) as RawState;
-    } catch (err) {
-      throw new QueueError('CORRUPT_STATE', `${key} is not valid JSON (${(err as Error).message})`);
-    }
-    let problem: QueueError | null = null;
-    try {
-      parseState(text, key, Date.now());
-    } catch (err) {
-      problem = err instanceof QueueError ? err : new QueueError('CORRUPT_STATE', String(err));
-    }
-    print(ctx, { key, etag: obj.etag, bytes: obj.body.byteLength, state: raw }, () => describe(key, obj.etag, obj.body.byteLength, raw, limit, problem?.message ?? null));
-    if (problem) throw problem;
-    return 0;
   },
 });

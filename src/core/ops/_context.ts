@@ -1,4 +1,5 @@
 import { QueueError } from '../../errors.js';
+import { hasPayloadJson, jobJson } from '../job-json.js';
 import type { QueueState } from '../state.js';
 import type { JobRecord } from '../types.js';
 
@@ -10,9 +11,15 @@ export interface OpContext {
 
 export type OpHandler<I, O> = (s: QueueState, input: I, now: number, ctx: OpContext) => O;
 
-/** A detached, JSON-safe copy of a job record: callers can never mutate the state through it. */
+/**
+ * A detached, JSON-safe copy of a job record: callers can never mutate the state through it. A
+ * pushed job's payload is copied from its JSON text (made when it was pushed), never from the
+ * payload object, which may be the pusher's own (broker.ts, push): what the job holds is that text.
+ */
 export function snapshot(job: JobRecord): JobRecord {
-  return JSON.parse(JSON.stringify(job)) as JobRecord;
+  // A stub (neither payload nor payloadRef: its record is archived) stays without a payload field.
+  const fromText = job.payload !== undefined && job.payloadRef === undefined && hasPayloadJson(job);
+  return JSON.parse(fromText ? jobJson(job) : JSON.stringify(job)) as JobRecord;
 }
 
 /** The job behind a lease, or LEASE_LOST: never a silent success for a stale or foreign lease. */

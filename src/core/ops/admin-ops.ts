@@ -1,17 +1,30 @@
 /** Ops on jobs by id that need no lease: cancel, retry a dead job, get, stats, configure. */
 import { QueueError } from '../../errors.js';
-import { deadStub, findDone, finishJob, insertJob, recentStub, touch } from '../state.js';
+import { deadStub, findDone, finishJob, insertJob, recentStub, segmentState, touch } from '../state.js';
 import type { QueueState } from '../state.js';
 import type { Backoff, JobRecord, JobStats } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
 
-export const cancel: OpHandler<{ id: string }, { id: string; state: 'cancelled' }> = (s, input, now, ctx) => {
+export const cancel: OpHandler<GetInput, { id: string; state: 'cancelled' }> = (s, input, now, ctx) => {
   const job = s.jobs.get(input.id);
   if (!job) {
-    if (s.dead.has(input.id) || findDone(s, input.id) || recentStub(s, input.id, now)) {
+    const inSegment = segmentState(s, input.id);
+    if (s.dead.has(input.id) || findDone(s, input.id) || recentStub(s, input.id, now) || inSegment === 'cancelled') {
       throw new QueueError('FAILED_PRECONDITION', `job ${input.id} has already finished`, { details: { id: input.id } });
     }
-    throw new QueueError('NOT_FOUND', `no job ${input.id}`, { details: { id: input.id } });
+    if (inSegment === undefined) throw new QueueError('NOT_FOUND', `no job ${input.id}`, { details: { id: input.id } });
+    // Waiting in a segment: its record (read by the broker before apply) finishes like any
+    // cancelled job, so it is archived and remembered (a retried push is not a new job), and a
+    // tombstone in the head keeps refill and compaction from bringing it back.
+    if (input.record?.id !== input.id) {
+      const key = (s.backlog.locate(input.id) as { key: string }).key;
+      throw new QueueError('UNAVAILABLE', `job ${input.id} waits in segment ${key}, not read yet; retry shortly`, { details: { id: input.id, segment: key } });
+    }
+    const copy: JobRecord = { ...snapshot(input.record), state: inSegment };
+    finishJob(s, copy, 'cancelled', now);
+    s.counters.cancelled++;
+    ctx.changed = true;
+    return { id: input.id, state: 'cancelled' };
   }
   if (job.state === 'claimed') {
     throw new QueueError('FAILED_PRECONDITION', `job ${input.id} is claimed by a worker; only pending or delayed jobs can be cancelled`, { details: { id: input.id } });
@@ -76,13 +89,25 @@ export function reviveDead(s: QueueState, rec: JobRecord, now: number): JobRecor
   return job;
 }
 
+export interface GetInput {
+  id: string;
+  /** The job's record, read by the broker from the segment holding it (a job not in the head). */
+  record?: JobRecord;
+}
+
 /**
  * A job by id from the state: live jobs, finished jobs not yet archived, and dead-letter index
  * entries (marked `archive`; the broker completes them from the archive object).
  */
-export const get: OpHandler<{ id: string }, JobRecord> = (s, input, now) => {
+export const get: OpHandler<GetInput, JobRecord> = (s, input, now) => {
   const job = s.jobs.get(input.id) ?? findDone(s, input.id);
   if (job) return snapshot(job);
+  const inSegment = segmentState(s, input.id);
+  if (inSegment === 'pending' || inSegment === 'delayed') {
+    if (input.record?.id === input.id) return { ...snapshot(input.record), state: inSegment };
+    const key = (s.backlog.locate(input.id) as { key: string }).key;
+    throw new QueueError('UNAVAILABLE', `job ${input.id} waits in segment ${key}, not read yet; retry shortly`, { details: { id: input.id, segment: key } });
+  }
   const dead = s.dead.get(input.id);
   if (dead) return deadStub(input.id, dead);
   const recent = recentStub(s, input.id, now);
@@ -92,11 +117,7 @@ export const get: OpHandler<{ id: string }, JobRecord> = (s, input, now) => {
 
 export const stats: OpHandler<Record<string, never>, JobStats> = (s, _input, now) => {
   let oldest = 0;
-  for (const p of s.idx.priorities) {
-    const q = s.idx.ready.get(p);
-    const head = q?.peek();
-    if (head && head.job.state === 'pending') oldest = Math.max(oldest, now - head.job.runAt);
-  }
+  for (const job of s.backlog.fronts()) oldest = Math.max(oldest, now - job.runAt);
   return {
     ...s.idx.counts,
     dead: s.dead.size,

@@ -3,13 +3,16 @@
  * of jobs in one state, and the workers holding leases. Both are answered from the committed state
  * and never change it.
  *
- * Pages are keyed, not numbered: the cursor is the sort key of the last job of the page, so a job
- * pushed or claimed between two pages neither repeats nor shifts the rest by one.
+ * Pages are keyed, not numbered (page-cursor.ts); pending and delayed pages go on into the
+ * segments beyond the head, reading at most PAGE_READS of them a request (segment-pages.ts).
  */
 import { QueueError } from '../../errors.js';
-import { deadStub, findDone, type QueueState } from '../state.js';
+import type { SegmentSource } from '../segments/backlog.js';
+import { deadStub, findDone } from '../state.js';
 import type { JobRecord } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
+import { compareKeys, decodeCursor, encodeCursor, PageBuffer, type SortKey } from './page-cursor.js';
+import { listKey, PAGE_READS, pageSegments, type SegmentPage } from './segment-pages.js';
 
 export type ListableState = 'pending' | 'delayed' | 'claimed' | 'dead';
 export const LISTABLE_STATES: readonly ListableState[] = ['pending', 'delayed', 'claimed', 'dead'];
@@ -23,6 +26,13 @@ export interface ListJobsInput {
   after?: string;
   /** Only jobs whose id starts with this. */
   q?: string;
+  /**
+   * Segments the caller has read (the broker, in process): given, pending and delayed pages go on
+   * into the segments (and `total` counts their jobs); absent, they list the head's jobs alone.
+   */
+  segments?: SegmentSource;
+  /** The record of the job whose id is exactly `q`, read from its segment (the broker, after `lookup`). */
+  found?: JobRecord;
 }
 
 export interface ListJobsOutput {
@@ -30,69 +40,36 @@ export interface ListJobsOutput {
   jobs: JobRecord[];
   /** Cursor of the next page, or null on the last one. */
   next: string | null;
-  /** Jobs in this state matching `q` (all pages). */
+  /** Jobs in this state matching `q` (all pages; with `segments`, the segments' jobs included). */
   total: number;
-}
-
-type SortKey = [number, number | string];
-
-function compareKeys(a: SortKey, b: SortKey): number {
-  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
-  if (a[1] === b[1]) return 0;
-  return a[1] < b[1] ? -1 : 1;
-}
-
-export function encodeCursor(key: SortKey): string {
-  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): SortKey {
-  let key: unknown;
-  try {
-    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    key = undefined;
-  }
-  const ok = Array.isArray(key) && key.length === 2 && typeof key[0] === 'number' && (typeof key[1] === 'number' || typeof key[1] === 'string');
-  if (!ok) throw new QueueError('INVALID_ARGUMENT', `after is not a cursor this broker handed out: ${JSON.stringify(cursor.slice(0, 80))}`);
-  return key as SortKey;
+  /** Pending or delayed jobs waiting in segments beyond the head (all of them, whatever `q`). Absent when none. */
+  inSegments?: number;
+  /** Segments this page would go on into, not provided (at most PAGE_READS): read them and ask again. */
+  wants?: string[];
+  /** `q` may be a job waiting in a segment: get it and ask again with `found`. */
+  lookup?: string;
 }
 
 /**
- * The first `limit` jobs of one state after the cursor, in order, and how many match in all. One
- * pass over the jobs keeping only the page (a sorted buffer of at most `limit`), so a page costs
- * O(jobs) and not a sort of every job: this runs on the commit loop's thread. Pending: claim
- * order (priority, then FIFO). Delayed: due time. Claimed: lease expiry, soonest first. Dead:
- * newest first.
+ * The first `limit` jobs of one state after the cursor, in order, and how many match in all.
+ * Pending: claim order (priority, then FIFO). Delayed: due time. Claimed: lease expiry, soonest
+ * first. Dead: newest first. Pending and delayed pages list the head's jobs and the jobs of the
+ * segments `input.segments` has (segment-pages.ts); a search (`q`) lists the head's matches and,
+ * from a segment, only the job whose id is exactly `q` (found through the id index).
  */
-function selectPage(s: QueueState, state: ListableState, q: string, after: SortKey | undefined, limit: number): { page: Array<{ key: SortKey; job: () => JobRecord }>; total: number; more: boolean } {
-  const page: Array<{ key: SortKey; job: () => JobRecord }> = [];
+export const listJobs: OpHandler<ListJobsInput, ListJobsOutput> = (s, input) => {
+  const { state, limit } = input;
+  if (!LISTABLE_STATES.includes(state)) throw new QueueError('INVALID_ARGUMENT', `state must be one of ${LISTABLE_STATES.join(', ')}, got ${JSON.stringify(state)}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new QueueError('INVALID_ARGUMENT', `limit must be an integer from 1 to ${MAX_PAGE}, got ${JSON.stringify(limit)}`);
+  const cursor = input.after === undefined ? undefined : decodeCursor(input.after);
+  const q = input.q ?? '';
+  const buf = new PageBuffer<JobRecord>(cursor?.key, limit);
   let total = 0;
-  let beyond = 0; // matches after the cursor that did not fit the page
-  const offer = (key: SortKey, job: () => JobRecord) => {
-    total++;
-    if (after !== undefined && compareKeys(key, after) <= 0) return;
-    if (page.length === limit && compareKeys(key, page[limit - 1]!.key) >= 0) {
-      beyond++;
-      return;
-    }
-    let lo = 0;
-    let hi = page.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (compareKeys(page[mid]!.key, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    page.splice(lo, 0, { key, job });
-    if (page.length > limit) {
-      page.pop();
-      beyond++;
-    }
-  };
   if (state === 'dead') {
     for (const [id, entry] of s.dead) {
       if (!id.startsWith(q)) continue;
-      offer([-entry.at, id], () => {
+      total++;
+      buf.offer([-entry.at, id], () => {
         const done = findDone(s, id);
         return done?.state === 'dead' && done.archive === entry.archive ? snapshot(done) : deadStub(id, entry);
       });
@@ -100,20 +77,53 @@ function selectPage(s: QueueState, state: ListableState, q: string, after: SortK
   } else {
     for (const job of s.jobs.values()) {
       if (job.state !== state || !job.id.startsWith(q)) continue;
+      total++;
       const first = state === 'pending' ? -job.priority : state === 'delayed' ? job.runAt : (job.lease?.until ?? 0);
-      offer([first, job.order], () => snapshot(job));
+      buf.offer([first, job.order], () => snapshot(job));
     }
   }
-  return { page, total, more: beyond > 0 };
-}
-
-export const listJobs: OpHandler<ListJobsInput, ListJobsOutput> = (s, input) => {
-  const { state, limit } = input;
-  if (!LISTABLE_STATES.includes(state)) throw new QueueError('INVALID_ARGUMENT', `state must be one of ${LISTABLE_STATES.join(', ')}, got ${JSON.stringify(state)}`);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new QueueError('INVALID_ARGUMENT', `limit must be an integer from 1 to ${MAX_PAGE}, got ${JSON.stringify(limit)}`);
-  const after = input.after === undefined ? undefined : decodeCursor(input.after);
-  const { page, total, more } = selectPage(s, state, input.q ?? '', after, limit);
-  return { jobs: page.map((c) => c.job()), next: more ? encodeCursor(page[page.length - 1]!.key) : null, total };
+  const inSegments = state === 'pending' ? s.backlog.segPending : state === 'delayed' ? s.backlog.segDelayed : 0;
+  if (inSegments === 0 || input.segments === undefined) {
+    // The head alone (no segment, or a caller that reads none: the console's "cancel all" takes the head's jobs).
+    return { jobs: buf.page.map((c) => c.job()), next: buf.beyond > 0 ? encodeCursor(buf.page[limit - 1]!.key) : null, total, ...(inSegments > 0 ? { inSegments } : {}) };
+  }
+  const listed = state as 'pending' | 'delayed';
+  let lookup: string | undefined;
+  let seg: SegmentPage | undefined;
+  if (q !== '') {
+    const where = s.backlog.locate(q)?.at;
+    const found = input.found;
+    if (found?.id === q && found.state === state && (where === 'segment' || where === 'unconfirmed' || where === 'unindexed')) {
+      total++;
+      buf.offer(listKey(listed, found), () => ({ ...snapshot(found), state: listed }));
+    } else if (!found && (where === 'segment' || where === 'unconfirmed' || where === 'unindexed')) lookup = q;
+  } else {
+    total += inSegments;
+    seg = pageSegments(s, listed, cursor, buf, input.segments);
+  }
+  const cut = seg?.bound !== undefined && buf.cutAt(seg.bound);
+  const more = buf.beyond > 0 || cut || (seg !== undefined && seg.unread.length > 0);
+  let next: string | null = null;
+  if (more) {
+    // A full page ends at its last job; a page cut short by a segment not read yet ends just
+    // before the first key that segment could hold (orders are whole numbers).
+    const bound = seg?.bound;
+    const last = buf.page[buf.page.length - 1]?.key;
+    let key: SortKey;
+    if (buf.full || bound === undefined) key = last!;
+    else if (cursor === undefined || compareKeys(bound, cursor.key) > 0) key = [bound[0], (bound[1] as number) - 0.5];
+    else key = cursor.key;
+    next = encodeCursor(key, seg?.hints(key));
+  }
+  const wants = seg && !buf.full ? seg.unread.slice(0, PAGE_READS) : [];
+  return {
+    jobs: buf.page.map((c) => c.job()),
+    next,
+    total,
+    ...(inSegments > 0 ? { inSegments } : {}),
+    ...(wants.length > 0 ? { wants } : {}),
+    ...(lookup !== undefined ? { lookup } : {}),
+  };
 };
 
 export interface WorkerLeases {

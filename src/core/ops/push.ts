@@ -1,6 +1,6 @@
 import { QueueError } from '../../errors.js';
 import { primePayloadJson } from '../job-json.js';
-import { deadStub, findDone, insertJob, recentStub, type QueueState } from '../state.js';
+import { deadStub, findDone, insertJob, recentStub, segmentState, type QueueState } from '../state.js';
 import type { Backoff, JobRecord, JobState } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
 
@@ -37,20 +37,26 @@ export interface PushOutput {
 }
 
 /** The job already under `id`: its record while queue.json holds one, else only its state. */
-function existingJob(s: QueueState, id: string, now: number): { state: JobState; record?: JobRecord } | undefined {
-  const record = s.jobs.get(id) ?? findDone(s, id);
+function existingJob(s: QueueState, id: string, now: number, inSegments: boolean): { state: JobState; record?: JobRecord } | undefined {
+  const record = s.jobs.get(id) ?? s.backlog.freshJob(id) ?? findDone(s, id);
   if (record) return { state: record.state, record };
   // Dead: the full record is in the archive; the index entry is enough to refuse a duplicate.
   // Archived lately: a client's retry of a push whose answer was lost must not add it again.
   const stub = s.dead.has(id) ? deadStub(id, s.dead.get(id)!) : recentStub(s, id, now);
-  return stub && { state: stub.state };
+  if (stub) return { state: stub.state };
+  // Waiting in a segment (its record is not in the head): the state is enough to refuse a duplicate.
+  // Not asked when the broker found none of the push's ids in a segment before apply (segmentLookups).
+  if (!inSegments) return undefined;
+  const inSegment = segmentState(s, id);
+  return inSegment && { state: inSegment };
 }
 
 export const push: OpHandler<PushInput, PushOutput> = (s, input, now, ctx) => {
   if (!Array.isArray(input.jobs) || input.jobs.length === 0) throw new QueueError('INVALID_ARGUMENT', 'push needs at least one job');
   const out: PushOutcome[] = [];
+  const inSegments = !s.backlog.absentChecked(input);
   for (const j of input.jobs) {
-    const found = existingJob(s, j.id, now);
+    const found = existingJob(s, j.id, now, inSegments);
     if (found) {
       out.push({ id: j.id, created: false, state: found.state, ...(found.record ? { existing: snapshot(found.record) } : {}) });
       continue;

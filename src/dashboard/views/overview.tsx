@@ -120,6 +120,11 @@ export function Overview({ broker }: { broker: BrokerInfo | null }) {
                           state lost
                         </span>
                       )}
+                      {lead?.segmentLost && (
+                        <span class="badge badge-bad" data-badge="segment-lost" title={lead.segmentLost.message}>
+                          segment lost
+                        </span>
+                      )}
                       {row && stalled(row) && (
                         <span class="badge badge-bad" data-badge="stalled" title="jobs are due but nothing has claimed one for a while: are the workers running?">
                           no consumers

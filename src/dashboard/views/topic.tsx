@@ -13,7 +13,7 @@ import { useStats } from '../live.js';
 import { Chart, type SeriesSpec } from '../parts/chart.js';
 import { act } from '../parts/notices.js';
 import { topicHref } from '../router.js';
-import { LIST_STATES, type ListState, type StatsSample, type TopicInfo, type TopicLive } from '../types.js';
+import { LIST_STATES, type ListState, type LostSegmentInfo, type StatsSample, type TopicInfo, type TopicLive } from '../types.js';
 import { cancelAll, cancelPicked, purgeAll, purgePicked, retryAll, retryPicked } from './bulk-actions.js';
 import { JobDrawer } from './job-drawer.js';
 import { JobTable } from './job-table.js';
@@ -30,11 +30,13 @@ interface TopicProps {
   topic: string;
   params: URLSearchParams;
   readOnly: boolean;
+  /** A segment of the topic's backlog that the broker found missing or corrupt (GET /v1/broker). */
+  segmentLost?: LostSegmentInfo | undefined;
 }
 
-export function Topic({ topic, params, readOnly }: TopicProps) {
+export function Topic({ topic, params, readOnly, segmentLost }: TopicProps) {
   const { lookup, reload } = useTopicInfo(topic);
-  if (lookup.kind === 'found') return <TopicPage topic={topic} params={params} readOnly={readOnly} info={lookup.info} reloadInfo={reload} />;
+  if (lookup.kind === 'found') return <TopicPage topic={topic} params={params} readOnly={readOnly} segmentLost={segmentLost} info={lookup.info} reloadInfo={reload} />;
   return (
     <main class="topic" id="topic-status" data-status={lookup.kind}>
       <header class="topic-head">
@@ -81,7 +83,7 @@ interface TopicPageProps extends TopicProps {
   reloadInfo(): void;
 }
 
-function TopicPage({ topic, params, readOnly, info, reloadInfo }: TopicPageProps) {
+function TopicPage({ topic, params, readOnly, segmentLost, info, reloadInfo }: TopicPageProps) {
   const state = (LIST_STATES as readonly string[]).includes(params.get('state') ?? '') ? (params.get('state') as ListState) : 'pending';
   const selected = params.get('job');
   const [q, setQ] = useState('');
@@ -161,6 +163,7 @@ function TopicPage({ topic, params, readOnly, info, reloadInfo }: TopicPageProps
         </div>
       </header>
 
+      {segmentLost && <SegmentLostBanner topic={topic} lost={segmentLost} />}
       {live && <Warnings topic={topic} live={live} />}
 
       <nav class="tabs" role="tablist">
@@ -227,6 +230,14 @@ function TopicPage({ topic, params, readOnly, info, reloadInfo }: TopicPageProps
             next →
           </button>
         </footer>
+        {list.page?.inSegments ? (
+          // Honest about where the rows come from: the head, then the segment objects beyond it.
+          <p class="muted in-segments" id="in-segments" data-count={list.page.inSegments}>
+            {count(list.page.inSegments)} of the {state} jobs wait in segments beyond the head; the pages read on into them in {state === 'pending' ? 'claim' : 'due'} order.{' '}
+            {query ? 'A search matches ids in the head by prefix, and an exact id anywhere. ' : ''}
+            <code>bucketq inspect {topic} --segments</code> lists the segments.
+          </p>
+        ) : null}
       </section>
 
       <RecentCompleted topic={topic} state={state} />
@@ -236,6 +247,15 @@ function TopicPage({ topic, params, readOnly, info, reloadInfo }: TopicPageProps
       {selected && <JobDrawer topic={topic} id={selected} readOnly={readOnly} onClose={() => go({ state })} onChanged={list.reload} />}
       {pushing && <PushEditor topic={topic} onClose={() => setPushing(false)} />}
     </main>
+  );
+}
+
+/** A segment the head names is missing or corrupt: its jobs, and every claim behind them, wait (docs/operations.md). */
+function SegmentLostBanner({ topic, lost }: { topic: string; lost: LostSegmentInfo }) {
+  return (
+    <div class="banner banner-bad" id="segment-lost" role="alert" data-key={lost.key}>
+      <b>Segment lost.</b> {lost.message} Jobs ahead of it are served; its jobs and those behind them wait, nothing is skipped. Restore the object (<code>bucketq doctor --topic {topic}</code> names it).
+    </div>
   );
 }
 

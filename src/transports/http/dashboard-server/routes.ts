@@ -58,7 +58,7 @@ export const DASHBOARD_ROUTES: readonly Route[] = [
         ...(after !== undefined && after !== '' ? { after } : {}),
         ...(prefix !== undefined && prefix !== '' ? { q: prefix } : {}),
       });
-      return { status: 200, body: { jobs: page.jobs.map(publicJob), next: page.next, total: page.total } };
+      return { status: 200, body: { jobs: page.jobs.map(publicJob), next: page.next, total: page.total, ...(page.inSegments ? { inSegments: page.inSegments } : {}) } };
     },
   },
   {
