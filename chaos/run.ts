@@ -45,7 +45,7 @@ async function directory(given: string | undefined, prefix: string): Promise<str
  * state). It gives up only when the count stops falling for DRAIN_STALL_MS: a long run may end
  * with a backlog that takes minutes to work off.
  */
-async function drain(store: string): Promise<{ ms: number; timedOut: boolean; backlog: number }> {
+async function drain(store: string, watch: SegmentWatch): Promise<{ ms: number; timedOut: boolean; backlog: number }> {
   const start = Date.now();
   let lastProgress = start;
   let least = Infinity;
@@ -54,6 +54,7 @@ async function drain(store: string): Promise<{ ms: number; timedOut: boolean; ba
     const q = await readQueueJson(store, TOPIC);
     // Jobs waiting in segments count too (the manifest's counts leave cancelled ones out).
     const m = manifestOf(q, TOPIC);
+    if (m) watch.observe(m);
     const inSegments = m ? m.counts.pending + m.counts.delayed : 0;
     const left = q ? q.jobs.length + (q.done ?? []).length + inSegments : Infinity;
     if (backlog < 0) backlog = left;
@@ -112,7 +113,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     window.end = Date.now();
 
     await cluster.stop('producer', 30_000);
-    const drained = await drain(store);
+    segmentWatch.pause(); // the drain reads the head anyway: it reports what it sees
+    const drained = await drain(store, segmentWatch);
     const segments = segmentWatch.stop();
     await cluster.stop('worker', 15_000);
     await cluster.stop('broker', 40_000);

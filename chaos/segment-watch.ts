@@ -4,6 +4,7 @@
  * objects its heads named and the most jobs waiting in segments at once. A run with the small
  * default bounds that never used a segment tested less than it claims; run.ts says so.
  */
+import type { BacklogManifest } from '../src/core/segments/manifest.js';
 import { manifestOf, readQueueJson } from './final-store.js';
 
 export interface SegmentUse {
@@ -28,16 +29,13 @@ export class SegmentWatch {
     this.timer = setInterval(() => void this.sample(), this.everyMs);
   }
 
-  /** One read of the head (also called by the drain's polls, which read it anyway). */
+  /** One read of the head by the watch's own timer (during the run). */
   async sample(): Promise<void> {
     if (this.reading) return;
     this.reading = true;
     try {
       const m = manifestOf(await readQueueJson(this.store, this.topic), this.topic);
-      if (!m) return;
-      this.samples++;
-      for (const ref of [...m.ready, ...m.delayed]) this.keys.add(ref.key);
-      this.maxJobs = Math.max(this.maxJobs, m.counts.pending + m.counts.delayed);
+      if (m) this.observe(m);
     } catch {
       // A head caught mid-rename or a store fault: the next sample reads it.
     } finally {
@@ -45,9 +43,21 @@ export class SegmentWatch {
     }
   }
 
-  stop(): SegmentUse {
+  /** Counts a manifest read by anyone: the timer's samples, and the drain's polls (which read the head anyway). */
+  observe(m: BacklogManifest): void {
+    this.samples++;
+    for (const ref of [...m.ready, ...m.delayed]) this.keys.add(ref.key);
+    this.maxJobs = Math.max(this.maxJobs, m.counts.pending + m.counts.delayed);
+  }
+
+  /** Stops the timer; the drain's polls go on calling observe(). */
+  pause(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  stop(): SegmentUse {
+    this.pause();
     return { segments: this.keys.size, maxJobs: this.maxJobs, samples: this.samples };
   }
 }
