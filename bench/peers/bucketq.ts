@@ -57,16 +57,20 @@ export interface BucketqBenchOptions {
   prefetch?: number | undefined;
   /** W1's producers get one `createClient` each instead of sharing one (the runs before issue 15). */
   clientPerProducer?: boolean;
+  /** Flags for every `bucketq broker` started (bench:peers's --bucketq-broker-flag). */
+  brokerFlags?: string[];
 }
 
 export function bucketqAdapter(kind: 'file' | 'memory', o: BucketqBenchOptions = {}): SystemAdapter {
   const chunk = DEFAULT_LIMITS.maxBatch;
   const prefetch = o.prefetch === undefined ? "prefetch left at its default ('auto')" : `prefetch ${o.prefetch}`;
   const producers = o.clientPerProducer ? 'one `createClient` per producer' : 'one `createClient` shared by the 16 producers';
+  const brokerFlags = o.brokerFlags ?? [];
+  const flagsNote = brokerFlags.length > 0 ? `; broker flags \`${brokerFlags.join(' ')}\`` : '';
   return {
     name: `bucketq-${kind}`,
     bulkChunk: chunk,
-    options: `${kind === 'file' ? '`file:` store, fsync per commit' : '`memory://` store, no durability'}; W1 ${producers}; \`createWorker\` concurrency 16, ${prefetch}`,
+    options: `${kind === 'file' ? '`file:` store, fsync per commit' : '`memory://` store, no durability'}; W1 ${producers}; \`createWorker\` concurrency 16, ${prefetch}${flagsNote}`,
     settings: {
       server: `one \`bucketq broker\` process, HTTP keep-alive on loopback, store ${kind === 'file' ? '`file:` (a temp dir; fsync per commit)' : '`memory://` (in the broker process; no durability)'}`,
       producers: `W1: ${producers}, \`push\` (one job per call); W1i: 16 node:http keep-alive agents with maxSockets 1 (one connection each), POST {"payload"} to /v1/topics/w1/jobs, one job per request`,
@@ -79,7 +83,7 @@ export function bucketqAdapter(kind: 'file' | 'memory', o: BucketqBenchOptions =
       const removeDir = onTeardown(async () => {
         if (dir) await rm(dir, { recursive: true, force: true });
       });
-      const broker = await startBroker(dir ? `file:${dir}` : 'memory://', brokerNodeFlags);
+      const broker = await startBroker(dir ? `file:${dir}` : 'memory://', brokerNodeFlags, brokerFlags);
       const clients: Array<Client<BenchPayload>> = [];
       const raw: RawProducer[] = [];
       const client = (topic: string) => {

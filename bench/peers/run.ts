@@ -44,6 +44,9 @@ bullmq-fsync: appendonly yes, appendfsync always) and pg-boss, one system after 
   --drain-budget-s N        W3 stops after N s and reports its rate so far (default 180)
   --bucketq-prefetch N      createWorker's prefetch for bucketq's workers (default: left out, i.e. 'auto';
                             the runs before issue 15 used 256)
+  --bucketq-broker-flag=FLAG
+                            a flag for every \`bucketq broker\` the run starts (repeatable), e.g.
+                            --bucketq-broker-flag=--backlog=windowJobs=256,lowWater=128
   --bucketq-client-per-producer
                             W1's bucketq producers get one createClient each (the runs before
                             issue 15) instead of sharing one
@@ -73,6 +76,7 @@ const parsed = (() => {
         'drain-budget-s': { type: 'string', default: '180' },
         'bucketq-prefetch': { type: 'string' },
         'bucketq-client-per-producer': { type: 'boolean', default: false },
+        'bucketq-broker-flag': { type: 'string', multiple: true },
         strace: { type: 'boolean', default: false },
         'no-install': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
@@ -101,6 +105,7 @@ for (const w of workloads) if (!['1', '1i', '2', '3', '4'].includes(w)) usage(`-
 const bucketqOptions = {
   prefetch: args['bucketq-prefetch'] === undefined ? undefined : integer(args['bucketq-prefetch'], 'bucketq-prefetch', 0),
   clientPerProducer: args['bucketq-client-per-producer'],
+  brokerFlags: args['bucketq-broker-flag'] ?? [],
 };
 const SYSTEMS: SystemAdapter[] = [bucketqAdapter('file', bucketqOptions), bucketqAdapter('memory', bucketqOptions), bullmq, bullmqFsync, pgboss];
 const names = args.only?.split(',').map((s) => s.trim());
