@@ -3,7 +3,7 @@
  * (`waitMs`). They wait here, outside the batch queue, until something can change their answer:
  *
  * - a batch that may make a job claimable (a push, ...): the loop takes them all into that batch,
- *   after its requests, so the push's own commit answers them (the hand-off, topic-loop.ts); a
+ *   after its requests, so the push's own commit answers them (the hand-off, hand-off.ts); a
  *   write that fails puts them back here;
  * - a commit that left jobs pending: the loop takes them all back into its next batch;
  * - the due time of the next delayed job or expiring lease (one wake-up timer for the whole lot);

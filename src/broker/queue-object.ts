@@ -1,7 +1,7 @@
 /**
  * A topic's queue.json as a transactional object: the one conditional write bucketq makes. In the
  * spirit of slatedb's `FenceableTransactionalObject`, it knows nothing of batches, requests or
- * leadership; the topic loop (topic-loop.ts) decides what to write, this decides whether it landed.
+ * leadership; the topic loop (topic-committer.ts) decides what to write, this decides whether it landed.
  *
  * - load(): reads the object (with transient retries) and caches the state and its etag. No
  *   object means a new topic, unless this broker saw it before or archive objects show it existed:

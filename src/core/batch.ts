@@ -2,7 +2,7 @@
  * One batch applied to a draft: every state change a group commit carries, without the writing.
  * Pure and re-runnable like each op (apply.ts): after a conflict the broker reloads and applies the
  * same batch again from scratch, so results are made here each time, never kept from a round
- * before. The broker's loop (broker/topic-loop.ts) decides whether and how to write the outcome.
+ * before. The broker's loop (broker/topic-committer.ts) decides whether and how to write the outcome.
  *
  * The order is the commit's: stamp it (seq + 1, writer, time); `elect` first when the caller does
  * not hold the lease (a refusal ends the batch: none of it may be written); begin the backlog's

@@ -1,5 +1,5 @@
 /**
- * The same-commit hand-off (topic-loop.ts): a long poll parked on an empty topic is answered by the
+ * The same-commit hand-off (hand-off.ts): a long poll parked on an empty topic is answered by the
  * very commit that carries the push it waits for, so one conditional write stands between a push
  * and its handler, not two. Memory store (counted) and the fake clock.
  */

@@ -1,12 +1,14 @@
 /**
- * Jobs moving between segments and the head: refill of a chain's window, loading a delayed
- * segment's jobs due soon, and compaction (docs/format.md, "Refill", "Delayed jobs", "Compaction").
- * Each takes the decoded segment the broker read; the segment itself never changes, `skip` says
- * how much of it the head has taken.
+ * Jobs moving between segments and the head: which segments to read ahead, refill of a chain's
+ * window, loading a delayed segment's jobs due soon, and compaction (docs/format.md, "Refill",
+ * "Delayed jobs", "Compaction"). Each takes the decoded segment the broker read; the segment itself
+ * never changes, `skip` says how much of it the head has taken.
  */
 import { dropJsonCache } from '../job-json.js';
 import type { JobRecord } from '../types.js';
-import type { Backlog, Chain, SegmentSource } from './backlog.js';
+import type { Backlog } from './backlog.js';
+import { toWindow } from './backlog-chains.js';
+import type { Chain, SegmentSource } from './backlog-types.js';
 import type { DelayedSegmentRef, ReadySegmentRef } from './manifest.js';
 import type { DecodedSegment } from './segment-codec.js';
 import type { SegmentRef } from './segment-registry.js';
@@ -31,6 +33,47 @@ function takeOut(b: Backlog, ref: SegmentRef, id: string): boolean {
 }
 
 /**
+ * Walks priorities highest first, counting the head's jobs ahead in claim order; `visit` sees
+ * each chain whose first segment is met with too few jobs (or bytes) ahead of it.
+ */
+export function frontWalk(b: Backlog, visit: (c: Chain, ahead: number, aheadBytes: number) => void): void {
+  let ahead = 0;
+  let aheadBytes = 0;
+  for (const p of [...b.priorities]) {
+    const c = b.chains.get(p);
+    if (!c) continue;
+    ahead += c.windowLive;
+    aheadBytes += c.windowBytes;
+    if (c.segments.length > 0 && ahead < b.limits.lowWater && aheadBytes < b.limits.windowBytes) visit(c, ahead, aheadBytes);
+    for (const s of c.segments) ahead += s.n - s.skip;
+    ahead += c.tail.length;
+    aheadBytes += c.tailBytes;
+  }
+}
+
+/** Segments to read now: the front of chains near the claim front, delayed segments due soon. */
+export function segmentsNeeded(b: Backlog, now: number): string[] {
+  const out: string[] = [];
+  frontWalk(b, (c) => out.push(c.segments[0]!.key));
+  for (const d of b.delayedSegs) if (d.next[0] <= now + b.limits.delayedLookaheadMs) out.push(d.key);
+  return out;
+}
+
+/** Moves jobs from segments the broker has read into the head. Returns how many moved. */
+export function refill(b: Backlog, source: SegmentSource, now: number): number {
+  let moved = 0;
+  frontWalk(b, (c, ahead, aheadBytes) => {
+    moved += moveReady(b, c, source, b.limits.windowJobs - ahead, b.limits.windowBytes - aheadBytes, now);
+  });
+  for (const d of [...b.delayedSegs]) {
+    if (d.next[0] > now + b.limits.delayedLookaheadMs) continue;
+    const seg = source(d.key);
+    if (seg) moved += loadDelayed(b, d, seg, now);
+  }
+  return moved;
+}
+
+/**
  * Moves up to `room` jobs (and about `roomBytes`) from the front of chain c's segments into its
  * window, over as many read segments as it takes; a chain left without segments gets its tail
  * into the window. Returns the jobs moved.
@@ -45,7 +88,7 @@ export function moveReady(b: Backlog, c: Chain, source: SegmentSource, room: num
       const rec = seg.jobs[ref.skip]!;
       if (takeOut(b, ref, rec.id)) continue;
       const job = fromSegment(rec, 'pending');
-      b.toWindow(c, job, true);
+      toWindow(b, c, job, true);
       b.segPending--;
       room--;
       roomBytes -= b.windowSize.get(job)!;
@@ -64,7 +107,7 @@ export function moveReady(b: Backlog, c: Chain, source: SegmentSource, room: num
     c.tail = [];
     c.tailBytes = 0;
     b.tailJobs -= tail.length;
-    for (const job of tail) b.toWindow(c, job, true);
+    for (const job of tail) toWindow(b, c, job, true);
   }
   return moved;
 }

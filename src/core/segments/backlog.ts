@@ -6,56 +6,25 @@
  *
  * It holds the pending and delayed jobs; claimed jobs are the caller's. Per priority p the claim
  * order is window(p) ++ segments(p) ++ tail(p), orders ascending; priorities highest first.
+ *
+ * This class is the backlog's API and the jobs in and out of the head. Its parts: backlog-chains.ts
+ * (a chain's window and tail counts), backlog-ids.ts (locate, cancel), backlog-moves.ts (read
+ * ahead, refill, compaction), backlog-seal.ts (sealing and merging at a batch's end),
+ * backlog-load.ts (a backlog from a stored head); backlog-types.ts their shapes.
  */
-import { QueueError } from '../../errors.js';
-import { Deque, MinHeap } from '../heap.js';
+import { MinHeap } from '../heap.js';
 import { dropJsonCache, recordLength } from '../job-json.js';
 import type { JobRecord } from '../types.js';
-import { DEFAULT_LIMITS, emptyManifest, type BacklogLimits, type BacklogManifest, type DelayedSegmentRef, type ReadySegmentRef } from './manifest.js';
-import type { DecodedSegment } from './segment-codec.js';
+import { DEFAULT_LIMITS, emptyManifest, type BacklogLimits, type BacklogManifest, type DelayedSegmentRef } from './manifest.js';
 import type { CommitStamp } from './segment-keys.js';
 import { SegmentRegistry, type PlannedWrite } from './segment-registry.js';
-import { compact, loadDelayed, moveReady, planCompaction } from './backlog-moves.js';
+import { compact, frontWalk, planCompaction, refill, segmentsNeeded } from './backlog-moves.js';
+import { BacklogSealer } from './backlog-seal.js';
+import { chainOf, enterHead, leaveTail, leaveWindow, toWindow } from './backlog-chains.js';
+import { cancel, locate } from './backlog-ids.js';
+import type { CancelOutcome, Chain, Location, OrderSource, SegmentSource, Take } from './backlog-types.js';
 
-/** Where new orders come from: the topic state's `nextOrder`. */
-export interface OrderSource {
-  nextOrder: number;
-}
-
-/** Decoded segments the broker has read (undefined: not read yet). */
-export type SegmentSource = (key: string) => DecodedSegment | undefined;
-
-export interface Chain {
-  priority: number;
-  window: Deque<JobRecord>;
-  windowLive: number;
-  windowBytes: number;
-  segments: ReadySegmentRef[];
-  tail: JobRecord[];
-  tailBytes: number;
-  /** How many jobs at the end of `tail` are deferred: pushed by this batch, not in `head` yet (Backlog.deferHead). */
-  fresh: number;
-}
-
-export type Take = { job: JobRecord } | { blocked: string } | undefined;
-
-export type Location =
-  | { at: 'head'; job: JobRecord }
-  /** In this segment (confirmed against its ids). */
-  | { at: 'segment'; key: string }
-  /** Cancelled while in this segment: a tombstone waits for refill or compaction. */
-  | { at: 'cancelled'; key: string }
-  /** Fingerprint hits: read these segments' ids (provideIds), then ask again. */
-  | { at: 'unconfirmed'; keys: string[] }
-  /** The index is still being built (after a load): provide these segments' fingerprints. */
-  | { at: 'unindexed'; keys: string[] }
-  | undefined;
-
-export type CancelOutcome =
-  | { removed: JobRecord }
-  | { tombstoned: string }
-  | { needs: string[] }
-  | { missing: true; cancelledIn?: string };
+export type { CancelOutcome, Chain, Location, OrderSource, SegmentSource, Take } from './backlog-types.js';
 
 interface Timed {
   job: JobRecord;
@@ -91,12 +60,8 @@ export class Backlog {
   /** Jobs in segments, not tombstoned. */
   segPending = 0;
   segDelayed = 0;
-  /**
-   * Per priority, the small segments at the end of its chain that this backlog sealed, with their
-   * jobs (oldest first): the next seal of the chain may merge them (mergeHeld). Not stored: a
-   * loaded backlog holds none, and merges again from its next seal on.
-   */
-  private readonly held = new Map<number, Array<{ ref: ReadySegmentRef; jobs: JobRecord[] }>>();
+  /** Seals what exceeds the head's bounds at the end of a batch, merging small segments (backlog-seal.ts). */
+  private readonly sealer = new BacklogSealer(this);
   /**
    * The topic state's map of every job record in the head (claimed ones too), kept in step: a job
    * entering the head from a segment joins it, a job sealed into a segment leaves it.
@@ -157,18 +122,18 @@ export class Backlog {
   returnUnclaimed(job: JobRecord, now: number): void {
     delete job.lease;
     job.state = 'pending';
-    const c = this.chain(job.priority);
+    const c = chainOf(this, job.priority);
     c.window.insertSorted(job, byOrder);
-    this.toWindow(c, job, false);
+    toWindow(this, c, job, false);
     touchJob(job, now);
   }
 
   private addReady(job: JobRecord): void {
     job.state = 'pending';
-    const c = this.chain(job.priority);
+    const c = chainOf(this, job.priority);
     const L = this.limits;
     if (c.segments.length === 0 && c.tail.length === 0 && this.windowSize.size < L.windowJobs && this.windowBytes < L.windowBytes) {
-      this.toWindow(c, job, true);
+      toWindow(this, c, job, true);
     } else {
       const size = recordLength(job);
       c.tail.push(job);
@@ -177,7 +142,7 @@ export class Backlog {
       if (this.freshIds) {
         this.freshIds.set(job.id, job);
         c.fresh++;
-      } else this.enterHead(job);
+      } else enterHead(this, job);
     }
   }
 
@@ -202,50 +167,26 @@ export class Backlog {
     this.freshIds = null;
     for (const c of this.chains.values()) {
       if (c.fresh === 0) continue;
-      for (let i = c.tail.length - c.fresh; i < c.tail.length; i++) this.enterHead(c.tail[i]!);
+      for (let i = c.tail.length - c.fresh; i < c.tail.length; i++) enterHead(this, c.tail[i]!);
       c.fresh = 0;
     }
   }
 
-  /** Adds to window(p): at the back (`push`) or already inserted by the caller. */
+  /** Adds to window(p): at the back (`push`) or already inserted by the caller (backlog-chains.ts). */
   toWindow(c: Chain, job: JobRecord, push: boolean): void {
-    if (push) c.window.push(job);
-    const size = recordLength(job);
-    this.windowSize.set(job, size);
-    this.windowBytes += size;
-    c.windowLive++;
-    c.windowBytes += size;
-    this.enterHead(job);
-  }
-
-  private enterHead(job: JobRecord): void {
-    this.head.set(job.id, job);
-    this.mirror?.set(job.id, job);
-  }
-
-  private leaveHeadForSegment(job: JobRecord): void {
-    this.head.delete(job.id);
-    this.mirror?.delete(job.id);
+    toWindow(this, c, job, push);
   }
 
   addDelayed(job: JobRecord): void {
     job.state = 'delayed';
-    this.enterHead(job);
+    enterHead(this, job);
     this.delayed.push({ job, at: job.runAt, order: job.order });
     this.delayedCount++;
   }
 
+  /** The chain of priority p, made if there is none (backlog-chains.ts). */
   chain(p: number): Chain {
-    let c = this.chains.get(p);
-    if (!c) {
-      c = { priority: p, window: new Deque(), windowLive: 0, windowBytes: 0, segments: [], tail: [], tailBytes: 0, fresh: 0 };
-      this.chains.set(p, c);
-      const ps = this.priorities;
-      let i = 0;
-      while (i < ps.length && ps[i]! > p) i++;
-      ps.splice(i, 0, p);
-    }
-    return c;
+    return chainOf(this, p);
   }
 
   // --- out ------------------------------------------------------------------------------------
@@ -256,7 +197,7 @@ export class Backlog {
     for (let i = 0; i < ps.length; ) {
       const c = this.chains.get(ps[i]!)!;
       for (let job = c.window.shift(); job; job = c.window.shift()) {
-        if (this.leaveWindow(c, job)) {
+        if (leaveWindow(this, c, job)) {
           this.head.delete(job.id);
           return { job };
         }
@@ -264,7 +205,7 @@ export class Backlog {
       if (c.segments.length > 0) return { blocked: c.segments[0]!.key };
       const job = c.tail.shift();
       if (job) {
-        this.leaveTail(c, job);
+        leaveTail(this, c, job);
         this.head.delete(job.id);
         return { job };
       }
@@ -287,24 +228,9 @@ export class Backlog {
     }
   }
 
-  private leaveWindow(c: Chain, job: JobRecord): boolean {
-    const size = this.windowSize.get(job);
-    if (size === undefined) return false;
-    this.windowSize.delete(job);
-    this.windowBytes -= size;
-    c.windowLive--;
-    c.windowBytes -= size;
-    return true;
-  }
-
   /** A job's record bytes, as the head writes them. */
   recordBytes(job: JobRecord): number {
     return recordLength(job);
-  }
-
-  private leaveTail(c: Chain, job: JobRecord): void {
-    c.tailBytes -= recordLength(job);
-    this.tailJobs--;
   }
 
   /**
@@ -337,17 +263,9 @@ export class Backlog {
 
   // --- by id ----------------------------------------------------------------------------------
 
+  /** Where the job of this id is (backlog-ids.ts). */
   locate(id: string): Location {
-    const job = this.head.get(id);
-    if (job) return { at: 'head', job };
-    const t = this.tombstones.get(id);
-    if (t !== undefined) return { at: 'cancelled', key: t };
-    if (this.reg.refs.size === 0 && this.reg.unindexed.size === 0) return undefined; // no segment: no hashing
-    const { holder, unconfirmed } = this.reg.candidates(id);
-    if (holder !== undefined) return { at: 'segment', key: holder };
-    if (unconfirmed.length > 0) return { at: 'unconfirmed', keys: unconfirmed };
-    if (this.reg.unindexed.size > 0) return { at: 'unindexed', keys: [...this.reg.unindexed] };
-    return undefined;
+    return locate(this, id);
   }
 
   /** Records that no segment holds any id of this push input (each locate() answered undefined). */
@@ -366,73 +284,24 @@ export class Backlog {
     return a !== null && a.adds === this.reg.index.adds && a.inputs.has(input);
   }
 
-  /** Cancels a pending or delayed job wherever it is: out of the head, or a tombstone for a segment. */
+  /** Cancels a pending or delayed job wherever it is: out of the head, or a tombstone for a segment (backlog-ids.ts). */
   cancel(id: string): CancelOutcome {
-    const loc = this.locate(id);
-    if (!loc) return { missing: true };
-    switch (loc.at) {
-      case 'cancelled':
-        return { missing: true, cancelledIn: loc.key };
-      case 'unconfirmed':
-      case 'unindexed':
-        return { needs: loc.keys };
-      case 'head':
-        this.removeFromHead(loc.job);
-        return { removed: loc.job };
-      case 'segment': {
-        if (this.tombstones.size >= 4 * this.limits.tombstoneMax) {
-          throw new QueueError('UNAVAILABLE', `topic ${this.topic} has ${this.tombstones.size} cancels waiting for compaction; retry shortly`, { details: { id } });
-        }
-        const ref = this.reg.refs.get(loc.key)!;
-        ref.tombstones++;
-        this.tombstones.set(id, loc.key);
-        if ('priority' in ref) this.segPending--;
-        else this.segDelayed--;
-        return { tombstoned: loc.key };
-      }
-    }
-  }
-
-  private removeFromHead(job: JobRecord): void {
-    this.head.delete(job.id);
-    if (job.state === 'delayed') {
-      this.delayedCount--; // its heap entry is skipped as stale
-      return;
-    }
-    const c = this.chains.get(job.priority)!;
-    if (this.leaveWindow(c, job)) return; // its deque entry is skipped as stale
-    const i = c.tail.indexOf(job);
-    c.tail.splice(i, 1);
-    this.leaveTail(c, job);
+    return cancel(this, id);
   }
 
   // --- reading ahead ----------------------------------------------------------------------------
 
   /**
    * Walks priorities highest first, counting the head's jobs ahead in claim order; `visit` sees
-   * each chain whose first segment is met with too few jobs (or bytes) ahead of it.
+   * each chain whose first segment is met with too few jobs (or bytes) ahead of it (backlog-moves.ts).
    */
   frontWalk(visit: (c: Chain, ahead: number, aheadBytes: number) => void): void {
-    let ahead = 0;
-    let aheadBytes = 0;
-    for (const p of [...this.priorities]) {
-      const c = this.chains.get(p);
-      if (!c) continue;
-      ahead += c.windowLive;
-      aheadBytes += c.windowBytes;
-      if (c.segments.length > 0 && ahead < this.limits.lowWater && aheadBytes < this.limits.windowBytes) visit(c, ahead, aheadBytes);
-      for (const s of c.segments) ahead += s.n - s.skip;
-      ahead += c.tail.length;
-      aheadBytes += c.tailBytes;
-    }
+    frontWalk(this, visit);
   }
 
   /** Segments to read now: the front of chains near the claim front, delayed segments due soon. */
   needs(now: number): string[] {
-    const out: string[] = [];
-    this.frontWalk((c) => out.push(c.segments[0]!.key));
-    for (const d of this.delayedSegs) if (d.next[0] <= now + this.limits.delayedLookaheadMs) out.push(d.key);
-    return out;
+    return segmentsNeeded(this, now);
   }
 
   /** The due time of the earliest job waiting in a delayed segment (its manifest `next`), or undefined. */
@@ -449,16 +318,7 @@ export class Backlog {
 
   /** Moves jobs from segments the broker has read into the head. Returns how many moved. */
   refill(source: SegmentSource, now: number): number {
-    let moved = 0;
-    this.frontWalk((c, ahead, aheadBytes) => {
-      moved += moveReady(this, c, source, this.limits.windowJobs - ahead, this.limits.windowBytes - aheadBytes, now);
-    });
-    for (const d of [...this.delayedSegs]) {
-      if (d.next[0] > now + this.limits.delayedLookaheadMs) continue;
-      const seg = source(d.key);
-      if (seg) moved += loadDelayed(this, d, seg, now);
-    }
-    return moved;
+    return refill(this, source, now);
   }
 
   /** Fingerprints of a loaded segment (its first bytes), for the id index. */
@@ -480,93 +340,8 @@ export class Backlog {
   seal(now: number): void {
     this.absent = null;
     this.reg.trimConfirmed();
-    this.sealing(now);
+    this.sealer.seal(now);
     this.settleFresh(); // what stays in a tail enters the head
-  }
-
-  private sealing(now: number): void {
-    const L = this.limits;
-    for (const c of this.chains.values()) if (c.tail.length >= L.tailSealJobs || c.tailBytes >= L.tailSealBytes) this.sealTail(c, now);
-    if (this.tailJobs > L.tailTotalJobs) {
-      const byLength = [...this.chains.values()].filter((c) => c.tail.length > 0).sort((a, b) => b.tail.length - a.tail.length);
-      for (const c of byLength) {
-        if (this.tailJobs <= L.tailTotalJobs) break;
-        this.sealTail(c, now);
-      }
-    }
-    if (this.delayedCount > L.delayedHeadMax) this.sealDelayed(now);
-  }
-
-  private sealTail(c: Chain, now: number): void {
-    const tail = c.tail;
-    c.tail = [];
-    c.tailBytes = 0;
-    this.tailJobs -= tail.length;
-    // Jobs this batch's pushes added (the last c.fresh) never entered the head: nothing to leave.
-    for (let i = 0; i < tail.length - c.fresh; i++) this.leaveHeadForSegment(tail[i]!);
-    c.fresh = 0;
-    this.segPending += tail.length;
-    const { jobs, carried } = this.mergeHeld(c, tail, now);
-    const refs = this.reg.plan('ready', jobs, this.limits.segmentMaxJobs, this.limits.segmentMaxBytes, carried, now) as ReadySegmentRef[];
-    c.segments.push(...refs);
-    this.hold(c, refs, jobs);
-  }
-
-  /**
-   * Small segments at the end of a chain are merged into the next seal, so a chain holds full
-   * segments (segmentMaxJobs) plus a few small ones, however its jobs were pushed, and the
-   * manifest stays about (backlog / segmentMaxJobs) entries (docs/format.md, "Push"). The held
-   * segment is merged while it is no larger than what is being sealed, so each merge at least
-   * doubles the segment a job is in: a job is rewritten at most log2(segmentMaxJobs / tailSealJobs)
-   * times. Only segments this backlog sealed and still holds the jobs of (no read), untouched
-   * since (no refill, no tombstone), at the very end of the chain, are merged.
-   *
-   * The oldest merged segment (the front of the new jobs) is `carried`: the registry hands its id
-   * index entries to the new segment that takes its jobs (SegmentRegistry.plan), so a merge does
-   * not remove and add again an entry per job it rewrites. The others are dropped here.
-   */
-  private mergeHeld(c: Chain, tail: JobRecord[], now: number): { jobs: JobRecord[]; carried?: { key: string; n: number } } {
-    const stack = this.held.get(c.priority);
-    if (!stack) return { jobs: tail };
-    let jobs = tail;
-    let carried: { key: string; n: number; jobs: readonly JobRecord[] } | undefined;
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
-      const last = c.segments[c.segments.length - 1];
-      if (top.ref !== last || this.reg.refs.get(last.key) !== last || last.skip > 0 || last.tombstones > 0) {
-        stack.length = 0;
-        break;
-      }
-      if (top.ref.n > jobs.length) break;
-      stack.pop();
-      c.segments.pop();
-      if (carried) this.reg.dropMerged(carried.key, carried.jobs, now);
-      carried = { key: last.key, n: top.jobs.length, jobs: top.jobs };
-      jobs = top.jobs.concat(jobs);
-    }
-    return { jobs, carried: carried && { key: carried.key, n: carried.n } };
-  }
-
-  /** Keeps the jobs of the new last segment of c when it is small: the next seal may merge it. */
-  private hold(c: Chain, refs: ReadySegmentRef[], jobs: JobRecord[]): void {
-    let stack = this.held.get(c.priority);
-    if (!stack) this.held.set(c.priority, (stack = []));
-    if (refs.length > 1) stack.length = 0; // full segments now stand between the held ones and the end
-    const last = refs[refs.length - 1]!;
-    if (last.n < this.limits.segmentMaxJobs && last.bytes < this.limits.segmentMaxBytes / 2) stack.push({ ref: last, jobs: jobs.slice(jobs.length - last.n) });
-  }
-
-  private sealDelayed(now: number): void {
-    const horizon = now + this.limits.delayedLookaheadMs;
-    const later: JobRecord[] = [];
-    for (const j of this.head.values()) if (j.state === 'delayed' && j.runAt > horizon) later.push(j);
-    if (later.length === 0) return;
-    later.sort((a, b) => a.runAt - b.runAt || a.order - b.order);
-    for (const j of later) this.leaveHeadForSegment(j);
-    this.delayedCount -= later.length;
-    this.segDelayed += later.length;
-    this.delayedSegs.push(...(this.reg.plan('delayed', later, this.limits.segmentMaxJobs, this.limits.segmentMaxBytes) as DelayedSegmentRef[]));
-    this.rebuildDelayedHeap();
   }
 
   rebuildDelayedHeap(): void {
