@@ -5,16 +5,24 @@
  * a client of its own. A warm-up of WARMUP jobs, then `{phase: 'start'}` to the parent, JOBS jobs,
  * `{phase: 'end'}`; the parent measures its own CPU between the two.
  *
- *   tsx bench/broker-cpu-wire-driver.ts URL JOBS WARMUP
+ *   tsx bench/broker-cpu-wire-driver.ts URL JOBS WARMUP [PAYLOAD_BYTES]
+ *
+ * PAYLOAD_BYTES > 0: each payload also carries `items`, small objects (an order's lines) making
+ * about that many bytes of JSON: parsing and serialising it costs what a real payload's would.
  */
 import { createClient } from '../src/client/index.js';
 import { createWorker } from '../src/worker/index.js';
 
-const [url = '', jobs = '10000', warmup = '1000'] = process.argv.slice(2);
+const [url = '', jobs = '10000', warmup = '1000', payloadBytes = '0'] = process.argv.slice(2);
+type Item = { sku: string; qty: number; price: number; gift: boolean };
+type Payload = { n: number; items?: Item[] };
+const ITEMS: Item[] = [];
+while (JSON.stringify(ITEMS).length < Number(payloadBytes)) ITEMS.push({ sku: `SKU-${10_000 + ITEMS.length}`, qty: ITEMS.length % 7, price: 9.95 + ITEMS.length, gift: ITEMS.length % 3 === 0 });
+const payload = (n: number): Payload => (ITEMS.length > 0 ? { n, items: ITEMS } : { n });
 const TOPIC = 'w1';
 const PRODUCERS = 16;
-const producer = createClient<{ n: number }>({ url, topic: TOPIC });
-const consumer = createClient<{ n: number }>({ url, topic: TOPIC });
+const producer = createClient<Payload>({ url, topic: TOPIC });
+const consumer = createClient<Payload>({ url, topic: TOPIC });
 let completed = 0;
 let waiting: { at: number; resolve(): void } | null = null;
 const worker = createWorker(consumer, () => null, { concurrency: 16 });
@@ -31,7 +39,7 @@ async function run(count: number): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: PRODUCERS }, async () => {
-      while (next < count) await producer.push({ n: next++ });
+      while (next < count) await producer.push(payload(next++));
     }),
   );
   await done;

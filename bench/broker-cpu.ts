@@ -7,6 +7,7 @@
  *   npx tsx bench/broker-cpu.ts --jobs 20000 --store memory:
  *   npx tsx bench/broker-cpu.ts --cpu-prof           # node --cpu-prof … works too
  *   npx tsx bench/broker-cpu.ts --wire [--store memory:]   # W1 over HTTP, as bench:peers runs it
+ *   npx tsx bench/broker-cpu.ts --wire --payload-bytes 1024 # ... with payloads of about 1 KiB of JSON
  *
  * throughput  16 producer loops push one job per call; one consumer at concurrency 16 claims
  *             (long poll, up to its free slots) and acks each job as its no-op handler ends, all
@@ -42,9 +43,13 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     wire: { type: 'boolean', default: false },
     'archive-window-ms': { type: 'string' },
+    'payload-bytes': { type: 'string', default: '0' },
   },
 });
 const JOBS = Number(args.jobs);
+/** --payload-bytes: each --wire job's payload gets a string field of about this many bytes of JSON (0: `{n}` alone, as bench:peers). */
+const PAYLOAD_BYTES = Number(args['payload-bytes']);
+if (!Number.isInteger(PAYLOAD_BYTES) || PAYLOAD_BYTES < 0) throw new Error(`--payload-bytes must be a whole number, got ${JSON.stringify(args['payload-bytes'])}`);
 const PROBES = Number(args.probes);
 const BACKLOG = Number(args.backlog);
 const PRODUCERS = 16;
@@ -208,13 +213,13 @@ async function wire(): Promise<void> {
   const wdir = args.store === undefined ? await mkdtemp(join(tmpdir(), 'bucketq-broker-cpu-')) : null;
   const server = await startBrokerServer({ store: args.store ?? `file:${wdir}`, listen: '127.0.0.1:0', brokerOptions: archiveWindow });
   try {
-    line(`bucketq broker-cpu --wire — node ${process.version}, store ${args.store ?? 'file:'}`);
+    line(`bucketq broker-cpu --wire — node ${process.version}, store ${args.store ?? 'file:'}${PAYLOAD_BYTES > 0 ? `, payloads of ~${PAYLOAD_BYTES} bytes` : ''}`);
     const sizes: number[] = [];
     let counting = false;
     server.broker.events.on('commit', (c) => {
       if (counting) sizes.push(c.bytes);
     });
-    const child = fork(join(import.meta.dirname, 'broker-cpu-wire-driver.ts'), [server.url, String(JOBS), '1000'], { execArgv: ['--import', 'tsx'] });
+    const child = fork(join(import.meta.dirname, 'broker-cpu-wire-driver.ts'), [server.url, String(JOBS), '1000', String(PAYLOAD_BYTES)], { execArgv: ['--import', 'tsx'] });
     let cpu0 = process.cpuUsage();
     let t0 = 0;
     /** HTTP requests answered so far by method and route, and storage calls by op (the server's own metrics). */

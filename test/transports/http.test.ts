@@ -121,6 +121,17 @@ describe('routes', () => {
     expect(await call('POST', '/v1/topics/t/jobs/b/heartbeat', { workerId: 'w1', lease: b.lease })).toMatchObject({ status: 409, body: { error: { code: 'LEASE_LOST' } } });
   });
 
+  it('claim answers carry each payload as pushed (its text written as it is), with lastError on a redelivery', async () => {
+    const payload = { s: 'é ✓ \u2028 "q" \\', n: [1, 2.5, -3e-7], deep: { a: [{ b: null }] }, t: true };
+    await call('POST', '/v1/topics/t/jobs', { jobs: [{ id: 'u', payload }, { id: 'v', payload: 'a string' }, { id: 'w', payload: 0 }] });
+    const first = await call('POST', '/v1/topics/t/claim', { workerId: 'w1', max: 3 });
+    expect(first.body.jobs.map((j: { payload: unknown }) => j.payload)).toEqual([payload, 'a string', 0]);
+    const u = first.body.jobs[0];
+    expect(await call('POST', '/v1/topics/t/jobs/u/nack', { workerId: 'w1', lease: u.lease, error: 'boom', delayMs: 0 })).toMatchObject({ status: 200 });
+    const again = await call('POST', '/v1/topics/t/claim', { workerId: 'w1', max: 1 });
+    expect(again.body.jobs).toEqual([{ id: 'u', priority: 0, attempt: 2, maxAttempts: 5, lease: expect.any(String), leaseUntil: expect.any(Number), createdAt: expect.any(Number), lastError: 'boom', payload }]);
+  });
+
   it('settle: acks and nacks in one commit with an outcome per item', async () => {
     await call('POST', '/v1/topics/t/jobs', { jobs: [{ id: 'a', payload: 1 }, { id: 'b', payload: 2 }, { id: 'c', payload: 3 }] });
     const { body } = await call('POST', '/v1/topics/t/claim', { workerId: 'w', max: 3 });

@@ -1,5 +1,6 @@
 import { QueueError } from '../../errors.js';
 import { payloadJson } from '../job-json.js';
+import { setLazyPayload } from '../claimed-payload.js';
 import { markClaimed, takeNextReady } from '../state.js';
 import type { JobRecord } from '../types.js';
 import type { OpHandler } from './_context.js';
@@ -42,8 +43,9 @@ function claimed(job: JobRecord): ClaimedJob {
     createdAt: job.createdAt,
   };
   if (job.payloadRef !== undefined) c.payloadRef = job.payloadRef;
-  // A copy: the caller must never hold a reference into the state.
-  else c.payload = JSON.parse(payloadJson(job));
+  // A copy, as text parsed on first read (core/claimed-payload.ts): the caller must never hold a
+  // reference into the state, and the HTTP API answers with the text as it is.
+  else setLazyPayload(c, payloadJson(job));
   if (job.lastError !== undefined) c.lastError = job.lastError;
   return c;
 }

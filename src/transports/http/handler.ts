@@ -211,9 +211,10 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
   let draining = false;
   const idleWaiters: Array<() => void> = [];
 
-  function send(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
+  /** Answers with `body` as JSON, or with `json` when the route made the text itself. */
+  function send(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>, text?: string): void {
     if (res.headersSent || res.destroyed) return;
-    const json = JSON.stringify(body);
+    const json = text ?? JSON.stringify(body);
     const head: Record<string, string> = {
       'content-type': 'application/json; charset=utf-8',
       'cache-control': 'no-store',
@@ -271,7 +272,7 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
       completions,
       stats,
     });
-    if (!x.gone) send(req, res, reply.status, reply.body);
+    if (!x.gone) send(req, res, reply.status, reply.body, undefined, reply.json);
   }
 
   function fail(x: Exchange, err: unknown): void {

@@ -3,13 +3,13 @@
  * and the result into a JSON answer. Validation of fields is the protocol's (src/protocol.ts),
  * shared with every surface; this file only rejects fields the protocol would silently ignore.
  */
-import type { ClaimedJob } from '../../core/ops/claim.js';
 import type { JobStats, TopicSettings } from '../../core/types.js';
 import { QueueError } from '../../errors.js';
 import { ackRequestOf, checkReleaseSize, checkSettings, checkSettleSize, claimRequestOf, heartbeatRequestOf, leaseRequestOf, nackRequestOf, wholeSettleError } from '../../protocol.js';
 import { asQueueError, wireError, type WireError } from '../shared/error-codes.js';
 import { CONSOLE_ROUTES } from './dashboard-server/console-routes.js';
 import { DASHBOARD_ROUTES } from './dashboard-server/routes.js';
+import { claimedJobJson } from './claimed-job.js';
 import { publicJob } from './public-job.js';
 import type { Route } from './route.js';
 
@@ -25,11 +25,6 @@ function fields(body: unknown, allowed: readonly string[], where = 'the request 
     if (!allowed.includes(k)) throw bad(`${where} has an unknown field ${JSON.stringify(k)} (allowed: ${allowed.join(', ')})`);
   }
   return o;
-}
-
-function claimedJob(job: ClaimedJob): Record<string, unknown> {
-  const { payloadRef: _ref, payload, ...rest } = job;
-  return { ...rest, payload: payload ?? null };
 }
 
 /** The settings a PATCH answers with: exactly these three fields. */
@@ -174,7 +169,7 @@ export const ROUTES: readonly Route[] = [
       // A client that leaves before its answer gets nothing: the broker hands its jobs back.
       const jobs = await broker.claim(params.topic, claimRequestOf(o, broker.limits), signal);
       topics.add(params.topic);
-      return { status: 200, body: { jobs: jobs.map(claimedJob) } };
+      return { status: 200, body: undefined, json: `{"jobs":[${jobs.map(claimedJobJson).join(',')}]}` };
     },
   },
   {
