@@ -17,6 +17,7 @@
 import { QueueError } from '../../errors.js';
 import { cachedRecordCrc, keepRecordCrc, primeJobBytes, recordBuffer, recordLength, recordStart } from '../job-json.js';
 import type { JobRecord } from '../types.js';
+import { ByteWriter } from '../byte-writer.js';
 import { crc32, fingerprintInto } from './fingerprint.js';
 
 export type SegmentKind = 'ready' | 'delayed';
@@ -78,23 +79,14 @@ export function encodeSegment(topic: string, kind: SegmentKind, jobs: readonly J
     fps = new Uint32Array(2 * n);
     for (let i = 0; i < n; i++) fingerprintInto(jobs[i]!.id, fps, i);
   }
-  const ids: string[] = new Array(n);
-  const order: number[] = new Array(n);
-  const runAt: number[] = new Array(n);
   const ends: number[] = new Array(n);
   let end = 0;
   for (let i = 0; i < n; i++) {
-    const j = jobs[i]!;
-    ids[i] = j.id;
-    order[i] = j.order;
-    runAt[i] = j.runAt;
-    end += recordLength(j) + 1;
+    end += recordLength(jobs[i]!) + 1;
     ends[i] = end;
   }
-  const metaObj: Record<string, unknown> = { topic, priority: kind === 'ready' ? (jobs[0]?.priority ?? 0) : null, ids, order, runAt, ends };
-  if (kind === 'delayed') metaObj.priorities = jobs.map((j) => j.priority);
-  const meta = JSON.stringify(metaObj);
-  const metaLen = Buffer.byteLength(meta, 'utf8');
+  const meta = writeMeta(topic, kind, jobs, ends);
+  const metaLen = meta.length;
   const at = layout(n, metaLen);
   const body = Buffer.allocUnsafe(at.recordsAt + end);
   body.writeUInt32LE(MAGIC, 0);
@@ -105,7 +97,8 @@ export function encodeSegment(topic: string, kind: SegmentKind, jobs: readonly J
   if (LITTLE_ENDIAN) body.set(new Uint8Array(fps.buffer, fps.byteOffset, 8 * n), PREAMBLE);
   else for (let i = 0; i < 2 * n; i++) body.writeUInt32LE(fps[i]!, PREAMBLE + 4 * i);
   body.writeUInt32LE(crc32(body, at.fpsCrcAt), at.fpsCrcAt);
-  body.write(meta, at.metaAt, metaLen, 'utf8');
+  meta.buf.copy(body, at.metaAt, 0, metaLen);
+  releaseMeta(meta);
   // Records after the header, each with its own CRC (over the record and its newline) in the header.
   const p = copyRecords(jobs, body, at.recordsAt);
   if (p !== body.length) throw new Error(`segment records are ${p - at.recordsAt} bytes, ${end} expected`);
@@ -119,6 +112,66 @@ export function encodeSegment(topic: string, kind: SegmentKind, jobs: readonly J
   }
   body.writeUInt32LE(crc32(body, at.headCrcAt, at.metaAt), at.headCrcAt);
   return body;
+}
+
+/** Where a segment's meta is written before its size (and so the segment's) is known: reused. */
+const metaOut = new ByteWriter();
+/** A scratch buffer larger than this (ids of hundreds of characters) is not kept after its segment. */
+const META_KEEP = 4 * 1024 * 1024;
+
+/**
+ * The header's meta, written as bytes: the text JSON.stringify writes for {topic, priority, ids,
+ * order, runAt, ends, priorities?}, without making that text (a string of ~70 bytes a job, then
+ * measured and encoded again: a tenth of a bulk push's CPU, profiled).
+ */
+function writeMeta(topic: string, kind: SegmentKind, jobs: readonly JobRecord[], ends: readonly number[]): ByteWriter {
+  const w = metaOut;
+  const n = jobs.length;
+  w.reset();
+  w.ascii('{"topic":');
+  w.jsonString(topic);
+  w.ascii(',"priority":');
+  if (kind === 'ready') jsonNumber(w, jobs[0]?.priority ?? 0);
+  else w.ascii('null');
+  w.ascii(',"ids":[');
+  for (let i = 0; i < n; i++) {
+    if (i > 0) w.ascii(',');
+    w.jsonString(jobs[i]!.id);
+  }
+  w.ascii('],"order":[');
+  for (let i = 0; i < n; i++) {
+    if (i > 0) w.ascii(',');
+    jsonNumber(w, jobs[i]!.order);
+  }
+  w.ascii('],"runAt":[');
+  for (let i = 0; i < n; i++) {
+    if (i > 0) w.ascii(',');
+    jsonNumber(w, jobs[i]!.runAt);
+  }
+  w.ascii('],"ends":[');
+  for (let i = 0; i < n; i++) {
+    if (i > 0) w.ascii(',');
+    jsonNumber(w, ends[i]!);
+  }
+  if (kind === 'delayed') {
+    w.ascii('],"priorities":[');
+    for (let i = 0; i < n; i++) {
+      if (i > 0) w.ascii(',');
+      jsonNumber(w, jobs[i]!.priority);
+    }
+  }
+  w.ascii(']}');
+  return w;
+}
+
+/** A number as JSON writes it: its text, or null when it is not finite. */
+function jsonNumber(w: ByteWriter, v: number): void {
+  if (Number.isFinite(v)) w.num(v);
+  else w.ascii('null');
+}
+
+function releaseMeta(w: ByteWriter): void {
+  if (w.buf.length > META_KEEP) w.buf = Buffer.allocUnsafe(0);
 }
 
 /**
