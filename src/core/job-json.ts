@@ -39,6 +39,19 @@ export function payloadJson(job: JobRecord): string {
   return (c[PAYLOAD_JSON] ??= str(job.payload ?? null));
 }
 
+/**
+ * A new pending job as a push makes it: an inline payload (with its JSON text when the caller made
+ * it already), or `payloadRef`. Its cache slots are in the literal, empty: filling them later
+ * changes no hidden class and allocates no property array (a bulk push's jobs all take this shape).
+ */
+export function newJobRecord(id: string, priority: number, order: number, runAt: number, maxAttempts: number, now: number, payloadRef: string | undefined, payload: unknown, json: string | undefined): JobRecord {
+  const job: Cached =
+    payloadRef !== undefined
+      ? { id, state: 'pending', priority, order, runAt, attempts: 0, maxAttempts, createdAt: now, updatedAt: now, payloadRef, [PAYLOAD_JSON]: undefined, [JSON_CACHE]: undefined, [RECORD_CRC]: undefined, [RECORD_BUF]: undefined, [RECORD_AT]: 0, [RECORD_LEN]: 0 }
+      : { id, state: 'pending', priority, order, runAt, attempts: 0, maxAttempts, createdAt: now, updatedAt: now, payload, [PAYLOAD_JSON]: json, [JSON_CACHE]: undefined, [RECORD_CRC]: undefined, [RECORD_BUF]: undefined, [RECORD_AT]: 0, [RECORD_LEN]: 0 };
+  return job;
+}
+
 /** Seeds the payload cache with text the caller already made from exactly this payload. */
 export function primePayloadJson(job: JobRecord, json: string): void {
   (job as Cached)[PAYLOAD_JSON] = json;

@@ -1,5 +1,5 @@
 import { QueueError } from '../../errors.js';
-import { primePayloadJson } from '../job-json.js';
+import { newJobRecord } from '../job-json.js';
 import { deadStub, findDone, insertJob, recentStub, segmentState, type QueueState } from '../state.js';
 import type { Backoff, JobRecord, JobState } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
@@ -62,22 +62,7 @@ export const push: OpHandler<PushInput, PushOutput> = (s, input, now, ctx) => {
       continue;
     }
     const runAt = j.runAt ?? now + Math.max(0, j.delayMs ?? 0);
-    const job: JobRecord = {
-      id: j.id,
-      state: 'pending',
-      priority: j.priority ?? 0,
-      order: s.nextOrder++,
-      runAt,
-      attempts: 0,
-      maxAttempts: j.maxAttempts ?? s.settings.maxAttempts,
-      createdAt: now,
-      updatedAt: now,
-    };
-    if (j.payloadRef !== undefined) job.payloadRef = j.payloadRef;
-    else {
-      job.payload = j.payload ?? null;
-      if (j.payloadJson !== undefined) primePayloadJson(job, j.payloadJson);
-    }
+    const job = newJobRecord(j.id, j.priority ?? 0, s.nextOrder++, runAt, j.maxAttempts ?? s.settings.maxAttempts, now, j.payloadRef, j.payloadRef === undefined ? (j.payload ?? null) : undefined, j.payloadJson);
     if (j.backoff) job.backoff = j.backoff;
     insertJob(s, job, now);
     s.counters.pushed++;
