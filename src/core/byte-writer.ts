@@ -20,6 +20,9 @@ export class ByteWriter {
   start = 0;
   /** The next byte to write. */
   protected p = 0;
+  /** The last number written by its text, and that text. */
+  private lastNum = 0;
+  private lastText = '0';
 
   /** Bytes written since `start`. */
   get length(): number {
@@ -93,30 +96,22 @@ export class ByteWriter {
         this.ascii('-');
         n = -n;
       }
-      return this.digits(n, 0);
+      return this.digits(n);
     }
-    if (n > 0 && n <= Number.MAX_SAFE_INTEGER && Math.floor(n) === n) {
-      // Epoch milliseconds and large orders: two 31-bit halves, exact below 2^53.
-      let hi = Math.floor(n / 1e8);
-      let lo = n - hi * 1e8;
-      if (lo < 0) {
-        hi--;
-        lo += 1e8;
-      } else if (lo >= 1e8) {
-        hi++;
-        lo -= 1e8;
-      }
-      this.digits(hi, 0);
-      return this.digits(lo, 8);
+    if (typeof n !== 'number') return this.text(`${n}`);
+    // Any other number (epoch milliseconds mostly) by its text, kept for the next: a record's due,
+    // created and updated times, and a segment's column of due times, are mostly one `now`.
+    if (n !== this.lastNum) {
+      this.lastNum = n;
+      this.lastText = `${n}`;
     }
-    this.text(`${n}`);
+    this.ascii(this.lastText);
   }
 
-  /** The decimal digits of 0 ≤ n ≤ 2^31, zero-padded to `width`. */
-  private digits(n: number, width: number): void {
+  /** The decimal digits of 0 ≤ n ≤ 2^31. */
+  private digits(n: number): void {
     let d = 1;
     for (let x = n; x >= 10; x = (x / 10) | 0) d++;
-    if (d < width) d = width;
     this.room(d);
     const b = this.buf;
     let q = this.p + d - 1;
