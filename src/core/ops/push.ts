@@ -53,12 +53,14 @@ function existingJob(s: QueueState, id: string, now: number, inSegments: boolean
 
 export const push: OpHandler<PushInput, PushOutput> = (s, input, now, ctx) => {
   if (!Array.isArray(input.jobs) || input.jobs.length === 0) throw new QueueError('INVALID_ARGUMENT', 'push needs at least one job');
-  const out: PushOutcome[] = [];
+  const jobs = input.jobs;
+  const out: PushOutcome[] = new Array(jobs.length);
   const inSegments = !s.backlog.absentChecked(input);
-  for (const j of input.jobs) {
+  for (let i = 0; i < jobs.length; i++) {
+    const j = jobs[i]!;
     const found = existingJob(s, j.id, now, inSegments);
     if (found) {
-      out.push({ id: j.id, created: false, state: found.state, ...(found.record ? { existing: snapshot(found.record) } : {}) });
+      out[i] = { id: j.id, created: false, state: found.state, ...(found.record ? { existing: snapshot(found.record) } : {}) };
       continue;
     }
     const runAt = j.runAt ?? now + Math.max(0, j.delayMs ?? 0);
@@ -67,7 +69,7 @@ export const push: OpHandler<PushInput, PushOutput> = (s, input, now, ctx) => {
     insertJob(s, job, now);
     s.counters.pushed++;
     ctx.changed = true;
-    out.push({ id: j.id, created: true, state: job.state });
+    out[i] = { id: j.id, created: true, state: job.state };
   }
   return { jobs: out };
 };
