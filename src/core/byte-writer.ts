@@ -67,8 +67,8 @@ export class ByteWriter {
 
   /** A string as JSON (what JSON.stringify(s) writes), without making that text for a plain ASCII one. */
   jsonString(s: string): void {
-    const n = s.length;
-    if (n <= LOOP_MAX && typeof s === 'string') {
+    const n = typeof s === 'string' ? s.length : LOOP_MAX + 1;
+    if (n <= LOOP_MAX) {
       this.room(n + 2);
       const b = this.buf;
       const p = this.p;

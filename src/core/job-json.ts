@@ -52,11 +52,6 @@ export function newJobRecord(id: string, priority: number, order: number, runAt:
   return job;
 }
 
-/** Seeds the payload cache with text the caller already made from exactly this payload. */
-export function primePayloadJson(job: JobRecord, json: string): void {
-  (job as Cached)[PAYLOAD_JSON] = json;
-}
-
 /**
  * Seeds the record cache with bytes that encode exactly this record: a segment's record, read back
  * (core/segments/segment-codec.ts). A refill then moves jobs into the head without encoding them again.

@@ -15,9 +15,9 @@
  * of jobs pushed together lie in one slab already as the segment holds them (job-json.ts), one copy a run.
  */
 import { QueueError } from '../../errors.js';
+import { ByteWriter } from '../byte-writer.js';
 import { cachedRecordCrc, keepRecordCrc, primeJobBytes, recordBuffer, recordLength, recordStart } from '../job-json.js';
 import type { JobRecord } from '../types.js';
-import { ByteWriter } from '../byte-writer.js';
 import { crc32, fingerprintInto } from './fingerprint.js';
 
 export type SegmentKind = 'ready' | 'delayed';
