@@ -219,53 +219,64 @@ export function checkBackoff(b: unknown, field = 'backoff'): Backoff | undefined
   throw bad(`${field}.type must be "exponential" or "fixed"`);
 }
 
-/** A validated push job with its payload already serialised (for size checks and copying). */
+/**
+ * A validated push job with its payload already serialised (for size checks and copying). Every
+ * field is present, undefined when not given: it has the fields of the core's PushJob
+ * (core/ops/push.ts), and the broker completes it in place (its id, the payload or its reference)
+ * rather than copying it into a new object, one object less a job while a bulk push is committed.
+ */
 export interface CheckedPushJob {
-  id?: string;
+  id: string | undefined;
+  /** Set by the broker (the caller's payload, whose JSON is payloadJson), never by the check. */
+  payload?: unknown;
+  /** Set by the broker when it stores a large payload in its own object. */
+  payloadRef?: string;
   payloadJson: string;
-  priority?: number;
-  delayMs?: number;
-  runAt?: number;
-  maxAttempts?: number;
-  backoff?: Backoff;
+  priority: number | undefined;
+  delayMs: number | undefined;
+  runAt: number | undefined;
+  maxAttempts: number | undefined;
+  backoff: Backoff | undefined;
 }
 
 const PUSH_JOB_FIELDS: ReadonlySet<string> = new Set(['id', 'payload', 'priority', 'delayMs', 'runAt', 'maxAttempts', 'backoff']);
 
+/** A job's name in messages: `jobs[i]` by its place in the request, or the name given. */
+const jobName = (at: string | number): string => (typeof at === 'number' ? `jobs[${at}]` : at);
+
 /**
  * One job of a push, checked. `at`: its place in the request (errors then name `jobs[i]`), or the
- * name errors use. Field names for messages are made only for the fields a job has (a bulk push
- * checks thousands of jobs that carry a payload alone).
+ * name errors use. Field names for messages are made only for the fields a job has, and the job's
+ * own name only for an error (a bulk push checks thousands of jobs that carry a payload alone).
  */
 export function checkPushJob(j: unknown, limits: Limits, at: string | number = 'job'): CheckedPushJob {
-  const where = typeof at === 'number' ? `jobs[${at}]` : at; // a cons string, flattened only if an error prints it
-  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw bad(`${where} must be an object with a payload`);
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw bad(`${jobName(at)} must be an object with a payload`);
   const o = j as Record<string, unknown>;
-  for (const k in o) if (Object.hasOwn(o, k) && !PUSH_JOB_FIELDS.has(k)) throw bad(`${where} has an unknown field ${shown(k)}`);
+  for (const k in o) if (Object.hasOwn(o, k) && !PUSH_JOB_FIELDS.has(k)) throw bad(`${jobName(at)} has an unknown field ${shown(k)}`);
   // A job without the field is almost always a client's mistake (a misspelt key): refused. The
   // embedded push(payload) always sets it; there undefined (push() of a void queue) means null.
-  if (!Object.hasOwn(o, 'payload')) throw bad(`${where}.payload is required (send null for a job that needs none)`);
+  if (!Object.hasOwn(o, 'payload')) throw bad(`${jobName(at)}.payload is required (send null for a job that needs none)`);
   const payload = o.payload === undefined ? null : o.payload;
-  if (typeof payload === 'object' && payload !== null) checkJsonDepth(payload, `${where}.payload`);
+  if (typeof payload === 'object' && payload !== null && nestsDeeper(payload, MAX_JSON_DEPTH)) throw tooDeep(`${jobName(at)}.payload`);
   let payloadJson: string | undefined;
   try {
     payloadJson = JSON.stringify(payload);
   } catch (err) {
-    throw bad(`${where}.payload is not JSON-serialisable: ${(err as Error).message}`);
+    throw bad(`${jobName(at)}.payload is not JSON-serialisable: ${(err as Error).message}`);
   }
-  if (payloadJson === undefined) throw bad(`${where}.payload is not JSON-serialisable`);
+  if (payloadJson === undefined) throw bad(`${jobName(at)}.payload is not JSON-serialisable`);
   // A UTF-8 byte is at least one UTF-16 unit and at most three: the byte count only when it may matter.
   if (3 * payloadJson.length > limits.maxPayloadBytes && Buffer.byteLength(payloadJson) > limits.maxPayloadBytes) {
-    throw new QueueError('PAYLOAD_TOO_LARGE', `${where}.payload is ${Buffer.byteLength(payloadJson)} bytes; the limit is ${limits.maxPayloadBytes}`);
+    throw new QueueError('PAYLOAD_TOO_LARGE', `${jobName(at)}.payload is ${Buffer.byteLength(payloadJson)} bytes; the limit is ${limits.maxPayloadBytes}`);
   }
-  const out: CheckedPushJob = { payloadJson };
-  if (o.id !== undefined) out.id = checkId(o.id, `${where}.id`);
-  if (o.priority !== undefined) out.priority = checkInt(o.priority, `${where}.priority`, -1_000_000, 1_000_000);
-  if (o.delayMs !== undefined) out.delayMs = checkInt(o.delayMs, `${where}.delayMs`, 0, 10 * 365 * 86_400_000);
-  if (o.runAt !== undefined) out.runAt = checkInt(o.runAt, `${where}.runAt`, 0, 8.64e15);
-  if (o.maxAttempts !== undefined) out.maxAttempts = checkMaxAttempts(o.maxAttempts, `${where}.maxAttempts`);
-  if (o.backoff !== undefined) out.backoff = checkBackoff(o.backoff, `${where}.backoff`);
-  return out;
+  // Checked in this order: the first field refused is the one the error names.
+  const id = o.id === undefined ? undefined : checkId(o.id, `${jobName(at)}.id`);
+  const priority = o.priority === undefined ? undefined : checkInt(o.priority, `${jobName(at)}.priority`, -1_000_000, 1_000_000);
+  const delayMs = o.delayMs === undefined ? undefined : checkInt(o.delayMs, `${jobName(at)}.delayMs`, 0, 10 * 365 * 86_400_000);
+  const runAt = o.runAt === undefined ? undefined : checkInt(o.runAt, `${jobName(at)}.runAt`, 0, 8.64e15);
+  const maxAttempts = o.maxAttempts === undefined ? undefined : checkMaxAttempts(o.maxAttempts, `${jobName(at)}.maxAttempts`);
+  const backoff = o.backoff === undefined ? undefined : checkBackoff(o.backoff, `${jobName(at)}.backoff`);
+  return { id, payload: undefined, payloadRef: undefined, payloadJson, priority, delayMs, runAt, maxAttempts, backoff };
 }
 
 /** A push's size: a non-empty array of at most `limits.maxBatch` jobs (what every job of it may hold: {@link checkPushJob}). */

@@ -314,15 +314,17 @@ export class Broker {
   /** `sources`: the callers' jobs, one per checked job (their payload objects are kept: see push). */
   private async pushJobs(topic: string, checked: CheckedPushJob[], span: RequestSpan | null, sources: readonly unknown[]): Promise<PushOutcome[]> {
     const written: string[] = [];
-    const coreJobs: PushJob[] = [];
+    // Each checked job has the core's PushJob shape already, every field present: it is completed
+    // in place (its id, its payload or the reference to it), not copied (protocol.ts).
+    const coreJobs = checked as PushJob[];
     try {
       for (let i = 0; i < checked.length; i++) {
-        const c = checked[i]!;
-        // The checked fields, every one present (undefined when not given): one object shape for all jobs.
-        const job: PushJob = { id: c.id ?? this.o.newId(), payload: undefined, payloadRef: undefined, payloadJson: c.payloadJson, priority: c.priority, runAt: c.runAt, delayMs: c.delayMs, maxAttempts: c.maxAttempts, backoff: c.backoff };
+        const json = checked[i]!.payloadJson;
+        const job = coreJobs[i]!;
+        job.id ??= this.o.newId();
         // Only a large payload awaits here: a small push reaches its loop in the same tick, ahead
         // of whatever its caller submits next (a read after it in a RESP pipeline must see it).
-        const ref = this.isLarge(c.payloadJson) ? await this.externalise(topic, c.payloadJson) : undefined;
+        const ref = this.isLarge(json) ? await this.externalise(topic, json) : undefined;
         if (ref !== undefined) {
           written.push(ref);
           job.payloadRef = ref;
@@ -331,7 +333,6 @@ export class Broker {
           // Not parsed back from payloadJson: readers are answered from that text (see push).
           job.payload = (sources[i] as { payload?: unknown }).payload ?? null;
         }
-        coreJobs.push(job);
       }
       const out = await this.call(topic, 'push', { jobs: coreJobs }, span ? { onLanded: span.landed } : undefined);
       // A duplicate id kept the existing job: its freshly written payload object is garbage.

@@ -1,21 +1,35 @@
 /**
- * The JSON text of a job record, cached on the record. A busy topic re-serialises only the jobs
+ * The JSON bytes of a job record, cached on the record. A busy topic re-serialises only the jobs
  * that changed since the last commit, and a changed job re-serialises only its small fields: the
  * payload's JSON (usually the bulk of a job) is made once per job lifetime and reused.
+ *
+ * A record's bytes are written straight into a shared slab (slab-writer.ts), never built as a
+ * string: the records of jobs pushed together lie one after another there, each followed by a
+ * newline, as a segment holds them, and a segment copies such a run at once (segment-codec.ts).
  *
  * The caches are symbol-keyed properties, which JSON.stringify and structured clones ignore.
  * Every mutation of a job goes through `touch()` in state.ts, which drops the record cache.
  */
+import { SlabWriter } from './slab-writer.js';
 import type { JobRecord } from './types.js';
 
+/** The record's bytes as a Buffer of their own (made on demand from the slab, or a segment's record). */
 const JSON_CACHE: unique symbol = Symbol('bucketq.json');
 const PAYLOAD_JSON: unique symbol = Symbol('bucketq.payloadJson');
 const RECORD_CRC: unique symbol = Symbol('bucketq.recordCrc');
-const RECORD_TEXT: unique symbol = Symbol('bucketq.recordText');
+/** The buffer holding the record's bytes (a slab, or the JSON_CACHE buffer), where they start and their length. */
+const RECORD_BUF: unique symbol = Symbol('bucketq.recordBuf');
+const RECORD_AT: unique symbol = Symbol('bucketq.recordAt');
 const RECORD_LEN: unique symbol = Symbol('bucketq.recordLen');
 
-/** The cache holds UTF-8 bytes: a commit then concatenates buffers instead of encoding megabytes of text. */
-type Cached = JobRecord & { [JSON_CACHE]?: Buffer; [PAYLOAD_JSON]?: string; [RECORD_CRC]?: number; [RECORD_TEXT]?: string; [RECORD_LEN]?: number };
+type Cached = JobRecord & {
+  [JSON_CACHE]?: Buffer;
+  [PAYLOAD_JSON]?: string;
+  [RECORD_CRC]?: number;
+  [RECORD_BUF]?: Buffer;
+  [RECORD_AT]?: number;
+  [RECORD_LEN]?: number;
+};
 
 const str = JSON.stringify;
 
@@ -25,9 +39,17 @@ export function payloadJson(job: JobRecord): string {
   return (c[PAYLOAD_JSON] ??= str(job.payload ?? null));
 }
 
-/** Seeds the payload cache with text the caller already made from exactly this payload. */
-export function primePayloadJson(job: JobRecord, json: string): void {
-  (job as Cached)[PAYLOAD_JSON] = json;
+/**
+ * A new pending job as a push makes it: an inline payload (with its JSON text when the caller made
+ * it already), or `payloadRef`. Its cache slots are in the literal, empty: filling them later
+ * changes no hidden class and allocates no property array (a bulk push's jobs all take this shape).
+ */
+export function newJobRecord(id: string, priority: number, order: number, runAt: number, maxAttempts: number, now: number, payloadRef: string | undefined, payload: unknown, json: string | undefined): JobRecord {
+  const job: Cached =
+    payloadRef !== undefined
+      ? { id, state: 'pending', priority, order, runAt, attempts: 0, maxAttempts, createdAt: now, updatedAt: now, payloadRef, [PAYLOAD_JSON]: undefined, [JSON_CACHE]: undefined, [RECORD_CRC]: undefined, [RECORD_BUF]: undefined, [RECORD_AT]: 0, [RECORD_LEN]: 0 }
+      : { id, state: 'pending', priority, order, runAt, attempts: 0, maxAttempts, createdAt: now, updatedAt: now, payload, [PAYLOAD_JSON]: json, [JSON_CACHE]: undefined, [RECORD_CRC]: undefined, [RECORD_BUF]: undefined, [RECORD_AT]: 0, [RECORD_LEN]: 0 };
+  return job;
 }
 
 /**
@@ -35,7 +57,10 @@ export function primePayloadJson(job: JobRecord, json: string): void {
  * (core/segments/segment-codec.ts). A refill then moves jobs into the head without encoding them again.
  */
 export function primeJobBytes(job: JobRecord, bytes: Buffer): void {
-  (job as Cached)[JSON_CACHE] = bytes;
+  const c = job as Cached;
+  c[JSON_CACHE] = c[RECORD_BUF] = bytes;
+  c[RECORD_AT] = 0;
+  c[RECORD_LEN] = bytes.length;
 }
 
 /** Whether the payload's JSON text is cached (then it, not the payload object, is the job's payload). */
@@ -43,15 +68,15 @@ export function hasPayloadJson(job: JobRecord): boolean {
   return (job as Cached)[PAYLOAD_JSON] !== undefined;
 }
 
-/** Drops the cached record text (not the payload's). */
+/** Drops the cached record bytes (not the payload's JSON). */
 export function dropJsonCache(job: JobRecord): void {
   // Assigning (not `delete`) keeps the object's hidden class: deleting a property would turn
   // every touched job into a slow dictionary-mode object.
   const c = job as Cached;
+  if (c[RECORD_BUF] === undefined) return;
+  c[RECORD_BUF] = undefined;
   if (c[JSON_CACHE] !== undefined) c[JSON_CACHE] = undefined;
   if (c[RECORD_CRC] !== undefined) c[RECORD_CRC] = undefined;
-  if (c[RECORD_TEXT] !== undefined) c[RECORD_TEXT] = undefined;
-  if (c[RECORD_LEN] !== undefined) c[RECORD_LEN] = undefined;
 }
 
 /**
@@ -67,8 +92,11 @@ export function keepRecordCrc(job: JobRecord, crc: number): number {
   return ((job as Cached)[RECORD_CRC] = crc);
 }
 
+/** The record's cached JSON text, if its bytes are made (for the invariant that a change went through touch()). */
 export function cachedJson(job: JobRecord): string | undefined {
-  return (job as Cached)[JSON_CACHE]?.toString('utf8');
+  const c = job as Cached;
+  const buf = c[RECORD_BUF];
+  return buf?.toString('utf8', c[RECORD_AT], c[RECORD_AT]! + c[RECORD_LEN]!);
 }
 
 /** The record as JSON text (see jobBytes). */
@@ -76,22 +104,27 @@ export function jobJson(job: JobRecord): string {
   return jobBytes(job).toString('utf8');
 }
 
-/**
- * The record's text (what jobBytes encodes), cached. A job pushed into a tail and sealed into a
- * segment in the same batch is written from its text straight into the segment (segment-codec.ts):
- * no Buffer of its own, one object less a job to outlive a batch's scavenges.
- */
-export function recordText(job: JobRecord): string {
-  const c = job as Cached;
-  return (c[RECORD_TEXT] ??= buildText(job));
-}
-
 /** The record's UTF-8 length in bytes (jobBytes(job).length, without making the Buffer). */
 export function recordLength(job: JobRecord): number {
   const c = job as Cached;
-  const hit = c[JSON_CACHE];
-  if (hit !== undefined) return hit.length;
-  return (c[RECORD_LEN] ??= Buffer.byteLength(recordText(job), 'utf8'));
+  if (c[RECORD_BUF] === undefined) write(c);
+  return c[RECORD_LEN]!;
+}
+
+/**
+ * The buffer holding the record's bytes, from recordStart(job) for recordLength(job) bytes. When
+ * it is a slab, the byte after the record is a newline and the next job written may follow it.
+ */
+export function recordBuffer(job: JobRecord): Buffer {
+  const c = job as Cached;
+  if (c[RECORD_BUF] === undefined) write(c);
+  return c[RECORD_BUF]!;
+}
+
+export function recordStart(job: JobRecord): number {
+  const c = job as Cached;
+  if (c[RECORD_BUF] === undefined) write(c);
+  return c[RECORD_AT]!;
 }
 
 /** The record as UTF-8 JSON: same fields and values as JSON.stringify(job), in a fixed order. */
@@ -99,21 +132,73 @@ export function jobBytes(job: JobRecord): Buffer {
   const c = job as Cached;
   const hit = c[JSON_CACHE];
   if (hit !== undefined) return hit;
-  const bytes = Buffer.from(recordText(job), 'utf8');
-  c[JSON_CACHE] = bytes;
-  return bytes;
+  const at = recordStart(job);
+  return (c[JSON_CACHE] = c[RECORD_BUF]!.subarray(at, at + c[RECORD_LEN]!));
 }
 
-function buildText(job: JobRecord): string {
-  let s = `{"id":${str(job.id)},"state":"${job.state}"`;
-  s += job.payloadRef !== undefined ? `,"payloadRef":${str(job.payloadRef)}` : `,"payload":${payloadJson(job)}`;
-  s += `,"priority":${job.priority},"order":${job.order},"runAt":${job.runAt},"attempts":${job.attempts},"maxAttempts":${job.maxAttempts}`;
-  if (job.backoff !== undefined) s += `,"backoff":${str(job.backoff)}`;
-  if (job.lease !== undefined) s += `,"lease":{"worker":${str(job.lease.worker)},"token":${str(job.lease.token)},"until":${job.lease.until}}`;
-  s += `,"createdAt":${job.createdAt},"updatedAt":${job.updatedAt}`;
-  if (job.lastError !== undefined) s += `,"lastError":${str(job.lastError)}`;
-  if (job.result !== undefined) s += `,"result":${str(job.result)}`;
-  if (job.finishedAt !== undefined) s += `,"finishedAt":${job.finishedAt}`;
-  if (job.archive !== undefined) s += `,"archive":${str(job.archive)}`;
-  return s + '}';
+const out = new SlabWriter();
+
+/** Writes the record's bytes into the slab and caches where they are. */
+function write(job: Cached): void {
+  const w = out;
+  w.begin();
+  w.ascii('{"id":');
+  w.jsonString(job.id);
+  w.ascii(',"state":"');
+  w.text(`${job.state}`);
+  if (job.payloadRef !== undefined) {
+    w.ascii('","payloadRef":');
+    w.jsonString(job.payloadRef);
+  } else {
+    w.ascii('","payload":');
+    w.text(payloadJson(job));
+  }
+  w.ascii(',"priority":');
+  w.num(job.priority);
+  w.ascii(',"order":');
+  w.num(job.order);
+  w.ascii(',"runAt":');
+  w.num(job.runAt);
+  w.ascii(',"attempts":');
+  w.num(job.attempts);
+  w.ascii(',"maxAttempts":');
+  w.num(job.maxAttempts);
+  if (job.backoff !== undefined) {
+    w.ascii(',"backoff":');
+    w.text(`${str(job.backoff)}`);
+  }
+  if (job.lease !== undefined) {
+    w.ascii(',"lease":{"worker":');
+    w.jsonString(job.lease.worker);
+    w.ascii(',"token":');
+    w.jsonString(job.lease.token);
+    w.ascii(',"until":');
+    w.num(job.lease.until);
+    w.ascii('}');
+  }
+  w.ascii(',"createdAt":');
+  w.num(job.createdAt);
+  w.ascii(',"updatedAt":');
+  w.num(job.updatedAt);
+  if (job.lastError !== undefined) {
+    w.ascii(',"lastError":');
+    w.jsonString(job.lastError);
+  }
+  if (job.result !== undefined) {
+    w.ascii(',"result":');
+    w.text(`${str(job.result)}`);
+  }
+  if (job.finishedAt !== undefined) {
+    w.ascii(',"finishedAt":');
+    w.num(job.finishedAt);
+  }
+  if (job.archive !== undefined) {
+    w.ascii(',"archive":');
+    w.jsonString(job.archive);
+  }
+  w.ascii('}');
+  const len = w.end();
+  job[RECORD_BUF] = w.buf;
+  job[RECORD_AT] = w.start;
+  job[RECORD_LEN] = len;
 }

@@ -1,5 +1,5 @@
 import { QueueError } from '../../errors.js';
-import { primePayloadJson } from '../job-json.js';
+import { newJobRecord } from '../job-json.js';
 import { deadStub, findDone, insertJob, recentStub, segmentState, type QueueState } from '../state.js';
 import type { Backoff, JobRecord, JobState } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
@@ -53,36 +53,23 @@ function existingJob(s: QueueState, id: string, now: number, inSegments: boolean
 
 export const push: OpHandler<PushInput, PushOutput> = (s, input, now, ctx) => {
   if (!Array.isArray(input.jobs) || input.jobs.length === 0) throw new QueueError('INVALID_ARGUMENT', 'push needs at least one job');
-  const out: PushOutcome[] = [];
+  const jobs = input.jobs;
+  const out: PushOutcome[] = new Array(jobs.length);
   const inSegments = !s.backlog.absentChecked(input);
-  for (const j of input.jobs) {
+  for (let i = 0; i < jobs.length; i++) {
+    const j = jobs[i]!;
     const found = existingJob(s, j.id, now, inSegments);
     if (found) {
-      out.push({ id: j.id, created: false, state: found.state, ...(found.record ? { existing: snapshot(found.record) } : {}) });
+      out[i] = { id: j.id, created: false, state: found.state, ...(found.record ? { existing: snapshot(found.record) } : {}) };
       continue;
     }
     const runAt = j.runAt ?? now + Math.max(0, j.delayMs ?? 0);
-    const job: JobRecord = {
-      id: j.id,
-      state: 'pending',
-      priority: j.priority ?? 0,
-      order: s.nextOrder++,
-      runAt,
-      attempts: 0,
-      maxAttempts: j.maxAttempts ?? s.settings.maxAttempts,
-      createdAt: now,
-      updatedAt: now,
-    };
-    if (j.payloadRef !== undefined) job.payloadRef = j.payloadRef;
-    else {
-      job.payload = j.payload ?? null;
-      if (j.payloadJson !== undefined) primePayloadJson(job, j.payloadJson);
-    }
+    const job = newJobRecord(j.id, j.priority ?? 0, s.nextOrder++, runAt, j.maxAttempts ?? s.settings.maxAttempts, now, j.payloadRef, j.payloadRef === undefined ? (j.payload ?? null) : undefined, j.payloadJson);
     if (j.backoff) job.backoff = j.backoff;
     insertJob(s, job, now);
     s.counters.pushed++;
     ctx.changed = true;
-    out.push({ id: j.id, created: true, state: job.state });
+    out[i] = { id: j.id, created: true, state: job.state };
   }
   return { jobs: out };
 };

@@ -1,4 +1,5 @@
 /** Segment objects and the id index: round trips, partial decodes, damage refused. */
+import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { crc32, crc32InJs, fingerprint, fingerprintInto } from '../../../src/core/segments/fingerprint.js';
 import { FingerprintIndex } from '../../../src/core/segments/id-index.js';
@@ -56,6 +57,20 @@ describe('segment codec', () => {
     expect(crc32(bytes, bytes.length, 100, crc32(bytes, 100))).toBe(crc32InJs(bytes));
     expect(crc32(bytes.subarray(100), bytes.length - 100, 0, crc32InJs(bytes.subarray(0, 100)))).toBe(crc32InJs(bytes.subarray(100), crc32InJs(bytes.subarray(0, 100))));
     expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926); // the standard check value
+  });
+
+  it("computes zlib's CRC-32 for every length, offset and continued CRC (short ranges in JavaScript, long ones in zlib)", () => {
+    const bytes = Buffer.alloc(5000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+    for (let len = 0; len < 1100; len += len < 40 ? 1 : 37) {
+      for (const start of [0, 1, 3, 8, 13]) {
+        const end = start + len;
+        const prev = len * 0x9e3779b1;
+        expect(crc32(bytes, end, start)).toBe(zlib.crc32(bytes.subarray(start, end)));
+        expect(crc32(bytes, end, start, prev >>> 0)).toBe(zlib.crc32(bytes.subarray(start, end), prev >>> 0));
+        expect(crc32InJs(bytes.subarray(start, end), prev >>> 0)).toBe(zlib.crc32(bytes.subarray(start, end), prev >>> 0));
+      }
+    }
   });
 
   it('refuses a damaged or foreign object as CORRUPT_STATE', () => {
