@@ -211,7 +211,7 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
   let draining = false;
   const idleWaiters: Array<() => void> = [];
 
-  /** Answers with `body` as JSON, or with `json` when the route made the text itself. */
+  /** Answers with `body` as JSON, or with `text` when the route made the JSON itself (Reply.json). */
   function send(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>, text?: string): void {
     if (res.headersSent || res.destroyed) return;
     const json = text ?? JSON.stringify(body);
