@@ -104,11 +104,16 @@ export function jobJson(job: JobRecord): string {
   return jobBytes(job).toString('utf8');
 }
 
-/** The record's UTF-8 length in bytes (jobBytes(job).length, without making the Buffer). */
-export function recordLength(job: JobRecord): number {
+/** The job with its record's bytes made (written at the first need, then cached). */
+function written(job: JobRecord): Cached {
   const c = job as Cached;
   if (c[RECORD_BUF] === undefined) write(c);
-  return c[RECORD_LEN]!;
+  return c;
+}
+
+/** The record's UTF-8 length in bytes (jobBytes(job).length, without making the Buffer). */
+export function recordLength(job: JobRecord): number {
+  return written(job)[RECORD_LEN]!;
 }
 
 /**
@@ -116,15 +121,11 @@ export function recordLength(job: JobRecord): number {
  * it is a slab, the byte after the record is a newline and the next job written may follow it.
  */
 export function recordBuffer(job: JobRecord): Buffer {
-  const c = job as Cached;
-  if (c[RECORD_BUF] === undefined) write(c);
-  return c[RECORD_BUF]!;
+  return written(job)[RECORD_BUF]!;
 }
 
 export function recordStart(job: JobRecord): number {
-  const c = job as Cached;
-  if (c[RECORD_BUF] === undefined) write(c);
-  return c[RECORD_AT]!;
+  return written(job)[RECORD_AT]!;
 }
 
 /** The record as UTF-8 JSON: same fields and values as JSON.stringify(job), in a fixed order. */
@@ -132,7 +133,7 @@ export function jobBytes(job: JobRecord): Buffer {
   const c = job as Cached;
   const hit = c[JSON_CACHE];
   if (hit !== undefined) return hit;
-  const at = recordStart(job);
+  const at = written(c)[RECORD_AT]!;
   return (c[JSON_CACHE] = c[RECORD_BUF]!.subarray(at, at + c[RECORD_LEN]!));
 }
 
