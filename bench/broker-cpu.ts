@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/broker-cpu.ts                      # file: store in a new temp directory
  *   npx tsx bench/broker-cpu.ts --jobs 20000 --store memory:
- *   npx tsx bench/broker-cpu.ts --cpu-prof           # node --cpu-prof … works too
+ *   node --import tsx --cpu-prof --cpu-prof-dir /tmp/prof bench/broker-cpu.ts --wire   # profile the broker
  *   npx tsx bench/broker-cpu.ts --wire [--store memory:]   # W1 over HTTP, as bench:peers runs it
  *   npx tsx bench/broker-cpu.ts --wire --payload-bytes 1024 # ... with payloads of about 1 KiB of JSON
  *
@@ -23,7 +23,9 @@
  *             process, the 16 producers (one shared createClient, one job per push) and one
  *             createWorker (defaults, concurrency 16) in a child (bench/broker-cpu-wire-driver.ts).
  *             CPU µs per job is this process's alone: the broker's, HTTP included (bench:peers's
- *             "server CPU per job" row), with the commits it took.
+ *             "server CPU per job" row), with the commits it took and what they carried
+ *             (pushes and acks together, one round of jobs per commit, or apart).
+ *             --child-cpu-prof DIR: the child writes a .cpuprofile there (node --cpu-prof).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -44,6 +46,7 @@ const { values: args } = parseArgs({
     wire: { type: 'boolean', default: false },
     'archive-window-ms': { type: 'string' },
     'payload-bytes': { type: 'string', default: '0' },
+    'child-cpu-prof': { type: 'string' },
   },
 });
 const JOBS = Number(args.jobs);
@@ -185,6 +188,7 @@ try {
   if (args.only !== 'throughput') {
     const ms: number[] = [];
     let commits = 0;
+    writeMs = [];
     for (let i = 0; i < PROBES; i++) {
       await new Promise((r) => setTimeout(r, 3)); // the consumer's claim parks again
       const id = `probe-${i}`;
@@ -198,6 +202,8 @@ try {
       commits += (await broker.stats(TOPIC)).seq - seq0;
     }
     ms.sort((a, b) => a - b);
+    writeMs.sort((a, b) => a - b);
+    line(`queue.json writes during the probes: p50 ${pct(writeMs, 50).toFixed(2)} ms, p99 ${pct(writeMs, 99).toFixed(2)} ms (${writeMs.length})`);
     line(`latency: push → claim answered, idle queue, ${PROBES} jobs: p50 ${pct(ms, 50).toFixed(2)} ms, p99 ${pct(ms, 99).toFixed(2)} ms; ${(commits / PROBES).toFixed(2)} commits per job (push, claim, ack)`);
   }
   c.stop();
@@ -219,7 +225,15 @@ async function wire(): Promise<void> {
     server.broker.events.on('commit', (c) => {
       if (counting) sizes.push(c.bytes);
     });
-    const child = fork(join(import.meta.dirname, 'broker-cpu-wire-driver.ts'), [server.url, String(JOBS), '1000', String(PAYLOAD_BYTES)], { execArgv: ['--import', 'tsx'] });
+    // What the commits carried: pushes only, acks only, both (one round of jobs per commit), neither.
+    const carried = { pushes: 0, acks: 0, both: 0, neither: 0 };
+    server.broker.events.on('batch', (b) => {
+      if (!counting) return;
+      const pushes = b.requests.some((r) => r.op === 'push');
+      const acks = b.requests.some((r) => r.op === 'ack');
+      carried[pushes && acks ? 'both' : pushes ? 'pushes' : acks ? 'acks' : 'neither']++;
+    });
+    const child = fork(join(import.meta.dirname, 'broker-cpu-wire-driver.ts'), [server.url, String(JOBS), '1000', String(PAYLOAD_BYTES)], { execArgv: ['--import', 'tsx', ...(args['child-cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['child-cpu-prof']}`] : [])] });
     let cpu0 = process.cpuUsage();
     let t0 = 0;
     /** HTTP requests answered so far by method and route, and storage calls by op (the server's own metrics). */
@@ -261,6 +275,7 @@ async function wire(): Promise<void> {
     sizes.sort((a, b) => a - b);
     line(`throughput: ${JOBS} jobs in ${s.toFixed(2)} s = ${(JOBS / s).toFixed(0)} jobs/s; ${sizes.length} commits (${(JOBS / sizes.length).toFixed(1)} jobs each, p50 ${(pct(sizes, 50) / 1024).toFixed(1)} KiB)`);
     line(`broker CPU per job: ${((cpu.user + cpu.system) / JOBS).toFixed(1)} µs (user ${(cpu.user / JOBS).toFixed(1)}, system ${(cpu.system / JOBS).toFixed(1)})`);
+    line(`commits carrying pushes and acks: ${carried.both}; pushes only: ${carried.pushes}; acks only: ${carried.acks}; neither: ${carried.neither}`);
     const perJob = [...req1].map(([k, n]) => [k, (n - (req0.get(k) ?? 0)) / JOBS] as const).filter(([, n]) => n > 0);
     line(`HTTP requests and storage calls per job: ${perJob.map(([k, n]) => `${k} ${n.toFixed(3)}`).join(', ')}`);
   } finally {

@@ -4,6 +4,7 @@
  *
  *   npx tsx bench/fs-commit.ts                       # 4 KiB, 2,000 commits, in a new directory under the OS tmpdir
  *   npx tsx bench/fs-commit.ts --bytes 65536 --commits 500 --dir /var/tmp
+ *   npx tsx bench/fs-commit.ts --gap-ms 3            # an idle pause before each call, as on a quiet topic (W4)
  *   strace -c -f -o /tmp/trace npx tsx bench/fs-commit.ts --only store   # syscalls per commit: divide by --commits
  *
  * Rows (each timed one after another, p50 / p99 in ms, and this process's CPU time per call, every
@@ -26,10 +27,15 @@ const { values: args } = parseArgs({
     commits: { type: 'string', default: '2000' },
     dir: { type: 'string' },
     only: { type: 'string' },
+    'gap-ms': { type: 'string', default: '0' },
   },
 });
 const BYTES = Number(args.bytes);
 const COMMITS = Number(args.commits);
+/** --gap-ms: an idle pause before each timed call, as between the commits of a quiet topic (W4): the threads and the disk go idle. */
+const GAP_MS = Number(args['gap-ms']);
+if (!(GAP_MS >= 0)) throw new Error('--gap-ms must be a number >= 0');
+const gap = (): Promise<void> | void => (GAP_MS > 0 ? new Promise((r) => setTimeout(r, GAP_MS)) : undefined);
 if (!(BYTES >= 1) || !(COMMITS >= 10)) throw new Error('--bytes must be >= 1 and --commits >= 10');
 if (args.only !== undefined && args.only !== 'store' && args.only !== 'floor') throw new Error('--only must be store or floor');
 
@@ -56,6 +62,7 @@ try {
     const floor: number[] = [];
     let cpu0 = process.cpuUsage();
     for (let i = 0; i < COMMITS; i++) {
+      await gap();
       body[0] = i & 0xff; // different bytes each time, as a commit's
       const t = performance.now();
       fs.writeSync(fd, body, 0, body.length, 0);
@@ -68,6 +75,7 @@ try {
 
     const fresh: number[] = [];
     for (let i = 0; i < COMMITS; i++) {
+      await gap();
       const file = path.join(dir, `fresh-${i}`);
       const t = performance.now();
       const f = fs.openSync(file, 'wx');
@@ -87,6 +95,7 @@ try {
     const commits: number[] = [];
     const cpu0 = process.cpuUsage();
     for (let i = 0; i < COMMITS; i++) {
+      await gap();
       body[0] = i & 0xff;
       const t = performance.now();
       ({ etag } = await store.write('topics/t/queue.json', body, { ifMatch: etag }));

@@ -2,7 +2,7 @@
  * What a bucketq broker's GET /metrics (Prometheus text; docs/operations.md) says about the
  * commits of a workload's window: scraped before and after, the difference of
  * `bucketq_commit_duration_seconds` (count, sum and buckets), of `bucketq_commit_requests` (ops
- * per commit) and of `bucketq_http_requests_total` for the push route, summed over topics.
+ * per commit), of `bucketq_commit_bytes` (queue.json's size) and of `bucketq_http_requests_total` for the push route, summed over topics.
  *
  * The commit histogram has buckets (1, 2.5, 5, 10, 25 … ms), not samples: its p50 is estimated as
  * Prometheus' histogram_quantile does, linearly within the bucket that holds the median, and the
@@ -15,6 +15,8 @@ export interface MetricsScrape {
   /** Cumulative counts by upper bound in seconds (+Inf last), summed over topics. */
   commitBuckets: Map<number, number>;
   opsSum: number;
+  /** Bytes of queue.json written (bucketq_commit_bytes_sum). */
+  bytesSum: number;
   pushRequests: number;
 }
 
@@ -25,6 +27,8 @@ export interface CommitStats {
   opsPerCommit: number;
   /** HTTP requests answered on POST /v1/topics/:topic/jobs in the window. */
   pushRequests: number;
+  /** Mean size of queue.json per commit, in bytes. */
+  meanBytes: number;
   meanMs: number;
   /** Estimated from the buckets; see the module comment. */
   p50Ms: number;
@@ -40,7 +44,7 @@ function labelsAndValue(line: string): { le?: string; route?: string; value: num
 }
 
 export function parseMetrics(text: string): MetricsScrape {
-  const s: MetricsScrape = { commits: 0, commitSecondsSum: 0, commitBuckets: new Map(), opsSum: 0, pushRequests: 0 };
+  const s: MetricsScrape = { commits: 0, commitSecondsSum: 0, commitBuckets: new Map(), opsSum: 0, bytesSum: 0, pushRequests: 0 };
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line === '') continue;
     const { le, route, value } = labelsAndValue(line);
@@ -50,6 +54,7 @@ export function parseMetrics(text: string): MetricsScrape {
     } else if (line.startsWith('bucketq_commit_duration_seconds_count')) s.commits += value;
     else if (line.startsWith('bucketq_commit_duration_seconds_sum')) s.commitSecondsSum += value;
     else if (line.startsWith('bucketq_commit_requests_sum')) s.opsSum += value;
+    else if (line.startsWith('bucketq_commit_bytes_sum')) s.bytesSum += value;
     else if (line.startsWith('bucketq_http_requests_total{') && line.includes('method="POST"') && route === '/v1/topics/:topic/jobs') s.pushRequests += value;
   }
   return s;
@@ -90,6 +95,7 @@ export function commitStats(before: MetricsScrape, after: MetricsScrape): Commit
     commits,
     opsPerCommit: commits > 0 ? (after.opsSum - before.opsSum) / commits : 0,
     pushRequests: after.pushRequests - before.pushRequests,
+    meanBytes: commits > 0 ? (after.bytesSum - before.bytesSum) / commits : NaN,
     meanMs: commits > 0 ? ((after.commitSecondsSum - before.commitSecondsSum) * 1000) / commits : NaN,
     p50Ms: median.ms,
     p50BucketMs: median.bucket,

@@ -1,6 +1,6 @@
 /**
- * The small tables under bench:peers' main one: a bucketq broker's commits during workloads 1 and
- * 1i (from its GET /metrics; bench/peers/broker-metrics.ts) and, with --strace, its syscalls
+ * The small tables under bench:peers' main one: a bucketq broker's commits during workloads 1, 1i
+ * and 3 (from its GET /metrics; bench/peers/broker-metrics.ts) and, with --strace, its syscalls
  * per commit during an extra W1 pass (bench/peers/strace.ts).
  */
 import type { CommitStats } from './broker-metrics.js';
@@ -28,25 +28,29 @@ function bucket([lo, hi]: [number, number]): string {
   return hi === Infinity || hi === null ? `over ${n(lo, 1)}` : `${n(lo, 1)}–${n(hi, 1)}`;
 }
 
-export function commitsTable(commits: Record<string, { w1?: CommitWindow; w1i?: CommitWindow }>): string[] {
+/** The workloads whose commits are kept, and their names in the table. */
+export const COMMIT_WINDOWS = { w1: 'W1', w1i: 'W1i', w3x1: 'W3, 1 worker', w3x4: 'W3, 4 workers' } as const;
+export type CommitWindowName = keyof typeof COMMIT_WINDOWS;
+
+export function commitsTable(commits: Record<string, Partial<Record<CommitWindowName, CommitWindow>>>): string[] {
   const rows: string[] = [];
   for (const [system, byWindow] of Object.entries(commits)) {
-    for (const w of ['w1', 'w1i'] as const) {
+    for (const w of Object.keys(COMMIT_WINDOWS) as CommitWindowName[]) {
       const c = byWindow[w];
       if (!c) continue;
       const done = c.jobs;
-      rows.push(line([system, w === 'w1' ? 'W1' : 'W1i', n(done), n(c.commits), c.commits > 0 ? n(done / c.commits, 1) : '–', n(c.opsPerCommit, 1), done > 0 ? n(c.pushRequests / done, 2) : '–', `${n(c.p50Ms, 1)} (${bucket(c.p50BucketMs)})`, n(c.meanMs, 2)]));
+      rows.push(line([system, COMMIT_WINDOWS[w], n(done), n(c.commits), c.commits > 0 ? n(done / c.commits, 1) : '–', n(c.opsPerCommit, 1), done > 0 ? n(c.pushRequests / done, 2) : '–', `${n(c.p50Ms, 1)} (${bucket(c.p50BucketMs)})`, n(c.meanMs, 2), n(c.meanBytes / 1024, 1)]));
     }
   }
   if (rows.length === 0) return [];
   return [
-    '## bucketq broker commits during W1',
+    '## bucketq broker commits',
     '',
-    line(['system', 'workload', 'jobs', 'commits', 'jobs per commit', 'ops per commit', 'push requests per job', 'commit p50 ms (bucket)', 'commit mean ms']),
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    line(['system', 'workload', 'jobs', 'commits', 'jobs per commit', 'ops per commit', 'push requests per job', 'commit p50 ms (bucket)', 'commit mean ms', 'queue.json mean KiB']),
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
-    'From the broker\'s GET /metrics before and after the timed window: `bucketq_commit_duration_seconds` (the p50 is estimated within its bucket, as Prometheus\' histogram_quantile does; the mean is its sum ÷ count), `bucketq_commit_requests` (ops: each push, claim or settle request a commit carried) and `bucketq_http_requests_total` of POST /v1/topics/:topic/jobs.',
+    'From the broker\'s GET /metrics before and after the timed window: `bucketq_commit_duration_seconds` (the p50 is estimated within its bucket, as Prometheus\' histogram_quantile does; the mean is its sum ÷ count), `bucketq_commit_requests` (ops: each push, claim or settle request a commit carried), `bucketq_commit_bytes` (the size of queue.json each commit wrote) and `bucketq_http_requests_total` of POST /v1/topics/:topic/jobs.',
     '',
   ];
 }

@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, platform, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeSvg, type VegaLiteSpec } from '../charts.js';
-import { commitsTable, straceTable, type CommitWindow, type StraceResult } from './report-tables.js';
+import { commitsTable, straceTable, type CommitWindow, type CommitWindowName, type StraceResult } from './report-tables.js';
 import type { Figure } from './workloads.js';
 
 export const RESULTS_DIR = resolve(import.meta.dirname, '../results');
@@ -58,8 +58,8 @@ export interface PeerResults {
   sizes: { w1Jobs: number; bulkJobs: number; probes: number; drainBudgetS: number };
   systems: SystemEntry[];
   figures: Record<RowKey, Record<string, Figure>>;
-  /** A bucketq broker's commits during W1 and W1i, by system. */
-  commits: Record<string, { w1?: CommitWindow; w1i?: CommitWindow }>;
+  /** A bucketq broker's commits during W1, W1i and W3, by system. */
+  commits: Record<string, Partial<Record<CommitWindowName, CommitWindow>>>;
   /** --strace: a bucketq broker's syscalls during an extra W1 pass, by system. */
   strace: Record<string, StraceResult>;
 }

@@ -4,7 +4,7 @@
  */
 import { scrapeMetrics, type MetricsScrape } from './broker-metrics.js';
 import type { PeerResults, RowKey, SystemEntry } from './report.js';
-import type { StraceResult } from './report-tables.js';
+import type { CommitWindowName, StraceResult } from './report-tables.js';
 import { attachStrace, straceMissing, type StraceSession, type SyscallCount } from './strace.js';
 import type { RunningSystem, SystemAdapter } from './types.js';
 import { windowMeter, type WindowReadings } from './window-meter.js';
@@ -79,7 +79,7 @@ export async function runSystem(adapter: SystemAdapter, cfg: RunConfig, results:
     if (readings.cpuPerJob) put(cpuKey, readings.cpuPerJob);
     return { figure, readings };
   };
-  const keepCommits = (w: 'w1' | 'w1i', r: WindowReadings) => {
+  const keepCommits = (w: CommitWindowName, r: WindowReadings) => {
     if (r.commits) (results.commits[adapter.name] ??= {})[w] = { ...r.commits, jobs: r.jobs };
   };
   const has = (w: string) => cfg.workloads.has(w);
@@ -117,9 +117,13 @@ export async function runSystem(adapter: SystemAdapter, cfg: RunConfig, results:
     if (has('2')) put('w2', await workload2(sys, 'w3a', cfg.bulkJobs));
     if (has('3')) {
       if (!has('2')) await sys.pushBulk('w3a', payloads(cfg.bulkJobs));
-      put('w3x1', (await metered('cpuW3x1', (window) => workload3(sys, adapter.name, 'w3a', cfg.bulkJobs, 1, cfg.drainBudgetMs, window))).figure);
+      const x1 = await metered('cpuW3x1', (window) => workload3(sys, adapter.name, 'w3a', cfg.bulkJobs, 1, cfg.drainBudgetMs, window));
+      put('w3x1', x1.figure);
+      keepCommits('w3x1', x1.readings);
       await sys.pushBulk('w3b', payloads(cfg.bulkJobs));
-      put('w3x4', (await metered('cpuW3x4', (window) => workload3(sys, adapter.name, 'w3b', cfg.bulkJobs, 4, cfg.drainBudgetMs, window))).figure);
+      const x4 = await metered('cpuW3x4', (window) => workload3(sys, adapter.name, 'w3b', cfg.bulkJobs, 4, cfg.drainBudgetMs, window));
+      put('w3x4', x4.figure);
+      keepCommits('w3x4', x4.readings);
     }
   } finally {
     await sys.stop();

@@ -8,7 +8,7 @@ import { commitStats, parseMetrics } from '../../bench/peers/broker-metrics.js';
 import { installPlan, type Requirement } from '../../bench/peers/setup.js';
 import { parseStraceSummary } from '../../bench/peers/strace.js';
 
-function scrape(buckets: Record<string, number>, sum: number, ops: number, pushes: number): string {
+function scrape(buckets: Record<string, number>, sum: number, ops: number, pushes: number, bytes = 0): string {
   const count = buckets['+Inf']!;
   return [
     '# TYPE bucketq_commit_duration_seconds histogram',
@@ -17,6 +17,8 @@ function scrape(buckets: Record<string, number>, sum: number, ops: number, pushe
     `bucketq_commit_duration_seconds_count{topic="w1"} ${count}`,
     `bucketq_commit_requests_sum{topic="w1"} ${ops}`,
     `bucketq_commit_requests_count{topic="w1"} ${count}`,
+    `bucketq_commit_bytes_sum{topic="w1"} ${bytes}`,
+    `bucketq_commit_bytes_count{topic="w1"} ${count}`,
     `bucketq_http_requests_total{method="POST",route="/v1/topics/:topic/jobs",code="201"} ${pushes}`,
     `bucketq_http_requests_total{method="GET",route="/metrics",code="200"} 7`,
   ].join('\n');
@@ -24,14 +26,15 @@ function scrape(buckets: Record<string, number>, sum: number, ops: number, pushe
 
 describe('bench:peers commit figures from GET /metrics', () => {
   it('takes the difference of two scrapes and estimates the p50 inside its bucket', () => {
-    const before = parseMetrics(scrape({ '0.001': 10, '0.0025': 10, '0.005': 10, '+Inf': 10 }, 0.005, 20, 10));
+    const before = parseMetrics(scrape({ '0.001': 10, '0.0025': 10, '0.005': 10, '+Inf': 10 }, 0.005, 20, 10, 40_960));
     // 100 more commits: 20 under 1 ms, 40 in 1–2.5 ms, 40 in 2.5–5 ms; the 50th is 30/40 into 1–2.5 ms.
-    const after = parseMetrics(scrape({ '0.001': 30, '0.0025': 70, '0.005': 110, '+Inf': 110 }, 0.305, 1020, 810));
+    const after = parseMetrics(scrape({ '0.001': 30, '0.0025': 70, '0.005': 110, '+Inf': 110 }, 0.305, 1020, 810, 40_960 + 100 * 8192));
     const c = commitStats(before, after);
     expect(c.commits).toBe(100);
     expect(c.meanMs).toBeCloseTo(3, 9);
     expect(c.opsPerCommit).toBe(10);
     expect(c.pushRequests).toBe(800);
+    expect(c.meanBytes).toBe(8192);
     expect(c.p50BucketMs).toEqual([1, 2.5]);
     expect(c.p50Ms).toBeCloseTo(1 + 1.5 * (30 / 40), 9);
   });

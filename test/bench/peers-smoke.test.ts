@@ -1,7 +1,7 @@
 /**
  * The peer benchmark's harness works end to end (no speed assertions): the runner, run as a user
  * runs it, on bucketq-memory only with tiny job counts, gives a figure for every workload (the
- * broker's CPU per job included) and the broker's commits during W1 and W1i, and the markdown
+ * broker's CPU per job included) and the broker's commits during W1, W1i and W3, and the markdown
  * table built from them has a row per figure and a column per system.
  */
 import { spawnSync } from 'node:child_process';
@@ -41,12 +41,19 @@ describe('bench:peers harness', () => {
     }
     // W1i's producers send one job per request, whatever the client library does.
     expect(results.commits['bucketq-memory']!.w1i!.pushRequests).toBe(100);
+    for (const w of ['w3x1', 'w3x4'] as const) {
+      const c = results.commits['bucketq-memory']?.[w];
+      expect(c!.jobs, w).toBe(500); // the drains push nothing: only claims and acks commit
+      expect(c!.commits, w).toBeGreaterThan(0);
+      expect(c!.meanBytes, w).toBeGreaterThan(0);
+    }
 
     const markdown = renderMarkdown(results);
     const table = markdown.slice(0, markdown.indexOf('\n\n', markdown.indexOf('| figure'))).split('\n').filter((l) => l.startsWith('| '));
     expect(table[0]).toBe('| figure | bucketq-memory |');
     expect(table.slice(1)).toHaveLength(ROWS.length);
-    expect(markdown).toContain('## bucketq broker commits during W1');
+    expect(markdown).toContain('## bucketq broker commits');
+    expect(markdown).toMatch(/\| bucketq-memory \| W3, 4 workers \| 500 \|/);
   }, 60_000);
 
   it('refuses an unknown system with one readable line', () => {
