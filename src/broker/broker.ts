@@ -11,7 +11,7 @@
  */
 import type { BacklogLimits } from '../core/segments/manifest.js';
 import { checkBacklogLimits } from '../core/segments/limits-spec.js';
-import { randomBytes } from 'node:crypto';
+import { unguessableId } from '../unguessable-ids.js';
 import { EventEmitter } from 'node:events';
 import type { OpInput, OpName, OpOutput, OpResult } from '../core/apply.js';
 import { topicOfQueueKey } from '../core/keys.js';
@@ -160,15 +160,9 @@ export interface TopicTrouble {
   since: number;
 }
 
-/**
- * Ids for jobs, lease nonces and payload objects: a random per-process prefix (72 bits) and a
- * counter. Unique without a random draw per id, which showed up at 6% of a busy broker's CPU.
- */
-// A letter first: base64url may begin with '-', which command lines take for an option (--lease -x…).
-const ID_PREFIX = `b${randomBytes(9).toString('base64url')}`;
-let idCounter = 0;
+/** Ids for jobs, lease nonces and payload objects: unguessable (unguessable-ids.ts says why). */
 export function randomId(): string {
-  return `${ID_PREFIX}${(idCounter++).toString(36)}`;
+  return unguessableId('b');
 }
 
 export class Broker {

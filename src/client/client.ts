@@ -24,7 +24,7 @@
  *   configure, pause,       retried: each sets values (PATCH /v1/topics/{topic}), so a replay
  *   resume                  changes nothing more
  */
-import { randomBytes } from 'node:crypto';
+import { unguessableId } from '../unguessable-ids.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { BrokerLease, JobStats, TopicSettings } from '../core/types.js';
 import { isQueueError, QueueError, toQueueError, type ErrorCode } from '../errors.js';
@@ -99,11 +99,9 @@ export function createClient<T = unknown>(options: ClientOptions): Client<T> {
  */
 const CLIENT_LIMITS: Limits = { ...DEFAULT_LIMITS, maxPayloadBytes: Number.POSITIVE_INFINITY };
 
-/** Job ids made by this process: a random prefix and a counter, unique without a random draw per job. */
-const ID_PREFIX = `c${randomBytes(12).toString('base64url')}`;
-let idCounter = 0;
+/** Job ids made by this client: unguessable, so `created: false` for one can only mean an earlier try of this very push landed (unguessable-ids.ts). */
 function newJobId(): string {
-  return `${ID_PREFIX}${(idCounter++).toString(36)}`;
+  return unguessableId('c');
 }
 
 interface WireStats extends Omit<JobStats, 'broker'> {
