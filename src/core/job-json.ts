@@ -185,6 +185,13 @@ function write(job: Cached): void {
     w.ascii(',"lastError":');
     w.jsonString(job.lastError);
   }
+  if (job.nackedBy !== undefined) {
+    w.ascii(',"nackedBy":{"worker":');
+    w.jsonString(job.nackedBy.worker);
+    w.ascii(',"token":');
+    w.jsonString(job.nackedBy.token);
+    w.ascii('}');
+  }
   if (job.result !== undefined) {
     w.ascii(',"result":');
     w.text(`${str(job.result)}`);

@@ -254,6 +254,7 @@ export function finishJob(s: QueueState, job: JobRecord, final: 'completed' | 'd
   if (final === 'dead') {
     const entry: DeadEntry = { archive, at: now, attempts: job.attempts };
     if (job.lastError !== undefined) entry.lastError = job.lastError.slice(0, 200);
+    if (job.nackedBy !== undefined) entry.nackedBy = job.nackedBy;
     s.dead.set(job.id, entry);
   }
 }

@@ -38,10 +38,21 @@ export interface JobRecord {
   createdAt: number;
   updatedAt: number;
   lastError?: string;
+  /**
+   * The claim whose nack put the job where it is (back in line, or dead): a replay of that nack
+   * (its answer was lost, the client tries again) is answered as the first try was.
+   */
+  nackedBy?: NackedBy;
   result?: unknown;
   finishedAt?: number;
   /** For jobs that left the queue: the archive object they were written to. */
   archive?: string;
+}
+
+/** The worker and lease token of a nack. */
+export interface NackedBy {
+  worker: string;
+  token: string;
 }
 
 export interface BrokerLease {
@@ -77,6 +88,8 @@ export interface DeadEntry {
   at: number;
   attempts: number;
   lastError?: string;
+  /** The nack that made the job dead: its replay still answers `dead` once the record is archived. */
+  nackedBy?: NackedBy;
 }
 
 export interface StateCounts {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay, retryDelay } from '../../src/core/backoff.js';
 import { assertInvariants } from '../../src/core/invariants.js';
+import { publicJob } from '../../src/transports/http/public-job.js';
 import { CoreHarness } from './harness.js';
 
 const W = 'w1';
@@ -214,6 +215,47 @@ describe('leases', () => {
     expect(c.attempt).toBe(2);
     expect(h.ok('nack', { id: 'a', worker: W, token: c.lease, error: 'boom 2', rand: 0.5 }).state).toBe('dead');
     expect(h.state.dead.get('a')).toMatchObject({ attempts: 2, lastError: 'boom 2' });
+  });
+
+  it('a replayed nack answers as its first try did and changes nothing: back in line, claimed again, dead, archived, reloaded', () => {
+    const h = new CoreHarness();
+    pushOne(h, 'a', { maxAttempts: 2, backoff: { type: 'fixed', delayMs: 500 } });
+    const c1 = h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: 'n1' }).jobs[0]!;
+    const first = h.ok('nack', { id: 'a', worker: W, token: c1.lease, error: 'boom 1', rand: 0.5 });
+    const nacked = h.state.counters.nacked;
+    const again = h.run('nack', { id: 'a', worker: W, token: c1.lease, error: 'boom 1', rand: 0.5 });
+    expect(again.ok && { ...again.value, changed: again.changed }).toEqual({ ...first, changed: false });
+    // Someone else's replay of it, or a made-up lease, is refused as before.
+    for (const [worker, token] of [['other', c1.lease], [W, 'bogus']] as const) {
+      const r = h.run('nack', { id: 'a', worker, token, rand: 0 });
+      expect(r.ok ? 'ok' : r.error.code).toBe('LEASE_LOST');
+    }
+    h.now += 500;
+    const c2 = h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: 'n2' }).jobs[0]!;
+    // Claimed again since: the old nack's replay still landed once; it neither nacks nor frees the new claim.
+    const late = h.run('nack', { id: 'a', worker: W, token: c1.lease, rand: 0 });
+    expect(late.ok && !late.changed && late.value).toEqual({ id: 'a', state: 'claimed' });
+    expect(h.state.counters.nacked).toBe(nacked);
+    expect(h.ok('nack', { id: 'a', worker: W, token: c2.lease, error: 'boom 2', rand: 0 }).state).toBe('dead');
+    const dead = h.run('nack', { id: 'a', worker: W, token: c2.lease, rand: 0 });
+    expect(dead.ok && !dead.changed && dead.value).toEqual({ id: 'a', state: 'dead' });
+    h.commit(); // archived: the dead-letter entry still knows the nack
+    expect(h.state.done).toEqual([]);
+    h.reload(); // and so does queue.json, for a broker that takes over
+    const archived = h.run('nack', { id: 'a', worker: W, token: c2.lease, rand: 0 });
+    expect(archived.ok && !archived.changed && archived.value).toEqual({ id: 'a', state: 'dead' });
+    const stale = h.run('nack', { id: 'a', worker: W, token: c1.lease, rand: 0 });
+    expect(stale.ok ? 'ok' : stale.error.code).toBe('LEASE_LOST'); // only the nack that made it dead
+    expect(h.state.counters).toMatchObject({ nacked: nacked + 1, dead: 1 });
+    assertInvariants(h.state, h.now);
+  });
+
+  it("the nacking lease is the broker's own: get shows the record with it, the wire never (publicJob)", () => {
+    const h = new CoreHarness();
+    const c = claimed(h);
+    h.ok('nack', { id: 'a', worker: W, token: c.lease, rand: 0 });
+    expect(h.ok('get', { id: 'a' }).nackedBy).toEqual({ worker: W, token: c.lease });
+    expect(publicJob(h.ok('get', { id: 'a' }))).not.toHaveProperty('nackedBy');
   });
 
   it('nack with delayMs 0 makes the job claimable at once', () => {

@@ -3,7 +3,8 @@ import { QueueError } from '../../errors.js';
 import { backoffDelay } from '../backoff.js';
 import { recentToken } from '../recent.js';
 import { extendLease, findDone, finishJob, requeue, returnClaimed } from '../state.js';
-import type { JobState } from '../types.js';
+import type { QueueState } from '../state.js';
+import type { JobState, NackedBy } from '../types.js';
 import { ownedJob, type OpHandler } from './_context.js';
 
 export interface LeaseRef {
@@ -66,8 +67,12 @@ export interface NackOutput {
 }
 
 export const nack: OpHandler<NackInput, NackOutput> = (s, input, now, ctx) => {
+  const replayed = nackReplay(s, input);
+  if (replayed) return replayed;
   const job = ownedJob(s, input.id, input.worker, input.token, now);
   job.lastError = (input.error ?? 'failed').slice(0, 4096);
+  // Before requeue or finishJob: both drop the lease, and the record's bytes are remade after them.
+  job.nackedBy = { worker: input.worker, token: input.token };
   s.counters.nacked++;
   ctx.changed = true;
   if (job.attempts >= job.maxAttempts) {
@@ -79,6 +84,23 @@ export const nack: OpHandler<NackInput, NackOutput> = (s, input, now, ctx) => {
   requeue(s, job, now + Math.max(0, delay), now);
   return { id: job.id, state: job.state, runAt: job.runAt };
 };
+
+/**
+ * The same nack replayed (its first try landed, its answer was lost) is answered as that try left
+ * the job, and changes nothing: from the record while the head holds it (back in line, claimed
+ * again since, or dead and not yet archived), then from the dead-letter entry. A job sent back
+ * into a segment of a deep backlog is not in the head: its replay gets LEASE_LOST, as before.
+ */
+function nackReplay(s: QueueState, input: NackInput): NackOutput | undefined {
+  if (input.token === '') return undefined;
+  const same = (by: NackedBy | undefined) => by !== undefined && by.token === input.token && by.worker === input.worker;
+  const job = s.jobs.get(input.id) ?? findDone(s, input.id);
+  if (job) {
+    if (!same(job.nackedBy)) return undefined;
+    return job.state === 'pending' || job.state === 'delayed' ? { id: job.id, state: job.state, runAt: job.runAt } : { id: job.id, state: job.state };
+  }
+  return same(s.dead.get(input.id)?.nackedBy) ? { id: input.id, state: 'dead' } : undefined;
+}
 
 export interface UnclaimInput {
   jobs: Array<{ id: string; worker: string; token: string }>;
