@@ -6,9 +6,9 @@
  *                             after that, as below: two brokers each naming the other means a
  *                             takeover is in progress)
  *   connection refused, reset, timeout, 503 UNAVAILABLE, NOT_LEADER without a URL
- *                             forget the broker, wait (exponential back-off with jitter), ask
- *                             again: from the store (the topic's queue.json names its leader),
- *                             else the seed URL
+ *                             forget the broker, wait (exponential back-off with jitter, and at
+ *                             least what an answer's Retry-After asked), ask again: from the
+ *                             store (the topic's queue.json names its leader), else the seed URL
  *   anything else             the caller gets the error as it came
  *
  * until `deadlineMs` (default 30 s) has passed since the call began; then the last error is
@@ -191,7 +191,9 @@ export class Connection {
         // The broker may be gone, or not the leader any more: ask the store (or the seed) again.
         this.current = this.store ? null : this.seed;
         hops = 0;
-        const delay = this.backoff(++failures);
+        // A broker that said when to come back (Retry-After: overloaded) is not asked sooner.
+        const asked = error.details?.retryAfterMs;
+        const delay = Math.max(this.backoff(++failures), typeof asked === 'number' ? asked : 0);
         if (Date.now() + delay > deadline) throw gaveUp(error, failures, this.deadlineMs);
         this.onRetry?.({ error, failures, delayMs: delay, url: base });
         await sleep(delay, o.signal);

@@ -4,7 +4,8 @@
  * request got (see {@link failureKind}), because that decides what may be retried:
  *
  *   answer     the broker answered with an error body: its code, message and details
- *              (NOT_LEADER carries `details.leader`, the leader's URL, or null)
+ *              (NOT_LEADER carries `details.leader`, the leader's URL, or null; an answer with
+ *              Retry-After, as an overloaded broker's 503, carries `details.retryAfterMs`)
  *   connect    no connection was made (refused, unknown host, connect timeout): the broker
  *              certainly did nothing; UNAVAILABLE
  *   ambiguous  the request may have reached the broker (reset after sending, no answer in time,
@@ -96,6 +97,18 @@ function agentFor(url: URL, ca: string | undefined): http.Agent {
 interface RawAnswer {
   status: number;
   text: string;
+  /** The Retry-After header, when the answer had one. */
+  retryAfter?: string;
+}
+
+/** Retry-After in ms: delay-seconds, or an HTTP date (RFC 9110, 10.2.3); undefined when it is neither. */
+export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  if (!/^[A-Za-z]{3}, /.test(v)) return undefined; // IMF-fixdate, the only form a sender may use
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 class RequestFailure extends Error {
@@ -136,7 +149,8 @@ function exchange(url: URL, method: string, headers: Record<string, string>, bod
     function onResponse(res: http.IncomingMessage): void {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => finish(null, { status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      const retryAfter = res.headers['retry-after'];
+      res.on('end', () => finish(null, { status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), ...(retryAfter !== undefined ? { retryAfter } : {}) }));
       res.on('error', (err) => finish(new RequestFailure('ambiguous', errCode(err), err)));
       res.on('aborted', () => finish(new RequestFailure('ambiguous', 'ECONNRESET')));
     }
@@ -195,8 +209,9 @@ export async function httpRequest<R>(req: HttpRequest): Promise<R> {
   }
   let status: number;
   let text: string;
+  let retryAfter: string | undefined;
   try {
-    ({ status, text } = await exchange(url, req.method, headers, body, req.timeoutMs, req.connectTimeoutMs ?? req.timeoutMs, req.signal, req.ca));
+    ({ status, text, retryAfter } = await exchange(url, req.method, headers, body, req.timeoutMs, req.connectTimeoutMs ?? req.timeoutMs, req.signal, req.ca));
   } catch (err) {
     const f = err as RequestFailure;
     if (f.kind === 'aborted') throw failure('aborted', new QueueError('CLOSED', 'request aborted by the caller', { cause: f.cause }));
@@ -231,6 +246,8 @@ export async function httpRequest<R>(req: HttpRequest): Promise<R> {
     throw failure('answer', new QueueError(status === 401 ? 'UNAUTHENTICATED' : 'INTERNAL', message, { details: { status } }));
   }
   const { code, message, ...details } = wire;
+  const wait = retryAfterMs(retryAfter);
+  if (wait !== undefined) details.retryAfterMs = wait;
   const known = KNOWN_CODES.has(code as ErrorCode);
   throw failure(
     'answer',

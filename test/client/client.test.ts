@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { createClient, type ClientOptions } from '../../src/client/index.js';
 import { leaseOfQueueJson } from '../../src/client/discovery.js';
-import { failureKind, httpRequest } from '../../src/client/http.js';
+import { failureKind, httpRequest, retryAfterMs } from '../../src/client/http.js';
 import { queueKey } from '../../src/core/keys.js';
 import { isQueueError, type QueueError } from '../../src/errors.js';
 import type { Queue } from '../../src/api.js';
@@ -349,6 +349,29 @@ describe('createClient: leaders and retries', () => {
     const [job] = await q.claim({ workerId: 'w' });
     expect(await q.ack(job!, 'done')).toEqual({ id: 'a' });
     expect(p.seen.filter((r) => r.path.endsWith('/ack'))).toHaveLength(2);
+  });
+
+  it("waits at least what an overloaded broker's Retry-After asks before trying again", async () => {
+    const s = await server();
+    const overloaded = { status: 503, body: { error: { code: 'UNAVAILABLE', message: 'request bytes in flight are over the budget' } }, headers: { 'retry-after': '2' } };
+    const p = await proxy(s.url, (req, n) => (req.path.endsWith('/claim') && n === 1 ? overloaded : 'forward'));
+    const retries: Array<{ delayMs: number; details: unknown }> = [];
+    const abort = new AbortController();
+    const q = client({ url: p.url, topic: 'ra', onRetry: ({ delayMs, error }) => (retries.push({ delayMs, details: error.details }), abort.abort()) });
+    await q.push(1);
+    // The wait is the client's own: it is aborted as soon as the client says how long it will be.
+    expect(await codeOf(q.claim({ workerId: 'w', waitMs: 0, signal: abort.signal }))).toBe('CLOSED');
+    expect(retries).toEqual([{ delayMs: expect.any(Number), details: expect.objectContaining({ retryAfterMs: 2000 }) }]);
+    expect(retries[0]!.delayMs).toBeGreaterThanOrEqual(2000); // the back-off alone would be about 100 ms
+    expect(await q.claim({ workerId: 'w' })).toHaveLength(1);
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    const now = Date.UTC(2026, 11, 7, 12, 0, 0);
+    expect(retryAfterMs('3', now)).toBe(3000);
+    expect(retryAfterMs(new Date(now + 4500).toUTCString(), now)).toBe(4000); // dates have whole seconds
+    expect(retryAfterMs(new Date(now - 60_000).toUTCString(), now)).toBe(0);
+    expect([retryAfterMs(undefined, now), retryAfterMs('soon', now), retryAfterMs('-1', now)]).toEqual([undefined, undefined, undefined]);
   });
 
   it('sends the bearer token and does not retry UNAUTHENTICATED or INVALID_ARGUMENT', async () => {

@@ -9,9 +9,9 @@ import type { AddressInfo } from 'node:net';
 /**
  * forward · drop-answer: forwarded, then the connection is cut instead of answering · late-answer:
  * forwarded, then held until the client gives up (times out) · hang: never forwarded nor answered
- * · unavailable: 503 UNAVAILABLE from the proxy · {status, body}: that answer from the proxy.
+ * · unavailable: 503 UNAVAILABLE from the proxy · {status, body, headers?}: that answer from the proxy.
  */
-export type Plan = 'forward' | 'drop-answer' | 'late-answer' | 'hang' | 'unavailable' | { status: number; body: unknown };
+export type Plan = 'forward' | 'drop-answer' | 'late-answer' | 'hang' | 'unavailable' | { status: number; body: unknown; headers?: Record<string, string> };
 
 export interface SeenRequest {
   method: string;
@@ -59,7 +59,7 @@ export async function startProxy(target: string | null, plan: (req: { method: st
     if (p === 'unavailable' || typeof p === 'object') {
       const [status, answer] = p === 'unavailable' ? [503, { error: { code: 'UNAVAILABLE', message: 'proxy says no' } }] : [p.status, p.body];
       const json = typeof answer === 'string' ? answer : JSON.stringify(answer);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), ...(typeof p === 'object' ? p.headers : {}) });
       res.end(json);
       return;
     }
