@@ -15,10 +15,12 @@
  *                           after a timeout would strand another batch each time a slow broker
  *                           misses the deadline, burning attempts
  *   heartbeat, ack, nack,   retried: each presents the lease, so a replay cannot act twice. A
- *   ackMany, nackMany       replayed ack answers ok while the job is unarchived (milliseconds);
- *                           afterwards, and for a replayed nack, LEASE_LOST, which then says
- *                           that an earlier try may have landed (`details.retried`; not for
- *                           the items of a many-call, acks coalesced by one turn included)
+ *   ackMany, nackMany       replayed ack answers ok while the broker remembers the completing
+ *                           lease (its recent window), a replayed nack gets its first answer
+ *                           while the broker holds the job's record (docs/architecture.md);
+ *                           past that, LEASE_LOST, which then says that an earlier try may
+ *                           have landed (`details.retried`; not for the items of a many-call,
+ *                           acks coalesced by one turn included)
  *   get, stats, cancel,     retried (cancel and retry cannot act twice; a replay answers
  *   retry                   FAILED_PRECONDITION or NOT_FOUND if the first try landed)
  *   configure, pause,       retried: each sets values (PATCH /v1/topics/{topic}), so a replay

@@ -191,10 +191,11 @@ export class Connection {
         // The broker may be gone, or not the leader any more: ask the store (or the seed) again.
         this.current = this.store ? null : this.seed;
         hops = 0;
-        // A broker that said when to come back (Retry-After: overloaded) is not asked sooner.
+        // A broker that said when to come back (Retry-After: overloaded) is not asked sooner; when
+        // that is past the call's deadline, the call says so now instead of waiting in vain.
         const asked = error.details?.retryAfterMs;
         const delay = Math.max(this.backoff(++failures), typeof asked === 'number' ? asked : 0);
-        if (Date.now() + delay > deadline) throw gaveUp(error, failures, this.deadlineMs);
+        if (Date.now() + delay > deadline) throw gaveUp(error, failures, this.deadlineMs, typeof asked === 'number' && asked === delay ? asked : undefined);
         this.onRetry?.({ error, failures, delayMs: delay, url: base });
         await sleep(delay, o.signal);
       }
@@ -260,8 +261,12 @@ export function checkUrl(text: string): string {
   return url.href.replace(/\/+$/, '');
 }
 
-function gaveUp(error: QueueError, failures: number, deadlineMs: number): QueueError {
-  const message = `${error.message}; gave up after ${failures} ${failures === 1 ? 'try' : 'tries'} in ${Math.round(deadlineMs / 100) / 10} s`;
+function gaveUp(error: QueueError, failures: number, deadlineMs: number, retryAfterMs?: number): QueueError {
+  const s = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+  const message =
+    retryAfterMs === undefined
+      ? `${error.message}; gave up after ${failures} ${failures === 1 ? 'try' : 'tries'} in ${s(deadlineMs)}`
+      : `${error.message}; the broker asked to be retried in ${s(retryAfterMs)}, past this call's deadline (retry.deadlineMs ${deadlineMs} ms)`;
   return new QueueError(error.code, message, { cause: error, ...(error.details ? { details: error.details } : {}) });
 }
 

@@ -105,9 +105,13 @@ interface RawAnswer {
 export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
   if (value === undefined) return undefined;
   const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  if (!/^[A-Za-z]{3}, /.test(v)) return undefined; // IMF-fixdate, the only form a sender may use
-  const at = Date.parse(v);
+  if (/^\d+$/.test(v)) {
+    const ms = Number(v) * 1000;
+    return Number.isFinite(ms) ? ms : undefined;
+  }
+  // A date: IMF-fixdate, or the obsolete RFC 850 and asctime forms a recipient must still accept (all begin with a day name).
+  if (!/^[A-Za-z]{3}/.test(v)) return undefined;
+  const at = Date.parse(/ GMT$/.test(v) ? v : `${v} GMT`); // asctime has no zone, and means GMT
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 

@@ -63,7 +63,8 @@ export function serializeState(s: QueueState, alloc: (size: number) => Buffer = 
     counters: s.counters,
   });
   const j = joinedOf(s);
-  // The same bytes as JSON.stringify of the whole head, `dead` joined from its cached entries.
+  // What JSON.stringify of the whole head wrote, `dead` joined from its cached entries: the same
+  // entries, in the index's own order (an object put integer-like ids first; no reader minds).
   const parts: Buffer[] = [
     Buffer.from(`${head.slice(0, -1)},"dead":{`),
     j.dead.join([...s.dead]),

@@ -190,7 +190,13 @@ function write(job: Cached): void {
     w.jsonString(job.nackedBy.worker);
     w.ascii(',"token":');
     w.jsonString(job.nackedBy.token);
-    w.ascii('}');
+    w.ascii(',"state":"');
+    w.text(`${job.nackedBy.state}`);
+    if (job.nackedBy.runAt !== undefined) {
+      w.ascii('","runAt":');
+      w.num(job.nackedBy.runAt);
+      w.ascii('}');
+    } else w.ascii('"}');
   }
   if (job.result !== undefined) {
     w.ascii(',"result":');

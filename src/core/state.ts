@@ -254,7 +254,7 @@ export function finishJob(s: QueueState, job: JobRecord, final: 'completed' | 'd
   if (final === 'dead') {
     const entry: DeadEntry = { archive, at: now, attempts: job.attempts };
     if (job.lastError !== undefined) entry.lastError = job.lastError.slice(0, 200);
-    if (job.nackedBy !== undefined) entry.nackedBy = job.nackedBy;
+    if (job.nackedBy?.state === 'dead') entry.nackedBy = job.nackedBy; // dead by this nack, not by a lease expiry since an earlier one
     s.dead.set(job.id, entry);
   }
 }

@@ -39,8 +39,8 @@ export interface JobRecord {
   updatedAt: number;
   lastError?: string;
   /**
-   * The claim whose nack put the job where it is (back in line, or dead): a replay of that nack
-   * (its answer was lost, the client tries again) is answered as the first try was.
+   * The job's last nack: its worker and lease token and what it answered. A replay of that nack
+   * (its answer was lost, the client tries again) gets the same answer, whatever happened since.
    */
   nackedBy?: NackedBy;
   result?: unknown;
@@ -49,10 +49,12 @@ export interface JobRecord {
   archive?: string;
 }
 
-/** The worker and lease token of a nack. */
+/** A nack: the worker and lease token that made it, and its answer (the state it left the job in, and when a retry is due). */
 export interface NackedBy {
   worker: string;
   token: string;
+  state: JobState;
+  runAt?: number;
 }
 
 export interface BrokerLease {
@@ -88,7 +90,7 @@ export interface DeadEntry {
   at: number;
   attempts: number;
   lastError?: string;
-  /** The nack that made the job dead: its replay still answers `dead` once the record is archived. */
+  /** The nack that made the job dead (not set when a lease expiry did): its replay still answers `dead` once the record is archived. */
   nackedBy?: NackedBy;
 }
 

@@ -366,12 +366,25 @@ describe('createClient: leaders and retries', () => {
     expect(await q.claim({ workerId: 'w' })).toHaveLength(1);
   });
 
+  it('a Retry-After past the call\'s deadline fails the call at once, saying so', async () => {
+    const s = await server();
+    const p = await proxy(s.url, (req) => (req.path.endsWith('/claim') ? { status: 503, body: { error: { code: 'UNAVAILABLE', message: 'overloaded' } }, headers: { 'retry-after': '3600' } } : 'forward'));
+    const q = client({ url: p.url, topic: 'rb', retry: { deadlineMs: 5000 } });
+    await q.push(1);
+    const err = (await q.claim({ workerId: 'w', waitMs: 0 }).catch((e: unknown) => e)) as QueueError;
+    expect(err).toMatchObject({ code: 'UNAVAILABLE', details: { retryAfterMs: 3_600_000 } });
+    expect(err.message).toMatch(/the broker asked to be retried in 3600 s, past this call's deadline \(retry.deadlineMs 5000 ms\)$/);
+    expect(p.seen.filter((r) => r.path.endsWith('/claim'))).toHaveLength(1);
+  });
+
   it('reads Retry-After as seconds or as an HTTP date', () => {
     const now = Date.UTC(2026, 11, 7, 12, 0, 0);
     expect(retryAfterMs('3', now)).toBe(3000);
     expect(retryAfterMs(new Date(now + 4500).toUTCString(), now)).toBe(4000); // dates have whole seconds
     expect(retryAfterMs(new Date(now - 60_000).toUTCString(), now)).toBe(0);
-    expect([retryAfterMs(undefined, now), retryAfterMs('soon', now), retryAfterMs('-1', now)]).toEqual([undefined, undefined, undefined]);
+    expect(retryAfterMs('Monday, 07-Dec-26 12:00:05 GMT', now)).toBe(5000); // RFC 850
+    expect(retryAfterMs('Mon Dec  7 12:00:06 2026', now)).toBe(6000); // asctime: GMT, though it does not say so
+    expect([retryAfterMs(undefined, now), retryAfterMs('soon', now), retryAfterMs('-1', now), retryAfterMs('9'.repeat(400), now)]).toEqual([undefined, undefined, undefined, undefined]);
   });
 
   it('sends the bearer token and does not retry UNAUTHENTICATED or INVALID_ARGUMENT', async () => {

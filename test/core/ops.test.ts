@@ -232,9 +232,9 @@ describe('leases', () => {
     }
     h.now += 500;
     const c2 = h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: 'n2' }).jobs[0]!;
-    // Claimed again since: the old nack's replay still landed once; it neither nacks nor frees the new claim.
+    // Claimed again since: the old nack's replay gets its own answer again; it neither nacks nor frees the new claim.
     const late = h.run('nack', { id: 'a', worker: W, token: c1.lease, rand: 0 });
-    expect(late.ok && !late.changed && late.value).toEqual({ id: 'a', state: 'claimed' });
+    expect(late.ok && !late.changed && late.value).toEqual(first);
     expect(h.state.counters.nacked).toBe(nacked);
     expect(h.ok('nack', { id: 'a', worker: W, token: c2.lease, error: 'boom 2', rand: 0 }).state).toBe('dead');
     const dead = h.run('nack', { id: 'a', worker: W, token: c2.lease, rand: 0 });
@@ -250,11 +250,29 @@ describe('leases', () => {
     assertInvariants(h.state, h.now);
   });
 
+  it('a replayed nack gets its own answer even when the job died later of a lease expiry; once archived, only a killing nack is remembered', () => {
+    const h = new CoreHarness();
+    pushOne(h, 'a', { maxAttempts: 2 });
+    const c1 = h.ok('claim', { worker: W, max: 1, leaseMs: 1000, nonce: 'n1' }).jobs[0]!;
+    const first = h.ok('nack', { id: 'a', worker: W, token: c1.lease, delayMs: 0, rand: 0 });
+    expect(first).toEqual({ id: 'a', state: 'pending', runAt: h.now });
+    h.ok('claim', { worker: 'w2', max: 1, leaseMs: 100, nonce: 'n2' });
+    h.now += 100;
+    expect(h.ok('sweep', {}).dead).toBe(1); // w2's lease ran out on the last attempt
+    const replay = h.run('nack', { id: 'a', worker: W, token: c1.lease, rand: 0 });
+    expect(replay.ok && !replay.changed && replay.value).toEqual(first); // not 'dead': that was not this nack
+    expect(h.state.dead.get('a')?.nackedBy).toBeUndefined();
+    h.commit();
+    const archived = h.run('nack', { id: 'a', worker: W, token: c1.lease, rand: 0 });
+    expect(archived.ok ? 'ok' : archived.error.code).toBe('LEASE_LOST');
+    expect(h.state.counters).toMatchObject({ nacked: 1, dead: 1 });
+  });
+
   it("the nacking lease is the broker's own: get shows the record with it, the wire never (publicJob)", () => {
     const h = new CoreHarness();
     const c = claimed(h);
     h.ok('nack', { id: 'a', worker: W, token: c.lease, rand: 0 });
-    expect(h.ok('get', { id: 'a' }).nackedBy).toEqual({ worker: W, token: c.lease });
+    expect(h.ok('get', { id: 'a' }).nackedBy).toEqual({ worker: W, token: c.lease, state: 'delayed', runAt: expect.any(Number) });
     expect(publicJob(h.ok('get', { id: 'a' }))).not.toHaveProperty('nackedBy');
   });
 

@@ -71,35 +71,38 @@ export const nack: OpHandler<NackInput, NackOutput> = (s, input, now, ctx) => {
   if (replayed) return replayed;
   const job = ownedJob(s, input.id, input.worker, input.token, now);
   job.lastError = (input.error ?? 'failed').slice(0, 4096);
-  // Before requeue or finishJob: both drop the lease, and the record's bytes are remade after them.
-  job.nackedBy = { worker: input.worker, token: input.token };
   s.counters.nacked++;
   ctx.changed = true;
+  // The answer goes into the record before requeue or finishJob: both may make the record's
+  // bytes (a tail counts them), which must include it.
+  const by = { worker: input.worker, token: input.token };
   if (job.attempts >= job.maxAttempts) {
+    job.nackedBy = { ...by, state: 'dead' };
     finishJob(s, job, 'dead', now);
     s.counters.dead++;
     return { id: job.id, state: 'dead' };
   }
   const delay = input.delayMs ?? backoffDelay(job.backoff ?? s.settings.backoff, job.attempts, input.rand);
-  requeue(s, job, now + Math.max(0, delay), now);
+  const runAt = now + Math.max(0, delay);
+  // The state requeue gives it (Backlog.add: delayed while runAt is ahead).
+  job.nackedBy = { ...by, state: runAt > now ? 'delayed' : 'pending', runAt };
+  requeue(s, job, runAt, now);
   return { id: job.id, state: job.state, runAt: job.runAt };
 };
 
 /**
- * The same nack replayed (its first try landed, its answer was lost) is answered as that try left
- * the job, and changes nothing: from the record while the head holds it (back in line, claimed
- * again since, or dead and not yet archived), then from the dead-letter entry. A job sent back
- * into a segment of a deep backlog is not in the head: its replay gets LEASE_LOST, as before.
+ * The same nack replayed (its first try landed, its answer was lost) gets that try's answer again
+ * and changes nothing, whatever happened to the job since (claimed again, finished): from the
+ * record while the head holds it, then, for a job the nack made dead, from its dead-letter entry.
+ * A job sent back into a segment of a deep backlog is not in the head: its replay gets
+ * LEASE_LOST, as before.
  */
 function nackReplay(s: QueueState, input: NackInput): NackOutput | undefined {
   if (input.token === '') return undefined;
-  const same = (by: NackedBy | undefined) => by !== undefined && by.token === input.token && by.worker === input.worker;
   const job = s.jobs.get(input.id) ?? findDone(s, input.id);
-  if (job) {
-    if (!same(job.nackedBy)) return undefined;
-    return job.state === 'pending' || job.state === 'delayed' ? { id: job.id, state: job.state, runAt: job.runAt } : { id: job.id, state: job.state };
-  }
-  return same(s.dead.get(input.id)?.nackedBy) ? { id: input.id, state: 'dead' } : undefined;
+  const by: NackedBy | undefined = job ? job.nackedBy : s.dead.get(input.id)?.nackedBy;
+  if (!by || by.token !== input.token || by.worker !== input.worker) return undefined;
+  return by.runAt !== undefined ? { id: input.id, state: by.state, runAt: by.runAt } : { id: input.id, state: by.state };
 }
 
 export interface UnclaimInput {

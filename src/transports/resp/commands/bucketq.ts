@@ -5,8 +5,8 @@
  *
  * - `BQ.NACK key group id [DELAY ms] [ERROR text]` fails a delivery of the group now instead of
  *   waiting for its lease to expire: the job is retried with the topic's backoff (or DELAY), or
- *   is dead once its attempts are spent. Replies the job's state: pending, delayed or dead; an
- *   unknown or expired delivery is `-LEASE_LOST`.
+ *   is dead once its attempts are spent. Replies the job's state: pending, delayed or dead (a
+ *   replayed BQ.NACK the state its first try replied); an unknown or expired delivery is `-LEASE_LOST`.
  * - `BQ.RETRY key id` sends a dead job back to pending with its attempts reset; replies its state.
  */
 import { QueueError } from '../../../errors.js';
