@@ -114,8 +114,8 @@ const HOUR = 3_600_000;
 
 export interface PushOptions {
   /**
-   * @deprecated No effect: a push never copies payloads now (see {@link Broker.push}); callers
-   * that hand theirs over (the HTTP routes) may keep passing it.
+   * @deprecated No effect: a push never copies payloads now (see {@link Broker.push}). Kept so
+   * that embedding code written against it still compiles.
    */
   adopt?: boolean;
 }

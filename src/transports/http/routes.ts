@@ -65,9 +65,6 @@ async function outcome(call: () => Promise<object>): Promise<Outcome & { raw?: Q
 
 const LEASE_FIELDS = ['workerId', 'lease'] as const;
 
-/** A request body is parsed afresh and dropped once answered: its payloads go into the state as they are. */
-const ADOPT = { adopt: true } as const;
-
 export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
@@ -143,18 +140,18 @@ export const ROUTES: readonly Route[] = [
         if (o.atomic !== undefined && typeof o.atomic !== 'boolean') throw bad(`atomic must be true or false, got ${JSON.stringify(o.atomic)}`);
         if (o.atomic === false) {
           // Each job answered on its own: a refused one fails alone (the client's coalesced pushes).
-          const each = await broker.pushEach(params.topic, o.jobs, ADOPT);
+          const each = await broker.pushEach(params.topic, o.jobs);
           if (each.some((r) => r.ok)) topics.add(params.topic);
           const created = each.some((r) => r.ok && r.value.created);
           const jobs = each.map((r) => (r.ok ? { ok: true, id: r.value.id, created: r.value.created } : { ok: false, error: wireError(r.error) }));
           return { status: created ? 201 : 200, body: { jobs } };
         }
-        const out = await broker.push(params.topic, o.jobs, ADOPT);
+        const out = await broker.push(params.topic, o.jobs);
         topics.add(params.topic);
         return { status: out.some((j) => j.created) ? 201 : 200, body: { jobs: out.map((j) => ({ id: j.id, created: j.created })) } };
       }
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('the request body must be a job {payload, ...} or {"jobs": [...]}');
-      const [out] = await broker.push(params.topic, [body as { payload: unknown }], ADOPT);
+      const [out] = await broker.push(params.topic, [body as { payload: unknown }]);
       topics.add(params.topic);
       if (out!.created) return { status: 201, body: { id: out!.id, created: true } };
       return { status: 200, body: { id: out!.id, created: false, job: out!.existing ? publicJob(out!.existing) : { id: out!.id, state: out!.state } } };
