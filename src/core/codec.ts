@@ -17,6 +17,7 @@ import { storeManifest } from './segments/manifest-stored.js';
 import { attachBacklog, createState, emptyCounters, FORMAT_VERSION, setDone, type QueueState } from './state.js';
 import type { Counters, DeadEntry, JobRecord, TopicSettings } from './types.js';
 
+const COMMA = Buffer.from(',');
 const COMMA_NL = Buffer.from(',\n');
 const DONE_OPEN = Buffer.from(',"done":[\n');
 const JOBS_OPEN = Buffer.from('\n],"jobs":[\n');
@@ -26,8 +27,8 @@ const joined = new WeakMap<QueueState, { done: JoinedBytes<JobRecord>; dead: Joi
 function joinedOf(s: QueueState) {
   let j = joined.get(s);
   if (!j) {
-    const dead = new JoinedBytes<[string, DeadEntry]>(Buffer.from(','), ([id, e]) => deadEntryBytes(id, e));
-    joined.set(s, (j = { done: new JoinedBytes(COMMA_NL, jobBytes), dead, recent: new JoinedBytes(Buffer.from(','), groupBytes) }));
+    const dead = new JoinedBytes<[string, DeadEntry]>(COMMA, ([id, e]) => deadEntryBytes(id, e));
+    joined.set(s, (j = { done: new JoinedBytes(COMMA_NL, jobBytes), dead, recent: new JoinedBytes(COMMA, groupBytes) }));
   }
   return j;
 }

@@ -139,6 +139,14 @@ export function jobBytes(job: JobRecord): Buffer {
 
 const out = new SlabWriter();
 
+/** `open` (a field's name and `{"worker":`), then the worker and `,"token":` of a lease or a nack; the caller closes the object. */
+function workerAndToken(w: SlabWriter, open: string, by: { worker: string; token: string }): void {
+  w.ascii(open);
+  w.jsonString(by.worker);
+  w.ascii(',"token":');
+  w.jsonString(by.token);
+}
+
 /** Writes the record's bytes into the slab and caches where they are. */
 function write(job: Cached): void {
   const w = out;
@@ -169,10 +177,7 @@ function write(job: Cached): void {
     w.text(`${str(job.backoff)}`);
   }
   if (job.lease !== undefined) {
-    w.ascii(',"lease":{"worker":');
-    w.jsonString(job.lease.worker);
-    w.ascii(',"token":');
-    w.jsonString(job.lease.token);
+    workerAndToken(w, ',"lease":{"worker":', job.lease);
     w.ascii(',"until":');
     w.num(job.lease.until);
     w.ascii('}');
@@ -186,17 +191,14 @@ function write(job: Cached): void {
     w.jsonString(job.lastError);
   }
   if (job.nackedBy !== undefined) {
-    w.ascii(',"nackedBy":{"worker":');
-    w.jsonString(job.nackedBy.worker);
-    w.ascii(',"token":');
-    w.jsonString(job.nackedBy.token);
-    w.ascii(',"state":"');
-    w.text(`${job.nackedBy.state}`);
+    workerAndToken(w, ',"nackedBy":{"worker":', job.nackedBy);
+    w.ascii(',"state":');
+    w.jsonString(job.nackedBy.state);
     if (job.nackedBy.runAt !== undefined) {
-      w.ascii('","runAt":');
+      w.ascii(',"runAt":');
       w.num(job.nackedBy.runAt);
-      w.ascii('}');
-    } else w.ascii('"}');
+    }
+    w.ascii('}');
   }
   if (job.result !== undefined) {
     w.ascii(',"result":');
