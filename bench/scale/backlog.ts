@@ -92,7 +92,8 @@ export async function backlogCases(levels: number[], probesAt: (pending: number)
         c.takeover = t.result;
         broker = t.standby;
         queue = createClient<BenchPayload>({ url: broker.url, topic: 'backlog', timeoutMs: 120_000 });
-        process.stderr.write(`  takeover at ${level}: standby answered a claim ${t.result.fromKillMs} ms after SIGKILL, ${t.result.fromStaleMs} ms after the lease went stale (${t.result.leaseLeftMs} ms of lease left)\n`);
+        const stale = t.result.fromStaleMs < 0 ? `before the lease ran out (${t.result.leaseLeftMs} ms of it left)` : `${t.result.fromStaleMs} ms after the lease went stale (${t.result.leaseLeftMs} ms of lease left)`;
+        process.stderr.write(`  takeover at ${level}: standby answered a claim ${t.result.fromKillMs} ms after SIGKILL, ${stale}\n`);
       }
     }
   } finally {

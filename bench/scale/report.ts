@@ -28,9 +28,9 @@ export function renderScale(r: ScaleResults): string {
     out.push('');
     const t = r.backlog.filter((c) => c.takeover);
     if (t.length > 0) {
-      out.push('Takeover: a standby broker process on the same store; the leader killed with SIGKILL; a claim sent to the standby every 20 ms until it hands out a job. "after stale" counts from the moment the dead leader\'s lease ran out (the lease is --lease-ms, default 10 s).', '');
+      out.push('Takeover: a standby broker process on the same store, running long enough to have probed the leader\'s URL; the leader killed with SIGKILL; a claim sent to the standby every 20 ms until it hands out a job. A standby takes the topic once the dead leader\'s URL refuses connections (docs/operations.md, "Failover"), or once its lease ran out (--lease-ms, default 10 s): "after stale" counts from then, "–" when the job came before.', '');
       out.push(row(['pending jobs', 'lease left at kill ms', 'kill → job ms', 'after stale → job ms']), rule(4));
-      for (const c of t) out.push(row([fmt(c.pending), fmt(c.takeover!.leaseLeftMs), fmt(c.takeover!.fromKillMs), fmt(c.takeover!.fromStaleMs)]));
+      for (const c of t) out.push(row([fmt(c.pending), fmt(c.takeover!.leaseLeftMs), fmt(c.takeover!.fromKillMs), c.takeover!.fromStaleMs < 0 ? '–' : fmt(c.takeover!.fromStaleMs)]));
       out.push('');
     }
   }

@@ -6,7 +6,15 @@
  * queue.json, read once after the kill): the first includes waiting out the lease (an operator's
  * setting, --lease-ms), the second is what the takeover itself costs (reading the head, electing,
  * serving from the window; the id index is built after, in the background).
+ *
+ * The standby is given time to be what a running standby is before the kill: it has read the
+ * topic (it answers NOT_LEADER naming the leader) and probed the leader's URL (two probe
+ * intervals, DEFAULT_LEADER_PROBE_MS each), so a leader whose URL then refuses connections is
+ * taken over without waiting out its lease (server/leader-probe.ts). With the probe off
+ * (--leader-probe-ms 0 in `standbyArgs`), "from the kill" includes the lease left.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_LEADER_PROBE_MS } from '../../src/server/broker-server.js';
 import { openStore } from '../../src/storage/open.js';
 import { startBroker, type BrokerProcess } from '../peers/bucketq.js';
 
@@ -30,6 +38,22 @@ async function leaseUntil(storeUrl: string, topic: string): Promise<number> {
   }
 }
 
+/** Until the standby names the topic's leader (it read queue.json). */
+async function knowsLeader(url: string, topic: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`${url}/v1/topics/${topic}`);
+      const body = (await res.json()) as { error?: { code?: string } };
+      if (body.error?.code === 'NOT_LEADER') return;
+    } catch {
+      // not answering yet
+    }
+    if (Date.now() > deadline) throw new Error(`the standby at ${url} did not name the leader of ${topic} within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
 async function claimOne(url: string, topic: string): Promise<boolean> {
   try {
     const res = await fetch(`${url}/v1/topics/${topic}/claim`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workerId: 'takeover-probe', max: 1 }) });
@@ -48,8 +72,10 @@ async function claimOne(url: string, topic: string): Promise<boolean> {
  * Kills `leader` (SIGKILL) once a standby on `storeUrl` listens; returns the standby, now leading, and
  * the times. `brokerId` names the standby (a fresh id: a restart under the old one would take over at once).
  */
-export async function takeover(leader: BrokerProcess, storeUrl: string, topic: string, pending: number, brokerId: string, timeoutMs = 120_000): Promise<{ standby: BrokerProcess; result: TakeoverCase }> {
-  const standby = await startBroker(storeUrl, [], ['--id', brokerId]);
+export async function takeover(leader: BrokerProcess, storeUrl: string, topic: string, pending: number, brokerId: string, timeoutMs = 120_000, standbyArgs: string[] = []): Promise<{ standby: BrokerProcess; result: TakeoverCase }> {
+  const standby = await startBroker(storeUrl, [], ['--id', brokerId, ...standbyArgs]);
+  await knowsLeader(standby.url, topic, timeoutMs);
+  await sleep(2 * DEFAULT_LEADER_PROBE_MS); // a running standby has probed the leader's URL by now
   process.kill(leader.pid, 'SIGKILL');
   const killedAt = Date.now();
   await leader.stop(); // reaps the killed process

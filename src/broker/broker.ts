@@ -223,6 +223,11 @@ export class Broker {
     });
   }
 
+  /** The commit loop of a topic if one was created, without creating it. */
+  loopIfOpen(topic: string): TopicLoop | null {
+    return this.loops.get(topic) ?? null;
+  }
+
   /** The commit loop of a topic, created on first use. */
   loop(topic: string): TopicLoop {
     checkTopic(topic);

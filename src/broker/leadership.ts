@@ -16,6 +16,9 @@
  * - Renewal. Every commit renews the lease for a whole `leaseMs`; an idle leader writes once a third
  *   of it has passed (the renewal timer, and renewDue for a batch that changes nothing). Once it has
  *   resigned (stop), commits leave the lease given up, so a standby takes over at once.
+ * - Gone. A network standby that finds the holder's URL refusing connections (server/leader-probe.ts)
+ *   marks it gone: the next batch reads again and elects with `gone`, which may take that holder's
+ *   lease, at that epoch only, before it runs out. Fencing is the epoch's, as for any takeover.
  * - Standby. Refused, it remembers the holder. In `reject` mode (network brokers) a request is
  *   answered NOT_LEADER from that read, without I/O, while the read is under STANDBY_RECHECK_MS old
  *   and the holder's lease runs; after that a batch reads again (and takes over a released or stale
@@ -53,6 +56,8 @@ export class Leadership {
   /** Another broker's lease, as last read (null while this one leads, or when none is known). */
   private holder: BrokerLease | null = null;
   private holderSeenAt = -Infinity;
+  /** The holder found gone (markGone): the next elect may take its lease before it runs out. */
+  private gone: { id: string; epoch: number } | null = null;
   private resigned = false;
   private cancelRenewal: (() => void) | null = null;
   private cancelStaleWait: (() => void) | null = null;
@@ -72,7 +77,7 @@ export class Leadership {
   /** The input of `elect` for a draft this broker does not hold. */
   electInput(): ElectInput {
     const { brokerId: id, url, leaseMs } = this.o;
-    return { id, url, leaseMs, ...(this.heldEpoch !== null ? { held: this.heldEpoch } : {}), restarted: this.restarted };
+    return { id, url, leaseMs, ...(this.heldEpoch !== null ? { held: this.heldEpoch } : {}), restarted: this.restarted, ...(this.gone ? { gone: { ...this.gone } } : {}) };
   }
 
   /** A commit of this broker landed carrying `epoch`: it leads at that epoch. */
@@ -80,6 +85,7 @@ export class Leadership {
     this.heldEpoch = epoch;
     this.restarted = false;
     this.holder = null;
+    this.gone = null;
   }
 
   /** `elect` refused this broker: `holder` leads, as read just now. */
@@ -88,12 +94,28 @@ export class Leadership {
     this.restarted = false;
     this.holder = holder ? { ...holder } : null;
     this.holderSeenAt = this.o.clock.now();
+    // Refused by a holder other than the one found gone (a new term began meanwhile): that one lives.
+    if (this.gone && !(holder && holder.id === this.gone.id && holder.epoch === this.gone.epoch)) this.gone = null;
+  }
+
+  /**
+   * The holder `lease` names was found gone (its URL refuses connections: server/leader-probe.ts).
+   * If it is still the holder as last read, the next batch reads again and elects with `gone`,
+   * which takes that lease, and only that one, before it runs out. False if the holder changed.
+   */
+  markGone(lease: Pick<BrokerLease, 'id' | 'epoch'>): boolean {
+    const h = this.holder;
+    if (!h || h.id !== lease.id || h.epoch !== lease.epoch) return false;
+    this.gone = { id: h.id, epoch: h.epoch };
+    h.leaseUntil = 0; // as a stale lease: failFast stops answering from the last read
+    return true;
   }
 
   /** The topic's state was lost: a reset starts a new term, whose first commit elects with a new epoch. */
   forget(): void {
     this.holder = null;
     this.heldEpoch = null;
+    this.gone = null;
   }
 
   /** A third of the lease has passed: the next batch renews it, even if it changes nothing else. */

@@ -126,6 +126,15 @@ export class TopicLoop {
     return this.committer.mode === 'leading' ? (this.state?.broker ?? null) : this.committer.leadership.leader;
   }
 
+  /**
+   * A standby learnt that the holder `lease` names is gone (its URL refuses connections): the
+   * next request reads again and takes the lease over (Leadership.markGone). False if that is
+   * not the holder this loop knows.
+   */
+  holderGone(lease: Pick<BrokerLease, 'id' | 'epoch'>): boolean {
+    return this.committer.mode === 'standby' && this.committer.leadership.markGone(lease);
+  }
+
   private get state(): QueueState | null {
     return this.committer.state;
   }

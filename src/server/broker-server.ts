@@ -55,6 +55,7 @@ import { DEFAULT_STORE } from './default-store.js';
 export { DEFAULT_STORE };
 export const DEFAULT_BROKER_LEASE_MS = 10_000;
 export const DEFAULT_MAX_CONNECTIONS = 1000;
+export const DEFAULT_LEADER_PROBE_MS = 500;
 
 export interface BrokerServerOptions {
   /** A store URL (opened here and closed by close()) or a driver you own. Default `file:./bucketq-data`. */
@@ -79,6 +80,12 @@ export interface BrokerServerOptions {
   leaseMs?: number;
   /** How often the standby watcher looks for topics to take over (default leaseMs / 3). */
   standbyCheckMs?: number;
+  /**
+   * How often a standby probes each leader's URL (default 500 ms; 0: never). A leader whose URL
+   * refuses connections after accepting them is dead, and its topics are taken over at once
+   * instead of after its lease (server/leader-probe.ts).
+   */
+  leaderProbeMs?: number;
   /** Largest request body (default 16 MiB). */
   maxBodyBytes?: number;
   /**
@@ -154,6 +161,8 @@ export interface BrokerServer {
   metrics: Registry;
   /** HTTP requests being handled right now (long polls included). */
   readonly inFlight: number;
+  /** The standby watcher: check() looks for topics to take over now, probe?.check() probes the leaders' URLs now. */
+  readonly watcher: Pick<StandbyWatcher, 'check' | 'probe'>;
   /** Drains and stops (see the module comment). Idempotent. */
   close(): Promise<void>;
 }
@@ -187,6 +196,9 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   advertiseUrl(address, address.port, options.advertise); // refuse a bad advertise URL before opening anything
   positive(options.leaseMs, 'leaseMs');
   positive(options.standbyCheckMs, 'standbyCheckMs');
+  if (options.leaderProbeMs !== undefined && !(Number.isInteger(options.leaderProbeMs) && options.leaderProbeMs >= 0)) {
+    throw new QueueError('INVALID_ARGUMENT', `leaderProbeMs must be an integer >= 0, got ${JSON.stringify(options.leaderProbeMs)}`);
+  }
   positive(options.maxBodyBytes, 'maxBodyBytes');
   positive(options.maxConnections, 'maxConnections');
   positive(options.maxConnectionsPerAddress, 'maxConnectionsPerAddress');
@@ -212,6 +224,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     if (options.readToken === options.token) throw new QueueError('INVALID_ARGUMENT', 'the read-only token must differ from the token');
   }
   const leaseMs = options.leaseMs ?? DEFAULT_BROKER_LEASE_MS;
+  const leaderProbeMs = options.leaderProbeMs ?? DEFAULT_LEADER_PROBE_MS;
   const log = options.log ?? (() => {});
   const onError = options.onError ?? (() => {});
 
@@ -360,6 +373,9 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   const watcher: StandbyWatcher = startStandbyWatcher(broker, {
     intervalMs: options.standbyCheckMs ?? Math.max(1, Math.round(leaseMs / 3)),
     onError: (err, topic) => reportError(err, topic === null ? 'standby watcher: listing topics' : `standby watcher: topic ${topic}`),
+    ...(leaderProbeMs > 0 ? { probe: { intervalMs: leaderProbeMs, ownUrl: advertised } } : {}),
+    onLeaderGone: (leader, topics) =>
+      ops.logger.warn({ event: 'leader-gone', leader, topics }, `broker ${leader.id} at ${leader.url} refuses connections: taking over its ${topics.length === 1 ? 'topic' : `${topics.length} topics`} before its lease runs out`),
   });
   ops.logger.info(
     { event: 'started', broker: broker.id, url, advertise: advertised, store: typeof storeOption === 'string' ? storeForDisplay(storeOption) : store.name, leaseMs, resp: respUrl, metrics: metricsUrl, tls: tls !== null },
@@ -412,6 +428,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
     get inFlight() {
       return http.inFlight + rpc.inFlight;
     },
+    watcher,
     close,
   };
 }

@@ -12,6 +12,7 @@
  */
 import type { Broker } from '../broker/broker.js';
 import { isQueueError } from '../errors.js';
+import { startLeaderProbe, type LeaderProbe, type ProbeResult, type ProbeTarget } from './leader-probe.js';
 
 export interface StandbyWatcherOptions {
   intervalMs: number;
@@ -19,11 +20,20 @@ export interface StandbyWatcherOptions {
   concurrency?: number;
   /** Failures other than the expected NOT_LEADER / CLOSED (storage trouble, a corrupt object). */
   onError?: (err: unknown, topic: string | null) => void;
+  /**
+   * Probe the leaders' URLs every `intervalMs` and take over a dead leader's topics at once
+   * (server/leader-probe.ts); absent: wait for leases to run out. `ownUrl`: this broker's.
+   */
+  probe?: { intervalMs: number; ownUrl: string; connectTo?: (url: string, timeoutMs: number) => Promise<ProbeResult> };
+  /** A leader was found gone and these topics of its are being taken over. */
+  onLeaderGone?: (leader: ProbeTarget, topics: string[]) => void;
 }
 
 export interface StandbyWatcher {
   /** Runs one round now (tests; also what every tick does). */
   check(): Promise<void>;
+  /** Probes the leaders' URLs once now (tests); null without `probe`. */
+  readonly probe: LeaderProbe | null;
   /** Stops ticking and waits for a round in progress. */
   stop(): Promise<void>;
 }
@@ -35,6 +45,8 @@ export function startStandbyWatcher(broker: Broker, options: StandbyWatcherOptio
   let round: Promise<void> | null = null;
   /** The last error code reported per topic, so a lasting failure is logged once, not every tick. */
   const reported = new Map<string | null, string>();
+  /** The store's topics as the last round listed them. */
+  let known: string[] = [];
 
   const report = (err: unknown, topic: string | null) => {
     const code = isQueueError(err) ? err.code : 'ERROR';
@@ -59,6 +71,7 @@ export function startStandbyWatcher(broker: Broker, options: StandbyWatcherOptio
     let topics: string[];
     try {
       topics = await broker.topics();
+      known = topics;
       reported.delete(null);
     } catch (err) {
       if (!stopped) report(err, null);
@@ -86,13 +99,39 @@ export function startStandbyWatcher(broker: Broker, options: StandbyWatcherOptio
     });
   }
 
+  /** The leaders of the topics this broker does not lead, as last read. */
+  function* leaders(): Iterable<ProbeTarget> {
+    for (const topic of known) {
+      const loop = broker.loopIfOpen(topic);
+      const lease = loop && !loop.isLeading ? loop.leaderLease : null;
+      if (lease?.url) yield { url: lease.url, id: lease.id };
+    }
+  }
+
+  /** Every topic whose leader, as last read, advertised `target.url` is taken over now. */
+  function takeOver(target: ProbeTarget): void {
+    const topics: string[] = [];
+    for (const topic of known) {
+      const loop = broker.loopIfOpen(topic);
+      const lease = loop?.leaderLease;
+      if (loop && lease?.url === target.url && loop.holderGone(lease)) topics.push(topic);
+    }
+    if (topics.length === 0 || stopped) return;
+    options.onLeaderGone?.(target, topics);
+    for (const topic of topics) void checkTopic(topic);
+  }
+
+  const probe = options.probe ? startLeaderProbe({ ...options.probe, targets: leaders, onGone: takeOver }) : null;
+
   tick();
   return {
     check,
+    probe,
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = null;
+      await probe?.stop();
       await round;
     },
   };

@@ -128,6 +128,40 @@ describe('Leadership: standby', () => {
     expect(l.mustWait()).toBe(false);
   });
 
+  it('a holder found gone: failFast reads again, and elect takes that holder\'s live lease at that epoch only', () => {
+    const clock = new FakeClock();
+    const l = leadership(clock);
+    const s = ledBy('B', 2, clock.now() + 10 * LEASE_MS);
+    l.refused(holder(s));
+    expect(l.markGone({ id: 'B', epoch: 1 })).toBe(false); // an older term than the one last read
+    expect(l.markGone({ id: 'C', epoch: 2 })).toBe(false);
+    expect(l.failFast()).not.toBeNull();
+    expect(l.electInput()).not.toHaveProperty('gone');
+
+    expect(l.markGone({ id: 'B', epoch: 2 })).toBe(true);
+    expect(l.failFast()).toBeNull(); // the next request reads again
+    expect(l.electInput()).toMatchObject({ gone: { id: 'B', epoch: 2 } });
+    // The read shows the same holder, its lease still running: taken, with the next epoch.
+    l.refused(holder(s));
+    expect(apply(s, 'elect', l.electInput(), clock.now())).toMatchObject({ ok: true, value: { id: 'A', epoch: 3 } });
+    l.took(3);
+    expect(l.electInput()).not.toHaveProperty('gone');
+  });
+
+  it('a holder found gone but succeeded meanwhile by another term is not taken: the new holder\'s lease stands', () => {
+    const clock = new FakeClock();
+    const l = leadership(clock);
+    l.refused(holder(ledBy('B', 2, clock.now() + 10 * LEASE_MS)));
+    expect(l.markGone({ id: 'B', epoch: 2 })).toBe(true);
+    // B restarted (same id, epoch 3) or C took over before this standby read again.
+    for (const s of [ledBy('B', 3, clock.now() + 10 * LEASE_MS), ledBy('C', 3, clock.now() + 10 * LEASE_MS)]) {
+      expect(apply(s, 'elect', l.electInput(), clock.now())).toMatchObject({ ok: false, error: { code: 'NOT_LEADER' } });
+    }
+    l.refused(holder(ledBy('C', 3, clock.now() + 10 * LEASE_MS)));
+    expect(l.electInput()).not.toHaveProperty('gone');
+    expect(l.failFast()).toMatchObject({ code: 'NOT_LEADER', details: { leaderId: 'C' } });
+  });
+
   it('wait mode waits for an embedded holder\'s live lease, up to three leases old; a network broker\'s (with a URL) fails fast', async () => {
     const clock = new FakeClock();
     const l = leadership(clock, 'wait');

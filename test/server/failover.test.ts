@@ -96,7 +96,7 @@ describe('failover', () => {
     const callLeader = api(child.url);
     expect(await callLeader('POST', '/v1/topics/mail/jobs', { jobs: [{ id: 'm1', payload: 'a' }, { id: 'm2', payload: 'b' }] })).toMatchObject({ status: 201 });
 
-    const b = await start({ leaseMs: LEASE_MS });
+    const b = await start({ leaseMs: LEASE_MS, leaderProbeMs: 0 }); // the lease alone, without the probe
     const callB = api(b.url);
     expect(await callB('GET', '/v1/topics/mail')).toMatchObject({ status: 503, body: { error: { code: 'NOT_LEADER', leader: child.url } } });
 
@@ -110,6 +110,27 @@ describe('failover', () => {
 
     expect(await callB('GET', '/v1/topics/mail')).toMatchObject({ status: 200, body: { pending: 2, leader: { id: b.broker.id, epoch: 2 } } });
     expect(await callB('GET', '/v1/topics/mail/jobs/m2')).toMatchObject({ status: 200, body: { id: 'm2', payload: 'b' } });
+  });
+
+  it('a leader killed with SIGKILL is replaced long before its lease runs out: its URL refuses connections', async () => {
+    // A lease longer than the test's timeout: only the probe can explain the takeover.
+    child = await startBrokerProcess(['--store', `file:${dir}`, '--listen', '127.0.0.1:0', '--lease-ms', '300000']);
+    expect(await api(child.url)('POST', '/v1/topics/mail/jobs', { jobs: [{ id: 'm1', payload: 'a' }] })).toMatchObject({ status: 201 });
+    expect(await api(child.url)('POST', '/v1/topics/news/jobs', { jobs: [{ id: 'n1', payload: 'b' }] })).toMatchObject({ status: 201 });
+
+    const warned: Array<{ event?: string; leader?: unknown; topics?: string[] }> = [];
+    const quiet = () => {};
+    const b = await start({ leaseMs: 300_000, leaderProbeMs: 50, standbyCheckMs: 100, logger: { error: quiet, info: quiet, debug: quiet, warn: (fields: object) => warned.push(fields) } });
+    // The standby knows both topics' leader (its watcher read them), and has seen its URL open.
+    await vi.waitFor(() => expect(['mail', 'news'].map((t) => b.broker.loopIfOpen(t)?.leaderLease?.url)).toEqual([child!.url, child!.url]), { timeout: 10_000 });
+    await b.watcher.probe!.check();
+
+    const takeovers = Promise.all([leads(b.broker, 'mail'), leads(b.broker, 'news')]);
+    child.child.kill('SIGKILL');
+    expect(await child.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect((await takeovers).map((e) => e.epoch)).toEqual([2, 2]);
+    expect(warned.filter((w) => w.event === 'leader-gone')).toEqual([{ event: 'leader-gone', leader: { url: child.url, id: expect.any(String) }, topics: ['mail', 'news'] }]);
+    expect(await api(b.url)('GET', '/v1/topics/mail/jobs/m1')).toMatchObject({ status: 200, body: { id: 'm1', payload: 'a' } });
   });
 
   it('a fresh broker takes over topics that nobody leads without being asked', async () => {

@@ -7,7 +7,7 @@ import { DEFAULT_LIMITS } from '../../protocol.js';
 import { DEFAULT_LIMITS as BACKLOG_DEFAULTS, type BacklogLimits } from '../../core/segments/manifest.js';
 import { checkBacklogLimits, parseBacklogSpec } from '../../core/segments/limits-spec.js';
 import { DEFAULT_LISTEN, isUnspecifiedHost, parseListen } from '../../server/address.js';
-import { DEFAULT_BROKER_LEASE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STORE, startBrokerServer, type BrokerServer, type BrokerServerOptions } from '../../server/broker-server.js';
+import { DEFAULT_BROKER_LEASE_MS, DEFAULT_LEADER_PROBE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STORE, startBrokerServer, type BrokerServer, type BrokerServerOptions } from '../../server/broker-server.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../transports/http/index.js';
 import { RESP_DEFAULTS } from '../../transports/resp/index.js';
 import { DEFAULT_HEADERS_TIMEOUT_MS } from '../../server/h2c.js';
@@ -152,10 +152,16 @@ OPTIONS
 
     --lease-ms N
         Leadership lease per topic (default ${DEFAULT_BROKER_LEASE_MS}). A leader renews it every
-        third of it; a crashed leader's topics are taken over after about this long.
+        third of it. A leader that is frozen or cut off is replaced after about this long; one
+        whose process died sooner (see --leader-probe-ms).
 
     --standby-check-ms N
         How often a standby looks for topics to take over (default: a third of --lease-ms).
+
+    --leader-probe-ms N
+        How often a standby probes the URL each leader advertises (default ${DEFAULT_LEADER_PROBE_MS};
+        0: never). When a URL that accepted connections refuses two probes in a row, its process is
+        gone, and its topics are taken over at once instead of after its lease.
 
     --max-body-bytes SIZE
         Largest request body (default ${DEFAULT_MAX_BODY_BYTES / MiB}MiB); larger gets 413 PAYLOAD_TOO_LARGE.
@@ -288,6 +294,7 @@ export default defineCommand({
       id: { type: 'string' },
       'lease-ms': { type: 'string' },
       'standby-check-ms': { type: 'string' },
+      'leader-probe-ms': { type: 'string' },
       'max-body-bytes': { type: 'string' },
       'max-body-bytes-in-flight': { type: 'string' },
       'max-payload-bytes': { type: 'string' },
@@ -394,6 +401,7 @@ export default defineCommand({
         ...(values.id !== undefined ? { id: values.id } : {}),
         ...(values['lease-ms'] !== undefined ? { leaseMs: msFlag(values['lease-ms'], 'lease-ms')! } : {}),
         ...(values['standby-check-ms'] !== undefined ? { standbyCheckMs: msFlag(values['standby-check-ms'], 'standby-check-ms')! } : {}),
+        ...(values['leader-probe-ms'] !== undefined ? { leaderProbeMs: msFlag(values['leader-probe-ms'], 'leader-probe-ms', 0)! } : {}),
         ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
         ...(maxBodyBytesInFlight !== undefined ? { maxBodyBytesInFlight } : {}),
         ...(values['resp-listen'] !== undefined ? { respListen: values['resp-listen'], resp } : {}),

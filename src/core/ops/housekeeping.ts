@@ -16,11 +16,17 @@ export interface ElectInput {
    * is its previous incarnation's (ids are unique among running brokers), so it takes over now.
    */
   restarted?: boolean;
+  /**
+   * The holder the caller found gone: its advertised URL refused connections after it had
+   * accepted them (server/leader-probe.ts). Its lease may be taken before it runs out, but only
+   * that holder's, at that epoch: a lease renewed since by another term is not.
+   */
+  gone?: { id: string; epoch: number };
 }
 
 /**
- * Takes or renews leadership. A live lease held by another broker is never taken: the caller gets
- * NOT_LEADER naming the holder. A takeover bumps the epoch, which fences the previous leader: its
+ * Takes or renews leadership. A live lease held by another broker is not taken (the caller gets
+ * NOT_LEADER naming the holder) unless the caller found that holder gone (`gone`). A takeover bumps the epoch, which fences the previous leader: its
  * next CAS fails and its reload shows the new epoch.
  *
  * A live lease under the caller's own id is renewed only at the epoch the caller holds. A broker
@@ -33,7 +39,8 @@ export const elect: OpHandler<ElectInput, BrokerLease> = (s, input, now, ctx) =>
   const cur = s.broker;
   const own = cur !== undefined && cur !== null && cur.id === input.id;
   const renewing = own && input.held === cur.epoch;
-  if (cur && cur.leaseUntil > now && !renewing && !(own && input.held === undefined && input.restarted === true)) {
+  const gone = !!cur && !own && input.gone?.id === cur.id && input.gone.epoch === cur.epoch;
+  if (cur && cur.leaseUntil > now && !renewing && !gone && !(own && input.held === undefined && input.restarted === true)) {
     const twin = own ? ` (this broker's own id, at epoch ${cur.epoch}: another process runs with the same id, or this one was fenced)` : '';
     throw new QueueError('NOT_LEADER', `topic ${s.topic} is led by broker ${cur.id} (${cur.url || 'no url'}) until ${new Date(cur.leaseUntil).toISOString()}${twin}`, {
       details: { leader: cur.url, leaderId: cur.id, leaseUntil: cur.leaseUntil, epoch: cur.epoch },
