@@ -38,6 +38,12 @@ import type { Clock } from '../clock.js';
 /** How long a standby trusts its last read of the leader before reading again. */
 export const STANDBY_RECHECK_MS = 1000;
 
+/**
+ * How long a holder found gone may be taken over on that evidence (markGone). The takeover reads
+ * and elects right after; if that fails (the store), the probe has to find the holder gone again.
+ */
+export const GONE_TRUSTED_MS = 5000;
+
 export interface LeadershipOptions {
   topic: string;
   /** This broker's id: the lease holder it writes. */
@@ -57,7 +63,7 @@ export class Leadership {
   private holder: BrokerLease | null = null;
   private holderSeenAt = -Infinity;
   /** The holder found gone (markGone): the next elect may take its lease before it runs out. */
-  private gone: { id: string; epoch: number } | null = null;
+  private gone: { id: string; epoch: number; at: number } | null = null;
   private resigned = false;
   private cancelRenewal: (() => void) | null = null;
   private cancelStaleWait: (() => void) | null = null;
@@ -77,7 +83,13 @@ export class Leadership {
   /** The input of `elect` for a draft this broker does not hold. */
   electInput(): ElectInput {
     const { brokerId: id, url, leaseMs } = this.o;
-    return { id, url, leaseMs, ...(this.heldEpoch !== null ? { held: this.heldEpoch } : {}), restarted: this.restarted, ...(this.gone ? { gone: { ...this.gone } } : {}) };
+    return { id, url, leaseMs, ...(this.heldEpoch !== null ? { held: this.heldEpoch } : {}), restarted: this.restarted, ...(this.goneHolder ? { gone: this.goneHolder } : {}) };
+  }
+
+  /** The holder found gone, while that evidence is fresh (GONE_TRUSTED_MS). */
+  private get goneHolder(): { id: string; epoch: number } | null {
+    const g = this.gone;
+    return g && this.o.clock.now() - g.at < GONE_TRUSTED_MS ? { id: g.id, epoch: g.epoch } : null;
   }
 
   /** A commit of this broker landed carrying `epoch`: it leads at that epoch. */
@@ -106,7 +118,7 @@ export class Leadership {
   markGone(lease: Pick<BrokerLease, 'id' | 'epoch'>): boolean {
     const h = this.holder;
     if (!h || h.id !== lease.id || h.epoch !== lease.epoch) return false;
-    this.gone = { id: h.id, epoch: h.epoch };
+    this.gone = { id: h.id, epoch: h.epoch, at: this.o.clock.now() };
     h.leaseUntil = 0; // as a stale lease: failFast stops answering from the last read
     return true;
   }

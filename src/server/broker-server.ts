@@ -2,17 +2,18 @@
  * A network broker: a store, a {@link Broker} in `standby: 'reject'` mode, the HTTP API on
  * node:http and the standby watcher. Several of them may share one store: each topic is led by
  * one, the others answer NOT_LEADER with the leader's advertised URL and take the topic over when
- * its lease is released or goes stale.
+ * its lease is released or goes stale, or when its URL refuses connections (server/leader-probe.ts).
  *
- * close() drains, in this order: stop accepting connections and refuse new requests on open ones
- * (503 UNAVAILABLE with Connection: close); stop the watcher; stop the broker, which commits
- * everything queued and in flight, answers parked long polls with no jobs and releases every lease
- * so a standby takes over at once; wait until every request in flight has its answer; give clients
+ * close() drains, in this order: refuse new requests (503 UNAVAILABLE with Connection: close); stop
+ * the watcher; stop the broker, which commits everything queued and in flight, answers parked long
+ * polls with no jobs and releases every lease so a standby takes over at once; stop accepting
+ * connections (not sooner: a standby would take a refused connection for a dead leader and fence
+ * the drain's last commits); wait until every request in flight has its answer; give clients
  * up to `connectionGraceMs` to close their idle keep-alive connections; close the remaining
  * connections; close the store (when it was opened here).
  *
- * The Redis protocol (`respListen`, transports/resp/) drains alongside: it stops accepting
- * with the HTTP server and answers later commands with -UNAVAILABLE; its commands in flight get
+ * The Redis protocol (`respListen`, transports/resp/) drains alongside: it stops accepting when
+ * the drain begins (its port is not the one standbys probe) and answers later commands with -UNAVAILABLE; its commands in flight get
  * their replies (parked BRPOP / XREADGROUP BLOCK get nothing when the broker stops), then its
  * connections are ended.
  *
@@ -392,23 +393,27 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
       dual.drain();
       resp?.drain();
       // Stop listening but leave open connections alone (http.Server#close would also close the
-      // idle ones, see the module comment); resolves once every connection has closed.
-      const connectionsClosed = new Promise<void>((resolve) => dual.front.close(() => resolve()));
+      // idle ones, see the module comment); resolves once every connection has closed. Not before
+      // the leases are released: a standby probing this URL takes a refusal for a dead broker
+      // (server/leader-probe.ts). Until then new connections get 503, like requests on open ones.
+      let connectionsClosed: Promise<void> | null = null;
+      const stopListening = (): Promise<void> => (connectionsClosed ??= new Promise<void>((resolve) => dual.front.close(() => resolve())));
       await watcher.stop();
       try {
         await broker.stop();
+        void stopListening();
         ops.stopped();
         await http.idle();
         await rpc.idle();
         await resp?.idle();
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([connectionsClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.connectionGraceMs ?? 0)))]);
+        await Promise.race([stopListening(), new Promise<void>((resolve) => (timer = setTimeout(resolve, options.connectionGraceMs ?? 0)))]);
         clearTimeout(timer);
       } finally {
         server.close(); // clears http's own timers; nothing listens any more
         server.closeAllConnections(); // every answer is out; what is left is idle or half-sent requests
         dual.destroy();
-        await connectionsClosed;
+        await stopListening();
         await resp?.close(); // every reply is out (idle() above): end the RESP connections
         if (ownsStore) await store.close();
         await ops.close(); // the metrics-only port last: it shows the drain to the end

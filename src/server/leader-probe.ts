@@ -19,8 +19,10 @@
  * Taking over early is safe for the same reason a takeover after a stale lease is: every write is
  * a compare-and-swap, the takeover bumps the epoch, and a leader that was not dead after all
  * fails its next commit and reads that it was fenced. What it costs, if the evidence was wrong, is
- * that leader's in-flight requests, which clients retry at the new one. A broker that drains
- * stops listening a moment before it releases its leases; the two-probe confirmation covers that.
+ * that leader's in-flight requests, which clients retry at the new one, and for a third of its
+ * lease, reads it still answers from memory (docs/operations.md, "Failover"). A broker that drains
+ * keeps listening until it has released its leases (server/broker-server.ts), so it is not taken
+ * for a dead one.
  */
 import { connect } from 'node:net';
 
@@ -46,6 +48,8 @@ export interface LeaderProbeOptions {
   now?: () => number;
   /** How a URL is probed (tests); default a TCP connect with a timeout of intervalMs, at most 2 s. */
   connectTo?: (url: string, timeoutMs: number) => Promise<ProbeResult>;
+  /** A round or onGone threw: reported, and probing goes on. */
+  onError?: (err: unknown) => void;
   /** false: no timer, only check() probes (tests). */
   timers?: boolean;
 }
@@ -97,7 +101,11 @@ export function startLeaderProbe(o: LeaderProbeOptions): LeaderProbe {
         st.refusals++;
         if (st.refusals >= 2 && t - st.refusedSince >= confirmMs) {
           states.delete(target.url); // seen open again before any later verdict
-          o.onGone(target);
+          try {
+            o.onGone(target);
+          } catch (err) {
+            o.onError?.(err);
+          }
         } else confirmSoon = true;
       }),
     );
@@ -120,9 +128,11 @@ export function startLeaderProbe(o: LeaderProbeOptions): LeaderProbe {
   function tick(): void {
     timer = null;
     if (stopped) return;
-    void check().then(() => {
-      if (!stopped && !timer) schedule(o.intervalMs);
-    });
+    void check()
+      .catch((err: unknown) => o.onError?.(err)) // a round that threw (targets()); the next one tries again
+      .finally(() => {
+        if (!stopped && !timer) schedule(o.intervalMs);
+      });
   }
 
   schedule(o.intervalMs);

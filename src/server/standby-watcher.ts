@@ -118,10 +118,25 @@ export function startStandbyWatcher(broker: Broker, options: StandbyWatcherOptio
     }
     if (topics.length === 0 || stopped) return;
     options.onLeaderGone?.(target, topics);
-    for (const topic of topics) void checkTopic(topic);
+    takeovers.push(...topics);
+    workOffTakeovers();
   }
 
-  const probe = options.probe ? startLeaderProbe({ ...options.probe, targets: leaders, onGone: takeOver }) : null;
+  /** Topics of dead leaders to take over now: `concurrency` at a time, like a round; stop() waits for them. */
+  const takeovers: string[] = [];
+  let takingOver: Promise<void> | null = null;
+  function workOffTakeovers(): void {
+    if (takingOver || stopped) return;
+    const lane = async () => {
+      while (takeovers.length > 0 && !stopped) await checkTopic(takeovers.shift()!);
+    };
+    takingOver = Promise.all(Array.from({ length: Math.min(concurrency, takeovers.length) }, lane)).then(() => {
+      takingOver = null;
+      if (takeovers.length > 0) workOffTakeovers();
+    });
+  }
+
+  const probe = options.probe ? startLeaderProbe({ ...options.probe, targets: leaders, onGone: takeOver, onError: (err) => report(err, null) }) : null;
 
   tick();
   return {
@@ -132,6 +147,7 @@ export function startStandbyWatcher(broker: Broker, options: StandbyWatcherOptio
       if (timer) clearTimeout(timer);
       timer = null;
       await probe?.stop();
+      await takingOver;
       await round;
     },
   };

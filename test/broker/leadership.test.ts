@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FakeClock, type Clock } from '../../src/clock.js';
-import { Leadership, STANDBY_RECHECK_MS } from '../../src/broker/leadership.js';
+import { GONE_TRUSTED_MS, Leadership, STANDBY_RECHECK_MS } from '../../src/broker/leadership.js';
 import { apply } from '../../src/core/apply.js';
 import { createState, type QueueState } from '../../src/core/state.js';
 import type { BrokerLease } from '../../src/core/types.js';
@@ -146,6 +146,21 @@ describe('Leadership: standby', () => {
     expect(apply(s, 'elect', l.electInput(), clock.now())).toMatchObject({ ok: true, value: { id: 'A', epoch: 3 } });
     l.took(3);
     expect(l.electInput()).not.toHaveProperty('gone');
+  });
+
+  it('the evidence of a holder gone is trusted for GONE_TRUSTED_MS: a takeover that could not be written in that time waits for new evidence or the lease', async () => {
+    const clock = new FakeClock();
+    const l = leadership(clock);
+    const s = ledBy('B', 2, clock.now() + 10 * GONE_TRUSTED_MS);
+    l.refused(holder(s));
+    l.markGone({ id: 'B', epoch: 2 });
+    await clock.advance(GONE_TRUSTED_MS - 1);
+    expect(l.electInput()).toMatchObject({ gone: { id: 'B', epoch: 2 } });
+    await clock.advance(1);
+    expect(l.electInput()).not.toHaveProperty('gone');
+    l.refused(holder(s)); // read again: B's lease runs, so requests fail fast again
+    expect(apply(s, 'elect', l.electInput(), clock.now())).toMatchObject({ ok: false, error: { code: 'NOT_LEADER' } });
+    expect(l.failFast()).toMatchObject({ code: 'NOT_LEADER', details: { leaderId: 'B' } });
   });
 
   it('a holder found gone but succeeded meanwhile by another term is not taken: the new holder\'s lease stands', () => {

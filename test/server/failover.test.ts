@@ -48,12 +48,18 @@ function leads(broker: Broker, topic: string): Promise<{ epoch: number }> {
 
 describe('failover', () => {
   it('a standby answers NOT_LEADER with the leader URL, and takes over at once when the leader drains', async () => {
-    // A long lease: only the released lease can explain a takeover within a few seconds.
-    const a = await start({ leaseMs: 10_000 });
+    // A long lease: only the released lease can explain a takeover within a few seconds. A's store
+    // calls take 30 ms more, so its drain lasts long enough for B's probe (below) to notice a
+    // refusal during it, if there were one.
+    const a = await start({ leaseMs: 10_000, store: `file:${dir}?latency=30` });
     const callA = api(a.url);
     expect(await callA('POST', '/v1/topics/orders/jobs', { jobs: [{ id: 'o1', payload: 1 }, { id: 'o2', payload: 2 }] })).toMatchObject({ status: 201 });
 
-    const b = await start({ leaseMs: 10_000, standbyCheckMs: 100 });
+    // B probes A's URL every 20 ms: A keeps listening until it released its leases, so B never
+    // takes a draining A for a dead one (which would fence A's last commits of the drain).
+    const b = await start({ leaseMs: 10_000, standbyCheckMs: 100, leaderProbeMs: 20 });
+    const fenced: unknown[] = [];
+    a.broker.events.on('fenced', (e) => fenced.push(e));
     const callB = api(b.url);
     for (const [method, path, body] of [
       ['GET', '/v1/topics/orders', undefined],
@@ -81,6 +87,7 @@ describe('failover', () => {
     expect(await waiting).toMatchObject({ status: 200, body: { jobs: [] } }); // answered by the drain
     expect((await takeover).epoch).toBe(2);
     expect(Date.now() - started).toBeLessThan(5_000);
+    expect(fenced).toEqual([]);
     await expect(fetch(`${a.url}/healthz`)).rejects.toThrow();
 
     // B serves the topic; the lease taken through A is still good.

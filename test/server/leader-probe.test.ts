@@ -4,7 +4,7 @@
  * probe and a fake time, so no test waits on the timer.
  */
 import { createServer, type Server } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startLeaderProbe, tcpProbe, type LeaderProbe, type ProbeResult, type ProbeTarget } from '../../src/server/leader-probe.js';
 
 const probes: LeaderProbe[] = [];
@@ -25,7 +25,52 @@ describe('tcpProbe', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     expect(await tcpProbe(`http://127.0.0.1:${port}`, 2000)).toBe('refused');
     expect(await tcpProbe('not a url', 2000)).toBe('unknown');
+    const v6 = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => v6.listen(0, '::1', () => resolve()));
+    const v6url = `http://[::1]:${(v6.address() as { port: number }).port}`;
+    expect(await tcpProbe(v6url, 2000)).toBe('open');
+    await new Promise<void>((resolve) => v6.close(() => resolve()));
+    expect(await tcpProbe(v6url, 2000)).toBe('refused');
     expect(await tcpProbe('http://no-such-host.invalid:80', 2000)).toBe('unknown');
+  });
+});
+
+describe('startLeaderProbe: the timer', () => {
+  it('probes on its own, confirms a refusal sooner than the interval, survives an onGone that throws, and stops', async () => {
+    let refuse = false;
+    let rounds = 0;
+    const errors: unknown[] = [];
+    let gone!: (t: ProbeTarget) => void;
+    const found = new Promise<ProbeTarget>((resolve) => (gone = resolve));
+    const probe = startLeaderProbe({
+      intervalMs: 10,
+      confirmMs: 1,
+      ownUrl: 'http://me:1',
+      targets: () => [{ url: 'http://b:2', id: 'B' }],
+      connectTo: async () => {
+        rounds++;
+        return refuse ? 'refused' : 'open';
+      },
+      onGone: (t) => {
+        gone(t);
+        throw new Error('a logger that throws');
+      },
+      onError: (err) => {
+        errors.push(err);
+        refuse = false; // the leader is back: probing must go on
+      },
+    });
+    probes.push(probe);
+    await vi.waitFor(() => expect(rounds).toBeGreaterThan(0), { timeout: 5_000, interval: 5 }); // seen open
+    refuse = true;
+    expect(await found).toEqual({ url: 'http://b:2', id: 'B' });
+    expect(errors).toEqual([new Error('a logger that throws')]);
+    const after = rounds;
+    await vi.waitFor(() => expect(rounds).toBeGreaterThan(after + 2), { timeout: 5_000, interval: 5 });
+    await probe.stop();
+    const stoppedAt = rounds;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(rounds).toBe(stoppedAt);
   });
 });
 

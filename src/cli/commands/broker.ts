@@ -159,9 +159,12 @@ OPTIONS
         How often a standby looks for topics to take over (default: a third of --lease-ms).
 
     --leader-probe-ms N
-        How often a standby probes the URL each leader advertises (default ${DEFAULT_LEADER_PROBE_MS};
-        0: never). When a URL that accepted connections refuses two probes in a row, its process is
-        gone, and its topics are taken over at once instead of after its lease.
+        How often a standby probes the URL each leader advertises, with a TCP connect (default
+        ${DEFAULT_LEADER_PROBE_MS}; 0: never). When a URL that accepted this standby's connections
+        then refuses two probes in a row (half an interval apart, at most 250 ms), its process is
+        taken for dead and its topics are taken over at once instead of after its lease. Turn it
+        off where something else may refuse connections on a live leader's address
+        (docs/operations.md, "Failover").
 
     --max-body-bytes SIZE
         Largest request body (default ${DEFAULT_MAX_BODY_BYTES / MiB}MiB); larger gets 413 PAYLOAD_TOO_LARGE.
