@@ -17,6 +17,7 @@ import { setNoticePrefix } from './args.js';
 import { didYouMean } from './did-you-mean.js';
 import type { Command } from './command.js';
 import { failureLine } from './failure-line.js';
+import { tokenGiven } from './token-source.js';
 
 /** Every command, in help order. */
 export const COMMAND_NAMES = ['broker', 'push', 'claim', 'ack', 'nack', 'heartbeat', 'get', 'cancel', 'retry', 'pause', 'resume', 'stats', 'topics', 'inspect', 'reset', 'work', 'watch', 'doctor'] as const;
@@ -118,8 +119,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   try {
     return await command.run(rest, env);
   } catch (err) {
-    const tokenGiven = rest.some((a) => a === '--token' || a.startsWith('--token=')) || (env.BUCKETQ_TOKEN ?? '') !== '';
-    const { line, code } = failureLine(prefix, err, { tokenGiven });
+    const { line, code } = failureLine(prefix, err, { tokenGiven: tokenGiven(rest, env) });
     process.stderr.write(`${line}\n`);
     return code;
   }

@@ -13,6 +13,7 @@ import { checkMaxAttempts, checkTopic } from '../protocol.js';
 import type { Queue } from '../api.js';
 import { durationFlag, durationWithAlias, parseFlags, type ParsedFlags } from './args.js';
 import { UsageError } from './command.js';
+import { tokenFrom } from './token-source.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 const DEFAULT_TIMEOUT_S = 10;
@@ -23,6 +24,7 @@ export const GLOBAL_FLAGS = {
   url: { type: 'string' },
   store: { type: 'string' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
   ca: { type: 'string' },
   timeout: { type: 'string' },
   json: { type: 'boolean' },
@@ -41,8 +43,11 @@ export const GLOBAL_USAGE = `GLOBAL OPTIONS
         changes. With --url too, the URL is used while the store names no broker.
 
     --token TOKEN
-        The brokers' bearer token (default $BUCKETQ_TOKEN; prefer it, as arguments are visible
-        to other users).
+        The brokers' bearer token (default $BUCKETQ_TOKEN; prefer it, or --token-file, as
+        arguments are visible to other users).
+
+    --token-file PATH
+        Read the token from a file holding it alone (default $BUCKETQ_TOKEN_FILE).
 
     --ca FILE
         PEM CA certificate(s) to trust for https:// brokers, e.g. a self-signed broker's own
@@ -64,7 +69,8 @@ export const GLOBAL_USAGE = `GLOBAL OPTIONS
         This manual.`;
 
 export const ENVIRONMENT_USAGE = `ENVIRONMENT
-    BUCKETQ_URL, BUCKETQ_STORE, BUCKETQ_TOKEN    defaults of --url, --store and --token.`;
+    BUCKETQ_URL, BUCKETQ_STORE, BUCKETQ_TOKEN    defaults of --url, --store and --token.
+    BUCKETQ_TOKEN_FILE                           default of --token-file (not with BUCKETQ_TOKEN).`;
 
 export const EXIT_USAGE = `EXIT STATUS
     0 on success; 2 on bad arguments or input (INVALID_ARGUMENT); 1 on any other failure, which
@@ -107,7 +113,7 @@ function caFile(path: string | undefined): string | undefined {
 function connectionOf(v: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): ConnectionOptions {
   const url = nonEmpty(v.url as string | undefined) ?? nonEmpty(env.BUCKETQ_URL);
   const store = nonEmpty(v.store as string | undefined) ?? nonEmpty(env.BUCKETQ_STORE);
-  const token = nonEmpty(v.token as string | undefined) ?? nonEmpty(env.BUCKETQ_TOKEN);
+  const token = tokenFrom({ flag: 'token', value: nonEmpty(v.token as string | undefined), file: v['token-file'] as string | undefined, env });
   const deadlineMs = durationFlag(v.timeout as string | undefined, 'timeout', { bareSeconds: true }) ?? DEFAULT_TIMEOUT_S * 1000;
   const ca = caFile(nonEmpty(v.ca as string | undefined));
   return {

@@ -2,7 +2,9 @@
  * `bucketq broker` as a user meets it: a child process on port 0 that prints its URL, serves
  * /healthz, and on SIGTERM drains, releases its leases and exits 0. Plus help and usage errors.
  */
+import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/storage/open.js';
 import { brokerPerTest, dashboardLine, runCli } from '../broker-process.js';
@@ -87,6 +89,26 @@ describe('bucketq broker', () => {
     expect((await proc.exited).code).toBe(0);
   });
 
+  it('reads its tokens from files (--read-token-file, BUCKETQ_TOKEN_FILE), and so do the client commands (--token-file)', async () => {
+    const admin = join(each.dir, 'admin-token');
+    const reader = join(each.dir, 'read-token');
+    const wrong = join(each.dir, 'wrong-token');
+    await writeFile(admin, 'file-admin-token\n');
+    await writeFile(reader, 'file-read-token\n');
+    await writeFile(wrong, 'not-it\n');
+    const proc = await each.start(['--store', `file:${each.dir}/store`, '--listen', '127.0.0.1:0', '--read-token-file', reader], { BUCKETQ_TOKEN_FILE: admin });
+    expect(proc.stdout[0]).toContain('auth token + read-only token');
+    expect(await api(proc.url, 'file-read-token')('GET', '/v1/topics')).toMatchObject({ status: 200 });
+    expect(await api(proc.url, 'file-admin-token')('POST', '/v1/topics/t/jobs', { payload: 1 })).toMatchObject({ status: 201 });
+    const push = await runCli(['push', 't', '{"n":2}', '--url', proc.url, '--token-file', admin, '--json']);
+    expect(push).toMatchObject({ code: 0 });
+    const refused = await runCli(['stats', 't', '--url', proc.url, '--json'], { BUCKETQ_TOKEN_FILE: wrong });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trimEnd()).toMatch(/^bucketq stats: the broker refused the token given: it is not one of its tokens; /);
+    proc.child.kill('SIGINT');
+    expect((await proc.exited).code).toBe(0);
+  });
+
   it('cuts connections that send no request head or no AUTH in time, and logs it at warn', async () => {
     const proc = await each.start(['--store', `file:${each.dir}`, '--listen', '127.0.0.1:0', '--resp-listen', '127.0.0.1:0', '--headers-timeout-ms', '300', '--resp-auth-timeout-ms', '300', '--log-level', 'warn', '--log-format', 'json'], { BUCKETQ_TOKEN: 'cli-cut-token' });
     const respUrl = new URL((JSON.parse(proc.stdout[0]!) as { resp: string }).resp);
@@ -111,7 +133,7 @@ describe('bucketq broker', () => {
   it('--help prints the manual; bucketq --help lists every command', async () => {
     const manual = await runCli(['broker', '--help']);
     expect(manual.code).toBe(0);
-    for (const word of ['NAME', 'SYNOPSIS', 'dashboard: URL/', 'the dashboard, a web console', '--log-format pretty|json', 'BUCKETQ_LOG_FORMAT', '--store URL', '--listen HOST:PORT', '--advertise URL', '--token', 'BUCKETQ_TOKEN', '--read-token', 'BUCKETQ_READ_TOKEN', 'SIGTERM', '--lease-ms', '--max-body-bytes', '--max-body-bytes-in-flight', '--recent-window-ms', '--max-connections-per-address', '--headers-timeout-ms', '--resp-auth-timeout-ms', '--resp-idle-timeout-ms', '--resp-max-unauthenticated', '--resp-max-clients-per-address']) {
+    for (const word of ['NAME', 'SYNOPSIS', 'dashboard: URL/', 'the dashboard, a web console', '--log-format pretty|json', 'BUCKETQ_LOG_FORMAT', '--store URL', '--listen HOST:PORT', '--advertise URL', '--token', 'BUCKETQ_TOKEN', '--token-file', 'BUCKETQ_TOKEN_FILE', '--read-token', 'BUCKETQ_READ_TOKEN', '--read-token-file', '--leader-probe-ms', 'SIGTERM', '--lease-ms', '--max-body-bytes', '--max-body-bytes-in-flight', '--recent-window-ms', '--max-connections-per-address', '--headers-timeout-ms', '--resp-auth-timeout-ms', '--resp-idle-timeout-ms', '--resp-max-unauthenticated', '--resp-max-clients-per-address']) {
       expect(manual.stdout).toContain(word);
     }
     const all = await runCli(['--help']);
@@ -135,6 +157,9 @@ describe('bucketq broker', () => {
       [['broker', '--store', 'nope:x'], /^bucketq broker: Invalid store URL/],
       [['broker', '--read-token', 'r'], /^bucketq broker: --read-token needs --token/],
       [['broker', '--token', 't', '--read-token', 't'], /^bucketq broker: --read-token must differ from --token /],
+      [['broker', '--token', 't', '--token-file', '/etc/hostname'], /^bucketq broker: give --token or --token-file, not both \(see bucketq broker --help\)$/],
+      [['broker', '--token-file', `${each.dir}/none`], /^bucketq broker: --token-file: cannot read .*\/none \(ENOENT\)/],
+      [['push', 't', '1', '--token-file', `${each.dir}/none`], /^bucketq push: --token-file: cannot read .*\/none \(ENOENT\)/],
       [['broker', '--max-body-bytes-in-flight', '1K'], /^bucketq broker: --max-body-bytes-in-flight must be at least --max-body-bytes \(16777216 bytes\)/],
       [['broker', '--max-body-bytes-in-flight', 'lots'], /^bucketq broker: --max-body-bytes-in-flight must be a size/],
       [['broker', '--backlog', 'windowJobs=many'], /^bucketq broker: --backlog: backlog bound windowJobs must be a whole number \(bytes may end in K or M\), got "many"/],

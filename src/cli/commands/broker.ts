@@ -7,6 +7,7 @@ import { DEFAULT_LIMITS } from '../../protocol.js';
 import { DEFAULT_LIMITS as BACKLOG_DEFAULTS, type BacklogLimits } from '../../core/segments/manifest.js';
 import { checkBacklogLimits, parseBacklogSpec } from '../../core/segments/limits-spec.js';
 import { DEFAULT_LISTEN, isUnspecifiedHost, parseListen } from '../../server/address.js';
+import { tokenFrom } from '../token-source.js';
 import { DEFAULT_BROKER_LEASE_MS, DEFAULT_LEADER_PROBE_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_STORE, startBrokerServer, type BrokerServer, type BrokerServerOptions } from '../../server/broker-server.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../transports/http/index.js';
 import { RESP_DEFAULTS } from '../../transports/resp/index.js';
@@ -82,7 +83,13 @@ OPTIONS
 
     --token TOKEN
         Require "Authorization: Bearer TOKEN" on every route except /healthz and /readyz. Default: the
-        BUCKETQ_TOKEN environment variable; prefer it, as arguments are visible to other users.
+        BUCKETQ_TOKEN environment variable; prefer it, or --token-file, as arguments are visible to
+        other users.
+
+    --token-file PATH
+        Read the token from a file holding it alone (one trailing newline is dropped): a
+        Kubernetes or Docker secret mounted as a file, systemd's LoadCredential=. Default: the
+        BUCKETQ_TOKEN_FILE environment variable. --read-token-file reads the read-only token.
 
     --read-token TOKEN
         A second token that may only look: GET routes, the events and stats streams and the
@@ -227,8 +234,10 @@ OPTIONS
         This manual.
 
 ENVIRONMENT
-    BUCKETQ_TOKEN    the bearer token, when --token is not given.
-    BUCKETQ_READ_TOKEN  the read-only token, when --read-token is not given.
+    BUCKETQ_TOKEN    the bearer token, when neither --token nor --token-file is given.
+    BUCKETQ_TOKEN_FILE  a file holding it instead (not with BUCKETQ_TOKEN).
+    BUCKETQ_READ_TOKEN  the read-only token, when neither --read-token nor --read-token-file is given.
+    BUCKETQ_READ_TOKEN_FILE  a file holding it instead.
     BUCKETQ_LOG_LEVEL  the log level, when --log-level is not given.
     BUCKETQ_LOG_FORMAT  pretty or json, when --log-format is not given.
 
@@ -293,7 +302,9 @@ export default defineCommand({
       listen: { type: 'string' },
       advertise: { type: 'string' },
       token: { type: 'string' },
+      'token-file': { type: 'string' },
       'read-token': { type: 'string' },
+      'read-token-file': { type: 'string' },
       id: { type: 'string' },
       'lease-ms': { type: 'string' },
       'standby-check-ms': { type: 'string' },
@@ -327,9 +338,9 @@ export default defineCommand({
     });
     const store = values.store ?? DEFAULT_STORE;
     const listen = values.listen ?? DEFAULT_LISTEN;
-    const token = values.token ?? (env.BUCKETQ_TOKEN === '' ? undefined : env.BUCKETQ_TOKEN);
+    const token = tokenFrom({ flag: 'token', value: values.token, file: values['token-file'], env });
     if (token !== undefined && token.trim() === '') throw new UsageError('--token must not be empty');
-    const readToken = values['read-token'] ?? (env.BUCKETQ_READ_TOKEN === '' ? undefined : env.BUCKETQ_READ_TOKEN);
+    const readToken = tokenFrom({ flag: 'read-token', value: values['read-token'], file: values['read-token-file'], env });
     if (readToken !== undefined) {
       if (readToken.trim() === '') throw new UsageError('--read-token must not be empty');
       if (token === undefined) throw new UsageError('--read-token needs --token (or BUCKETQ_TOKEN): without one everything is open');
