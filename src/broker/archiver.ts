@@ -3,8 +3,8 @@
  *
  * Finished jobs (completed, dead, cancelled) join the topic's open archive window (`archiveOpen`
  * in queue.json; each names its archive key when it finishes). `archiveWindowMs` after the window
- * opened, the archiver seals it with a `sealArchive` op (which joins whatever batch comes next, or
- * is a commit of its own on an idle topic). Once a commit shows the window sealed, no job can join
+ * opened, or once its records reach ARCHIVE_SEAL_BYTES, the archiver seals it with a `sealArchive`
+ * op (which joins whatever batch comes next, or is a commit of its own on an idle topic). Once a commit shows the window sealed, no job can join
  * it any more, and the archiver writes its jobs to the archive object (written once, never
  * read-modify-write), with large payloads inlined, deletes those payload objects, and submits an
  * `archived` op so they leave queue.json in a later batch. A crash in between only means the same
@@ -28,6 +28,14 @@ import { withRetry, type RetryPolicy } from './retry.js';
 import type { TopicLoop } from './topic-loop.js';
 
 const HOUR = 3_600_000;
+
+/**
+ * An open window whose records reach this many bytes is sealed at once rather than after
+ * archiveWindowMs. Until their archive object is written, finished jobs are rewritten by every
+ * commit (they wait in queue.json's `done`): with 10 KiB payloads, 200 ms of them made a 1.2 MiB
+ * head, where 256 small jobs (the job bound of a window) make about 85 KiB.
+ */
+export const ARCHIVE_SEAL_BYTES = 128 * 1024;
 const COMMA_NL = Buffer.from(',\n');
 const DAY = 24 * HOUR;
 
@@ -50,25 +58,27 @@ export class Archiver {
   /** Per topic: the first day the next janitor run lists. */
   private janitorFrom = new Map<string, number>();
   /** Per topic: the pending seal of its open window (key, and the timer's cancel). */
-  private seals = new Map<string, { key: string; cancel(): void }>();
+  private seals = new Map<string, { key: string; immediate: boolean; cancel(): void }>();
 
   constructor(private readonly o: ArchiverOptions) {}
 
   /** Called after each landed commit: archive whatever finished jobs are not being archived yet. */
   schedule(topic: string, state: QueueState, loop: TopicLoop): void {
-    // A full window takes no more jobs (core: openArchiveKey) and is written now; others are sealed by time.
+    // A full window takes no more jobs (core: openArchiveKey) and is written now; others are sealed
+    // by time, or at once when their records reach ARCHIVE_SEAL_BYTES.
     const open = openWindowFull(state) ? null : openWindowKey(state);
-    this.scheduleSeal(topic, open, state.archiveOpen?.start ?? 0, loop);
-    if (state.done.length === 0) return;
     const groups = new Map<string, Array<{ bytes: Buffer; hasRef: boolean }>>();
+    let openBytes = 0;
     for (const job of state.done) {
       const key = job.archive!;
+      if (key === open) openBytes += jobBytes(job).length;
       if (key === open || this.inflight.has(key)) continue;
       let g = groups.get(key);
       if (!g) groups.set(key, (g = []));
       // The cached bytes are exactly the committed record, and are never mutated (only replaced).
       g.push({ bytes: jobBytes(job), hasRef: job.payloadRef !== undefined });
     }
+    this.scheduleSeal(topic, open, openBytes >= ARCHIVE_SEAL_BYTES ? -Infinity : (state.archiveOpen?.start ?? 0), loop);
     for (const [key, records] of groups) {
       this.inflight.add(key);
       this.track(this.archiveOne(topic, key, records, loop).finally(() => this.inflight.delete(key)));
@@ -110,7 +120,10 @@ export class Archiver {
   /** Seals the open window `key` once it is archiveWindowMs old (at once if it is already). */
   private scheduleSeal(topic: string, key: string | null, start: number, loop: TopicLoop): void {
     const pending = this.seals.get(topic);
-    if (pending?.key === key) return;
+    const wait = start + this.o.archiveWindowMs - this.o.clock.now();
+    // The same window's seal is already planned, and no sooner is asked (a window that grew past
+    // ARCHIVE_SEAL_BYTES while its timer ran is sealed now).
+    if (pending?.key === key && (pending.immediate || wait > 0)) return;
     pending?.cancel();
     this.seals.delete(topic);
     if (key === null) return;
@@ -118,12 +131,11 @@ export class Archiver {
       this.seals.delete(topic);
       void loop.submitInternal('sealArchive', { key });
     };
-    const wait = start + this.o.archiveWindowMs - this.o.clock.now();
     if (wait <= 0) {
-      this.seals.set(topic, { key, cancel: () => {} });
+      this.seals.set(topic, { key, immediate: true, cancel: () => {} });
       return queueMicrotask(seal);
     }
-    this.seals.set(topic, { key, cancel: this.o.clock.setTimer(wait, seal) });
+    this.seals.set(topic, { key, immediate: false, cancel: this.o.clock.setTimer(wait, seal) });
   }
 
   /** Seals every open window now (flush, drain): its jobs are archived after the next commit. */

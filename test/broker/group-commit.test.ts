@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ARCHIVE_WINDOW_MAX_JOBS } from '../../src/core/state.js';
 import { Broker } from '../../src/broker/broker.js';
+import { ARCHIVE_SEAL_BYTES } from '../../src/broker/archiver.js';
+import { HOUSEKEEPING_WAIT_MS } from '../../src/broker/housekeeping-deferral.js';
 import { FakeClock, settle } from '../../src/clock.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { withFaults } from '../../src/storage/faulty.js';
@@ -197,6 +199,34 @@ describe('group commit', () => {
     await drive(clock, broker.flush());
     expect(await store.list('archive/jobs/')).toHaveLength(2);
     expect((await broker.stats('jobs')).archiving).toBe(0);
+    await broker.stop();
+  });
+
+  it('a window whose records reach ARCHIVE_SEAL_BYTES is sealed and written at once, not after its time: large records do not wait in every commit', async () => {
+    const clock = new FakeClock();
+    const store = createMemoryStore();
+    const broker = new Broker({ store, clock, archiveWindowMs: 60_000 });
+    const payload = 'p'.repeat(Math.ceil(ARCHIVE_SEAL_BYTES / 3)); // inline (below the payload threshold)
+    await broker.push('jobs', ['a', 'b', 'c', 'd'].map((id) => ({ id, payload })));
+    const claimed = await broker.claim('jobs', { workerId: 'w', max: 4 });
+    /** The archive objects once the archiver has done what it does without the clock moving. */
+    const written = async () => {
+      for (let i = 0; i < 50; i++) await settle();
+      return store.list('archive/jobs/');
+    };
+    await broker.ack('jobs', { id: 'a', workerId: 'w', lease: claimed[0]!.lease });
+    await broker.ack('jobs', { id: 'b', workerId: 'w', lease: claimed[1]!.lease });
+    expect(await written()).toEqual([]); // about two thirds of the bound: the window waits for its time
+    await broker.ack('jobs', { id: 'c', workerId: 'w', lease: claimed[2]!.lease });
+    const [key, ...more] = await written(); // past it: sealed and written with no clock movement
+    expect(more).toEqual([]);
+    expect((JSON.parse(Buffer.from((await store.read(key!))!.body).toString('utf8')) as { jobs: Array<{ id: string }> }).jobs.map((j) => j.id)).toEqual(['a', 'b', 'c']);
+    // They leave queue.json with the next batch, or after the housekeeping wait on an idle topic.
+    await clock.advance(HOUSEKEEPING_WAIT_MS);
+    for (let i = 0; i < 50 && (await broker.stats('jobs')).archiving > 0; i++) await settle();
+    expect((await broker.stats('jobs')).archiving).toBe(0);
+    await broker.ack('jobs', { id: 'd', workerId: 'w', lease: claimed[3]!.lease }); // a new window, on its timer again
+    expect(await written()).toHaveLength(1);
     await broker.stop();
   });
 
