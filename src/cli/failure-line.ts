@@ -24,10 +24,10 @@ function queueErrorText(err: QueueError, ctx: FailureContext): string {
   if (err.code === 'UNAVAILABLE' && err.details?.unreachable === true) return `${err.message}; is one running? set --url or BUCKETQ_URL`;
   if (err.code === 'UNAUTHENTICATED') {
     const what = ctx.tokenGiven ? 'refused the token given: it is not one of its tokens' : 'needs a token and none was given';
-    return `the broker ${what}; give it with --token TOKEN or the BUCKETQ_TOKEN environment variable (UNAUTHENTICATED)`;
+    return `the broker ${what}; give it with --token TOKEN, --token-file PATH or the BUCKETQ_TOKEN environment variable (UNAUTHENTICATED)`;
   }
   if (err.code === 'PERMISSION_DENIED') {
-    return `the token given is the broker's read-only token (--read-token), which may only look (${err.message}); give the full token with --token or BUCKETQ_TOKEN (PERMISSION_DENIED)`;
+    return `the token given is the broker's read-only token (--read-token), which may only look (${err.message}); give the full token with --token, --token-file or BUCKETQ_TOKEN (PERMISSION_DENIED)`;
   }
   return `${err.message} (${err.code})`;
 }

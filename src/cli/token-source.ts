@@ -4,9 +4,9 @@
  * A file is how secret stores hand secrets over (Kubernetes and Docker secrets mounted as files,
  * systemd's LoadCredential=): the token never appears in a process listing or in the environment
  * of every child. The file holds the token alone; one trailing newline is dropped, since editors
- * and `echo` add it.
+ * and `echo` add it. It is read once, when the command starts: a rotated secret takes a restart.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { UsageError } from './command.js';
 
 /** A token file larger than this is not a token (a path to the wrong file, a certificate). */
@@ -24,7 +24,8 @@ export interface TokenSources {
 /** The token the flags or the environment give, or undefined; a UsageError for two sources at once or an unusable file. */
 export function tokenFrom(o: TokenSources): string | undefined {
   const envName = o.flag === 'token' ? 'BUCKETQ_TOKEN' : 'BUCKETQ_READ_TOKEN';
-  const file = nonEmpty(o.file);
+  if (o.file === '') throw new UsageError(`--${o.flag}-file must not be empty`);
+  const file = o.file;
   if (o.value !== undefined && file !== undefined) throw new UsageError(`give --${o.flag} or --${o.flag}-file, not both`);
   if (o.value !== undefined) return o.value; // as given: the caller says what an empty one means
   if (file !== undefined) return readTokenFile(file, `--${o.flag}-file`);
@@ -42,17 +43,25 @@ export function tokenGiven(args: readonly string[], env: NodeJS.ProcessEnv): boo
 }
 
 function readTokenFile(path: string, source: string): string {
-  let text: string;
+  // At most one byte past the bound, whatever the file is: a FIFO or a device has no size to check first.
+  const buf = Buffer.alloc(MAX_TOKEN_FILE_BYTES + 1);
+  let n = 0;
   try {
-    if (statSync(path).size > MAX_TOKEN_FILE_BYTES) throw new UsageError(`${source}: ${path} is larger than ${MAX_TOKEN_FILE_BYTES} bytes, which no token is`);
-    text = readFileSync(path, 'utf8');
+    const fd = openSync(path, 'r');
+    try {
+      for (let got = -1; got !== 0 && n < buf.length; n += got) got = readSync(fd, buf, n, buf.length - n, null);
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
-    if (err instanceof UsageError) throw err;
     throw new UsageError(`${source}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  const token = text.replace(/\r?\n$/, '');
+  if (n > MAX_TOKEN_FILE_BYTES) throw new UsageError(`${source}: ${path} is larger than ${MAX_TOKEN_FILE_BYTES} bytes, which no token is`);
+  const token = buf.toString('utf8', 0, n).replace(/\r?\n$/, '');
   if (token.trim() === '') throw new UsageError(`${source}: ${path} is empty`);
   if (/[\r\n]/.test(token)) throw new UsageError(`${source}: ${path} holds more than one line; it must hold the token alone`);
+  // Said without the token: a space or a byte-order mark around it would be sent and refused as a wrong token.
+  if (token !== token.trim() || token.startsWith('\ufeff')) throw new UsageError(`${source}: ${path} has spaces or a byte-order mark around the token; it must hold the token alone`);
   return token;
 }
 

@@ -157,7 +157,7 @@ describe('bucketq broker', () => {
       [['broker', '--store', 'nope:x'], /^bucketq broker: Invalid store URL/],
       [['broker', '--read-token', 'r'], /^bucketq broker: --read-token needs --token/],
       [['broker', '--token', 't', '--read-token', 't'], /^bucketq broker: --read-token must differ from --token /],
-      [['broker', '--token', 't', '--token-file', '/etc/hostname'], /^bucketq broker: give --token or --token-file, not both \(see bucketq broker --help\)$/],
+      [['broker', '--token', 't', '--token-file', `${each.dir}/none`], /^bucketq broker: give --token or --token-file, not both \(see bucketq broker --help\)$/],
       [['broker', '--token-file', `${each.dir}/none`], /^bucketq broker: --token-file: cannot read .*\/none \(ENOENT\)/],
       [['push', 't', '1', '--token-file', `${each.dir}/none`], /^bucketq push: --token-file: cannot read .*\/none \(ENOENT\)/],
       [['broker', '--max-body-bytes-in-flight', '1K'], /^bucketq broker: --max-body-bytes-in-flight must be at least --max-body-bytes \(16777216 bytes\)/],

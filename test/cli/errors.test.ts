@@ -74,16 +74,16 @@ describe('CLI failures a user meets first', () => {
       bucketq(['stats', 'emails', '--token', 'guess'], { env }),
       bucketq(['stats', 'emails'], { env: { ...env, BUCKETQ_TOKEN: 'guess' } }),
     ]);
-    expect(oneLine(none, 1)).toBe('bucketq stats: the broker needs a token and none was given; give it with --token TOKEN or the BUCKETQ_TOKEN environment variable (UNAUTHENTICATED)');
+    expect(oneLine(none, 1)).toBe('bucketq stats: the broker needs a token and none was given; give it with --token TOKEN, --token-file PATH or the BUCKETQ_TOKEN environment variable (UNAUTHENTICATED)');
     for (const r of [wrong, wrongEnv]) {
-      expect(oneLine(r, 1)).toBe('bucketq stats: the broker refused the token given: it is not one of its tokens; give it with --token TOKEN or the BUCKETQ_TOKEN environment variable (UNAUTHENTICATED)');
+      expect(oneLine(r, 1)).toBe('bucketq stats: the broker refused the token given: it is not one of its tokens; give it with --token TOKEN, --token-file PATH or the BUCKETQ_TOKEN environment variable (UNAUTHENTICATED)');
     }
     for (const r of [none, wrong]) expect(r.stderr).not.toMatch(/Authorization|Bearer|header/i);
   });
 
   it('the read-only token on a change: says it may only look and names the full token', async () => {
     const run = await bucketq(['push', 'emails', '1'], { env: { BUCKETQ_URL: secured.url, BUCKETQ_TOKEN: 'look-only' } });
-    expect(oneLine(run, 1)).toMatch(/^bucketq push: the token given is the broker's read-only token \(--read-token\), which may only look \(.*\); give the full token with --token or BUCKETQ_TOKEN \(PERMISSION_DENIED\)$/);
+    expect(oneLine(run, 1)).toMatch(/^bucketq push: the token given is the broker's read-only token \(--read-token\), which may only look \(.*\); give the full token with --token, --token-file or BUCKETQ_TOKEN \(PERMISSION_DENIED\)$/);
   });
 
   it('ack with a wrong lease token, or another worker id: says which of --lease and --worker does not match', async () => {

@@ -31,7 +31,7 @@ describe('tokenFrom', () => {
     expect(tokenFrom({ flag: 'token', value: undefined, file: f, env })).toBe('s3cret');
     expect(tokenFrom({ flag: 'token', value: undefined, file: undefined, env: { BUCKETQ_TOKEN: 'e' } })).toBe('e');
     expect(tokenFrom({ flag: 'token', value: undefined, file: undefined, env })).toBe('fr0m-env-file');
-    expect(tokenFrom({ flag: 'token', value: undefined, file: '', env: { BUCKETQ_TOKEN: '' } })).toBeUndefined();
+    expect(tokenFrom({ flag: 'token', value: undefined, file: undefined, env: { BUCKETQ_TOKEN: '' } })).toBeUndefined();
     expect(tokenFrom({ flag: 'read-token', value: undefined, file: undefined, env: { BUCKETQ_READ_TOKEN_FILE: f, BUCKETQ_TOKEN: 'x' } })).toBe('s3cret');
     expect(tokenFrom({ flag: 'token', value: '', file: undefined, env: { BUCKETQ_TOKEN: 'e' } })).toBe(''); // as given: the broker refuses it
   });
@@ -53,6 +53,26 @@ describe('tokenFrom', () => {
     expect(() => tokenFrom({ flag: 'token', value: undefined, file: missing, env })).toThrow(`--token-file: cannot read ${missing} (ENOENT)`);
     expect(() => tokenFrom({ flag: 'token', value: undefined, file: undefined, env: { BUCKETQ_TOKEN_FILE: missing } })).toThrow(`BUCKETQ_TOKEN_FILE: cannot read ${missing} (ENOENT)`);
     if (process.getuid?.() !== 0) expect(() => tokenFrom({ flag: 'token', value: undefined, file: locked, env })).toThrow(`--token-file: cannot read ${locked} (EACCES)`);
+    // A device has no size to check first: read no further than one byte past the bound.
+    expect(() => tokenFrom({ flag: 'token', value: undefined, file: '/dev/zero', env })).toThrow('--token-file: /dev/zero is larger than 4096 bytes, which no token is');
+    expect(() => tokenFrom({ flag: 'token', value: undefined, file: '', env: { BUCKETQ_TOKEN: 'e' } })).toThrow('--token-file must not be empty');
+  });
+
+  it('refuses spaces or a byte-order mark around the token, without printing the token', async () => {
+    for (const text of [' s3cret-token\n', 's3cret-token \n', 's3cret-token\t', '\ufeffs3cret-token\n']) {
+      const f = await file('padded', text);
+      let message = '';
+      try {
+        tokenFrom({ flag: 'token', value: undefined, file: f, env: {} });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toBe(`--token-file: ${f} has spaces or a byte-order mark around the token; it must hold the token alone`);
+    }
+    const two = await file('two', 's3cret-a\ns3cret-b\n');
+    expect(() => tokenFrom({ flag: 'token', value: undefined, file: two, env: {} })).toThrow(`--token-file: ${two} holds more than one line; it must hold the token alone`); // names neither line
+    // The file flag beats the environment's token.
+    expect(tokenFrom({ flag: 'token', value: undefined, file: await file('ok2', 'from-file\n'), env: { BUCKETQ_TOKEN: 'from-env' } })).toBe('from-file');
   });
 });
 

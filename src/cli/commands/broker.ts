@@ -90,6 +90,7 @@ OPTIONS
         Read the token from a file holding it alone (one trailing newline is dropped): a
         Kubernetes or Docker secret mounted as a file, systemd's LoadCredential=. Default: the
         BUCKETQ_TOKEN_FILE environment variable. --read-token-file reads the read-only token.
+        Read once at startup: a rotated secret takes a restart.
 
     --read-token TOKEN
         A second token that may only look: GET routes, the events and stats streams and the
@@ -343,7 +344,7 @@ export default defineCommand({
     const readToken = tokenFrom({ flag: 'read-token', value: values['read-token'], file: values['read-token-file'], env });
     if (readToken !== undefined) {
       if (readToken.trim() === '') throw new UsageError('--read-token must not be empty');
-      if (token === undefined) throw new UsageError('--read-token needs --token (or BUCKETQ_TOKEN): without one everything is open');
+      if (token === undefined) throw new UsageError('--read-token needs --token (or --token-file, BUCKETQ_TOKEN): without one everything is open');
       if (readToken === token) throw new UsageError('--read-token must differ from --token');
     }
     if (values.id !== undefined && values.id.trim() === '') throw new UsageError('--id must not be empty');
