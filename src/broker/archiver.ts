@@ -57,7 +57,7 @@ export class Archiver {
   private running = new Set<Promise<void>>();
   /** Per topic: the first day the next janitor run lists. */
   private janitorFrom = new Map<string, number>();
-  /** Per topic: the pending seal of its open window (key, and the timer's cancel). */
+  /** Per topic: the planned or submitted seal of its open window (`immediate`: due now, or submitted). */
   private seals = new Map<string, { key: string; immediate: boolean; cancel(): void }>();
 
   constructor(private readonly o: ArchiverOptions) {}
@@ -127,15 +127,24 @@ export class Archiver {
     pending?.cancel();
     this.seals.delete(topic);
     if (key === null) return;
+    let cancelled = false;
+    const entry = { key, immediate: wait <= 0, cancel: () => void (cancelled = true) };
     const seal = () => {
-      this.seals.delete(topic);
-      void loop.submitInternal('sealArchive', { key });
+      if (cancelled) return;
+      // Submitted: the commits that land before it do not submit it again. The entry goes when
+      // the open window changes, or here if the op failed, so that a later commit plans it anew.
+      entry.immediate = true;
+      void loop.submitInternal('sealArchive', { key }).then((out) => {
+        if (out === undefined && this.seals.get(topic) === entry) this.seals.delete(topic);
+      });
     };
-    if (wait <= 0) {
-      this.seals.set(topic, { key, immediate: true, cancel: () => {} });
-      return queueMicrotask(seal);
-    }
-    this.seals.set(topic, { key, immediate: false, cancel: this.o.clock.setTimer(wait, seal) });
+    this.seals.set(topic, entry);
+    if (wait <= 0) return queueMicrotask(seal);
+    const cancelTimer = this.o.clock.setTimer(wait, seal);
+    entry.cancel = () => {
+      cancelled = true;
+      cancelTimer();
+    };
   }
 
   /** Seals every open window now (flush, drain): its jobs are archived after the next commit. */
