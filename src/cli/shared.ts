@@ -11,7 +11,7 @@ import { QueueError } from '../errors.js';
 import type { ConnectionOptions } from '../client/connection.js';
 import { checkMaxAttempts, checkTopic } from '../protocol.js';
 import type { Queue } from '../api.js';
-import { durationFlag, durationWithAlias, parseFlags, type ParsedFlags } from './args.js';
+import { durationFlag, durationWithAlias, nonEmpty, parseFlags, type ParsedFlags } from './args.js';
 import { UsageError } from './command.js';
 import { tokenFrom } from './token-source.js';
 
@@ -92,10 +92,6 @@ export function parse<O extends Options>(argv: string[], options: O, env: NodeJS
   if (v.json && v.human) throw new UsageError('--json and --human exclude each other');
   const json = v.json === true ? true : v.human === true ? false : !process.stdout.isTTY;
   return { flags, ctx: { json, connection: connectionOf(v, env) } };
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value;
 }
 
 function caFile(path: string | undefined): string | undefined {

@@ -7,6 +7,7 @@
  * and `echo` add it. It is read once, when the command starts: a rotated secret takes a restart.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
+import { nonEmpty } from './args.js';
 import { UsageError } from './command.js';
 
 /** A token file larger than this is not a token (a path to the wrong file, a certificate). */
@@ -63,8 +64,4 @@ function readTokenFile(path: string, source: string): string {
   // Said without the token: a space or a byte-order mark around it would be sent and refused as a wrong token.
   if (token !== token.trim() || token.startsWith('\ufeff')) throw new UsageError(`${source}: ${path} has spaces or a byte-order mark around the token; it must hold the token alone`);
   return token;
-}
-
-function nonEmpty(v: string | undefined): string | undefined {
-  return v === undefined || v === '' ? undefined : v;
 }
