@@ -78,10 +78,19 @@ export function startStandbyWatcher(broker: Broker, options: StandbyWatcherOptio
       return;
     }
     let next = 0;
+    await inLanes(topics.length, () => topics[next++]);
+  }
+
+  /** Checks the topics `take` hands out, `concurrency` at a time (at most `count` lanes), until it has none or the watcher stops. */
+  async function inLanes(count: number, take: () => string | undefined): Promise<void> {
     const lane = async () => {
-      while (next < topics.length && !stopped) await checkTopic(topics[next++]!);
+      for (;;) {
+        const topic = stopped ? undefined : take();
+        if (topic === undefined) return;
+        await checkTopic(topic);
+      }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, topics.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
   }
 
   function check(): Promise<void> {
@@ -127,10 +136,7 @@ export function startStandbyWatcher(broker: Broker, options: StandbyWatcherOptio
   let takingOver: Promise<void> | null = null;
   function workOffTakeovers(): void {
     if (takingOver || stopped) return;
-    const lane = async () => {
-      while (takeovers.length > 0 && !stopped) await checkTopic(takeovers.shift()!);
-    };
-    takingOver = Promise.all(Array.from({ length: Math.min(concurrency, takeovers.length) }, lane)).then(() => {
+    takingOver = inLanes(takeovers.length, () => takeovers.shift()).then(() => {
       takingOver = null;
       if (takeovers.length > 0) workOffTakeovers();
     });
