@@ -4,12 +4,13 @@
  * Finished jobs (completed, dead, cancelled) join the topic's open archive window (`archiveOpen`
  * in queue.json; each names its archive key when it finishes). `archiveWindowMs` after the window
  * opened, or once its records reach ARCHIVE_SEAL_BYTES, the archiver seals it with a `sealArchive`
- * op (which joins whatever batch comes next, or is a commit of its own on an idle topic). Once a commit shows the window sealed, no job can join
- * it any more, and the archiver writes its jobs to the archive object (written once, never
- * read-modify-write), with large payloads inlined, deletes those payload objects, and submits an
- * `archived` op so they leave queue.json in a later batch. A crash in between only means the same
- * object is written again by the next leader. One object per window instead of one per commit:
- * a busy topic commits a hundred times a second, and each object costs a write (a PUT on S3).
+ * op (which joins whatever batch comes next, or is a commit of its own on an idle topic). Once a
+ * commit shows the window sealed, no job can join it any more, and the archiver writes its jobs
+ * to the archive object (written once, never read-modify-write), with large payloads inlined,
+ * deletes those payload objects, and submits an `archived` op so they leave queue.json in a later
+ * batch. A crash in between only means the same object is written again by the next leader. One
+ * object per window instead of one per commit: a busy topic commits a hundred times a second, and
+ * each object costs a write (a PUT on S3).
  * Meanwhile the jobs wait in `done`, where get, retry and replayed acks find them.
  *
  * Retention: archive objects live in hour buckets; once an hour (and when leadership starts) the
@@ -28,6 +29,8 @@ import { withRetry, type RetryPolicy } from './retry.js';
 import type { TopicLoop } from './topic-loop.js';
 
 const HOUR = 3_600_000;
+const COMMA_NL = Buffer.from(',\n');
+const DAY = 24 * HOUR;
 
 /**
  * An open window whose records reach this many bytes is sealed at once rather than after
@@ -36,8 +39,6 @@ const HOUR = 3_600_000;
  * head, where 256 small jobs (the job bound of a window) make about 85 KiB.
  */
 export const ARCHIVE_SEAL_BYTES = 128 * 1024;
-const COMMA_NL = Buffer.from(',\n');
-const DAY = 24 * HOUR;
 
 export interface ArchiverOptions {
   store: StorageDriver;

@@ -13,8 +13,8 @@
  * connections; close the store (when it was opened here).
  *
  * The Redis protocol (`respListen`, transports/resp/) drains alongside: it stops accepting when
- * the drain begins (its port is not the one standbys probe) and answers later commands with -UNAVAILABLE; its commands in flight get
- * their replies (parked BRPOP / XREADGROUP BLOCK get nothing when the broker stops), then its
+ * the drain begins (its port is not the one standbys probe) and answers later commands with
+ * -UNAVAILABLE; its commands in flight get their replies (parked BRPOP / XREADGROUP BLOCK get nothing when the broker stops), then its
  * connections are ended.
  *
  * bucketq.v1.Queue (gRPC, gRPC-Web, Connect; transports/connect/) is served on the same port, over
@@ -184,9 +184,10 @@ function listen(server: NetServer, host: string, port: number): Promise<number> 
   });
 }
 
-function positive(value: number | undefined, name: string): void {
-  if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
-    throw new QueueError('INVALID_ARGUMENT', `${name} must be a positive integer, got ${String(value)}`);
+/** An option that must be an integer of at least `min` (1 unless said), when given. */
+function positive(value: number | undefined, name: string, min = 1): void {
+  if (value !== undefined && !(Number.isInteger(value) && value >= min)) {
+    throw new QueueError('INVALID_ARGUMENT', `${name} must be ${min === 1 ? 'a positive integer' : `an integer >= ${min}`}, got ${String(value)}`);
   }
 }
 
@@ -197,9 +198,7 @@ export async function startBrokerServer(options: BrokerServerOptions = {}): Prom
   advertiseUrl(address, address.port, options.advertise); // refuse a bad advertise URL before opening anything
   positive(options.leaseMs, 'leaseMs');
   positive(options.standbyCheckMs, 'standbyCheckMs');
-  if (options.leaderProbeMs !== undefined && !(Number.isInteger(options.leaderProbeMs) && options.leaderProbeMs >= 0)) {
-    throw new QueueError('INVALID_ARGUMENT', `leaderProbeMs must be an integer >= 0, got ${JSON.stringify(options.leaderProbeMs)}`);
-  }
+  positive(options.leaderProbeMs, 'leaderProbeMs', 0);
   positive(options.maxBodyBytes, 'maxBodyBytes');
   positive(options.maxConnections, 'maxConnections');
   positive(options.maxConnectionsPerAddress, 'maxConnectionsPerAddress');
