@@ -34,6 +34,11 @@ export class ParkingLot<R> {
     return this.parked.length;
   }
 
+  /** Whether a parked request passes `test`. */
+  some(test: (req: R) => boolean): boolean {
+    return this.parked.some(test);
+  }
+
   /** Parks `req` until `deadline` (clock time); then `expire(req)`, unless it left before. */
   park(req: R, deadline: number): void {
     this.parked.push(req);

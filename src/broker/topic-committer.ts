@@ -33,7 +33,7 @@ import type { BrokerLease } from '../core/types.js';
 import { QueueError } from '../errors.js';
 import type { BrokerEvents } from './broker-events.js';
 import { NO_RIDERS, type Riders } from './hand-off.js';
-import type { HousekeepingDeferral } from './housekeeping-deferral.js';
+import type { BatchDeferral } from './batch-deferral.js';
 import { Leadership } from './leadership.js';
 import { ParkingLot } from './parking.js';
 import { asQueueError, QueueObject } from './queue-object.js';
@@ -52,7 +52,7 @@ export interface CommitterLoop {
   /** The loop's request queue: woken parked claims join it, requests that wait for a takeover go back to its front. */
   readonly queue: TopicRequest[];
   /** The loop's deferrable housekeeping: its timer is cancelled with the others (clearTimers). */
-  readonly deferral: HousekeepingDeferral;
+  readonly deferral: BatchDeferral;
   /** The loop's events, an observer's error swallowed. */
   readonly emit: BrokerEvents['emit'];
   /** Runs a batch at the end of this turn of the event loop, if there is work. */
@@ -68,6 +68,8 @@ export class TopicCommitter {
   readonly parking: ParkingLot<TopicRequest>;
   /** Set by the mode changes here; the loop sets only `stopped` (TopicLoop#stop). */
   mode: Mode = 'unloaded';
+  /** Pending jobs in the state the last landed commit wrote (-1 before one landed): TopicLoop#parkNow. */
+  landedPending = -1;
   /** queue.json: its cached state (the draft while a batch runs), the conditional write. */
   readonly object: QueueObject;
   /** The lease: term, renewal, standby (leadership.ts). */
@@ -253,6 +255,16 @@ export class TopicCommitter {
     });
   }
 
+  /** A long-polling claim parked without a batch (TopicLoop#parkNow). */
+  parkWaiting(req: TopicRequest): void {
+    this.park(req);
+  }
+
+  /** Whether a claim of `worker` is parked (an ack of it may linger: batch-deferral.ts). */
+  claimParked(worker: string): boolean {
+    return this.parking.some((req) => (req.input as OpInput<'claim'>).worker === worker);
+  }
+
   private park(req: TopicRequest): void {
     this.parking.park(req, req.deadline!);
     this.scheduleTimers();
@@ -260,9 +272,10 @@ export class TopicCommitter {
 
   /** After a commit that changed something, parked long-polls try again in the next batch. */
   private wakeParked(): void {
-    if (this.parking.size === 0 || !this.state) return;
+    if (!this.state) return;
     const c = this.state.idx.counts;
-    if (c.pending === 0) return;
+    this.landedPending = c.pending;
+    if (this.parking.size === 0 || c.pending === 0) return;
     this.loop.queue.push(...this.parking.unparkAll());
   }
 

@@ -1,7 +1,7 @@
 /**
  * The types the files of a topic's commit loop share: a request and what a caller may attach to
  * it, the loop's options, its modes. Apart from topic-loop.ts so that the loop's parts
- * (topic-committer.ts, hand-off.ts, housekeeping-deferral.ts) use them without importing the loop;
+ * (topic-committer.ts, hand-off.ts, batch-deferral.ts) use them without importing the loop;
  * topic-loop.ts exports them to the rest of the broker.
  */
 import type { OpInput, OpName, OpOutput, OpResult } from '../core/apply.js';
@@ -26,8 +26,10 @@ export interface TopicRequest<K extends OpName = OpName> {
   onLanded?: (seq: number) => void;
   /** The broker's own housekeeping (archived, expireDead, resign, ...): reads do not wait for it. */
   internal?: boolean;
-  /** Housekeeping that starts no batch: it joins the next one, or commits after HOUSEKEEPING_WAIT_MS (housekeeping-deferral.ts). */
+  /** Starts no batch: it joins the next one, or commits after a short wait (batch-deferral.ts). */
   deferrable?: boolean;
+  /** An ack that starts no batch while a claim of its worker is parked (batch-deferral.ts). */
+  lingers?: boolean;
   /** Enqueue time, for the standby wait limit. */
   since: number;
 }

@@ -8,7 +8,7 @@
  *   leadership.ts    the lease: elect, renewal, standby (fail fast or wait), a restart under one id
  *   parking.ts       long-polling claims that wait for a job, and their timers
  *   hand-off.ts      parked claims that ride along with a batch that may make a job claimable
- *   housekeeping-deferral.ts  housekeeping that waits for a batch to ride along with
+ *   batch-deferral.ts  housekeeping and acks that wait for a batch to ride along with
  *   topic-segments.ts the backlog's segment objects: written before the head, read ahead, GC
  *   topic-loop-types.ts  the request, the options and the modes these files share
  *
@@ -44,7 +44,7 @@
  *   next batch, taken the moment the current one settles: no interval timer (but a store's
  *   minWriteIntervalMs is honoured; batches grow meanwhile). A reset runs alone between batches.
  *   Deferrable housekeeping starts no batch of its own: it rides along with the next one, or
- *   commits alone after a short wait (housekeeping-deferral.ts). A batch is committed as the
+ *   commits alone after a short wait (batch-deferral.ts). A batch is committed as the
  *   header of topic-committer.ts says. A claim that finds no job and may wait is parked; a batch
  *   that may make a job claimable takes every parked claim along (the hand-off, hand-off.ts).
  */
@@ -54,7 +54,7 @@ import type { BrokerLease } from '../core/types.js';
 import { isQueueError, QueueError } from '../errors.js';
 import type { BrokerEvents } from './broker-events.js';
 import { handOff } from './hand-off.js';
-import { HousekeepingDeferral } from './housekeeping-deferral.js';
+import { BatchDeferral } from './batch-deferral.js';
 import { asQueueError } from './queue-object.js';
 import type { LostState } from './state-history.js';
 import type { ResetOutcome } from './topic-reset.js';
@@ -63,7 +63,7 @@ import { TopicCommitter } from './topic-committer.js';
 import type { SubmitExtra, TopicLoopOptions, TopicRequest } from './topic-loop-types.js';
 
 export type { SubmitExtra, TopicLoopOptions, TopicRequest } from './topic-loop-types.js';
-export { HOUSEKEEPING_WAIT_MS } from './housekeeping-deferral.js';
+export { ACK_LINGER_MS, HOUSEKEEPING_WAIT_MS } from './batch-deferral.js';
 
 /** Ops that never change the state: a batch of only these writes nothing (unless the lease needs renewing). */
 const READ_ONLY: ReadonlySet<OpName> = new Set<OpName>(['get', 'stats', 'listJobs', 'workers']);
@@ -78,13 +78,13 @@ export class TopicLoop {
   private idleWaiters: Array<() => void> = [];
   /** Work that runs alone between batches (reset): no batch in flight, none starts meanwhile. */
   private tasks: Array<{ run(): Promise<void>; fail(err: QueueError): void }> = [];
-  /** Deferrable requests wait for a batch to ride along with (housekeeping-deferral.ts). */
-  private readonly deferral: HousekeepingDeferral;
+  /** Deferrable requests wait for a batch to ride along with (batch-deferral.ts). */
+  private readonly deferral: BatchDeferral;
   /** The mode, the cached queue.json, the lease, segments and parked claims; commits a batch (topic-committer.ts). */
   private readonly committer: TopicCommitter;
 
   constructor(private readonly o: TopicLoopOptions) {
-    this.deferral = new HousekeepingDeferral(o.clock, this.queue, () => this.kick());
+    this.deferral = new BatchDeferral(o.clock, this.queue, () => this.kick(), (worker) => this.committer.claimParked(worker));
     this.committer = new TopicCommitter(o, {
       queue: this.queue,
       deferral: this.deferral,
@@ -180,13 +180,14 @@ export class TopicLoop {
       if (this.readNow(op, input, resolve, reject)) return;
       const req = { op, input, resolve, reject, since: this.o.clock.now(), ...extra } as TopicRequest;
       extra.signal?.addEventListener('abort', () => this.abort(req), { once: true });
+      if (this.parkNow(req)) return;
       this.queue.push(req);
       this.deferral.admit(req);
       this.kick();
     });
   }
 
-  /** Internal ops (archived, expireDead, resign): same batching, errors only logged as events; `deferrable`: see housekeeping-deferral.ts. */
+  /** Internal ops (archived, expireDead, resign): same batching, errors only logged as events; `deferrable`: see batch-deferral.ts. */
   submitInternal<K extends OpName>(op: K, input: OpInput<K>, deferrable = false): Promise<OpOutput<K> | undefined> {
     return this.submit(op, input, { internal: true, deferrable }).catch((err: unknown) => {
       // A lost topic was reported once (the 'state-lost' event); its housekeeping just stops.
@@ -275,6 +276,24 @@ export class TopicLoop {
     const r = apply(this.state, op, input, now);
     if (r.ok) resolve(r.value as OpOutput<K>);
     else reject(r.error);
+    return true;
+  }
+
+  /**
+   * A long-polling claim is parked at once, without a batch, when a batch could only park it too:
+   * leading, nothing pending (in the state in memory, nor in the last one that landed: a batch in
+   * flight that claimed the last jobs may still fail), nothing due, no renewal due. It waits for
+   * the push that hands it jobs (hand-off.ts) like any parked claim. A commit saved, and an ack
+   * of its worker's lingers for that push instead of committing alone (batch-deferral.ts).
+   */
+  private parkNow(req: TopicRequest): boolean {
+    const c = this.committer;
+    if (req.op !== 'claim' || req.deadline === undefined || c.mode !== 'leading' || !this.state || c.leadership.resigning) return false;
+    const now = this.o.clock.now();
+    if (req.deadline <= now || c.landedPending !== 0 || this.state.backlog.counts().pending > 0) return false;
+    const due = nextDueAt(this.state, now);
+    if ((due !== undefined && due <= now) || c.leadership.renewDue(this.state.broker!, now)) return false;
+    c.parkWaiting(req);
     return true;
   }
 

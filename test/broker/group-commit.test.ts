@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ARCHIVE_WINDOW_MAX_JOBS } from '../../src/core/state.js';
 import { Broker } from '../../src/broker/broker.js';
 import { ARCHIVE_SEAL_BYTES } from '../../src/broker/archiver.js';
-import { HOUSEKEEPING_WAIT_MS } from '../../src/broker/housekeeping-deferral.js';
+import { HOUSEKEEPING_WAIT_MS } from '../../src/broker/batch-deferral.js';
 import { FakeClock, settle } from '../../src/clock.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { withFaults } from '../../src/storage/faulty.js';
