@@ -23,7 +23,8 @@
  *             process, the 16 producers (one shared createClient, one job per push) and one
  *             createWorker (defaults, concurrency 16) in a child (bench/broker-cpu-wire-driver.ts).
  *             CPU µs per job is this process's alone: the broker's, HTTP included (bench:peers's
- *             "server CPU per job" row), with the commits it took and what they carried
+ *             "server CPU per job" row), split into the main thread and the others (Linux), with
+ *             the commits it took and what they carried
  *             (pushes and acks together, one round of jobs per commit, or apart).
  *             --child-cpu-prof DIR: the child writes a .cpuprofile there (node --cpu-prof).
  */
@@ -32,6 +33,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fork } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Broker } from '../src/broker/broker.js';
 import type { ClaimedJob } from '../src/core/ops/claim.js';
 import { openStore } from '../src/storage/open.js';
@@ -171,16 +173,19 @@ try {
     broker.events.on('commit', (c) => sizes.push(c.bytes));
     writeMs = [];
     const cpu0 = process.cpuUsage();
+    const threads0 = threadTicks();
     const t0 = performance.now();
     const done0 = c.completed;
     await pushAll(JOBS);
     await until(() => c.completed >= done0 + JOBS);
     const s = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    const byThread = threadSplit(threads0);
     const commits = (await broker.stats(TOPIC)).seq - seq0;
     sizes.sort((a, b) => a - b);
     line(`throughput: ${JOBS} jobs in ${s.toFixed(2)} s = ${(JOBS / s).toFixed(0)} jobs/s; ${commits} commits (${((3 * JOBS) / commits).toFixed(1)} job-ops each, p50 ${(pct(sizes, 50) / 1024).toFixed(1)} KiB)`);
     line(`CPU per job: ${((cpu.user + cpu.system) / JOBS).toFixed(1)} µs (user ${(cpu.user / JOBS).toFixed(1)}, system ${(cpu.system / JOBS).toFixed(1)})`);
+    if (byThread) line(byThread);
     writeMs.sort((a, b) => a - b);
     line(`queue.json writes: p50 ${pct(writeMs, 50).toFixed(2)} ms, p99 ${pct(writeMs, 99).toFixed(2)} ms`);
   }
@@ -213,6 +218,39 @@ try {
   if (dir) await rm(dir, { recursive: true, force: true });
 }
 
+/** Per thread of this process, user + system clock ticks (Linux: /proc/self/task; null elsewhere). */
+function threadTicks(): Map<string, number> | null {
+  try {
+    const out = new Map<string, number>();
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, Number(f[11]) + Number(f[12])); // utime, stime (fields 14 and 15)
+    }
+    return out;
+  } catch {
+    return null; // a thread that ended while being read, or no procfs
+  }
+}
+
+/**
+ * The CPU per job split into the main thread (the event loop: HTTP, the commit loop, the core) and
+ * the others (V8's GC helpers, the file store's commit thread, libuv's pool), from 10 ms ticks.
+ */
+function threadSplit(before: Map<string, number> | null): string | null {
+  const after = threadTicks();
+  if (!before || !after) return null;
+  let main = 0;
+  let others = 0;
+  for (const [tid, ticks] of after) {
+    const d = ticks - (before.get(tid) ?? 0);
+    if (tid === String(process.pid)) main += d;
+    else others += d;
+  }
+  const perJob = (ticks: number) => ((ticks * 10_000) / JOBS).toFixed(0);
+  return `  by thread (10 ms ticks): main ${perJob(main)} µs/job, other threads ${perJob(others)} µs/job (GC helpers, the file store's commit thread, libuv's pool)`;
+}
+
 /** --wire: W1 over HTTP against a broker server in this process; the clients in a child. */
 async function wire(): Promise<void> {
   const { startBrokerServer } = await import('../src/server/index.js');
@@ -235,6 +273,7 @@ async function wire(): Promise<void> {
     });
     const child = fork(join(import.meta.dirname, 'broker-cpu-wire-driver.ts'), [server.url, String(JOBS), '1000', String(PAYLOAD_BYTES)], { execArgv: ['--import', 'tsx', ...(args['child-cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['child-cpu-prof']}`] : [])] });
     let cpu0 = process.cpuUsage();
+    let threads0: Map<string, number> | null = null;
     let t0 = 0;
     /** HTTP requests answered so far by method and route, and storage calls by op (the server's own metrics). */
     const requests = async (): Promise<Map<string, number>> => {
@@ -252,16 +291,17 @@ async function wire(): Promise<void> {
     };
     let req0 = new Map<string, number>();
     let req1 = new Map<string, number>();
-    const result = await new Promise<{ cpu: NodeJS.CpuUsage; s: number }>((resolve, reject) => {
+    const result = await new Promise<{ cpu: NodeJS.CpuUsage; s: number; byThread: string | null }>((resolve, reject) => {
       child.on('message', (m: { phase: string }) => {
         if (m.phase === 'start') {
           counting = true;
           cpu0 = process.cpuUsage();
+          threads0 = threadTicks();
           t0 = performance.now();
           void requests().then((r) => (req0 = r));
         } else if (m.phase === 'end') {
           counting = false;
-          const r = { cpu: process.cpuUsage(cpu0), s: (performance.now() - t0) / 1000 };
+          const r = { cpu: process.cpuUsage(cpu0), s: (performance.now() - t0) / 1000, byThread: threadSplit(threads0) };
           void requests().then((m) => {
             req1 = m;
             resolve(r);
@@ -271,10 +311,11 @@ async function wire(): Promise<void> {
       child.on('exit', (code) => reject(new Error(`the driver exited (${code}) before the end`)));
     });
     await new Promise((r) => child.once('exit', r));
-    const { cpu, s } = result;
+    const { cpu, s, byThread } = result;
     sizes.sort((a, b) => a - b);
     line(`throughput: ${JOBS} jobs in ${s.toFixed(2)} s = ${(JOBS / s).toFixed(0)} jobs/s; ${sizes.length} commits (${(JOBS / sizes.length).toFixed(1)} jobs each, p50 ${(pct(sizes, 50) / 1024).toFixed(1)} KiB)`);
     line(`broker CPU per job: ${((cpu.user + cpu.system) / JOBS).toFixed(1)} µs (user ${(cpu.user / JOBS).toFixed(1)}, system ${(cpu.system / JOBS).toFixed(1)})`);
+    if (byThread) line(byThread);
     line(`commits carrying pushes and acks: ${carried.both}; pushes only: ${carried.pushes}; acks only: ${carried.acks}; neither: ${carried.neither}`);
     const perJob = [...req1].map(([k, n]) => [k, (n - (req0.get(k) ?? 0)) / JOBS] as const).filter(([, n]) => n > 0);
     line(`HTTP requests and storage calls per job: ${perJob.map(([k, n]) => `${k} ${n.toFixed(3)}`).join(', ')}`);
