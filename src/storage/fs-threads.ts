@@ -8,10 +8,10 @@
  * Only the calls live here; the protocol and every decision stay in fs.ts (see its header). A
  * `place` job makes the pre-check (a readdir: is the version it builds on still the current one?
  * optional), stages the body (open O_EXCL, write, data sync, close), links the new version (a
- * tombstone symlink for a delete), fsyncs the key directory while the version this link frees
- * under the KEEP rule is unlinked, reads the directory's names back for the verify and drops the
- * staging name, then answers with what it found. A job stops at the first step that fails, and
- * says which.
+ * tombstone symlink for a delete), fsyncs the key directory, reads the directory's names back for
+ * the verify and drops the staging name, then answers with what it found. A job stops at the
+ * first step that fails, and says which. Only after the answer does it unlink the version this
+ * link freed under the KEEP rule: no reader needs it gone, and the thread's next job waits for it.
  *
  * A thread does one job at a time. A store has up to `threads` of them, and a key always goes to
  * the same one (its commits are one at a time anyway), so different topics still commit and
@@ -45,7 +45,7 @@ export interface PlaceJob {
    * under the marker `marker` (`prefix` is its generation's `<G>-`). Made before the body is staged.
    */
   precheck: { base: string; marker: string; prefix: string } | null;
-  /** Versions the KEEP rule frees once the link is made: unlinked while the directory is fsynced. */
+  /** Versions the KEEP rule frees once the link is made: unlinked right after the answer. */
   collect: string[];
   /** Stop before and after the link until the main thread's test hook has run. */
   hooks: boolean;
@@ -73,9 +73,8 @@ export interface ThreadHooks {
 const DIR_FDS = 32;
 
 /**
- * The body of a thread. Synchronous calls on purpose (the thread has nothing else to do, and each
- * would otherwise be another hop), but for the collection's unlink, which goes through the
- * threadpool beside the directory's fsync. Sent as text: nothing from outside this function.
+ * The body of a thread. Synchronous calls on purpose: the thread has nothing else to do, and each
+ * would otherwise be another hop. Sent as text: nothing from outside this function.
  */
 function threadMain(require: NodeJS.Require, port: MessagePort, gate: Int32Array, maxDirFds: number): void {
   const fs = require('node:fs') as typeof import('node:fs');
@@ -120,8 +119,14 @@ function threadMain(require: NodeJS.Require, port: MessagePort, gate: Int32Array
     if (fd !== undefined) quietly(() => fs.closeSync(fd));
   };
 
-  /** Unlinks of freed versions still under way: the answer waits for them. */
-  let collecting: Promise<unknown> | null = null;
+  /**
+   * The versions the last link freed, unlinked once its answer is sent. An unlink that frees
+   * blocks takes about as long as the directory's fsync; it used to run beside that fsync on
+   * libuv's threadpool, with the answer waiting for it, which put a wake-up of a pool thread on
+   * every commit's path (on an idle store 2.4–2.5 ms a commit became 1.8–2.2:
+   * `npx tsx bench/fs-commit.ts --gap-ms 20 --only store`).
+   */
+  let freed: string[] = [];
 
   const place = (job: PlaceJob): PlaceReply => {
     const { id, body } = job;
@@ -182,9 +187,8 @@ function threadMain(require: NodeJS.Require, port: MessagePort, gate: Int32Array
       return failed(id, 'link', err);
     }
     if (job.hooks) pause(id, 'afterLink');
-    // The versions this link frees go while the directory is fsynced (an unlink that frees
-    // blocks takes about as long): through the threadpool, awaited before the answer.
-    collecting = Promise.all(job.collect.map((name) => new Promise<void>((resolve) => fs.unlink(`${job.dir}/${name}`, () => resolve()))));
+    // Freed by this link (a version >= the freed one + KEEP exists now): unlinked after the answer.
+    freed = job.collect.map((name) => `${job.dir}/${name}`);
     let names: string[];
     try {
       fs.fsyncSync(dirFd(job.dir, job.gen));
@@ -198,27 +202,24 @@ function threadMain(require: NodeJS.Require, port: MessagePort, gate: Int32Array
     return { id, kind: 'linked', names };
   };
 
-  // One job at a time, in the order sent, even while one waits for its unlinks.
-  let queue = Promise.resolve();
+  // One job at a time, in the order sent: the handler is synchronous, its unlinks included.
   port.on('message', (job: PlaceJob | 'close') => {
-    queue = queue.then(async () => {
-      if (job === 'close') {
-        for (const fd of dirFds.values()) quietly(() => fs.closeSync(fd));
-        dirFds.clear();
-        port.postMessage({ id: -1, kind: 'closed' });
-        return;
-      }
-      let reply: PlaceReply;
-      try {
-        reply = place(job);
-      } catch (err) {
-        // Not one of place's own failures: a bug. Whether the link happened is unknown.
-        reply = failed(job.id, 'verify', err);
-      }
-      if (collecting) await collecting;
-      collecting = null;
-      port.postMessage(reply);
-    });
+    if (job === 'close') {
+      for (const fd of dirFds.values()) quietly(() => fs.closeSync(fd));
+      dirFds.clear();
+      port.postMessage({ id: -1, kind: 'closed' });
+      return;
+    }
+    let reply: PlaceReply;
+    try {
+      reply = place(job);
+    } catch (err) {
+      // Not one of place's own failures: a bug. Whether the link happened is unknown.
+      reply = failed(job.id, 'verify', err);
+    }
+    port.postMessage(reply);
+    for (const name of freed) quietly(() => fs.unlinkSync(name));
+    freed = [];
   });
 }
 

@@ -44,6 +44,8 @@ describe('file store on disk', () => {
   it('lays a key out as a directory of immutable versions and keeps only a few', async () => {
     let { etag } = await store.write('t/queue.json', 'v1', { ifNoneMatch: '*' });
     for (let i = 2; i <= 30; i++) ({ etag } = await store.write('t/queue.json', `v${i}`, { ifMatch: etag }));
+    // The commit thread unlinks the version a write freed right after answering it; close() waits for that.
+    await store.close();
     const names = await readdir(keyDir('t', 'queue.json.v'));
     const [gen, n] = etag.split('.');
     expect(names).toContain(`gen-${gen}`);
