@@ -73,7 +73,8 @@
  *   job. It must follow the link (the KEEP rule); for a moment after a write KEEP+1 versions may
  *   be there, as a writer killed before collecting leaves them, and no reader or verify counts
  *   on fewer. (It ran beside the fsync on libuv's threadpool before: a pool thread's wake-up on
- *   every commit's path, 0.3–0.6 ms of an idle store's commit.)
+ *   every commit's path, 0.3–0.6 ms of an idle store's commit.) A process that exits without
+ *   close() right after a write may leave that version behind; the next write collects it.
  * - writev: nothing to gain, the body is one buffer.
  *
  * Requires a local POSIX filesystem with atomic link/rename (ext4, xfs, btrfs, apfs, tmpfs);
