@@ -51,6 +51,16 @@ export interface PlaceJob {
   hooks: boolean;
 }
 
+/**
+ * A job as posted: the body travels as its length in a buffer the two threads share, named by a
+ * number; the buffer itself is sent along only the first time the thread gets it.
+ */
+type PostedJob = Omit<PlaceJob, 'body'> & {
+  body: { buffer: number; shared?: SharedArrayBuffer; length: number } | null;
+  /** Buffers the main thread no longer uses: the thread lets them go. */
+  forget?: number[];
+};
+
 export type PlaceReply =
   /** The pre-check found another version current (the directory's names, null when it is missing): nothing was linked. */
   | { id: number; kind: 'stale'; names: string[] | null }
@@ -203,13 +213,23 @@ function threadMain(require: NodeJS.Require, port: MessagePort, gate: Int32Array
   };
 
   // One job at a time, in the order sent: the handler is synchronous, its unlinks included.
-  port.on('message', (job: PlaceJob | 'close') => {
-    if (job === 'close') {
+  /** The shared body buffers this thread was sent, by number, until the main thread drops them. */
+  const buffers = new Map<number, SharedArrayBuffer>();
+  port.on('message', (posted: PostedJob | 'close') => {
+    if (posted === 'close') {
       for (const fd of dirFds.values()) quietly(() => fs.closeSync(fd));
       dirFds.clear();
       port.postMessage({ id: -1, kind: 'closed' });
       return;
     }
+    for (const n of posted.forget ?? []) buffers.delete(n);
+    let body: Uint8Array | null = null;
+    if (posted.body) {
+      const { buffer, shared, length } = posted.body;
+      if (shared) buffers.set(buffer, shared);
+      body = new Uint8Array(buffers.get(buffer)!, 0, length);
+    }
+    const job: PlaceJob = { ...posted, body };
     let reply: PlaceReply;
     try {
       reply = place(job);
@@ -239,7 +259,29 @@ interface Thread {
   gate: Int32Array;
   waiting: Map<number, Waiting>;
   closed: Promise<void> | null;
+  /** Shared buffers free for the next body (see BODY_BUFFER_MIN). */
+  free: BodyBuffer[];
+  /** Buffers dropped since the last job: the next job tells the thread to let them go. */
+  dropped: number[];
 }
+
+interface BodyBuffer {
+  id: number;
+  buffer: SharedArrayBuffer;
+  /** The thread has it (it keeps each buffer it was sent, by id, until a job says to forget it). */
+  sent: boolean;
+}
+
+/**
+ * A body reaches its thread through a buffer both threads share, kept for the next commits: a
+ * fresh buffer per commit, moved to the thread, meant new pages every time (the thread frees it),
+ * and in a VM each page fault is dear (~60 µs of a 70 KiB body's copy). At least this big, grown
+ * to the next power of two. A thread keeps up to BODY_BUFFERS_KEPT free ones; more (after many
+ * keys' commits were in flight on it at once) are dropped, on both sides.
+ */
+const BODY_BUFFER_MIN = 64 * 1024;
+const BODY_BUFFERS_KEPT = 4;
+let nextBufferId = 0;
 
 /** The commit threads of one store. */
 export class CommitThreads {
@@ -262,10 +304,30 @@ export class CommitThreads {
     const id = this.nextId++;
     return new Promise<PlaceReply>((resolve, reject) => {
       if (t.waiting.size === 0) t.worker.ref(); // a caller waits: keep the process alive until it has its answer
-      t.waiting.set(id, { resolve, reject });
-      // One copy of the body, exactly its bytes, moved to the thread (a view's whole buffer would be cloned).
-      const body = job.body && new Uint8Array(job.body);
-      t.worker.postMessage({ ...job, body, id, hooks: this.hooks !== undefined }, body ? [body.buffer] : []);
+      // One copy of the body, into a shared buffer the thread reads it from; back to `free` with the answer.
+      let shared: BodyBuffer | null = null;
+      if (job.body) {
+        shared = takeBuffer(t, job.body.length);
+        new Uint8Array(shared.buffer, 0, job.body.length).set(job.body);
+      }
+      const done = () => {
+        if (!shared) return;
+        if (t.free.length < BODY_BUFFERS_KEPT) t.free.push(shared);
+        else t.dropped.push(shared.id);
+      };
+      t.waiting.set(id, {
+        resolve: (reply) => (done(), resolve(reply)),
+        reject: (err) => (done(), reject(err)),
+      });
+      let body: PostedJob['body'] = null;
+      if (shared) {
+        body = { buffer: shared.id, length: job.body!.length };
+        if (!shared.sent) body.shared = shared.buffer;
+        shared.sent = true;
+      }
+      const posted: PostedJob = { ...job, body, id, hooks: this.hooks !== undefined };
+      if (t.dropped.length > 0) posted.forget = t.dropped.splice(0);
+      t.worker.postMessage(posted);
     });
   }
 
@@ -293,7 +355,7 @@ export class CommitThreads {
     const gate = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(SOURCE, { eval: true, workerData: { gate, maxDirFds: DIR_FDS }, name: 'bucketq-fs' });
     worker.unref();
-    const t: Thread = { worker, gate, waiting: new Map(), closed: null };
+    const t: Thread = { worker, gate, waiting: new Map(), closed: null, free: [], dropped: [] };
     worker.on('message', (m: ThreadMessage) => this.received(t, m));
     const lost = (why: string) => {
       if (this.threads[i] === t) this.threads[i] = undefined;
@@ -324,4 +386,13 @@ export class CommitThreads {
     if (t.waiting.size === 0) t.worker.unref();
     w.resolve(m);
   }
+}
+
+/** A free shared buffer of at least `size` bytes, or a new one. */
+function takeBuffer(t: Thread, size: number): BodyBuffer {
+  const i = t.free.findIndex((b) => b.buffer.byteLength >= size);
+  if (i >= 0) return t.free.splice(i, 1)[0]!;
+  let bytes = BODY_BUFFER_MIN;
+  while (bytes < size) bytes *= 2;
+  return { id: nextBufferId++, buffer: new SharedArrayBuffer(bytes), sent: false };
 }
