@@ -8,10 +8,14 @@
  *   ACK_LINGER_MS. Such a worker has already freed the slot and is waiting for jobs, not for the
  *   ack's answer; the jobs come with a push, and the ack rides along with that push's commit. With
  *   many producers and a busy worker (one job per web request, the common case) the producers' pushes
- *   and the worker's acks then share every commit instead of taking turns, each waiting for the
- *   other's: half the commits per job (docs/benchmarks.md). An ack with no parked claim of its
- *   worker behind it (a user's own `ack`, a worker that is still claiming) starts a batch at once,
- *   and so does any request that is not deferrable, taking every lingering ack along.
+ *   and the worker's acks then share a commit instead of taking turns, each waiting for the
+ *   other's, whenever the worker's acks and next claim come back before the producers' next push
+ *   (half the commits per job then; the other order still takes two: docs/benchmarks.md). An
+ *   ack's wait widens its lease's window by as much: an ack that lands after its lease ran out is
+ *   LEASE_LOST, as a late one always was. An ack with no parked claim of its worker behind it (a
+ *   user's own `ack`, a worker that is still claiming) starts a batch at once, and so does any
+ *   request that is not deferrable, taking every lingering ack along. When the worker's claim
+ *   leaves (answered empty at its deadline, or its caller gone), the loop looks again at once.
  *
  * Nothing is answered early: a lingering ack is answered when the commit that carries it lands.
  * While a flush or stop hurries the loop, nothing waits.
@@ -36,8 +40,9 @@ export const ACK_LINGER_MS = 5;
 export class BatchDeferral {
   /** Deferrable requests wait for a batch; this timer (armed by the first of them) ends the wait. */
   private cancelDeferTimer: (() => void) | null = null;
-  /** When the armed timer fires (clock ms). */
+  /** When the armed timer fires (clock ms), and whether it keeps the process alive. */
   private timerDue = Infinity;
+  private timerKeepsAlive = false;
   /** The wait ended: queued deferrable requests commit even alone. */
   private deferralOver = false;
   /** Flushes and stops in progress (hurry()): deferrable requests commit at once meanwhile. */
@@ -57,11 +62,12 @@ export class BatchDeferral {
   /** A request just queued: a deferrable one, or an ack, waits (arming the timer) unless the loop hurries. */
   admit(req: TopicRequest): void {
     if (this.hurrying > 0) req.deferrable = false;
-    else if (req.deferrable) this.arm(HOUSEKEEPING_WAIT_MS);
+    else if (req.deferrable) this.arm(HOUSEKEEPING_WAIT_MS, false);
     else if (req.op === 'ack' && !req.internal) {
       req.deferrable = true;
       req.lingers = true;
-      this.arm(ACK_LINGER_MS);
+      // A caller waits for this ack's answer: its timer keeps the process alive (housekeeping's does not).
+      this.arm(ACK_LINGER_MS, true);
     }
   }
 
@@ -95,20 +101,31 @@ export class BatchDeferral {
     this.cancelDeferTimer?.();
     this.cancelDeferTimer = null;
     this.timerDue = Infinity;
+    this.timerKeepsAlive = false;
   }
 
-  /** Ends the wait within `ms`: a timer already armed to fire sooner stays. */
-  private arm(ms: number): void {
+  /**
+   * Ends the wait within `ms`, keeping the process alive meanwhile when `keepAlive`: a timer
+   * already armed to fire sooner stays (made to keep the process alive if it did not).
+   */
+  private arm(ms: number, keepAlive: boolean): void {
     if (this.deferralOver) return;
-    const due = this.clock.now() + ms;
-    if (this.cancelDeferTimer && this.timerDue <= due) return;
+    const due = Math.min(this.clock.now() + ms, this.timerDue);
+    if (this.cancelDeferTimer && this.timerDue <= due && (this.timerKeepsAlive || !keepAlive)) return;
+    const alive = keepAlive || (this.cancelDeferTimer !== null && this.timerKeepsAlive);
     this.cancelTimer();
     this.timerDue = due;
-    this.cancelDeferTimer = this.clock.setTimer(ms, () => {
-      this.cancelDeferTimer = null;
-      this.timerDue = Infinity;
-      this.endDeferral();
-    });
+    this.timerKeepsAlive = alive;
+    this.cancelDeferTimer = this.clock.setTimer(
+      due - this.clock.now(),
+      () => {
+        this.cancelDeferTimer = null;
+        this.timerDue = Infinity;
+        this.timerKeepsAlive = false;
+        this.endDeferral();
+      },
+      alive,
+    );
   }
 
   private endDeferral(): void {

@@ -98,6 +98,8 @@ export class QueueObject {
   private readonly buffers = new CommitBuffers();
   /** The etag of the cached state as stored; null: no object (the next write creates it). */
   private etag: string | null = null;
+  /** Pending jobs in the object as last read or written (-1: not known, e.g. after an ambiguous write). */
+  private storedPending = -1;
   private readonly key: string;
   /** What this broker saw of the object: tells "never existed" from "vanished". */
   private readonly history: StateHistory;
@@ -113,6 +115,15 @@ export class QueueObject {
    */
   get state(): QueueState | null {
     return this.cached;
+  }
+
+  /**
+   * Pending jobs in queue.json as this broker last read or wrote it, -1 when not known. While a
+   * batch runs, `state` is its draft: a claim of the last jobs shows none pending there before
+   * the write lands, or fails (TopicLoop#parkNow).
+   */
+  get pendingAsStored(): number {
+    return this.storedPending;
   }
 
   /** Why the topic is lost, since when, what could be restored (set once a read found it lost). */
@@ -146,6 +157,7 @@ export class QueueObject {
     try {
       const { etag } = await withRetry(`write ${this.key}`, this.o.retry, this.o.clock, this.o.random, () => this.o.store.write(this.key, body, cond));
       this.etag = etag;
+      this.storedPending = draft.idx.counts.pending;
       this.history.landed(draft, body);
       this.buffers.landed();
       return LANDED;
@@ -188,6 +200,7 @@ export class QueueObject {
     this.history.recovered();
     this.cached = plan.state;
     this.etag = plan.etag;
+    this.storedPending = -1; // known again once a commit lands
     return plan;
   }
 
@@ -203,12 +216,14 @@ export class QueueObject {
       this.history.missingNow();
       this.cached = this.fresh();
       this.etag = null;
+      this.storedPending = 0;
       return this.cached;
     }
     const state = this.parse(obj.body);
     this.history.loaded(state);
     this.cached = state;
     this.etag = obj.etag;
+    this.storedPending = state.idx.counts.pending;
     return state;
   }
 
@@ -236,12 +251,14 @@ export class QueueObject {
     } catch (err) {
       // Still unknown: the write may have landed, so the batch must not be reported as not done.
       this.cached = null;
+      this.storedPending = -1;
       return failed(new QueueError('STORE_AMBIGUOUS', `topic ${this.o.topic}: a commit may or may not have landed (${asQueueError(err).message})`, { cause: err }));
     }
     if (obj) {
       const head = peekCommit(Buffer.from(obj.body).toString('utf8'));
       if (head && head.seq === draft.seq && head.writer === this.o.writer) {
         this.etag = obj.etag;
+        this.storedPending = draft.idx.counts.pending;
         this.history.landed(draft, body);
         this.buffers.landed();
         this.o.onAmbiguous?.(true);
@@ -251,6 +268,7 @@ export class QueueObject {
         // Another writer committed on top of some state after ours was sent: ours may be buried
         // underneath. Re-applying could apply the batch twice; answering "not done" could lose it.
         this.cached = null;
+        this.storedPending = -1;
         return failed(new QueueError('STORE_AMBIGUOUS', `topic ${this.o.topic}: a commit may or may not have landed before broker ${head.writer} wrote`));
       }
     }

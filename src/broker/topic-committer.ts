@@ -68,8 +68,6 @@ export class TopicCommitter {
   readonly parking: ParkingLot<TopicRequest>;
   /** Set by the mode changes here; the loop sets only `stopped` (TopicLoop#stop). */
   mode: Mode = 'unloaded';
-  /** Pending jobs in the state the last landed commit wrote (-1 before one landed): TopicLoop#parkNow. */
-  landedPending = -1;
   /** queue.json: its cached state (the draft while a batch runs), the conditional write. */
   readonly object: QueueObject;
   /** The lease: term, renewal, standby (leadership.ts). */
@@ -88,7 +86,10 @@ export class TopicCommitter {
     private readonly loop: CommitterLoop,
   ) {
     const emit = loop.emit;
-    this.parking = new ParkingLot(o.clock, (req) => req.resolve({ jobs: [] } as never));
+    this.parking = new ParkingLot(o.clock, (req) => {
+      req.resolve({ jobs: [] } as never);
+      this.loop.kick(); // an ack of its worker lingers no more (batch-deferral.ts)
+    });
     this.leadership = new Leadership({ topic: o.topic, brokerId: o.brokerId, url: o.url, leaseMs: o.leaseMs, standby: o.standby, clock: o.clock });
     this.recent = new RecentReader({
       store: o.store,
@@ -272,10 +273,9 @@ export class TopicCommitter {
 
   /** After a commit that changed something, parked long-polls try again in the next batch. */
   private wakeParked(): void {
-    if (!this.state) return;
+    if (this.parking.size === 0 || !this.state) return;
     const c = this.state.idx.counts;
-    this.landedPending = c.pending;
-    if (this.parking.size === 0 || c.pending === 0) return;
+    if (c.pending === 0) return;
     this.loop.queue.push(...this.parking.unparkAll());
   }
 

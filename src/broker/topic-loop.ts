@@ -281,8 +281,8 @@ export class TopicLoop {
 
   /**
    * A long-polling claim is parked at once, without a batch, when a batch could only park it too:
-   * leading, nothing pending (in the state in memory, nor in the last one that landed: a batch in
-   * flight that claimed the last jobs may still fail), nothing due, no renewal due. It waits for
+   * leading, nothing pending (in the state in memory, nor in queue.json as last read or written: a
+   * batch in flight that claimed the last jobs may still fail), nothing due, no renewal due. It waits for
    * the push that hands it jobs (hand-off.ts) like any parked claim. A commit saved, and an ack
    * of its worker's lingers for that push instead of committing alone (batch-deferral.ts).
    */
@@ -290,7 +290,7 @@ export class TopicLoop {
     const c = this.committer;
     if (req.op !== 'claim' || req.deadline === undefined || c.mode !== 'leading' || !this.state || c.leadership.resigning) return false;
     const now = this.o.clock.now();
-    if (req.deadline <= now || c.landedPending !== 0 || this.state.backlog.counts().pending > 0) return false;
+    if (req.deadline <= now || c.object.pendingAsStored !== 0 || this.state.backlog.counts().pending > 0) return false;
     const due = nextDueAt(this.state, now);
     if ((due !== undefined && due <= now) || c.leadership.renewDue(this.state.broker!, now)) return false;
     c.parkWaiting(req);
@@ -301,6 +301,7 @@ export class TopicLoop {
     const i = this.queue.indexOf(req);
     if (i >= 0) this.queue.splice(i, 1);
     else if (this.committer.parking.unpark(req).length === 0) return;
+    else this.kick(); // a parked claim left: an ack of its worker lingers no more (batch-deferral.ts)
     req.reject(new QueueError('CLOSED', 'request aborted by the caller'));
   }
 

@@ -11,7 +11,7 @@ import { FakeClock } from '../../src/clock.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { withFaults } from '../../src/storage/faulty.js';
 import { controlled, drive } from '../embedded-helpers.js';
-import { codeOf, counting } from './helpers.js';
+import { codeOf, counting, keepAliveClock } from './helpers.js';
 
 const Q = 'topics/jobs/queue.json';
 
@@ -131,6 +131,56 @@ describe('a worker ack lingers for the next push', () => {
     const acked = broker.ack('jobs', first);
     void broker.claim('jobs', { workerId: 'w', waitMs: 30_000 });
     await broker.flush();
+    expect(await acked).toEqual({ id: 'j1' });
+  });
+
+  it("a lingering ack's wait keeps the process alive (its caller waits for the answer), and ends with it", async () => {
+    const { fake, clock, alive } = keepAliveClock();
+    const broker = new Broker({ store: createMemoryStore(), clock, id: 'b1' });
+    await broker.stats('jobs');
+    const first = await claimedJob(broker, fake, 'j1');
+    void broker.claim('jobs', { workerId: 'w', waitMs: 30_000 });
+    await turns();
+    const withClaim = alive.size; // the parked claim's deadline, a wake-up for the lease
+    const acked = broker.ack('jobs', first);
+    await turns();
+    expect(alive.size).toBe(withClaim + 1); // and the ack's wait
+    await fake.advance(ACK_LINGER_MS);
+    expect(await acked).toEqual({ id: 'j1' });
+    expect(alive.size).toBeLessThanOrEqual(withClaim);
+    await drive(fake, broker.stop());
+  });
+
+  it("an ack commits at once when its worker's parked claim leaves: its caller hung up", async () => {
+    const { broker, clock } = setup();
+    await broker.stats('jobs');
+    const first = await claimedJob(broker, clock, 'j1');
+    const ac = new AbortController();
+    const polling = codeOf(broker.claim('jobs', { workerId: 'w', waitMs: 30_000 }, ac.signal));
+    const acked = broker.ack('jobs', first);
+    const ackState = watch(acked);
+    await turns();
+    expect(ackState.done).toBe(false);
+    ac.abort();
+    expect(await polling).toBe('CLOSED');
+    await turns(); // the clock does not move
+    expect(ackState.done).toBe(true);
+    expect(await acked).toEqual({ id: 'j1' });
+  });
+
+  it("an ack commits at once when its worker's parked claim leaves: its deadline came, empty", async () => {
+    const { broker, clock } = setup();
+    await broker.stats('jobs');
+    const first = await claimedJob(broker, clock, 'j1');
+    const polling = broker.claim('jobs', { workerId: 'w', waitMs: ACK_LINGER_MS - 3 });
+    const acked = broker.ack('jobs', first);
+    const ackState = watch(acked);
+    await turns();
+    expect(ackState.done).toBe(false);
+    await clock.advance(ACK_LINGER_MS - 3); // the deadline, before the linger's own end
+    expect(await polling).toEqual([]);
+    await turns();
+    expect(ackState.done).toBe(true);
     expect(await acked).toEqual({ id: 'j1' });
   });
 
