@@ -25,6 +25,7 @@
  * (esbuild's keepNames): the prelude defines it.
  */
 import { Worker } from 'node:worker_threads';
+import { giveBack, takeBuffer, type BodyBuffer } from './fs-body-buffers.js';
 import type { MessagePort } from 'node:worker_threads';
 
 /** One step of a commit, as a thread runs it. */
@@ -209,6 +210,12 @@ function threadMain(require: NodeJS.Require, port: MessagePort, gate: Int32Array
       return failed(id, 'verify', err);
     }
     drop();
+    if (!body) {
+      // A delete's tombstone: the caller scrubs the kept versions as soon as it has the answer,
+      // and must not race this unlink (it would leave a stray symlink no later write collects).
+      for (const name of freed) quietly(() => fs.unlinkSync(name));
+      freed = [];
+    }
     return { id, kind: 'linked', names };
   };
 
@@ -259,29 +266,12 @@ interface Thread {
   gate: Int32Array;
   waiting: Map<number, Waiting>;
   closed: Promise<void> | null;
-  /** Shared buffers free for the next body (see BODY_BUFFER_MIN). */
+  /** Shared buffers free for the next body (fs-body-buffers.ts). */
   free: BodyBuffer[];
   /** Buffers dropped since the last job: the next job tells the thread to let them go. */
   dropped: number[];
 }
 
-interface BodyBuffer {
-  id: number;
-  buffer: SharedArrayBuffer;
-  /** The thread has it (it keeps each buffer it was sent, by id, until a job says to forget it). */
-  sent: boolean;
-}
-
-/**
- * A body reaches its thread through a buffer both threads share, kept for the next commits: a
- * fresh buffer per commit, moved to the thread, meant new pages every time (the thread frees it),
- * and in a VM each page fault is dear (~60 µs of a 70 KiB body's copy). At least this big, grown
- * to the next power of two. A thread keeps up to BODY_BUFFERS_KEPT free ones; more (after many
- * keys' commits were in flight on it at once) are dropped, on both sides.
- */
-const BODY_BUFFER_MIN = 64 * 1024;
-const BODY_BUFFERS_KEPT = 4;
-let nextBufferId = 0;
 
 /** The commit threads of one store. */
 export class CommitThreads {
@@ -307,13 +297,11 @@ export class CommitThreads {
       // One copy of the body, into a shared buffer the thread reads it from; back to `free` with the answer.
       let shared: BodyBuffer | null = null;
       if (job.body) {
-        shared = takeBuffer(t, job.body.length);
+        shared = takeBuffer(t.free, job.body.length);
         new Uint8Array(shared.buffer, 0, job.body.length).set(job.body);
       }
       const done = () => {
-        if (!shared) return;
-        if (t.free.length < BODY_BUFFERS_KEPT) t.free.push(shared);
-        else t.dropped.push(shared.id);
+        if (shared) giveBack(t, shared);
       };
       t.waiting.set(id, {
         resolve: (reply) => (done(), resolve(reply)),
@@ -386,13 +374,4 @@ export class CommitThreads {
     if (t.waiting.size === 0) t.worker.unref();
     w.resolve(m);
   }
-}
-
-/** A free shared buffer of at least `size` bytes, or a new one. */
-function takeBuffer(t: Thread, size: number): BodyBuffer {
-  const i = t.free.findIndex((b) => b.buffer.byteLength >= size);
-  if (i >= 0) return t.free.splice(i, 1)[0]!;
-  let bytes = BODY_BUFFER_MIN;
-  while (bytes < size) bytes *= 2;
-  return { id: nextBufferId++, buffer: new SharedArrayBuffer(bytes), sent: false };
 }

@@ -234,8 +234,9 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
       throw new QueueError('STORE_AMBIGUOUS', `File store: a version of ${dir} was linked, then ${errCode(err) ?? String(err)}`, { cause: err });
     }
     if (after !== null && after.gen === gen && after.max >= base + 1 && after.max < base + 1 + KEEP_VERSIONS) {
-      // The thread unlinked the version this commit freed. Older ones and other generations'
-      // leftovers (a writer that died before collecting) are rare: collect them here.
+      // The thread unlinks the version this commit freed (after its answer: `names` may still
+      // list it). Older ones and other generations' leftovers (a writer that died before
+      // collecting) are rare: collect them here.
       const left = after.versions.some((v) => v.n <= after.max - KEEP_VERSIONS && v.n !== freed);
       if (left || after.foreign.length > 0) await collectGarbage(dir, after);
       return 'landed';

@@ -1,0 +1,39 @@
+/**
+ * The shared buffers of the file store's commit bodies (src/storage/fs-body-buffers.ts): the
+ * smallest that fits is reused, and a thread keeps only a few small ones, so a burst of large
+ * heads or of many keys' commits at once pins no memory.
+ */
+import { describe, expect, it } from 'vitest';
+import { giveBack, takeBuffer, type BodyBuffers } from '../../src/storage/fs-body-buffers.js';
+
+const KiB = 1024;
+
+describe('commit body buffers', () => {
+  it('a new buffer is at least 64 KiB, grown to a power of two; the smallest free one that fits is reused', () => {
+    const t: BodyBuffers = { free: [], dropped: [] };
+    const small = takeBuffer(t.free, 10);
+    const big = takeBuffer(t.free, 200 * KiB);
+    expect(small.buffer.byteLength).toBe(64 * KiB);
+    expect(big.buffer.byteLength).toBe(256 * KiB);
+    giveBack(t, big);
+    giveBack(t, small);
+    expect(takeBuffer(t.free, 1000)).toBe(small);
+    expect(takeBuffer(t.free, 1000)).toBe(big);
+    expect(takeBuffer(t.free, 1000)).not.toBe(big); // none left: a new one
+  });
+
+  it('keeps at most four free buffers of at most 1 MiB; the others are dropped, named for the thread once it has them', () => {
+    const t: BodyBuffers = { free: [], dropped: [] };
+    const held = Array.from({ length: 6 }, () => takeBuffer(t.free, 1000));
+    held.forEach((b, i) => (b.sent = i !== 5));
+    held.forEach((b) => giveBack(t, b));
+    expect(t.free).toHaveLength(4);
+    expect(t.dropped).toEqual([held[4]!.id]); // the sixth never reached the thread: nothing to forget
+    const large = takeBuffer([], 3 * 1024 * KiB);
+    large.sent = true;
+    const roomy: BodyBuffers = { free: [], dropped: [] };
+    giveBack(roomy, large);
+    expect(roomy.free).toEqual([]);
+    expect(roomy.dropped).toEqual([large.id]);
+  });
+});
