@@ -9,30 +9,10 @@ import { Broker } from '../../src/broker/broker.js';
 import { ACK_LINGER_MS } from '../../src/broker/topic-loop.js';
 import { FakeClock } from '../../src/clock.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
-import { withFaults } from '../../src/storage/faulty.js';
-import { controlled, drive } from '../embedded-helpers.js';
-import { codeOf, counting, keepAliveClock } from './helpers.js';
+import { drive } from '../embedded-helpers.js';
+import { codeOf, countedBroker, keepAliveClock, watch } from './helpers.js';
 
-const Q = 'topics/jobs/queue.json';
-
-function setup(latency = 0) {
-  const clock = new FakeClock();
-  const switchable = controlled(createMemoryStore());
-  const store = counting(withFaults(switchable, { latency }, () => 0.5, (ms) => clock.sleep(ms)));
-  const broker = new Broker({ store, clock, id: 'b1', url: 'http://b1' });
-  const writes = () => store.landed.get(Q) ?? 0;
-  return { clock, store, switchable, broker, writes };
-}
-
-/** Whether `p` has settled, without waiting for it. */
-function watch<T>(p: Promise<T>): { readonly done: boolean } {
-  const state = { done: false };
-  p.then(
-    () => (state.done = true),
-    () => (state.done = true),
-  );
-  return state;
-}
+const setup = countedBroker;
 
 /** Lets the loop run whatever its queue starts (setImmediate turns), without moving the clock. */
 const turns = async (n = 5) => {

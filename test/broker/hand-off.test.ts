@@ -4,33 +4,10 @@
  * and its handler, not two. Memory store (counted) and the fake clock.
  */
 import { describe, expect, it } from 'vitest';
-import { Broker } from '../../src/broker/broker.js';
-import { FakeClock } from '../../src/clock.js';
-import { createMemoryStore } from '../../src/storage/memory.js';
-import { withFaults } from '../../src/storage/faulty.js';
-import { controlled, drive } from '../embedded-helpers.js';
-import { codeOf, counting } from './helpers.js';
+import { drive } from '../embedded-helpers.js';
+import { codeOf, countedBroker, watch } from './helpers.js';
 
-const Q = 'topics/jobs/queue.json';
-
-function setup(latency = 0) {
-  const clock = new FakeClock();
-  const switchable = controlled(createMemoryStore());
-  const store = counting(withFaults(switchable, { latency }, () => 0.5, (ms) => clock.sleep(ms)));
-  const broker = new Broker({ store, clock, id: 'b1', url: 'http://b1' });
-  const writes = () => store.landed.get(Q) ?? 0;
-  return { clock, store, switchable, broker, writes };
-}
-
-/** Whether `p` has settled, without waiting for it. */
-function watch<T>(p: Promise<T>): { readonly done: boolean } {
-  const state = { done: false };
-  p.then(
-    () => (state.done = true),
-    () => (state.done = true),
-  );
-  return state;
-}
+const setup = countedBroker;
 
 describe('same-commit hand-off to parked long polls', () => {
   it('a push answers a parked claim in its own commit: one write for both', async () => {
@@ -45,7 +22,7 @@ describe('same-commit hand-off to parked long polls', () => {
     expect(jobs.map((j) => j.id)).toEqual(['j1']);
     expect(jobs[0]).toMatchObject({ attempt: 1, payload: { n: 1 } });
     expect(writes() - before).toBe(1);
-    expect(store.maxInFlight.get(Q)).toBe(1);
+    expect(store.maxInFlight.get('topics/jobs/queue.json')).toBe(1);
     expect(await broker.stats('jobs')).toMatchObject({ pending: 0, claimed: 1 });
   });
 

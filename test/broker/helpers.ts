@@ -2,11 +2,13 @@
  * Test helpers for the broker: a store decorator that counts writes and concurrency per key, one
  * that refuses writes, and a fake clock that knows which of its timers would keep a process alive.
  */
+import { Broker } from '../../src/broker/broker.js';
 import { FakeClock, type Clock } from '../../src/clock.js';
 import { withFaults } from '../../src/storage/faulty.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import type { StorageDriver, WriteCondition } from '../../src/storage/types.js';
 import { checkManifest, type BacklogManifest } from '../../src/core/segments/manifest.js';
+import { controlled } from '../embedded-helpers.js';
 export { codeOf } from '../codes.js';
 
 export interface CountingStore extends StorageDriver {
@@ -104,4 +106,27 @@ export function keepAliveClock() {
     },
   };
   return { fake, clock, alive };
+}
+
+/**
+ * A broker ('b1') on the fake clock over a memory store that can go down (`switchable.down`), each
+ * call `latency` ms slower, its writes counted: `writes()` is how many of topic jobs's queue.json landed.
+ */
+export function countedBroker(latency = 0) {
+  const clock = new FakeClock();
+  const switchable = controlled(createMemoryStore());
+  const store = counting(withFaults(switchable, { latency }, () => 0.5, (ms) => clock.sleep(ms)));
+  const broker = new Broker({ store, clock, id: 'b1', url: 'http://b1' });
+  const writes = () => store.landed.get('topics/jobs/queue.json') ?? 0;
+  return { clock, store, switchable, broker, writes };
+}
+
+/** Whether `p` has settled, without waiting for it. */
+export function watch<T>(p: Promise<T>): { readonly done: boolean } {
+  const state = { done: false };
+  p.then(
+    () => (state.done = true),
+    () => (state.done = true),
+  );
+  return state;
 }
