@@ -281,10 +281,11 @@ export class TopicLoop {
 
   /**
    * A long-polling claim is parked at once, without a batch, when a batch could only park it too:
-   * leading, nothing pending (in the state in memory, nor in queue.json as last read or written: a
-   * batch in flight that claimed the last jobs may still fail), nothing due, no renewal due. It waits for
-   * the push that hands it jobs (hand-off.ts) like any parked claim. A commit saved, and an ack
-   * of its worker's lingers for that push instead of committing alone (batch-deferral.ts).
+   * leading, nothing pending (in the state in memory, nor in queue.json as last read or written:
+   * a batch in flight that claimed the last jobs may still fail), nothing due, no renewal due. It
+   * waits for the push that hands it jobs (hand-off.ts) like any parked claim. A commit saved,
+   * and an ack of its worker's lingers for that push instead of committing alone
+   * (batch-deferral.ts).
    */
   private parkNow(req: TopicRequest): boolean {
     const c = this.committer;
