@@ -256,17 +256,13 @@ export class TopicCommitter {
     });
   }
 
-  /** A long-polling claim parked without a batch (TopicLoop#parkNow). */
-  parkWaiting(req: TopicRequest): void {
-    this.park(req);
-  }
-
   /** Whether a claim of `worker` is parked (an ack of it may linger: batch-deferral.ts). */
   claimParked(worker: string): boolean {
     return this.parking.some((req) => (req.input as OpInput<'claim'>).worker === worker);
   }
 
-  private park(req: TopicRequest): void {
+  /** Parks a long-polling claim: one a batch left empty, or one parked without a batch (TopicLoop#parkNow). */
+  park(req: TopicRequest): void {
     this.parking.park(req, req.deadline!);
     this.scheduleTimers();
   }

@@ -294,7 +294,7 @@ export class TopicLoop {
     if (req.deadline <= now || c.object.pendingAsStored !== 0 || this.state.backlog.counts().pending > 0) return false;
     const due = nextDueAt(this.state, now);
     if ((due !== undefined && due <= now) || c.leadership.renewDue(this.state.broker!, now)) return false;
-    c.parkWaiting(req);
+    c.park(req);
     return true;
   }
 

@@ -11,7 +11,8 @@
  * tombstone symlink for a delete), fsyncs the key directory, reads the directory's names back for
  * the verify and drops the staging name, then answers with what it found. A job stops at the
  * first step that fails, and says which. Only after the answer does it unlink the version this
- * link freed under the KEEP rule: no reader needs it gone, and the thread's next job waits for it.
+ * link freed under the KEEP rule (a delete's before: the caller scrubs at once): no reader needs
+ * it gone, and the thread's next job waits for it.
  *
  * A thread does one job at a time. A store has up to `threads` of them, and a key always goes to
  * the same one (its commits are one at a time anyway), so different topics still commit and
@@ -25,8 +26,8 @@
  * (esbuild's keepNames): the prelude defines it.
  */
 import { Worker } from 'node:worker_threads';
-import { giveBack, takeBuffer, type BodyBuffer } from './fs-body-buffers.js';
 import type { MessagePort } from 'node:worker_threads';
+import { giveBack, takeBuffer, type BodyBuffer, type BodyBuffers } from './fs-body-buffers.js';
 
 /** One step of a commit, as a thread runs it. */
 export interface PlaceJob {
@@ -138,6 +139,10 @@ function threadMain(require: NodeJS.Require, port: MessagePort, gate: Int32Array
    * `npx tsx bench/fs-commit.ts --gap-ms 20 --only store`).
    */
   let freed: string[] = [];
+  const unlinkFreed = (): void => {
+    for (const name of freed) quietly(() => fs.unlinkSync(name));
+    freed = [];
+  };
 
   const place = (job: PlaceJob): PlaceReply => {
     const { id, body } = job;
@@ -213,8 +218,7 @@ function threadMain(require: NodeJS.Require, port: MessagePort, gate: Int32Array
     if (!body) {
       // A delete's tombstone: the caller scrubs the kept versions as soon as it has the answer,
       // and must not race this unlink (it would leave a stray symlink no later write collects).
-      for (const name of freed) quietly(() => fs.unlinkSync(name));
-      freed = [];
+      unlinkFreed();
     }
     return { id, kind: 'linked', names };
   };
@@ -245,8 +249,7 @@ function threadMain(require: NodeJS.Require, port: MessagePort, gate: Int32Array
       reply = failed(job.id, 'verify', err);
     }
     port.postMessage(reply);
-    for (const name of freed) quietly(() => fs.unlinkSync(name));
-    freed = [];
+    unlinkFreed();
   });
 }
 
@@ -261,17 +264,13 @@ interface Waiting {
   reject(err: Error): void;
 }
 
-interface Thread {
+/** A thread, and its shared body buffers: free ones, and dropped ones its next job names (fs-body-buffers.ts). */
+interface Thread extends BodyBuffers {
   worker: Worker;
   gate: Int32Array;
   waiting: Map<number, Waiting>;
   closed: Promise<void> | null;
-  /** Shared buffers free for the next body (fs-body-buffers.ts). */
-  free: BodyBuffer[];
-  /** Buffers dropped since the last job: the next job tells the thread to let them go. */
-  dropped: number[];
 }
-
 
 /** The commit threads of one store. */
 export class CommitThreads {
