@@ -88,12 +88,8 @@ export function parseScan(dir: string, names: readonly string[], isFile?: readon
   return { gen, versions, foreign, max: top?.n ?? 0, live: top?.data ?? false };
 }
 
-// The callback API with plain fds: fs.promises' FileHandle (and its writeFile loop) cost several
-// times the main-thread CPU of these calls.
+// The callback API with a plain fd: fs.promises' FileHandle costs several times the main-thread CPU.
 const openFd = promisify(fs.open);
-const writeFd = (fd: number, buf: Uint8Array, off: number, len: number, pos: number) =>
-  new Promise<number>((resolve, reject) => fs.write(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
-const fdatasync = promisify(fs.fdatasync);
 const fsyncFd = promisify(fs.fsync);
 const closeFd = promisify(fs.close);
 
@@ -104,18 +100,4 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await closeFd(fd);
   }
-}
-
-/** Creates `file` (it must not exist) with `bytes`, fdatasynced. */
-export async function writeDurable(file: string, bytes: Uint8Array): Promise<void> {
-  const fd = await openFd(file, 'wx');
-  try {
-    for (let off = 0; off < bytes.length; ) off += await writeFd(fd, bytes, off, bytes.length - off, off);
-    await fdatasync(fd);
-  } catch (err) {
-    await closeFd(fd).catch(noop);
-    await fsp.unlink(file).catch(noop);
-    throw err;
-  }
-  await closeFd(fd);
 }

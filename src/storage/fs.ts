@@ -43,7 +43,8 @@
  *
  * Create (ifNoneMatch, or any write to a missing key): build the key directory with its marker and
  * version 1 under .tmp~, fsync, and rename() it into place (atomic; ENOTEMPTY/EEXIST means another
- * process created it first → use theirs). Delete links a tombstone at n+1 the same way, then
+ * process created it first → use theirs), then fsync the parent; one job on a commit thread. An
+ * ifNoneMatch write tries the create before it looks at the directory: the rename is the look. Delete links a tombstone at n+1 the same way, then
  * replaces the kept old versions with symlinks, so a deleted key holds no data.
  *
  * Errors: before the link nothing happened → STORE_UNAVAILABLE; after it (or a commit thread that
@@ -100,10 +101,9 @@ import {
   TMP_DIR,
   TOMBSTONE_TARGET,
   versionName,
-  writeDurable,
   type Scan,
 } from './fs-layout.js';
-import { CommitThreads, type PlaceJob, type PlaceReply } from './fs-threads.js';
+import { CommitThreads, type PlaceJob } from './fs-threads.js';
 import { asBytes, assertValidKey, assertValidPrefix, assertValidRange } from './keys.js';
 import type { StorageDriver, StoredObject, WriteCondition } from './types.js';
 
@@ -198,7 +198,7 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
   async function place(dir: string, gen: string, base: number, bytes: Uint8Array | null, precheck: boolean): Promise<Outcome> {
     if (bytes) await ensureTmp();
     const freed = base + 1 - KEEP_VERSIONS; // the version the KEEP rule frees once base+1 exists
-    const job: Omit<PlaceJob, 'id' | 'hooks'> = {
+    const job: Omit<PlaceJob, 'op' | 'id' | 'hooks'> = {
       dir,
       gen,
       target: path.join(dir, versionName(gen, base + 1)),
@@ -208,12 +208,12 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
       precheck: precheck ? { base: versionName(gen, base), marker: MARKER + gen, prefix: `${gen}-` } : null,
       collect: freed > 0 ? [versionName(gen, freed)] : [],
     };
-    let reply = await run(job);
+    let reply = await run(dir, () => threads.place(job));
     if (reply.kind === 'failed' && reply.step === 'stage' && reply.code === 'ENOENT') {
       knownDirs.delete(tmpRoot); // someone removed .tmp~: make it again, once
       tmpReady = null;
       await ensureTmp();
-      reply = await run({ ...job, staging: stagingPath() });
+      reply = await run(dir, () => threads.place({ ...job, staging: stagingPath() }));
     }
     switch (reply.kind) {
       case 'stale': // a damaged directory is CORRUPT_STATE, as a read says
@@ -246,11 +246,11 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
   }
 
   /** A job on the key's commit thread; a thread that died leaves the outcome unknown. */
-  async function run(job: Omit<PlaceJob, 'id' | 'hooks'>): Promise<PlaceReply> {
+  async function run<R>(dir: string, job: () => Promise<R>): Promise<R> {
     try {
-      return await threads.place(job);
+      return await job();
     } catch (err) {
-      throw new QueueError('STORE_AMBIGUOUS', `File store: a write to ${job.dir} may or may not have landed (${(err as Error).message})`, { cause: err });
+      throw new QueueError('STORE_AMBIGUOUS', `File store: a write to ${dir} may or may not have landed (${(err as Error).message})`, { cause: err });
     }
   }
 
@@ -273,36 +273,30 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
     }
   }
 
-  /** Builds the key directory with version 1 in staging and renames it in; null if another process won. */
+  /**
+   * Builds the key directory with version 1 in staging and renames it in (on its commit thread:
+   * fs-threads.ts); null if another process won, or a directory it needs went away (the caller
+   * looks again).
+   */
   async function createKeyDir(dir: string, bytes: Uint8Array): Promise<string | null> {
     const parent = path.dirname(dir);
     await Promise.all([ensureDir(parent), ensureTmp()]);
     const gen = randomBytes(8).toString('hex');
-    const staging = stagingPath('.new');
-    try {
-      await fsp.mkdir(staging);
-      await fsp.writeFile(path.join(staging, MARKER + gen), '');
-      await writeDurable(path.join(staging, versionName(gen, 1)), bytes);
-      await fsyncDir(staging);
-      await fsp.rename(staging, dir);
-    } catch (err) {
-      await fsp.rm(staging, { recursive: true, force: true }).catch(noop);
-      const code = errCode(err);
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') return null;
-      if (code === 'ENOENT') {
+    const reply = await run(dir, () => threads.create({ dir, parent, staging: stagingPath('.new'), marker: MARKER + gen, version: versionName(gen, 1), body: bytes }));
+    switch (reply.kind) {
+      case 'created':
+        return gen;
+      case 'exists':
+        return null;
+      case 'missing':
         knownDirs.delete(parent); // parent or .tmp~ removed underneath us: the caller retries
         knownDirs.delete(tmpRoot);
         tmpReady = null;
         return null;
-      }
-      throw err;
+      case 'failed':
+        if (reply.step === 'stage') throw new QueueError('STORE_UNAVAILABLE', `File store: creating ${dir} failed (${reply.code}: ${reply.message})`);
+        throw new QueueError('STORE_AMBIGUOUS', `File store: ${dir} was created, then ${reply.code}: ${reply.message}`);
     }
-    try {
-      await fsyncDir(parent);
-    } catch (err) {
-      throw new QueueError('STORE_AMBIGUOUS', `File store: ${dir} was created, then ${errCode(err) ?? String(err)}`, { cause: err });
-    }
-    return gen;
   }
 
   async function writeIfMatch(key: string, dir: string, bytes: Uint8Array, etag: string): Promise<{ etag: string }> {
@@ -338,7 +332,10 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
 
   async function writeLoop(key: string, dir: string, bytes: Uint8Array, createOnly: boolean): Promise<{ etag: string }> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const s = await scan(dir);
+      // A create-only write goes straight to the create at first: its rename fails when the key
+      // directory exists (ENOTEMPTY), and only then is the directory looked at. A segment's key
+      // is new, so its write saves the look.
+      const s = createOnly && attempt === 0 ? null : await scan(dir);
       if (!s) {
         const gen = await createKeyDir(dir, bytes);
         if (gen) return { etag: `${gen}.1` };

@@ -81,6 +81,30 @@ describe('file store on disk', () => {
     expect(await readdir(keyDir('.tmp~'))).toEqual([]);
   });
 
+  it('a create-only write renames its new key directory in without looking first, and leaves no staging behind', async () => {
+    // Straight to the create (a segment's key is new): the rename finds an existing directory
+    // (ENOTEMPTY), and only then is it read: a live key conflicts, a deleted one gets a version.
+    await store.write('seg', 'first', { ifNoneMatch: '*' });
+    expect(await codeOf(store.write('seg', 'again', { ifNoneMatch: '*' }))).toBe('STORE_CONFLICT');
+    await store.delete('seg');
+    const { etag } = await store.write('seg', 'after delete', { ifNoneMatch: '*' });
+    expect(etag).toMatch(/\.3$/); // version 1, the tombstone 2, this 3: the same directory
+    expect(text((await store.read('seg'))!.body)).toBe('after delete');
+    // A body past the shared buffers a thread keeps, as a 4 MiB segment can be.
+    const big = new Uint8Array(9 * 1024 * 1024).map((_, i) => i % 251);
+    await store.write('big/seg', big, { ifNoneMatch: '*' });
+    expect(Buffer.compare((await store.read('big/seg'))!.body, big)).toBe(0);
+    expect(await readdir(keyDir('.tmp~'))).toEqual([]);
+  });
+
+  it('a create finds .tmp~ gone, makes it again and lands', async () => {
+    await store.write('a', 'x', { ifNoneMatch: '*' });
+    await rm(keyDir('.tmp~'), { recursive: true });
+    await store.write('b/c', 'y', { ifNoneMatch: '*' });
+    expect(text((await store.read('b/c'))!.body)).toBe('y');
+    expect(await readdir(keyDir('.tmp~'))).toEqual([]);
+  });
+
   it('rejects a writer that held its etag while the key moved on (STORE_CONFLICT, nothing visible)', async () => {
     const { etag: old } = await store.write('k', 'base');
     let etag = old;
