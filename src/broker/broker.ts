@@ -106,7 +106,11 @@ export interface BrokerOptions {
   retry?: Partial<RetryPolicy>;
   /** Source of randomness for jitter (default Math.random). */
   random?: () => number;
-  /** Id generator for jobs, lease nonces and payload objects (default 16 random url-safe chars). */
+  /**
+   * Id generator for jobs, lease nonces and payload objects (default 16 random url-safe chars).
+   * The default's ids are trusted to be new, and a push does not look them up; ids from a
+   * generator of your own are looked up like a client's, in case it repeats one.
+   */
   newId?: () => string;
 }
 
@@ -316,11 +320,13 @@ export class Broker {
     // Each checked job has the core's PushJob shape already, every field present: it is completed
     // in place (its id, its payload or the reference to it), not copied (protocol.ts).
     const coreJobs = checked as PushJob[];
+    let newIds = this.o.newId === randomId;
     try {
       for (let i = 0; i < checked.length; i++) {
         const json = checked[i]!.payloadJson;
         const job = coreJobs[i]!;
-        job.id ??= this.o.newId();
+        if (job.id === undefined) job.id = this.o.newId();
+        else newIds = false;
         // Only a large payload awaits here: a small push reaches its loop in the same tick, ahead
         // of whatever its caller submits next (a read after it in a RESP pipeline must see it).
         const ref = this.isLarge(json) ? await this.externalise(topic, json) : undefined;
@@ -333,7 +339,8 @@ export class Broker {
           job.payload = (sources[i] as { payload?: unknown }).payload ?? null;
         }
       }
-      const out = await this.call(topic, 'push', { jobs: coreJobs }, span ? { onLanded: span.landed } : undefined);
+      // Ids this broker made are new to the world: the first apply need not look them up (PushInput.newIds).
+      const out = await this.call(topic, 'push', { jobs: coreJobs, newIds }, span ? { onLanded: span.landed } : undefined);
       // A duplicate id kept the existing job: its freshly written payload object is garbage.
       const unused = coreJobs.filter((j, i) => j.payloadRef !== undefined && !out.jobs[i]!.created).map((j) => j.payloadRef!);
       this.cleanupPayloads(topic, unused);

@@ -5,6 +5,7 @@
  * `record`), and applies; a lookup it could not resolve answers UNAVAILABLE (retryable).
  */
 import type { BatchRequest } from '../batch.js';
+import type { PushInput } from '../ops/push.js';
 import type { QueueState } from '../state.js';
 
 export interface SegmentLookups {
@@ -37,6 +38,7 @@ export function segmentLookups(s: QueueState, requests: readonly BatchRequest[])
   if (b.reg.refs.size === 0) return out;
   const confirm = new Set<string>();
   for (const req of requests) {
+    if (req.op === 'push' && (req.input as PushInput).newIds === true) continue; // nothing to find (PushInput.newIds)
     let absent = req.op === 'push';
     eachId(req, (id) => {
       if (s.jobs.has(id)) {

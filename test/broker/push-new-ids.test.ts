@@ -1,0 +1,47 @@
+/**
+ * A push whose every id the broker made (PushInput.newIds, src/core/ops/push.ts) is not looked up
+ * on its first apply: those ids are new to the world. Everything else still is: a push naming
+ * even one id of its own, and every push when ids come from a generator of the caller's, which
+ * may repeat one.
+ */
+import { describe, expect, it } from 'vitest';
+import { Broker } from '../../src/broker/broker.js';
+import { FakeClock } from '../../src/clock.js';
+import { createMemoryStore } from '../../src/storage/memory.js';
+import { SMALL } from '../core/segments/backlog-harness.js';
+import { readQueue } from './helpers.js';
+
+describe('ids the broker makes', () => {
+  it('a push naming one id is looked up whole: the named job is not added twice beside new ones', async () => {
+    const store = createMemoryStore();
+    const broker = new Broker({ store, clock: new FakeClock(), id: 'b1' });
+    await broker.push('jobs', [{ id: 'x', payload: 1 }]);
+    const out = await broker.push('jobs', [{ payload: 2 }, { id: 'x', payload: 3 }, { payload: 4 }]);
+    expect(out.map((o) => o.created)).toEqual([true, false, true]);
+    expect((await broker.stats('jobs')).pending).toBe(3);
+    const ids = (await readQueue(store, 'jobs')).jobs.map((j: { id: string }) => j.id);
+    expect(ids.filter((id: string) => id === 'x')).toHaveLength(1);
+    expect(new Set(ids).size).toBe(3);
+  });
+
+  it('ids from a generator of the caller\'s are looked up: one it repeats answers created: false', async () => {
+    const broker = new Broker({ store: createMemoryStore(), clock: new FakeClock(), id: 'b1', newId: () => 'same' });
+    const [first] = await broker.push('jobs', [{ payload: 1 }]);
+    const [second] = await broker.push('jobs', [{ payload: 2 }]);
+    expect(first).toMatchObject({ id: 'same', created: true });
+    expect(second).toMatchObject({ id: 'same', created: false, state: 'pending' });
+    expect((await broker.stats('jobs')).pending).toBe(1);
+  });
+
+  it('a push of made ids over a backlog in segments adds every job once, and a later push of one of them is found', async () => {
+    const store = createMemoryStore();
+    const broker = new Broker({ store, clock: new FakeClock(), id: 'b1', backlog: SMALL });
+    const made = await broker.push('jobs', Array.from({ length: 500 }, (_, i) => ({ payload: i })));
+    expect(made.every((o) => o.created)).toBe(true);
+    expect((await broker.stats('jobs')).pending).toBe(500);
+    // The 300th is in a segment now: a client's retry under its id is found there, not added again.
+    const [again] = await broker.push('jobs', [{ id: made[300]!.id, payload: 'retry' }]);
+    expect(again).toMatchObject({ id: made[300]!.id, created: false });
+    expect((await broker.stats('jobs')).pending).toBe(500);
+  });
+});
