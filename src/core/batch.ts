@@ -83,7 +83,7 @@ export function applyBatch(draft: QueueState, writer: string, requests: readonly
   for (const req of requests) {
     // A run of pushes adds its tail jobs without entering them in the head's maps: most of a bulk
     // push is sealed at the end of this batch (Backlog.deferHead). Any other op sees them entered.
-    if (req.op === 'push') backlog.deferHead();
+    if (req.op === 'push') backlog.deferHead((req.input as OpInput<'push'>).newIds !== true);
     else backlog.settleFresh();
     const r = apply(draft, req.op, req.input, now);
     results.push(r);

@@ -74,6 +74,12 @@ export class Backlog {
    */
   private freshIds: Map<string, JobRecord> | null = null;
   /**
+   * Whether the push applying now keeps its fresh jobs in `freshIds`: not one whose ids the broker
+   * made (PushInput.newIds), which nothing can look up before its answer. A tenth of a bulk push's
+   * time was that map's growth.
+   */
+  private trackFresh = true;
+  /**
    * Push inputs whose every id the broker found in no segment before apply (segmentLookups), and
    * the index's add count then: until an entry is added, the push op need not probe the index again
    * for them (absentChecked). One probe a pushed job instead of two. Cleared at seal.
@@ -140,7 +146,7 @@ export class Backlog {
       c.tailBytes += size;
       this.tailJobs++;
       if (this.freshIds) {
-        this.freshIds.set(job.id, job);
+        if (this.trackFresh) this.freshIds.set(job.id, job);
         c.fresh++;
       } else enterHead(this, job);
     }
@@ -150,10 +156,12 @@ export class Backlog {
    * Begins (or goes on with) a run of pushes in a batch: jobs added to a tail from now on are kept
    * by id in a map of their own instead of `head` and the state's `jobs`, until settleFresh() or
    * seal(). Only the push op may run meanwhile (it finds them with freshJob()); anything else
-   * settles them first (core/batch.ts).
+   * settles them first (core/batch.ts). `track`: whether this push's jobs are kept there by id
+   * (see trackFresh).
    */
-  deferHead(): void {
+  deferHead(track: boolean): void {
     this.freshIds ??= new Map();
+    this.trackFresh = track;
   }
 
   /** A job a push of the current run added to a tail (see deferHead). */
