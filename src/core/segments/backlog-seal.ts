@@ -62,6 +62,12 @@ export class BacklogSealer {
    * times. Only segments this backlog sealed and still holds the jobs of (no read), untouched
    * since (no refill, no tombstone), at the very end of the chain, are merged.
    *
+   * A bulk seal (a tail that fills a segment by itself) takes in only a held segment smaller than
+   * a quarter of one: rewriting a larger one costs more than the manifest entry it saves. Pushes
+   * of 10,000 rewrote 40% of their jobs' bytes (8192 + 1808, then 1808 + 10,000 written as
+   * 8192 + 3616, ...); now 9%, for a chain of 3 segments per 20,000 jobs instead of 2.4, and
+   * never more than about twice the full segments' number however pushes are sized.
+   *
    * The oldest merged segment (the front of the new jobs) is `carried`: the registry hands its id
    * index entries to the new segment that takes its jobs (SegmentRegistry.plan), so a merge does
    * not remove and add again an entry per job it rewrites. The others are dropped here.
@@ -70,6 +76,7 @@ export class BacklogSealer {
     const stack = this.held.get(c.priority);
     if (!stack) return { jobs: tail };
     let jobs = tail;
+    const bulk = tail.length >= this.b.limits.segmentMaxJobs;
     let carried: { key: string; n: number; jobs: readonly JobRecord[] } | undefined;
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
@@ -78,7 +85,7 @@ export class BacklogSealer {
         stack.length = 0;
         break;
       }
-      if (top.ref.n > jobs.length) break;
+      if (top.ref.n > jobs.length || (bulk && top.ref.n >= this.b.limits.segmentMaxJobs / 4)) break;
       stack.pop();
       c.segments.pop();
       if (carried) this.b.reg.dropMerged(carried.key, carried.jobs, now);
