@@ -107,7 +107,7 @@ export interface BrokerOptions {
   /** Source of randomness for jitter (default Math.random). */
   random?: () => number;
   /**
-   * Id generator for jobs, lease nonces and payload objects (default 16 random url-safe chars).
+   * Id generator for jobs, lease nonces and payload objects (default `b` and 96 random bits as 16 url-safe characters).
    * The default's ids are trusted to be new, and a push does not look them up; ids from a
    * generator of your own are looked up like a client's, in case it repeats one.
    */
@@ -341,8 +341,10 @@ export class Broker {
       }
       // Ids this broker made are new to the world: the first apply need not look them up (PushInput.newIds).
       const out = await this.call(topic, 'push', { jobs: coreJobs, newIds }, span ? { onLanded: span.landed } : undefined);
-      // A duplicate id kept the existing job: its freshly written payload object is garbage.
-      const unused = coreJobs.filter((j, i) => j.payloadRef !== undefined && !out.jobs[i]!.created).map((j) => j.payloadRef!);
+      // A duplicate id kept the existing job: its freshly written payload object is garbage, unless
+      // that job is this very push's, landed by an earlier attempt of the same batch and met again
+      // when it was applied again (then the record names this object).
+      const unused = coreJobs.filter((j, i) => j.payloadRef !== undefined && !out.jobs[i]!.created && out.jobs[i]!.existing?.payloadRef !== j.payloadRef).map((j) => j.payloadRef!);
       this.cleanupPayloads(topic, unused);
       return out.jobs;
     } catch (err) {

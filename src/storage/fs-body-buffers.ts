@@ -7,10 +7,12 @@
  *
  * At least BODY_BUFFER_MIN bytes, grown to the next power of two. A thread keeps up to
  * BODY_BUFFERS_KEPT free ones of BODY_BUFFERS_KEPT_BYTES in all; others (after many keys' commits
- * were in flight on it at once) are dropped, on both sides, so a burst pins no more than that.
- * Large ones are kept too: a bulk push writes segments of up to 4 MiB (docs/format.md), and a
- * fresh 4 MiB buffer a commit cost more than the thread saved (its page faults: 2.8 → 4.4 ms a
- * 2 MiB segment's copy).
+ * were in flight on it at once, or a body past that) are dropped, and the thread is told at once
+ * (fs-threads.ts), so a thread pins at most that much once its jobs are answered. While they are
+ * in flight, a batch's bodies are held twice (the caller's bytes and the copies). Large buffers
+ * are kept too: a bulk push writes segments of about 2 MiB (4 MiB of records at most, plus their
+ * header: docs/format.md), and a fresh buffer for each made a 10,000-job `pushMany`'s segment
+ * writes slower than the promise calls they replaced (27 ms against 20; 16.5 with reuse).
  */
 
 export interface BodyBuffer {
@@ -20,7 +22,7 @@ export interface BodyBuffer {
   sent: boolean;
 }
 
-/** Where a thread's buffers are: free ones, and the numbers of dropped ones its next job names. */
+/** Where a thread's buffers are: free ones, and the numbers of dropped ones the thread is to let go. */
 export interface BodyBuffers {
   free: BodyBuffer[];
   dropped: number[];
@@ -43,7 +45,7 @@ export function takeBuffer(free: BodyBuffer[], size: number): BodyBuffer {
   return { id: nextBufferId++, buffer: new SharedArrayBuffer(bytes), sent: false };
 }
 
-/** A buffer whose job was answered: free again, or dropped (its number left for the thread to forget). */
+/** A buffer whose job was answered: free again, or dropped (its number left for the thread to let go). */
 export function giveBack(to: BodyBuffers, b: BodyBuffer): void {
   const kept = to.free.reduce((sum, f) => sum + f.buffer.byteLength, 0);
   if (to.free.length < BODY_BUFFERS_KEPT && kept + b.buffer.byteLength <= BODY_BUFFERS_KEPT_BYTES) to.free.push(b);

@@ -66,8 +66,8 @@ export type ThreadJob = PlaceJob | CreateJob;
  */
 export type PostedBody = { buffer: number; shared?: SharedArrayBuffer; length: number };
 export type PostedJob = (Omit<PlaceJob, 'body'> & { body: PostedBody | null }) | (Omit<CreateJob, 'body'> & { body: PostedBody });
-/** Buffers the main thread no longer uses: the thread lets them go. */
-export type Posted = PostedJob & { forget?: number[] };
+/** A message to a thread: a job, or the buffers the main thread dropped (the thread lets them go at once). */
+export type Posted = PostedJob | { op: 'forget'; buffers: number[] };
 
 export type PlaceReply =
   /** The pre-check found another version current (the directory's names, null when it is missing): nothing was linked. */
@@ -287,11 +287,17 @@ export function threadMain(require: NodeJS.Require, port: MessagePort, gate: Int
       port.postMessage({ id: -1, kind: 'closed' });
       return;
     }
-    for (const n of posted.forget ?? []) buffers.delete(n);
+    if (posted.op === 'forget') {
+      for (const n of posted.buffers) buffers.delete(n);
+      return;
+    }
     const bodyOf = (posted: PostedBody): Uint8Array => {
       const { buffer, shared, length } = posted;
       if (shared) buffers.set(buffer, shared);
-      return new Uint8Array(buffers.get(buffer)!, 0, length);
+      const held = buffers.get(buffer);
+      // A body must never be read from nothing (it would be an empty version, reported written).
+      if (!held) throw new Error(`body buffer ${buffer} is not held by this thread`);
+      return new Uint8Array(held, 0, length);
     };
     let reply: ThreadReply;
     try {

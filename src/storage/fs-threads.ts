@@ -14,7 +14,9 @@
  * link freed under the KEEP rule (a delete's before: the caller scrubs at once): no reader needs
  * it gone, and the thread's next job waits for it. A `create` job builds a new key directory in
  * staging (marker, version 1, both synced), renames it into place and syncs its parent: a
- * segment of a bulk push is such a create, and its dozen promise calls were half its time.
+ * segment of a bulk push is such a create, and its dozen promise calls were half its time. The
+ * cost: a create of a few MiB (written with O_DSYNC, 10 ms or so here) holds its thread, and a
+ * head commit of another key on that thread waits behind it; it used to run on libuv's pool.
  *
  * A thread does one job at a time. A store has up to `threads` of them, and a key always goes to
  * the same one (its commits are one at a time anyway), so different topics still commit and
@@ -32,7 +34,7 @@ interface Waiting {
   reject(err: Error): void;
 }
 
-/** A thread, and its shared body buffers: free ones, and dropped ones its next job names (fs-body-buffers.ts). */
+/** A thread, and its shared body buffers: free ones, and dropped ones not yet let go on the thread (fs-body-buffers.ts). */
 interface Thread extends BodyBuffers {
   worker: Worker;
   gate: Int32Array;
@@ -73,7 +75,11 @@ export class CommitThreads {
       const shared = job.body && takeBuffer(t.free, job.body.length);
       if (shared) new Uint8Array(shared.buffer, 0, job.body!.length).set(job.body!);
       const done = () => {
-        if (shared) giveBack(t, shared);
+        if (!shared) return;
+        giveBack(t, shared);
+        // A dropped buffer is let go on the thread at once, not with its next job: an idle thread
+        // must not keep a bulk push's segments' buffers.
+        if (t.dropped.length > 0 && !t.closed) t.worker.postMessage({ op: 'forget', buffers: t.dropped.splice(0) } satisfies Posted);
       };
       t.waiting.set(job.id, {
         resolve: (reply) => (done(), resolve(reply)),
@@ -81,9 +87,7 @@ export class CommitThreads {
       });
       const body = shared && { buffer: shared.id, length: job.body!.length, ...(shared.sent ? {} : { shared: shared.buffer }) };
       if (shared) shared.sent = true;
-      const posted = { ...job, body } as Posted;
-      if (t.dropped.length > 0) posted.forget = t.dropped.splice(0);
-      t.worker.postMessage(posted);
+      t.worker.postMessage({ ...job, body } as Posted);
     });
   }
 

@@ -7,7 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import { FakeClock } from '../../src/clock.js';
+import { QueueError } from '../../src/errors.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
+import type { StorageDriver } from '../../src/storage/types.js';
 import { SMALL } from '../core/segments/backlog-harness.js';
 import { readQueue } from './helpers.js';
 
@@ -55,5 +57,34 @@ describe('ids the broker makes', () => {
     const [again] = await broker.push('jobs', [{ id: made[300]!.id, payload: 'retry' }]);
     expect(again).toMatchObject({ id: made[300]!.id, created: false });
     expect((await broker.stats('jobs')).pending).toBe(500);
+  });
+
+  it('applied again after its own write landed, a push of made ids finds its jobs: none added twice, no payload object deleted', async () => {
+    // A store that breaks its contract once: it lands the head's write and then says it did not
+    // (STORE_UNAVAILABLE). The retry conflicts with that very write, and the batch is applied again
+    // on the state it wrote: only there can a push meet the jobs of its own first attempt.
+    const base = createMemoryStore();
+    let lie = false;
+    const store: StorageDriver = {
+      ...base,
+      async write(key, body, cond) {
+        const out = await base.write(key, body, cond);
+        if (lie && key === 'topics/jobs/queue.json') {
+          lie = false;
+          throw new QueueError('STORE_UNAVAILABLE', 'injected: landed, reported as not');
+        }
+        return out;
+      },
+    };
+    const broker = new Broker({ store, clock: new FakeClock(), id: 'b1', payloadThreshold: 100, retry: { attempts: 3, baseMs: 0, maxMs: 0 } });
+    await broker.stats('jobs'); // elected
+    lie = true;
+    const big = { big: 'x'.repeat(500) };
+    const out = await broker.push('jobs', [{ payload: big }, { payload: big }]);
+    expect(out.map((o) => o.created)).toEqual([false, false]); // found as they landed
+    expect((await broker.stats('jobs')).pending).toBe(2);
+    const jobs = await broker.claim('jobs', { workerId: 'w', max: 5 });
+    expect(jobs.map((j) => j.id).sort()).toEqual(out.map((o) => o.id).sort());
+    for (const j of jobs) expect(j.payload).toEqual(big); // their payload objects are still there
   });
 });

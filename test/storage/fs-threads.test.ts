@@ -4,7 +4,7 @@
  * that dies answers its writes (as maybe landed) instead of leaving them waiting.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,5 +103,22 @@ describe('file store commit threads', () => {
     const reopened = createFileStore({ root });
     expect(text((await reopened.read('k'))!.body)).toBe('next');
     await reopened.close();
+  });
+
+  it('a create answers what it found: created, the directory taken, a path gone, or a failed step with nothing made and no staging left', async () => {
+    const threads = new CommitThreads(1);
+    const tmp = path.join(root, '.tmp~');
+    await mkdir(tmp);
+    let n = 0;
+    const create = (dir: string, parent = path.dirname(dir), staging = path.join(tmp, `s${++n}.new`)) =>
+      threads.create({ dir, parent, staging, marker: 'gen-0123456789abcdef', version: `0123456789abcdef-${'1'.padStart(20, '0')}`, body: new TextEncoder().encode('one') });
+    expect(await create(path.join(root, 'k.v'))).toMatchObject({ kind: 'created' });
+    expect((await readdir(path.join(root, 'k.v'))).sort()).toEqual(['0123456789abcdef-00000000000000000001', 'gen-0123456789abcdef']);
+    expect(await create(path.join(root, 'k.v'))).toMatchObject({ kind: 'exists' }); // ENOTEMPTY: another writer made it
+    expect(await create(path.join(root, 'k.v'), root, path.join(root, 'gone', 'x.new'))).toMatchObject({ kind: 'missing' }); // .tmp~ removed
+    await writeFile(path.join(root, 'plain'), '');
+    expect(await create(path.join(root, 'plain', 'k.v'))).toMatchObject({ kind: 'failed', step: 'stage', code: 'ENOTDIR' });
+    expect(await readdir(tmp)).toEqual([]);
+    await threads.close();
   });
 });

@@ -81,7 +81,7 @@ describe('file store on disk', () => {
     expect(await readdir(keyDir('.tmp~'))).toEqual([]);
   });
 
-  it('a create-only write renames its new key directory in without looking first, and leaves no staging behind', async () => {
+  it('a create-only write: an existing key conflicts, a deleted one gets its next version, a body past the kept buffers lands whole, no staging is left', async () => {
     // Straight to the create (a segment's key is new): the rename finds an existing directory
     // (ENOTEMPTY), and only then is it read: a live key conflicts, a deleted one gets a version.
     await store.write('seg', 'first', { ifNoneMatch: '*' });

@@ -62,7 +62,7 @@ export class BacklogSealer {
    * times. Only segments this backlog sealed and still holds the jobs of (no read), untouched
    * since (no refill, no tombstone), at the very end of the chain, are merged.
    *
-   * A bulk seal (a tail that fills a segment by itself) takes in only a held segment smaller than
+   * A bulk seal (a tail of segmentMaxJobs jobs or more) takes in only a held segment smaller than
    * a quarter of one: rewriting a larger one costs more than the manifest entry it saves. Pushes
    * of 10,000 rewrote 40% of their jobs' bytes (8192 + 1808, then 1808 + 10,000 written as
    * 8192 + 3616, ...); now 9%, for a chain of 3 segments per 20,000 jobs instead of 2.4, and
