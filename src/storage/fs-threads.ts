@@ -14,9 +14,9 @@
  * link freed under the KEEP rule (a delete's before: the caller scrubs at once): no reader needs
  * it gone, and the thread's next job waits for it. A `create` job builds a new key directory in
  * staging (marker, version 1, both synced), renames it into place and syncs its parent: a
- * segment of a bulk push is such a create, and its dozen promise calls were half its time. The
- * cost: a create of a few MiB (written with O_DSYNC, 10 ms or so here) holds its thread, and a
- * head commit of another key on that thread waits behind it; it used to run on libuv's pool.
+ * segment of a bulk push is such a create, and its dozen promise calls were half its time. A
+ * store runs its creates on threads of their own (fs.ts), so a segment of a few MiB (10 ms or so
+ * with O_DSYNC here) never holds up another topic's head commit.
  *
  * A thread does one job at a time. A store has up to `threads` of them, and a key always goes to
  * the same one (its commits are one at a time anyway), so different topics still commit and

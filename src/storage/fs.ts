@@ -43,9 +43,11 @@
  *
  * Create (ifNoneMatch, or any write to a missing key): build the key directory with its marker and
  * version 1 under .tmp~, fsync, and rename() it into place (atomic; ENOTEMPTY/EEXIST means another
- * process created it first → use theirs), then fsync the parent; one job on a commit thread. An
- * ifNoneMatch write tries the create before it looks at the directory: the rename is the look. Delete links a tombstone at n+1 the same way, then
- * replaces the kept old versions with symlinks, so a deleted key holds no data.
+ * process created it first → use theirs), then fsync the parent: one job on one of the store's
+ * create threads. An ifNoneMatch write tries the create before it looks at the directory: the
+ * rename is the look (a key that exists costs one wasted create, then the look). Delete links a
+ * tombstone at n+1 the same way, then replaces the kept old versions with symlinks, so a deleted
+ * key holds no data.
  *
  * Errors: before the link nothing happened → STORE_UNAVAILABLE; after it (or a commit thread that
  * died) → STORE_AMBIGUOUS.
@@ -122,6 +124,12 @@ const MAX_SEGMENT = 250;
 const MAX_ATTEMPTS = 1000;
 /** Commit threads per store (fs-threads.ts): one key always uses the same one. */
 const THREADS = 4;
+/**
+ * Threads for creates (a new key directory: a segment, a payload object, a topic's first head),
+ * apart from the commit threads: a segment of a few MiB written with O_DSYNC holds its thread
+ * for 10 ms or so, and a head commit of another topic must not wait behind it.
+ */
+const CREATE_THREADS = 2;
 
 type Outcome = 'landed' | 'stale' | 'gone' | 'taken' | 'foreign' | 'unsure';
 
@@ -144,6 +152,7 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
   let tmpReady: Promise<void> | null = null;
   /** Where the system calls of a commit run (fs-threads.ts), the key directories' fds cached there. */
   const threads = new CommitThreads(THREADS, options.testHooks);
+  const createThreads = new CommitThreads(CREATE_THREADS);
 
   const stagingPath = (suffix = ''): string => path.join(tmpRoot, `${tag}-${++seq}${suffix}`);
 
@@ -282,7 +291,7 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
     const parent = path.dirname(dir);
     await Promise.all([ensureDir(parent), ensureTmp()]);
     const gen = randomBytes(8).toString('hex');
-    const reply = await run(dir, () => threads.create({ dir, parent, staging: stagingPath('.new'), marker: MARKER + gen, version: versionName(gen, 1), body: bytes }));
+    const reply = await run(dir, () => createThreads.create({ dir, parent, staging: stagingPath('.new'), marker: MARKER + gen, version: versionName(gen, 1), body: bytes }));
     switch (reply.kind) {
       case 'created':
         return gen;
@@ -436,7 +445,7 @@ export function createFileStore(options: FileStoreOptions): StorageDriver {
     },
 
     async close(): Promise<void> {
-      await threads.close();
+      await Promise.all([threads.close(), createThreads.close()]);
     },
   };
 }
