@@ -107,9 +107,9 @@ export interface BrokerOptions {
   /** Source of randomness for jitter (default Math.random). */
   random?: () => number;
   /**
-   * Id generator for jobs, lease nonces and payload objects (default `b` and 96 random bits as 16 url-safe characters).
-   * The default's ids are trusted to be new, and a push does not look them up; ids from a
-   * generator of your own are looked up like a client's, in case it repeats one.
+   * Id generator for jobs, lease nonces and payload objects (default: `b` and 96 random bits as 16
+   * url-safe characters). The default's ids are trusted to be new, and a push does not look them
+   * up; ids from a generator of your own are looked up like a client's, in case it repeats one.
    */
   newId?: () => string;
 }

@@ -177,8 +177,8 @@ export class TopicCommitter {
         this.segments.collectOrphans(() => (this.mode === 'leading' ? this.state : null), now, 2 * this.o.leaseMs);
       }
       const applied = applyBatch(s, this.o.brokerId, requests, elect, now, { nonce: this.segments.nonce(), source: this.segments.source });
-      // A push applied once may meet its own jobs when applied again (after an ambiguous write):
-      // from now on its ids are looked up like a client's (PushInput.newIds).
+      // A push applied once may meet its own jobs when applied again (its write landed but was
+      // reported otherwise): from now on its ids are looked up like a client's (PushInput.newIds).
       for (const req of requests) if (req.op === 'push') (req.input as OpInput<'push'>).newIds = false;
       if (!applied.ok) return this.becomeStandby(batch, applied.error, s.broker, riders);
       const { changed, results, swept } = applied;

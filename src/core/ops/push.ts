@@ -25,8 +25,9 @@ export interface PushInput {
    * Every id was made by the broker for this request (unguessable: unguessable-ids.ts), and the
    * request was never applied: no job can hold one yet, so they are not looked up (the head's
    * maps, the done ids, the segments' id index: a tenth of a bulk push's time). The committer
-   * clears it once the request was applied, since a re-apply after an ambiguous write may meet
-   * the jobs of its own first attempt (docs/format.md, "Cancel, get, idempotent push").
+   * clears it once the request was applied, since a re-apply (after a write that landed but was
+   * reported otherwise) may meet the jobs of its own first attempt (docs/format.md, "Cancel,
+   * get, idempotent push").
    */
   newIds?: boolean;
 }
