@@ -28,6 +28,13 @@ async function claimedJob(broker: Broker, clock: FakeClock, id: string) {
   return { id: job!.id, lease: job!.lease, workerId: 'w' };
 }
 
+/** Worker `w` acks its job and claims again (as createWorker does): the ack lingers behind the parked claim. */
+function lingeringAck(broker: Broker, job: { id: string; lease: string; workerId: string }) {
+  const acked = broker.ack('jobs', job);
+  void broker.claim('jobs', { workerId: 'w', waitMs: 30_000 });
+  return acked;
+}
+
 describe('a worker ack lingers for the next push', () => {
   it('a long poll on a topic with nothing pending parks without a commit', async () => {
     const { broker, clock, writes } = setup();
@@ -66,8 +73,7 @@ describe('a worker ack lingers for the next push', () => {
     await broker.stats('jobs');
     const first = await claimedJob(broker, clock, 'j1');
     const before = writes();
-    const acked = broker.ack('jobs', first);
-    void broker.claim('jobs', { workerId: 'w', waitMs: 30_000 });
+    const acked = lingeringAck(broker, first);
     const ackState = watch(acked);
     await clock.advance(ACK_LINGER_MS - 1);
     expect(ackState.done).toBe(false);
@@ -98,8 +104,7 @@ describe('a worker ack lingers for the next push', () => {
     const { broker, clock } = setup();
     await broker.stats('jobs');
     const first = await claimedJob(broker, clock, 'j1');
-    const acked = broker.ack('jobs', first);
-    void broker.claim('jobs', { workerId: 'w', waitMs: 30_000 });
+    const acked = lingeringAck(broker, first);
     expect(await broker.stats('jobs')).toMatchObject({ claimed: 0, counters: { completed: 1 } });
     expect(await acked).toEqual({ id: 'j1' });
   });
@@ -108,8 +113,7 @@ describe('a worker ack lingers for the next push', () => {
     const { broker, clock } = setup();
     await broker.stats('jobs');
     const first = await claimedJob(broker, clock, 'j1');
-    const acked = broker.ack('jobs', first);
-    void broker.claim('jobs', { workerId: 'w', waitMs: 30_000 });
+    const acked = lingeringAck(broker, first);
     await broker.flush();
     expect(await acked).toEqual({ id: 'j1' });
   });
