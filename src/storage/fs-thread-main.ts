@@ -159,6 +159,23 @@ export function threadMain(require: NodeJS.Require, port: MessagePort, gate: Int
     freed = [];
   };
 
+  /**
+   * Creates `file` (it must not exist) holding `body`, durably. A failure after the open closes
+   * and unlinks it (never a file another writer made: the open is exclusive) and throws.
+   */
+  const writeNew = (file: string, body: Uint8Array): void => {
+    const fd = fs.openSync(file, O_WRONLY | O_CREAT | O_EXCL | dsync, 0o666);
+    try {
+      for (let off = 0; off < body.length; ) off += fs.writeSync(fd, body, off, body.length - off, off);
+      if (!dsync || body.length === 0) fs.fdatasyncSync(fd); // O_DSYNC syncs each write; an empty file had none
+      fs.closeSync(fd);
+    } catch (err) {
+      quietly(() => fs.closeSync(fd));
+      quietly(() => fs.unlinkSync(file));
+      throw err;
+    }
+  };
+
   const place = (job: PlaceJob): PlaceReply => {
     const { id, body } = job;
     const pre = job.precheck;
@@ -187,19 +204,9 @@ export function threadMain(require: NodeJS.Require, port: MessagePort, gate: Int
       if (markers !== 1 || !current || newer) return { id, kind: 'stale', names: entries.map((e) => e.name) };
     }
     if (body) {
-      let fd: number;
       try {
-        fd = fs.openSync(job.staging, O_WRONLY | O_CREAT | O_EXCL | dsync, 0o666);
+        writeNew(job.staging, body);
       } catch (err) {
-        return failed(id, 'stage', err);
-      }
-      try {
-        for (let off = 0; off < body.length; ) off += fs.writeSync(fd, body, off, body.length - off, off);
-        if (!dsync || body.length === 0) fs.fdatasyncSync(fd); // O_DSYNC syncs each write; an empty file had none
-        fs.closeSync(fd);
-      } catch (err) {
-        quietly(() => fs.closeSync(fd));
-        quietly(() => fs.unlinkSync(job.staging));
         return failed(id, 'stage', err);
       }
     }
@@ -253,13 +260,7 @@ export function threadMain(require: NodeJS.Require, port: MessagePort, gate: Int
     try {
       fs.mkdirSync(staging);
       fs.closeSync(fs.openSync(`${staging}/${job.marker}`, O_WRONLY | O_CREAT | O_EXCL, 0o666));
-      const fd = fs.openSync(`${staging}/${job.version}`, O_WRONLY | O_CREAT | O_EXCL | dsync, 0o666);
-      try {
-        for (let off = 0; off < body.length; ) off += fs.writeSync(fd, body, off, body.length - off, off);
-        if (!dsync || body.length === 0) fs.fdatasyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
+      writeNew(`${staging}/${job.version}`, body);
       syncDirOnce(staging); // the marker's and the version's entries, before the directory is visible
       fs.renameSync(staging, job.dir);
     } catch (err) {
