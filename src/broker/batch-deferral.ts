@@ -119,9 +119,7 @@ export class BatchDeferral {
     this.cancelDeferTimer = this.clock.setTimer(
       due - this.clock.now(),
       () => {
-        this.cancelDeferTimer = null;
-        this.timerDue = Infinity;
-        this.timerKeepsAlive = false;
+        this.cancelDeferTimer = null; // fired: endDeferral's cancelTimer() resets the rest
         this.endDeferral();
       },
       alive,
