@@ -6,11 +6,11 @@
  * calls themselves. Here a commit is one round trip, and the calls run back to back.
  *
  * Only the calls live here (the thread's code: fs-thread-main.ts); the protocol and every decision
- * stay in fs.ts (see its header). A `place` job makes the pre-check (a readdir: is the version it builds on still the current one?
- * optional), stages the body (open O_EXCL, write, data sync, close), links the new version (a
- * tombstone symlink for a delete), fsyncs the key directory, reads the directory's names back for
- * the verify and drops the staging name, then answers with what it found. A job stops at the
- * first step that fails, and says which. Only after the answer does it unlink the version this
+ * stay in fs.ts (see its header). A `place` job makes the pre-check (a readdir: is the version it
+ * builds on still the current one? optional), stages the body (open O_EXCL, write, data sync,
+ * close), links the new version (a tombstone symlink for a delete), fsyncs the key directory,
+ * reads the directory's names back for the verify and drops the staging name, then answers with
+ * what it found. A job stops at the first step that fails, and says which. Only after the answer does it unlink the version this
  * link freed under the KEEP rule (a delete's before: the caller scrubs at once): no reader needs
  * it gone, and the thread's next job waits for it. A `create` job builds a new key directory in
  * staging (marker, version 1, both synced), renames it into place and syncs its parent: a
