@@ -21,6 +21,7 @@ import {
   type SegmentMeta,
 } from '../core/segments/segment-codec.js';
 import type { JobRecord } from '../core/types.js';
+import { shapeRecord } from '../core/job-json.js';
 import type { PlannedWrite } from '../core/segments/segment-registry.js';
 import { isOrphan, segmentPrefix } from '../core/segments/segment-keys.js';
 import type { BatchRequest } from '../core/batch.js';
@@ -213,7 +214,7 @@ export class TopicSegments {
     const { meta, whole, jobs } = await header;
     const i = meta.ids.indexOf(id);
     if (i < 0) return undefined;
-    if (jobs) return structuredClone(jobs[i]); // the cache's record stays as refill will find it
+    if (jobs) return shapeRecord(structuredClone(jobs[i])!); // the cache's record stays as refill will find it
     if (whole) return this.watched(key, async () => decodeSegmentRecord(whole, id, key));
     return this.watched(key, async () => decodeRecord(meta, i, await this.read(key, recordSpan(meta, i)), key));
   }

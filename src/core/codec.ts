@@ -8,7 +8,7 @@
  * dropped, the leadership epoch restarted). The only defaults are the upgrades from older formats.
  */
 import { QueueError } from '../errors.js';
-import { jobBytes } from './job-json.js';
+import { jobBytes, shapeRecord } from './job-json.js';
 import { JoinedBytes } from './joined-bytes.js';
 import { groupBytes, parseRecent, windowParts, type RecentGroup } from './recent.js';
 import { backlogFromJobs, loadBacklog } from './segments/backlog-load.js';
@@ -110,7 +110,7 @@ function checkJob(j: unknown, where: string, live: boolean): JobRecord {
   if (j.state === 'claimed' && (!isObj(j.lease) || typeof j.lease.token !== 'string' || !isNum(j.lease.until))) {
     throw corrupt(where, `claimed job ${j.id} has no valid lease`);
   }
-  return j as unknown as JobRecord;
+  return shapeRecord(j as unknown as JobRecord); // the one shape of a record in memory (job-json.ts)
 }
 
 /** Settings as stored, every known field checked (a bad value would be used, then written back as if valid); others kept as they are. */

@@ -41,15 +41,30 @@ export function payloadJson(job: JobRecord): string {
 
 /**
  * A new pending job as a push makes it: an inline payload (with its JSON text when the caller made
- * it already), or `payloadRef`. Its cache slots are in the literal, empty: filling them later
- * changes no hidden class and allocates no property array (a bulk push's jobs all take this shape).
+ * it already), or `payloadRef`; in the one shape of a record (`shaped`).
  */
 export function newJobRecord(id: string, priority: number, order: number, runAt: number, maxAttempts: number, now: number, payloadRef: string | undefined, payload: unknown, json: string | undefined): JobRecord {
-  const job: Cached =
-    payloadRef !== undefined
-      ? { id, state: 'pending', priority, order, runAt, attempts: 0, maxAttempts, createdAt: now, updatedAt: now, payloadRef, [PAYLOAD_JSON]: undefined, [JSON_CACHE]: undefined, [RECORD_CRC]: undefined, [RECORD_BUF]: undefined, [RECORD_AT]: 0, [RECORD_LEN]: 0 }
-      : { id, state: 'pending', priority, order, runAt, attempts: 0, maxAttempts, createdAt: now, updatedAt: now, payload, [PAYLOAD_JSON]: json, [JSON_CACHE]: undefined, [RECORD_CRC]: undefined, [RECORD_BUF]: undefined, [RECORD_AT]: 0, [RECORD_LEN]: 0 };
-  return job;
+  return shaped(id, 'pending', payloadRef === undefined ? payload : undefined, payloadRef, priority, order, runAt, 0, maxAttempts, undefined, undefined, now, now, undefined, undefined, undefined, undefined, undefined, payloadRef === undefined ? json : undefined);
+}
+
+/** A record read back (a segment's, queue.json's), in the one shape every record has in memory. */
+export function shapeRecord(r: JobRecord): JobRecord {
+  return shaped(r.id, r.state, r.payload, r.payloadRef, r.priority, r.order, r.runAt, r.attempts, r.maxAttempts, r.backoff, r.lease, r.createdAt, r.updatedAt, r.lastError, r.nackedBy, r.result, r.finishedAt, r.archive, undefined);
+}
+
+/**
+ * The one shape of a record in memory: every field present, undefined while unset, and the cache
+ * slots. A change then assigns and never adds a property: V8 keeps one hidden class for every job,
+ * so the stores of claim, ack and touch stay monomorphic and allocate no property storage. Records
+ * made otherwise (pushed ones with their few fields, JSON.parse's from segments and queue.json)
+ * each grew their own chain of hidden classes, and the core's property stores went megamorphic:
+ * a drain's main thread spent twice as long per job (docs/benchmarks.md, "One shape per job
+ * record"). Unset fields are `undefined`, never deleted (a delete would make the object a slow
+ * dictionary), and JSON.stringify and the record writer leave them out. Every record the state
+ * holds comes from here (newJobRecord, shapeRecord); test/core/record-shape.test.ts checks it.
+ */
+function shaped(id: string, state: JobRecord['state'], payload: unknown, payloadRef: string | undefined, priority: number, order: number, runAt: number, attempts: number, maxAttempts: number, backoff: JobRecord['backoff'], lease: JobRecord['lease'], createdAt: number, updatedAt: number, lastError: string | undefined, nackedBy: JobRecord['nackedBy'], result: unknown, finishedAt: number | undefined, archive: string | undefined, json: string | undefined): Cached {
+  return { id, state, payload, payloadRef, priority, order, runAt, attempts, maxAttempts, backoff, lease, createdAt, updatedAt, lastError, nackedBy, result, finishedAt, archive, [PAYLOAD_JSON]: json, [JSON_CACHE]: undefined, [RECORD_CRC]: undefined, [RECORD_BUF]: undefined, [RECORD_AT]: 0, [RECORD_LEN]: 0 };
 }
 
 /**

@@ -247,7 +247,7 @@ export function finishJob(s: QueueState, job: JobRecord, final: 'completed' | 'd
   job.archive = archive;
   // A completed job keeps its lease as the record of who finished it, which also makes a replayed
   // ack (after an ambiguous write) idempotent while the job waits to be archived.
-  if (final !== 'completed') delete job.lease;
+  if (final !== 'completed') job.lease = undefined;
   touch(job, now);
   s.done.push(job);
   s.idx.doneById.set(job.id, job);

@@ -4,6 +4,7 @@ import { deadStub, findDone, finishJob, insertJob, recentStub, segmentState, tou
 import type { QueueState } from '../state.js';
 import type { Backoff, JobRecord, JobStats } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
+import { shapeRecord } from '../job-json.js';
 
 export const cancel: OpHandler<GetInput, { id: string; state: 'cancelled' }> = (s, input, now, ctx) => {
   const job = s.jobs.get(input.id);
@@ -66,7 +67,7 @@ export const retry: OpHandler<RetryInput, { id: string; state: JobRecord['state'
  * dead-letter entry): attempts reset, a new place at the end of its priority's line.
  */
 export function reviveDead(s: QueueState, rec: JobRecord, now: number): JobRecord {
-  const job: JobRecord = {
+  const job = shapeRecord({
     id: rec.id,
     state: 'pending',
     priority: rec.priority,
@@ -76,11 +77,10 @@ export function reviveDead(s: QueueState, rec: JobRecord, now: number): JobRecor
     maxAttempts: rec.maxAttempts,
     createdAt: rec.createdAt,
     updatedAt: now,
-  };
-  if (rec.payloadRef !== undefined) job.payloadRef = rec.payloadRef;
-  else job.payload = rec.payload ?? null;
-  if (rec.backoff) job.backoff = rec.backoff;
-  if (rec.lastError !== undefined) job.lastError = rec.lastError;
+    ...(rec.payloadRef !== undefined ? { payloadRef: rec.payloadRef } : { payload: rec.payload ?? null }),
+    ...(rec.backoff ? { backoff: rec.backoff } : {}),
+    ...(rec.lastError !== undefined ? { lastError: rec.lastError } : {}),
+  });
   s.dead.delete(rec.id);
   // A dead job still waiting in `done` to be archived keeps its archive entry; the retried job is a new live record.
   insertJob(s, job, now);

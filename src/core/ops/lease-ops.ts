@@ -44,7 +44,7 @@ export const ack: OpHandler<AckInput, { id: string }> = (s, input, now, ctx) => 
   if (input.token !== '' && recentToken(s.recent, input.id, now) === input.token && !s.jobs.has(input.id)) return { id: input.id };
   const job = ownedJob(s, input.id, input.worker, input.token, now);
   if (input.result !== undefined) job.result = input.result;
-  delete job.lastError;
+  job.lastError = undefined;
   finishJob(s, job, 'completed', now);
   s.counters.completed++;
   ctx.changed = true;

@@ -119,14 +119,14 @@ export class Backlog {
   requeue(job: JobRecord, runAt: number, now: number): void {
     job.runAt = runAt;
     job.order = this.orders.nextOrder++;
-    delete job.lease;
+    job.lease = undefined;
     this.add(job, now);
     touchJob(job, now);
   }
 
   /** A claimed job handed back untouched: its old place, at the front of its window. */
   returnUnclaimed(job: JobRecord, now: number): void {
-    delete job.lease;
+    job.lease = undefined;
     job.state = 'pending';
     const c = chainOf(this, job.priority);
     c.window.insertSorted(job, byOrder);

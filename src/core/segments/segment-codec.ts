@@ -16,7 +16,7 @@
  */
 import { QueueError } from '../../errors.js';
 import { ByteWriter } from '../byte-writer.js';
-import { cachedRecordCrc, keepRecordCrc, primeJobBytes, recordBuffer, recordLength, recordStart } from '../job-json.js';
+import { cachedRecordCrc, keepRecordCrc, primeJobBytes, recordBuffer, shapeRecord, recordLength, recordStart } from '../job-json.js';
 import type { JobRecord } from '../types.js';
 import { crc32, fingerprintInto } from './fingerprint.js';
 
@@ -322,7 +322,7 @@ export function decodeRecord(meta: SegmentMeta, i: number, bytes: Uint8Array, wh
   if (crc32(buf) !== meta.crcs[i]) throw corrupt(where, `record ${i} checksum mismatch`);
   let job: JobRecord;
   try {
-    job = JSON.parse(buf.toString('utf8', 0, buf.length - 1)) as JobRecord;
+    job = shapeRecord(JSON.parse(buf.toString('utf8', 0, buf.length - 1)) as JobRecord);
   } catch {
     throw corrupt(where, `record ${i} is not JSON`);
   }
