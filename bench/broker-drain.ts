@@ -11,8 +11,9 @@
  *
  * The backlog is built with pushMany-sized pushes (10,000 jobs a call, untimed). The consumer
  * claims up to `--ahead` jobs beyond its 16 slots (createWorker's 'auto' claim-ahead reaches 256
- * on a deep queue), runs a no-op handler per job and acks each turn's finished jobs together, as
- * createWorker does. Printed: jobs/s, the commits, and CPU per job split into the main thread and
+ * on a deep queue; like it, it tops up once half of that room is free), runs a no-op handler per
+ * job and acks each turn's finished jobs together, as createWorker does. A failed claim or ack
+ * ends the run with its error. Printed: jobs/s, the commits, and CPU per job split into the main thread and
  * the others (Linux: from /proc/self/task, 10 ms ticks).
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -72,7 +73,8 @@ try {
   let acks: Array<{ id: string; workerId: string; lease: string }> = [];
   let ackQueued = false;
   let finish!: () => void;
-  const done = new Promise<void>((resolve) => (finish = resolve));
+  let fail!: (err: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => ((finish = resolve), (fail = reject)));
   const flushAcks = (): void => {
     ackQueued = false;
     const batch = acks;
@@ -82,7 +84,7 @@ try {
       completed += batch.length;
       if (completed >= JOBS) finish();
       else startJobs();
-    });
+    }, fail);
   };
   const startJobs = (): void => {
     while (running < SLOTS && held.length > 0) {
@@ -98,12 +100,14 @@ try {
         startJobs();
       });
     }
-    void claimMore();
+    claimMore().catch(fail);
   };
   let claiming = false;
   const claimMore = async (): Promise<void> => {
     const room = SLOTS - running + AHEAD - held.length;
-    if (claiming || room <= 0 || claimed >= JOBS) return;
+    // As createWorker: with jobs held, top up only once half the claim-ahead room is free.
+    const worthIt = held.length === 0 ? 1 : Math.max(1, Math.ceil(AHEAD / 2));
+    if (claiming || room < worthIt || claimed >= JOBS) return;
     claiming = true;
     const jobs = await broker.claim(TOPIC, { workerId: 'w', max: Math.min(room, 1000) });
     claiming = false;
@@ -120,7 +124,7 @@ try {
   const commits = (await broker.stats(TOPIC)).seq - seq0;
   const perJob = (us: number): string => (us / JOBS).toFixed(1);
   process.stdout.write(`bucketq broker-drain — node ${process.version}, store ${store.name}, ${JOBS} jobs, ${SLOTS} slots + ${AHEAD} ahead\n`);
-  process.stdout.write(`drain: ${(JOBS / s).toFixed(0)} jobs/s, ${commits} commits (${(JOBS / commits).toFixed(1)} jobs each)\n`);
+  process.stdout.write(`drain: ${(JOBS / s).toFixed(0)} jobs/s, ${commits} commits (archive windows' included; ${(JOBS / commits).toFixed(1)} jobs each)\n`);
   process.stdout.write(`CPU per job: ${perJob(cpu.user + cpu.system)} µs (user ${perJob(cpu.user)}, system ${perJob(cpu.system)})\n`);
   if (ticks0 && ticks) {
     let main = 0;

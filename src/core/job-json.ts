@@ -47,6 +47,24 @@ export function newJobRecord(id: string, priority: number, order: number, runAt:
   return shaped(id, 'pending', payloadRef === undefined ? payload : undefined, payloadRef, priority, order, runAt, 0, maxAttempts, undefined, undefined, now, now, undefined, undefined, undefined, undefined, undefined, payloadRef === undefined ? json : undefined);
 }
 
+/**
+ * A copy of `job` in `state`, in the one shape (a spread copy would get a hidden class of its
+ * own). The caches come along: the payload's text always, the record's bytes only while the
+ * state is the one they were written in.
+ */
+export function copyRecord(job: JobRecord, state: JobRecord['state']): JobRecord {
+  const from = job as Cached;
+  const copy = shaped(job.id, state, job.payload, job.payloadRef, job.priority, job.order, job.runAt, job.attempts, job.maxAttempts, job.backoff, job.lease, job.createdAt, job.updatedAt, job.lastError, job.nackedBy, job.result, job.finishedAt, job.archive, from[PAYLOAD_JSON]);
+  if (state === job.state && from[RECORD_BUF] !== undefined) {
+    copy[JSON_CACHE] = from[JSON_CACHE];
+    copy[RECORD_CRC] = from[RECORD_CRC];
+    copy[RECORD_BUF] = from[RECORD_BUF];
+    copy[RECORD_AT] = from[RECORD_AT];
+    copy[RECORD_LEN] = from[RECORD_LEN];
+  }
+  return copy;
+}
+
 /** A record read back (a segment's, queue.json's), in the one shape every record has in memory. */
 export function shapeRecord(r: JobRecord): JobRecord {
   return shaped(r.id, r.state, r.payload, r.payloadRef, r.priority, r.order, r.runAt, r.attempts, r.maxAttempts, r.backoff, r.lease, r.createdAt, r.updatedAt, r.lastError, r.nackedBy, r.result, r.finishedAt, r.archive, undefined);

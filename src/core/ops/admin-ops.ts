@@ -4,7 +4,7 @@ import { deadStub, findDone, finishJob, insertJob, recentStub, segmentState, tou
 import type { QueueState } from '../state.js';
 import type { Backoff, JobRecord, JobStats } from '../types.js';
 import { snapshot, type OpHandler } from './_context.js';
-import { shapeRecord } from '../job-json.js';
+import { copyRecord, shapeRecord } from '../job-json.js';
 
 export const cancel: OpHandler<GetInput, { id: string; state: 'cancelled' }> = (s, input, now, ctx) => {
   const job = s.jobs.get(input.id);
@@ -21,7 +21,7 @@ export const cancel: OpHandler<GetInput, { id: string; state: 'cancelled' }> = (
       const key = (s.backlog.locate(input.id) as { key: string }).key;
       throw new QueueError('UNAVAILABLE', `job ${input.id} waits in segment ${key}, not read yet; retry shortly`, { details: { id: input.id, segment: key } });
     }
-    const copy: JobRecord = { ...snapshot(input.record), state: inSegment };
+    const copy = copyRecord(snapshot(input.record), inSegment);
     finishJob(s, copy, 'cancelled', now);
     s.counters.cancelled++;
     ctx.changed = true;

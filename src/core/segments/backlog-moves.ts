@@ -4,7 +4,7 @@
  * "Delayed jobs", "Compaction"). Each takes the decoded segment the broker read; the segment itself
  * never changes, `skip` says how much of it the head has taken.
  */
-import { dropJsonCache } from '../job-json.js';
+import { copyRecord } from '../job-json.js';
 import type { JobRecord } from '../types.js';
 import type { Backlog } from './backlog.js';
 import { toWindow } from './backlog-chains.js';
@@ -15,11 +15,9 @@ import type { SegmentRef } from './segment-registry.js';
 
 /** A record from a read segment, as a job of the head (the read copy may serve another attempt). */
 function fromSegment(job: JobRecord, state: 'pending' | 'delayed'): JobRecord {
-  const copy = { ...job, state };
-  // A spread copies the symbol-keyed JSON cache too: the segment's record bytes (segment-codec.ts),
-  // still exact when the state is the one the job was sealed in.
-  if (job.state !== state) dropJsonCache(copy);
-  return copy;
+  // With the segment's record bytes (segment-codec.ts) while they are still exact: the state is
+  // the one the job was sealed in.
+  return copyRecord(job, state);
 }
 
 /** Takes job `i` of a segment out of it: unindexed; true when it was tombstoned (cancelled). */
