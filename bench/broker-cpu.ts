@@ -33,10 +33,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fork } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { Broker } from '../src/broker/broker.js';
 import type { ClaimedJob } from '../src/core/ops/claim.js';
 import { openStore } from '../src/storage/open.js';
+import { mainAndOthers, threadTicks } from './thread-ticks.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -218,37 +218,15 @@ try {
   if (dir) await rm(dir, { recursive: true, force: true });
 }
 
-/** Per thread of this process, user + system clock ticks (Linux: /proc/self/task; null elsewhere). */
-function threadTicks(): Map<string, number> | null {
-  try {
-    const out = new Map<string, number>();
-    for (const tid of readdirSync('/proc/self/task')) {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(tid, Number(f[11]) + Number(f[12])); // utime, stime (fields 14 and 15)
-    }
-    return out;
-  } catch {
-    return null; // a thread that ended while being read, or no procfs
-  }
-}
-
 /**
  * The CPU per job split into the main thread (the event loop: HTTP, the commit loop, the core) and
  * the others (V8's GC helpers, the file store's commit thread, libuv's pool), from 10 ms ticks.
  */
 function threadSplit(before: Map<string, number> | null): string | null {
-  const after = threadTicks();
-  if (!before || !after) return null;
-  let main = 0;
-  let others = 0;
-  for (const [tid, ticks] of after) {
-    const d = ticks - (before.get(tid) ?? 0);
-    if (tid === String(process.pid)) main += d;
-    else others += d;
-  }
+  const split = mainAndOthers(before);
+  if (!split) return null;
   const perJob = (ticks: number) => ((ticks * 10_000) / JOBS).toFixed(0);
-  return `  by thread (10 ms ticks): main ${perJob(main)} µs/job, other threads ${perJob(others)} µs/job (GC helpers, the file store's commit thread, libuv's pool)`;
+  return `  by thread (10 ms ticks): main ${perJob(split.main)} µs/job, other threads ${perJob(split.others)} µs/job (GC helpers, the file store's commit thread, libuv's pool)`;
 }
 
 /** --wire: W1 over HTTP against a broker server in this process; the clients in a child. */

@@ -16,12 +16,13 @@
  * ends the run with its error. Printed: jobs/s, the commits, and CPU per job split into the main thread and
  * the others (Linux: from /proc/self/task, 10 ms ticks).
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Broker } from '../src/broker/broker.js';
 import { openStore } from '../src/storage/open.js';
+import { mainAndOthers, threadTicks } from './thread-ticks.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,22 +39,6 @@ const SLOTS = 16;
 const TOPIC = 'drain';
 const BULK = 10_000;
 
-/** Per thread of this process, user + system clock ticks; null without procfs. */
-async function threadTicks(): Promise<Map<string, number> | null> {
-  try {
-    const out = new Map<string, number>();
-    for (const tid of await readdir('/proc/self/task')) {
-      const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => null);
-      if (stat === null) continue; // a thread that ended meanwhile
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(tid, Number(f[11]) + Number(f[12]));
-    }
-    return out;
-  } catch {
-    return null;
-  }
-}
-
 const dir = args.store === undefined ? await mkdtemp(join(tmpdir(), 'bucketq-broker-drain-')) : null;
 const store = await openStore(args.store ?? `file:${dir}`);
 const broker = new Broker({ store });
@@ -62,7 +47,7 @@ try {
     await broker.push(TOPIC, Array.from({ length: Math.min(BULK, JOBS - n) }, (_, i) => ({ payload: { n: n + i } })));
   }
   const seq0 = (await broker.stats(TOPIC)).seq;
-  const ticks0 = await threadTicks();
+  const ticks0 = threadTicks();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
 
@@ -120,22 +105,13 @@ try {
 
   const s = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const ticks = await threadTicks();
-  const commits = (await broker.stats(TOPIC)).seq - seq0;
+    const commits = (await broker.stats(TOPIC)).seq - seq0;
   const perJob = (us: number): string => (us / JOBS).toFixed(1);
   process.stdout.write(`bucketq broker-drain — node ${process.version}, store ${store.name}, ${JOBS} jobs, ${SLOTS} slots + ${AHEAD} ahead\n`);
   process.stdout.write(`drain: ${(JOBS / s).toFixed(0)} jobs/s, ${commits} commits (archive windows' included; ${(JOBS / commits).toFixed(1)} jobs each)\n`);
   process.stdout.write(`CPU per job: ${perJob(cpu.user + cpu.system)} µs (user ${perJob(cpu.user)}, system ${perJob(cpu.system)})\n`);
-  if (ticks0 && ticks) {
-    let main = 0;
-    let others = 0;
-    for (const [tid, t] of ticks) {
-      const d = t - (ticks0.get(tid) ?? 0);
-      if (tid === String(process.pid)) main += d;
-      else others += d;
-    }
-    process.stdout.write(`  by thread (10 ms ticks): main ${perJob(main * 10_000)} µs/job, other threads ${perJob(others * 10_000)} µs/job\n`);
-  }
+  const split = mainAndOthers(ticks0);
+  if (split) process.stdout.write(`  by thread (10 ms ticks): main ${perJob(split.main * 10_000)} µs/job, other threads ${perJob(split.others * 10_000)} µs/job\n`);
 } finally {
   await broker.stop();
   await store.close();
