@@ -79,7 +79,7 @@ export function shapeRecord(r: JobRecord): JobRecord {
  * a drain's main thread spent twice as long per job (docs/benchmarks.md, "One shape per job
  * record"). Unset fields are `undefined`, never deleted (a delete would make the object a slow
  * dictionary), and JSON.stringify and the record writer leave them out. Every record the state
- * holds comes from here (newJobRecord, shapeRecord); test/core/record-shape.test.ts checks it.
+ * holds comes from here (newJobRecord, shapeRecord, copyRecord); test/core/record-shape.test.ts checks it.
  */
 function shaped(id: string, state: JobRecord['state'], payload: unknown, payloadRef: string | undefined, priority: number, order: number, runAt: number, attempts: number, maxAttempts: number, backoff: JobRecord['backoff'], lease: JobRecord['lease'], createdAt: number, updatedAt: number, lastError: string | undefined, nackedBy: JobRecord['nackedBy'], result: unknown, finishedAt: number | undefined, archive: string | undefined, json: string | undefined): Cached {
   return { id, state, payload, payloadRef, priority, order, runAt, attempts, maxAttempts, backoff, lease, createdAt, updatedAt, lastError, nackedBy, result, finishedAt, archive, [PAYLOAD_JSON]: json, [JSON_CACHE]: undefined, [RECORD_CRC]: undefined, [RECORD_BUF]: undefined, [RECORD_AT]: 0, [RECORD_LEN]: 0 };
