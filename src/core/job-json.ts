@@ -54,7 +54,9 @@ export function newJobRecord(id: string, priority: number, order: number, runAt:
  */
 export function copyRecord(job: JobRecord, state: JobRecord['state']): JobRecord {
   const from = job as Cached;
-  const copy = shaped(job.id, state, job.payload, job.payloadRef, job.priority, job.order, job.runAt, job.attempts, job.maxAttempts, job.backoff, job.lease, job.createdAt, job.updatedAt, job.lastError, job.nackedBy, job.result, job.finishedAt, job.archive, from[PAYLOAD_JSON]);
+  const copy = shapeRecord(job) as Cached; // assigning its slots below keeps the shape
+  copy.state = state;
+  copy[PAYLOAD_JSON] = from[PAYLOAD_JSON];
   if (state === job.state && from[RECORD_BUF] !== undefined) {
     copy[JSON_CACHE] = from[JSON_CACHE];
     copy[RECORD_CRC] = from[RECORD_CRC];

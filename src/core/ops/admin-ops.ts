@@ -77,9 +77,10 @@ export function reviveDead(s: QueueState, rec: JobRecord, now: number): JobRecor
     maxAttempts: rec.maxAttempts,
     createdAt: rec.createdAt,
     updatedAt: now,
-    ...(rec.payloadRef !== undefined ? { payloadRef: rec.payloadRef } : { payload: rec.payload ?? null }),
-    ...(rec.backoff ? { backoff: rec.backoff } : {}),
-    ...(rec.lastError !== undefined ? { lastError: rec.lastError } : {}),
+    payloadRef: rec.payloadRef,
+    payload: rec.payloadRef !== undefined ? undefined : (rec.payload ?? null),
+    backoff: rec.backoff || undefined,
+    lastError: rec.lastError,
   });
   s.dead.delete(rec.id);
   // A dead job still waiting in `done` to be archived keeps its archive entry; the retried job is a new live record.
