@@ -4,8 +4,8 @@
  *   BUCKETQ_URL=http://127.0.0.1:PORT tsx bench/network-worker.ts TOPIC CONCURRENCY
  *   BENCH_PREFETCH=N ...   createWorker's prefetch: claim N jobs ahead of free slots
  *
- * Writes JSON lines on stdout, times as epoch ms with sub-ms precision (performance.timeOrigin +
- * performance.now(), the same clock as the bench process on this machine):
+ * Writes JSON lines on stdout, times as ms on CLOCK_MONOTONIC with sub-ms precision
+ * (bench/monotonic-ms.ts, the same clock as the bench process on this machine):
  *   {"ready":true}                                  the worker is started
  *   {"completed":N,"lastAckAt":T}                   every 50 ms while the count changes (T: when the
  *                                                   latest ack resolved)
@@ -18,12 +18,13 @@
 import { createInterface } from 'node:readline';
 import { createClient } from '../src/client/index.js';
 import { createWorker } from '../src/worker/index.js';
+import { monotonicMs } from './monotonic-ms.js';
 
 const [topic = 'bench', concurrencyText = '16'] = process.argv.slice(2);
 const url = process.env.BUCKETQ_URL;
 if (!url) throw new Error('set BUCKETQ_URL');
 
-const now = () => performance.timeOrigin + performance.now();
+const now = monotonicMs;
 const out = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 interface Payload {

@@ -9,7 +9,7 @@
  * its latest ack resolved). Before it, 1,000 jobs warm up connections, JIT and the topic.
  * Latency: on an idle queue, single jobs pushed one at a time; for each, the time from just before
  * its push request to the start of its handler in the worker process (both processes read the
- * same system clock: performance.timeOrigin + performance.now()).
+ * same monotonic clock: bench/monotonic-ms.ts).
  *
  *   npm run bench:network
  *   npm run bench:network -- --jobs 5000 --probes 100
@@ -31,6 +31,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createClient } from '../src/client/index.js';
 import type { Queue } from '../src/api.js';
+import { monotonicMs } from './monotonic-ms.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -61,7 +62,7 @@ const WARMUP = 1000;
 const TOPIC = 'bench';
 const ROOT = resolve(import.meta.dirname, '..');
 
-const now = () => performance.timeOrigin + performance.now();
+const now = monotonicMs;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function pct(sorted: number[], p: number): number {

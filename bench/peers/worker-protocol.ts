@@ -1,7 +1,7 @@
 /**
  * The one protocol between the peer runner and every system's worker process, so the runner
- * times all systems the same way. Times are epoch ms with sub-ms precision
- * (performance.timeOrigin + performance.now(): the same clock in every process on this machine).
+ * times all systems the same way. Times are ms on CLOCK_MONOTONIC with sub-ms
+ * precision (bench/monotonic-ms.ts: the same clock in every process on this machine).
  *
  * Worker → runner, JSON lines on stdout:
  *   {"ready":true}                        connected, not consuming yet
@@ -13,8 +13,9 @@
  * SIGTERM: the worker closes its library's worker and connection, then exits.
  */
 import { createInterface } from 'node:readline';
+import { monotonicMs } from '../monotonic-ms.js';
 
-export const now = (): number => performance.timeOrigin + performance.now();
+export const now = monotonicMs;
 
 export interface WorkerSide {
   /** Call when the handler of a job starts (reports probes). */
