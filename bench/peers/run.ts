@@ -27,6 +27,7 @@ import { runSystem } from './run-system.js';
 import { ensureInstalled } from './setup.js';
 import { STRACE_REQUIREMENT } from './strace.js';
 import type { SystemAdapter } from './types.js';
+import { onNodeLts } from '../node-lts.js';
 
 const HELP = `npm run bench:peers -- [options]
 
@@ -54,6 +55,9 @@ bullmq-fsync: appendonly yes, appendfsync always) and pg-boss, one system after 
                             to each bucketq broker: syscalls per commit (needs /usr/bin/strace)
   --no-install              do not apt-get install missing servers (redis-server, postgresql, strace)
   --cpu-prof DIR            bucketq's broker processes write .cpuprofile files there
+  --node lts|system         the Node every process of the run uses: lts (default), the LTS
+                            .ci/run tests on (scripts/node-versions.sh; installed from the npm
+                            registry on first use), or system, the node that started this
   --json                    the results as JSON on stdout, nothing written
   --no-write                print the markdown, write no files
 
@@ -82,6 +86,7 @@ const parsed = (() => {
         json: { type: 'boolean', default: false },
         'no-write': { type: 'boolean', default: false },
         'cpu-prof': { type: 'string' },
+        node: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -121,6 +126,9 @@ const config = {
   straceJobs: args.strace ? Math.min(JOBS, 5000) : 0,
 };
 
+// After every check of the arguments: a bad one is refused here, before any install.
+if (args.node !== undefined && args.node !== 'lts' && args.node !== 'system') usage(`--node takes lts or system, got ${JSON.stringify(args.node)}`);
+onNodeLts(args.node, (line) => process.stderr.write(`bench:peers: ${line}\n`));
 teardownOnSignals();
 const log = (s: string) => process.stderr.write(`${s}\n`);
 if (!args['no-install']) ensureInstalled([...systems.flatMap((s) => s.requires), ...(args.strace ? [STRACE_REQUIREMENT] : [])], log);

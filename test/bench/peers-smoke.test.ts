@@ -13,7 +13,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 
 describe('bench:peers harness', () => {
   it('runs every workload on bucketq-memory and reports them as JSON and as a table', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/peers/run.ts', '--only', 'bucketq-memory', '--jobs', '100', '--probes', '5', '--json'], {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/peers/run.ts', '--only', 'bucketq-memory', '--jobs', '100', '--probes', '5', '--json', '--node', 'system'], {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 60_000,
@@ -60,5 +60,11 @@ describe('bench:peers harness', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/peers/run.ts', '--only', 'rabbitmq'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
     expect(run.status).toBe(2);
     expect(run.stderr.trim()).toBe('bench:peers: --only: no system "rabbitmq"; there are bucketq-file, bucketq-memory, bullmq, bullmq-fsync, pgboss');
+  });
+
+  it('refuses a --node other than lts or system with one readable line', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/peers/run.ts', '--node', '20'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim()).toBe('bench:peers: --node takes lts or system, got "20"');
   });
 });
