@@ -212,14 +212,14 @@ export function createHttpHandler(broker: Broker, options: HttpHandlerOptions = 
   const idleWaiters: Array<() => void> = [];
 
   /** Answers with `body` as JSON, or with `text` when the route made the JSON itself (Reply.json). */
-  function send(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>, text?: string): void {
+  function send(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>, text?: string | Buffer): void {
     if (res.headersSent || res.destroyed) return;
     const json = text ?? JSON.stringify(body);
     const head: Record<string, string> = {
       'content-type': 'application/json; charset=utf-8',
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
-      'content-length': String(Buffer.byteLength(json)),
+      'content-length': String(typeof json === 'string' ? Buffer.byteLength(json) : json.length),
     };
     if (discardUnreadBody(req) || draining) head.connection = 'close';
     if (headers) Object.assign(head, headers);

@@ -42,8 +42,8 @@ export interface RouteContext {
 export interface Reply {
   status: number;
   body: unknown;
-  /** The body already as JSON text (sent as it is instead of `JSON.stringify(body)`). */
-  json?: string;
+  /** The body already as JSON, text or UTF-8 bytes (sent as it is instead of `JSON.stringify(body)`). */
+  json?: string | Buffer;
 }
 
 interface RouteBase {

@@ -9,7 +9,7 @@ import { ackRequestOf, checkReleaseSize, checkSettings, checkSettleSize, claimRe
 import { asQueueError, wireError, type WireError } from '../shared/error-codes.js';
 import { CONSOLE_ROUTES } from './dashboard-server/console-routes.js';
 import { DASHBOARD_ROUTES } from './dashboard-server/routes.js';
-import { claimedJobJson } from './claimed-job.js';
+import { claimAnswerBytes } from './claimed-job.js';
 import { publicJob } from './public-job.js';
 import type { Route } from './route.js';
 
@@ -166,7 +166,7 @@ export const ROUTES: readonly Route[] = [
       // A client that leaves before its answer gets nothing: the broker hands its jobs back.
       const jobs = await broker.claim(params.topic, claimRequestOf(o, broker.limits), signal);
       topics.add(params.topic);
-      return { status: 200, body: undefined, json: `{"jobs":[${jobs.map(claimedJobJson).join(',')}]}` };
+      return { status: 200, body: undefined, json: claimAnswerBytes(jobs) };
     },
   },
   {
