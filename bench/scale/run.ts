@@ -25,7 +25,8 @@
  * 15). --radosgw-gib N sizes radosgw's RAM-backed OSD (default: 2 GiB per million of the largest
  * --backlog level, at least 4; only what is stored takes RAM). Writes bench/results/scale.md,
  * scale-latency.svg and scale-backlog.svg (scale-radosgw.md, scale-radosgw-latency.svg, ... with
- * --store radosgw) unless --json or --no-write.
+ * --store radosgw) unless --json or --no-write. Every process runs on the Node LTS that CI tests
+ * on (bench/node-lts.ts); --node system runs them on the node that started this.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -40,6 +41,7 @@ import { embeddedBuild, type EmbeddedBuildCase } from './embedded-build.js';
 import { fileStore, radosgwStore, STORE_KINDS, type StoreKind } from './store.js';
 import { backlogChart, latencyChart, renderScale } from './report.js';
 import { topicsCase, type TopicsCase } from './topics.js';
+import { onNodeLts } from '../node-lts.js';
 
 const PARTS = ['latency', 'backlog', 'build', 'topics', 'payload'] as const;
 function usage(message: string): never {
@@ -56,6 +58,7 @@ const { values: args } = parseArgs({
     'radosgw-gib': { type: 'string' },
     json: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
+    node: { type: 'string' },
   },
 });
 const positive = (text: string, name: string) => {
@@ -85,6 +88,8 @@ export interface ScaleResults {
   payload: PayloadCase[];
 }
 
+if (args.node !== undefined && args.node !== 'lts' && args.node !== 'system') usage(`--node takes lts or system, got ${JSON.stringify(args.node)}`);
+onNodeLts(args.node, (line) => process.stderr.write(`bench:scale: ${line}\n`));
 teardownOnSignals();
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const results: ScaleResults = { date: new Date().toISOString(), machine: machine(), store: storeKind, storeDescription: '', latency: [], backlog: [], build: [], topics: [], payload: [] };
