@@ -10,27 +10,46 @@
  * Node 22 and 24 in ~0.2 (each of createWorker's jobs gets one), and on 2026-12-07 a one-worker
  * drain's worker process spent 36–38 µs of CPU a job on Node 20 and 17–21 on Node 24.
  */
-import { spawnSync } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
+/** Set in the run on the LTS: it never starts another (whatever its execPath looks like). */
+const ON_LTS = 'BUCKETQ_BENCH_ON_LTS';
 
 /**
- * `runtime` is the --node option, checked by the caller: 'lts' (the default) or 'system'. On 'lts', when this process is
- * not the LTS, this installs it if needed, runs the same command line on it and exits with its
- * status (it never returns); otherwise it returns and the benchmark runs here.
+ * `runtime` is the --node option, checked by the caller: 'lts' (the default) or 'system'. On
+ * 'lts', when this process is not the LTS, this installs it if needed, runs the same command line
+ * on it and exits as it did (it never returns; SIGINT and SIGTERM are passed on to it, and its
+ * end by a signal is this process's too); otherwise it returns and the benchmark runs here.
  */
-export function onNodeLts(runtime: string | undefined, log: (line: string) => void): void {
-  if (runtime === 'system') return;
+export async function onNodeLts(runtime: string | undefined, log: (line: string) => void): Promise<void> {
+  if (runtime === 'system' || process.env[ON_LTS] === '1') return;
   const found = spawnSync('bash', [join(ROOT, 'scripts', 'node-versions.sh'), 'bin', 'lts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (found.status !== 0) {
+  const [bin, version] = found.stdout.trim().split('\n');
+  if (found.status !== 0 || !bin || !version) {
     log(`could not get the Node LTS (scripts/node-versions.sh); run with --node system to measure on ${process.version}`);
     process.exit(1);
   }
-  const node = join(found.stdout.trim(), 'node');
-  if (resolve(dirname(process.execPath)) === resolve(dirname(node))) return;
-  log(`running on the Node LTS (${node}); --node system runs on this machine's ${process.version}`);
+  if (process.version === version) return;
+  const node = join(bin, 'node');
+  log(`running on the Node LTS, ${version} (${node}); --node system runs on this machine's ${process.version}`);
   // execArgv carries tsx's loader (`npm run` starts the script through the tsx command).
-  const child = spawnSync(node, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(child.status ?? 1);
+  const child = spawn(node, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, [ON_LTS]: '1' } });
+  // The child is in this process group, so a Ctrl-C reaches it anyway; a signal sent to this
+  // process alone (kill, a supervisor, the tsx command passing one on) is passed on here.
+  const pass = (signal: NodeJS.Signals) => () => child.kill(signal);
+  process.on('SIGINT', pass('SIGINT')).on('SIGTERM', pass('SIGTERM'));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((done) => {
+    child.on('error', (err) => {
+      log(`could not start ${node}: ${err.message}`);
+      done([1, null]);
+    });
+    child.on('exit', (c, s) => done([c, s]));
+  });
+  if (signal) {
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+  }
+  process.exit(code ?? 1);
 }

@@ -2,8 +2,8 @@
 # The Node versions bucketq is tested and measured on, and how a binary of one is installed.
 #
 # Sourced by .ci/run (NODE_LTS, NODE_OTHERS, node_bin). Run on its own, it prints the bin/
-# directory of a version, installing it first if needed, for the benchmarks that run on the LTS
-# (bench/node-lts.ts):
+# directory of a version, installing it first if needed, and the version, for the benchmarks that
+# run on the LTS (bench/node-lts.ts):
 #   bash scripts/node-versions.sh bin lts        # or a version, e.g. bin 22.23.5
 #
 # Node binaries come from the npm registry: the node-<platform>-<arch> packages, which hold the
@@ -21,8 +21,26 @@ NODE_OTHERS=(22.23.5 26.12.1)       # the other supported lines (engines: >=22.1
 NODE_CACHE="${BUCKETQ_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bucketq/node}"
 NODE_PLATFORM_PKG="node-$(node -p 'process.platform + "-" + process.arch')"
 
-# Prints the bin/ directory of Node $1, installing it into the cache first if needed.
+# Prints the bin/ directory of Node $1, installing it into the cache first if needed. An install
+# holds a lock on the cache (flock, where there is one): CI and a benchmark may want the same
+# version at once, and two installs would move one over the other.
 node_bin() {
+  local version="$1" dir="$NODE_CACHE/$1"
+  local bin="$dir/node_modules/$NODE_PLATFORM_PKG/bin"
+  if [ "$("$bin/node" --version 2>/dev/null)" != "v$version" ] && command -v flock >/dev/null; then
+    mkdir -p "$NODE_CACHE" || return 1
+    local lock
+    exec {lock}>"$NODE_CACHE/.lock" || return 1
+    flock "$lock"
+    node_bin_unlocked "$version"
+    local status=$?
+    exec {lock}>&-
+    return $status
+  fi
+  node_bin_unlocked "$version"
+}
+
+node_bin_unlocked() {
   local version="$1" dir="$NODE_CACHE/$1"
   local bin="$dir/node_modules/$NODE_PLATFORM_PKG/bin"
   if [ "$("$bin/node" --version 2>/dev/null)" != "v$version" ]; then
@@ -46,5 +64,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   fi
   version="$2"
   [ "$version" = lts ] && version="$NODE_LTS"
+  # Two lines: the bin/ directory, then the version (what a caller compares with process.version).
   node_bin "$version" || { echo "could not install Node $version from the npm registry ($NODE_PLATFORM_PKG@$version)" >&2; exit 1; }
+  echo "v$version"
 fi

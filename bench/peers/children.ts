@@ -31,8 +31,14 @@ export async function teardownAll(): Promise<void> {
 
 /** Ctrl-C (or SIGTERM) stops everything registered, then exits. For runners, not worker processes. */
 export function teardownOnSignals(): void {
+  let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    // A second signal while the servers stop (a Ctrl-C both from the terminal and passed on by a
+    // parent, bench/node-lts.ts, or pressed twice) must not end this process half way: the
+    // servers and workers it has not stopped yet would be left running.
+    process.on(signal, () => {
+      if (stopping) return void process.stderr.write(`${signal}: still stopping servers and workers\n`);
+      stopping = true;
       process.stderr.write(`\n${signal}: stopping servers and workers\n`);
       void teardownAll().finally(() => process.exit(130));
     });

@@ -128,7 +128,7 @@ const config = {
 
 // After every check of the arguments: a bad one is refused here, before any install.
 if (args.node !== undefined && args.node !== 'lts' && args.node !== 'system') usage(`--node takes lts or system, got ${JSON.stringify(args.node)}`);
-onNodeLts(args.node, (line) => process.stderr.write(`bench:peers: ${line}\n`));
+await onNodeLts(args.node, (line) => process.stderr.write(`bench:peers: ${line}\n`));
 teardownOnSignals();
 const log = (s: string) => process.stderr.write(`${s}\n`);
 if (!args['no-install']) ensureInstalled([...systems.flatMap((s) => s.requires), ...(args.strace ? [STRACE_REQUIREMENT] : [])], log);

@@ -89,7 +89,7 @@ export interface ScaleResults {
 }
 
 if (args.node !== undefined && args.node !== 'lts' && args.node !== 'system') usage(`--node takes lts or system, got ${JSON.stringify(args.node)}`);
-onNodeLts(args.node, (line) => process.stderr.write(`bench:scale: ${line}\n`));
+await onNodeLts(args.node, (line) => process.stderr.write(`bench:scale: ${line}\n`));
 teardownOnSignals();
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const results: ScaleResults = { date: new Date().toISOString(), machine: machine(), store: storeKind, storeDescription: '', latency: [], backlog: [], build: [], topics: [], payload: [] };
