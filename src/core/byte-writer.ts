@@ -108,6 +108,12 @@ export class ByteWriter {
     this.ascii(this.lastText);
   }
 
+  /** A number as JSON writes it: its text when finite, `null` otherwise (NaN, ±Infinity). */
+  jsonNumber(v: number): void {
+    if (Number.isFinite(v)) this.num(v);
+    else this.ascii('null');
+  }
+
   /** The decimal digits of 0 ≤ n ≤ 2^31. */
   private digits(n: number): void {
     let d = 1;

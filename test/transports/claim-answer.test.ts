@@ -3,21 +3,32 @@
  * field by field for a job whose payload is still the text the claim kept. Held here to what
  * JSON.stringify makes of claimedJob() (every field the claim op gives, whatever it is), byte for
  * byte, for jobs from real claims: plain, retried (lastError), with payloads that need escaping or
- * are not ASCII, with a payload stored as its own object and read back (no text kept), and one
- * whose payload was read before the answer (no text kept either).
+ * are not ASCII, with a payload stored as its own object and read back (no text kept), and ones
+ * whose payload was read or replaced before the answer (no text kept either); and numbers JSON
+ * cannot hold.
  */
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
+import { setLazyPayload } from '../../src/core/claimed-payload.js';
+import type { ClaimedJob } from '../../src/core/ops/claim.js';
 import { claimAnswerBytes, claimedJob } from '../../src/transports/http/claimed-job.js';
 
-const reference = (jobs: Parameters<typeof claimAnswerBytes>[0]) => JSON.stringify({ jobs: jobs.map(claimedJob) });
+const reference = (jobs: Parameters<typeof claimAnswerBytes>[0]) => Buffer.from(JSON.stringify({ jobs: jobs.map(claimedJob) }));
+
+/** The answer's bytes, made before the reference (which reads, and so parses, every payload). */
+function expectSameBytes(jobs: Parameters<typeof claimAnswerBytes>[0]) {
+  const bytes = claimAnswerBytes(jobs);
+  const ref = reference(jobs);
+  expect(bytes.toString('utf8')).toBe(ref.toString('utf8')); // a readable diff when they differ
+  expect(bytes.equals(ref)).toBe(true);
+}
 
 describe('the claim answer as bytes', () => {
   it('is what JSON.stringify makes of every claimed job, byte for byte', async () => {
     const broker = new Broker({ store: createMemoryStore(), payloadThreshold: 1024 });
     try {
-      await broker.push('t', [
+      const jobs = [
         { payload: { n: 1 } },
         { payload: 'quote " backslash \\ newline \n tab \t' },
         { payload: { text: 'naïve ✓ 日本語 😀', lone: '\ud800' } },
@@ -25,20 +36,33 @@ describe('the claim answer as bytes', () => {
         { payload: [1, 2.5, -3e-7, true, false, null] },
         { payload: { big: 'x'.repeat(5000) } }, // past payloadThreshold: an object of its own
         { payload: { priority: 'high' }, priority: 7 },
-      ]);
+      ];
+      await broker.push('t', jobs);
       const first = await broker.claim('t', { workerId: 'w1', max: 1 });
-      await broker.nack('t', { id: first[0]!.id, lease: first[0]!.lease, workerId: 'w1', error: 'failed: "why" \u2028 here', delayMs: 0 });
-      const jobs = await broker.claim('t', { workerId: 'w2', max: 10 });
-      expect(jobs).toHaveLength(7);
-      expect(jobs.some((j) => j.lastError !== undefined)).toBe(true);
-      expect(claimAnswerBytes(jobs).toString('utf8')).toBe(reference(jobs));
-      // A payload read (or replaced) before the answer is no longer its text: the other path.
-      void jobs[0]!.payload;
-      jobs[1]!.payload = { replaced: true };
-      expect(claimAnswerBytes(jobs).toString('utf8')).toBe(reference(jobs));
+      await broker.nack('t', { id: first[0]!.id, lease: first[0]!.lease, workerId: 'w1', error: 'failed: "why" \u2028 here \ud800', delayMs: 0 });
+      const claimed = await broker.claim('t', { workerId: 'w2', max: 10 });
+      expect(claimed).toHaveLength(7);
+      expect(claimed.some((j) => j.lastError !== undefined)).toBe(true);
+      expectSameBytes(claimed);
+
+      // Some payloads read or replaced before the answer (no text kept: the other path), the
+      // others still their text: fresh jobs, as the reference above parsed the first ones.
+      await broker.push('t', jobs);
+      const mixed = await broker.claim('t', { workerId: 'w3', max: 10 });
+      void mixed[0]!.payload;
+      mixed[1]!.payload = { replaced: true };
+      expectSameBytes(mixed);
+
       expect(claimAnswerBytes([]).toString('utf8')).toBe('{"jobs":[]}');
     } finally {
       await broker.stop();
     }
+  });
+
+  it('writes a number JSON cannot hold as null, as JSON.stringify does', () => {
+    // Not reachable through the broker (its checks keep these finite); held to JSON all the same.
+    const job: ClaimedJob = { id: 'j', priority: Number.NaN, attempt: 1, maxAttempts: Number.POSITIVE_INFINITY, lease: 'l', leaseUntil: -0, createdAt: 1_796_683_074_879.5 };
+    setLazyPayload(job, '{"n":1}');
+    expectSameBytes([job]);
   });
 });

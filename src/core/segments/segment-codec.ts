@@ -131,7 +131,7 @@ function writeMeta(topic: string, kind: SegmentKind, jobs: readonly JobRecord[],
   w.ascii('{"topic":');
   w.jsonString(topic);
   w.ascii(',"priority":');
-  if (kind === 'ready') jsonNumber(w, jobs[0]?.priority ?? 0);
+  if (kind === 'ready') w.jsonNumber(jobs[0]?.priority ?? 0);
   else w.ascii('null');
   w.ascii(',"ids":[');
   for (let i = 0; i < n; i++) {
@@ -141,33 +141,27 @@ function writeMeta(topic: string, kind: SegmentKind, jobs: readonly JobRecord[],
   w.ascii('],"order":[');
   for (let i = 0; i < n; i++) {
     if (i > 0) w.ascii(',');
-    jsonNumber(w, jobs[i]!.order);
+    w.jsonNumber(jobs[i]!.order);
   }
   w.ascii('],"runAt":[');
   for (let i = 0; i < n; i++) {
     if (i > 0) w.ascii(',');
-    jsonNumber(w, jobs[i]!.runAt);
+    w.jsonNumber(jobs[i]!.runAt);
   }
   w.ascii('],"ends":[');
   for (let i = 0; i < n; i++) {
     if (i > 0) w.ascii(',');
-    jsonNumber(w, ends[i]!);
+    w.jsonNumber(ends[i]!);
   }
   if (kind === 'delayed') {
     w.ascii('],"priorities":[');
     for (let i = 0; i < n; i++) {
       if (i > 0) w.ascii(',');
-      jsonNumber(w, jobs[i]!.priority);
+      w.jsonNumber(jobs[i]!.priority);
     }
   }
   w.ascii(']}');
   return w;
-}
-
-/** A number as JSON writes it: its text, or null when it is not finite. */
-function jsonNumber(w: ByteWriter, v: number): void {
-  if (Number.isFinite(v)) w.num(v);
-  else w.ascii('null');
 }
 
 function releaseMeta(w: ByteWriter): void {

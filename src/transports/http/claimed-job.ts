@@ -46,17 +46,17 @@ function writeClaimedJob(w: ByteWriter, job: ClaimedJob): void {
   w.ascii('{"id":');
   w.jsonString(job.id);
   w.ascii(',"priority":');
-  w.num(job.priority);
+  w.jsonNumber(job.priority);
   w.ascii(',"attempt":');
-  w.num(job.attempt);
+  w.jsonNumber(job.attempt);
   w.ascii(',"maxAttempts":');
-  w.num(job.maxAttempts);
+  w.jsonNumber(job.maxAttempts);
   w.ascii(',"lease":');
   w.jsonString(job.lease);
   w.ascii(',"leaseUntil":');
-  w.num(job.leaseUntil);
+  w.jsonNumber(job.leaseUntil);
   w.ascii(',"createdAt":');
-  w.num(job.createdAt);
+  w.jsonNumber(job.createdAt);
   if (job.lastError !== undefined) {
     w.ascii(',"lastError":');
     w.jsonString(job.lastError);
