@@ -8,7 +8,7 @@ const rule = (n: number) => `|${'---:|'.repeat(n)}`;
 
 export function renderScale(r: ScaleResults): string {
   const out: string[] = ['# bucketq scale limits', ''];
-  out.push(`${r.date.slice(0, 16).replace('T', ' ')} UTC — ${r.machine.cores} × ${r.machine.cpu}, Node ${r.machine.node}, ${r.machine.os}. \`npm run bench:scale${r.store === 'file' ? '' : ` -- --store ${r.store}`}\`; one broker process per part on a fresh ${r.storeDescription}.`, '');
+  out.push(`${r.date.slice(0, 16).replace('T', ' ')} UTC — ${r.machine.cores} × ${r.machine.cpu}, Node ${r.machine.node}, ${r.machine.os}. \`${['npm run bench:scale', ...(r.args.length > 0 ? ['--', ...r.args] : [])].join(' ')}\`; one broker process per part on a fresh ${r.storeDescription}.`, '');
   if (r.latency.length > 0) {
     const base = new Map(r.latency.filter((c) => c.latencyMs === 0).map((c) => [c.producers, c.jobsPerSec]));
     out.push('## Workload 1 with injected store latency', '', 'Producers push one job per call; one worker process at concurrency 16 with prefetch 256 (it claims up to 272 jobs per request); `?latency=MS` on the store URL adds MS to every store call.', '');

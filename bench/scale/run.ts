@@ -77,6 +77,8 @@ const radosgwGiB = args['radosgw-gib'] !== undefined ? positive(args['radosgw-gi
 
 export interface ScaleResults {
   date: string;
+  /** The command line's arguments (the report's first line repeats them). */
+  args: string[];
   machine: ReturnType<typeof machine>;
   /** `--store`: what every part's brokers (and the embedded build) ran on. */
   store: StoreKind;
@@ -92,7 +94,7 @@ if (args.node !== undefined && args.node !== 'lts' && args.node !== 'system') us
 await onNodeLts(args.node, (line) => process.stderr.write(`bench:scale: ${line}\n`));
 teardownOnSignals();
 const log = (s: string) => process.stderr.write(`${s}\n`);
-const results: ScaleResults = { date: new Date().toISOString(), machine: machine(), store: storeKind, storeDescription: '', latency: [], backlog: [], build: [], topics: [], payload: [] };
+const results: ScaleResults = { date: new Date().toISOString(), args: process.argv.slice(2), machine: machine(), store: storeKind, storeDescription: '', latency: [], backlog: [], build: [], topics: [], payload: [] };
 try {
   const store = storeKind === 'radosgw' ? await radosgwStore(log, radosgwGiB) : fileStore();
   results.storeDescription = store.describe;
