@@ -18,12 +18,13 @@ const ROOT = resolve(import.meta.dirname, '..');
 const ON_LTS = 'BUCKETQ_BENCH_ON_LTS';
 
 /**
- * `runtime` is the --node option, checked by the caller: 'lts' (the default) or 'system'. On
- * 'lts', when this process is not the LTS, this installs it if needed, runs the same command line
+ * `runtime` is the --node option: 'lts' (the default) or 'system'; anything else goes to `usage`
+ * (the benchmark's own: one line, exit 2), before any install. On 'lts', when this process is not the LTS, this installs it if needed, runs the same command line
  * on it and exits as it did (it never returns; SIGINT and SIGTERM are passed on to it, and its
  * end by a signal is this process's too); otherwise it returns and the benchmark runs here.
  */
-export async function onNodeLts(runtime: string | undefined, log: (line: string) => void): Promise<void> {
+export async function onNodeLts(runtime: string | undefined, usage: (message: string) => never, log: (line: string) => void): Promise<void> {
+  if (runtime !== undefined && runtime !== 'lts' && runtime !== 'system') usage(`--node takes lts or system, got ${JSON.stringify(runtime)}`);
   if (runtime === 'system' || process.env[ON_LTS] === '1') return;
   const found = spawnSync('bash', [join(ROOT, 'scripts', 'node-versions.sh'), 'bin', 'lts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const [bin, version] = found.stdout.trim().split('\n');

@@ -126,9 +126,8 @@ const config = {
   straceJobs: args.strace ? Math.min(JOBS, 5000) : 0,
 };
 
-// After every check of the arguments: a bad one is refused here, before any install.
-if (args.node !== undefined && args.node !== 'lts' && args.node !== 'system') usage(`--node takes lts or system, got ${JSON.stringify(args.node)}`);
-await onNodeLts(args.node, (line) => process.stderr.write(`bench:peers: ${line}\n`));
+// After every check of the arguments, so a bad one is refused before any install.
+await onNodeLts(args.node, usage, (line) => process.stderr.write(`bench:peers: ${line}\n`));
 teardownOnSignals();
 const log = (s: string) => process.stderr.write(`${s}\n`);
 if (!args['no-install']) ensureInstalled([...systems.flatMap((s) => s.requires), ...(args.strace ? [STRACE_REQUIREMENT] : [])], log);

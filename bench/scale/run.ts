@@ -90,8 +90,7 @@ export interface ScaleResults {
   payload: PayloadCase[];
 }
 
-if (args.node !== undefined && args.node !== 'lts' && args.node !== 'system') usage(`--node takes lts or system, got ${JSON.stringify(args.node)}`);
-await onNodeLts(args.node, (line) => process.stderr.write(`bench:scale: ${line}\n`));
+await onNodeLts(args.node, usage, (line) => process.stderr.write(`bench:scale: ${line}\n`));
 teardownOnSignals();
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const results: ScaleResults = { date: new Date().toISOString(), args: process.argv.slice(2), machine: machine(), store: storeKind, storeDescription: '', latency: [], backlog: [], build: [], topics: [], payload: [] };
