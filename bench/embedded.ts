@@ -1,40 +1,47 @@
 /**
  * npm run bench:embedded (npm run bench runs it, then bench/network.ts) — embedded mode on `file:`,
- * full cycles (push, claim, ack) per second.
- *
- *   npm run bench                       all scenarios
- *   npm run bench -- --seconds 5        shorter/longer measuring window (default 5)
- *   npm run bench -- --only latency     one scenario: nolatency | latency | worker | backlog
- *   npm run bench -- --batch 256        jobs per push / claim call (default 512)
- *   npm run bench:embedded -- --store az://c/p   the cycle scenarios on another store URL (default: a temp file: dir)
- *
- * Shape of the cycle workload: 16 producers each push batches of `batch` (512) jobs, 16 consumers
- * each claim up to `batch` jobs and ack all of them together (one round trip per batch), small
- * payloads, the backlog capped at 16 × batch. Every call is acknowledged only after its commit
- * landed (fsync of file and directory), so the figure is durable jobs/s.
- *
- * The `worker` scenario runs the same jobs through `createWorker` at concurrency 16 with a no-op
- * handler: at most 16 jobs are in flight, so it measures per-job round trips, not bulk throughput.
+ * full cycles (push, claim, ack) per second: HELP below, or `npm run bench:embedded -- --help`.
+ * Every call is acknowledged only after its commit landed (fsync of file and directory), so the
+ * figure is durable jobs/s. The `worker` scenario runs the same jobs through `createWorker` at
+ * concurrency 16 with a no-op handler: at most 16 jobs are in flight, so it measures per-job round
+ * trips, not bulk throughput.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Broker } from '../src/broker/broker.js';
 import { createQueue } from '../src/queue.js';
 import { createWorker } from '../src/worker/worker.js';
 import { openStore } from '../src/storage/open.js';
+import { benchArgs } from './bench-args.js';
 
-const { values: args } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '5' },
-    only: { type: 'string' },
-    batch: { type: 'string', default: '512' },
-    store: { type: 'string' },
-  },
+const SCENARIOS = ['nolatency', 'latency', 'worker', 'backlog'] as const;
+const HELP = `npm run bench:embedded -- [options]
+
+Embedded mode (a Broker in this process) on \`file:\` in a temp dir: full cycles (push, claim,
+ack) per second, each call acknowledged only after its commit landed. 16 producers push batches of
+--batch jobs, 16 consumers claim up to --batch jobs and ack them together, the backlog capped at
+16 × --batch. Scenarios:
+  nolatency   the store as it is
+  latency     the store with 50 ms added to every call (?latency=50)
+  worker      createWorker, concurrency 16, no-op handler (per-job round trips)
+  backlog     one push's commit with 100,000 jobs waiting
+
+  --seconds N       the measuring window of each scenario (default 5)
+  --batch N         jobs per push and claim call (default 512)
+  --only SCENARIO   one scenario: ${SCENARIOS.join(' | ')}
+  --store URL       the cycle scenarios on another store URL (default: a temp file: dir)
+  -h, --help        this text
+`;
+const { values: args, usage, integer } = benchArgs('bench:embedded', HELP, {
+  seconds: { type: 'string', default: '5' },
+  only: { type: 'string' },
+  batch: { type: 'string', default: '512' },
+  store: { type: 'string' },
 });
-const SECONDS = Number(args.seconds);
-const BATCH = Number(args.batch);
+const SECONDS = integer(args.seconds, 'seconds');
+const BATCH = integer(args.batch, 'batch');
+if (args.only !== undefined && !(SCENARIOS as readonly string[]).includes(args.only)) usage(`--only takes ${SCENARIOS.join(', ')}; got ${JSON.stringify(args.only)}`);
 const CONCURRENCY = 16;
 
 interface CycleResult {

@@ -1,26 +1,11 @@
 /**
- * npm run bench:network — the network broker under a common peer workload, in three processes:
- *
- *   broker    `bucketq broker --store file:TMPDIR --listen 127.0.0.1:0` (node --import tsx src/cli/main.ts)
- *   worker    bench/network-worker.ts: createClient + createWorker, concurrency 16, no-op handler
- *   this one  16 producer loops, each pushing one job per request (createClient), N jobs in all
- *
- * Throughput: N jobs (default 20,000) from the first push to the last ack (the worker reports when
- * its latest ack resolved). Before it, 1,000 jobs warm up connections, JIT and the topic.
- * Latency: on an idle queue, single jobs pushed one at a time; for each, the time from just before
- * its push request to the start of its handler in the worker process (both processes read the
- * same monotonic clock: bench/monotonic-ms.ts).
- *
- *   npm run bench:network
- *   npm run bench:network -- --jobs 5000 --probes 100
- *   npm run bench:network -- --only throughput            # or latency
- *   npm run bench:network -- --cpu-prof /tmp/prof         # broker and worker write .cpuprofile files there
- *   npm run bench:network -- --store 'file:/tmp/x?latency=20'
- *   npm run bench:network -- --prefetch 256               # the worker claims 256 jobs ahead (createWorker prefetch)
- *   npm run bench:network -- --broker-flag=--recent-max-ids=0   # any broker flag, repeatable
- *
- * CPU seconds are read from /proc (Linux) for the broker and the worker, and from
- * process.cpuUsage() for this process; all three share the machine's cores.
+ * npm run bench:network — the network broker under a common peer workload, in three processes
+ * (HELP below, or `npm run bench:network -- --help`): a `bucketq broker` on `file:`, a worker
+ * process (bench/network-worker.ts: createClient + createWorker, concurrency 16, no-op handler)
+ * and this one, whose 16 producer loops push one job per request. Both processes read the same
+ * monotonic clock for the latency (bench/monotonic-ms.ts). CPU seconds are read from /proc
+ * (Linux) for the broker and the worker, and from process.cpuUsage() for this process; all three
+ * share the machine's cores.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -28,36 +13,51 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { createClient } from '../src/client/index.js';
 import type { Queue } from '../src/api.js';
 import { monotonicMs } from './monotonic-ms.js';
+import { benchArgs } from './bench-args.js';
 
-const { values: args } = parseArgs({
-  options: {
-    jobs: { type: 'string', default: '20000' },
-    producers: { type: 'string', default: '16' },
-    concurrency: { type: 'string', default: '16' },
-    probes: { type: 'string', default: '200' },
-    store: { type: 'string' },
-    only: { type: 'string' },
-    'cpu-prof': { type: 'string' },
-    prefetch: { type: 'string' },
-    'broker-flag': { type: 'string', multiple: true },
-  },
+const HELP = `npm run bench:network -- [options]
+
+The network broker under a common peer workload, in three processes:
+  broker    \`bucketq broker --store file:TMPDIR --listen 127.0.0.1:0\`
+  worker    createClient + createWorker (concurrency 16, no-op handler)
+  this one  16 producer loops, each pushing one job per request (createClient)
+
+Throughput: --jobs jobs from the first push to the last ack, after 1,000 jobs of warm-up.
+Latency: on an idle queue, single jobs pushed one at a time, each timed from just before its push
+request to the start of its handler in the worker process.
+
+  --jobs N            throughput jobs (default 20000)
+  --producers N       producer loops (default 16)
+  --concurrency N     the worker's concurrency (default 16)
+  --probes N          latency jobs (default 200)
+  --only throughput|latency
+                      one half only
+  --store URL         the broker's store (default: file: in a temp dir), e.g. 'file:/tmp/x?latency=20'
+  --prefetch N        createWorker's prefetch (default: left out, i.e. 'auto')
+  --cpu-prof DIR      the broker and the worker write .cpuprofile files there
+  --broker-flag=FLAG  any \`bucketq broker\` flag, repeatable, e.g. --broker-flag=--recent-max-ids=0
+  -h, --help          this text
+`;
+const { values: args, usage, integer } = benchArgs('bench:network', HELP, {
+  jobs: { type: 'string', default: '20000' },
+  producers: { type: 'string', default: '16' },
+  concurrency: { type: 'string', default: '16' },
+  probes: { type: 'string', default: '200' },
+  store: { type: 'string' },
+  only: { type: 'string' },
+  'cpu-prof': { type: 'string' },
+  prefetch: { type: 'string' },
+  'broker-flag': { type: 'string', multiple: true },
 });
-
-function positiveInt(text: string | undefined, name: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(text)}`);
-  return n;
-}
-const JOBS = positiveInt(args.jobs, 'jobs');
-const PRODUCERS = positiveInt(args.producers, 'producers');
-const CONCURRENCY = positiveInt(args.concurrency, 'concurrency');
-const PROBES = positiveInt(args.probes, 'probes');
-const PREFETCH = args.prefetch === undefined ? 0 : positiveInt(args.prefetch, 'prefetch');
-if (args.only !== undefined && args.only !== 'throughput' && args.only !== 'latency') throw new Error('--only must be throughput or latency');
+const JOBS = integer(args.jobs, 'jobs');
+const PRODUCERS = integer(args.producers, 'producers');
+const CONCURRENCY = integer(args.concurrency, 'concurrency');
+const PROBES = integer(args.probes, 'probes');
+const PREFETCH = args.prefetch === undefined ? 0 : integer(args.prefetch, 'prefetch');
+if (args.only !== undefined && args.only !== 'throughput' && args.only !== 'latency') usage(`--only takes throughput or latency; got ${JSON.stringify(args.only)}`);
 const WARMUP = 1000;
 const TOPIC = 'bench';
 const ROOT = resolve(import.meta.dirname, '..');

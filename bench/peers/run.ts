@@ -17,7 +17,6 @@
  * bench/results/peers.svg unless --json or --no-write.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { bucketqAdapter, profileBrokers } from './bucketq.js';
 import { bullmq, bullmqFsync } from './bullmq.js';
 import { teardownAll, teardownOnSignals } from './children.js';
@@ -28,6 +27,7 @@ import { ensureInstalled } from './setup.js';
 import { STRACE_REQUIREMENT } from './strace.js';
 import type { SystemAdapter } from './types.js';
 import { onNodeLts } from '../node-lts.js';
+import { benchArgs } from '../bench-args.js';
 
 const HELP = `npm run bench:peers -- [options]
 
@@ -64,46 +64,22 @@ bullmq-fsync: appendonly yes, appendfsync always) and pg-boss, one system after 
 Writes bench/results/peers.md, a dated copy and bench/results/peers.svg.
 `;
 
-function usage(message: string): never {
-  process.stderr.write(`bench:peers: ${message}\n`);
-  process.exit(2);
-}
-
-const parsed = (() => {
-  try {
-    return parseArgs({
-      options: {
-        only: { type: 'string' },
-        workloads: { type: 'string', default: '1,1i,2,3,4' },
-        jobs: { type: 'string', default: '20000' },
-        probes: { type: 'string', default: '200' },
-        'drain-budget-s': { type: 'string', default: '180' },
-        'bucketq-prefetch': { type: 'string' },
-        'bucketq-client-per-producer': { type: 'boolean', default: false },
-        'bucketq-broker-flag': { type: 'string', multiple: true },
-        strace: { type: 'boolean', default: false },
-        'no-install': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        'no-write': { type: 'boolean', default: false },
-        'cpu-prof': { type: 'string' },
-        node: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    usage(`${(e as Error).message} (see --help)`);
-  }
-})();
-const args = parsed.values;
-if (args.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-const integer = (text: string, name: string, min: number) => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) usage(`--${name} must be an integer of at least ${min}, got ${JSON.stringify(text)}`);
-  return n;
-};
+const { values: args, usage, integer } = benchArgs('bench:peers', HELP, {
+  only: { type: 'string' },
+  workloads: { type: 'string', default: '1,1i,2,3,4' },
+  jobs: { type: 'string', default: '20000' },
+  probes: { type: 'string', default: '200' },
+  'drain-budget-s': { type: 'string', default: '180' },
+  'bucketq-prefetch': { type: 'string' },
+  'bucketq-client-per-producer': { type: 'boolean', default: false },
+  'bucketq-broker-flag': { type: 'string', multiple: true },
+  strace: { type: 'boolean', default: false },
+  'no-install': { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  'no-write': { type: 'boolean', default: false },
+  'cpu-prof': { type: 'string' },
+  node: { type: 'string' },
+});
 const JOBS = integer(args.jobs, 'jobs', 1);
 const workloads = new Set(args.workloads.split(',').map((w) => w.trim()));
 for (const w of workloads) if (!['1', '1i', '2', '3', '4'].includes(w)) usage(`--workloads takes 1,1i,2,3,4; got ${JSON.stringify(w)}`);

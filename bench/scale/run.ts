@@ -1,36 +1,11 @@
 /**
- * npm run bench:scale — bucketq's own limits (issue 7), each part with its own broker process on
- * a fresh store of `--store` (bench/scale/store.ts): `file` (default) a temp dir, `radosgw` a
- * prefix in one throw-away Ceph radosgw on loopback booted for the run (Ceph installed from
- * Debian's packages when missing) with the S3 keys in the brokers' environment:
- *
- *   latency   workload 1 with 0, 20, 50, 100, 200 ms injected on every store call, 16 and 256
- *             producers: jobs/s and push p50/p99                          (bench/scale/latency.ts)
- *   backlog   commit time, queue.json size, push p50/p99 and broker memory with 1,000 / 100,000 /
- *             1,000,000 jobs pending, and at each level a takeover: the leader SIGKILLed, a
- *             standby process hands out a job                   (bench/scale/backlog.ts, takeover.ts)
- *   build     embedded `createQueue` on `file:` (default options): pushMany of 10,000 jobs at a
- *             time up to the largest --backlog level: jobs/s and jobs per CPU second
- *                                                                   (bench/scale/embedded-build.ts)
- *   topics    1 vs 100 topics on one broker: pushes/s and p50/p99           (bench/scale/topics.ts)
- *   payload   workload 1 with 100 B, 10 KiB and 1 MiB payloads              (bench/scale/payload.ts)
- *
- *   npm run bench:scale
- *   npm run bench:scale -- --parts latency,payload --jobs 5000 --seconds 10
- *   npm run bench:scale -- --backlog 1000,100000 --json
- *   npm run bench:scale -- --parts backlog,build --backlog 1000,1000000,10000000
- *   npm run bench:scale -- --parts backlog --store radosgw --backlog 1000,1000000 --json
- *
- * --jobs N caps each throughput case (default 20,000), --seconds N caps its pushing time (default
- * 15). --radosgw-gib N sizes radosgw's RAM-backed OSD (default: 2 GiB per million of the largest
- * --backlog level, at least 4; only what is stored takes RAM). Writes bench/results/scale.md,
- * scale-latency.svg and scale-backlog.svg (scale-radosgw.md, scale-radosgw-latency.svg, ... with
- * --store radosgw) unless --json or --no-write. Every process runs on the Node LTS that CI tests
- * on (bench/node-lts.ts); --node system runs them on the node that started this.
+ * npm run bench:scale — bucketq's own limits (issue 7), each part with its own broker process on a
+ * fresh store: HELP below says what each part measures and which options there are
+ * (`npm run bench:scale -- --help` prints it). Every process runs on the Node LTS that CI tests on
+ * (bench/node-lts.ts) unless --node system.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { writeSvg } from '../charts.js';
 import { teardownAll, teardownOnSignals } from '../peers/children.js';
 import { machine, RESULTS_DIR } from '../peers/report.js';
@@ -42,30 +17,58 @@ import { fileStore, radosgwStore, STORE_KINDS, type StoreKind } from './store.js
 import { backlogChart, latencyChart, renderScale } from './report.js';
 import { topicsCase, type TopicsCase } from './topics.js';
 import { onNodeLts } from '../node-lts.js';
+import { benchArgs } from '../bench-args.js';
 
 const PARTS = ['latency', 'backlog', 'build', 'topics', 'payload'] as const;
-function usage(message: string): never {
-  process.stderr.write(`bench:scale: ${message}\n`);
-  process.exit(2);
-}
-const { values: args } = parseArgs({
-  options: {
-    parts: { type: 'string', default: PARTS.join(',') },
-    jobs: { type: 'string', default: '20000' },
-    seconds: { type: 'string', default: '15' },
-    backlog: { type: 'string', default: '1000,100000,1000000' },
-    store: { type: 'string', default: 'file' },
-    'radosgw-gib': { type: 'string' },
-    json: { type: 'boolean', default: false },
-    'no-write': { type: 'boolean', default: false },
-    node: { type: 'string' },
-  },
+const HELP = `npm run bench:scale -- [options]
+
+bucketq's own limits, each part with its own broker process on a fresh store of --store:
+\`file\` (default) a temp dir, \`radosgw\` a prefix in one throw-away Ceph radosgw on loopback
+booted for the run (Ceph installed from Debian's packages when missing), with the S3 keys in
+the brokers' environment.
+
+  --parts P,…          which parts (default: all):
+                         latency  workload 1 with 0, 20, 50, 100, 200 ms injected on every store
+                                  call, 16 and 256 producers: jobs/s and push p50/p99
+                         backlog  commit time, queue.json size, push p50/p99 and broker memory with
+                                  each --backlog level pending, and at each level a takeover: the
+                                  leader SIGKILLed, a standby process hands out a job
+                         build    embedded createQueue (default options): pushMany of 10,000 jobs
+                                  at a time up to the largest --backlog level: jobs/s and jobs per
+                                  CPU second
+                         topics   1 vs 100 topics on one broker: pushes/s and p50/p99
+                         payload  workload 1 with 100 B, 10 KiB and 1 MiB payloads
+  --backlog N,…        the backlog levels (default 1000,100000,1000000)
+  --jobs N             caps each throughput case (default 20000)
+  --seconds N          caps each throughput case's pushing time (default 15)
+  --store file|radosgw where every part's brokers (and the embedded build) run (default file)
+  --radosgw-gib N      radosgw's RAM-backed OSD (default: 2 GiB per million of the largest
+                       --backlog level, at least 4; only what is stored takes RAM)
+  --node lts|system    the Node every process uses: lts (default), the LTS .ci/run tests on
+                       (installed from the npm registry on first use), or system
+  --json               the results as JSON on stdout, nothing written
+  --no-write           print the markdown, write no files
+  -h, --help           this text
+
+Writes bench/results/scale.md, scale-latency.svg and scale-backlog.svg (scale-radosgw.md, … with
+--store radosgw) unless --json or --no-write.
+
+  npm run bench:scale -- --parts latency,payload --jobs 5000 --seconds 10
+  npm run bench:scale -- --parts backlog,build --backlog 1000,1000000,10000000
+  npm run bench:scale -- --parts backlog --store radosgw --backlog 1000,1000000 --json
+`;
+const { values: args, usage, integer } = benchArgs('bench:scale', HELP, {
+  parts: { type: 'string', default: PARTS.join(',') },
+  jobs: { type: 'string', default: '20000' },
+  seconds: { type: 'string', default: '15' },
+  backlog: { type: 'string', default: '1000,100000,1000000' },
+  store: { type: 'string', default: 'file' },
+  'radosgw-gib': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  'no-write': { type: 'boolean', default: false },
+  node: { type: 'string' },
 });
-const positive = (text: string, name: string) => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) usage(`--${name} must be a positive integer, got ${JSON.stringify(text)}`);
-  return n;
-};
+const positive = (text: string, name: string) => integer(text, name, 1);
 const parts = new Set(args.parts.split(',').map((p) => p.trim()));
 for (const p of parts) if (!(PARTS as readonly string[]).includes(p)) usage(`--parts takes ${PARTS.join(',')}; got ${JSON.stringify(p)}`);
 const JOBS = positive(args.jobs, 'jobs');

@@ -19,12 +19,12 @@ export function parseFlags<O extends Options>(argv: string[], options: O, allowP
   }
 }
 
-/** A whole number of at least `min` (milliseconds, counts). */
 /** A flag or variable's value, or undefined when it is absent or empty (`--url ''`, `BUCKETQ_TOKEN=`). */
 export function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
+/** A whole number of at least `min` (milliseconds, counts). */
 export function intFlag(value: string | undefined, flag: string, min = 1): number | undefined {
   if (value === undefined) return undefined;
   const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;

@@ -1,0 +1,44 @@
+/**
+ * The command line of a benchmark run with `npm run bench…`: `--help` (or `-h`) prints its usage
+ * and exits 0; an unknown option (with a "did you mean"), a missing value or a bad number is one
+ * line on stderr (`bench:scale: --jobs must be …`) and exit code 2, before anything is started.
+ * The parsing and its messages are the CLI's (src/cli/args.ts): this turns its UsageError into
+ * that line.
+ */
+import type { ParseArgsConfig } from 'node:util';
+import { intFlag, parseFlags, type ParsedFlags } from '../src/cli/args.js';
+import { UsageError } from '../src/cli/command.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+const HELP_OPTION = { help: { type: 'boolean', short: 'h', default: false } } as const;
+
+export interface BenchCommandLine<O extends Options> {
+  values: ParsedFlags<O & typeof HELP_OPTION>['values'];
+  /** Refuses the command line: `name: message` on stderr, exit code 2. */
+  usage(message: string): never;
+  /** `text` as a whole number of at least `min` (the value of `--flag`), or usage(). */
+  integer(text: string, flag: string, min?: number): number;
+}
+
+/** Parses the command line of benchmark `name` (as in `npm run NAME`); `help` is what --help prints. */
+export function benchArgs<const O extends Options>(name: string, help: string, options: O, argv: string[] = process.argv.slice(2)): BenchCommandLine<O> {
+  const usage = (message: string): never => {
+    process.stderr.write(`${name}: ${message}\n`);
+    process.exit(2);
+  };
+  /** A UsageError's message as the line, anything else thrown as it was. */
+  const refused = <T>(run: () => T, hint = ''): T => {
+    try {
+      return run();
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      return usage(`${err.message}${hint}`);
+    }
+  };
+  const { values } = refused(() => parseFlags(argv, { ...options, ...HELP_OPTION }), ' (see --help)');
+  if ((values as { help?: boolean }).help) {
+    process.stdout.write(help.endsWith('\n') ? help : `${help}\n`);
+    process.exit(0);
+  }
+  return { values, usage, integer: (text, flag, min = 1) => refused(() => intFlag(text, flag, min)!) };
+}
