@@ -11,8 +11,14 @@
  * thread counted: the fs threadpool's system time is most of a commit's):
  *   write+fdatasync   pwrite of the bytes into one open file, then fdatasync (synchronous calls)
  *   fresh file        open(O_CREAT|O_EXCL) + write + fdatasync + close of a new file (synchronous)
+ *   protocol          the system calls of store.write, made inline in this thread (no commit thread,
+ *                     no verify logic): pre-check readdir, open O_EXCL|O_DSYNC, write, close, link,
+ *                     fsync of the key directory, verify readdir, unlink of the staging name; with the
+ *                     p50 of each step. What the store pays beyond it is the trip to its thread and
+ *                     the JavaScript around the calls; what it pays beyond `fresh file` is the
+ *                     second durable step (the directory entry), which no link(2) protocol can skip.
  *   store.write       createFileStore(...).write(key, bytes, {ifMatch}): the broker's commit
- * `--only store` runs the store alone (for strace), `--only floor` the two others.
+ * `--only store` runs the store alone (for strace), `--only floor` the three others.
  */
 import fs from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -55,6 +61,50 @@ function row(name: string, ms: number[], cpu0: NodeJS.CpuUsage): void {
   );
 }
 
+/** The store's commit as bare system calls (see the header), timed per step. */
+async function protocol(): Promise<void> {
+  const { O_WRONLY, O_CREAT, O_EXCL, O_DSYNC } = fs.constants;
+  const keyDir = path.join(dir, 'protocol.v');
+  const staging = path.join(dir, 'protocol-staging');
+  fs.mkdirSync(keyDir);
+  fs.mkdirSync(staging);
+  const dirFd = fs.openSync(keyDir, 'r');
+  const steps = ['readdir', 'open', 'write', 'close', 'link', 'fsync dir', 'readdir', 'unlink'];
+  const times = steps.map(() => [] as number[]);
+  const total: number[] = [];
+  const cpu0 = process.cpuUsage();
+  for (let i = 1; i <= COMMITS; i++) {
+    await gap();
+    body[0] = i & 0xff;
+    const file = path.join(staging, String(i));
+    const at = [performance.now()];
+    fs.readdirSync(keyDir, { withFileTypes: true });
+    at.push(performance.now());
+    const fd = fs.openSync(file, O_WRONLY | O_CREAT | O_EXCL | (O_DSYNC ?? 0), 0o666);
+    at.push(performance.now());
+    fs.writeSync(fd, body, 0, body.length, 0);
+    if (O_DSYNC === undefined) fs.fdatasyncSync(fd);
+    at.push(performance.now());
+    fs.closeSync(fd);
+    at.push(performance.now());
+    fs.linkSync(file, path.join(keyDir, String(i)));
+    at.push(performance.now());
+    fs.fsyncSync(dirFd);
+    at.push(performance.now());
+    fs.readdirSync(keyDir);
+    at.push(performance.now());
+    fs.unlinkSync(file);
+    at.push(performance.now());
+    steps.forEach((_, k) => times[k]!.push(at[k + 1]! - at[k]!));
+    total.push(at.at(-1)! - at[0]!);
+    if (i > 8) fs.unlinkSync(path.join(keyDir, String(i - 8))); // the KEEP rule's collection, off the clock as in the store
+  }
+  fs.closeSync(dirFd);
+  row('protocol', total, cpu0);
+  const p50s = steps.map((name, k) => `${name} ${pct(times[k]!.sort((a, b) => a - b), 50).toFixed(3)}`);
+  process.stdout.write(`${''.padEnd(16)} p50 by step, ms: ${p50s.join(', ')}\n`);
+}
+
 try {
   process.stdout.write(`${dir} (node ${process.version})\n`);
   if (args.only !== 'store') {
@@ -86,6 +136,7 @@ try {
       fs.unlinkSync(file);
     }
     row('fresh file', fresh, cpu0);
+    await protocol();
   }
 
   if (args.only !== 'floor') {
