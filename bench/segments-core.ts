@@ -4,12 +4,14 @@
  * commit (seal, encode its segments). Reports jobs/s, the head's size after the last commit
  * (manifest + window + tails, as JSON; the garbage list left out, as a leader deletes it two leases
  * on), the segments' bytes, and the id index's memory per job. --segment-max-jobs N overrides the limit.
- * Then one one-job push on the full backlog: the head bytes that commit would write.
+ * Then one one-job push on the full backlog: the head bytes that commit would write, and what
+ * writing the manifest as queue.json's text costs at each commit: manifestJson (entries' texts
+ * kept between commits) beside the way before it, JSON.stringify(storeManifest(manifest())).
  */
 import { parseArgs } from 'node:util';
 import { jobBytes } from '../src/core/job-json.js';
 import { Backlog } from '../src/core/segments/backlog.js';
-import { storeManifest } from '../src/core/segments/manifest-stored.js';
+import { manifestJson, storeManifest } from '../src/core/segments/manifest-stored.js';
 import type { JobRecord } from '../src/core/types.js';
 
 const { values: args } = parseArgs({ options: { jobs: { type: 'string', default: '1000000' }, batch: { type: 'string', default: '10000' }, 'segment-max-jobs': { type: 'string' } } });
@@ -71,5 +73,19 @@ console.log(`pushMany of ${JOBS.toLocaleString()} jobs in batches of ${BATCH}: $
 console.log(`segments: ${segments} written, ${(segmentBytes / 1024 / 1024).toFixed(1)} MiB (${(segmentBytes / JOBS).toFixed(0)} bytes a job)`);
 console.log(`head after the last batch: ${kib(headBytes())} (manifest ${kib(Buffer.byteLength(JSON.stringify(liveManifest())))} in ${b.reg.refs.size} segments, ${b.head.size} jobs in the head; garbage not yet deleted: ${b.reg.garbage.length} entries)`);
 console.log(`one-job push on the full backlog: head ${kib(oneJob.head)}, ${oneJob.segments} segment(s) written`);
+/** µs a call of `write` (the text made into a Buffer, as serializeState does), the best of three rounds of 200. */
+function perCommitUs(write: () => string): number {
+  let best = Infinity;
+  for (let round = 0; round < 3; round++) {
+    const t = performance.now();
+    for (let i = 0; i < 200; i++) Buffer.from(write());
+    best = Math.min(best, ((performance.now() - t) / 200) * 1000);
+  }
+  return best;
+}
+if (manifestJson(b) !== JSON.stringify(storeManifest(b.manifest()))) throw new Error('manifestJson differs from the stored manifest');
+console.log(
+  `manifest as queue.json text, per commit: ${perCommitUs(() => manifestJson(b)).toFixed(0)} µs (${perCommitUs(() => JSON.stringify(storeManifest(b.manifest()))).toFixed(0)} µs made from scratch, as before)`,
+);
 console.log(`id index: ${index.size.toLocaleString()} entries, ${kib(index.bytes)} = ${(index.bytes / index.size).toFixed(1)} bytes a job`);
 console.log(`JS heap growth over the run: ${((heapAfter - heapBefore) / 1024 / 1024).toFixed(1)} MiB (${((heapAfter - heapBefore) / JOBS).toFixed(1)} bytes a job, garbage included)`);

@@ -13,7 +13,7 @@ import { JoinedBytes } from './joined-bytes.js';
 import { groupBytes, parseRecent, windowParts, type RecentGroup } from './recent.js';
 import { backlogFromJobs, loadBacklog } from './segments/backlog-load.js';
 import { checkManifest, UNSEGMENTED_LIMITS, type BacklogLimits } from './segments/manifest.js';
-import { storeManifest } from './segments/manifest-stored.js';
+import { manifestJson } from './segments/manifest-stored.js';
 import { attachBacklog, createState, emptyCounters, FORMAT_VERSION, setDone, type QueueState } from './state.js';
 import type { Counters, DeadEntry, JobRecord, TopicSettings } from './types.js';
 
@@ -81,7 +81,7 @@ export function serializeState(s: QueueState, alloc: (size: number) => Buffer = 
     parts.push(jobBytes(job));
     first = false;
   }
-  parts.push(Buffer.from(`\n],"backlog":${JSON.stringify(storeManifest(s.backlog.manifest()))}}`));
+  parts.push(Buffer.from(`\n],"backlog":${manifestJson(s.backlog)}}`));
   let size = 0;
   for (const p of parts) size += p.length;
   const out = alloc(size);

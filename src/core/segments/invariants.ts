@@ -4,7 +4,7 @@
  */
 import type { Backlog } from './backlog.js';
 import { checkManifest } from './manifest.js';
-import { storeManifest } from './manifest-stored.js';
+import { manifestJson, storeManifest } from './manifest-stored.js';
 
 /** JSON with object keys sorted: two manifests with the same fields compare equal. */
 function canonical(v: unknown): string {
@@ -53,6 +53,9 @@ export function assertBacklogInvariants(b: Backlog): void {
   for (const id of b.tombstones.keys()) if (b.head.has(id)) fail(`job ${id} is both in the head and tombstoned`);
   if (b.tombstones.size > 4 * b.limits.tombstoneMax) fail(`${b.tombstones.size} tombstones`);
   const m = b.manifest();
-  const back = checkManifest(JSON.parse(JSON.stringify(storeManifest(m))), 'backlog', b.topic);
+  const stored = JSON.stringify(storeManifest(m));
+  const back = checkManifest(JSON.parse(stored), 'backlog', b.topic);
   if (canonical(back) !== canonical(m)) fail('the stored manifest does not read back as the manifest');
+  // What queue.json gets: each entry's kept text must be what the entry is now.
+  if (manifestJson(b) !== stored) fail('the manifest written from kept texts differs from the manifest');
 }
