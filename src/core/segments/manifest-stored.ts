@@ -1,7 +1,7 @@
 /**
  * The manifest as queue.json stores it (docs/format.md, section 2, `"v": 2`): one short array a
  * segment instead of an object with long field names and the full key. The manifest is the one
- * part of the head that grows with the backlog (one entry a segment: 1,250 at 10,000,000 jobs),
+ * part of the head that grows with the backlog (one entry a segment: 1,500 at 10,000,000 jobs),
  * so every byte of an entry counts against the head's budget. What is dropped is derivable: the
  * key's `segments/<topic>/` prefix, `.seg` and zero padding (segment-keys.ts rebuilds it), a ready
  * segment's `next` while nothing is taken from it (it is `first`), `last` as a distance from
@@ -30,10 +30,29 @@ export interface StoredManifest {
 const KEY = /^segments\/[^/]+\/0*(\d+)-0*(\d+)-([0-9a-f]{8})-(\d+)\.seg$/;
 const NAME = /^(\d+)-(\d+)-([0-9a-f]{8})-(\d+)$/;
 
+/** Names made, by key: every commit asks again for its tombstones' names. Emptied past NAMES_KEPT. */
+const names = new Map<string, string>();
+const NAMES_KEPT = 8192;
+
 /** `segments/t/0000000003-000000000811-9f2c01ab-0.seg` → `3-811-9f2c01ab-0` (a key of another shape is kept whole). */
 export function segmentName(key: string): string {
-  const m = KEY.exec(key);
-  return m ? `${m[1]}-${m[2]}-${m[3]}-${m[4]}` : key;
+  let name = names.get(key);
+  if (name === undefined) {
+    const m = KEY.exec(key);
+    name = m ? `${m[1]}-${m[2]}-${m[3]}-${m[4]}` : key;
+    if (names.size >= NAMES_KEPT) names.clear();
+    names.set(key, name);
+  }
+  return name;
+}
+
+/**
+ * Tombstones as an object, by job id, each value (a segment's key or stored name) through `name`. Object.fromEntries defines
+ * each id as a property of its own: an assignment would hand the id `__proto__` to the prototype's
+ * setter, and that job's tombstone would be lost (a cancelled job back after a reload).
+ */
+function tombstoneObject<V>(entries: Iterable<[string, V]>, name: (id: string, value: V) => string): Record<string, string> {
+  return Object.fromEntries(Array.from(entries, ([id, key]) => [id, name(id, key)]));
 }
 
 /** The key of a stored name; undefined when it is not one. */
@@ -58,13 +77,11 @@ function delayedEntry(d: DelayedSegmentRef, name: string): Array<string | number
 }
 
 export function storeManifest(m: BacklogManifest): StoredManifest {
-  const tombstones: Record<string, string> = {};
-  for (const [id, key] of Object.entries(m.tombstones)) tombstones[id] = segmentName(key);
   return {
     v: 2,
     ready: m.ready.map((r) => readyEntry(r, segmentName(r.key))),
     delayed: m.delayed.map((d) => delayedEntry(d, segmentName(d.key))),
-    tombstones,
+    tombstones: tombstoneObject(Object.entries(m.tombstones), (_id, key) => segmentName(key)),
     garbage: m.garbage.map((g) => [segmentName(g.key), g.at]),
     counts: { ...m.counts },
   };
@@ -108,8 +125,8 @@ function garbageText(g: { key: string; at: number }): string {
 /**
  * The backlog's manifest as queue.json stores it, as JSON text: the same text as
  * `JSON.stringify(storeManifest(b.manifest()))` (invariants.ts checks it after every step of the
- * backlog's property tests), without copying every ref and running segmentName's pattern on every
- * key at every commit. The manifest is the part of the head that grows with the backlog (1,500
+ * backlog's property tests), without copying every ref and making every entry again at every
+ * commit. The manifest is the part of the head that grows with the backlog (1,500
  * segments and 90 KiB at 10,000,000 jobs waiting, where that took 1.0–1.5 ms of every commit's
  * CPU and this takes about 0.2: `npx tsx bench/segments-core.ts --jobs 10000000`); an entry's
  * text is made again only when its ref changed, which a commit does to a few.
@@ -121,10 +138,9 @@ export function manifestJson(b: Backlog): string {
   for (const d of b.delayedSegs) delayed += (delayed === '' ? '' : ',') + delayedText(d);
   let garbage = '';
   for (const g of b.reg.garbage) garbage += (garbage === '' ? '' : ',') + garbageText(g);
-  const tombstones: Record<string, string> = {};
-  for (const [id, key] of b.tombstones) tombstones[id] = segmentName(key);
+  const tombstones = JSON.stringify(tombstoneObject(b.tombstones, (_id, key) => segmentName(key)));
   const counts = JSON.stringify({ pending: b.segPending, delayed: b.segDelayed });
-  return `{"v":2,"ready":[${ready}],"delayed":[${delayed}],"tombstones":${JSON.stringify(tombstones)},"garbage":[${garbage}],"counts":${counts}}`;
+  return `{"v":2,"ready":[${ready}],"delayed":[${delayed}],"tombstones":${tombstones},"garbage":[${garbage}],"counts":${counts}}`;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -152,8 +168,7 @@ export function expandManifest(raw: Record<string, unknown>, topic: string, bad:
     const [name, n, runAt, order, last, bytes, skip = 0, tombstones = 0] = entry(e, 6, 8, 'delayed') as [unknown, number, number, number, number, number, number?, number?];
     return { key: key(name, 'delayed'), n, skip, next: [runAt, order], last, bytes, tombstones };
   });
-  const tombstones: Record<string, string> = {};
-  for (const [id, name] of Object.entries(raw.tombstones)) tombstones[id] = key(name, `tombstone ${id}`);
+  const tombstones = tombstoneObject(Object.entries(raw.tombstones), (id, name) => key(name, `tombstone ${id}`));
   const garbage = raw.garbage.map((g) => {
     if (!Array.isArray(g) || g.length !== 2) throw bad('has a bad garbage entry');
     return { key: key(g[0], 'garbage'), at: g[1] as number };

@@ -1,11 +1,13 @@
 /**
  * The manifest as queue.json stores it (core/segments/manifest-stored.ts, docs/format.md section
  * 2): short arrays that read back as the manifest, well under half the bytes of version 1's
- * objects, version 1 still read, and a stored entry that cannot be a segment refused.
+ * objects, version 1 still read, a stored entry that cannot be a segment refused, and a tombstone
+ * kept whatever its job's id (`__proto__` included).
  */
 import { describe, expect, it } from 'vitest';
 import { checkManifest, type BacklogManifest } from '../../../src/core/segments/manifest.js';
-import { storeManifest } from '../../../src/core/segments/manifest-stored.js';
+import { manifestJson, storeManifest } from '../../../src/core/segments/manifest-stored.js';
+import { loadBacklog } from '../../../src/core/segments/backlog-load.js';
 import { segmentKey } from '../../../src/core/segments/segment-keys.js';
 
 const key = (seq: number, i: number) => segmentKey('emails', { epoch: 3, seq, nonce: '9f2c01ab' }, i);
@@ -47,5 +49,22 @@ describe('the stored manifest (v 2)', () => {
       { ...stored, garbage: [['3-700-9f2c01ab-3']] },
     ];
     for (const b of bad) expect(() => checkManifest(b, 'topics/emails/queue.json', 'emails')).toThrow(/CORRUPT_STATE|topics\/emails\/queue.json: backlog/);
+  });
+});
+
+describe('tombstones of any job id', () => {
+  it('keeps ids that are also names of Object.prototype, both ways and in manifestJson', () => {
+    const m = manifest();
+    m.tombstones = Object.fromEntries([['__proto__', key(811, 0)], ['constructor', key(811, 1)], ['42', key(812, 0)], ['job-17', key(811, 0)]]);
+    const text = JSON.stringify(storeManifest(m));
+    expect(Object.keys(JSON.parse(text).tombstones).sort()).toEqual(['42', '__proto__', 'constructor', 'job-17']);
+    const back = checkManifest(JSON.parse(text), 'q', 'emails');
+    expect(Object.entries(back.tombstones).sort()).toEqual(Object.entries(m.tombstones).sort());
+
+    // The writer of queue.json: a backlog loaded from that manifest writes the same text.
+    const b = loadBacklog('emails', { nextOrder: 9_200_000 }, back, [], 'q');
+    expect(b.tombstones.get('__proto__')).toBe(key(811, 0));
+    expect(manifestJson(b)).toBe(JSON.stringify(storeManifest(b.manifest())));
+    expect(JSON.parse(manifestJson(b)).tombstones).toEqual(JSON.parse(text).tombstones);
   });
 });
