@@ -27,19 +27,19 @@ ack) per second, each call acknowledged only after its commit landed. 16 produce
   worker      createWorker, concurrency 16, no-op handler (per-job round trips)
   backlog     one push's commit with 100,000 jobs waiting
 
-  --seconds N       the measuring window of each scenario (default 5)
+  --seconds N       the measuring window of each scenario, in seconds (default 5)
   --batch N         jobs per push and claim call (default 512)
   --only SCENARIO   one scenario: ${SCENARIOS.join(' | ')}
   --store URL       the cycle scenarios on another store URL (default: a temp file: dir)
   -h, --help        this text
 `;
-const { values: args, usage, integer } = benchArgs('bench:embedded', HELP, {
+const { values: args, usage, integer, positive } = benchArgs('bench:embedded', HELP, {
   seconds: { type: 'string', default: '5' },
   only: { type: 'string' },
   batch: { type: 'string', default: '512' },
   store: { type: 'string' },
 });
-const SECONDS = integer(args.seconds, 'seconds');
+const SECONDS = positive(args.seconds, 'seconds');
 const BATCH = integer(args.batch, 'batch');
 if (args.only !== undefined && !(SCENARIOS as readonly string[]).includes(args.only)) usage(`--only takes ${SCENARIOS.join(', ')}; got ${JSON.stringify(args.only)}`);
 const CONCURRENCY = 16;

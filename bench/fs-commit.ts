@@ -24,26 +24,35 @@ import fs from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { createFileStore } from '../src/storage/fs.js';
+import { benchArgs } from './bench-args.js';
 
-const { values: args } = parseArgs({
-  options: {
-    bytes: { type: 'string', default: '4096' },
-    commits: { type: 'string', default: '2000' },
-    dir: { type: 'string' },
-    only: { type: 'string' },
-    'gap-ms': { type: 'string', default: '0' },
-  },
+const HELP = `npx tsx bench/fs-commit.ts [options]
+
+One conditional write of the file: store beside the floor any durable write pays (rows: see the
+header of bench/fs-commit.ts). p50 / p99 ms and this process's CPU per call.
+
+  --bytes N       the body's size (default 4096)
+  --commits N     calls per row, at least 10 (default 2000)
+  --gap-ms N      an idle pause before each call, as on a quiet topic (default 0: back to back)
+  --dir DIR       where the temp directory is made (default: the OS tmpdir)
+  --only store|floor
+                  the store alone (for strace), or the three other rows
+  -h, --help      this text
+`;
+const { values: args, usage, integer, positive } = benchArgs('fs-commit', HELP, {
+  bytes: { type: 'string', default: '4096' },
+  commits: { type: 'string', default: '2000' },
+  dir: { type: 'string' },
+  only: { type: 'string' },
+  'gap-ms': { type: 'string' },
 });
-const BYTES = Number(args.bytes);
-const COMMITS = Number(args.commits);
+const BYTES = integer(args.bytes, 'bytes');
+const COMMITS = integer(args.commits, 'commits', 10);
 /** --gap-ms: an idle pause before each timed call, as between the commits of a quiet topic (W4): the threads and the disk go idle. */
-const GAP_MS = Number(args['gap-ms']);
-if (!(GAP_MS >= 0)) throw new Error('--gap-ms must be a number >= 0');
+const GAP_MS = args['gap-ms'] === undefined ? 0 : positive(args['gap-ms'], 'gap-ms');
 const gap = (): Promise<void> | void => (GAP_MS > 0 ? new Promise((r) => setTimeout(r, GAP_MS)) : undefined);
-if (!(BYTES >= 1) || !(COMMITS >= 10)) throw new Error('--bytes must be >= 1 and --commits >= 10');
-if (args.only !== undefined && args.only !== 'store' && args.only !== 'floor') throw new Error('--only must be store or floor');
+if (args.only !== undefined && args.only !== 'store' && args.only !== 'floor') usage(`--only takes store or floor; got ${JSON.stringify(args.only)}`);
 
 const dir = await mkdtemp(path.join(args.dir ?? tmpdir(), 'bucketq-fs-commit-'));
 const body = Buffer.alloc(BYTES, 'x');
@@ -63,13 +72,15 @@ function row(name: string, ms: number[], cpu0: NodeJS.CpuUsage): void {
 
 /** The store's commit as bare system calls (see the header), timed per step. */
 async function protocol(): Promise<void> {
-  const { O_WRONLY, O_CREAT, O_EXCL, O_DSYNC } = fs.constants;
+  const { O_WRONLY, O_CREAT, O_EXCL } = fs.constants;
+  // As the store's thread does (fs-thread-main.ts): O_DSYNC on Linux only, fdatasync elsewhere.
+  const dsync = process.platform === 'linux' ? (fs.constants.O_DSYNC ?? 0) : 0;
   const keyDir = path.join(dir, 'protocol.v');
   const staging = path.join(dir, 'protocol-staging');
   fs.mkdirSync(keyDir);
   fs.mkdirSync(staging);
   const dirFd = fs.openSync(keyDir, 'r');
-  const steps = ['readdir', 'open', 'write', 'close', 'link', 'fsync dir', 'readdir', 'unlink'];
+  const steps = ['pre-check readdir', 'open', 'write', 'close', 'link', 'fsync dir', 'verify readdir', 'unlink'];
   const times = steps.map(() => [] as number[]);
   const total: number[] = [];
   const cpu0 = process.cpuUsage();
@@ -80,10 +91,10 @@ async function protocol(): Promise<void> {
     const at = [performance.now()];
     fs.readdirSync(keyDir, { withFileTypes: true });
     at.push(performance.now());
-    const fd = fs.openSync(file, O_WRONLY | O_CREAT | O_EXCL | (O_DSYNC ?? 0), 0o666);
+    const fd = fs.openSync(file, O_WRONLY | O_CREAT | O_EXCL | dsync, 0o666);
     at.push(performance.now());
     fs.writeSync(fd, body, 0, body.length, 0);
-    if (O_DSYNC === undefined) fs.fdatasyncSync(fd);
+    if (!dsync) fs.fdatasyncSync(fd);
     at.push(performance.now());
     fs.closeSync(fd);
     at.push(performance.now());

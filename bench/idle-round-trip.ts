@@ -21,16 +21,24 @@
 import { fork } from 'node:child_process';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
 import { startBroker } from './peers/bucketq.js';
 import { startRedis } from './peers/redis-server.js';
+import { benchArgs } from './bench-args.js';
 
-const { values: args } = parseArgs({
-  options: {
-    'gap-ms': { type: 'string', default: '20' },
-    trips: { type: 'string', default: '300' },
-    serve: { type: 'string' },
-  },
+const HELP = `npx tsx bench/idle-round-trip.ts [options]
+
+Loopback round trips on an idle machine (one every --gap-ms), then back to back: TCP echo, Redis
+PING (when redis-server is installed), a bare node:http GET, and a bucketq broker's GET and push on
+memory://. p50 ms of each.
+
+  --gap-ms N      the pause before each idle round trip (default 20)
+  --trips N       round trips per row and column, at least 10 (default 300)
+  -h, --help      this text
+`;
+const { values: args, integer, positive } = benchArgs('idle-round-trip', HELP, {
+  'gap-ms': { type: 'string', default: '20' },
+  trips: { type: 'string', default: '300' },
+  serve: { type: 'string' },
 });
 
 if (args.serve !== undefined) {
@@ -47,13 +55,7 @@ if (args.serve !== undefined) {
         });
   server.listen(0, '127.0.0.1', () => process.send!((server.address() as AddressInfo).port));
 } else {
-  const GAP_MS = Number(args['gap-ms']);
-  const TRIPS = Number(args.trips);
-  if (!(GAP_MS > 0) || !Number.isInteger(TRIPS) || TRIPS < 10) {
-    process.stderr.write('idle-round-trip: --gap-ms must be > 0 and --trips a whole number >= 10\n');
-    process.exit(2);
-  }
-  await main(GAP_MS, TRIPS);
+  await main(positive(args['gap-ms'], 'gap-ms'), integer(args.trips, 'trips', 10));
 }
 
 type Trip = () => Promise<unknown>;

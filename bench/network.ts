@@ -22,8 +22,8 @@ const HELP = `npm run bench:network -- [options]
 
 The network broker under a common peer workload, in three processes:
   broker    \`bucketq broker --store file:TMPDIR --listen 127.0.0.1:0\`
-  worker    createClient + createWorker (concurrency 16, no-op handler)
-  this one  16 producer loops, each pushing one job per request (createClient)
+  worker    createClient + createWorker (--concurrency, no-op handler)
+  this one  --producers loops, each pushing one job per request with a createClient of its own
 
 Throughput: --jobs jobs from the first push to the last ack, after 1,000 jobs of warm-up.
 Latency: on an idle queue, single jobs pushed one at a time, each timed from just before its push
@@ -36,7 +36,7 @@ request to the start of its handler in the worker process.
   --only throughput|latency
                       one half only
   --store URL         the broker's store (default: file: in a temp dir), e.g. 'file:/tmp/x?latency=20'
-  --prefetch N        createWorker's prefetch (default: left out, i.e. 'auto')
+  --prefetch N        createWorker's prefetch: jobs claimed ahead of free slots (default 0: none)
   --cpu-prof DIR      the broker and the worker write .cpuprofile files there
   --broker-flag=FLAG  any \`bucketq broker\` flag, repeatable, e.g. --broker-flag=--recent-max-ids=0
   -h, --help          this text

@@ -27,16 +27,18 @@ Each option goes to the benchmark that knows it; \`npm run bench:embedded -- --h
 
   npm run bench -- --seconds 2 --jobs 5000
 `;
-const { values, usage, integer } = benchArgs('bench', HELP, Object.fromEntries([...EMBEDDED, ...NETWORK, 'only'].map((k) => [k, { type: 'string' as const }])));
+const { values, usage, integer, positive } = benchArgs('bench', HELP, Object.fromEntries([...EMBEDDED, ...NETWORK, 'only'].map((k) => [k, { type: 'string' as const }])));
 // Checked here too, so that a bad number is refused before the first benchmark has run.
-for (const k of ['seconds', 'batch', 'jobs', 'producers', 'concurrency', 'probes', 'prefetch'] as const) if (values[k] !== undefined) integer(values[k], k);
+if (values.seconds !== undefined) positive(values.seconds, 'seconds');
+for (const k of ['batch', 'jobs', 'producers', 'concurrency', 'probes', 'prefetch'] as const) if (values[k] !== undefined) integer(values[k], k);
+const SCENARIOS = ['nolatency', 'latency', 'worker', 'backlog', 'network', 'network-throughput', 'network-latency'];
+if (values.only !== undefined && !SCENARIOS.includes(values.only)) usage(`--only takes ${SCENARIOS.join(', ')}; got ${JSON.stringify(values.only)}`);
 const flags = (names: readonly string[]) => names.flatMap((k) => (values[k] !== undefined ? [`--${k}`, String(values[k])] : []));
 const only = values.only as string | undefined;
 const runs: Array<[string, string[]]> = [];
 if (only === undefined || !only.startsWith('network')) runs.push(['embedded.ts', [...flags(EMBEDDED), ...(only !== undefined ? ['--only', only] : [])]]);
 if (only === undefined || only.startsWith('network')) {
   const half = only === 'network-throughput' ? ['--only', 'throughput'] : only === 'network-latency' ? ['--only', 'latency'] : [];
-  if (only !== undefined && only !== 'network' && half.length === 0) usage(`--only ${only}: the network benchmark has network, network-throughput, network-latency`);
   runs.push(['network.ts', [...flags(NETWORK), ...half]]);
 }
 

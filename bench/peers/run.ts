@@ -60,6 +60,7 @@ bullmq-fsync: appendonly yes, appendfsync always) and pg-boss, one system after 
                             registry on first use), or system, the node that started this
   --json                    the results as JSON on stdout, nothing written
   --no-write                print the markdown, write no files
+  -h, --help                this text
 
 Writes bench/results/peers.md, a dated copy and bench/results/peers.svg.
 `;

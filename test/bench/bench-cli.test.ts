@@ -2,7 +2,7 @@
  * Every `npm run bench…` command line answers --help with its usage (exit 0) and refuses a
  * mistake in one line on stderr with exit code 2 before it starts anything (bench/bench-args.ts):
  * an unknown option (with the flag it was likely meant to be), a bad number, a value it does not
- * know. Each command runs as `npm run` runs it (node --import tsx), all at once.
+ * know. Each command's script runs under tsx (node --import tsx), as its npm script runs it, all at once.
  */
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -27,8 +27,8 @@ function run(script: string, args: string[]): Promise<Run> {
 
 /** npm script name, its file, and a bad value of one of its options with the line that refuses it. */
 const BENCHMARKS: Array<[string, string, string[], string]> = [
-  ['bench', 'bench/run.ts', ['--probes', '0'], 'bench: --probes must be a whole number of at least 1, got "0"'],
-  ['bench:embedded', 'bench/embedded.ts', ['--only', 'everything'], 'bench:embedded: --only takes nolatency, latency, worker, backlog; got "everything"'],
+  ['bench', 'bench/run.ts', ['--only', 'networks'], 'bench: --only takes nolatency, latency, worker, backlog, network, network-throughput, network-latency; got "networks"'],
+  ['bench:embedded', 'bench/embedded.ts', ['--seconds', '0'], 'bench:embedded: --seconds must be a number above 0, got "0"'],
   ['bench:network', 'bench/network.ts', ['--jobs', '10k'], 'bench:network: --jobs must be a whole number of at least 1, got "10k"'],
   ['bench:scale', 'bench/scale/run.ts', ['--parts', 'latency,speed'], 'bench:scale: --parts takes latency,backlog,build,topics,payload; got "speed"'],
   ['bench:peers', 'bench/peers/run.ts', ['--workloads', '5'], 'bench:peers: --workloads takes 1,1i,2,3,4; got "5"'],
