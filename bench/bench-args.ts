@@ -14,6 +14,8 @@ const HELP_OPTION = { help: { type: 'boolean', short: 'h', default: false } } as
 
 export interface BenchCommandLine<O extends Options> {
   values: ParsedFlags<O & typeof HELP_OPTION>['values'];
+  /** The arguments that are not options (only with `positionals: true`; otherwise one is refused). */
+  positionals: string[];
   /** Refuses the command line: `name: message` on stderr, exit code 2. */
   usage(message: string): never;
   /** `text` as a whole number of at least `min` (the value of `--flag`), or usage(). */
@@ -23,7 +25,7 @@ export interface BenchCommandLine<O extends Options> {
 }
 
 /** Parses the command line of benchmark `name` (as in `npm run NAME`); `help` is what --help prints. */
-export function benchArgs<const O extends Options>(name: string, help: string, options: O, argv: string[] = process.argv.slice(2)): BenchCommandLine<O> {
+export function benchArgs<const O extends Options>(name: string, help: string, options: O, { argv = process.argv.slice(2), positionals = false } = {}): BenchCommandLine<O> {
   const usage = (message: string): never => {
     process.stderr.write(`${name}: ${message}\n`);
     process.exit(2);
@@ -37,7 +39,8 @@ export function benchArgs<const O extends Options>(name: string, help: string, o
       return usage(`${err.message}${hint}`);
     }
   };
-  const { values } = refused(() => parseFlags(argv, { ...options, ...HELP_OPTION }), ' (see --help)');
+  const parsed = refused(() => parseFlags(argv, { ...options, ...HELP_OPTION }, positionals), ' (see --help)');
+  const values = parsed.values;
   if ((values as { help?: boolean }).help) {
     process.stdout.write(help.endsWith('\n') ? help : `${help}\n`);
     process.exit(0);
@@ -46,5 +49,5 @@ export function benchArgs<const O extends Options>(name: string, help: string, o
     const n = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : NaN;
     return n > 0 ? n : usage(`--${flag} must be a number above 0, got ${JSON.stringify(text)}`);
   };
-  return { values, usage, integer: (text, flag, min = 1) => refused(() => intFlag(text, flag, min)!), positive };
+  return { values, positionals: parsed.positionals, usage, integer: (text, flag, min = 1) => refused(() => intFlag(text, flag, min)!), positive };
 }

@@ -16,13 +16,21 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './bench-args.js';
 
-const { values: args } = parseArgs({
-  options: { pushes: { type: 'string', default: '40' }, mib: { type: 'string', default: '9' }, 'budget-mib': { type: 'string' } },
-});
-const PUSHES = Number(args.pushes);
-const MIB = Number(args.mib);
+const HELP = `npx tsx bench/body-burst.ts [options]
+
+A broker process's memory under a burst of large authenticated pushes, all at once, each on its
+own connection; then the refused ones retried until every job is in, and the topic checked.
+
+  --pushes N        concurrent pushes (default 40)
+  --mib N           each push's payload, MiB (default 9)
+  --budget-mib N    the broker's --max-body-bytes-in-flight, MiB (default: the broker's)
+  -h, --help        this text
+`;
+const { values: args, integer } = benchArgs('body-burst', HELP, { pushes: { type: 'string', default: '40' }, mib: { type: 'string', default: '9' }, 'budget-mib': { type: 'string' } });
+const PUSHES = integer(args.pushes, 'pushes');
+const MIB = integer(args.mib, 'mib');
 const TOKEN = 'burst-token';
 const MiB = 1024 * 1024;
 
@@ -31,7 +39,7 @@ const options = {
   store: `file:${dir}`,
   listen: '127.0.0.1:0',
   token: TOKEN,
-  ...(args['budget-mib'] !== undefined ? { maxBodyBytesInFlight: Number(args['budget-mib']) * MiB } : {}),
+  ...(args['budget-mib'] !== undefined ? { maxBodyBytesInFlight: integer(args['budget-mib'], 'budget-mib') * MiB } : {}),
 };
 const child = fork(resolve(import.meta.dirname, 'body-burst-broker.ts'), [JSON.stringify(options)], {
   execArgv: ['--expose-gc', '--import', 'tsx'],

@@ -31,35 +31,51 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { fork } from 'node:child_process';
 import { Broker } from '../src/broker/broker.js';
 import type { ClaimedJob } from '../src/core/ops/claim.js';
 import { openStore } from '../src/storage/open.js';
 import { mainAndOthers, threadTicks } from './thread-ticks.js';
+import { benchArgs } from './bench-args.js';
 
-const { values: args } = parseArgs({
-  options: {
-    jobs: { type: 'string', default: '10000' },
-    probes: { type: 'string', default: '200' },
-    backlog: { type: 'string', default: '200' },
-    store: { type: 'string' },
-    only: { type: 'string' },
-    wire: { type: 'boolean', default: false },
-    'archive-window-ms': { type: 'string' },
-    'payload-bytes': { type: 'string', default: '0' },
-    'child-cpu-prof': { type: 'string' },
-  },
+const HELP = `npx tsx bench/broker-cpu.ts [options]
+
+The broker's own CPU per job: W1's producers and a consumer against a Broker in this process (no
+HTTP), or with --wire bench:peers's W1 over HTTP (the clients in a child). See the header of
+bench/broker-cpu.ts.
+
+  --jobs N                 throughput jobs (default 10000)
+  --probes N               latency jobs (default 200)
+  --backlog N              unfinished jobs the producers allow (default 200)
+  --store URL              the store (default: file: in a new temp directory)
+  --only throughput|latency
+                           one half only (without --wire)
+  --wire                   over HTTP, as bench:peers's W1
+  --archive-window-ms N    the broker's archiveWindowMs
+  --payload-bytes N        --wire payloads of about N bytes of JSON (default 0: {n})
+  --child-cpu-prof DIR     --wire: the clients' child writes a .cpuprofile there
+  -h, --help               this text
+`;
+const { values: args, usage, integer } = benchArgs('broker-cpu', HELP, {
+  jobs: { type: 'string', default: '10000' },
+  probes: { type: 'string', default: '200' },
+  backlog: { type: 'string', default: '200' },
+  store: { type: 'string' },
+  only: { type: 'string' },
+  wire: { type: 'boolean', default: false },
+  'archive-window-ms': { type: 'string' },
+  'payload-bytes': { type: 'string', default: '0' },
+  'child-cpu-prof': { type: 'string' },
 });
-const JOBS = Number(args.jobs);
+const JOBS = integer(args.jobs, 'jobs');
 /** --payload-bytes: each --wire job's payload gets a string field of about this many bytes of JSON (0: `{n}` alone, as bench:peers). */
-const PAYLOAD_BYTES = Number(args['payload-bytes']);
-if (!Number.isInteger(PAYLOAD_BYTES) || PAYLOAD_BYTES < 0) throw new Error(`--payload-bytes must be a whole number, got ${JSON.stringify(args['payload-bytes'])}`);
-const PROBES = Number(args.probes);
-const BACKLOG = Number(args.backlog);
+const PAYLOAD_BYTES = integer(args['payload-bytes'], 'payload-bytes', 0);
+const PROBES = integer(args.probes, 'probes');
+const BACKLOG = integer(args.backlog, 'backlog');
+if (args.only !== undefined && args.only !== 'throughput' && args.only !== 'latency') usage(`--only takes throughput or latency; got ${JSON.stringify(args.only)}`);
 const PRODUCERS = 16;
 /** --archive-window-ms: the broker's archiveWindowMs (how long finished jobs wait in queue.json for their archive). */
-const archiveWindow = args['archive-window-ms'] === undefined ? {} : { archiveWindowMs: Number(args['archive-window-ms']) };
+const archiveWindow = args['archive-window-ms'] === undefined ? {} : { archiveWindowMs: integer(args['archive-window-ms'], 'archive-window-ms', 0) };
 const CONCURRENCY = 16;
 const TOPIC = 'bench';
 

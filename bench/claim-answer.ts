@@ -12,16 +12,26 @@
  *
  *   npx tsx bench/claim-answer.ts [--payload-bytes 1024] [--jobs 16] [--rounds 20000]
  */
-import { parseArgs } from 'node:util';
 import { setLazyPayload } from '../src/core/claimed-payload.js';
 import type { ClaimedJob } from '../src/core/ops/claim.js';
 import { lazyPayloadText } from '../src/core/claimed-payload.js';
 import { claimAnswerBytes, claimedJob } from '../src/transports/http/claimed-job.js';
+import { benchArgs } from './bench-args.js';
 
-const { values: args } = parseArgs({ options: { 'payload-bytes': { type: 'string', default: '1024' }, jobs: { type: 'string', default: '16' }, rounds: { type: 'string', default: '20000' } } });
-const BYTES = Number(args['payload-bytes']);
-const JOBS = Number(args.jobs);
-const ROUNDS = Math.max(10, Math.round((Number(args.rounds) * 16) / JOBS));
+const HELP = `npx tsx bench/claim-answer.ts [options]
+
+What a claimed job costs in the claim's HTTP answer, per job (CPU µs, this process), three ways:
+parsed, text and bytes (the way the broker answers now).
+
+  --payload-bytes N   each payload's JSON size, about (default 1024; 0: W1's {"n":i})
+  --jobs N            jobs a claim (default 16)
+  --rounds N          claims timed, scaled to 16 jobs a claim (default 20000)
+  -h, --help          this text
+`;
+const { values: args, integer } = benchArgs('claim-answer', HELP, { 'payload-bytes': { type: 'string', default: '1024' }, jobs: { type: 'string', default: '16' }, rounds: { type: 'string', default: '20000' } });
+const BYTES = integer(args['payload-bytes'], 'payload-bytes', 0);
+const JOBS = integer(args.jobs, 'jobs');
+const ROUNDS = Math.max(10, Math.round((integer(args.rounds, 'rounds') * 16) / JOBS));
 
 type Item = { sku: string; qty: number; price: number; gift: boolean };
 const items: Item[] = [];

@@ -9,14 +9,23 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Broker } from '../src/broker/broker.js';
 import { openStore } from '../src/storage/open.js';
+import { benchArgs } from './bench-args.js';
 
-const { values: args } = parseArgs({ options: { dead: { type: 'string', default: '20000' }, pushes: { type: 'string', default: '20' }, store: { type: 'string' } } });
-const DEAD = Number(args.dead);
-const PUSHES = Number(args.pushes);
-if (!Number.isInteger(DEAD) || DEAD < 0 || !Number.isInteger(PUSHES) || PUSHES < 1) throw new Error('--dead must be a whole number, --pushes at least 1');
+const HELP = `npx tsx bench/dead-index.ts [options]
+
+What a large dead-letter index costs every commit: --dead jobs made dead, then one-job pushes
+timed on an embedded broker.
+
+  --dead N        dead jobs (default 20000)
+  --pushes N      one-job pushes timed (default 20)
+  --store URL     the store (default: file: in a new temp directory)
+  -h, --help      this text
+`;
+const { values: args, integer } = benchArgs('dead-index', HELP, { dead: { type: 'string', default: '20000' }, pushes: { type: 'string', default: '20' }, store: { type: 'string' } });
+const DEAD = integer(args.dead, 'dead', 0);
+const PUSHES = integer(args.pushes, 'pushes');
 
 const dir = args.store === undefined ? await mkdtemp(join(tmpdir(), 'bucketq-dead-index-')) : null;
 const store = await openStore(args.store ?? `file:${dir}`);

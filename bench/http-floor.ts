@@ -10,10 +10,22 @@
 import { fork } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './bench-args.js';
 
-const { values: args } = parseArgs({ options: { requests: { type: 'string', default: '20000' }, only: { type: 'string' }, client: { type: 'string' } } });
-const N = Number(args.requests);
+const HELP = `npx tsx bench/http-floor.ts [options]
+
+One push request per job over 16 keep-alive connections (the clients in a child process), against
+a bare node:http server that parses the body and answers, then against a bucketq broker on
+memory:// in this process: requests/s and this process's CPU per request.
+
+  --requests N    requests per server (default 20000)
+  --only bare|bucketq
+                  one server only
+  -h, --help      this text
+`;
+const { values: args, usage, integer } = benchArgs('http-floor', HELP, { requests: { type: 'string', default: '20000' }, only: { type: 'string' }, client: { type: 'string' } });
+const N = integer(args.requests, 'requests');
+if (args.only !== undefined && args.only !== 'bare' && args.only !== 'bucketq') usage(`--only takes bare or bucketq; got ${JSON.stringify(args.only)}`);
 const CONNECTIONS = 16;
 
 if (args.client !== undefined) {

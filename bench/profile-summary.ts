@@ -5,7 +5,7 @@
  *   npx tsx bench/profile-summary.ts /tmp/prof/CPU.*.cpuprofile [--top 25]
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './bench-args.js';
 
 interface ProfileNode {
   id: number;
@@ -17,8 +17,17 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' } } });
-const top = Number(values.top);
+const HELP = `npx tsx bench/profile-summary.ts FILE.cpuprofile… [options]
+
+Where each V8 CPU profile's time went (the files --cpu-prof writes): busy time, then self time per
+file and per function.
+
+  --top N         lines per list (default 25)
+  -h, --help      this text
+`;
+const { values, positionals, usage, integer } = benchArgs('profile-summary', HELP, { top: { type: 'string', default: '25' } }, { positionals: true });
+const top = integer(values.top, 'top');
+if (positionals.length === 0) usage('name at least one .cpuprofile file');
 for (const file of positionals) {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));

@@ -8,18 +8,29 @@
  * writing the manifest as queue.json's text costs at each commit: manifestJson (entries' texts
  * kept between commits) beside the way before it, JSON.stringify(storeManifest(manifest())).
  */
-import { parseArgs } from 'node:util';
 import { jobBytes } from '../src/core/job-json.js';
 import { Backlog } from '../src/core/segments/backlog.js';
 import { manifestJson, storeManifest } from '../src/core/segments/manifest-stored.js';
 import type { JobRecord } from '../src/core/types.js';
+import { benchArgs } from './bench-args.js';
 
-const { values: args } = parseArgs({ options: { jobs: { type: 'string', default: '1000000' }, batch: { type: 'string', default: '10000' }, 'segment-max-jobs': { type: 'string' } } });
-const JOBS = Number(args.jobs);
-const BATCH = Number(args.batch);
+const HELP = `npx tsx bench/segments-core.ts [options]
+
+The segmented backlog alone (src/core/segments, no storage): pushMany-sized batches into one
+topic, each batch a commit. jobs/s, the head's and the segments' sizes, the id index's memory,
+and what writing the manifest's text costs a commit.
+
+  --jobs N               jobs in all (default 1000000)
+  --batch N              jobs per batch (default 10000)
+  --segment-max-jobs N   the backlog's segmentMaxJobs (default: the broker's)
+  -h, --help             this text
+`;
+const { values: args, integer } = benchArgs('segments-core', HELP, { jobs: { type: 'string', default: '1000000' }, batch: { type: 'string', default: '10000' }, 'segment-max-jobs': { type: 'string' } });
+const JOBS = integer(args.jobs, 'jobs');
+const BATCH = integer(args.batch, 'batch');
 const now = 1_700_000_000_000;
 const orders = { nextOrder: 1 };
-const b = new Backlog('bench', orders, args['segment-max-jobs'] ? { segmentMaxJobs: Number(args['segment-max-jobs']) } : {});
+const b = new Backlog('bench', orders, args['segment-max-jobs'] ? { segmentMaxJobs: integer(args['segment-max-jobs'], 'segment-max-jobs') } : {});
 let seq = 1;
 let segmentBytes = 0;
 let segments = 0;

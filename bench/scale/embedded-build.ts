@@ -9,12 +9,12 @@
  *   npx tsx bench/scale/embedded-build.ts [--levels 1000000] [--cpu-prof via node flags]
  */
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { createQueue } from '../../src/index.js';
 import { DEFAULT_LIMITS } from '../../src/protocol.js';
 import type { BenchPayload } from '../peers/types.js';
 import { memoryMiB } from './common.js';
 import { fileStore, type ScaleStore } from './store.js';
+import { benchArgs } from '../bench-args.js';
 
 export interface EmbeddedBuildCase {
   pending: number;
@@ -57,6 +57,14 @@ export async function embeddedBuild(levels: number[], log: (s: string) => void =
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { values } = parseArgs({ options: { levels: { type: 'string', default: '1000000' } } });
-  await embeddedBuild(values.levels.split(',').map(Number), (s) => process.stderr.write(`${s}\n`));
+  const help = `npx tsx bench/scale/embedded-build.ts [options]
+
+Building a backlog embedded (createQueue on file:, default options): pushMany of 10,000 jobs at a
+time up to each level in turn; jobs/s, jobs per CPU second and RSS per level.
+
+  --levels N,…    the levels (default 1000000)
+  -h, --help      this text
+`;
+  const { values, integer } = benchArgs('embedded-build', help, { levels: { type: 'string', default: '1000000' } });
+  await embeddedBuild(values.levels.split(',').map((l) => integer(l.trim(), 'levels')), (s) => process.stderr.write(`${s}\n`));
 }
