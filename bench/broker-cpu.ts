@@ -72,6 +72,7 @@ const JOBS = integer(args.jobs, 'jobs');
 const PAYLOAD_BYTES = integer(args['payload-bytes'], 'payload-bytes', 0);
 const PROBES = integer(args.probes, 'probes');
 const BACKLOG = integer(args.backlog, 'backlog');
+if (args.only !== undefined && args.wire) usage('--only is for the run without --wire');
 if (args.only !== undefined && args.only !== 'throughput' && args.only !== 'latency') usage(`--only takes throughput or latency; got ${JSON.stringify(args.only)}`);
 const PRODUCERS = 16;
 /** --archive-window-ms: the broker's archiveWindowMs (how long finished jobs wait in queue.json for their archive). */

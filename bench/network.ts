@@ -56,7 +56,7 @@ const JOBS = integer(args.jobs, 'jobs');
 const PRODUCERS = integer(args.producers, 'producers');
 const CONCURRENCY = integer(args.concurrency, 'concurrency');
 const PROBES = integer(args.probes, 'probes');
-const PREFETCH = args.prefetch === undefined ? 0 : integer(args.prefetch, 'prefetch');
+const PREFETCH = args.prefetch === undefined ? 0 : integer(args.prefetch, 'prefetch', 0);
 if (args.only !== undefined && args.only !== 'throughput' && args.only !== 'latency') usage(`--only takes throughput or latency; got ${JSON.stringify(args.only)}`);
 const WARMUP = 1000;
 const TOPIC = 'bench';

@@ -30,7 +30,8 @@ Each option goes to the benchmark that knows it; \`npm run bench:embedded -- --h
 const { values, usage, integer, positive } = benchArgs('bench', HELP, Object.fromEntries([...EMBEDDED, ...NETWORK, 'only'].map((k) => [k, { type: 'string' as const }])));
 // Checked here too, so that a bad number is refused before the first benchmark has run.
 if (values.seconds !== undefined) positive(values.seconds, 'seconds');
-for (const k of ['batch', 'jobs', 'producers', 'concurrency', 'probes', 'prefetch'] as const) if (values[k] !== undefined) integer(values[k], k);
+for (const k of ['batch', 'jobs', 'producers', 'concurrency', 'probes'] as const) if (values[k] !== undefined) integer(values[k], k);
+if (values.prefetch !== undefined) integer(values.prefetch, 'prefetch', 0);
 const SCENARIOS = ['nolatency', 'latency', 'worker', 'backlog', 'network', 'network-throughput', 'network-latency'];
 if (values.only !== undefined && !SCENARIOS.includes(values.only)) usage(`--only takes ${SCENARIOS.join(', ')}; got ${JSON.stringify(values.only)}`);
 const flags = (names: readonly string[]) => names.flatMap((k) => (values[k] !== undefined ? [`--${k}`, String(values[k])] : []));

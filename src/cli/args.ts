@@ -12,7 +12,7 @@ export function parseFlags<O extends Options>(argv: string[], options: O, allowP
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: allowPositionals as true });
   } catch (err) {
-    const message = (err as Error).message.replace(/\s*To specify a positional argument.*$/s, '');
+    const message = (err as Error).message.replace(/\.?\s*To specify a positional argument.*$/s, '');
     const unknown = /^Unknown option '--([^'=]+)'/.exec(message);
     const hint = unknown ? didYouMean(unknown[1]!, Object.keys(options), (n) => `--${n}`) : '';
     throw new UsageError(`${message}${hint}`);

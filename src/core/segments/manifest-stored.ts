@@ -127,8 +127,8 @@ function garbageText(g: { key: string; at: number }): string {
  * `JSON.stringify(storeManifest(b.manifest()))` (invariants.ts checks it after every step of the
  * backlog's property tests), without copying every ref and making every entry again at every
  * commit. The manifest is the part of the head that grows with the backlog (1,500
- * segments and 90 KiB at 10,000,000 jobs waiting, where that took 1.0–1.5 ms of every commit's
- * CPU and this takes about 0.2: `npx tsx bench/segments-core.ts --jobs 10000000`); an entry's
+ * segments and 90 KiB at 10,000,000 jobs waiting, where making it from scratch took 1.0–1.5 ms
+ * of every commit's CPU and this takes about 0.2; docs/benchmarks.md, "Scale limits"); an entry's
  * text is made again only when its ref changed, which a commit does to a few.
  */
 export function manifestJson(b: Backlog): string {
