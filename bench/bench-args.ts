@@ -20,8 +20,8 @@ export interface BenchCommandLine<O extends Options> {
   usage(message: string): never;
   /** `text` as a whole number of at least `min` (the value of `--flag`), or usage(). */
   integer(text: string, flag: string, min?: number): number;
-  /** `text` as a number above 0, decimals allowed (seconds, milliseconds), or usage(). */
-  positive(text: string, flag: string): number;
+  /** `text` as a number above 0 (or 0 itself, with `zero`), decimals allowed (seconds, milliseconds), or usage(). */
+  positive(text: string, flag: string, zero?: boolean): number;
 }
 
 /** Parses the command line of benchmark `name` (as in `npm run NAME`); `help` is what --help prints. */
@@ -45,9 +45,9 @@ export function benchArgs<const O extends Options>(name: string, help: string, o
     process.stdout.write(help.endsWith('\n') ? help : `${help}\n`);
     process.exit(0);
   }
-  const positive = (text: string, flag: string): number => {
+  const positive = (text: string, flag: string, zero = false): number => {
     const n = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : NaN;
-    return n > 0 ? n : usage(`--${flag} must be a number above 0, got ${JSON.stringify(text)}`);
+    return n > 0 || (zero && n === 0) ? n : usage(`--${flag} must be a number ${zero ? 'of at least 0' : 'above 0'}, got ${JSON.stringify(text)}`);
   };
   return { values, positionals: parsed.positionals, usage, integer: (text, flag, min = 1) => refused(() => intFlag(text, flag, min)!), positive };
 }

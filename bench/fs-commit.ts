@@ -50,7 +50,7 @@ const { values: args, usage, integer, positive } = benchArgs('fs-commit', HELP, 
 const BYTES = integer(args.bytes, 'bytes');
 const COMMITS = integer(args.commits, 'commits', 10);
 /** --gap-ms: an idle pause before each timed call, as between the commits of a quiet topic (W4): the threads and the disk go idle. */
-const GAP_MS = args['gap-ms'] === undefined || args['gap-ms'].trim() === '0' ? 0 : positive(args['gap-ms'], 'gap-ms');
+const GAP_MS = args['gap-ms'] === undefined ? 0 : positive(args['gap-ms'], 'gap-ms', true);
 const gap = (): Promise<void> | void => (GAP_MS > 0 ? new Promise((r) => setTimeout(r, GAP_MS)) : undefined);
 if (args.only !== undefined && args.only !== 'store' && args.only !== 'floor') usage(`--only takes store or floor; got ${JSON.stringify(args.only)}`);
 

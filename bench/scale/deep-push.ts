@@ -20,6 +20,7 @@ import { createClient } from '../../src/client/index.js';
 import { createQueue } from '../../src/queue.js';
 import { startBrokerServer } from '../../src/server/index.js';
 import { benchArgs } from '../bench-args.js';
+import { pct } from './common.js';
 
 const HELP = `npx tsx bench/scale/deep-push.ts [options]
 
@@ -61,8 +62,7 @@ try {
     ms.push(performance.now() - t);
   }
   const cpu = process.cpuUsage(cpu0);
-  ms.sort((a, b) => a - b);
-  const at = (p: number) => ms[Math.min(ms.length - 1, Math.ceil((ms.length * p) / 100) - 1)]!.toFixed(2);
+  const at = (p: number) => pct(ms, p).toFixed(2);
   process.stdout.write(
     `deep-push${server ? ' --wire' : ''} — node ${process.version}: ${JOBS.toLocaleString('en-US')} jobs waiting (built in ${built.toFixed(1)} s); ${PUSHES} single pushes: p50 ${at(50)} ms, p90 ${at(90)} ms, CPU ${((cpu.user + cpu.system) / PUSHES).toFixed(0)} µs a push (user ${(cpu.user / PUSHES).toFixed(0)})\n`,
   );

@@ -47,9 +47,10 @@ export function segmentName(key: string): string {
 }
 
 /**
- * Tombstones as an object, by job id, each value (a segment's key or stored name) through `name`. Object.fromEntries defines
- * each id as a property of its own: an assignment would hand the id `__proto__` to the prototype's
- * setter, and that job's tombstone would be lost (a cancelled job back after a reload).
+ * Tombstones as an object, by job id, each value (a segment's key or stored name) through `name`.
+ * Object.fromEntries defines each id as a property of its own: an assignment would hand the id
+ * `__proto__` to the prototype's setter, and that job's tombstone would be lost (a cancelled job
+ * back after a reload).
  */
 function tombstoneObject<V>(entries: Iterable<[string, V]>, name: (id: string, value: V) => string): Record<string, string> {
   return Object.fromEntries(Array.from(entries, ([id, key]) => [id, name(id, key)]));
