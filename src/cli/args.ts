@@ -12,7 +12,8 @@ export function parseFlags<O extends Options>(argv: string[], options: O, allowP
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: allowPositionals as true });
   } catch (err) {
-    const message = (err as Error).message.replace(/\.?\s*To specify a positional argument.*$/s, '');
+    // node's advice on positionals is dropped; its other messages may span lines, and a usage error is one.
+    const message = (err as Error).message.replace(/\.?\s*To specify a positional argument.*$/s, '').replace(/\s*\n\s*/g, ' ');
     const unknown = /^Unknown option '--([^'=]+)'/.exec(message);
     const hint = unknown ? didYouMean(unknown[1]!, Object.keys(options), (n) => `--${n}`) : '';
     throw new UsageError(`${message}${hint}`);

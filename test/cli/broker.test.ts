@@ -167,7 +167,8 @@ describe('bucketq broker', () => {
       [['broker', '--backlog', 'lowWater=2000'], /^bucketq broker: --backlog: backlog bound lowWater \(2000\) must be below windowJobs \(1024\)/],
       [['frobnicate'], /^bucketq: unknown command "frobnicate" \(see bucketq --help\)$/],
       [['brokr'], /^bucketq: unknown command "brokr" \(did you mean broker\?\) \(see bucketq --help\)$/],
-      [['broker', '--tokne', 't'], /^bucketq broker: Unknown option '--tokne' \(did you mean --token\?\) \(see bucketq broker --help\)$/],
+      [['broker', '--tokne', 't'], /^bucketq broker: Unknown option '--tokne' \(did you mean --token\?\) \(see bucketq broker --help\)$/],      // node's message for a value that looks like an option spans three lines: one here.
+      [['broker', '--listen', '-x'], /^bucketq broker: Option '--listen' argument is ambiguous\. Did you forget .* '--listen=-XYZ'\. \(see bucketq broker --help\)$/],
     ];
     const runs = await Promise.all(cases.map(([args]) => runCli(args)));
     runs.forEach((r, i) => {
